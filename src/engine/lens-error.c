@@ -1,0 +1,3 @@
+#include "lens-error.h"
+
+G_DEFINE_QUARK (lens-error-quark, lens_error)

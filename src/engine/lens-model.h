@@ -1,0 +1,52 @@
+/* lens-model.h: a loaded model (config + validated weights + tokenizer) and its forward pass.
+ *
+ * A LensModel is reference-counted and immutable after loading, so a worker thread can run it
+ * while the UI thread holds results that point back at it. */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "lens-config.h"
+#include "lens-tokenizer.h"
+
+G_BEGIN_DECLS
+
+typedef struct LensModel LensModel;
+
+/* Polled between layers; return TRUE to stop (the call then fails with LENS_ERROR_CANCELLED). */
+typedef gboolean (*LensCancelFunc) (gpointer user_data);
+/* Reports progress: `done` of `total` steps finished. Called on the computing thread. */
+typedef void (*LensProgressFunc) (int done, int total, gpointer user_data);
+
+LensModel *lens_model_load (const char *dir, GError **error);
+LensModel *lens_model_ref (LensModel *model);
+void lens_model_unref (LensModel *model);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensModel, lens_model_unref)
+
+const LensConfig *lens_model_config (const LensModel *model);
+const LensTokenizer *lens_model_tokenizer (const LensModel *model);
+/* The folder it was loaded from, and a short display name (the folder's or the HF repo's name). */
+const char *lens_model_path (const LensModel *model);
+const char *lens_model_name (const LensModel *model);
+/* Display text of token `id` (lens_tokenizer_token_display, cached for the whole vocabulary;
+ * "" for an id out of range). Valid as long as the model. */
+const char *lens_model_token_text (const LensModel *model, int32_t id);
+/* Bytes of weights mapped from disk (for the memory budget). */
+uint64_t lens_model_weights_size (const LensModel *model);
+
+/* Unembedding matrix (V, C), row t = the output vector of token t (tied wte or lm_head). */
+const float *lens_model_unembedding (const LensModel *model);
+/* Final norm: y = norm(x) * weight + bias, recomputed from any residual vector x (C). */
+void lens_model_final_norm (const LensModel *model, const float *x, float *y);
+
+/* Runs the model on ids (T tokens, 1 <= T <= n_positions).
+ * residuals: (L+1, T, C) or NULL; row 0 = embeddings, row l+1 = output of block l
+ *            (what nnsight reads as model.transformer.h[l].output[0]).
+ * logits:    (T, V) or NULL; the model's own next-token logits (lm_head(ln_f(h[L-1]))). */
+gboolean lens_model_forward (LensModel *model, const int32_t *ids, int T, float *residuals,
+                             float *logits, LensCancelFunc cancel, LensProgressFunc progress,
+                             gpointer user_data, GError **error);
+
+G_END_DECLS

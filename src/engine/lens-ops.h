@@ -1,0 +1,43 @@
+/* lens-ops.h: the numeric operations of the forward pass and the lens, one function per
+ * operation (llm.c style). Shapes are given in comments; all matrices are row-major f32.
+ *
+ * Each optimised kernel has a naive reference beside it (suffix _ref) that tests compare with. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out (N, OC) = inp (N, IC) . w (IC, OC) + bias (OC); w in GPT-2's Conv1D [in, out] layout. */
+void lens_matmul_forward (float *out, const float *inp, const float *w, const float *bias, int N,
+                          int IC, int OC);
+void lens_matmul_forward_ref (float *out, const float *inp, const float *w, const float *bias,
+                              int N, int IC, int OC);
+
+/* out (N, C) = layernorm(inp (N, C)) * weight (C) + bias (C), biased variance, eps inside sqrt. */
+void lens_layernorm_forward (float *out, const float *inp, const float *weight, const float *bias,
+                             int N, int C, float eps);
+
+/* x (N) = gelu_new(x), the tanh approximation GPT-2 uses. */
+void lens_gelu_new_forward (float *x, size_t N);
+
+/* out (T, C) = causal multi-head self-attention of qkv (T, 3C) (q | k | v, heads contiguous
+ * within each). scratch: (T, T) floats. */
+void lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int C, int NH);
+void lens_attention_forward_ref (float *out, const float *qkv, int T, int C, int NH);
+
+/* x (N) += y (N) */
+void lens_residual_add (float *x, const float *y, size_t N);
+
+/* Summary of one softmax row, computed without materialising the probabilities. */
+typedef struct
+{
+  float log_z;     /* log sum_v exp(logits[v]) */
+  float entropy;   /* -sum_v p_v log p_v, nats */
+} LensSoftmaxStats;
+
+/* Statistics and top-k (ids and probabilities, best first; ties broken by lower id) of
+ * softmax(logits (V)). top_ids/top_probs: (K), K <= V. */
+LensSoftmaxStats lens_softmax_topk (const float *logits, int V, int K, int32_t *top_ids,
+                                    float *top_probs);
+LensSoftmaxStats lens_softmax_topk_ref (const float *logits, int V, int K, int32_t *top_ids,
+                                        float *top_probs);

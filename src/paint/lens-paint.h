@@ -1,0 +1,89 @@
+/* lens-paint.h: cairo painters for every view. No GTK: the same code paints the window, the
+ * exported SVG/PNG/PDF files and the headless tests.
+ *
+ * A painter takes a LensResult, a LensPaintState (view state: selection, hover, targets, scales)
+ * and a size, and nothing else. Geometry is computed by a layout function so that widgets can
+ * hit-test by arithmetic (Sysprof style) instead of asking the painter. */
+#pragma once
+
+#include <cairo.h>
+#include <glib.h>
+#include <stdbool.h>
+
+#include "lens-result.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  LENS_VIEW_HEATMAP,  /* top-1 token per cell, coloured by its probability */
+  LENS_VIEW_TARGET,   /* probability of the active target token per cell */
+  LENS_VIEW_LINE,     /* each target's probability across layers at the selected position */
+  LENS_VIEW_TOPK,     /* top-k bars of the selected cell */
+} LensView;
+
+typedef enum
+{
+  LENS_SCALE_RDYLBU,   /* diverging, centred at 0.5; high = red (plotly RdYlBu_r, the seed's) */
+  LENS_SCALE_BLUES,    /* sequential from 0 (white) to 1 (dark blue) */
+  LENS_SCALE_VIRIDIS,  /* perceptually uniform alternative */
+} LensColorScale;
+
+typedef struct
+{
+  const char *label;   /* display text, e.g. " Paris" */
+  int32_t id;          /* tracked token id (live results), or -1 (imported) */
+  const float *probs;  /* (R, T) probabilities, NAN where unknown; owned by the caller */
+} LensTarget;
+
+typedef struct
+{
+  int sel_row, sel_pos;       /* selected cell, -1 for none (line/top-k default: last position, last row) */
+  int hover_row, hover_pos;   /* hovered cell (outlined), -1 for none */
+  const LensTarget *targets;  /* n_targets entries */
+  int n_targets;
+  int active_target;          /* index into targets for the target heatmap */
+  LensColorScale heatmap_scale;  /* top-token heatmap */
+  LensColorScale target_scale;   /* target heatmap */
+  bool log_y;                 /* line plot: logarithmic probability axis */
+  bool dark;                  /* dark theme colours for text, grid and background */
+  bool transparent_background; /* widgets draw over the theme background */
+} LensPaintState;
+
+void lens_paint_state_init (LensPaintState *state);
+
+/* Geometry of a heatmap (top-token or target) at its natural size. */
+typedef struct
+{
+  double width, height;         /* natural size of the whole figure */
+  double grid_x, grid_y;        /* top-left corner of cell (row 0, pos 0) */
+  double cell_w, cell_h;
+  int n_rows, n_cols;
+} LensHeatmapLayout;
+
+void lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out);
+/* Cell under (x, y) in figure coordinates; FALSE outside the grid. */
+gboolean lens_heatmap_hit (const LensHeatmapLayout *layout, double x, double y, int *row, int *pos);
+
+/* Natural size of a view (heatmaps: from the layout; line/top-k: a sensible default). */
+void lens_view_natural_size (LensView view, const LensResult *r, const LensPaintState *state,
+                             double *width, double *height);
+
+/* Paint a view into a `width` x `height` area at the current cairo origin. */
+void lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const LensPaintState *state,
+                      double width, double height);
+
+/* The colour of probability p (0..1) on a scale. */
+void lens_color_scale_rgb (LensColorScale scale, double p, double *red, double *green, double *blue);
+
+/* Writes a view to `path`; format from the extension (.svg, .png, .pdf). `scale` multiplies the
+ * pixel size of PNGs (1 or 2). */
+gboolean lens_export_view (const char *path, LensView view, const LensResult *r,
+                           const LensPaintState *state, double scale, GError **error);
+
+/* Pango markup describing one cell for tooltips and accessible descriptions: layer, position,
+ * input token, top-k tokens with probabilities, entropy, and each target's probability and rank
+ * (rank only for live results). Free with g_free. */
+char *lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos);
+
+G_END_DECLS
