@@ -1,0 +1,541 @@
+/* logit-lens-cli: the logit lens from the command line. Same engine and painters as the app.
+ *
+ * Output is built completely before anything is printed, so a failure never leaves a partial
+ * result on stdout; errors are one line on stderr and a non-zero exit status. */
+#include "config.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lens-error.h"
+#include "lens-locate.h"
+#include "lens-model.h"
+#include "lens-paint.h"
+#include "lens-result.h"
+#include "lens-results-io.h"
+
+typedef struct
+{
+  char *model_dir;
+  char *prompt;
+  char *prompt_file;
+  char **targets;
+  int top_k;
+  char *layers;
+  gboolean embeddings;
+  gboolean tokenize;
+  gboolean json;
+  char *export_path;
+  char *view;
+  char *perplexity_file;
+  char *open_path;
+  gboolean version;
+} CliOptions;
+
+/* A target as the CLI tracks it: the text, its ids, and its probabilities (R, T). */
+typedef struct
+{
+  char *text;
+  GArray *ids;
+  float *probs;
+} CliTarget;
+
+static void
+cli_target_clear (CliTarget *t)
+{
+  g_free (t->text);
+  g_clear_pointer (&t->ids, g_array_unref);
+  g_free (t->probs);
+}
+
+static gboolean
+fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+fail (GError **error, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, msg);
+  return FALSE;
+}
+
+/* "0,5,11", "0-11:2", "3-5,8": block indices, sorted and deduplicated; the last block is always
+ * kept (it is the model's own output). */
+static GArray *
+parse_layers (const char *spec, int L, gboolean embeddings, GError **error)
+{
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autofree gboolean *keep = g_new0 (gboolean, L);
+
+  if (spec == NULL)
+    for (int l = 0; l < L; l++)
+      keep[l] = TRUE;
+  else
+    {
+      g_auto (GStrv) parts = g_strsplit (spec, ",", -1);
+      for (char **p = parts; *p != NULL; p++)
+        {
+          g_autofree char *part = g_strstrip (g_strdup (*p));
+          gint64 first, last, step = 1;
+          char *end;
+
+          first = g_ascii_strtoll (part, &end, 10);
+          if (end == part)
+            return fail (error, "--layers: \"%s\" is not a layer number or range", part), NULL;
+          last = first;
+          if (*end == '-')
+            {
+              char *start = end + 1;
+              last = g_ascii_strtoll (start, &end, 10);
+              if (end == start)
+                return fail (error, "--layers: \"%s\" has no end after '-'", part), NULL;
+            }
+          if (*end == ':')
+            {
+              char *start = end + 1;
+              step = g_ascii_strtoll (start, &end, 10);
+              if (end == start || step < 1)
+                return fail (error, "--layers: \"%s\" needs a step of 1 or more after ':'", part),
+                       NULL;
+            }
+          if (*end != '\0')
+            return fail (error, "--layers: unexpected \"%s\" in \"%s\"", end, part), NULL;
+          if (first < 0 || last >= L || first > last)
+            return fail (error, "--layers: \"%s\" is outside 0-%d", part, L - 1), NULL;
+          for (gint64 l = first; l <= last; l += step)
+            keep[l] = TRUE;
+        }
+      keep[L - 1] = TRUE;
+    }
+
+  if (embeddings)
+    {
+      int e = LENS_ROW_EMBEDDINGS;
+      g_array_append_val (rows, e);
+    }
+  for (int l = 0; l < L; l++)
+    if (keep[l])
+      g_array_append_val (rows, l);
+  return g_steal_pointer (&rows);
+}
+
+static char *
+read_prompt (const CliOptions *o, GError **error)
+{
+  if (o->prompt != NULL && o->prompt_file != NULL)
+    return fail (error, "give --prompt or --prompt-file, not both"), NULL;
+  if (o->prompt_file != NULL)
+    {
+      char *text = NULL;
+      gsize len = 0;
+      if (!g_file_get_contents (o->prompt_file, &text, &len, error))
+        return NULL;
+      if (memchr (text, '\0', len) != NULL)
+        {
+          g_free (text);
+          return fail (error, "%s: the file contains a NUL byte; prompts are UTF-8 text",
+                       o->prompt_file), NULL;
+        }
+      return text;
+    }
+  if (o->prompt == NULL)
+    return fail (error, "no prompt: give --prompt TEXT or --prompt-file FILE"), NULL;
+  return g_strdup (o->prompt);
+}
+
+static gboolean
+validate_prompt (const char *prompt, GError **error)
+{
+  const char *bad;
+  if (!g_utf8_validate (prompt, -1, &bad))
+    return fail (error, "the prompt is not valid UTF-8 (at byte %ld)", (long) (bad - prompt));
+  if (*prompt == '\0')
+    return fail (error, "the prompt is empty");
+  return TRUE;
+}
+
+/* Display form of a token for the text output: quoted, escapes for control characters. */
+static void
+append_quoted (GString *out, const char *text)
+{
+  g_autofree char *esc = g_strescape (text, "");
+  g_string_append_printf (out, "\"%s\"", esc);
+}
+
+static void
+append_prob (GString *out, double p)
+{
+  if (isnan (p))
+    g_string_append (out, "       n/a");
+  else
+    g_string_append_printf (out, "%10.6f", p);
+}
+
+/* The seed notebook's printout: model, tokens, top-1 and top-5 per layer at the last position,
+ * each target's probability per layer. */
+static void
+append_text_summary (GString *out, const LensResult *r, const CliTarget *targets, int n_targets)
+{
+  const LensModelInfo *mi = &r->model_info;
+  int last = r->n_tokens - 1;
+
+  g_string_append_printf (out, "Model: %s", mi->name != NULL ? mi->name : "(unknown)");
+  if (mi->architecture != NULL)
+    g_string_append_printf (out, " (%s)", mi->architecture);
+  if (mi->n_layer > 0)
+    g_string_append_printf (out, ": %d layers, hidden size %d, %d heads, vocabulary %d",
+                            mi->n_layer, mi->d_model, mi->n_head, mi->vocab_size);
+  g_string_append_c (out, '\n');
+  if (r->prompt != NULL)
+    {
+      g_string_append (out, "Prompt: ");
+      append_quoted (out, r->prompt);
+      g_string_append_c (out, '\n');
+    }
+
+  g_string_append_printf (out, "Tokens (%d):", r->n_tokens);
+  for (int t = 0; t < r->n_tokens; t++)
+    {
+      g_string_append_c (out, ' ');
+      append_quoted (out, r->token_texts[t]);
+      if (r->token_ids[t] >= 0)
+        g_string_append_printf (out, "=%d", r->token_ids[t]);
+    }
+  g_string_append (out, "\n\nTop-1 per layer at the last position (");
+  append_quoted (out, r->token_texts[last]);
+  g_string_append (out, "):\n");
+  for (int row = 0; row < r->n_rows; row++)
+    {
+      size_t cell = lens_result_cell_index (r, row, last);
+      g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+      append_prob (out, r->top_probs[cell * r->top_k]);
+      g_string_append (out, "  ");
+      append_quoted (out, lens_result_token_text (r, r->top_ids[cell * r->top_k]));
+      g_string_append_c (out, '\n');
+    }
+
+  int k5 = MIN (5, r->top_k);
+  g_string_append_printf (out, "\nTop-%d per layer at the last position:\n", k5);
+  for (int row = 0; row < r->n_rows; row++)
+    {
+      size_t cell = lens_result_cell_index (r, row, last);
+      g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+      for (int k = 0; k < k5; k++)
+        {
+          int32_t id = r->top_ids[cell * r->top_k + k];
+          if (id < 0)
+            break;
+          g_string_append (out, k ? ", " : " ");
+          append_quoted (out, lens_result_token_text (r, id));
+          g_string_append_printf (out, " %.6f", r->top_probs[cell * r->top_k + k]);
+        }
+      g_string_append_c (out, '\n');
+    }
+
+  for (int i = 0; i < n_targets; i++)
+    {
+      g_string_append (out, "\nTarget ");
+      append_quoted (out, targets[i].text);
+      if (targets[i].ids != NULL && targets[i].ids->len > 0)
+        g_string_append_printf (out, " (token id %d)", g_array_index (targets[i].ids, int32_t, 0));
+      g_string_append (out, " probability per layer at the last position:\n");
+      for (int row = 0; row < r->n_rows; row++)
+        {
+          g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+          append_prob (out, targets[i].probs[lens_result_cell_index (r, row, last)]);
+          g_string_append_c (out, '\n');
+        }
+    }
+}
+
+/* Tracks each --target: probabilities at every cell (first token when it is several). */
+static gboolean
+compute_targets (const LensResult *r, char **texts, GArray *targets, GError **error)
+{
+  for (char **p = texts; p != NULL && *p != NULL; p++)
+    {
+      CliTarget t = {.text = g_strdup (*p), .probs = g_new (float, (size_t) r->n_rows * r->n_tokens)};
+      int32_t first_id = -1;
+      int n_ids = 0;
+      g_array_append_val (targets, t);
+      CliTarget *added = &g_array_index (targets, CliTarget, targets->len - 1);
+      if (!lens_result_target_probs_for_text (r, *p, added->probs, &first_id, &n_ids, error))
+        return FALSE;
+      if (lens_result_has_model (r))
+        {
+          added->ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+          if (!lens_tokenizer_encode (lens_model_tokenizer (r->model), *p, -1, added->ids, error))
+            return FALSE;
+          if (n_ids > 1)
+            {
+              g_autofree char *display = g_strescape (lens_result_token_text (r, first_id), "");
+              fprintf (stderr,
+                       "logit-lens-cli: warning: target \"%s\" is %d tokens; tracking its first "
+                       "token \"%s\" (id %d)\n",
+                       *p, n_ids, display, first_id);
+            }
+        }
+    }
+  return TRUE;
+}
+
+static LensJsonTarget *
+json_targets (GArray *targets)
+{
+  LensJsonTarget *jt = g_new0 (LensJsonTarget, MAX (targets->len, 1));
+  for (guint i = 0; i < targets->len; i++)
+    {
+      CliTarget *t = &g_array_index (targets, CliTarget, i);
+      jt[i].text = t->text;
+      jt[i].ids = t->ids != NULL ? (const int32_t *) t->ids->data : NULL;
+      jt[i].n_ids = t->ids != NULL ? (int) t->ids->len : 0;
+      jt[i].probs = t->probs;
+    }
+  return jt;
+}
+
+static gboolean
+export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError **error)
+{
+  LensView view;
+  const char *name = o->view != NULL ? o->view : "heatmap";
+  if (g_str_equal (name, "heatmap"))
+    view = LENS_VIEW_HEATMAP;
+  else if (g_str_equal (name, "target"))
+    view = LENS_VIEW_TARGET;
+  else if (g_str_equal (name, "line"))
+    view = LENS_VIEW_LINE;
+  else if (g_str_equal (name, "topk"))
+    view = LENS_VIEW_TOPK;
+  else
+    return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
+
+  if ((view == LENS_VIEW_TARGET || view == LENS_VIEW_LINE) && targets->len == 0)
+    return fail (error, "--view %s needs at least one --target", name);
+
+  g_autofree LensTarget *paint_targets = g_new0 (LensTarget, MAX (targets->len, 1));
+  for (guint i = 0; i < targets->len; i++)
+    {
+      CliTarget *t = &g_array_index (targets, CliTarget, i);
+      paint_targets[i].label = t->text;
+      paint_targets[i].id = t->ids != NULL && t->ids->len > 0 ? g_array_index (t->ids, int32_t, 0) : -1;
+      paint_targets[i].probs = t->probs;
+    }
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.targets = paint_targets;
+  state.n_targets = (int) targets->len;
+  return lens_export_view (o->export_path, view, r, &state, 1.0, error);
+}
+
+static gboolean
+run_tokenize (const CliOptions *o, GString *out, GError **error)
+{
+  g_autofree char *prompt = read_prompt (o, error);
+  if (prompt == NULL)
+    return FALSE;
+  const char *bad;
+  if (!g_utf8_validate (prompt, -1, &bad))
+    return fail (error, "the prompt is not valid UTF-8 (at byte %ld)", (long) (bad - prompt));
+
+  g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
+  if (dir == NULL)
+    return FALSE;
+  g_autoptr (LensTokenizer) tok = lens_tokenizer_load_dir (dir, error);
+  if (tok == NULL)
+    return FALSE;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  if (!lens_tokenizer_encode (tok, prompt, -1, ids, error))
+    return FALSE;
+
+  g_string_append_c (out, '[');
+  for (guint i = 0; i < ids->len; i++)
+    g_string_append_printf (out, i ? ", %d" : "%d", g_array_index (ids, int32_t, i));
+  g_string_append (out, "]\n");
+  return TRUE;
+}
+
+/* Mean next-token loss over `path`, in consecutive windows of the model's context: each window
+ * predicts its ids[1:] from its own prefix. */
+static gboolean
+run_perplexity (const CliOptions *o, GString *out, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (o->perplexity_file, &text, &len, error))
+    return FALSE;
+  const char *bad;
+  if (!g_utf8_validate_len (text, len, &bad))
+    return fail (error, "%s: not valid UTF-8 (at byte %ld)", o->perplexity_file,
+                 (long) (bad - text));
+
+  g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
+  if (dir == NULL)
+    return FALSE;
+  g_autoptr (LensModel) model = lens_model_load (dir, error);
+  if (model == NULL)
+    return FALSE;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  if (!lens_tokenizer_encode (lens_model_tokenizer (model), text, (gssize) len, ids, error))
+    return FALSE;
+  if (ids->len < 2)
+    return fail (error, "%s: needs at least two tokens of text", o->perplexity_file);
+
+  double mean;
+  long n_predicted;
+  if (!lens_model_mean_loss (model, (const int32_t *) ids->data, ids->len, &mean, &n_predicted,
+                             error))
+    return FALSE;
+  g_autofree char *file_esc = g_strescape (o->perplexity_file, NULL);
+  g_autofree char *name_esc = g_strescape (lens_model_name (model), NULL);
+  g_string_append_printf (out,
+                          "{\"file\": \"%s\", \"model\": \"%s\", \"tokens\": %u, \"predicted\": %ld, "
+                          "\"mean_loss_nats\": %.6f, \"perplexity\": %.6f}\n",
+                          file_esc, name_esc, ids->len, n_predicted, mean, exp (mean));
+  return TRUE;
+}
+
+static LensResult *
+run_lens (const CliOptions *o, GError **error)
+{
+  if (o->top_k < 1)
+    return fail (error, "--top-k must be at least 1"), NULL;
+  g_autofree char *prompt = read_prompt (o, error);
+  if (prompt == NULL || !validate_prompt (prompt, error))
+    return NULL;
+
+  g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
+  if (dir == NULL)
+    return NULL;
+  g_autoptr (LensModel) model = lens_model_load (dir, error);
+  if (model == NULL)
+    return NULL;
+
+  g_autoptr (GArray) rows = parse_layers (o->layers, lens_model_config (model)->n_layer,
+                                          o->embeddings, error);
+  if (rows == NULL)
+    return NULL;
+  LensRunOptions run = {
+    .layers = (const int *) rows->data,
+    .n_layers = (int) rows->len,
+    .top_k = o->top_k,
+  };
+  return lens_run_prompt (model, prompt, &run, error);
+}
+
+static gboolean
+run (const CliOptions *o, GString *out, GError **error)
+{
+  if (o->tokenize)
+    return run_tokenize (o, out, error);
+  if (o->perplexity_file != NULL)
+    return run_perplexity (o, out, error);
+
+  g_autoptr (LensResult) r = NULL;
+  if (o->open_path != NULL)
+    {
+      if (o->prompt != NULL || o->prompt_file != NULL)
+        return fail (error, "--open shows a saved result; it takes no --prompt");
+      r = lens_results_load (o->open_path, error);
+    }
+  else
+    r = run_lens (o, error);
+  if (r == NULL)
+    return FALSE;
+
+  g_autoptr (GArray) targets = g_array_new (FALSE, TRUE, sizeof (CliTarget));
+  g_array_set_clear_func (targets, (GDestroyNotify) cli_target_clear);
+  if (!compute_targets (r, o->targets, targets, error))
+    return FALSE;
+
+  if (o->export_path != NULL && !export_figure (o, r, targets, error))
+    return FALSE;
+
+  if (o->json)
+    {
+      g_autofree LensJsonTarget *jt = json_targets (targets);
+      g_autofree char *json = lens_result_to_json (r, jt, (int) targets->len, TRUE);
+      g_string_append (out, json);
+      g_string_append_c (out, '\n');
+    }
+  else
+    append_text_summary (out, r, (const CliTarget *) targets->data, (int) targets->len);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  CliOptions o = {.top_k = 10};
+  GOptionEntry entries[] = {
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model_dir,
+     "Model folder (config.json, model.safetensors, tokenizer files); default: GPT-2 from the "
+     "Hugging Face cache, else the bundled demo model", "DIR"},
+    {"prompt", 'p', 0, G_OPTION_ARG_STRING, &o.prompt, "Prompt text", "TEXT"},
+    {"prompt-file", 'f', 0, G_OPTION_ARG_FILENAME, &o.prompt_file, "Read the prompt from a file",
+     "FILE"},
+    {"target", 't', 0, G_OPTION_ARG_STRING_ARRAY, &o.targets,
+     "Track this token's probability (repeatable; first token if it is several)", "TEXT"},
+    {"top-k", 'k', 0, G_OPTION_ARG_INT, &o.top_k, "Tokens kept per cell (default 10)", "K"},
+    {"layers", 'l', 0, G_OPTION_ARG_STRING, &o.layers,
+     "Blocks to show, e.g. 0,5,11 or 0-11:2 (the last is always kept)", "SPEC"},
+    {"embeddings", 'e', 0, G_OPTION_ARG_NONE, &o.embeddings, "Add the embedding row", NULL},
+    {"tokenize", 0, 0, G_OPTION_ARG_NONE, &o.tokenize,
+     "Print the prompt's token ids as a JSON array and exit", NULL},
+    {"json", 'j', 0, G_OPTION_ARG_NONE, &o.json, "Machine-readable output", NULL},
+    {"export", 'o', 0, G_OPTION_ARG_FILENAME, &o.export_path,
+     "Write a figure (.svg, .png or .pdf)", "FILE"},
+    {"view", 0, 0, G_OPTION_ARG_STRING, &o.view,
+     "Figure for --export: heatmap (default), target, line or topk", "VIEW"},
+    {"perplexity", 0, 0, G_OPTION_ARG_FILENAME, &o.perplexity_file,
+     "Mean next-token loss and perplexity of the model over a text file", "FILE"},
+    {"open", 0, 0, G_OPTION_ARG_FILENAME, &o.open_path,
+     "Show a saved results file (this app's JSON or logitlenskit's) instead of running a model",
+     "FILE"},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version", NULL},
+    {NULL},
+  };
+
+  setlocale (LC_ALL, "");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- the logit lens of a language model");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "logit-lens-cli: %s\n", error->message);
+      return 2;
+    }
+  if (o.version)
+    {
+      printf ("logit-lens-cli %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (argc > 1)
+    {
+      fprintf (stderr, "logit-lens-cli: unexpected argument \"%s\" (see --help)\n", argv[1]);
+      return 2;
+    }
+
+  g_autoptr (GString) out = g_string_new (NULL);
+  gboolean ok = run (&o, out, &error);
+  if (ok)
+    fwrite (out->str, 1, out->len, stdout);
+  else
+    fprintf (stderr, "logit-lens-cli: %s\n", error->message);
+
+  g_free (o.model_dir);
+  g_free (o.prompt);
+  g_free (o.prompt_file);
+  g_strfreev (o.targets);
+  g_free (o.layers);
+  g_free (o.export_path);
+  g_free (o.view);
+  g_free (o.perplexity_file);
+  g_free (o.open_path);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,323 @@
+/* lens-ops.c: forward-pass and lens kernels. GEMMs go to OpenBLAS; the element-wise loops are
+ * written so GCC vectorises them, and are compiled for AVX2+FMA beside a baseline version. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#include <glib.h>
+
+#include "lens-ops.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define LENS_HOT __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
+#else
+#define LENS_HOT
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* exp for x <= 0, vectorisable: 2^x = 2^round(x) * 2^frac, degree-7 polynomial for the
+ * fraction. Relative error < 2e-7 over [-87, 0]; exp(x < -87) flushes to 0. */
+static inline float
+exp_nonpositive (float x)
+{
+  x = x < -87.0f ? -87.0f : x;
+  float t = x * 1.44269504088896341f;
+  float r = (t + 12582912.0f) - 12582912.0f; /* round to nearest integer (|t| < 2^22) */
+  float f = (t - r) * 0.693147180559945309f;  /* |f| <= ln2 / 2 */
+  float p = 1.0f / 5040.0f;
+  p = p * f + 1.0f / 720.0f;
+  p = p * f + 1.0f / 120.0f;
+  p = p * f + 1.0f / 24.0f;
+  p = p * f + 1.0f / 6.0f;
+  p = p * f + 0.5f;
+  p = p * f + 1.0f;
+  p = p * f + 1.0f;
+  int32_t e = (int32_t) r + 127;
+  uint32_t bits = (uint32_t) e << 23;
+  float scale;
+  memcpy (&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+void
+lens_matmul_forward (float *out, const float *inp, const float *w, const float *bias, int N, int IC,
+                     int OC)
+{
+  /* out (N, OC) = bias broadcast, then += inp (N, IC) . w (IC, OC) */
+  float beta = 0.0f;
+  if (bias != NULL)
+    {
+      for (int n = 0; n < N; n++)
+        memcpy (out + (size_t) n * OC, bias, sizeof (float) * (size_t) OC);
+      beta = 1.0f;
+    }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, beta, out,
+               OC);
+}
+
+void
+lens_matmul_forward_ref (float *out, const float *inp, const float *w, const float *bias, int N,
+                         int IC, int OC)
+{
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++)
+      {
+        double acc = bias != NULL ? bias[o] : 0.0;
+        for (int i = 0; i < IC; i++)
+          acc += (double) inp[(size_t) n * IC + i] * (double) w[(size_t) i * OC + o];
+        out[(size_t) n * OC + o] = (float) acc;
+      }
+}
+
+void
+lens_layernorm_forward (float *out, const float *inp, const float *weight, const float *bias, int N,
+                        int C, float eps)
+{
+  for (int n = 0; n < N; n++)
+    {
+      const float *x = inp + (size_t) n * C;
+      float *y = out + (size_t) n * C;
+      /* Two passes in double: the lens recomputes this norm on early-layer residuals whose mean
+       * can be large next to their spread, where a one-pass float variance loses digits. */
+      double mean = 0.0;
+      for (int i = 0; i < C; i++)
+        mean += x[i];
+      mean /= C;
+      double var = 0.0;
+      for (int i = 0; i < C; i++)
+        {
+          double d = x[i] - mean;
+          var += d * d;
+        }
+      var /= C;
+      double rstd = 1.0 / sqrt (var + (double) eps);
+      for (int i = 0; i < C; i++)
+        y[i] = (float) ((x[i] - mean) * rstd) * weight[i] + bias[i];
+    }
+}
+
+LENS_HOT void
+lens_gelu_new_forward (float *x, size_t N)
+{
+  const float s = 0.7978845608028654f; /* sqrt(2 / pi) */
+  for (size_t i = 0; i < N; i++)
+    {
+      float v = x[i];
+      float u = s * (v + 0.044715f * v * v * v);
+      /* tanh(u) = sign(u) * (1 - 2 / (exp(2|u|) + 1)), through exp of a non-positive argument */
+      float a = u < 0.0f ? -u : u;
+      float e = exp_nonpositive (-2.0f * a);
+      float th = (1.0f - e) / (1.0f + e);
+      th = u < 0.0f ? -th : th;
+      x[i] = 0.5f * v * (1.0f + th);
+    }
+}
+
+void
+lens_residual_add (float *x, const float *y, size_t N)
+{
+  for (size_t i = 0; i < N; i++)
+    x[i] += y[i];
+}
+
+/* Causal softmax of row i of scores (T, T) over columns 0..i, zeroing the rest. */
+static void
+causal_softmax_row (float *row, int i, int T)
+{
+  float maxv = -INFINITY;
+  for (int j = 0; j <= i; j++)
+    maxv = row[j] > maxv ? row[j] : maxv;
+  double sum = 0.0;
+  for (int j = 0; j <= i; j++)
+    {
+      row[j] = expf (row[j] - maxv);
+      sum += row[j];
+    }
+  float inv = (float) (1.0 / sum);
+  for (int j = 0; j <= i; j++)
+    row[j] *= inv;
+  for (int j = i + 1; j < T; j++)
+    row[j] = 0.0f;
+}
+
+void
+lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int C, int NH)
+{
+  int hs = C / NH;
+  int C3 = 3 * C;
+  float scale = 1.0f / sqrtf ((float) hs);
+
+  for (int h = 0; h < NH; h++)
+    {
+      const float *q = qkv + h * hs;         /* (T, hs), row stride 3C */
+      const float *k = qkv + C + h * hs;     /* (T, hs), row stride 3C */
+      const float *v = qkv + 2 * C + h * hs; /* (T, hs), row stride 3C */
+      float *att = scratch;                  /* (T, T) */
+
+      /* att = scale * q . k^T */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, att,
+                   T);
+      for (int i = 0; i < T; i++)
+        causal_softmax_row (att + (size_t) i * T, i, T);
+      /* out[:, h*hs : (h+1)*hs] = att (T, T) . v (T, hs) */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, att, T, v, C3, 0.0f,
+                   out + h * hs, C);
+    }
+}
+
+void
+lens_attention_forward_ref (float *out, const float *qkv, int T, int C, int NH)
+{
+  int hs = C / NH;
+  double scale = 1.0 / sqrt ((double) hs);
+  double *w = g_new (double, T);
+
+  for (int h = 0; h < NH; h++)
+    for (int i = 0; i < T; i++)
+      {
+        const float *q = qkv + (size_t) i * 3 * C + h * hs;
+        double maxv = -INFINITY;
+        for (int j = 0; j <= i; j++)
+          {
+            const float *k = qkv + (size_t) j * 3 * C + C + h * hs;
+            double dot = 0.0;
+            for (int d = 0; d < hs; d++)
+              dot += (double) q[d] * k[d];
+            w[j] = dot * scale;
+            maxv = w[j] > maxv ? w[j] : maxv;
+          }
+        double sum = 0.0;
+        for (int j = 0; j <= i; j++)
+          {
+            w[j] = exp (w[j] - maxv);
+            sum += w[j];
+          }
+        for (int d = 0; d < hs; d++)
+          {
+            double acc = 0.0;
+            for (int j = 0; j <= i; j++)
+              acc += w[j] / sum * qkv[(size_t) j * 3 * C + 2 * C + h * hs + d];
+            out[(size_t) i * C + h * hs + d] = (float) acc;
+          }
+      }
+  g_free (w);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+LENS_HOT static float
+row_max (const float *x, int V)
+{
+  float m = -INFINITY;
+  for (int v = 0; v < V; v++)
+    m = x[v] > m ? x[v] : m;
+  return m;
+}
+
+/* sum_v exp(x_v - m) and sum_v exp(x_v - m) * (x_v - m), in 8 float lanes summed in double. */
+LENS_HOT static void
+row_exp_sums (const float *x, int V, float m, double *sum_e, double *sum_ed)
+{
+  float se[8] = {0}, sed[8] = {0};
+  int v = 0;
+  for (; v + 8 <= V; v += 8)
+    for (int l = 0; l < 8; l++)
+      {
+        float d = x[v + l] - m;
+        float e = exp_nonpositive (d);
+        se[l] += e;
+        sed[l] += e * d;
+      }
+  double a = 0.0, b = 0.0;
+  for (int l = 0; l < 8; l++)
+    {
+      a += se[l];
+      b += sed[l];
+    }
+  for (; v < V; v++)
+    {
+      float d = x[v] - m;
+      float e = exp_nonpositive (d);
+      a += e;
+      b += (double) e * d;
+    }
+  *sum_e = a;
+  *sum_ed = b;
+}
+
+/* Keeps the K largest logits, best first; an equal logit does not displace an earlier id. */
+static void
+row_topk (const float *x, int V, int K, int32_t *ids, float *vals)
+{
+  int n = 0;
+  for (int v = 0; v < V; v++)
+    {
+      float val = x[v];
+      if (n == K && !(val > vals[K - 1]))
+        continue;
+      int pos = n < K ? n++ : K - 1;
+      while (pos > 0 && val > vals[pos - 1])
+        {
+          vals[pos] = vals[pos - 1];
+          ids[pos] = ids[pos - 1];
+          pos--;
+        }
+      vals[pos] = val;
+      ids[pos] = v;
+    }
+}
+
+LensSoftmaxStats
+lens_softmax_topk (const float *logits, int V, int K, int32_t *top_ids, float *top_probs)
+{
+  float m = row_max (logits, V);
+  double sum_e, sum_ed;
+  row_exp_sums (logits, V, m, &sum_e, &sum_ed);
+
+  LensSoftmaxStats st;
+  double log_s = log (sum_e);
+  st.log_z = (float) (m + log_s);
+  /* H = log_z - sum p l = log S - sum e (l - m) / S */
+  st.entropy = (float) (log_s - sum_ed / sum_e);
+
+  row_topk (logits, V, K, top_ids, top_probs);
+  for (int k = 0; k < K; k++)
+    top_probs[k] = (float) exp ((double) top_probs[k] - (double) m - log_s);
+  return st;
+}
+
+LensSoftmaxStats
+lens_softmax_topk_ref (const float *logits, int V, int K, int32_t *top_ids, float *top_probs)
+{
+  double m = -INFINITY;
+  for (int v = 0; v < V; v++)
+    m = logits[v] > m ? logits[v] : m;
+  double s = 0.0;
+  for (int v = 0; v < V; v++)
+    s += exp (logits[v] - m);
+  double log_z = m + log (s);
+  double h = 0.0;
+  for (int v = 0; v < V; v++)
+    {
+      double p = exp (logits[v] - log_z);
+      if (p > 0.0)
+        h -= p * (logits[v] - log_z);
+    }
+  /* selection sort on a copy of the candidates: O(V K), fine for a reference */
+  for (int k = 0; k < K; k++)
+    {
+      int best = -1;
+      for (int v = 0; v < V; v++)
+        {
+          gboolean taken = FALSE;
+          for (int j = 0; j < k; j++)
+            taken |= top_ids[j] == v;
+          if (!taken && (best < 0 || logits[v] > logits[best]))
+            best = v;
+        }
+      top_ids[k] = best;
+      top_probs[k] = (float) exp (logits[best] - log_z);
+    }
+  return (LensSoftmaxStats){.log_z = (float) log_z, .entropy = (float) h};
+}

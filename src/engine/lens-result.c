@@ -1,0 +1,236 @@
+/* lens-result.c: building and querying LensResult (the lens computation itself is lens_run_ids). */
+#include <math.h>
+#include <string.h>
+
+#include "lens-error.h"
+#include "lens-result.h"
+#include <cblas.h>
+
+static void
+model_info_clear (LensModelInfo *info)
+{
+  g_clear_pointer (&info->name, g_free);
+  g_clear_pointer (&info->path, g_free);
+  g_clear_pointer (&info->architecture, g_free);
+}
+
+static float *
+new_nan_floats (size_t n)
+{
+  float *v = g_new (float, n);
+  for (size_t i = 0; i < n; i++)
+    v[i] = NAN;
+  return v;
+}
+
+LensResult *
+lens_result_new_empty (int n_rows, int n_tokens, int top_k)
+{
+  g_return_val_if_fail (n_rows > 0 && n_tokens > 0 && top_k > 0, NULL);
+
+  size_t cells = (size_t) n_rows * (size_t) n_tokens;
+  size_t tops;
+  g_return_val_if_fail (!__builtin_mul_overflow (cells, (size_t) top_k, &tops), NULL);
+
+  LensResult *r = g_new0 (LensResult, 1);
+  r->ref_count = 1;
+  r->n_tokens = n_tokens;
+  r->token_ids = g_new (int32_t, n_tokens);
+  r->token_texts = g_new0 (char *, n_tokens + 1);
+  for (int t = 0; t < n_tokens; t++)
+    {
+      r->token_ids[t] = -1;
+      r->token_texts[t] = g_strdup ("");
+    }
+  r->n_rows = n_rows;
+  r->row_layers = g_new (int, n_rows);
+  r->row_labels = g_new0 (char *, n_rows + 1);
+  for (int i = 0; i < n_rows; i++)
+    {
+      r->row_layers[i] = i;
+      r->row_labels[i] = g_strdup_printf ("%d", i);
+    }
+  r->top_k = top_k;
+  r->top_ids = g_new (int32_t, tops);
+  for (size_t i = 0; i < tops; i++)
+    r->top_ids[i] = -1;
+  r->top_probs = new_nan_floats (tops);
+  r->entropy = new_nan_floats (cells);
+  r->log_z = new_nan_floats (cells);
+  return r;
+}
+
+LensResult *
+lens_result_ref (LensResult *r)
+{
+  g_return_val_if_fail (r != NULL, NULL);
+  g_atomic_int_inc (&r->ref_count);
+  return r;
+}
+
+void
+lens_result_unref (LensResult *r)
+{
+  if (r == NULL || !g_atomic_int_dec_and_test (&r->ref_count))
+    return;
+
+  g_free (r->prompt);
+  model_info_clear (&r->model_info);
+  g_free (r->token_ids);
+  g_strfreev (r->token_texts);
+  g_free (r->row_layers);
+  g_strfreev (r->row_labels);
+  g_free (r->top_ids);
+  g_free (r->top_probs);
+  g_free (r->entropy);
+  g_free (r->log_z);
+  g_clear_pointer (&r->model, lens_model_unref);
+  g_free (r->norm_resid);
+  if (r->vocab_texts != NULL)
+    {
+      for (int i = 0; i < r->n_vocab_texts; i++)
+        g_free (r->vocab_texts[i]);
+      g_free (r->vocab_texts);
+    }
+  if (r->tracked != NULL)
+    {
+      for (int t = 0; t < r->n_tokens; t++)
+        g_clear_pointer (&r->tracked[t], g_hash_table_unref);
+      g_free (r->tracked);
+    }
+  g_free (r);
+}
+
+const char *
+lens_result_token_text (const LensResult *r, int32_t id)
+{
+  if (r->model != NULL)
+    return lens_model_token_text (r->model, id);
+  if (id >= 0 && id < r->n_vocab_texts && r->vocab_texts[id] != NULL)
+    return r->vocab_texts[id];
+  return "";
+}
+
+gboolean
+lens_result_has_model (const LensResult *r)
+{
+  return r->model != NULL && r->norm_resid != NULL;
+}
+
+static gboolean
+check_live_query (const LensResult *r, int32_t id, GError **error)
+{
+  if (!lens_result_has_model (r))
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "These results were opened from a file without their model; "
+                   "open the model to track new tokens");
+      return FALSE;
+    }
+  int vocab = lens_model_config (r->model)->vocab_size;
+  if (id < 0 || id >= vocab)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "Token id %d is outside the vocabulary (0..%d)",
+                   id, vocab - 1);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* p(id) at every cell from the cached normalised residuals: one GEMV over (R*T, C).
+ * probs: (R, T) */
+gboolean
+lens_result_target_probs (const LensResult *r, int32_t id, float *probs, GError **error)
+{
+  if (!check_live_query (r, id, error))
+    return FALSE;
+
+  int C = r->d_model;
+  int cells = r->n_rows * r->n_tokens;
+  const float *w = lens_model_unembedding (r->model) + (size_t) id * C; /* (C) */
+  /* logits (R*T) = norm_resid (R*T, C) . w (C) */
+  cblas_sgemv (CblasRowMajor, CblasNoTrans, cells, C, 1.0f, r->norm_resid, C, w, 1, 0.0f, probs, 1);
+  for (int i = 0; i < cells; i++)
+    probs[i] = (float) exp ((double) probs[i] - (double) r->log_z[i]);
+  return TRUE;
+}
+
+gboolean
+lens_result_target_rank (const LensResult *r, int row, int pos, int32_t id, float *prob, int *rank,
+                         GError **error)
+{
+  if (!check_live_query (r, id, error))
+    return FALSE;
+  g_return_val_if_fail (row >= 0 && row < r->n_rows && pos >= 0 && pos < r->n_tokens, FALSE);
+
+  int C = r->d_model;
+  int V = lens_model_config (r->model)->vocab_size;
+  size_t cell = lens_result_cell_index (r, row, pos);
+  const float *x = r->norm_resid + cell * (size_t) C;
+  g_autofree float *logits = g_new (float, V);
+
+  /* logits (V) = W_U (V, C) . x (C) */
+  cblas_sgemv (CblasRowMajor, CblasNoTrans, V, C, 1.0f, lens_model_unembedding (r->model), C, x, 1,
+               0.0f, logits, 1);
+  float target = logits[id];
+  int above = 0;
+  for (int v = 0; v < V; v++)
+    above += logits[v] > target;
+  if (rank != NULL)
+    *rank = above + 1;
+  if (prob != NULL)
+    *prob = (float) exp ((double) target - (double) r->log_z[cell]);
+  return TRUE;
+}
+
+gboolean
+lens_result_target_probs_for_text (const LensResult *r, const char *text, float *probs,
+                                   int32_t *first_id, int *n_ids, GError **error)
+{
+  if (text == NULL || *text == '\0')
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The target token is empty");
+      return FALSE;
+    }
+
+  if (lens_result_has_model (r))
+    {
+      g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+      if (!lens_tokenizer_encode (lens_model_tokenizer (r->model), text, -1, ids, error))
+        return FALSE;
+      if (ids->len == 0)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The target \"%s\" has no tokens", text);
+          return FALSE;
+        }
+      int32_t id = g_array_index (ids, int32_t, 0);
+      if (first_id != NULL)
+        *first_id = id;
+      if (n_ids != NULL)
+        *n_ids = (int) ids->len;
+      return lens_result_target_probs (r, id, probs, error);
+    }
+
+  /* Imported: only what the file tracked, per position. */
+  gboolean found = FALSE;
+  for (int t = 0; t < r->n_tokens; t++)
+    {
+      const float *row_probs = NULL;
+      if (r->tracked != NULL && r->tracked[t] != NULL)
+        row_probs = g_hash_table_lookup (r->tracked[t], text);
+      found |= row_probs != NULL;
+      for (int row = 0; row < r->n_rows; row++)
+        probs[lens_result_cell_index (r, row, t)] = row_probs != NULL ? row_probs[row] : NAN;
+    }
+  if (first_id != NULL)
+    *first_id = -1;
+  if (n_ids != NULL)
+    *n_ids = 1;
+  if (!found)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "\"%s\" was not tracked in this results file", text);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -1,0 +1,199 @@
+/* lens-run.c: the logit lens itself. Runs the model once keeping every residual, then applies
+ * the final norm and the unembedding to all kept (layer, position) cells as batched GEMMs over
+ * chunks of cells, reducing each row of logits to top-k, entropy and log-normaliser on the fly
+ * (the full (cells, V) logits never exist at once). */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "lens-error.h"
+#include "lens-ops.h"
+#include "lens-result.h"
+
+/* Cells per unembedding GEMM: large enough for an efficient GEMM, small enough that the
+ * (chunk, V) logits stay a few tens of MB even for big vocabularies. */
+#define LENS_CELLS_PER_CHUNK 128
+
+typedef struct
+{
+  LensRunOptions opts;
+  int total_steps;
+  int done_steps;
+} RunProgress;
+
+static void
+forward_progress (int done, int total, gpointer user_data)
+{
+  RunProgress *p = user_data;
+  p->done_steps = done;
+  if (p->opts.progress != NULL)
+    p->opts.progress (p->done_steps, p->total_steps, p->opts.user_data);
+}
+
+static gboolean
+forward_cancel (gpointer user_data)
+{
+  RunProgress *p = user_data;
+  return p->opts.cancel != NULL && p->opts.cancel (p->opts.user_data);
+}
+
+static char *
+row_label (int layer)
+{
+  return layer == LENS_ROW_EMBEDDINGS ? g_strdup ("embed") : g_strdup_printf ("%d", layer);
+}
+
+/* Checks the requested rows; fills `rows` (R) with the layer list, all blocks when NULL. */
+static int *
+resolve_rows (const LensRunOptions *o, int L, int *n_rows, GError **error)
+{
+  if (o->layers == NULL)
+    {
+      int *rows = g_new (int, L);
+      for (int l = 0; l < L; l++)
+        rows[l] = l;
+      *n_rows = L;
+      return rows;
+    }
+  if (o->n_layers < 1)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "No layers selected");
+      return NULL;
+    }
+  for (int i = 0; i < o->n_layers; i++)
+    if (o->layers[i] < LENS_ROW_EMBEDDINGS || o->layers[i] >= L)
+      {
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                     "Layer %d does not exist; this model has layers 0 to %d", o->layers[i], L - 1);
+        return NULL;
+      }
+  *n_rows = o->n_layers;
+  return g_memdup2 (o->layers, sizeof (int) * (size_t) o->n_layers);
+}
+
+LensResult *
+lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
+              const LensRunOptions *options, GError **error)
+{
+  const LensConfig *c = lens_model_config (model);
+  int L = c->n_layer, C = c->n_embd, V = c->vocab_size;
+  LensRunOptions o = options != NULL ? *options : (LensRunOptions){0};
+  int K = o.top_k > 0 ? o.top_k : 10;
+
+  if (K > V)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "top-k is %d but the vocabulary has only %d tokens",
+                   K, V);
+      return NULL;
+    }
+  if (T < 1)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The prompt is empty");
+      return NULL;
+    }
+  if (T > c->n_positions)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "The prompt has %d tokens but %s reads at most %d (its context length)", T,
+                   lens_model_name (model), c->n_positions);
+      return NULL;
+    }
+
+  int R;
+  g_autofree int *rows = resolve_rows (&o, L, &R, error);
+  if (rows == NULL)
+    return NULL;
+
+  size_t TC = (size_t) T * C;
+  size_t n_cells = (size_t) R * T;
+  int n_chunks = (int) ((n_cells + LENS_CELLS_PER_CHUNK - 1) / LENS_CELLS_PER_CHUNK);
+  RunProgress progress = {.opts = o, .total_steps = L + n_chunks};
+
+  /* residuals (L+1, T, C): row 0 = embeddings, row l+1 = output of block l */
+  g_autofree float *residuals = g_try_new (float, (size_t) (L + 1) * TC);
+  if (residuals == NULL)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", L, T);
+      return NULL;
+    }
+  if (!lens_model_forward (model, ids, T, residuals, NULL, forward_cancel, forward_progress,
+                           &progress, error))
+    return NULL;
+
+  g_autoptr (LensResult) r = lens_result_new_empty (R, T, K);
+  r->prompt = g_strdup (prompt);
+  r->model_info.name = g_strdup (lens_model_name (model));
+  r->model_info.path = g_strdup (lens_model_path (model));
+  r->model_info.architecture = g_strdup (lens_arch_name (c->arch));
+  r->model_info.n_layer = L;
+  r->model_info.d_model = C;
+  r->model_info.n_head = c->n_head;
+  r->model_info.vocab_size = V;
+  r->model = lens_model_ref (model);
+  r->d_model = C;
+  for (int t = 0; t < T; t++)
+    {
+      r->token_ids[t] = ids[t];
+      g_free (r->token_texts[t]);
+      r->token_texts[t] = g_strdup (lens_model_token_text (model, ids[t]));
+    }
+  for (int i = 0; i < R; i++)
+    {
+      r->row_layers[i] = rows[i];
+      g_free (r->row_labels[i]);
+      r->row_labels[i] = row_label (rows[i]);
+    }
+
+  /* norm_resid (R, T, C) = ln_f(residual of each kept row) */
+  r->norm_resid = g_new (float, n_cells * C);
+  for (int i = 0; i < R; i++)
+    {
+      const float *src = residuals + (size_t) (rows[i] + 1) * TC;
+      for (int t = 0; t < T; t++)
+        lens_model_final_norm (model, src + (size_t) t * C,
+                               r->norm_resid + ((size_t) i * T + t) * C);
+    }
+
+  /* For each chunk of cells: logits (n, V) = norm_resid (n, C) . W_U (V, C)^T, then reduce. */
+  const float *wu = lens_model_unembedding (model);
+  g_autofree float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK * V);
+  for (int chunk = 0; chunk < n_chunks; chunk++)
+    {
+      if (forward_cancel (&progress))
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_CANCELLED, "Cancelled");
+          return NULL;
+        }
+      size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
+      int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f,
+                   r->norm_resid + first * C, C, wu, C, 0.0f, logits, V);
+#pragma omp parallel for schedule(static)
+      for (int i = 0; i < n; i++)
+        {
+          size_t cell = first + (size_t) i;
+          LensSoftmaxStats st = lens_softmax_topk (logits + (size_t) i * V, V, K,
+                                                   r->top_ids + cell * K, r->top_probs + cell * K);
+          r->log_z[cell] = st.log_z;
+          r->entropy[cell] = st.entropy;
+        }
+      forward_progress (L + chunk + 1, progress.total_steps, &progress);
+    }
+
+  return g_steal_pointer (&r);
+}
+
+LensResult *
+lens_run_prompt (LensModel *model, const char *prompt, const LensRunOptions *options,
+                 GError **error)
+{
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  if (!lens_tokenizer_encode (lens_model_tokenizer (model), prompt, -1, ids, error))
+    return NULL;
+  if (ids->len == 0)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The prompt is empty");
+      return NULL;
+    }
+  return lens_run_ids (model, (const int32_t *) ids->data, (int) ids->len, prompt, options, error);
+}
