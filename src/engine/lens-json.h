@@ -1,0 +1,30 @@
+/* lens-json.h: strict JSON for untrusted files (safetensors headers, config.json, index files).
+ *
+ * json-c's "strict" mode still accepts single quotes, NaN, raw control characters in strings,
+ * "1." and lone surrogates, and it silently keeps the last of duplicate keys. So the text is first
+ * checked against RFC 8259 by a small scanner of our own (UTF-8, grammar, escapes, nesting depth,
+ * duplicate keys in any object, keys without NUL) and only then handed to json-c for the object
+ * model. Trailing JSON whitespace is allowed (Hugging Face pads safetensors headers with spaces),
+ * anything else after the value is not. */
+#pragma once
+
+#include <glib.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+G_BEGIN_DECLS
+
+#define LENS_JSON_MAX_DEPTH 64
+
+/* Parses `len` bytes of `text` (need not be NUL-terminated). Returns a new reference, or NULL with
+ * a LENS_ERROR_FORMAT error "NAME: ..." naming the byte offset of the problem. */
+json_object *lens_json_parse (const char *text, size_t len, const char *name, GError **error);
+
+/* A one-line, quoted, escaped and length-limited rendering of `s` (`len` bytes, or -1 for
+ * NUL-terminated) for error messages. Free with g_free. */
+char *lens_json_describe (const char *s, gssize len);
+
+/* A short name for a json-c type ("a string", "an integer", ...) for error messages. */
+const char *lens_json_type_name (const json_object *obj);
+
+G_END_DECLS
