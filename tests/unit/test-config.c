@@ -1,0 +1,345 @@
+/* Unit tests for lens-config: GPT-2 config.json parsing, defaults, and one test per rejection rule
+ * (types, ranges, unsupported model types and options, malformed JSON). */
+#include "lens-config.h"
+#include "lens-error.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* GPT-2 small's config.json as Hugging Face ships it (with ' for "). */
+static const char gpt2_config[] =
+  "{'activation_function':'gelu_new','architectures':['GPT2LMHeadModel'],'attn_pdrop':0.1,"
+  "'bos_token_id':50256,'embd_pdrop':0.1,'eos_token_id':50256,'initializer_range':0.02,"
+  "'layer_norm_epsilon':1e-05,'model_type':'gpt2','n_ctx':1024,'n_embd':768,'n_head':12,"
+  "'n_layer':12,'n_positions':1024,'resid_pdrop':0.1,'summary_activation':null,"
+  "'summary_first_dropout':0.1,'summary_proj_to_labels':true,'summary_type':'cls_index',"
+  "'summary_use_proj':true,'task_specific_params':{'text-generation':{'do_sample':true,"
+  "'max_length':50}},'vocab_size':50257}";
+
+static char *
+q (const char *s)
+{
+  char *r = g_strdup (s);
+  for (char *p = r; *p; p++)
+    if (*p == '\'')
+      *p = '"';
+  return r;
+}
+
+/* A minimal valid config with `extra` (", 'key':value" pairs) appended; keys in `extra` must not
+ * repeat the base ones. */
+static char *
+config_with (const char *extra)
+{
+  g_autofree char *t = g_strdup_printf ("{'model_type':'gpt2','n_layer':2,'n_embd':8,'n_head':2,"
+                                         "'n_positions':16,'vocab_size':50%s}",
+                                         extra);
+  return q (t);
+}
+
+static gboolean
+parse (const char *json, LensConfig *c, GError **error)
+{
+  /* Exactly sized, not NUL-terminated, so ASan catches reads past `len`. */
+  size_t n = strlen (json);
+  g_autofree char *copy = g_memdup2 (json, n);
+  return lens_config_parse (copy, n, "config.json", c, error);
+}
+
+static void
+expect_fail_json (const char *json, int code, const char *needle)
+{
+  LensConfig c;
+  g_autoptr (GError) error = NULL;
+  if (parse (json, &c, &error))
+    g_error ("parse succeeded for %s; expected '%s'", json, needle);
+  g_assert_nonnull (error);
+  if (!g_error_matches (error, LENS_ERROR, code))
+    g_error ("wrong error code %d for: %s", error->code, error->message);
+  if (strstr (error->message, needle) == NULL)
+    g_error ("error '%s' does not contain '%s'", error->message, needle);
+  g_assert_true (g_str_has_prefix (error->message, "config.json: "));
+  g_assert_null (strchr (error->message, '\n'));
+}
+
+/* Replaces `key`'s value in the minimal config by `value` (or adds the key). */
+static void
+expect_fail_field (const char *key, const char *value, int code, const char *needle)
+{
+  GString *s = g_string_new ("{");
+  const char *keys[] = {"model_type", "n_layer", "n_embd", "n_head", "n_positions", "vocab_size"};
+  const char *vals[] = {"'gpt2'", "2", "8", "2", "16", "50"};
+  gboolean replaced = FALSE;
+  for (size_t i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      gboolean mine = strcmp (keys[i], key) == 0;
+      replaced |= mine;
+      g_string_append_printf (s, "%s'%s':%s", i ? "," : "", keys[i], mine ? value : vals[i]);
+    }
+  if (!replaced)
+    g_string_append_printf (s, ",'%s':%s", key, value);
+  g_string_append_c (s, '}');
+  g_autofree char *json = q (s->str);
+  g_string_free (s, TRUE);
+  expect_fail_json (json, code, needle);
+}
+
+static void
+expect_ok (const char *json, LensConfig *c)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean ok = parse (json, c, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+static void
+test_gpt2_small (void)
+{
+  g_autofree char *json = q (gpt2_config);
+  LensConfig c;
+  expect_ok (json, &c);
+  g_assert_cmpint (c.arch, ==, LENS_ARCH_GPT2);
+  g_assert_cmpstr (c.model_type, ==, "gpt2");
+  g_assert_cmpint (c.n_layer, ==, 12);
+  g_assert_cmpint (c.n_embd, ==, 768);
+  g_assert_cmpint (c.n_head, ==, 12);
+  g_assert_cmpint (c.n_positions, ==, 1024);
+  g_assert_cmpint (c.vocab_size, ==, 50257);
+  g_assert_cmpint (c.n_inner, ==, 3072);
+  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 1e-5f);
+  g_assert_true (c.tie_word_embeddings);
+  g_assert_cmpstr (lens_arch_name (c.arch), ==, "gpt2");
+}
+
+static void
+test_defaults_and_options (void)
+{
+  LensConfig c;
+  g_autofree char *minimal = config_with ("");
+  expect_ok (minimal, &c);
+  g_assert_cmpint (c.n_inner, ==, 32);
+  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 1e-5f);
+  g_assert_true (c.tie_word_embeddings);
+
+  g_autofree char *opts = config_with (",'n_inner':24,'layer_norm_epsilon':0.001,"
+                                       "'activation_function':'gelu_pytorch_tanh',"
+                                       "'tie_word_embeddings':false,'scale_attn_weights':true,"
+                                       "'scale_attn_by_inverse_layer_idx':false,"
+                                       "'reorder_and_upcast_attn':true");
+  expect_ok (opts, &c);
+  g_assert_cmpint (c.n_inner, ==, 24);
+  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 0.001f);
+  g_assert_false (c.tie_word_embeddings);
+
+  g_autofree char *null_inner = config_with (",'n_inner':null,'layer_norm_epsilon':1");
+  expect_ok (null_inner, &c);
+  g_assert_cmpint (c.n_inner, ==, 32);
+  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 1.0f);
+
+  /* Old configs name the context length n_ctx; n_positions wins when both are present. */
+  g_autofree char *old = q ("{'model_type':'gpt2','n_layer':1,'n_embd':4,'n_head':1,"
+                            "'n_ctx':32,'vocab_size':5}");
+  expect_ok (old, &c);
+  g_assert_cmpint (c.n_positions, ==, 32);
+  g_autofree char *both = config_with (",'n_ctx':32");
+  expect_ok (both, &c);
+  g_assert_cmpint (c.n_positions, ==, 16);
+
+  /* Whitespace around the object is fine. */
+  g_autofree char *ws = g_strdup_printf ("\n  %s\n", minimal);
+  expect_ok (ws, &c);
+}
+
+static void
+test_model_type (void)
+{
+  expect_fail_field ("model_type", "'llama'", LENS_ERROR_UNSUPPORTED,
+                     "config.json: model_type \"llama\" is not supported (supported: gpt2)");
+  expect_fail_field ("model_type", "'GPT2'", LENS_ERROR_UNSUPPORTED, "\"GPT2\" is not supported");
+  expect_fail_field ("model_type", "'gpt2\\u0000x'", LENS_ERROR_UNSUPPORTED, "\"gpt2\\x00x\"");
+  expect_fail_field ("model_type", "7", LENS_ERROR_FORMAT,
+                     "field \"model_type\" must be a string, not an integer");
+  expect_fail_json ("{\"n_layer\":1}", LENS_ERROR_FORMAT, "field \"model_type\" is missing");
+}
+
+static void
+test_missing_fields (void)
+{
+  const char *req[] = {"n_layer", "n_embd", "n_head", "vocab_size"};
+  for (size_t i = 0; i < G_N_ELEMENTS (req); i++)
+    {
+      g_autofree char *json = q ("{'model_type':'gpt2','n_layer':2,'n_embd':8,'n_head':2,"
+                                 "'n_positions':16,'vocab_size':50}");
+      /* Rename the key so it is absent. */
+      g_autofree char *needle = g_strdup_printf ("\"%s\"", req[i]);
+      char *at = strstr (json, needle);
+      at[1] = 'X';
+      g_autofree char *msg = g_strdup_printf ("field \"%s\" is missing", req[i]);
+      expect_fail_json (json, LENS_ERROR_FORMAT, msg);
+    }
+  g_autofree char *nopos = q ("{'model_type':'gpt2','n_layer':2,'n_embd':8,'n_head':2,"
+                              "'vocab_size':50}");
+  expect_fail_json (nopos, LENS_ERROR_FORMAT, "\"n_positions\" is missing");
+}
+
+static void
+test_int_types (void)
+{
+  const char *fields[] = {"n_layer", "n_embd", "n_head", "n_positions", "vocab_size"};
+  const char *bad[] = {"'12'", "12.0", "1e1", "true", "null", "[12]", "{}"};
+  const char *names[] = {"a string", "a non-integer number", "a non-integer number", "a boolean",
+                         "null", "an array", "an object"};
+  for (size_t f = 0; f < G_N_ELEMENTS (fields); f++)
+    for (size_t b = 0; b < G_N_ELEMENTS (bad); b++)
+      {
+        g_autofree char *msg = g_strdup_printf ("field \"%s\" must be an integer, not %s",
+                                                fields[f], names[b]);
+        expect_fail_field (fields[f], bad[b], LENS_ERROR_FORMAT, msg);
+      }
+  expect_fail_field ("n_inner", "'32'", LENS_ERROR_FORMAT,
+                     "field \"n_inner\" must be an integer, not a string");
+  g_autofree char *ctx = q ("{'model_type':'gpt2','n_layer':2,'n_embd':8,'n_head':2,"
+                            "'n_ctx':'16','vocab_size':50}");
+  expect_fail_json (ctx, LENS_ERROR_FORMAT, "field \"n_ctx\" must be an integer, not a string");
+}
+
+static void
+test_ranges (void)
+{
+  expect_fail_field ("n_layer", "0", LENS_ERROR_FORMAT, "\"n_layer\" = 0 is out of range (1..1024)");
+  expect_fail_field ("n_layer", "1025", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("n_layer", "-3", LENS_ERROR_FORMAT, "\"n_layer\" = -3 is out of range");
+  expect_fail_field ("n_layer", "99999999999999999999", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("n_layer", "-99999999999999999999", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("n_layer", "4294967298", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("n_embd", "65537", LENS_ERROR_FORMAT, "\"n_embd\" = 65537 is out of range");
+  expect_fail_field ("n_head", "0", LENS_ERROR_FORMAT, "\"n_head\" = 0 is out of range");
+  expect_fail_field ("n_head", "3", LENS_ERROR_FORMAT,
+                     "n_embd (8) is not a multiple of n_head (3)");
+  expect_fail_field ("vocab_size", "10000001", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("vocab_size", "0", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("n_positions", "1000001", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("n_positions", "0", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("n_inner", "0", LENS_ERROR_FORMAT, "\"n_inner\" = 0 is out of range");
+  expect_fail_field ("n_inner", "262145", LENS_ERROR_FORMAT, "out of range");
+  /* Upper bounds are accepted. */
+  LensConfig c;
+  g_autofree char *big = q ("{'model_type':'gpt2','n_layer':1024,'n_embd':65536,'n_head':65536,"
+                            "'n_positions':1000000,'vocab_size':10000000,'n_inner':262144}");
+  expect_ok (big, &c);
+  g_assert_cmpint (c.n_inner, ==, 262144);
+}
+
+static void
+test_epsilon (void)
+{
+  expect_fail_field ("layer_norm_epsilon", "0", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("layer_norm_epsilon", "-1e-5", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("layer_norm_epsilon", "2", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("layer_norm_epsilon", "1e-300", LENS_ERROR_FORMAT, "out of range");
+  expect_fail_field ("layer_norm_epsilon", "1e999", LENS_ERROR_FORMAT, "");
+  expect_fail_field ("layer_norm_epsilon", "'1e-5'", LENS_ERROR_FORMAT,
+                     "\"layer_norm_epsilon\" must be a number, not a string");
+  expect_fail_field ("layer_norm_epsilon", "null", LENS_ERROR_FORMAT, "must be a number");
+}
+
+static void
+test_activation (void)
+{
+  expect_fail_field ("activation_function", "'relu'", LENS_ERROR_UNSUPPORTED,
+                     "activation_function \"relu\" is not supported (supported: gelu_new, "
+                     "gelu_pytorch_tanh)");
+  expect_fail_field ("activation_function", "'gelu'", LENS_ERROR_UNSUPPORTED, "\"gelu\"");
+  expect_fail_field ("activation_function", "'gelu_new\\u0000'", LENS_ERROR_UNSUPPORTED,
+                     "not supported");
+  expect_fail_field ("activation_function", "1", LENS_ERROR_FORMAT, "must be a string");
+}
+
+static void
+test_flags (void)
+{
+  expect_fail_field ("tie_word_embeddings", "1", LENS_ERROR_FORMAT,
+                     "field \"tie_word_embeddings\" must be true or false, not an integer");
+  expect_fail_field ("tie_word_embeddings", "'true'", LENS_ERROR_FORMAT, "must be true or false");
+  expect_fail_field ("scale_attn_by_inverse_layer_idx", "true", LENS_ERROR_UNSUPPORTED,
+                     "\"scale_attn_by_inverse_layer_idx\": true is not supported");
+  expect_fail_field ("scale_attn_weights", "false", LENS_ERROR_UNSUPPORTED,
+                     "\"scale_attn_weights\": false is not supported");
+  expect_fail_field ("add_cross_attention", "true", LENS_ERROR_UNSUPPORTED, "not supported");
+  expect_fail_field ("scale_attn_weights", "'yes'", LENS_ERROR_FORMAT, "must be true or false");
+}
+
+static void
+test_bad_json (void)
+{
+  expect_fail_json ("", LENS_ERROR_FORMAT, "invalid JSON");
+  expect_fail_json ("[]", LENS_ERROR_FORMAT, "expected a JSON object, not an array");
+  expect_fail_json ("\"gpt2\"", LENS_ERROR_FORMAT, "expected a JSON object");
+  expect_fail_json ("null", LENS_ERROR_FORMAT, "");
+  expect_fail_json ("{'model_type':'gpt2'}", LENS_ERROR_FORMAT, "invalid JSON");
+  g_autofree char *trailing = config_with ("");
+  g_autofree char *t2 = g_strconcat (trailing, "x", NULL);
+  expect_fail_json (t2, LENS_ERROR_FORMAT, "unexpected text after the end");
+  g_autofree char *t3 = g_strconcat (trailing, ",", NULL);
+  expect_fail_json (t3, LENS_ERROR_FORMAT, "invalid JSON");
+  g_autofree char *t4 = g_strndup (trailing, strlen (trailing) - 1);
+  expect_fail_json (t4, LENS_ERROR_FORMAT, "unexpected end");
+  expect_fail_json ("{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_layer\":3}", LENS_ERROR_FORMAT,
+                    "duplicate key \"n_layer\"");
+  expect_fail_json ("{\"model_type\":\"gp\xfft2\"}", LENS_ERROR_FORMAT, "invalid UTF-8");
+  expect_fail_json ("{\"n_layer\":NaN}", LENS_ERROR_FORMAT, "invalid JSON");
+  /* A duplicate deep inside an ignored field is still a malformed file. */
+  g_autofree char *deep = config_with (",'task_specific_params':{'x':{'a':1,'a':2}}");
+  expect_fail_json (deep, LENS_ERROR_FORMAT, "duplicate key \"a\"");
+}
+
+static void
+test_load (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("lens-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config.json", NULL);
+  g_autofree char *json = q (gpt2_config);
+  g_assert_true (g_file_set_contents (path, json, -1, NULL));
+  LensConfig c;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lens_config_load (path, &c, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (c.n_layer, ==, 12);
+
+  g_assert_true (g_file_set_contents (path, "{\"model_type\":\"llama\"}", -1, NULL));
+  g_assert_false (lens_config_load (path, &c, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED);
+  g_autofree char *want = g_strdup_printf ("%s: model_type \"llama\" is not supported", path);
+  g_assert_true (g_str_has_prefix (error->message, want));
+  g_clear_error (&error);
+
+  g_unlink (path);
+  g_assert_false (lens_config_load (path, &c, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
+  g_assert_true (g_str_has_prefix (error->message, path));
+  g_clear_error (&error);
+  g_assert_false (lens_config_load (dir, &c, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/gpt2-small", test_gpt2_small);
+  g_test_add_func ("/config/defaults-and-options", test_defaults_and_options);
+  g_test_add_func ("/config/reject/model-type", test_model_type);
+  g_test_add_func ("/config/reject/missing-fields", test_missing_fields);
+  g_test_add_func ("/config/reject/int-types", test_int_types);
+  g_test_add_func ("/config/reject/ranges", test_ranges);
+  g_test_add_func ("/config/reject/epsilon", test_epsilon);
+  g_test_add_func ("/config/reject/activation", test_activation);
+  g_test_add_func ("/config/reject/flags", test_flags);
+  g_test_add_func ("/config/reject/bad-json", test_bad_json);
+  g_test_add_func ("/config/load", test_load);
+  return g_test_run ();
+}
