@@ -1,0 +1,307 @@
+/* The lens end to end on a small random GPT-2 checkpoint written by the test itself: the last
+ * row equals the model's own next-token distribution, target queries agree with the top-k,
+ * cancellation and progress work, and bad requests fail cleanly. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "lens-error.h"
+#include "lens-ops.h"
+#include "lens-result.h"
+
+enum { L = 3, C = 32, NH = 4, P = 24, V = 300 };
+
+typedef struct
+{
+  const char *name;
+  int64_t shape[2];
+  int n_dims;
+} Spec;
+
+static void
+append_tensor (GString *header, GByteArray *data, GRand *rng, const char *name, int n_dims,
+               const int64_t *shape, double scale)
+{
+  size_t n = 1;
+  for (int i = 0; i < n_dims; i++)
+    n *= (size_t) shape[i];
+  size_t begin = data->len;
+  for (size_t i = 0; i < n; i++)
+    {
+      float v = (float) (g_rand_double_range (rng, -1.0, 1.0) * scale);
+      g_byte_array_append (data, (const guint8 *) &v, sizeof v);
+    }
+  g_string_append_printf (header, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", header->len > 1 ? "," : "",
+                          name);
+  for (int i = 0; i < n_dims; i++)
+    g_string_append_printf (header, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
+  g_string_append_printf (header, "],\"data_offsets\":[%zu,%u]}", begin, data->len);
+}
+
+/* Writes config.json, model.safetensors (F32, tied) and a byte-level vocab.json/merges.txt
+ * (256 bytes + a few merges + <|endoftext|>) into `dir`. */
+static void
+write_model (const char *dir)
+{
+  g_autoptr (GRand) rng = g_rand_new_with_seed (42);
+  g_autoptr (GString) header = g_string_new ("{");
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  char name[64];
+
+#define T(nm, scale, ...)                                                                          \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    const int64_t s_[] = {__VA_ARGS__};                                                            \
+    append_tensor (header, data, rng, nm, G_N_ELEMENTS (s_), s_, scale);                          \
+  }                                                                                                \
+  G_STMT_END
+
+  T ("wte.weight", 0.5, V, C);
+  T ("wpe.weight", 0.2, P, C);
+  for (int l = 0; l < L; l++)
+    {
+#define B(suffix, scale, ...)                                                                      \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    g_snprintf (name, sizeof name, "h.%d.%s", l, suffix);                                          \
+    T (name, scale, __VA_ARGS__);                                                                  \
+  }                                                                                                \
+  G_STMT_END
+      B ("ln_1.weight", 1.0, C);
+      B ("ln_1.bias", 0.1, C);
+      B ("attn.c_attn.weight", 0.3, C, 3 * C);
+      B ("attn.c_attn.bias", 0.1, 3 * C);
+      B ("attn.c_proj.weight", 0.3, C, C);
+      B ("attn.c_proj.bias", 0.1, C);
+      B ("ln_2.weight", 1.0, C);
+      B ("ln_2.bias", 0.1, C);
+      B ("mlp.c_fc.weight", 0.3, C, 4 * C);
+      B ("mlp.c_fc.bias", 0.1, 4 * C);
+      B ("mlp.c_proj.weight", 0.3, 4 * C, C);
+      B ("mlp.c_proj.bias", 0.1, C);
+#undef B
+    }
+  T ("ln_f.weight", 1.0, C);
+  T ("ln_f.bias", 0.1, C);
+#undef T
+  g_string_append_c (header, '}');
+  while (header->len % 8 != 0)
+    g_string_append_c (header, ' ');
+
+  g_autoptr (GByteArray) file = g_byte_array_new ();
+  guint64 hlen = GUINT64_TO_LE (header->len);
+  g_byte_array_append (file, (const guint8 *) &hlen, 8);
+  g_byte_array_append (file, (const guint8 *) header->str, header->len);
+  g_byte_array_append (file, data->data, data->len);
+  g_autofree char *st_path = g_build_filename (dir, "model.safetensors", NULL);
+  g_assert_true (g_file_set_contents (st_path, (const char *) file->data, file->len, NULL));
+
+  g_autofree char *config = g_strdup_printf (
+    "{\"model_type\":\"gpt2\",\"n_layer\":%d,\"n_embd\":%d,\"n_head\":%d,\"n_positions\":%d,"
+    "\"vocab_size\":%d,\"layer_norm_epsilon\":1e-5,\"n_inner\":null,"
+    "\"activation_function\":\"gelu_new\"}",
+    L, C, NH, P, V);
+  g_autofree char *config_path = g_build_filename (dir, "config.json", NULL);
+  g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
+
+  /* GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the rest to U+0100.. */
+  g_autoptr (GString) vocab = g_string_new ("{");
+  int extra = 0;
+  for (int b = 0; b < 256; b++)
+    {
+      gunichar u = ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
+                     ? (gunichar) b
+                     : 256 + extra++;
+      char utf8[8] = {0};
+      g_unichar_to_utf8 (u, utf8);
+      if (u == '"' || u == '\\')
+        g_string_append_printf (vocab, "%s\"\\%s\":%d", b ? "," : "", utf8, b);
+      else
+        g_string_append_printf (vocab, "%s\"%s\":%d", b ? "," : "", utf8, b);
+    }
+  /* merges: "t h" -> "th", "Ġ t" -> "Ġt", "th e" -> "the" */
+  g_string_append (vocab, ",\"th\":256,\"Ġt\":257,\"the\":258,\"<|endoftext|>\":259}");
+  g_autofree char *vocab_path = g_build_filename (dir, "vocab.json", NULL);
+  g_assert_true (g_file_set_contents (vocab_path, vocab->str, -1, NULL));
+  g_autofree char *merges_path = g_build_filename (dir, "merges.txt", NULL);
+  g_assert_true (g_file_set_contents (merges_path, "#version: 0.2\nt h\nĠ t\nth e\n", -1, NULL));
+}
+
+static char *model_dir;
+
+static LensModel *
+load (void)
+{
+  g_autoptr (GError) error = NULL;
+  LensModel *m = lens_model_load (model_dir, &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+static void
+test_last_row_is_model_output (void)
+{
+  g_autoptr (LensModel) m = load ();
+  const int layers[] = {LENS_ROW_EMBEDDINGS, 0, 1, 2};
+  LensRunOptions opts = {.layers = layers, .n_layers = 4, .top_k = 7};
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) r = lens_run_prompt (m, "the theory of the thing", &opts, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r->n_rows, ==, 4);
+  g_assert_cmpstr (r->row_labels[0], ==, "embed");
+  g_assert_cmpstr (r->row_labels[3], ==, "2");
+
+  int T = r->n_tokens;
+  g_autofree float *logits = g_new (float, (size_t) T * V);
+  g_assert_true (lens_model_forward (m, r->token_ids, T, NULL, logits, NULL, NULL, NULL, &error));
+  for (int t = 0; t < T; t++)
+    {
+      int32_t ids[7];
+      float probs[7];
+      LensSoftmaxStats st = lens_softmax_topk_ref (logits + (size_t) t * V, V, 7, ids, probs);
+      size_t cell = lens_result_cell_index (r, 3, t);
+      g_assert_cmpfloat (fabs (r->log_z[cell] - st.log_z), <, 1e-5);
+      g_assert_cmpfloat (fabs (r->entropy[cell] - st.entropy), <, 1e-5);
+      for (int k = 0; k < 7; k++)
+        {
+          g_assert_cmpint (r->top_ids[cell * 7 + k], ==, ids[k]);
+          g_assert_cmpfloat (fabs (r->top_probs[cell * 7 + k] - probs[k]), <, 1e-6);
+        }
+    }
+}
+
+static void
+test_target_queries (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) r = lens_run_prompt (m, "the cat", NULL, &error);
+  g_assert_no_error (error);
+  size_t cells = (size_t) r->n_rows * r->n_tokens;
+  g_autofree float *probs = g_new (float, cells);
+
+  for (size_t cell = 0; cell < cells; cell++)
+    {
+      int32_t top = r->top_ids[cell * r->top_k];
+      g_assert_true (lens_result_target_probs (r, top, probs, &error));
+      g_assert_cmpfloat (fabs (probs[cell] - r->top_probs[cell * r->top_k]), <, 1e-5);
+      int rank = 0;
+      float p = 0;
+      int row = (int) (cell / r->n_tokens), pos = (int) (cell % r->n_tokens);
+      int32_t third = r->top_ids[cell * r->top_k + 2];
+      g_assert_true (lens_result_target_rank (r, row, pos, third, &p, &rank, &error));
+      g_assert_cmpint (rank, ==, 3);
+      g_assert_cmpfloat (fabs (p - r->top_probs[cell * r->top_k + 2]), <, 1e-5);
+    }
+
+  /* By text: " the" is "Ġ" (byte 32) + "the" (merges t h, then th e); several tokens track
+   * the first. */
+  int32_t first = -1;
+  int n_ids = 0;
+  g_assert_true (lens_result_target_probs_for_text (r, " the", probs, &first, &n_ids, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (first, ==, 32);
+  g_assert_cmpint (n_ids, ==, 2);
+
+  g_assert_false (lens_result_target_probs (r, V, probs, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+}
+
+static gboolean
+cancel_after_first (gpointer user_data)
+{
+  int *polls = user_data;
+  return ++*polls > 1;
+}
+
+static void
+count_progress (int done, int total, gpointer user_data)
+{
+  int *last = (int *) user_data + 1;
+  g_assert_cmpint (done, <=, total);
+  g_assert_cmpint (done, >=, *last);
+  *last = done;
+  if (done == total)
+    last[1] = total;
+}
+
+static void
+test_cancel_and_progress (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  int polls = 0;
+  LensRunOptions opts = {.cancel = cancel_after_first, .user_data = &polls};
+  LensResult *r = lens_run_prompt (m, "the cat sat", &opts, &error);
+  g_assert_null (r);
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_CANCELLED);
+
+  int state[3] = {0, 0, 0};
+  LensRunOptions popts = {.progress = count_progress, .user_data = state};
+  g_autoptr (LensResult) ok = lens_run_prompt (m, "the cat sat", &popts, NULL);
+  g_assert_nonnull (ok);
+  g_assert_cmpint (state[2], >, L); /* reached total, which counts layers and lens chunks */
+}
+
+static void
+test_bad_requests (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  int32_t ids[P + 1] = {0};
+
+  g_assert_null (lens_run_ids (m, ids, P + 1, NULL, NULL, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "24"));
+  g_clear_error (&error);
+
+  g_assert_null (lens_run_prompt (m, "", NULL, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+
+  const int bad_layer[] = {L};
+  LensRunOptions opts = {.layers = bad_layer, .n_layers = 1};
+  g_assert_null (lens_run_ids (m, ids, 3, NULL, &opts, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+
+  ids[1] = V;
+  g_assert_null (lens_run_ids (m, ids, 3, NULL, NULL, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+
+  /* A full context is fine, and T = 1 too. */
+  ids[1] = 0;
+  g_autoptr (LensResult) full = lens_run_ids (m, ids, P, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (LensResult) one = lens_run_ids (m, ids, 1, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (one->n_tokens, ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_autoptr (GError) error = NULL;
+  model_dir = g_dir_make_tmp ("lens-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  write_model (model_dir);
+
+  g_test_add_func ("/lens/last-row-is-model-output", test_last_row_is_model_output);
+  g_test_add_func ("/lens/target-queries", test_target_queries);
+  g_test_add_func ("/lens/cancel-and-progress", test_cancel_and_progress);
+  g_test_add_func ("/lens/bad-requests", test_bad_requests);
+  int status = g_test_run ();
+
+  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
+  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *p = g_build_filename (model_dir, files[i], NULL);
+      g_unlink (p);
+    }
+  g_rmdir (model_dir);
+  g_free (model_dir);
+  return status;
+}
