@@ -1,0 +1,34 @@
+/* libFuzzer harness for loading GPT-2's own tokenizer files from memory: the input is vocab.json,
+ * a NUL byte, then merges.txt (no NUL: merges.txt is empty). */
+#include "fuzz-tokenizer-common.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  const uint8_t *nul = memchr (data, 0, size);
+  size_t vlen = nul ? (size_t) (nul - data) : size;
+  const char *merges = nul ? (const char *) nul + 1 : "";
+  size_t mlen = nul ? size - vlen - 1 : 0;
+  /* Exactly-sized copies so ASan sees any read past either part. */
+  char *v = g_memdup2 (data, vlen);
+  char *m = g_memdup2 (merges, mlen);
+  GError *error = NULL;
+  LensTokenizer *tok = lens_tokenizer_new_from_gpt2_data (v, vlen, m, mlen, &error);
+  if (tok == NULL)
+    {
+      fuzz_check_failure (error);
+      g_error_free (error);
+    }
+  else
+    {
+      if (error != NULL)
+        abort ();
+      fuzz_use_tokenizer (tok, nul ? nul + 1 : data, mlen);
+      lens_tokenizer_free (tok);
+    }
+  g_free (v);
+  g_free (m);
+  return 0;
+}

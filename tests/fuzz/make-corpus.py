@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Writes the small seed corpora under tests/fuzz/corpus/<target>/ (committed; rerun to refresh).
+
+Seeds are valid files plus a few near-misses, so the fuzzer starts next to every rejection rule.
+safetensors seeds put a zero byte first in the data section: the harness's second pass rewrites the
+length prefix up to the first NUL after it, which then lands exactly at the end of the header."""
+import json
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def out(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def st_file(tensors, metadata=None, pad=0, raw_header=None):
+    """tensors: list of (name, dtype, shape, bytes); offsets assigned in order."""
+    header = {}
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    off = 0
+    data = b""
+    for name, dtype, shape, payload in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(payload)]}
+        off += len(payload)
+        data += payload
+    h = raw_header if raw_header is not None else json.dumps(header, separators=(",", ":"))
+    h = h.encode("utf-8") + b" " * pad
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def f32(*v):
+    return struct.pack("<%df" % len(v), *v)
+
+
+def f16(*v):
+    return struct.pack("<%de" % len(v), *v)
+
+
+def bf16(*v):
+    return b"".join(struct.pack("<f", x)[2:] for x in v)
+
+
+def safetensors():
+    t = "safetensors"
+    out(t, "f32", st_file([("w", "F32", [2, 2], f32(0, 1, -2, 3.5)), ("b", "F32", [2], f32(0, 1))]))
+    out(t, "mixed", st_file([("a", "F16", [3], f16(0, 1.5, -65504)),
+                             ("b", "BF16", [2, 1], bf16(0, -3)),
+                             ("c", "I64", [], struct.pack("<q", 7)),
+                             ("e", "U8", [0], b"")],
+                            metadata={"format": "pt"}, pad=5))
+    out(t, "empty", st_file([]))
+    out(t, "metadata-only", st_file([], metadata={"format": "pt", "k": "v"}))
+    out(t, "unaligned", st_file([("x", "F32", [1], f32(0)), ("y", "F16", [2], f16(0, 2))], pad=3))
+    names = []
+    for i in range(2):
+        for n, shape in [("ln_1.weight", [4]), ("ln_1.bias", [4]), ("attn.c_attn.weight", [4, 12]),
+                         ("attn.c_attn.bias", [12]), ("attn.c_proj.weight", [4, 4]),
+                         ("mlp.c_fc.weight", [4, 16]), ("mlp.c_proj.weight", [16, 4])]:
+            names.append(("h.%d.%s" % (i, n), shape))
+    names += [("wte.weight", [10, 4]), ("wpe.weight", [8, 4]), ("ln_f.weight", [4])]
+    tensors = []
+    for n, shape in names:
+        k = 1
+        for s in shape:
+            k *= s
+        tensors.append((n, "F32", shape, f32(*([0.0] * k))))
+    out(t, "gpt2-tiny", st_file(tensors, metadata={"format": "pt"}))
+    # Near misses.
+    out(t, "dup-key", st_file([], raw_header='{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+                                             '"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}')
+        + b"\0" * 8)
+    out(t, "gap", st_file([], raw_header='{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}')
+        + b"\0" * 8)
+    out(t, "mismatch", st_file([], raw_header='{"a":{"dtype":"F32","shape":[3,4],"data_offsets":[0,12]}}')
+        + b"\0" * 12)
+    out(t, "overflow", st_file([], raw_header='{"a":{"dtype":"F32","shape":[4611686018427387905],'
+                                              '"data_offsets":[0,4]}}') + b"\0" * 4)
+    out(t, "escapes", st_file([], raw_header='{"\\u0061\\ud83d\\ude00":{"dtype":"U8","shape":[1],'
+                                             '"data_offsets":[0,1]}}') + b"\0")
+
+
+def config():
+    t = "config"
+    gpt2 = {"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+            "attn_pdrop": 0.1, "bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256,
+            "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+            "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_inner": None, "n_layer": 12,
+            "n_positions": 1024, "resid_pdrop": 0.1, "summary_activation": None,
+            "task_specific_params": {"text-generation": {"do_sample": True, "max_length": 50}},
+            "tie_word_embeddings": True, "vocab_size": 50257}
+    out(t, "gpt2", json.dumps(gpt2, indent=2))
+    out(t, "minimal", '{"model_type":"gpt2","n_layer":2,"n_embd":8,"n_head":2,"n_ctx":16,"vocab_size":50}')
+    out(t, "options", '{"model_type":"gpt2","n_layer":2,"n_embd":8,"n_head":2,"n_positions":16,'
+                      '"vocab_size":50,"n_inner":24,"activation_function":"gelu_pytorch_tanh",'
+                      '"tie_word_embeddings":false,"scale_attn_weights":true,'
+                      '"scale_attn_by_inverse_layer_idx":false,"layer_norm_epsilon":1}')
+    out(t, "llama", '{"model_type":"llama","hidden_size":4096,"num_hidden_layers":32,'
+                    '"rms_norm_eps":1e-6,"rope_theta":10000.0}')
+
+
+def bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def tokenizers():
+    b2u = bytes_to_unicode()
+    vocab = {b2u[b]: i for i, b in enumerate(sorted(b2u))}
+    merges = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("Ġ", "a"), ("e", "r"),
+              ("Ġ", "w"), ("o", "r"), ("Ġw", "or"), ("l", "d"), ("Ġwor", "ld"), ("'", "s"),
+              ("1", "2"), ("Ċ", "Ċ"), ("Ġ", "Ġ")]
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    eos = len(vocab)
+    vocab["<|endoftext|>"] = eos
+    vjson = json.dumps(vocab, ensure_ascii=False)
+    mtxt = "#version: 0.2\n" + "".join("%s %s\n" % m for m in merges)
+    out("tokenizer-gpt2", "small", vjson.encode() + b"\0" + mtxt.encode())
+    out("tokenizer-gpt2", "bytes-only",
+        json.dumps({b2u[b]: i for i, b in enumerate(sorted(b2u))}, ensure_ascii=False).encode()
+        + b"\0#version: 0.2\n")
+    out("tokenizer-gpt2", "tiny", '{"a":0,"b":1,"ab":2}\0a b\n')
+
+    def tj(merges_value):
+        return {"version": "1.0", "truncation": None, "padding": None,
+                "added_tokens": [{"id": eos, "content": "<|endoftext|>", "single_word": False,
+                                  "lstrip": False, "rstrip": False, "normalized": True,
+                                  "special": True}],
+                "normalizer": None,
+                "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False,
+                                  "trim_offsets": True, "use_regex": True},
+                "post_processor": {"type": "ByteLevel", "add_prefix_space": True,
+                                   "trim_offsets": False, "use_regex": True},
+                "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
+                            "use_regex": True},
+                "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                          "continuing_subword_prefix": "", "end_of_word_suffix": "",
+                          "fuse_unk": False, "byte_fallback": False, "vocab": vocab,
+                          "merges": merges_value}}
+    out("tokenizer-json", "merges-strings",
+        json.dumps(tj(["%s %s" % m for m in merges]), ensure_ascii=False))
+    out("tokenizer-json", "merges-pairs", json.dumps(tj([list(m) for m in merges]), ensure_ascii=False))
+    out("tokenizer-json", "minimal", '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}')
+
+
+if __name__ == "__main__":
+    safetensors()
+    config()
+    tokenizers()
+    sys.exit(0)
