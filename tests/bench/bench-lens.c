@@ -1,0 +1,183 @@
+/* bench-lens: times the full logit lens through the public engine API.
+ *
+ *   bench-lens MODEL_DIR [--threads N] [--tokens 1,16,64,256] [--reps R] [--peak-n N]
+ *
+ * Prints the OpenBLAS build, the measured single-precision GEMM peak at the thread count (large
+ * square cblas_sgemm), the model load time, and per T the best-of-R wall time of
+ * lens_run_ids over embeddings + every block output at every position with top-10 and entropy.
+ * Output is one `key value...` record per line so tests/bench/report.py can read it. */
+#include <cblas.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lens-model.h"
+#include "lens-result.h"
+
+/* OpenBLAS extensions (declared in OpenBLAS's cblas.h, repeated in case another cblas.h wins). */
+char *openblas_get_config (void);
+int openblas_get_num_threads (void);
+void openblas_set_num_threads (int num_threads);
+
+static double
+now_s (void)
+{
+  return (double) g_get_monotonic_time () / 1e6;
+}
+
+/* Best GFLOP/s of C = A·B on n×n matrices over a few repetitions (2n³ FLOPs each). */
+static double
+sgemm_peak (int n, int reps)
+{
+  size_t nn = (size_t) n * (size_t) n;
+  float *a = g_malloc (nn * sizeof (float));
+  float *b = g_malloc (nn * sizeof (float));
+  float *c = g_malloc (nn * sizeof (float));
+  for (size_t i = 0; i < nn; i++)
+    {
+      a[i] = (float) ((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+      b[i] = (float) ((i * 40503u) % 1000) / 1000.0f - 0.5f;
+    }
+  double best = 0;
+  for (int r = 0; r < reps + 1; r++)
+    {
+      double t0 = now_s ();
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                   n);
+      double dt = now_s () - t0;
+      double gf = 2.0 * n * (double) n * n / dt / 1e9;
+      if (r > 0 && gf > best) /* the first call warms up threads and pages */
+        best = gf;
+    }
+  g_free (a);
+  g_free (b);
+  g_free (c);
+  return best;
+}
+
+/* GEMM FLOPs of the work lens_run_ids has to do: the forward pass (QKV, causal attention scores
+ * and weighted sum over the T(T+1)/2 allowed pairs, output projection, MLP) and the unembedding of
+ * every kept row (R·T vectors against V·C). Norms, softmax, GELU, top-k are not counted. */
+static double
+lens_flops (const LensConfig *c, int T, int R)
+{
+  double C = c->n_embd, H = c->n_inner, V = c->vocab_size, t = T;
+  double pairs = t * (t + 1) / 2;
+  double per_layer = 2 * t * C * 3 * C   /* c_attn */
+                     + 2 * pairs * C     /* q·k over all heads */
+                     + 2 * pairs * C     /* att·v */
+                     + 2 * t * C * C     /* attn c_proj */
+                     + 2 * t * C * H     /* c_fc */
+                     + 2 * t * H * C;    /* mlp c_proj */
+  return c->n_layer * per_layer + 2.0 * R * t * C * V;
+}
+
+static int
+parse_list (const char *s, int *out, int max)
+{
+  int n = 0;
+  g_auto (GStrv) parts = g_strsplit (s, ",", -1);
+  for (int i = 0; parts[i] && n < max; i++)
+    {
+      char *end = NULL;
+      long v = strtol (parts[i], &end, 10);
+      if (end == parts[i] || *end || v < 1 || v > 1 << 20)
+        return -1;
+      out[n++] = (int) v;
+    }
+  return n;
+}
+
+int
+main (int argc, char **argv)
+{
+  int threads = 0, reps = 3, peak_n = 2048;
+  char *tokens_s = NULL;
+  GOptionEntry entries[] = {
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "BLAS threads (default: OpenBLAS default)", "N" },
+    { "tokens", 0, 0, G_OPTION_ARG_STRING, &tokens_s, "Sequence lengths (default 1,16,64,256)", "LIST" },
+    { "reps", 0, 0, G_OPTION_ARG_INT, &reps, "Repetitions per T; the best is kept (default 3)", "R" },
+    { "peak-n", 0, 0, G_OPTION_ARG_INT, &peak_n, "Matrix size of the sgemm peak (default 2048)", "N" },
+    { NULL }
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL_DIR - time the logit lens");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2 || reps < 1 || peak_n < 64)
+    {
+      fprintf (stderr, "bench-lens: %s\n", error ? error->message : "usage: bench-lens MODEL_DIR");
+      return 2;
+    }
+  int Ts[16];
+  int nT = parse_list (tokens_s ? tokens_s : "1,16,64,256", Ts, 16);
+  if (nT < 1)
+    {
+      fprintf (stderr, "bench-lens: bad --tokens list\n");
+      return 2;
+    }
+  if (threads > 0)
+    openblas_set_num_threads (threads);
+
+  printf ("openblas_config %s\n", openblas_get_config ());
+  printf ("threads %d\n", openblas_get_num_threads ());
+  double peak = sgemm_peak (peak_n, 3);
+  printf ("sgemm_peak_gflops %.2f n=%d\n", peak, peak_n);
+  fflush (stdout);
+
+  double t0 = now_s ();
+  g_autoptr (LensModel) model = lens_model_load (argv[1], &error);
+  if (!model)
+    {
+      fprintf (stderr, "bench-lens: %s\n", error->message);
+      return 1;
+    }
+  printf ("load_s %.4f\n", now_s () - t0);
+  const LensConfig *c = lens_model_config (model);
+  printf ("model L=%d C=%d NH=%d V=%d n_positions=%d weights_bytes=%" G_GUINT64_FORMAT "\n",
+          c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_positions,
+          (guint64) lens_model_weights_size (model));
+
+  /* Embeddings + every block output. */
+  int R = c->n_layer + 1;
+  g_autofree int *layers = g_new (int, R);
+  layers[0] = LENS_ROW_EMBEDDINGS;
+  for (int l = 0; l < c->n_layer; l++)
+    layers[l + 1] = l;
+  LensRunOptions opt = { .layers = layers, .n_layers = R, .top_k = 10 };
+
+  GRand *rand = g_rand_new_with_seed (42);
+  for (int i = 0; i < nT; i++)
+    {
+      int T = Ts[i];
+      if (T > c->n_positions)
+        {
+          printf ("skip T=%d (n_positions %d)\n", T, c->n_positions);
+          continue;
+        }
+      g_autofree int32_t *ids = g_new (int32_t, T);
+      for (int t = 0; t < T; t++)
+        ids[t] = (int32_t) g_rand_int_range (rand, 0, c->vocab_size);
+      double best = 1e30;
+      for (int r = 0; r < reps; r++)
+        {
+          double s = now_s ();
+          g_autoptr (LensResult) res = lens_run_ids (model, ids, T, NULL, &opt, &error);
+          double dt = now_s () - s;
+          if (!res)
+            {
+              fprintf (stderr, "bench-lens: T=%d: %s\n", T, error->message);
+              g_rand_free (rand);
+              return 1;
+            }
+          if (dt < best)
+            best = dt;
+        }
+      double fl = lens_flops (c, T, R);
+      printf ("lens T=%d best_s %.6f gflop %.4f gflops %.2f at_peak_s %.6f\n", T, best, fl / 1e9,
+              fl / best / 1e9, fl / (peak * 1e9));
+      fflush (stdout);
+    }
+  g_rand_free (rand);
+  return 0;
+}
