@@ -1,0 +1,99 @@
+/* lens-describe.c: the text of one cell for tooltips and accessible descriptions. */
+#include "config.h"
+
+#include <math.h>
+#include <glib/gi18n-lib.h>
+
+#include "lens-paint-private.h"
+
+static void
+append_escaped (GString *out, const char *text)
+{
+  g_autofree char *escaped = g_markup_escape_text (text, -1);
+  g_string_append (out, escaped);
+}
+
+static void
+append_token (GString *out, const char *raw)
+{
+  g_autofree char *shown = lens_token_display (raw);
+  g_string_append (out, "<tt>");
+  append_escaped (out, shown);
+  g_string_append (out, "</tt>");
+}
+
+char *
+lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos)
+{
+  if (r == NULL || row < 0 || row >= r->n_rows || pos < 0 || pos >= r->n_tokens)
+    return g_strdup ("");
+
+  size_t cell = lens_result_cell_index (r, row, pos);
+  GString *out = g_string_new (NULL);
+
+  g_autofree char *layer = lens_row_title (r, row);
+  g_string_append (out, "<b>");
+  append_escaped (out, layer);
+  g_string_append (out, "</b> · ");
+  g_autofree char *position = g_strdup_printf (_("position %d"), pos);
+  append_escaped (out, position);
+  g_string_append (out, " ");
+  append_token (out, r->token_texts[pos]);
+
+  g_string_append (out, "\n<b>");
+  append_escaped (out, _("Top tokens"));
+  g_string_append (out, "</b>");
+  size_t k0 = cell * (size_t) r->top_k;
+  for (int k = 0; k < r->top_k; k++)
+    {
+      int32_t id = r->top_ids[k0 + k];
+      float p = r->top_probs[k0 + k];
+      if (id < 0 || isnan (p))
+        continue;
+      g_string_append_printf (out, "\n%d. ", k + 1);
+      append_token (out, lens_result_token_text (r, id));
+      g_autofree char *prob = lens_format_prob (p);
+      g_string_append_printf (out, "  %s", prob);
+    }
+
+  if (!isnan (r->entropy[cell]))
+    {
+      g_autofree char *entropy = g_strdup_printf (_("Entropy: %.3f nats"), r->entropy[cell]);
+      g_string_append (out, "\n");
+      append_escaped (out, entropy);
+    }
+
+  if (state != NULL && state->targets != NULL && state->n_targets > 0)
+    {
+      g_string_append (out, "\n<b>");
+      append_escaped (out, _("Targets"));
+      g_string_append (out, "</b>");
+      for (int i = 0; i < state->n_targets; i++)
+        {
+          const LensTarget *target = &state->targets[i];
+          float p = target->probs != NULL ? target->probs[cell] : NAN;
+          int rank = 0;
+          if (target->id >= 0 && lens_result_has_model (r))
+            {
+              float live_p;
+              /* A failed rank query (id outside this model's vocabulary) leaves the rank out. */
+              if (lens_result_target_rank (r, row, pos, target->id, &live_p, &rank, NULL))
+                p = live_p;
+              else
+                rank = 0;
+            }
+          g_string_append (out, "\n");
+          append_token (out, target->label);
+          g_autofree char *prob = lens_format_prob (p);
+          g_string_append_printf (out, "  %s", prob);
+          if (rank > 0)
+            {
+              g_autofree char *rank_text = g_strdup_printf (_("rank %d"), rank);
+              g_string_append (out, " (");
+              append_escaped (out, rank_text);
+              g_string_append (out, ")");
+            }
+        }
+    }
+  return g_string_free (out, FALSE);
+}

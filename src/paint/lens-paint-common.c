@@ -1,0 +1,216 @@
+/* lens-paint-common.c: text drawing and formatting shared by the painters. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "lens-paint-private.h"
+
+static PangoFontDescription *
+font_for (double size, gboolean bold, gboolean monospace)
+{
+  PangoFontDescription *font = pango_font_description_new ();
+  pango_font_description_set_family (font, monospace ? "Monospace" : LENS_FONT_FAMILY);
+  pango_font_description_set_weight (font, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+  pango_font_description_set_absolute_size (font, size * PANGO_SCALE);
+  return font;
+}
+
+static void
+setup_layout (PangoLayout *layout, const char *text, const LensTextStyle *style)
+{
+  PangoFontDescription *font = font_for (style->size, style->bold, style->monospace);
+  pango_layout_set_font_description (layout, font);
+  pango_font_description_free (font);
+  pango_layout_set_single_paragraph_mode (layout, TRUE);
+  if (style->max_width > 0)
+    {
+      pango_layout_set_width (layout, (int) (style->max_width * PANGO_SCALE));
+      pango_layout_set_ellipsize (layout, PANGO_ELLIPSIZE_END);
+    }
+  pango_layout_set_text (layout, text, -1);
+}
+
+static double
+align_offset (LensAlign align, double extent)
+{
+  switch (align)
+    {
+    case LENS_ALIGN_CENTER:
+      return extent / 2.0;
+    case LENS_ALIGN_END:
+      return extent;
+    case LENS_ALIGN_START:
+    default:
+      return 0.0;
+    }
+}
+
+void
+lens_draw_text (cairo_t *cr, const char *text, double x, double y, const LensTextStyle *style)
+{
+  if (text == NULL || *text == '\0' || (style->max_width > 0 && style->max_width < 1.0))
+    return;
+
+  PangoLayout *layout = pango_cairo_create_layout (cr);
+  setup_layout (layout, text, style);
+
+  /* With a width set, pango lays out in a box of that width; use the ink of the logical extents
+   * so centring works for short texts too. */
+  PangoRectangle logical;
+  pango_layout_get_pixel_extents (layout, NULL, &logical);
+
+  cairo_save (cr);
+  cairo_translate (cr, x, y);
+  if (style->angle != 0.0)
+    cairo_rotate (cr, style->angle);
+  cairo_move_to (cr, -logical.x - align_offset (style->halign, logical.width),
+                 -logical.y - align_offset (style->valign, logical.height));
+  pango_cairo_show_layout (cr, layout);
+  cairo_restore (cr);
+  g_object_unref (layout);
+}
+
+void
+lens_measure_text (const char *text, double size, gboolean bold, double *width, double *height)
+{
+  /* The default cairo font map, as pango_cairo_create_layout uses; one context per thread. */
+  static GPrivate context_key = G_PRIVATE_INIT (g_object_unref);
+  PangoContext *context = g_private_get (&context_key);
+  if (context == NULL)
+    {
+      context = pango_font_map_create_context (pango_cairo_font_map_get_default ());
+      g_private_set (&context_key, context);
+    }
+
+  PangoLayout *layout = pango_layout_new (context);
+  LensTextStyle style = {.size = size, .bold = bold};
+  setup_layout (layout, text != NULL ? text : "", &style);
+  PangoRectangle logical;
+  pango_layout_get_pixel_extents (layout, NULL, &logical);
+  if (width != NULL)
+    *width = logical.width;
+  if (height != NULL)
+    *height = logical.height;
+  g_object_unref (layout);
+}
+
+char *
+lens_token_display (const char *text)
+{
+  if (text == NULL || *text == '\0')
+    return g_strdup ("∅");
+
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *out = g_string_sized_new (strlen (valid) + 8);
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (c == ' ')
+        g_string_append (out, "␣");
+      else if (c == '\n')
+        g_string_append (out, "↵");
+      else if (c == '\r')
+        g_string_append (out, "\\r");
+      else if (c == '\t')
+        g_string_append (out, "⇥");
+      else if (c < 0x20 || c == 0x7f)
+        g_string_append_printf (out, "\\x%02x", c);
+      else
+        g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
+lens_format_prob (double p)
+{
+  if (isnan (p))
+    return g_strdup ("—");
+  if (p >= 1e-4 || p == 0.0)
+    return g_strdup_printf ("%.2f%%", p * 100.0);
+  return g_strdup_printf ("%.2e", p);
+}
+
+char *
+lens_format_prob_short (double p)
+{
+  if (isnan (p))
+    return g_strdup ("—");
+  if (p >= 0.995)
+    return g_strdup ("1.00");
+  if (p >= 0.01)
+    return g_strdup_printf ("%.2f", p);
+  if (p <= 0.0)
+    return g_strdup ("0");
+  /* "3e-04" -> "3e-4": compact enough for a narrow cell. */
+  int exponent = (int) floor (log10 (p));
+  double mantissa = p / pow (10.0, exponent);
+  if (mantissa >= 9.5)
+    {
+      mantissa = 1.0;
+      exponent++;
+    }
+  return g_strdup_printf ("%.0fe%d", mantissa, exponent);
+}
+
+char *
+lens_row_title (const LensResult *r, int row)
+{
+  if (row < 0 || row >= r->n_rows)
+    return g_strdup ("");
+  if (r->row_layers != NULL && r->row_layers[row] == LENS_ROW_EMBEDDINGS)
+    return g_strdup (_("Embeddings"));
+  const char *label = r->row_labels != NULL && r->row_labels[row] != NULL ? r->row_labels[row] : "";
+  /* Translators: "Layer 5" */
+  return g_strdup_printf (_("Layer %s"), label);
+}
+
+double
+lens_grid_line (double v, double lo, double hi)
+{
+  return CLAMP (floor (v), ceil (lo), ceil (hi) - 1.0) + 0.5;
+}
+
+void
+lens_fill_missing (cairo_t *cr, const LensTheme *theme, double x, double y, double w, double h)
+{
+  cairo_save (cr);
+  cairo_rectangle (cr, x, y, w, h);
+  cairo_clip_preserve (cr);
+  lens_set_rgb (cr, theme->missing);
+  cairo_fill (cr);
+  lens_set_rgb (cr, theme->hatch);
+  cairo_set_line_width (cr, 1.0);
+  for (double d = -h; d < w; d += 6.0)
+    {
+      cairo_move_to (cr, x + d, y + h);
+      cairo_line_to (cr, x + d + h, y);
+    }
+  cairo_stroke (cr);
+  cairo_restore (cr);
+}
+
+void
+lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message, double x, double y,
+                   double width, double height)
+{
+  lens_set_rgb (cr, theme->muted);
+  LensTextStyle style = {
+    .size = LENS_FONT_AXIS,
+    .max_width = MAX (width - 24.0, 1.0),
+    .halign = LENS_ALIGN_CENTER,
+    .valign = LENS_ALIGN_CENTER,
+  };
+  lens_draw_text (cr, message, x + width / 2.0, y + height / 2.0, &style);
+}
+
+void
+lens_effective_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos)
+{
+  int sel_row = state != NULL ? state->sel_row : -1;
+  int sel_pos = state != NULL ? state->sel_pos : -1;
+  *row = sel_row >= 0 && sel_row < r->n_rows ? sel_row : r->n_rows - 1;
+  *pos = sel_pos >= 0 && sel_pos < r->n_tokens ? sel_pos : r->n_tokens - 1;
+}

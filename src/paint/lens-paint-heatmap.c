@@ -1,0 +1,394 @@
+/* lens-paint-heatmap.c: the top-token heatmap and the target heatmap (same geometry), with their
+ * colour bar. Row 0 (the first kept layer) is at the top, as plotly's imshow draws the seed's
+ * figure; columns are input positions. */
+#include "config.h"
+
+#include <math.h>
+#include <glib/gi18n-lib.h>
+
+#include "lens-paint-private.h"
+
+/* Geometry constants (pixels). */
+#define PAD 12.0
+#define TITLE_H 34.0
+#define AXIS_TITLE_W 22.0   /* rotated "Layer" */
+#define AXIS_TITLE_H 24.0   /* "Input tokens" */
+#define CELL_H 26.0
+#define CELL_W_MIN 48.0
+#define CELL_W_MAX 96.0
+#define CELL_TEXT_PAD 6.0
+#define COL_LABEL_MAX 120.0 /* longest rotated column label before eliding */
+#define BAR_GAP 20.0
+#define BAR_W 16.0
+#define BAR_H_MIN 140.0
+#define BAR_H_MAX 320.0
+#define BAR_TITLE_H 24.0
+#define BAR_LABELS_W 40.0
+#define ROTATION (-G_PI / 4.0)
+
+static const double bar_ticks[] = {0.0, 0.25, 0.5, 0.75, 1.0};
+
+/* Parts of the layout that the public LensHeatmapLayout does not carry. */
+typedef struct
+{
+  LensHeatmapLayout pub;
+  gboolean rotate_labels;
+  double col_label_h;
+  double row_label_w;
+  double bar_x, bar_y, bar_h;
+} Geometry;
+
+static const char *
+top1_text (const LensResult *r, int row, int pos, float *prob)
+{
+  size_t k0 = lens_result_cell_index (r, row, pos) * (size_t) r->top_k;
+  int32_t id = r->top_ids[k0];
+  *prob = r->top_probs[k0];
+  if (id < 0 || isnan (*prob))
+    return NULL;
+  return lens_result_token_text (r, id);
+}
+
+static void
+compute_geometry (const LensResult *r, Geometry *g)
+{
+  *g = (Geometry) {0};
+  LensHeatmapLayout *l = &g->pub;
+  l->n_rows = r != NULL ? r->n_rows : 0;
+  l->n_cols = r != NULL ? r->n_tokens : 0;
+  l->cell_h = CELL_H;
+  l->cell_w = CELL_W_MIN;
+
+  double widest_label = 0.0, widest_cell = 0.0, row_w = 0.0;
+  if (r != NULL)
+    {
+      for (int t = 0; t < r->n_tokens; t++)
+        {
+          g_autofree char *label = lens_token_display (r->token_texts[t]);
+          double w;
+          lens_measure_text (label, LENS_FONT_LABEL, FALSE, &w, NULL);
+          widest_label = MAX (widest_label, w);
+        }
+      /* Sizing every cell by its text would cost a layout per cell; the widest of the last row
+       * (the model's own predictions) and a sample of the others is a good enough guide, and
+       * anything wider is elided. */
+      int step = MAX (1, r->n_rows / 8);
+      for (int row = r->n_rows - 1; row >= 0; row -= step)
+        for (int t = 0; t < r->n_tokens; t++)
+          {
+            float p;
+            const char *text = top1_text (r, row, t, &p);
+            if (text == NULL)
+              continue;
+            g_autofree char *shown = lens_token_display (text);
+            double w;
+            lens_measure_text (shown, LENS_FONT_CELL, FALSE, &w, NULL);
+            widest_cell = MAX (widest_cell, w);
+          }
+      for (int row = 0; row < r->n_rows; row++)
+        {
+          double w;
+          lens_measure_text (r->row_labels[row], LENS_FONT_LABEL, FALSE, &w, NULL);
+          row_w = MAX (row_w, w);
+        }
+    }
+
+  l->cell_w = round (CLAMP (widest_cell + 2 * CELL_TEXT_PAD, CELL_W_MIN, CELL_W_MAX));
+  g->rotate_labels = widest_label > l->cell_w - 4.0;
+  g->col_label_h = g->rotate_labels ? ceil (MIN (widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
+                                    : 22.0;
+  g->row_label_w = ceil (MAX (row_w, 16.0) + 8.0);
+
+  l->grid_x = PAD + AXIS_TITLE_W + g->row_label_w;
+  l->grid_y = PAD + TITLE_H;
+  double grid_w = l->cell_w * l->n_cols;
+  double grid_h = l->cell_h * l->n_rows;
+
+  g->bar_h = CLAMP (grid_h, BAR_H_MIN, BAR_H_MAX);
+  g->bar_x = l->grid_x + grid_w + BAR_GAP;
+  g->bar_y = l->grid_y + BAR_TITLE_H;
+
+  double bar_title_w;
+  lens_measure_text (_("Probability"), LENS_FONT_LABEL, FALSE, &bar_title_w, NULL);
+  l->width = ceil (g->bar_x + MAX (BAR_W + BAR_LABELS_W, bar_title_w) + PAD);
+  /* A rotated label of the first column may reach left of the grid. */
+  double below = g->col_label_h + AXIS_TITLE_H;
+  l->height = ceil (MAX (l->grid_y + grid_h + below, g->bar_y + g->bar_h + 8.0) + PAD);
+}
+
+void
+lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out)
+{
+  Geometry g;
+  compute_geometry (r, &g);
+  *out = g.pub;
+}
+
+gboolean
+lens_heatmap_hit (const LensHeatmapLayout *layout, double x, double y, int *row, int *pos)
+{
+  if (layout->n_rows <= 0 || layout->n_cols <= 0 || layout->cell_w <= 0 || layout->cell_h <= 0)
+    return FALSE;
+  double fx = (x - layout->grid_x) / layout->cell_w;
+  double fy = (y - layout->grid_y) / layout->cell_h;
+  if (!(fx >= 0.0 && fy >= 0.0 && fx < layout->n_cols && fy < layout->n_rows))
+    return FALSE;
+  if (row != NULL)
+    *row = (int) fy;
+  if (pos != NULL)
+    *pos = (int) fx;
+  return TRUE;
+}
+
+static const float *
+active_target_probs (const LensPaintState *state, const LensTarget **target)
+{
+  *target = NULL;
+  if (state == NULL || state->targets == NULL || state->active_target < 0
+      || state->active_target >= state->n_targets)
+    return NULL;
+  *target = &state->targets[state->active_target];
+  return (*target)->probs;
+}
+
+char *
+lens_view_title (LensView view, const LensResult *r, const LensPaintState *state)
+{
+  switch (view)
+    {
+    case LENS_VIEW_HEATMAP:
+      return g_strdup (_("Top token at each layer and position"));
+    case LENS_VIEW_TARGET:
+      {
+        const LensTarget *target;
+        active_target_probs (state, &target);
+        if (target == NULL)
+          return g_strdup (_("Target token probability"));
+        g_autofree char *shown = lens_token_display (target->label);
+        /* Translators: the placeholder is a token such as “␣Paris” */
+        return g_strdup_printf (_("Probability of “%s” at each layer and position"), shown);
+      }
+    case LENS_VIEW_LINE:
+      {
+        if (r == NULL)
+          return g_strdup (_("Target probability across layers"));
+        int row, pos;
+        lens_effective_cell (r, state, &row, &pos);
+        g_autofree char *shown = lens_token_display (r->token_texts[pos]);
+        /* Translators: position number and its input token */
+        return g_strdup_printf (_("Target probability across layers at position %d “%s”"), pos, shown);
+      }
+    case LENS_VIEW_TOPK:
+    default:
+      {
+        if (r == NULL)
+          return g_strdup (_("Top tokens"));
+        int row, pos;
+        lens_effective_cell (r, state, &row, &pos);
+        g_autofree char *layer = lens_row_title (r, row);
+        g_autofree char *shown = lens_token_display (r->token_texts[pos]);
+        /* Translators: "Top 10 · Layer 5 · position 3 “␣Paris”" */
+        return g_strdup_printf (_("Top %d · %s · position %d “%s”"), r->top_k, layer, pos, shown);
+      }
+    }
+}
+
+static void
+outline_cell (cairo_t *cr, const LensTheme *theme, const LensHeatmapLayout *l, int row, int pos,
+              gboolean selected)
+{
+  double x = l->grid_x + pos * l->cell_w, y = l->grid_y + row * l->cell_h;
+  cairo_save (cr);
+  if (selected)
+    {
+      /* A thick ring in the text colour with a thin ring of the paper colour inside, so it shows
+       * on every fill. */
+      lens_set_rgb (cr, theme->text);
+      cairo_set_line_width (cr, 3.0);
+      cairo_rectangle (cr, x + 0.5, y + 0.5, l->cell_w - 2.0, l->cell_h - 2.0);
+      cairo_stroke (cr);
+      lens_set_rgb (cr, theme->paper);
+      cairo_set_line_width (cr, 1.0);
+      cairo_rectangle (cr, x + 2.5, y + 2.5, l->cell_w - 6.0, l->cell_h - 6.0);
+      cairo_stroke (cr);
+    }
+  else
+    {
+      lens_set_rgb (cr, theme->text);
+      cairo_set_line_width (cr, 2.0);
+      double dash[] = {4.0, 2.0};
+      cairo_set_dash (cr, dash, 2, 0.0);
+      cairo_rectangle (cr, x + 1.0, y + 1.0, l->cell_w - 3.0, l->cell_h - 3.0);
+      cairo_stroke (cr);
+    }
+  cairo_restore (cr);
+}
+
+static void
+paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensColorScale scale)
+{
+  lens_set_rgb (cr, theme->text);
+  LensTextStyle title = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_END};
+  lens_draw_text (cr, _("Probability"), g->bar_x, g->bar_y - 8.0, &title);
+
+  /* p = 1 at the top. */
+  cairo_pattern_t *pattern =
+    lens_color_scale_pattern (scale, 0.0, g->bar_y + g->bar_h, 0.0, g->bar_y);
+  cairo_rectangle (cr, g->bar_x, g->bar_y, BAR_W, g->bar_h);
+  cairo_set_source (cr, pattern);
+  cairo_fill (cr);
+  cairo_pattern_destroy (pattern);
+
+  LensTextStyle tick = {.size = LENS_FONT_LABEL - 1.0, .valign = LENS_ALIGN_CENTER};
+  cairo_set_line_width (cr, 1.0);
+  for (size_t i = 0; i < G_N_ELEMENTS (bar_ticks); i++)
+    {
+      double y = round (g->bar_y + g->bar_h * (1.0 - bar_ticks[i])) + 0.5;
+      lens_set_rgb (cr, theme->muted);
+      cairo_move_to (cr, g->bar_x + BAR_W, y);
+      cairo_line_to (cr, g->bar_x + BAR_W + 4.0, y);
+      cairo_stroke (cr);
+      char label[16];
+      g_snprintf (label, sizeof label, "%g", bar_ticks[i]);
+      lens_draw_text (cr, label, g->bar_x + BAR_W + 7.0, y, &tick);
+    }
+}
+
+static void
+paint_axes (cairo_t *cr, const LensResult *r, const LensPaintState *state, const LensTheme *theme,
+            const Geometry *g)
+{
+  const LensHeatmapLayout *l = &g->pub;
+  double clip_x0, clip_y0, clip_x1, clip_y1;
+  cairo_clip_extents (cr, &clip_x0, &clip_y0, &clip_x1, &clip_y1);
+
+  /* Row labels, right-aligned against the grid. */
+  LensTextStyle row_style = {.size = LENS_FONT_LABEL, .halign = LENS_ALIGN_END,
+                             .valign = LENS_ALIGN_CENTER};
+  for (int row = 0; row < r->n_rows; row++)
+    {
+      double y = l->grid_y + (row + 0.5) * l->cell_h;
+      if (y + l->cell_h < clip_y0 || y - l->cell_h > clip_y1)
+        continue;
+      row_style.bold = row == state->sel_row;
+      lens_set_rgb (cr, row_style.bold ? theme->text : theme->muted);
+      lens_draw_text (cr, r->row_labels[row], l->grid_x - 6.0, y, &row_style);
+    }
+
+  /* Column labels: the input tokens, rotated when they do not fit their column. */
+  double label_y = l->grid_y + l->n_rows * l->cell_h + 6.0;
+  LensTextStyle col_style = {.size = LENS_FONT_LABEL};
+  if (g->rotate_labels)
+    col_style = (LensTextStyle) {.size = LENS_FONT_LABEL, .max_width = COL_LABEL_MAX,
+                                 .halign = LENS_ALIGN_END, .valign = LENS_ALIGN_CENTER,
+                                 .angle = ROTATION};
+  else
+    col_style = (LensTextStyle) {.size = LENS_FONT_LABEL, .max_width = l->cell_w - 4.0,
+                                 .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_START};
+  for (int t = 0; t < r->n_tokens; t++)
+    {
+      double x = l->grid_x + (t + 0.5) * l->cell_w;
+      if (x + COL_LABEL_MAX < clip_x0 || x - COL_LABEL_MAX > clip_x1)
+        continue;
+      g_autofree char *label = lens_token_display (r->token_texts[t]);
+      col_style.bold = t == state->sel_pos;
+      lens_set_rgb (cr, col_style.bold ? theme->text : theme->muted);
+      if (g->rotate_labels)
+        lens_draw_text (cr, label, x + 4.0, label_y + 4.0, &col_style);
+      else
+        lens_draw_text (cr, label, x, label_y, &col_style);
+    }
+
+  /* Axis titles. */
+  lens_set_rgb (cr, theme->text);
+  LensTextStyle axis = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER,
+                        .valign = LENS_ALIGN_CENTER};
+  double grid_w = l->n_cols * l->cell_w, grid_h = l->n_rows * l->cell_h;
+  lens_draw_text (cr, _("Input tokens"), l->grid_x + MIN (grid_w, clip_x1 - l->grid_x) / 2.0,
+                  label_y + g->col_label_h + AXIS_TITLE_H / 2.0 - 4.0, &axis);
+  axis.angle = -G_PI / 2.0;
+  lens_draw_text (cr, _("Layer"), PAD + AXIS_TITLE_W / 2.0, l->grid_y + grid_h / 2.0, &axis);
+}
+
+void
+lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensPaintState *state,
+                    const LensTheme *theme)
+{
+  Geometry g;
+  compute_geometry (r, &g);
+  const LensHeatmapLayout *l = &g.pub;
+
+  const LensTarget *target = NULL;
+  const float *target_probs = NULL;
+  if (view == LENS_VIEW_TARGET)
+    target_probs = active_target_probs (state, &target);
+  LensColorScale scale = view == LENS_VIEW_TARGET ? state->target_scale : state->heatmap_scale;
+
+  /* Title. */
+  g_autofree char *title = lens_view_title (view, r, state);
+  lens_set_rgb (cr, theme->text);
+  LensTextStyle title_style = {.size = LENS_FONT_TITLE, .bold = TRUE, .valign = LENS_ALIGN_CENTER,
+                               .max_width = l->width - 2 * PAD};
+  lens_draw_text (cr, title, PAD, PAD + TITLE_H / 2.0 - 4.0, &title_style);
+
+  double clip_x0, clip_y0, clip_x1, clip_y1;
+  cairo_clip_extents (cr, &clip_x0, &clip_y0, &clip_x1, &clip_y1);
+  int c0 = MAX (0, (int) floor ((clip_x0 - l->grid_x) / l->cell_w));
+  int c1 = MIN (l->n_cols, (int) ceil ((clip_x1 - l->grid_x) / l->cell_w));
+  int r0 = MAX (0, (int) floor ((clip_y0 - l->grid_y) / l->cell_h));
+  int r1 = MIN (l->n_rows, (int) ceil ((clip_y1 - l->grid_y) / l->cell_h));
+
+  LensTextStyle cell_style = {.size = LENS_FONT_CELL, .max_width = l->cell_w - CELL_TEXT_PAD,
+                              .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_CENTER};
+  for (int row = r0; row < r1; row++)
+    for (int t = c0; t < c1; t++)
+      {
+        /* 1 px gaps between cells, as a plotly heatmap with xgap/ygap. */
+        double x = l->grid_x + t * l->cell_w, y = l->grid_y + row * l->cell_h;
+        double w = l->cell_w - 1.0, h = l->cell_h - 1.0;
+        float p = NAN;
+        g_autofree char *text = NULL;
+        if (view == LENS_VIEW_TARGET)
+          {
+            if (target_probs != NULL)
+              p = target_probs[lens_result_cell_index (r, row, t)];
+            if (!isnan (p))
+              text = lens_format_prob_short (p);
+          }
+        else
+          {
+            const char *top = top1_text (r, row, t, &p);
+            if (top != NULL)
+              text = lens_token_display (top);
+          }
+
+        if (isnan (p))
+          {
+            lens_fill_missing (cr, theme, x, y, w, h);
+            continue;
+          }
+        LensRgb fill;
+        lens_color_scale_rgb (scale, p, &fill.r, &fill.g, &fill.b);
+        lens_set_rgb (cr, fill);
+        cairo_rectangle (cr, x, y, w, h);
+        cairo_fill (cr);
+        lens_set_rgb (cr, lens_contrast_text (fill));
+        lens_draw_text (cr, text, x + w / 2.0, y + h / 2.0, &cell_style);
+      }
+
+  if (view == LENS_VIEW_TARGET && target_probs == NULL)
+    lens_draw_message (cr, theme,
+                       _("Add a target token to see its probability at every cell"),
+                       l->grid_x, l->grid_y, l->n_cols * l->cell_w, l->n_rows * l->cell_h);
+
+  if (state->hover_row >= 0 && state->hover_row < l->n_rows && state->hover_pos >= 0
+      && state->hover_pos < l->n_cols
+      && !(state->hover_row == state->sel_row && state->hover_pos == state->sel_pos))
+    outline_cell (cr, theme, l, state->hover_row, state->hover_pos, FALSE);
+  if (state->sel_row >= 0 && state->sel_row < l->n_rows && state->sel_pos >= 0
+      && state->sel_pos < l->n_cols)
+    outline_cell (cr, theme, l, state->sel_row, state->sel_pos, TRUE);
+
+  paint_axes (cr, r, state, theme, &g);
+  paint_color_bar (cr, theme, &g, scale);
+}

@@ -1,0 +1,122 @@
+/* lens-paint-topk.c: horizontal bars of the top-k tokens of one cell, best first. */
+#include "config.h"
+
+#include <math.h>
+#include <glib/gi18n-lib.h>
+
+#include "lens-paint-private.h"
+
+#define PAD 12.0
+#define TITLE_H 34.0
+#define SUBTITLE_H 20.0
+#define ROW_H 24.0
+#define BAR_H 16.0
+#define LABEL_MIN 60.0
+#define LABEL_MAX 160.0
+#define VALUE_W 70.0
+#define AXIS_H 24.0
+
+static double
+label_width (const LensResult *r, int row, int pos)
+{
+  double widest = LABEL_MIN;
+  size_t k0 = lens_result_cell_index (r, row, pos) * (size_t) r->top_k;
+  for (int k = 0; k < r->top_k; k++)
+    {
+      if (r->top_ids[k0 + k] < 0)
+        continue;
+      g_autofree char *shown = lens_token_display (lens_result_token_text (r, r->top_ids[k0 + k]));
+      double w;
+      lens_measure_text (shown, LENS_FONT_LABEL, FALSE, &w, NULL);
+      widest = MAX (widest, w);
+    }
+  return MIN (widest, LABEL_MAX) + 10.0;
+}
+
+void
+lens_topk_natural_size (const LensResult *r, const LensPaintState *state, double *width,
+                        double *height)
+{
+  int k = r != NULL ? r->top_k : 10;
+  *width = 460.0;
+  *height = ceil (PAD + TITLE_H + SUBTITLE_H + k * ROW_H + AXIS_H + PAD);
+}
+
+void
+lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
+                 const LensTheme *theme, double width, double height)
+{
+  int row, pos;
+  lens_effective_cell (r, state, &row, &pos);
+  size_t cell = lens_result_cell_index (r, row, pos);
+  size_t k0 = cell * (size_t) r->top_k;
+
+  g_autofree char *title = lens_view_title (LENS_VIEW_TOPK, r, state);
+  lens_set_rgb (cr, theme->text);
+  LensTextStyle title_style = {.size = LENS_FONT_TITLE, .bold = TRUE, .valign = LENS_ALIGN_CENTER,
+                               .max_width = width - 2 * PAD};
+  lens_draw_text (cr, title, PAD, PAD + TITLE_H / 2.0 - 4.0, &title_style);
+
+  float entropy = r->entropy[cell];
+  if (!isnan (entropy))
+    {
+      g_autofree char *sub = g_strdup_printf (_("Entropy %.3f nats"), entropy);
+      lens_set_rgb (cr, theme->muted);
+      LensTextStyle sub_style = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_CENTER};
+      lens_draw_text (cr, sub, PAD, PAD + TITLE_H + SUBTITLE_H / 2.0 - 6.0, &sub_style);
+    }
+
+  double label_w = label_width (r, row, pos);
+  double x0 = PAD + label_w;
+  double y0 = PAD + TITLE_H + SUBTITLE_H;
+  double bar_w = MAX (width - x0 - VALUE_W - PAD, 10.0);
+  double plot_h = r->top_k * ROW_H;
+
+  /* Plot area with vertical grid lines at 0, 0.25, ..., 1. */
+  lens_set_rgb (cr, theme->plot_bg);
+  cairo_rectangle (cr, x0, y0, bar_w, plot_h);
+  cairo_fill (cr);
+  LensTextStyle tick = {.size = LENS_FONT_LABEL - 1.0, .halign = LENS_ALIGN_CENTER};
+  cairo_set_line_width (cr, 1.0);
+  for (int i = 0; i <= 4; i++)
+    {
+      double x = lens_grid_line (x0 + bar_w * i / 4.0, x0, x0 + bar_w);
+      lens_set_rgb (cr, theme->grid);
+      cairo_move_to (cr, x, y0);
+      cairo_line_to (cr, x, y0 + plot_h);
+      cairo_stroke (cr);
+      char label[16];
+      g_snprintf (label, sizeof label, "%g", i / 4.0);
+      lens_set_rgb (cr, theme->muted);
+      lens_draw_text (cr, label, x, y0 + plot_h + 4.0, &tick);
+    }
+
+  LensTextStyle label_style = {.size = LENS_FONT_LABEL, .halign = LENS_ALIGN_END,
+                               .valign = LENS_ALIGN_CENTER, .max_width = LABEL_MAX};
+  LensTextStyle value_style = {.size = LENS_FONT_LABEL - 1.0, .valign = LENS_ALIGN_CENTER};
+  LensRgb bar_color = lens_palette_color (0);
+  int shown_any = 0;
+  for (int k = 0; k < r->top_k; k++)
+    {
+      int32_t id = r->top_ids[k0 + k];
+      float p = r->top_probs[k0 + k];
+      if (id < 0 || isnan (p))
+        continue;
+      shown_any++;
+      double yc = y0 + (k + 0.5) * ROW_H;
+      g_autofree char *shown = lens_token_display (lens_result_token_text (r, id));
+      lens_set_rgb (cr, theme->text);
+      lens_draw_text (cr, shown, x0 - 8.0, yc, &label_style);
+
+      double len = bar_w * CLAMP (p, 0.0f, 1.0f);
+      lens_set_rgb (cr, bar_color);
+      cairo_rectangle (cr, x0, yc - BAR_H / 2.0, len, BAR_H);
+      cairo_fill (cr);
+
+      g_autofree char *value = lens_format_prob (p);
+      lens_set_rgb (cr, theme->muted);
+      lens_draw_text (cr, value, x0 + len + 6.0, yc, &value_style);
+    }
+  if (shown_any == 0)
+    lens_draw_message (cr, theme, _("No top tokens for this cell"), x0, y0, bar_w, plot_h);
+}

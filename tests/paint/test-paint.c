@@ -1,0 +1,885 @@
+/* test-paint.c: the painters, checked on real pixels of headless renders. Rendered figures are
+ * saved to $LENS_PAINT_OUTPUT_DIR (the build dir under meson) for people to look at. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <cairo.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <pango/pango.h>
+
+#include "lens-error.h"
+#include "lens-paint.h"
+#include "lens-result.h"
+
+/* ---- fixtures ---------------------------------------------------------------------------- */
+
+static const char *vocab[] = {
+  " Paris", " the", " France", ",", " of", "\n", " capital", "The", " Eiffel", " Tower",
+  " is", " in", " a", " city", "<b>&amp;", " extraordinarily_long_token_name", " London",
+  " Berlin", ".", " and",
+};
+#define N_VOCAB ((int) G_N_ELEMENTS (vocab))
+
+/* p of the top-1 token at (row, pos): every cell different, covering 0..1. */
+static float
+cell_prob (int R, int T, int row, int pos)
+{
+  return (float) (row * T + pos) / (float) (R * T - 1);
+}
+
+/* A result built by hand: R rows, T tokens, top-K; top-1 probability cell_prob, the others
+ * splitting the rest. Input tokens repeat (" the" twice) on purpose. */
+static LensResult *
+make_result (int R, int T, int K)
+{
+  static const int prompt_ids[] = {7, 6, 4, 1, 1, 15, 5, 9, 10, 11};
+  LensResult *r = lens_result_new_empty (R, T, K);
+  g_assert_nonnull (r);
+  r->prompt = g_strdup ("The capital of the the ...");
+  r->n_vocab_texts = N_VOCAB;
+  r->vocab_texts = g_new0 (char *, N_VOCAB);
+  for (int i = 0; i < N_VOCAB; i++)
+    r->vocab_texts[i] = g_strdup (vocab[i]);
+  for (int t = 0; t < T; t++)
+    {
+      int id = prompt_ids[t % G_N_ELEMENTS (prompt_ids)];
+      r->token_ids[t] = id;
+      g_free (r->token_texts[t]);
+      r->token_texts[t] = g_strdup (vocab[id]);
+    }
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t cell = lens_result_cell_index (r, row, t);
+        float p = cell_prob (R, T, row, t);
+        for (int k = 0; k < K; k++)
+          {
+            r->top_ids[cell * K + k] = (row + t + k * 3) % N_VOCAB;
+            r->top_probs[cell * K + k] = k == 0 ? p : (1.0f - p) / (float) (K + k);
+          }
+        r->entropy[cell] = 0.5f + 0.1f * (float) row;
+      }
+  return r;
+}
+
+static cairo_surface_t *
+render (LensView view, const LensResult *r, const LensPaintState *state, const char *save_as)
+{
+  double w, h;
+  lens_view_natural_size (view, r, state, &w, &h);
+  g_assert_cmpfloat (w, >, 0);
+  g_assert_cmpfloat (h, >, 0);
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) ceil (w), (int) ceil (h));
+  cairo_t *cr = cairo_create (s);
+  lens_paint_view (cr, view, r, state, w, h);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  if (save_as != NULL)
+    {
+      const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+      g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", save_as, NULL);
+      g_assert_cmpint (cairo_surface_write_to_png (s, path), ==, CAIRO_STATUS_SUCCESS);
+    }
+  return s;
+}
+
+typedef struct
+{
+  int r, g, b, a;
+} Px;
+
+static Px
+pixel (cairo_surface_t *s, int x, int y)
+{
+  g_assert_cmpint (x, >=, 0);
+  g_assert_cmpint (y, >=, 0);
+  g_assert_cmpint (x, <, cairo_image_surface_get_width (s));
+  g_assert_cmpint (y, <, cairo_image_surface_get_height (s));
+  const unsigned char *data = cairo_image_surface_get_data (s);
+  guint32 v = *(const guint32 *) (data + (size_t) y * cairo_image_surface_get_stride (s) + (size_t) x * 4);
+  return (Px) {(v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff, v >> 24};
+}
+
+static Px
+scale_px (LensColorScale scale, double p)
+{
+  double r, g, b;
+  lens_color_scale_rgb (scale, p, &r, &g, &b);
+  return (Px) {(int) lround (r * 255), (int) lround (g * 255), (int) lround (b * 255), 255};
+}
+
+static gboolean
+px_near (Px a, Px b, int tol)
+{
+  return abs (a.r - b.r) <= tol && abs (a.g - b.g) <= tol && abs (a.b - b.b) <= tol
+         && abs (a.a - b.a) <= tol;
+}
+
+static Px
+hex_px (guint32 c)
+{
+  return (Px) {(c >> 16) & 0xff, (c >> 8) & 0xff, c & 0xff, 255};
+}
+
+#define assert_px(got, want, tol)                                                                  \
+  do                                                                                               \
+    {                                                                                              \
+      Px g_ = (got), w_ = (want);                                                                  \
+      if (!px_near (g_, w_, tol))                                                                  \
+        g_error ("%s:%d: pixel (%d,%d,%d,%d) != expected (%d,%d,%d,%d)", __FILE__, __LINE__, g_.r, \
+                 g_.g, g_.b, g_.a, w_.r, w_.g, w_.b, w_.a);                                        \
+    }                                                                                              \
+  while (0)
+
+/* ---- colour scales ----------------------------------------------------------------------- */
+
+static void
+test_color_scale (void)
+{
+  /* RdYlBu_r: first stop, centre, last stop (plotly.colors.diverging.RdYlBu reversed). */
+  assert_px (scale_px (LENS_SCALE_RDYLBU, 0.0), hex_px (0x313695), 0);
+  assert_px (scale_px (LENS_SCALE_RDYLBU, 0.5), hex_px (0xffffbf), 0);
+  assert_px (scale_px (LENS_SCALE_RDYLBU, 1.0), hex_px (0xa50026), 0);
+  /* Stop 2 of 11 sits at 0.1; halfway between stops 1 and 2 (#313695, #4575b4) at 0.05. */
+  assert_px (scale_px (LENS_SCALE_RDYLBU, 0.1), hex_px (0x4575b4), 0);
+  double r, g, b;
+  lens_color_scale_rgb (LENS_SCALE_RDYLBU, 0.05, &r, &g, &b);
+  g_assert_cmpfloat_with_epsilon (r, (0x31 + 0x45) / 2.0 / 255.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (g, (0x36 + 0x75) / 2.0 / 255.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (b, (0x95 + 0xb4) / 2.0 / 255.0, 1e-9);
+  /* 0.75 = halfway between stop 7 (#fdae61 at 0.7) and stop 8 (#f46d43 at 0.8). */
+  lens_color_scale_rgb (LENS_SCALE_RDYLBU, 0.75, &r, &g, &b);
+  g_assert_cmpfloat_with_epsilon (r, (0xfd + 0xf4) / 2.0 / 255.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (g, (0xae + 0x6d) / 2.0 / 255.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (b, (0x61 + 0x43) / 2.0 / 255.0, 1e-9);
+
+  assert_px (scale_px (LENS_SCALE_BLUES, 0.0), hex_px (0xf7fbff), 0);
+  assert_px (scale_px (LENS_SCALE_BLUES, 1.0), hex_px (0x08306b), 0);
+  assert_px (scale_px (LENS_SCALE_BLUES, 0.5), hex_px (0x6baed6), 0);
+  assert_px (scale_px (LENS_SCALE_VIRIDIS, 0.0), hex_px (0x440154), 0);
+  assert_px (scale_px (LENS_SCALE_VIRIDIS, 1.0), hex_px (0xfde725), 0);
+
+  /* Out of range and NAN clamp instead of reading outside the table. */
+  assert_px (scale_px (LENS_SCALE_RDYLBU, -3.0), hex_px (0x313695), 0);
+  assert_px (scale_px (LENS_SCALE_RDYLBU, 7.0), hex_px (0xa50026), 0);
+  assert_px (scale_px (LENS_SCALE_RDYLBU, NAN), hex_px (0x313695), 0);
+  assert_px (scale_px (LENS_SCALE_RDYLBU, INFINITY), hex_px (0xa50026), 0);
+  assert_px (scale_px ((LensColorScale) 99, 1.0), hex_px (0xa50026), 0);
+}
+
+/* ---- heatmaps ---------------------------------------------------------------------------- */
+
+/* Top-left corner region of a cell, away from the centred text. */
+static Px
+cell_corner (cairo_surface_t *s, const LensHeatmapLayout *l, int row, int pos)
+{
+  int x = (int) (l->grid_x + pos * l->cell_w) + 3;
+  int y = (int) (l->grid_y + row * l->cell_h) + 3;
+  Px p = pixel (s, x, y);
+  /* The corner must be a flat fill: its 3x3 neighbourhood is the same colour. */
+  for (int dy = 0; dy < 3; dy++)
+    for (int dx = 0; dx < 3; dx++)
+      assert_px (pixel (s, x + dx, y + dy), p, 0);
+  return p;
+}
+
+static int
+count_differing (cairo_surface_t *s, int x0, int y0, int x1, int y1, Px fill)
+{
+  int n = 0;
+  for (int y = y0; y < y1; y++)
+    for (int x = x0; x < x1; x++)
+      n += !px_near (pixel (s, x, y), fill, 8);
+  return n;
+}
+
+static void
+test_heatmap_cells (void)
+{
+  const int R = 6, T = 8, K = 5;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  g_assert_cmpint (l.n_rows, ==, R);
+  g_assert_cmpint (l.n_cols, ==, T);
+  g_assert_cmpfloat (l.cell_w, >=, 40);
+  g_assert_cmpfloat (l.cell_h, >=, 18);
+  g_assert_cmpfloat (l.grid_x + T * l.cell_w, <, l.width);
+  g_assert_cmpfloat (l.grid_y + R * l.cell_h, <, l.height);
+
+  cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state, "paint-heatmap.png");
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        /* Row 0 at the top: the cell at grid row `row` has row `row`'s probability. */
+        Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
+        assert_px (cell_corner (s, &l, row, t), want, 1);
+
+        /* The top-1 text is drawn in the cell (pixels that are not the fill colour; a comma has few)... */
+        int x0 = (int) (l.grid_x + t * l.cell_w), y0 = (int) (l.grid_y + row * l.cell_h);
+        g_assert_cmpint (count_differing (s, x0 + 1, y0 + 1, x0 + (int) l.cell_w - 2,
+                                          y0 + (int) l.cell_h - 2, want), >, 2);
+        /* ...and never spills into the 1 px gap that separates it from the next cell. */
+        int gap_x = x0 + (int) l.cell_w - 1;
+        for (int y = y0; y < y0 + (int) l.cell_h - 1; y++)
+          assert_px (pixel (s, gap_x, y), hex_px (0xffffff), 0);
+      }
+  /* Paper background outside the grid (light theme). */
+  assert_px (pixel (s, 1, 1), hex_px (0xffffff), 0);
+
+  /* Dark theme: same cell colours, dark paper. */
+  state.dark = true;
+  cairo_surface_t *d = render (LENS_VIEW_HEATMAP, r, &state, "paint-heatmap-dark.png");
+  assert_px (pixel (d, 1, 1), hex_px (0x1e1e1e), 0);
+  assert_px (cell_corner (d, &l, 2, 3), scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, 2, 3)), 1);
+
+  /* Transparent background: untouched pixels stay transparent. */
+  state.transparent_background = true;
+  cairo_surface_t *tr = render (LENS_VIEW_HEATMAP, r, &state, NULL);
+  g_assert_cmpint (pixel (tr, 1, 1).a, ==, 0);
+  assert_px (cell_corner (tr, &l, 0, 0), scale_px (LENS_SCALE_RDYLBU, 0.0), 1);
+
+  cairo_surface_destroy (s);
+  cairo_surface_destroy (d);
+  cairo_surface_destroy (tr);
+}
+
+static void
+test_heatmap_outlines (void)
+{
+  const int R = 4, T = 5, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.hover_row = 1;
+  state.hover_pos = 2;
+  state.sel_row = 3;
+  state.sel_pos = 0;
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state, "paint-heatmap-selection.png");
+
+  Px text = hex_px (0x2a3f5f);
+  /* Selected: a solid ring along the whole top edge. */
+  int sx = (int) (l.grid_x + 0 * l.cell_w), sy = (int) (l.grid_y + 3 * l.cell_h);
+  for (int x = sx + 1; x < sx + (int) l.cell_w - 2; x++)
+    assert_px (pixel (s, x, sy + 1), text, 0);
+  /* Hovered: dashed, so the top edge has both outline and fill pixels. */
+  int hx = (int) (l.grid_x + 2 * l.cell_w), hy = (int) (l.grid_y + 1 * l.cell_h);
+  Px fill = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, 1, 2));
+  int outline = 0, other = 0;
+  for (int x = hx + 2; x < hx + (int) l.cell_w - 3; x++)
+    {
+      Px p = pixel (s, x, hy + 1);
+      outline += px_near (p, text, 0);
+      other += px_near (p, fill, 1);
+    }
+  g_assert_cmpint (outline, >, 5);
+  g_assert_cmpint (other, >, 3);
+  /* A cell that is neither keeps its plain fill at the edge. */
+  assert_px (pixel (s, (int) (l.grid_x + 4 * l.cell_w) + 2, (int) (l.grid_y + 2 * l.cell_h) + 1),
+             scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, 2, 4)), 1);
+  cairo_surface_destroy (s);
+}
+
+static void
+test_target_heatmap (void)
+{
+  const int R = 5, T = 6, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  g_autofree float *probs = g_new (float, R * T);
+  for (int i = 0; i < R * T; i++)
+    probs[i] = (float) i / (float) (R * T);
+  probs[lens_result_cell_index (r, 2, 3)] = NAN;
+  LensTarget targets[] = {{" London", 16, NULL}, {" Paris", 0, probs}};
+
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.targets = targets;
+  state.n_targets = 2;
+  state.active_target = 1;
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  cairo_surface_t *s = render (LENS_VIEW_TARGET, r, &state, "paint-target.png");
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        float p = probs[lens_result_cell_index (r, row, t)];
+        if (isnan (p))
+          continue;
+        assert_px (cell_corner (s, &l, row, t), scale_px (LENS_SCALE_BLUES, p), 1);
+      }
+  /* The NAN cell is hatched: both the grey fill and the hatch lines appear in it. */
+  int x0 = (int) (l.grid_x + 3 * l.cell_w), y0 = (int) (l.grid_y + 2 * l.cell_h);
+  int grey = 0, hatch = 0;
+  for (int y = y0; y < y0 + (int) l.cell_h - 1; y++)
+    for (int x = x0; x < x0 + (int) l.cell_w - 1; x++)
+      {
+        Px p = pixel (s, x, y);
+        grey += px_near (p, hex_px (0xdcdcdc), 2);
+        hatch += px_near (p, hex_px (0xb4b4b4), 30);
+      }
+  g_assert_cmpint (grey, >, 100);
+  g_assert_cmpint (hatch, >, 20);
+
+  /* An active target without data, or out of range, paints every cell as missing. */
+  state.active_target = 0;
+  cairo_surface_t *none = render (LENS_VIEW_TARGET, r, &state, NULL);
+  g_assert_cmpint (count_differing (none, (int) l.grid_x + 2, (int) l.grid_y + 2,
+                                    (int) l.grid_x + 4, (int) l.grid_y + 4, hex_px (0xdcdcdc)),
+                   <=, 4);
+  state.active_target = 7;
+  cairo_surface_t *bad = render (LENS_VIEW_TARGET, r, &state, NULL);
+  cairo_surface_destroy (bad);
+  cairo_surface_destroy (none);
+  cairo_surface_destroy (s);
+}
+
+static void
+test_hit (void)
+{
+  g_autoptr (LensResult) r = make_result (12, 9, 3);
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, NULL, &l);
+  for (int row = 0; row < l.n_rows; row++)
+    for (int t = 0; t < l.n_cols; t++)
+      {
+        int hr = -1, ht = -1;
+        double cx = l.grid_x + (t + 0.5) * l.cell_w, cy = l.grid_y + (row + 0.5) * l.cell_h;
+        g_assert_true (lens_heatmap_hit (&l, cx, cy, &hr, &ht));
+        g_assert_cmpint (hr, ==, row);
+        g_assert_cmpint (ht, ==, t);
+        /* Corners belong to their own cell. */
+        g_assert_true (lens_heatmap_hit (&l, l.grid_x + t * l.cell_w, l.grid_y + row * l.cell_h,
+                                         &hr, &ht));
+        g_assert_cmpint (hr, ==, row);
+        g_assert_cmpint (ht, ==, t);
+      }
+  int hr, ht;
+  g_assert_false (lens_heatmap_hit (&l, l.grid_x - 0.01, l.grid_y + 1, &hr, &ht));
+  g_assert_false (lens_heatmap_hit (&l, l.grid_x + 1, l.grid_y - 0.01, &hr, &ht));
+  g_assert_false (lens_heatmap_hit (&l, l.grid_x + l.n_cols * l.cell_w, l.grid_y + 1, &hr, &ht));
+  g_assert_false (lens_heatmap_hit (&l, l.grid_x + 1, l.grid_y + l.n_rows * l.cell_h, &hr, &ht));
+  g_assert_false (lens_heatmap_hit (&l, NAN, NAN, &hr, &ht));
+  g_assert_false (lens_heatmap_hit (&l, INFINITY, 5, &hr, &ht));
+}
+
+/* ---- line plot --------------------------------------------------------------------------- */
+
+/* The plot area: the bounding box of the plot background and grid colours. The dark theme is
+ * used for this since its paper, plot background and grid colours all differ. */
+#define DARK_PLOT_BG 0x2a2f38
+#define DARK_GRID 0x414958
+static void
+find_plot_area (cairo_surface_t *s, int *x0, int *y0, int *x1, int *y1)
+{
+  int w = cairo_image_surface_get_width (s), h = cairo_image_surface_get_height (s);
+  *x0 = w, *y0 = h, *x1 = -1, *y1 = -1;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      if (px_near (pixel (s, x, y), hex_px (DARK_PLOT_BG), 0)
+          || px_near (pixel (s, x, y), hex_px (DARK_GRID), 0))
+        {
+          *x0 = MIN (*x0, x), *y0 = MIN (*y0, y);
+          *x1 = MAX (*x1, x), *y1 = MAX (*y1, y);
+        }
+  g_assert_cmpint (*x1, >, *x0 + 100);
+  g_assert_cmpint (*y1, >, *y0 + 100);
+}
+
+static void
+test_line_plot (void)
+{
+  const int R = 8, T = 4, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  g_autofree float *a = g_new (float, R * T);
+  g_autofree float *b = g_new (float, R * T);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t c = lens_result_cell_index (r, row, t);
+        a[c] = t == T - 1 ? (float) row / (float) (R - 1) : 0.5f;       /* rises 0 -> 1 */
+        b[c] = t == T - 1 ? powf (10.0f, -(float) (R - 1 - row) * 0.75f) : 0.5f; /* 10^-5.25 -> 1 */
+      }
+  LensTarget targets[] = {{" Paris", 0, a}, {" London", 16, b}};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.dark = true;
+  state.targets = targets;
+  state.n_targets = 2;
+
+  const Px colors[] = {hex_px (0x636efa), hex_px (0xef553b)};
+  for (int log_y = 0; log_y <= 1; log_y++)
+    {
+      state.log_y = log_y;
+      cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state,
+                                   log_y ? "paint-line-log.png" : "paint-line.png");
+      int x0, y0, x1, y1;
+      find_plot_area (s, &x0, &y0, &x1, &y1);
+      double pw = x1 - x0 + 1, ph = y1 - y0 + 1;
+      for (int i = 0; i < 2; i++)
+        {
+          const float *probs = targets[i].probs;
+          double prev_x = 0, prev_y = 0;
+          for (int row = 0; row < R; row++)
+            {
+              double p = probs[lens_result_cell_index (r, row, T - 1)];
+              double f = log_y ? (log10 (MAX (p, 1e-6)) + 6.0) / 6.0 : p;
+              double x = x0 + pw * (row + 0.5) / R, y = y0 + ph * (1.0 - f);
+              /* The marker centre has the target's colour, unless the other target's marker
+               * (drawn later or earlier) is on top of it. */
+              double q = targets[1 - i].probs[lens_result_cell_index (r, row, T - 1)];
+              double fq = log_y ? (log10 (MAX (q, 1e-6)) + 6.0) / 6.0 : q;
+              if (fabs (ph * (f - fq)) > 10.0)
+                assert_px (pixel (s, (int) x, (int) y), colors[i], 2);
+              /* The line passes halfway between consecutive markers. */
+              if (row > 0)
+                {
+                  int mx = (int) ((x + prev_x) / 2), my = (int) ((y + prev_y) / 2);
+                  int found = 0;
+                  for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++)
+                      found += px_near (pixel (s, mx + dx, my + dy), colors[i], 2);
+                  g_assert_cmpint (found, >, 0);
+                }
+              prev_x = x, prev_y = y;
+            }
+        }
+      cairo_surface_destroy (s);
+    }
+
+  /* Another position: both targets are flat at 0.5 (linear axis). */
+  state.log_y = false;
+  state.sel_pos = 1;
+  state.sel_row = 2;
+  cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state, "paint-line-selected.png");
+  int x0, y0, x1, y1;
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  double y_half = y0 + (y1 - y0 + 1) * 0.5;
+  int on_line = 0;
+  for (int dy = -1; dy <= 1; dy++)
+    on_line += px_near (pixel (s, x0 + (x1 - x0) * 3 / 4 + 3, (int) y_half + dy), colors[1], 2);
+  g_assert_cmpint (on_line, >, 0);
+  cairo_surface_destroy (s);
+
+  /* No targets: an empty plot with a message, no crash. */
+  state.n_targets = 0;
+  state.targets = NULL;
+  cairo_surface_destroy (render (LENS_VIEW_LINE, r, &state, "paint-line-empty.png"));
+}
+
+/* ---- top-k ------------------------------------------------------------------------------- */
+
+static void
+test_topk (void)
+{
+  const int R = 3, T = 4, K = 6;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.dark = true;
+  state.sel_row = 1;
+  state.sel_pos = 2;
+  cairo_surface_t *s = render (LENS_VIEW_TOPK, r, &state, "paint-topk.png");
+  int x0, y0, x1, y1;
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  double bar_w = x1 - x0 + 1, row_h = (y1 - y0 + 1) / (double) K;
+  Px bar = hex_px (0x636efa);
+  size_t cell = lens_result_cell_index (r, 1, 2);
+  for (int k = 0; k < K; k++)
+    {
+      int y = (int) (y0 + (k + 0.5) * row_h);
+      int len = 0;
+      for (int x = x0; x <= x1 && px_near (pixel (s, x, y), bar, 0); x++)
+        len++;
+      double want = r->top_probs[cell * K + k] * bar_w;
+      g_assert_cmpfloat (fabs (len - want), <=, 1.0);
+    }
+  cairo_surface_destroy (s);
+
+  /* Default cell (no selection): last row, last position. */
+  lens_paint_state_init (&state);
+  state.dark = true;
+  s = render (LENS_VIEW_TOPK, r, &state, "paint-topk-default.png");
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  cell = lens_result_cell_index (r, R - 1, T - 1);
+  int y = (int) (y0 + 0.5 * row_h), len = 0;
+  for (int x = x0; x <= x1 && px_near (pixel (s, x, y), bar, 0); x++)
+    len++;
+  g_assert_cmpfloat (fabs (len - r->top_probs[cell * K] * (x1 - x0 + 1)), <=, 1.0);
+  cairo_surface_destroy (s);
+}
+
+/* ---- describe ---------------------------------------------------------------------------- */
+
+static void
+test_describe (void)
+{
+  const int R = 4, T = 6, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  g_autofree float *probs = g_new (float, R * T);
+  for (int i = 0; i < R * T; i++)
+    probs[i] = 1e-7f * (float) (i + 1);
+  LensTarget targets[] = {{" Paris", -1, probs}, {"<i>", -1, NULL}};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.targets = targets;
+  state.n_targets = 2;
+
+  /* Cell (2, 5): the input token there is the long one (id 15). */
+  g_autofree char *m = lens_describe_cell (r, &state, 2, 5);
+  g_assert_true (pango_parse_markup (m, -1, 0, NULL, NULL, NULL, NULL));
+  g_assert_nonnull (strstr (m, "Layer 2"));
+  g_assert_nonnull (strstr (m, "position 5"));
+  g_assert_nonnull (strstr (m, "␣extraordinarily_long_token_name"));
+  /* Top-k: ids (2 + 5 + 3k) % 20 = 7, 10, 13 -> "The", " is", " city". */
+  size_t cell = lens_result_cell_index (r, 2, 5);
+  const char *p1 = strstr (m, "1. <tt>The</tt>");
+  const char *p2 = strstr (m, "2. <tt>␣is</tt>");
+  const char *p3 = strstr (m, "3. <tt>␣city</tt>");
+  g_assert_true (p1 != NULL && p2 != NULL && p3 != NULL && p1 < p2 && p2 < p3);
+  g_autofree char *top1 = g_strdup_printf ("%.2f%%", r->top_probs[cell * K] * 100.0);
+  g_assert_nonnull (strstr (p1, top1));
+  g_assert_nonnull (strstr (m, "Entropy: 0.700 nats"));
+  /* Target: tiny probability in scientific notation; no rank without a model. */
+  g_autofree char *tp = g_strdup_printf ("<tt>␣Paris</tt>  %.2e", probs[cell]);
+  g_assert_nonnull (strstr (m, tp));
+  g_assert_null (strstr (m, "rank"));
+  /* Markup in token texts is escaped; a target without data shows a dash. */
+  g_assert_nonnull (strstr (m, "<tt>&lt;i&gt;</tt>  —"));
+
+  /* Markup characters in a top-k token are escaped. */
+  r->top_ids[lens_result_cell_index (r, 1, 1) * K] = 14;
+  g_autofree char *m3 = lens_describe_cell (r, &state, 1, 1);
+  g_assert_true (pango_parse_markup (m3, -1, 0, NULL, NULL, NULL, NULL));
+  g_assert_nonnull (strstr (m3, "&lt;b&gt;&amp;amp;"));
+  g_assert_nonnull (strstr (m3, "position 1 <tt>␣capital</tt>"));
+
+  /* Out of range cells give an empty string, not a crash. */
+  g_autofree char *e1 = lens_describe_cell (r, &state, -1, 0);
+  g_autofree char *e2 = lens_describe_cell (r, &state, 0, T);
+  g_autofree char *e3 = lens_describe_cell (NULL, &state, 0, 0);
+  g_assert_cmpstr (e1, ==, "");
+  g_assert_cmpstr (e2, ==, "");
+  g_assert_cmpstr (e3, ==, "");
+}
+
+/* ---- export ------------------------------------------------------------------------------ */
+
+static GBytes *
+read_file (const char *path)
+{
+  char *data;
+  gsize len;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_get_contents (path, &data, &len, &error));
+  g_assert_no_error (error);
+  return g_bytes_new_take (data, len);
+}
+
+static char *
+output_path (const char *name)
+{
+  const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+  return g_build_filename (dir != NULL ? dir : ".", name, NULL);
+}
+
+static void
+test_export (void)
+{
+  const int R = 4, T = 5, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  g_autoptr (GError) error = NULL;
+  double nat_w, nat_h;
+  lens_view_natural_size (LENS_VIEW_HEATMAP, r, &state, &nat_w, &nat_h);
+
+  /* PNG at 1x and 2x (upper-case extension works too). */
+  for (int sc = 1; sc <= 2; sc++)
+    {
+      g_autofree char *name = g_strdup_printf ("export-heatmap@%dx.PNG", sc);
+      g_autofree char *path = output_path (name);
+      g_assert_true (lens_export_view (path, LENS_VIEW_HEATMAP, r, &state, sc, &error));
+      g_assert_no_error (error);
+      g_autoptr (GBytes) bytes = read_file (path);
+      g_assert_cmpuint (g_bytes_get_size (bytes), >, 1000);
+      g_assert_cmpmem (g_bytes_get_data (bytes, NULL), 8, "\x89PNG\r\n\x1a\n", 8);
+      cairo_surface_t *png = cairo_image_surface_create_from_png (path);
+      g_assert_cmpint (cairo_surface_status (png), ==, CAIRO_STATUS_SUCCESS);
+      g_assert_cmpint (cairo_image_surface_get_width (png), ==, (int) ceil (nat_w * sc));
+      g_assert_cmpint (cairo_image_surface_get_height (png), ==, (int) ceil (nat_h * sc));
+      /* The same cell colours as on screen, scaled. */
+      LensHeatmapLayout l;
+      lens_heatmap_layout (r, &state, &l);
+      for (int row = 0; row < R; row++)
+        for (int t = 0; t < T; t++)
+          assert_px (pixel (png, (int) ((l.grid_x + t * l.cell_w + 3) * sc),
+                            (int) ((l.grid_y + row * l.cell_h + 3) * sc)),
+                     scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t)), 1);
+      cairo_surface_destroy (png);
+    }
+
+  /* SVG: a <title>/<desc> with the words (cairo draws text as glyph outlines). */
+  g_autofree char *svg_path = output_path ("export-heatmap.svg");
+  g_assert_true (lens_export_view (svg_path, LENS_VIEW_HEATMAP, r, &state, 1.0, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) svg = read_file (svg_path);
+  g_autofree char *svg_text = g_strndup (g_bytes_get_data (svg, NULL), g_bytes_get_size (svg));
+  g_assert_true (g_str_has_prefix (svg_text, "<?xml"));
+  g_assert_nonnull (strstr (svg_text, "<svg"));
+  g_assert_nonnull (strstr (svg_text, "</svg>"));
+  g_assert_nonnull (strstr (svg_text, "<title>Top token at each layer and position</title>"));
+  g_assert_nonnull (strstr (svg_text, "Input tokens: The ␣capital ␣of ␣the ␣the"));
+  /* Row 0's top-1 tokens: ids (0 + t) % 20 -> " Paris", " the", " France", ",", " of". */
+  g_assert_nonnull (strstr (svg_text, "Layer 0: ␣Paris ␣the ␣France , ␣of"));
+  /* Cell fills appear as the scale's colours. */
+  g_assert_nonnull (strstr (svg_text, "rgb(19.215686%,21.176471%,58.431373%)"));  /* #313695 */
+  g_assert_nonnull (strstr (svg_text, "rgb(64.705882%,0%,14.901961%)"));          /* #a50026 */
+
+  /* If librsvg is installed, the SVG must look like the PNG: same cell colours. */
+  g_autofree char *rsvg = g_find_program_in_path ("rsvg-convert");
+  if (rsvg != NULL)
+    {
+      g_autofree char *back = output_path ("export-heatmap-svg-rendered.png");
+      const char *argv[] = {rsvg, "-o", back, svg_path, NULL};
+      int status;
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL,
+                                   NULL, &status, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_spawn_check_wait_status (status, &error));
+      cairo_surface_t *png = cairo_image_surface_create_from_png (back);
+      g_assert_cmpint (cairo_surface_status (png), ==, CAIRO_STATUS_SUCCESS);
+      LensHeatmapLayout l;
+      lens_heatmap_layout (r, &state, &l);
+      for (int row = 0; row < R; row++)
+        for (int t = 0; t < T; t++)
+          assert_px (cell_corner (png, &l, row, t),
+                     scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t)), 1);
+      cairo_surface_destroy (png);
+    }
+  else
+    g_test_message ("rsvg-convert not found: SVG rendering not compared");
+
+  /* PDF: valid header and trailer; with poppler-utils, the token texts come back as text. */
+  g_autofree char *pdf_path = output_path ("export-heatmap.pdf");
+  g_assert_true (lens_export_view (pdf_path, LENS_VIEW_HEATMAP, r, &state, 1.0, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) pdf = read_file (pdf_path);
+  gsize pdf_len;
+  const char *pdf_data = g_bytes_get_data (pdf, &pdf_len);
+  g_assert_cmpuint (pdf_len, >, 1000);
+  g_assert_cmpmem (pdf_data, 5, "%PDF-", 5);
+  g_assert_nonnull (g_strstr_len (pdf_data + pdf_len - 32, 32, "%%EOF"));
+  g_autofree char *pdftotext = g_find_program_in_path ("pdftotext");
+  if (pdftotext != NULL)
+    {
+      const char *argv[] = {pdftotext, pdf_path, "-", NULL};
+      g_autofree char *out = NULL;
+      int status;
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                                   NULL, &status, &error));
+      g_assert_no_error (error);
+      g_assert_nonnull (strstr (out, "␣Paris"));
+      g_assert_nonnull (strstr (out, "␣France"));
+      g_assert_nonnull (strstr (out, "Input tokens"));
+      g_assert_nonnull (strstr (out, "Probability"));
+    }
+  else
+    g_test_message ("pdftotext not found: PDF text not checked");
+
+  /* The other views export too. */
+  LensTarget targets[] = {{" Paris", 0, NULL}};
+  g_autofree float *probs = g_new0 (float, R * T);
+  targets[0].probs = probs;
+  state.targets = targets;
+  state.n_targets = 1;
+  const LensView views[] = {LENS_VIEW_TARGET, LENS_VIEW_LINE, LENS_VIEW_TOPK};
+  for (size_t i = 0; i < G_N_ELEMENTS (views); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("export-view%d.svg", (int) views[i]);
+      g_autofree char *path = output_path (name);
+      g_assert_true (lens_export_view (path, views[i], r, &state, 1.0, &error));
+      g_assert_no_error (error);
+    }
+
+  /* Errors name the file. */
+  g_autofree char *jpg = output_path ("figure.jpg");
+  g_assert_false (lens_export_view (jpg, LENS_VIEW_HEATMAP, r, &state, 1.0, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "figure.jpg"));
+  g_assert_false (g_file_test (jpg, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+  g_assert_false (lens_export_view ("no-extension", LENS_VIEW_HEATMAP, r, &state, 1.0, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+  g_assert_false (lens_export_view ("dir.svg/file", LENS_VIEW_HEATMAP, r, &state, 1.0, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+
+  const char *unwritable[] = {"/nonexistent-dir/figure.png", "/nonexistent-dir/figure.svg",
+                              "/nonexistent-dir/figure.pdf", "/proc/figure.svg"};
+  for (size_t i = 0; i < G_N_ELEMENTS (unwritable); i++)
+    {
+      g_assert_false (lens_export_view (unwritable[i], LENS_VIEW_HEATMAP, r, &state, 1.0, &error));
+      g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
+      g_assert_nonnull (strstr (error->message, unwritable[i]));
+      g_test_message ("%s", error->message);
+      g_clear_error (&error);
+    }
+  g_autofree char *bad_scale = output_path ("bad-scale.png");
+  g_assert_false (lens_export_view (bad_scale, LENS_VIEW_HEATMAP, r, &state, NAN, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+  g_assert_false (lens_export_view (bad_scale, LENS_VIEW_HEATMAP, r, &state, 0.0, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (bad_scale, G_FILE_TEST_EXISTS));
+}
+
+/* A PNG too large for cairo is refused with advice, not a crash or a blank file. */
+static void
+test_export_huge (void)
+{
+  g_autoptr (LensResult) r = make_result (2, 1024, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = output_path ("huge.png");
+  g_assert_false (lens_export_view (path, LENS_VIEW_HEATMAP, r, NULL, 2.0, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "SVG or PDF"));
+  g_clear_error (&error);
+  g_autofree char *svg = output_path ("huge.svg");
+  g_assert_true (lens_export_view (svg, LENS_VIEW_HEATMAP, r, NULL, 1.0, &error));
+  g_assert_no_error (error);
+}
+
+/* ---- robustness -------------------------------------------------------------------------- */
+
+static void
+test_empty_and_hostile (void)
+{
+  /* No result: an empty state with a message. */
+  cairo_surface_t *s = render (LENS_VIEW_HEATMAP, NULL, NULL, "paint-empty.png");
+  int w = cairo_image_surface_get_width (s), h = cairo_image_surface_get_height (s);
+  g_assert_cmpint (count_differing (s, 0, 0, w, h, hex_px (0xffffff)), >, 50);
+  cairo_surface_destroy (s);
+  for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+    cairo_surface_destroy (render ((LensView) v, NULL, NULL, NULL));
+
+  /* Out-of-range selection, hover and target indices; missing cells; a single cell. */
+  g_autoptr (LensResult) r = make_result (1, 1, 1);
+  LensTarget targets[] = {{NULL, -1, NULL}};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.sel_row = 99, state.sel_pos = -7, state.hover_row = 1, state.hover_pos = 1;
+  state.targets = targets, state.n_targets = 1, state.active_target = -3;
+  state.heatmap_scale = (LensColorScale) 42;
+  for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+    cairo_surface_destroy (render ((LensView) v, r, &state, NULL));
+  r->top_ids[0] = -1;
+  r->top_probs[0] = NAN;
+  r->entropy[0] = NAN;
+  for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+    cairo_surface_destroy (render ((LensView) v, r, &state, NULL));
+  g_autofree char *m = lens_describe_cell (r, &state, 0, 0);
+  g_assert_true (pango_parse_markup (m, -1, 0, NULL, NULL, NULL, NULL));
+
+  /* Ids outside the vocabulary table and invalid UTF-8 token texts. */
+  g_autoptr (LensResult) q = make_result (3, 3, 2);
+  q->top_ids[0] = 100000;
+  q->top_ids[1] = -5;
+  g_free (q->token_texts[1]);
+  q->token_texts[1] = g_strdup ("\xff\xfe bad");
+  for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+    cairo_surface_destroy (render ((LensView) v, q, NULL, NULL));
+  g_autofree char *m4 = lens_describe_cell (q, NULL, 0, 1);
+  g_assert_true (pango_parse_markup (m4, -1, 0, NULL, NULL, NULL, NULL));
+
+  /* Painting into a tiny area clips instead of failing. */
+  s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, 10, 10);
+  cairo_t *cr = cairo_create (s);
+  for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+    lens_paint_view (cr, (LensView) v, q, NULL, 10, 10);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_destroy (s);
+}
+
+/* A realistic figure (12 layers, the seed prompt's length) saved for people to look at. */
+static void
+test_gallery (void)
+{
+  const int R = 12, T = 10, K = 10;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t cell = lens_result_cell_index (r, row, t);
+        /* Confidence growing with depth, with some variety across positions. */
+        float p = CLAMP (0.05f + 0.85f * (float) row / (R - 1) * (0.6f + 0.4f * sinf (t * 1.7f)), 0.0f, 1.0f);
+        r->top_probs[cell * K] = p;
+        r->top_ids[cell * K] = row > 8 && t == T - 1 ? 0 : (row * 7 + t * 3) % N_VOCAB;
+      }
+  g_autofree float *paris = g_new (float, R * T);
+  g_autofree float *london = g_new (float, R * T);
+  g_autofree float *berlin = g_new (float, R * T);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t c = lens_result_cell_index (r, row, t);
+        float x = (float) row / (R - 1);
+        paris[c] = powf (x, 3.0f) * 0.9f + 1e-5f;
+        london[c] = 0.08f * sinf (x * 3.0f) + 2e-4f;
+        berlin[c] = 0.02f * x * x + 3e-6f;
+      }
+  LensTarget targets[] = {{" Paris", 0, paris}, {" London", 16, london}, {" Berlin", 17, berlin}};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.targets = targets;
+  state.n_targets = 3;
+  state.hover_row = 4, state.hover_pos = 2;
+  state.sel_row = 9, state.sel_pos = T - 1;
+  for (int dark = 0; dark <= 1; dark++)
+    {
+      state.dark = dark;
+      const char *suffix = dark ? "-dark" : "";
+      const struct
+      {
+        LensView view;
+        const char *name;
+      } views[] = {{LENS_VIEW_HEATMAP, "heatmap"}, {LENS_VIEW_TARGET, "target"},
+                   {LENS_VIEW_LINE, "line"}, {LENS_VIEW_TOPK, "topk"}};
+      for (size_t i = 0; i < G_N_ELEMENTS (views); i++)
+        {
+          g_autofree char *name = g_strdup_printf ("gallery-%s%s.png", views[i].name, suffix);
+          cairo_surface_destroy (render (views[i].view, r, &state, name));
+        }
+    }
+  state.dark = false;
+  state.log_y = true;
+  cairo_surface_destroy (render (LENS_VIEW_LINE, r, &state, "gallery-line-log.png"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/paint/color-scale", test_color_scale);
+  g_test_add_func ("/paint/heatmap/cells", test_heatmap_cells);
+  g_test_add_func ("/paint/heatmap/outlines", test_heatmap_outlines);
+  g_test_add_func ("/paint/heatmap/target", test_target_heatmap);
+  g_test_add_func ("/paint/heatmap/hit", test_hit);
+  g_test_add_func ("/paint/line", test_line_plot);
+  g_test_add_func ("/paint/topk", test_topk);
+  g_test_add_func ("/paint/describe", test_describe);
+  g_test_add_func ("/paint/export", test_export);
+  g_test_add_func ("/paint/export/huge", test_export_huge);
+  g_test_add_func ("/paint/empty-and-hostile", test_empty_and_hostile);
+  g_test_add_func ("/paint/gallery", test_gallery);
+  return g_test_run ();
+}
