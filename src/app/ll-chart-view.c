@@ -1,0 +1,594 @@
+/* ll-chart-view.c: a thin widget around the painters.
+ *
+ * The figure is drawn at the widget's origin at its natural size (heatmaps) or filling the
+ * allocation (line plot, top-k), so figure coordinates are widget coordinates and hit-testing is
+ * lens_heatmap_hit on the event position. A very large figure (a long prompt, many layers) inside
+ * a GtkScrolledWindow is painted only where it is visible, and redrawn when the scrolled
+ * window's adjustments move; smaller ones are painted whole, so the render node is reused while
+ * scrolling. */
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n-lib.h>
+
+#include "ll-chart-view.h"
+
+struct _LlChartView
+{
+  GtkWidget parent_instance;
+
+  LensView view;
+  LensResult *result;
+  LensPaintState state;  /* copy of the caller's; hover fields are ours */
+  int hover_row, hover_pos;
+
+  GtkScrolledWindow *scroller;  /* nearest scrolled window ancestor (not owned), or NULL */
+  gulong hadj_handler, vadj_handler;
+  GtkAdjustment *hadj, *vadj;   /* owned refs while connected */
+};
+
+G_DEFINE_FINAL_TYPE (LlChartView, ll_chart_view, GTK_TYPE_WIDGET)
+
+enum
+{
+  PROP_0,
+  PROP_VIEW,
+  N_PROPS
+};
+
+enum
+{
+  SIGNAL_CELL_SELECTED,
+  SIGNAL_CELL_HOVERED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static gboolean
+is_heatmap (LlChartView *self)
+{
+  return self->view == LENS_VIEW_HEATMAP || self->view == LENS_VIEW_TARGET;
+}
+
+static gboolean
+has_cells (LlChartView *self)
+{
+  return self->result != NULL && self->result->n_rows > 0 && self->result->n_tokens > 0;
+}
+
+static gboolean
+is_dark (void)
+{
+  return adw_style_manager_get_dark (adw_style_manager_get_default ());
+}
+
+/* The painters' state as this widget shows it. */
+static void
+paint_state (LlChartView *self, LensPaintState *out)
+{
+  *out = self->state;
+  out->hover_row = self->hover_row;
+  out->hover_pos = self->hover_pos;
+  out->dark = is_dark ();
+  out->transparent_background = true;
+}
+
+static char *
+view_name (LensView view)
+{
+  switch (view)
+    {
+    case LENS_VIEW_HEATMAP:
+      return g_strdup (_("Top-token heatmap"));
+    case LENS_VIEW_TARGET:
+      return g_strdup (_("Target heatmap"));
+    case LENS_VIEW_LINE:
+      return g_strdup (_("Target probability across layers"));
+    case LENS_VIEW_TOPK:
+    default:
+      return g_strdup (_("Top tokens of the selected cell"));
+    }
+}
+
+/* The accessible description follows the selected (or default) cell, as plain text. Target
+ * ranks are left out: each costs a pass over the vocabulary, too slow for every key press. */
+static void
+update_accessible (LlChartView *self)
+{
+  g_autofree char *text = NULL;
+  if (!has_cells (self))
+    text = g_strdup (_("No result yet"));
+  else
+    {
+      LensPaintState st;
+      paint_state (self, &st);
+      g_autofree LensTarget *targets = NULL;
+      if (st.n_targets > 0 && st.targets != NULL)
+        {
+          targets = g_memdup2 (st.targets, sizeof (LensTarget) * (gsize) st.n_targets);
+          for (int i = 0; i < st.n_targets; i++)
+            targets[i].id = -1;
+          st.targets = targets;
+        }
+      const LensResult *r = self->result;
+      int row = st.sel_row >= 0 && st.sel_row < r->n_rows ? st.sel_row : r->n_rows - 1;
+      int pos = st.sel_pos >= 0 && st.sel_pos < r->n_tokens ? st.sel_pos : r->n_tokens - 1;
+      g_autofree char *markup = lens_describe_cell (r, &st, row, pos);
+      if (!pango_parse_markup (markup, -1, 0, NULL, &text, NULL, NULL))
+        text = g_strdup ("");
+    }
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text,
+                                  -1);
+}
+
+/* ---- scrolling ---- */
+
+static void
+disconnect_adjustments (LlChartView *self)
+{
+  if (self->hadj != NULL)
+    g_clear_signal_handler (&self->hadj_handler, self->hadj);
+  if (self->vadj != NULL)
+    g_clear_signal_handler (&self->vadj_handler, self->vadj);
+  g_clear_object (&self->hadj);
+  g_clear_object (&self->vadj);
+}
+
+static gboolean is_large (LlChartView *self);
+
+static void
+adjustment_changed_cb (GtkAdjustment *adj, LlChartView *self)
+{
+  if (is_large (self))
+    gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+connect_adjustments (LlChartView *self)
+{
+  disconnect_adjustments (self);
+  if (self->scroller == NULL)
+    return;
+  self->hadj = g_object_ref (gtk_scrolled_window_get_hadjustment (self->scroller));
+  self->vadj = g_object_ref (gtk_scrolled_window_get_vadjustment (self->scroller));
+  self->hadj_handler = g_signal_connect (self->hadj, "value-changed",
+                                         G_CALLBACK (adjustment_changed_cb), self);
+  self->vadj_handler = g_signal_connect (self->vadj, "value-changed",
+                                         G_CALLBACK (adjustment_changed_cb), self);
+}
+
+/* Past this size a figure is painted only where it is visible: GL renderers rasterize a cairo
+ * node into one texture, and textures are limited to 8192 or 16384 pixels a side. */
+#define LARGE_SIDE 8192
+#define LARGE_AREA (4096 * 4096)
+
+static gboolean
+is_large (LlChartView *self)
+{
+  int w = gtk_widget_get_width (GTK_WIDGET (self));
+  int h = gtk_widget_get_height (GTK_WIDGET (self));
+  return w > LARGE_SIDE || h > LARGE_SIDE || (gint64) w * h > LARGE_AREA;
+}
+
+/* The part of the widget to paint, in widget coordinates. */
+static graphene_rect_t
+visible_area (LlChartView *self)
+{
+  int w = gtk_widget_get_width (GTK_WIDGET (self));
+  int h = gtk_widget_get_height (GTK_WIDGET (self));
+  graphene_rect_t all = GRAPHENE_RECT_INIT (0, 0, w, h);
+  if (self->scroller == NULL || !is_large (self))
+    return all;
+  graphene_rect_t port;
+  if (!gtk_widget_compute_bounds (GTK_WIDGET (self->scroller), GTK_WIDGET (self), &port))
+    return all;
+  graphene_rect_t out;
+  if (!graphene_rect_intersection (&all, &port, &out))
+    return GRAPHENE_RECT_INIT (0, 0, 0, 0);
+  /* Whole pixels, so cell edges stay crisp. */
+  graphene_rect_round_extents (&out, &out);
+  return out;
+}
+
+static void
+scroll_cell_into_view (LlChartView *self, int row, int pos)
+{
+  if (self->hadj == NULL || !is_heatmap (self) || !has_cells (self))
+    return;
+  LensHeatmapLayout l;
+  lens_heatmap_layout (self->result, &self->state, &l);
+  /* The widget is the viewport's child at the viewport's origin, scrolled by the values. */
+  double x = l.grid_x + pos * l.cell_w, y = l.grid_y + row * l.cell_h;
+  gtk_adjustment_clamp_page (self->hadj, x - l.cell_w, x + 2 * l.cell_w);
+  gtk_adjustment_clamp_page (self->vadj, y - l.cell_h, y + 2 * l.cell_h);
+}
+
+static void
+ll_chart_view_root (GtkWidget *widget)
+{
+  LlChartView *self = LL_CHART_VIEW (widget);
+  GTK_WIDGET_CLASS (ll_chart_view_parent_class)->root (widget);
+  self->scroller = GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (widget, GTK_TYPE_SCROLLED_WINDOW));
+  connect_adjustments (self);
+}
+
+static void
+ll_chart_view_unroot (GtkWidget *widget)
+{
+  LlChartView *self = LL_CHART_VIEW (widget);
+  disconnect_adjustments (self);
+  self->scroller = NULL;
+  GTK_WIDGET_CLASS (ll_chart_view_parent_class)->unroot (widget);
+}
+
+/* ---- drawing and size ---- */
+
+static void
+ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  LlChartView *self = LL_CHART_VIEW (widget);
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  graphene_rect_t area = visible_area (self);
+  if (w <= 0 || h <= 0 || area.size.width <= 0 || area.size.height <= 0)
+    return;
+
+  LensPaintState st;
+  paint_state (self, &st);
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &area);
+  lens_paint_view (cr, self->view, self->result, &st, w, h);
+  cairo_destroy (cr);
+}
+
+static void
+ll_chart_view_measure (GtkWidget *widget, GtkOrientation orientation, int for_size, int *minimum,
+                       int *natural, int *minimum_baseline, int *natural_baseline)
+{
+  LlChartView *self = LL_CHART_VIEW (widget);
+  double w, h;
+  LensPaintState st;
+  paint_state (self, &st);
+  lens_view_natural_size (self->view, self->result, &st, &w, &h);
+  int nat = (int) ceil (orientation == GTK_ORIENTATION_HORIZONTAL ? w : h);
+  /* Heatmaps keep their cell size and scroll; the plots shrink down to a readable minimum. */
+  int min = nat;
+  if (!is_heatmap (self) || !has_cells (self))
+    min = MIN (nat, orientation == GTK_ORIENTATION_HORIZONTAL ? 360 : 240);
+  *minimum = min;
+  *natural = nat;
+}
+
+/* ---- hover, tooltips, selection ---- */
+
+static gboolean
+hit (LlChartView *self, double x, double y, int *row, int *pos)
+{
+  if (!is_heatmap (self) || !has_cells (self))
+    return FALSE;
+  LensHeatmapLayout l;
+  lens_heatmap_layout (self->result, &self->state, &l);
+  return lens_heatmap_hit (&l, x, y, row, pos);
+}
+
+static void
+set_hover (LlChartView *self, int row, int pos)
+{
+  if (row == self->hover_row && pos == self->hover_pos)
+    return;
+  self->hover_row = row;
+  self->hover_pos = pos;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_signal_emit (self, signals[SIGNAL_CELL_HOVERED], 0, row, pos);
+}
+
+static void
+motion_cb (GtkEventControllerMotion *motion, double x, double y, LlChartView *self)
+{
+  int row, pos;
+  if (hit (self, x, y, &row, &pos))
+    set_hover (self, row, pos);
+  else
+    set_hover (self, -1, -1);
+}
+
+static void
+leave_cb (GtkEventControllerMotion *motion, LlChartView *self)
+{
+  set_hover (self, -1, -1);
+}
+
+static void
+select_cell (LlChartView *self, int row, int pos)
+{
+  gboolean changed = row != self->state.sel_row || pos != self->state.sel_pos;
+  self->state.sel_row = row;
+  self->state.sel_pos = pos;
+  if (changed)
+    {
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      update_accessible (self);
+    }
+  scroll_cell_into_view (self, row, pos);
+  g_signal_emit (self, signals[SIGNAL_CELL_SELECTED], 0, row, pos);
+}
+
+static void
+pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, LlChartView *self)
+{
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+  int row, pos;
+  if (hit (self, x, y, &row, &pos))
+    select_cell (self, row, pos);
+}
+
+static gboolean
+key_pressed_cb (GtkEventControllerKey *key, guint keyval, guint keycode, GdkModifierType modifiers,
+                LlChartView *self)
+{
+  if (!has_cells (self))
+    return FALSE;
+  const LensResult *r = self->result;
+  /* Start from the cell the plots show when nothing is selected yet. */
+  int row = self->state.sel_row >= 0 && self->state.sel_row < r->n_rows ? self->state.sel_row
+                                                                          : r->n_rows - 1;
+  int pos = self->state.sel_pos >= 0 && self->state.sel_pos < r->n_tokens ? self->state.sel_pos
+                                                                            : r->n_tokens - 1;
+  gboolean ctrl = (modifiers & GDK_CONTROL_MASK) != 0;
+  switch (keyval)
+    {
+    case GDK_KEY_Up:
+    case GDK_KEY_KP_Up:
+      row--;
+      break;
+    case GDK_KEY_Down:
+    case GDK_KEY_KP_Down:
+      row++;
+      break;
+    case GDK_KEY_Left:
+    case GDK_KEY_KP_Left:
+      pos--;
+      break;
+    case GDK_KEY_Right:
+    case GDK_KEY_KP_Right:
+      pos++;
+      break;
+    case GDK_KEY_Home:
+    case GDK_KEY_KP_Home:
+      pos = 0;
+      if (ctrl)
+        row = 0;
+      break;
+    case GDK_KEY_End:
+    case GDK_KEY_KP_End:
+      pos = r->n_tokens - 1;
+      if (ctrl)
+        row = r->n_rows - 1;
+      break;
+    case GDK_KEY_Page_Up:
+    case GDK_KEY_KP_Page_Up:
+      row = 0;
+      break;
+    case GDK_KEY_Page_Down:
+    case GDK_KEY_KP_Page_Down:
+      row = r->n_rows - 1;
+      break;
+    default:
+      return FALSE;
+    }
+  select_cell (self, CLAMP (row, 0, r->n_rows - 1), CLAMP (pos, 0, r->n_tokens - 1));
+  return TRUE;
+}
+
+static gboolean
+ll_chart_view_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard_mode,
+                             GtkTooltip *tooltip)
+{
+  LlChartView *self = LL_CHART_VIEW (widget);
+  if (!is_heatmap (self) || !has_cells (self))
+    return FALSE;
+
+  int row, pos;
+  if (keyboard_mode)
+    {
+      row = self->state.sel_row;
+      pos = self->state.sel_pos;
+      if (row < 0 || row >= self->result->n_rows || pos < 0 || pos >= self->result->n_tokens)
+        return FALSE;
+    }
+  else if (!hit (self, x, y, &row, &pos))
+    return FALSE;
+
+  LensPaintState st;
+  paint_state (self, &st);
+  g_autofree char *markup = lens_describe_cell (self->result, &st, row, pos);
+  gtk_tooltip_set_markup (tooltip, markup);
+
+  /* The tooltip belongs to the cell: moving to another cell asks again. */
+  LensHeatmapLayout l;
+  lens_heatmap_layout (self->result, &self->state, &l);
+  GdkRectangle cell = {(int) (l.grid_x + pos * l.cell_w), (int) (l.grid_y + row * l.cell_h),
+                       (int) l.cell_w, (int) l.cell_h};
+  gtk_tooltip_set_tip_area (tooltip, &cell);
+  return TRUE;
+}
+
+/* ---- public API ---- */
+
+GtkWidget *
+ll_chart_view_new (LensView view)
+{
+  return g_object_new (LL_TYPE_CHART_VIEW, "view", (int) view, NULL);
+}
+
+void
+ll_chart_view_set_view (LlChartView *self, LensView view)
+{
+  g_return_if_fail (LL_IS_CHART_VIEW (self));
+  g_return_if_fail (view >= LENS_VIEW_HEATMAP && view <= LENS_VIEW_TOPK);
+  if (self->view == view)
+    return;
+  self->view = view;
+  self->hover_row = self->hover_pos = -1;
+  g_autofree char *name = view_name (view);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+  update_accessible (self);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VIEW]);
+}
+
+LensView
+ll_chart_view_get_view (LlChartView *self)
+{
+  g_return_val_if_fail (LL_IS_CHART_VIEW (self), LENS_VIEW_HEATMAP);
+  return self->view;
+}
+
+void
+ll_chart_view_set_result (LlChartView *self, LensResult *result)
+{
+  g_return_if_fail (LL_IS_CHART_VIEW (self));
+  if (result == self->result)
+    return;
+  if (result != NULL)
+    lens_result_ref (result);
+  g_clear_pointer (&self->result, lens_result_unref);
+  self->result = result;
+  if (self->hover_row != -1 || self->hover_pos != -1)
+    set_hover (self, -1, -1);
+  update_accessible (self);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+LensResult *
+ll_chart_view_get_result (LlChartView *self)
+{
+  g_return_val_if_fail (LL_IS_CHART_VIEW (self), NULL);
+  return self->result;
+}
+
+void
+ll_chart_view_set_state (LlChartView *self, const LensPaintState *state)
+{
+  g_return_if_fail (LL_IS_CHART_VIEW (self));
+  g_return_if_fail (state != NULL);
+  gboolean selection_changed = state->sel_row != self->state.sel_row
+                               || state->sel_pos != self->state.sel_pos;
+  self->state = *state;
+  if (selection_changed || state->n_targets > 0)
+    update_accessible (self);
+  /* Only the line plot's size depends on the state (its legend). */
+  if (self->view == LENS_VIEW_LINE)
+    gtk_widget_queue_resize (GTK_WIDGET (self));
+  else
+    gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* ---- GObject ---- */
+
+static void
+ll_chart_view_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  LlChartView *self = LL_CHART_VIEW (object);
+  switch (prop_id)
+    {
+    case PROP_VIEW:
+      g_value_set_int (value, self->view);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ll_chart_view_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  LlChartView *self = LL_CHART_VIEW (object);
+  switch (prop_id)
+    {
+    case PROP_VIEW:
+      ll_chart_view_set_view (self, (LensView) g_value_get_int (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ll_chart_view_dispose (GObject *object)
+{
+  LlChartView *self = LL_CHART_VIEW (object);
+  disconnect_adjustments (self);
+  g_clear_pointer (&self->result, lens_result_unref);
+  G_OBJECT_CLASS (ll_chart_view_parent_class)->dispose (object);
+}
+
+static void
+ll_chart_view_class_init (LlChartViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = ll_chart_view_get_property;
+  object_class->set_property = ll_chart_view_set_property;
+  object_class->dispose = ll_chart_view_dispose;
+
+  widget_class->snapshot = ll_chart_view_snapshot;
+  widget_class->measure = ll_chart_view_measure;
+  widget_class->query_tooltip = ll_chart_view_query_tooltip;
+  widget_class->root = ll_chart_view_root;
+  widget_class->unroot = ll_chart_view_unroot;
+
+  /* An int rather than an enum type: LensView lives in the GObject-free painters. */
+  properties[PROP_VIEW] = g_param_spec_int ("view", NULL, NULL, LENS_VIEW_HEATMAP, LENS_VIEW_TOPK,
+                                            LENS_VIEW_HEATMAP,
+                                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                                              | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* (row, pos) of the cell clicked or reached with the keyboard. */
+  signals[SIGNAL_CELL_SELECTED] = g_signal_new ("cell-selected", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                                2, G_TYPE_INT, G_TYPE_INT);
+  /* (row, pos) under the pointer, (-1, -1) when it leaves the cells. */
+  signals[SIGNAL_CELL_HOVERED] = g_signal_new ("cell-hovered", G_TYPE_FROM_CLASS (klass),
+                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                               2, G_TYPE_INT, G_TYPE_INT);
+
+  gtk_widget_class_set_css_name (widget_class, "chartview");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+ll_chart_view_init (LlChartView *self)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  lens_paint_state_init (&self->state);
+  self->view = LENS_VIEW_HEATMAP;
+  self->hover_row = self->hover_pos = -1;
+
+  gtk_widget_set_focusable (widget, TRUE);
+  gtk_widget_set_focus_on_click (widget, TRUE);
+  gtk_widget_set_has_tooltip (widget, TRUE);
+
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (leave_cb), self);
+  gtk_widget_add_controller (widget, motion);
+
+  GtkGesture *click = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_PRIMARY);
+  g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
+  gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (click));
+
+  GtkEventController *key = gtk_event_controller_key_new ();
+  g_signal_connect (key, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (widget, key);
+
+  g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
+                           G_CALLBACK (gtk_widget_queue_draw), self, G_CONNECT_SWAPPED);
+
+  g_autofree char *name = view_name (self->view);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name,
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _("No result yet"), -1);
+}
