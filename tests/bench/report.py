@@ -89,7 +89,9 @@ def main():
     out(f"# OpenBLAS: {info.get('openblas_config')}; torch {info.get('torch_version')} "
         f"({info.get('torch_threads')} threads)")
     out(f"# model: {info.get('model')}; engine load {float(info.get('load_s', 'nan')):.3f} s")
-    out(f"# measured sgemm peak: {info.get('sgemm_peak_gflops')} GFLOP/s")
+    peak, _, peak_n = info.get("sgemm_peak_gflops", "nan").partition(" ")
+    out(f"# measured sgemm peak: {peak} GFLOP/s (cblas_sgemm, {peak_n.replace('n=', 'n = ')}, "
+        f"best of 3)")
     out("# GFLOP = GEMM work: forward (QKV, causal QK^T and AV, projections, MLP) + unembedding of")
     out("#   13 rows x T positions; norms/softmax/top-k/entropy not counted. Times: best of "
         f"{args.reps}.")

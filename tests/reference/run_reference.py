@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -58,6 +59,11 @@ CHECKPOINTS = [
     dict(name="l4-c96-bf16-untied-sorted", tok=("C", "json-strings"), n_layer=4, n_embd=96,
          n_head=2, n_inner=200, n_positions=96, dtype="BF16", prefix="", tied=False,
          order="sorted"),
+    # Massive activations (as in real GPT-2's residual stream: a few dimensions hundreds of times
+    # larger than the rest) and a large common offset stress the layer norms' numerics.
+    dict(name="l2-c64-f32-untied-outlier-dims", tok=("B", "json-strings"), n_layer=2, n_embd=64,
+         n_head=2, n_inner=None, n_positions=32, dtype="F32", prefix="", tied=False,
+         outliers=True),
     dict(name="l3-c80-f32-tied-wide-heads", tok=("A", "json-pairs"), n_layer=3, n_embd=80,
          n_head=4, n_inner=64, n_positions=40, dtype="F32", prefix="", tied=True, std=0.3),
 ]
@@ -82,16 +88,13 @@ def check(cond, msg):
 def fit_prompt(tok, n, rng, with_eot=False):
     """A prompt text that my encoder turns into exactly n tokens (n >= 1)."""
     for _attempt in range(50):
-        parts = []
-        if with_eot:
-            parts.append(gpt2ref.EOT)
         text = rng.choice(["The", "In", "A"]) if n >= 4 else "x"
         while len(tok.encode(text)) < n:
             if rng.random() < 0.15:
                 nxt = text + rng.choice(HARD_BITS)
             else:
                 nxt = text + " " + rng.choice(gpt2ref.WORDS)
-            if with_eot and rng.random() < 0.05:
+            if with_eot and gpt2ref.EOT not in text and len(tok.encode(text)) >= n // 2:
                 nxt = text + gpt2ref.EOT
             if len(tok.encode(nxt)) > n:
                 break
@@ -107,7 +110,7 @@ def fit_prompt(tok, n, rng, with_eot=False):
                     break
             else:
                 break
-        if len(tok.encode(text)) == n:
+        if len(tok.encode(text)) == n and (not with_eot or gpt2ref.EOT in text):
             return text
     raise RuntimeError(f"could not build a prompt of {n} tokens")
 
@@ -147,6 +150,11 @@ class Checkpoint:
             self.cfg["tie_word_embeddings"] = False
         nrng = np.random.default_rng(rng.randrange(1 << 30))
         weights = gpt2ref.random_gpt2_weights(self.cfg, nrng, std=spec.get("std", 0.2))
+        if spec.get("outliers"):
+            weights["wpe.weight"] += 50.0   # a common offset: E[x^2] - mean^2 would cancel
+            weights["wpe.weight"][:, 3] += 300.0
+            weights["wpe.weight"][0, 5] -= 700.0
+            weights["h.0.mlp.c_proj.bias"][11] += 250.0
         self.stored = gpt2ref.write_checkpoint(
             self.dir, self.cfg, weights, dtype=spec["dtype"], prefix=spec["prefix"],
             attn_buffers=spec.get("buffers"), lm_head_when_tied=spec.get("lm_head_when_tied", False),
@@ -169,6 +177,21 @@ class Checkpoint:
         return logp.exp().numpy(), model_logp.exp().numpy()
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(tok, i, text, where):
+    """A token's display text: its bytes as UTF-8 when valid on their own (control characters
+    other than tab/newline/CR may be shown as \\xNN escapes instead); otherwise some escapes."""
+    want = tok.display(i)
+    if want is not None:
+        escaped = CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), want)
+        check(text in (want, escaped), f"{where}: id {i} text {text!r}, want {want!r}")
+    else:
+        check("\\x" in text, f"{where}: id {i} (not UTF-8 on its own) text {text!r} "
+              "has no byte escapes")
+
+
 def compare_json(ck, out, prompt, ids, layers, top_k, targets, with_embed):
     tok = ck.tok
     cfg = ck.cfg
@@ -189,12 +212,7 @@ def compare_json(ck, out, prompt, ids, layers, top_k, targets, with_embed):
     got_ids = [t["id"] for t in toks]
     check(got_ids == ids, f"token ids differ:\n  cli  {got_ids}\n  mine {ids}")
     for t in toks:
-        want = tok.display(t["id"])
-        if want is not None:
-            check(t["text"] == want, f"token {t['id']} text {t['text']!r}, want {want!r}")
-        else:
-            check("\\x" in t["text"], f"token {t['id']} (not UTF-8 alone) text {t['text']!r} "
-                  "has no byte escapes")
+        check_text(tok, t["id"], t["text"], "token")
 
     want_layers = (["embed"] if with_embed else []) + layers
     check(j["layers"] == want_layers, f"layers {j['layers']} != {want_layers}")
@@ -242,9 +260,7 @@ def compare_json(ck, out, prompt, ids, layers, top_k, targets, with_embed):
                 check(p[e["id"]] >= kth - TIE_EPS,
                       f"{where}: id {e['id']} (p={p[e['id']]:.6g}) is not in the top {K} "
                       f"(k-th p={kth:.6g})")
-                want_text = tok.display(e["id"])
-                if want_text is not None:
-                    check(e["text"] == want_text, f"{where}: id {e['id']} text {e['text']!r}")
+                check_text(tok, e["id"], e["text"], where)
             for i in order[:K]:
                 if p[i] > kth + TIE_EPS:
                     check(int(i) in got_ids_c, f"{where}: reference top id {int(i)} "
@@ -325,7 +341,8 @@ def error_case(cli, args, must_mention=None):
     check(msg != "", "no message on stderr")
     check("\n" not in msg, f"stderr is not one line: {err!r}")
     if must_mention:
-        check(must_mention in msg, f"message does not name {must_mention!r}: {msg!r}")
+        check(must_mention.lower() in msg.lower(),
+              f"message does not name {must_mention!r}: {msg!r}")
     return msg
 
 
@@ -457,7 +474,31 @@ def error_cases(cli, ck, root, rng):
 
     def invalid_utf8():
         bad = ok_prompt.encode() + b" \xff\xfe abc"
-        return error_case(cli, [b"--model", ck.dir.encode(), b"--prompt", bad, b"--json"])
+        return error_case(cli, [b"--model", ck.dir.encode(), b"--prompt", bad, b"--json"],
+                          "prompt")
+
+    def invalid_utf8_file():
+        pf = os.path.join(root, "bad-prompt.txt")
+        with open(pf, "wb") as f:
+            f.write(ok_prompt.encode() + b" caf\xe9 \xc3")
+        return error_case(cli, ["--model", ck.dir, "--prompt-file", pf, "--json"], "bad-prompt.txt")
+
+    def bad_config_heads():
+        d = copy_ck(ck, root, "config-heads")
+        path = os.path.join(d, "config.json")
+        with open(path) as f:
+            c = json.load(f)
+        c["n_head"] = 3   # does not divide n_embd
+        with open(path, "w") as f:
+            json.dump(c, f)
+        return error_case(cli, ["--model", d, "--prompt", ok_prompt, "--json"], "config.json")
+
+    def missing_tokenizer():
+        d = copy_ck(ck, root, "no-tokenizer")
+        for f in ("vocab.json", "merges.txt", "tokenizer.json"):
+            if os.path.exists(os.path.join(d, f)):
+                os.remove(os.path.join(d, f))
+        return error_case(cli, ["--model", d, "--prompt", ok_prompt, "--json"])
 
     add("truncated-safetensors", truncated)
     add("truncated-header", truncated_header)
@@ -472,6 +513,9 @@ def error_cases(cli, ck, root, rng):
     add("prompt-longer-than-n_positions", too_long)
     add("empty-prompt", empty_prompt)
     add("invalid-utf8-prompt", invalid_utf8)
+    add("invalid-utf8-prompt-file", invalid_utf8_file)
+    add("config-n_head-does-not-divide-n_embd", bad_config_heads)
+    add("no-tokenizer-files", missing_tokenizer)
     return cases
 
 
