@@ -115,9 +115,10 @@ def fit_prompt(tok, n, rng, with_eot=False):
     raise RuntimeError(f"could not build a prompt of {n} tokens")
 
 
-def run_cli(cli, args, timeout=120):
+def run_cli(cli, args, timeout=120, env=None):
     t0 = time.monotonic()
-    p = subprocess.run([cli] + args, capture_output=True, timeout=timeout)
+    p = subprocess.run([cli] + args, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, **env) if env else None)
     return p, time.monotonic() - t0
 
 
@@ -290,7 +291,7 @@ def compare_json(ck, out, prompt, ids, layers, top_k, targets, with_embed):
 
 
 def lens_case(cli, ck, prompt, top_k, targets, layers_spec=None, with_embed=True,
-              prompt_file=None):
+              prompt_file=None, env=None):
     L = ck.cfg["n_layer"]
     ids = ck.tok.encode(prompt)
     args = ["--model", ck.dir, "--json", "--top-k", str(top_k)]
@@ -309,7 +310,7 @@ def lens_case(cli, ck, prompt, top_k, targets, layers_spec=None, with_embed=True
         layers = list(range(L))
     for t in targets:
         args += ["--target", t]
-    p, dt = run_cli(cli, args)
+    p, dt = run_cli(cli, args, env=env)
     if p.returncode != 0:
         raise Failure(f"exit {p.returncode}: {p.stderr.decode(errors='replace').strip()[:300]}")
     worst, worst_h = compare_json(ck, p.stdout.decode("utf-8"), prompt, ids, layers, top_k,
@@ -572,6 +573,10 @@ def main():
                               lambda ck=ck, p=one, V=V: lens_case(cli, ck, p, V, [" x"])))
                 three = fit_prompt(ck.tok, 3, rng)
                 pf = os.path.join(root, f"prompt-{n}.txt")
+                # Arguments are UTF-8 whatever the locale (CI containers often have none).
+                cases.append((f"{n}/non-ascii-prompt-and-target-in-C-locale",
+                              lambda ck=ck: lens_case(cli, ck, "The café 東京 🙂", 3, [" é"],
+                                                      env={"LC_ALL": "C", "LANG": "C"})))
                 cases.append((f"{n}/prompt-file",
                               lambda ck=ck, p=three, pf=pf: lens_case(cli, ck, p, 20, [],
                                                                       prompt_file=pf)))
