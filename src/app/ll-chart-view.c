@@ -25,6 +25,11 @@ struct _LlChartView
   GtkScrolledWindow *scroller;  /* nearest scrolled window ancestor (not owned), or NULL */
   gulong hadj_handler, vadj_handler;
   GtkAdjustment *hadj, *vadj;   /* owned refs while connected */
+
+  /* The figure without the hover outline, kept between frames: moving the pointer only repaints
+   * the hovered cell on top of it. */
+  GskRenderNode *base;
+  graphene_rect_t base_area;
 };
 
 G_DEFINE_FINAL_TYPE (LlChartView, ll_chart_view, GTK_TYPE_WIDGET)
@@ -123,6 +128,13 @@ update_accessible (LlChartView *self)
                                   -1);
 }
 
+static void
+invalidate (LlChartView *self)
+{
+  g_clear_pointer (&self->base, gsk_render_node_unref);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
 /* ---- scrolling ---- */
 
 static void
@@ -142,7 +154,7 @@ static void
 adjustment_changed_cb (GtkAdjustment *adj, LlChartView *self)
 {
   if (is_large (self))
-    gtk_widget_queue_draw (GTK_WIDGET (self));
+    invalidate (self);
 }
 
 static void
@@ -236,9 +248,44 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 
   LensPaintState st;
   paint_state (self, &st);
-  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &area);
+  if (self->base == NULL || !graphene_rect_equal (&self->base_area, &area))
+    {
+      g_clear_pointer (&self->base, gsk_render_node_unref);
+      LensPaintState base_state = st;
+      base_state.hover_row = base_state.hover_pos = -1;
+      GtkSnapshot *base = gtk_snapshot_new ();
+      cairo_t *cr = gtk_snapshot_append_cairo (base, &area);
+      lens_paint_view (cr, self->view, self->result, &base_state, w, h);
+      cairo_destroy (cr);
+      self->base = gtk_snapshot_free_to_node (base);
+      self->base_area = area;
+    }
+  if (self->base != NULL)
+    gtk_snapshot_append_node (snapshot, self->base);
+
+  if (!is_heatmap (self) || !has_cells (self) || st.hover_row < 0 || st.hover_pos < 0
+      || st.hover_row >= self->result->n_rows || st.hover_pos >= self->result->n_tokens)
+    return;
+  /* The hovered cell painted again with its outline, clipped to the cell: the painter draws the
+   * cell's opaque fill first, so this covers the base exactly. */
+  LensHeatmapLayout l;
+  lens_heatmap_layout (self->result, &self->state, &l);
+  graphene_rect_t cell = GRAPHENE_RECT_INIT (l.grid_x + st.hover_pos * l.cell_w,
+                                             l.grid_y + st.hover_row * l.cell_h, l.cell_w, l.cell_h);
+  graphene_rect_t clip;
+  if (!graphene_rect_intersection (&cell, &area, &clip))
+    return;
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &clip);
+  cairo_rectangle (cr, clip.origin.x, clip.origin.y, clip.size.width, clip.size.height);
+  cairo_clip (cr);
   lens_paint_view (cr, self->view, self->result, &st, w, h);
   cairo_destroy (cr);
+}
+
+static void
+ll_chart_view_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  g_clear_pointer (&LL_CHART_VIEW (widget)->base, gsk_render_node_unref);
 }
 
 static void
@@ -306,7 +353,7 @@ select_cell (LlChartView *self, int row, int pos)
   self->state.sel_pos = pos;
   if (changed)
     {
-      gtk_widget_queue_draw (GTK_WIDGET (self));
+      invalidate (self);
       update_accessible (self);
     }
   scroll_cell_into_view (self, row, pos);
@@ -433,6 +480,7 @@ ll_chart_view_set_view (LlChartView *self, LensView view)
   g_autofree char *name = view_name (view);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
   update_accessible (self);
+  invalidate (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VIEW]);
 }
@@ -457,6 +505,7 @@ ll_chart_view_set_result (LlChartView *self, LensResult *result)
   if (self->hover_row != -1 || self->hover_pos != -1)
     set_hover (self, -1, -1);
   update_accessible (self);
+  invalidate (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
@@ -478,10 +527,9 @@ ll_chart_view_set_state (LlChartView *self, const LensPaintState *state)
   if (selection_changed || state->n_targets > 0)
     update_accessible (self);
   /* Only the line plot's size depends on the state (its legend). */
+  invalidate (self);
   if (self->view == LENS_VIEW_LINE)
     gtk_widget_queue_resize (GTK_WIDGET (self));
-  else
-    gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 /* ---- GObject ---- */
@@ -520,6 +568,7 @@ ll_chart_view_dispose (GObject *object)
   LlChartView *self = LL_CHART_VIEW (object);
   disconnect_adjustments (self);
   g_clear_pointer (&self->result, lens_result_unref);
+  g_clear_pointer (&self->base, gsk_render_node_unref);
   G_OBJECT_CLASS (ll_chart_view_parent_class)->dispose (object);
 }
 
@@ -535,6 +584,7 @@ ll_chart_view_class_init (LlChartViewClass *klass)
 
   widget_class->snapshot = ll_chart_view_snapshot;
   widget_class->measure = ll_chart_view_measure;
+  widget_class->size_allocate = ll_chart_view_size_allocate;
   widget_class->query_tooltip = ll_chart_view_query_tooltip;
   widget_class->root = ll_chart_view_root;
   widget_class->unroot = ll_chart_view_unroot;
@@ -586,7 +636,7 @@ ll_chart_view_init (LlChartView *self)
   gtk_widget_add_controller (widget, key);
 
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
-                           G_CALLBACK (gtk_widget_queue_draw), self, G_CONNECT_SWAPPED);
+                           G_CALLBACK (invalidate), self, G_CONNECT_SWAPPED);
 
   g_autofree char *name = view_name (self->view);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name,

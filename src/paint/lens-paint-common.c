@@ -53,7 +53,20 @@ lens_draw_text (cairo_t *cr, const char *text, double x, double y, const LensTex
   if (text == NULL || *text == '\0' || (style->max_width > 0 && style->max_width < 1.0))
     return;
 
-  PangoLayout *layout = pango_cairo_create_layout (cr);
+  /* One layout per cairo context: creating one per text (a PangoContext each) was most of the
+   * time spent painting a heatmap. */
+  static const cairo_user_data_key_t layout_key;
+  PangoLayout *layout = cairo_get_user_data (cr, &layout_key);
+  if (layout == NULL)
+    {
+      layout = pango_cairo_create_layout (cr);
+      cairo_set_user_data (cr, &layout_key, layout, g_object_unref);
+    }
+  else
+    pango_cairo_update_layout (cr, layout);
+  /* Reset what a previous text may have set. */
+  pango_layout_set_width (layout, -1);
+  pango_layout_set_ellipsize (layout, PANGO_ELLIPSIZE_NONE);
   setup_layout (layout, text, style);
 
   /* With a width set, pango lays out in a box of that width; use the ink of the logical extents
@@ -69,7 +82,6 @@ lens_draw_text (cairo_t *cr, const char *text, double x, double y, const LensTex
                  -logical.y - align_offset (style->valign, logical.height));
   pango_cairo_show_layout (cr, layout);
   cairo_restore (cr);
-  g_object_unref (layout);
 }
 
 void

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 #include <glib/gi18n-lib.h>
 
 #include "lens-paint-private.h"
@@ -49,8 +50,74 @@ top1_text (const LensResult *r, int row, int pos, float *prob)
   return lens_result_token_text (r, id);
 }
 
+/* Rows whose top-1 texts size the cells: sizing every cell would cost a text layout per cell;
+ * the last row (the model's own predictions) and every step-th row above it are a good guide,
+ * and anything wider is elided. */
+static int
+sample_step (const LensResult *r)
+{
+  return MAX (1, r->n_rows / 8);
+}
+
+static guint64
+fnv1a (guint64 h, const void *data, size_t len)
+{
+  const guchar *p = data;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+static guint64
+fnv1a_str (guint64 h, const char *s)
+{
+  /* Includes the terminator, so ("ab", "c") and ("a", "bc") differ. */
+  return s != NULL ? fnv1a (h, s, strlen (s) + 1) : fnv1a (h, "\xff", 1);
+}
+
+/* Everything the geometry depends on, hashed: a painted figure is laid out again on every frame
+ * and every pointer motion, and measuring a long prompt's texts takes far longer than this. */
+static guint64
+geometry_key (const LensResult *r)
+{
+  guint64 h = 0xcbf29ce484222325ULL;
+  int dims[3] = {r->n_rows, r->n_tokens, r->top_k};
+  h = fnv1a (h, dims, sizeof dims);
+  for (int t = 0; t < r->n_tokens; t++)
+    h = fnv1a_str (h, r->token_texts[t]);
+  for (int row = 0; row < r->n_rows; row++)
+    h = fnv1a_str (h, r->row_labels[row]);
+  for (int row = r->n_rows - 1; row >= 0; row -= sample_step (r))
+    for (int t = 0; t < r->n_tokens; t++)
+      {
+        float p;
+        h = fnv1a_str (h, top1_text (r, row, t, &p));
+      }
+  return h;
+}
+
+/* Width of the widest display form of `texts`, stopping once `cap` is reached; repeated texts
+ * are measured once. */
+typedef struct
+{
+  GHashTable *seen;
+  double widest, cap, size;
+} WidestText;
+
 static void
-compute_geometry (const LensResult *r, Geometry *g)
+widest_add (WidestText *w, const char *raw)
+{
+  if (raw == NULL || w->widest >= w->cap || g_hash_table_contains (w->seen, raw))
+    return;
+  g_hash_table_add (w->seen, (gpointer) raw);
+  g_autofree char *shown = lens_token_display (raw);
+  double width;
+  lens_measure_text (shown, w->size, FALSE, &width, NULL);
+  w->widest = MAX (w->widest, width);
+}
+
+static void
+measure_geometry (const LensResult *r, Geometry *g)
 {
   *g = (Geometry) {0};
   LensHeatmapLayout *l = &g->pub;
@@ -62,29 +129,24 @@ compute_geometry (const LensResult *r, Geometry *g)
   double widest_label = 0.0, widest_cell = 0.0, row_w = 0.0;
   if (r != NULL)
     {
+      WidestText labels = {g_hash_table_new (g_str_hash, g_str_equal), 0.0, COL_LABEL_MAX + 1.0,
+                           LENS_FONT_LABEL};
       for (int t = 0; t < r->n_tokens; t++)
-        {
-          g_autofree char *label = lens_token_display (r->token_texts[t]);
-          double w;
-          lens_measure_text (label, LENS_FONT_LABEL, FALSE, &w, NULL);
-          widest_label = MAX (widest_label, w);
-        }
-      /* Sizing every cell by its text would cost a layout per cell; the widest of the last row
-       * (the model's own predictions) and a sample of the others is a good enough guide, and
-       * anything wider is elided. */
-      int step = MAX (1, r->n_rows / 8);
-      for (int row = r->n_rows - 1; row >= 0; row -= step)
+        widest_add (&labels, r->token_texts[t]);
+      widest_label = labels.widest;
+      g_hash_table_unref (labels.seen);
+
+      WidestText cells = {g_hash_table_new (g_str_hash, g_str_equal), 0.0,
+                          CELL_W_MAX - 2 * CELL_TEXT_PAD, LENS_FONT_CELL};
+      for (int row = r->n_rows - 1; row >= 0; row -= sample_step (r))
         for (int t = 0; t < r->n_tokens; t++)
           {
             float p;
-            const char *text = top1_text (r, row, t, &p);
-            if (text == NULL)
-              continue;
-            g_autofree char *shown = lens_token_display (text);
-            double w;
-            lens_measure_text (shown, LENS_FONT_CELL, FALSE, &w, NULL);
-            widest_cell = MAX (widest_cell, w);
+            widest_add (&cells, top1_text (r, row, t, &p));
           }
+      widest_cell = cells.widest;
+      g_hash_table_unref (cells.seen);
+
       for (int row = 0; row < r->n_rows; row++)
         {
           double w;
@@ -114,6 +176,37 @@ compute_geometry (const LensResult *r, Geometry *g)
   /* A rotated label of the first column may reach left of the grid. */
   double below = g->col_label_h + AXIS_TITLE_H;
   l->height = ceil (MAX (l->grid_y + grid_h + below, g->bar_y + g->bar_h + 8.0) + PAD);
+}
+
+static void
+compute_geometry (const LensResult *r, Geometry *g)
+{
+  if (r == NULL)
+    {
+      measure_geometry (r, g);
+      return;
+    }
+  /* One entry is enough: the widget asks about the figure it shows, again and again. */
+  static GMutex lock;
+  static gboolean valid;
+  static guint64 cached_key;
+  static Geometry cached;
+
+  guint64 key = geometry_key (r);
+  g_mutex_lock (&lock);
+  gboolean hit = valid && cached_key == key;
+  if (hit)
+    *g = cached;
+  g_mutex_unlock (&lock);
+  if (hit)
+    return;
+
+  measure_geometry (r, g);
+  g_mutex_lock (&lock);
+  cached = *g;
+  cached_key = key;
+  valid = TRUE;
+  g_mutex_unlock (&lock);
 }
 
 void

@@ -33,6 +33,29 @@ label_width (const LensResult *r, int row, int pos)
   return MIN (widest, LABEL_MAX) + 10.0;
 }
 
+/* The probability axis ends at the smallest of 1, 2 or 5 x 10^k at or above the top probability
+ * (at most 1, at least 1e-6), so a flat distribution's bars are still visible. *n_ticks intervals
+ * of a round step. */
+static double
+axis_max (double top, int *n_ticks)
+{
+  static const double mantissas[] = {1.0, 2.0, 5.0};
+  for (int e = -6; e <= 0; e++)
+    for (int m = 0; m < 3; m++)
+      {
+        double v = mantissas[m] * pow (10.0, e);
+        if (v > 1.0)
+          break;
+        if (v >= top - 1e-12)
+          {
+            *n_ticks = m == 1 ? 4 : 5;
+            return v;
+          }
+      }
+  *n_ticks = 5;
+  return 1.0;
+}
+
 void
 lens_topk_natural_size (const LensResult *r, const LensPaintState *state, double *width,
                         double *height)
@@ -72,21 +95,28 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
   double bar_w = MAX (width - x0 - VALUE_W - PAD, 10.0);
   double plot_h = r->top_k * ROW_H;
 
-  /* Plot area with vertical grid lines at 0, 0.25, ..., 1. */
+  double top = 0.0;
+  for (int k = 0; k < r->top_k; k++)
+    if (r->top_ids[k0 + k] >= 0 && isfinite (r->top_probs[k0 + k]))
+      top = MAX (top, r->top_probs[k0 + k]);
+  int n_ticks;
+  double x_max = axis_max (top, &n_ticks);
+
+  /* Plot area with vertical grid lines at round steps. */
   lens_set_rgb (cr, theme->plot_bg);
   cairo_rectangle (cr, x0, y0, bar_w, plot_h);
   cairo_fill (cr);
   LensTextStyle tick = {.size = LENS_FONT_LABEL - 1.0, .halign = LENS_ALIGN_CENTER};
   cairo_set_line_width (cr, 1.0);
-  for (int i = 0; i <= 4; i++)
+  for (int i = 0; i <= n_ticks; i++)
     {
-      double x = lens_grid_line (x0 + bar_w * i / 4.0, x0, x0 + bar_w);
+      double x = lens_grid_line (x0 + bar_w * i / n_ticks, x0, x0 + bar_w);
       lens_set_rgb (cr, theme->grid);
       cairo_move_to (cr, x, y0);
       cairo_line_to (cr, x, y0 + plot_h);
       cairo_stroke (cr);
       char label[16];
-      g_snprintf (label, sizeof label, "%g", i / 4.0);
+      g_snprintf (label, sizeof label, "%g", x_max * i / n_ticks);
       lens_set_rgb (cr, theme->muted);
       lens_draw_text (cr, label, x, y0 + plot_h + 4.0, &tick);
     }
@@ -108,7 +138,7 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       lens_set_rgb (cr, theme->text);
       lens_draw_text (cr, shown, x0 - 8.0, yc, &label_style);
 
-      double len = bar_w * CLAMP (p, 0.0f, 1.0f);
+      double len = bar_w * CLAMP (p / x_max, 0.0, 1.0);
       lens_set_rgb (cr, bar_color);
       cairo_rectangle (cr, x0, yc - BAR_H / 2.0, len, BAR_H);
       cairo_fill (cr);

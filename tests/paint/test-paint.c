@@ -513,6 +513,24 @@ test_topk (void)
     len++;
   g_assert_cmpfloat (fabs (len - r->top_probs[cell * K] * (x1 - x0 + 1)), <=, 1.0);
   cairo_surface_destroy (s);
+
+  /* A flat distribution: the axis ends at the next 1/2/5 x 10^k above the top probability, here
+   * 0.005 for 0.0032, so the bars stay visible. */
+  cell = lens_result_cell_index (r, 0, 0);
+  const float flat[] = {0.0032f, 0.0031f, 0.0024f, 0.002f, 0.0011f, 0.0001f};
+  for (int k = 0; k < K; k++)
+    r->top_probs[cell * K + k] = flat[k];
+  state.sel_row = 0, state.sel_pos = 0;
+  s = render (LENS_VIEW_TOPK, r, &state, "paint-topk-flat.png");
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  for (int k = 0; k < K; k++)
+    {
+      y = (int) (y0 + (k + 0.5) * row_h), len = 0;
+      for (int x = x0; x <= x1 && px_near (pixel (s, x, y), bar, 0); x++)
+        len++;
+      g_assert_cmpfloat (fabs (len - flat[k] / 0.005 * (x1 - x0 + 1)), <=, 1.0);
+    }
+  cairo_surface_destroy (s);
 }
 
 /* ---- describe ---------------------------------------------------------------------------- */
