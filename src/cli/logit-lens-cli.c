@@ -159,11 +159,16 @@ validate_prompt (const char *prompt, GError **error)
   return TRUE;
 }
 
-/* Display form of a token for the text output: quoted, escapes for control characters. */
+/* Display form of a token for the text output: quoted, with C escapes for control characters,
+ * quotes and backslashes; other UTF-8 text stays as it is. */
 static void
 append_quoted (GString *out, const char *text)
 {
-  g_autofree char *esc = g_strescape (text, "");
+  static char non_ascii[129];
+  if (non_ascii[0] == '\0')
+    for (int b = 0x80; b <= 0xFF; b++)
+      non_ascii[b - 0x80] = (char) b;
+  g_autofree char *esc = g_strescape (text, non_ascii);
   g_string_append_printf (out, "\"%s\"", esc);
 }
 
