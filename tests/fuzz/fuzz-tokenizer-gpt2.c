@@ -11,9 +11,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t vlen = nul ? (size_t) (nul - data) : size;
   const char *merges = nul ? (const char *) nul + 1 : "";
   size_t mlen = nul ? size - vlen - 1 : 0;
-  /* Exactly-sized copies so ASan sees any read past either part. */
-  char *v = g_memdup2 (data, vlen);
-  char *m = g_memdup2 (merges, mlen);
+  /* Exactly-sized copies so ASan sees any read past either part (never NULL: an empty part is
+   * still a valid pointer, as a caller reading a file would pass). */
+  char *v = g_malloc (MAX (vlen, 1));
+  char *m = g_malloc (MAX (mlen, 1));
+  memcpy (v, data, vlen);
+  memcpy (m, merges, mlen);
   GError *error = NULL;
   LensTokenizer *tok = lens_tokenizer_new_from_gpt2_data (v, vlen, m, mlen, &error);
   if (tok == NULL)

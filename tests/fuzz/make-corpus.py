@@ -160,8 +160,17 @@ def tokenizers():
     out("tokenizer-json", "minimal", '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}')
 
 
+def regressions():
+    # Inputs the fuzzers once failed on; kept so every run replays them.
+    # A raw newline in a vocab.json key ended up verbatim in a (then two-line) error message.
+    out("tokenizer-gpt2", "regress-newline-in-error", b'{"a":1,"\nab":2}\0a2}\0')
+    # An empty-string token: token_bytes() returned NULL for a valid id (NULL + 0 under UBSan).
+    out("tokenizer-gpt2", "regress-empty-token", b'{"":0}')
+
+
 if __name__ == "__main__":
     safetensors()
     config()
     tokenizers()
+    regressions()
     sys.exit(0)
