@@ -39,7 +39,7 @@ def main():
     w = gpt2ref.read_safetensors(os.path.join(args.model, "model.safetensors"))
     w = {k[len("transformer."):] if k.startswith("transformer.") else k: v for k, v in w.items()}
     w = {k: v for k, v in w.items() if not k.endswith((".attn.bias", ".attn.masked_bias"))}
-    model = gpt2ref.TorchGPT2(cfg, w, torch.float32)
+    model = gpt2ref.TorchGPT2(cfg, w, torch.float32, fast=True)
     print(f"torch_load_s {time.perf_counter() - t0:.4f}")
     g = torch.Generator().manual_seed(42)
     for T in [int(x) for x in args.tokens.split(",")]:

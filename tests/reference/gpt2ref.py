@@ -471,9 +471,12 @@ def gelu_new(x):
 
 
 class TorchGPT2:
-    def __init__(self, cfg, weights, dtype):
-        """weights: short names -> numpy arrays (as stored); dtype: torch.float64 or float32."""
+    def __init__(self, cfg, weights, dtype, fast=False):
+        """weights: short names -> numpy arrays (as stored); dtype: torch.float64 or float32.
+        fast: use the fused ops transformers itself calls (F.layer_norm, torch.addmm for Conv1D)
+        instead of the spelled-out formulas; for the benchmark."""
         import torch
+        self.fast = fast
         self.cfg = cfg
         self.eps = cfg.get("layer_norm_epsilon", 1e-5)
         self.w = {k: torch.from_numpy(np.ascontiguousarray(v)).to(dtype) for k, v in weights.items()}
@@ -491,10 +494,25 @@ class TorchGPT2:
         x = w["wte.weight"][idx] + w["wpe.weight"][:T]
         kept = [x]
         causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+        if self.fast:
+            import torch.nn.functional as F
+
+            def ln(v, name):
+                return F.layer_norm(v, (C,), w[name + ".weight"], w[name + ".bias"], self.eps)
+
+            def conv1d(v, name):
+                return torch.addmm(w[name + ".bias"], v, w[name + ".weight"])
+        else:
+            def ln(v, name):
+                return layer_norm(v, w[name + ".weight"], w[name + ".bias"], self.eps)
+
+            def conv1d(v, name):
+                return v @ w[name + ".weight"] + w[name + ".bias"]
+
         for l in range(self.cfg["n_layer"]):
             p = f"h.{l}."
-            a = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"], self.eps)
-            qkv = a @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]  # (T, 3C)
+            a = ln(x, p + "ln_1")
+            qkv = conv1d(a, p + "attn.c_attn")  # (T, 3C)
             q, k, v = qkv.split(C, dim=-1)
             q = q.view(T, NH, hs).transpose(0, 1)  # (NH, T, hs)
             k = k.view(T, NH, hs).transpose(0, 1)
@@ -503,19 +521,23 @@ class TorchGPT2:
             att = att.masked_fill(~causal, float("-inf"))
             att = torch.softmax(att, dim=-1)
             y = (att @ v).transpose(0, 1).reshape(T, C)
-            y = y @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
+            y = conv1d(y, p + "attn.c_proj")
             x = x + y
-            m = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], self.eps)
-            m = gelu_new(m @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"])
-            m = m @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+            m = ln(x, p + "ln_2")
+            m = gelu_new(conv1d(m, p + "mlp.c_fc"))
+            m = conv1d(m, p + "mlp.c_proj")
             x = x + m
             kept.append(x)
-        h = layer_norm(x, w["ln_f.weight"], w["ln_f.bias"], self.eps)
+        h = ln(x, "ln_f")
         logits = h @ self.unembed.T
         return torch.stack(kept), logits
 
     def lens(self, resid):
         """resid: (R, T, C) -> log-probabilities (R, T, V) of ln_f + unembedding + softmax."""
         import torch
-        h = layer_norm(resid, self.w["ln_f.weight"], self.w["ln_f.bias"], self.eps)
+        if self.fast:
+            h = torch.nn.functional.layer_norm(resid, (resid.shape[-1],), self.w["ln_f.weight"],
+                                               self.w["ln_f.bias"], self.eps)
+        else:
+            h = layer_norm(resid, self.w["ln_f.weight"], self.w["ln_f.bias"], self.eps)
         return torch.log_softmax(h @ self.unembed.T, dim=-1)
