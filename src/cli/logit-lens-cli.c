@@ -149,13 +149,27 @@ read_prompt (const CliOptions *o, GError **error)
 }
 
 static gboolean
-validate_prompt (const char *prompt, GError **error)
+validate_utf8 (const char *text, const char *what, GError **error)
 {
   const char *bad;
-  if (!g_utf8_validate (prompt, -1, &bad))
-    return fail (error, "the prompt is not valid UTF-8 (at byte %ld)", (long) (bad - prompt));
+  if (!g_utf8_validate (text, -1, &bad))
+    return fail (error, "%s: not valid UTF-8 text (byte %ld)", what, (long) (bad - text));
+  return TRUE;
+}
+
+static const char *
+prompt_source (const CliOptions *o)
+{
+  return o->prompt_file != NULL ? o->prompt_file : "--prompt";
+}
+
+static gboolean
+validate_prompt (const CliOptions *o, const char *prompt, GError **error)
+{
+  if (!validate_utf8 (prompt, prompt_source (o), error))
+    return FALSE;
   if (*prompt == '\0')
-    return fail (error, "the prompt is empty");
+    return fail (error, "%s: the prompt is empty", prompt_source (o));
   return TRUE;
 }
 
@@ -264,6 +278,8 @@ compute_targets (const LensResult *r, char **texts, GArray *targets, GError **er
 {
   for (char **p = texts; p != NULL && *p != NULL; p++)
     {
+      if (!validate_utf8 (*p, "--target", error))
+        return FALSE;
       CliTarget t = {.text = g_strdup (*p), .probs = g_new (float, (size_t) r->n_rows * r->n_tokens)};
       int32_t first_id = -1;
       int n_ids = 0;
@@ -342,11 +358,8 @@ static gboolean
 run_tokenize (const CliOptions *o, GString *out, GError **error)
 {
   g_autofree char *prompt = read_prompt (o, error);
-  if (prompt == NULL)
+  if (prompt == NULL || !validate_utf8 (prompt, prompt_source (o), error))
     return FALSE;
-  const char *bad;
-  if (!g_utf8_validate (prompt, -1, &bad))
-    return fail (error, "the prompt is not valid UTF-8 (at byte %ld)", (long) (bad - prompt));
 
   g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
   if (dir == NULL)
@@ -411,7 +424,7 @@ run_lens (const CliOptions *o, GError **error)
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1"), NULL;
   g_autofree char *prompt = read_prompt (o, error);
-  if (prompt == NULL || !validate_prompt (prompt, error))
+  if (prompt == NULL || !validate_prompt (o, prompt, error))
     return NULL;
 
   g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
@@ -481,10 +494,11 @@ main (int argc, char **argv)
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model_dir,
      "Model folder (config.json, model.safetensors, tokenizer files); default: GPT-2 from the "
      "Hugging Face cache, else the bundled demo model", "DIR"},
-    {"prompt", 'p', 0, G_OPTION_ARG_STRING, &o.prompt, "Prompt text", "TEXT"},
+    /* FILENAME types keep the bytes as given: prompts are UTF-8 whatever the locale says. */
+    {"prompt", 'p', 0, G_OPTION_ARG_FILENAME, &o.prompt, "Prompt text", "TEXT"},
     {"prompt-file", 'f', 0, G_OPTION_ARG_FILENAME, &o.prompt_file, "Read the prompt from a file",
      "FILE"},
-    {"target", 't', 0, G_OPTION_ARG_STRING_ARRAY, &o.targets,
+    {"target", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &o.targets,
      "Track this token's probability (repeatable; first token if it is several)", "TEXT"},
     {"top-k", 'k', 0, G_OPTION_ARG_INT, &o.top_k, "Tokens kept per cell (default 10)", "K"},
     {"layers", 'l', 0, G_OPTION_ARG_STRING, &o.layers,
