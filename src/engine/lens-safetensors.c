@@ -832,6 +832,23 @@ f16_to_f32 (uint16_t h)
   return f;
 }
 
+/* All 65536 conversions, built once (256 KiB, stays in L2): a table lookup is several times
+ * faster than the branchy conversion on embedding-sized tensors. */
+static const float *
+f16_table (void)
+{
+  static gsize once = 0;
+  static float *table;
+  if (g_once_init_enter (&once))
+    {
+      table = g_new (float, 65536);
+      for (uint32_t i = 0; i < 65536; i++)
+        table[i] = f16_to_f32 ((uint16_t) i);
+      g_once_init_leave (&once, 1);
+    }
+  return table;
+}
+
 static inline float
 bf16_to_f32 (uint16_t h)
 {
@@ -861,13 +878,16 @@ lens_tensor_to_f32 (const LensTensor *t, float *dst, GError **error)
 #endif
         return TRUE;
       case LENS_DTYPE_F16:
-        for (size_t i = 0; i < n; i++)
-          {
-            uint16_t h;
-            memcpy (&h, src + 2 * i, 2);
-            dst[i] = f16_to_f32 (GUINT16_FROM_LE (h));
-          }
-        return TRUE;
+        {
+          const float *table = f16_table ();
+          for (size_t i = 0; i < n; i++)
+            {
+              uint16_t h;
+              memcpy (&h, src + 2 * i, 2);
+              dst[i] = table[GUINT16_FROM_LE (h)];
+            }
+          return TRUE;
+        }
       case LENS_DTYPE_BF16:
         for (size_t i = 0; i < n; i++)
           {
