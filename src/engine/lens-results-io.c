@@ -1710,9 +1710,19 @@ parse_own_cell (JReader *j, TopBuilder *b, OwnVocab *v, int row, int t, float *e
   return TRUE;
 }
 
-/* "targets": [{"text", "ids", "prob": [[per token] per layer]}] -> tracked + names. */
+void
+lens_file_target_free (LensFileTarget *target)
+{
+  if (target == NULL)
+    return;
+  g_free (target->text);
+  g_free (target->ids);
+  g_free (target);
+}
+
+/* "targets": [{"text", "ids", "prob": [[per token] per layer]}] -> tracked + the list. */
 static gboolean
-parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *names)
+parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *list)
 {
   int R = r->n_rows, T = r->n_tokens;
   j->p = at;
@@ -1733,6 +1743,7 @@ parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *names)
         return j_type_error (j, "an object", "targets[%d]", i);
       j->p++;
       g_autofree char *text = NULL;
+      g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
       gboolean have_prob = FALSE;
       int m = 0;
       while (j_next (j, '}', &m))
@@ -1757,15 +1768,21 @@ parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *names)
               if (j_peek (j) != '[')
                 return j_type_error (j, "an array of token ids", "targets[%d].ids", i);
               j->p++;
+              g_array_set_size (ids, 0);
+              long hi = r->model_info.vocab_size > 0 ? r->model_info.vocab_size - 1 : G_MAXINT32;
               int k = 0;
               while (j_next (j, ']', &k))
                 {
                   long v;
                   double raw = 0;
-                  ValStatus st = j_int (j, 0, G_MAXINT32, &v, &raw);
+                  ValStatus st = j_int (j, 0, hi, &v, &raw);
                   if (st != VAL_OK)
-                    return j_int_error (j, st, raw, 0, G_MAXINT32, "targets[%d].ids[%d]", i,
-                                        k - 1);
+                    return j_int_error (j, st, raw, 0, hi, "targets[%d].ids[%d]", i, k - 1);
+                  if (k > LENS_RESULTS_MAX_TOKENS)
+                    return j_fail (j, "targets[%d].ids has more than %d ids", i,
+                                   LENS_RESULTS_MAX_TOKENS);
+                  int32_t id = (int32_t) v;
+                  g_array_append_val (ids, id);
                 }
               if (j->failed)
                 return FALSE;
@@ -1809,7 +1826,11 @@ parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *names)
             traj[row] = probs[(size_t) row * T + t];
           g_hash_table_insert (r->tracked[t], g_strdup (text), traj);
         }
-      g_ptr_array_add (names, g_steal_pointer (&text));
+      LensFileTarget *ft = g_new0 (LensFileTarget, 1);
+      ft->text = g_steal_pointer (&text);
+      ft->n_ids = (int) ids->len;
+      ft->ids = ft->n_ids > 0 ? (int32_t *) g_array_free (g_steal_pointer (&ids), FALSE) : NULL;
+      g_ptr_array_add (list, ft);
     }
   return !j->failed;
 }
@@ -1938,6 +1959,8 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   memcpy (r->token_ids, ids->data, (size_t) T * sizeof (int32_t));
   memcpy (r->entropy, entropy, (size_t) R * T * sizeof (float));
   memcpy (r->log_z, log_z, (size_t) R * T * sizeof (float));
+  r->model_info = info;
+  memset (&info, 0, sizeof info);
   r->tracked = g_new0 (GHashTable *, T);
   for (int t = 0; t < T; t++)
     r->tracked[t] = tracked_table_new ();
@@ -1954,8 +1977,6 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   else
     vocab_move_to (&v.local, r);
   r->prompt = g_steal_pointer (&prompt);
-  r->model_info = info;
-  memset (&info, 0, sizeof info);
   if (r->model_info.name == NULL && r->model_info.path != NULL)
     r->model_info.name = g_path_get_basename (r->model_info.path);
 
@@ -2518,13 +2539,13 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
 /* Entry points                                                                                */
 
 LensResult *
-lens_results_parse_full (const char *data, size_t len, const char *name, char ***target_texts,
+lens_results_parse_full (const char *data, size_t len, const char *name, GPtrArray **targets,
                          GError **error)
 {
   g_return_val_if_fail (data != NULL || len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  if (target_texts != NULL)
-    *target_texts = NULL;
+  if (targets != NULL)
+    *targets = NULL;
   if (name == NULL)
     name = "results";
 
@@ -2542,7 +2563,8 @@ lens_results_parse_full (const char *data, size_t len, const char *name, char **
     }
 
   g_autoptr (GString) scratch = g_string_sized_new (64);
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) names =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) lens_file_target_free);
   JReader j = {.base = data, .p = data, .end = data + len, .name = name, .error = error,
                .scratch = scratch};
   Members m = {0};
@@ -2638,11 +2660,8 @@ lens_results_parse_full (const char *data, size_t len, const char *name, char **
             LENS_RESULTS_FORMAT_NAME);
 
   g_free (j.desc);
-  if (r != NULL && target_texts != NULL)
-    {
-      g_ptr_array_add (names, NULL);
-      *target_texts = (char **) g_ptr_array_steal (names, NULL);
-    }
+  if (r != NULL && targets != NULL)
+    *targets = g_steal_pointer (&names);
   return r;
 }
 
@@ -2653,7 +2672,7 @@ lens_results_parse (const char *data, size_t len, const char *name, GError **err
 }
 
 LensResult *
-lens_results_load_full (const char *path, char ***target_texts, GError **error)
+lens_results_load_full (const char *path, GPtrArray **targets, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
   g_autofree char *display = g_filename_display_name (path);
@@ -2665,7 +2684,7 @@ lens_results_load_full (const char *path, char ***target_texts, GError **error)
       return NULL;
     }
   return lens_results_parse_full (g_mapped_file_get_contents (file),
-                                  g_mapped_file_get_length (file), display, target_texts, error);
+                                  g_mapped_file_get_length (file), display, targets, error);
 }
 
 LensResult *

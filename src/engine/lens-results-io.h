@@ -60,15 +60,25 @@ char *lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, i
 char *lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *targets,
                                         int n_targets, GError **error);
 
+/* A target carried by a results file (our format's "targets"): its probabilities are in
+ * r->tracked under `text`. */
+typedef struct
+{
+  char *text;
+  int32_t *ids;  /* the token ids the file gives for it (may be NULL when n_ids == 0) */
+  int n_ids;
+} LensFileTarget;
+
+void lens_file_target_free (LensFileTarget *target);
+
 /* Reads any of the three formats. `name` (e.g. the file's display name) starts error messages.
- * On success, if `target_texts` is not NULL it receives the texts of the targets the file
- * carried (our format's "targets", in order; empty for logitlenskit files), a NULL-terminated
- * array to free with g_strfreev. */
+ * On success, if `targets` is not NULL it receives a new GPtrArray of LensFileTarget * (owning
+ * them): the file's targets in order; empty for logitlenskit files. */
 LensResult *lens_results_parse_full (const char *data, size_t len, const char *name,
-                                     char ***target_texts, GError **error);
+                                     GPtrArray **targets, GError **error);
 LensResult *lens_results_parse (const char *data, size_t len, const char *name, GError **error);
 /* Maps the file and parses it (blocking; call it from a worker thread in the GUI). */
-LensResult *lens_results_load_full (const char *path, char ***target_texts, GError **error);
+LensResult *lens_results_load_full (const char *path, GPtrArray **targets, GError **error);
 LensResult *lens_results_load (const char *path, GError **error);
 
 /* Writes `contents` to `path` atomically (temporary file + rename). */

@@ -19,7 +19,7 @@ data_path (const char *name)
 }
 
 static LensResult *
-load_data (const char *name, char ***targets)
+load_data (const char *name, GPtrArray **targets)
 {
   g_autofree char *path = data_path (name);
   g_autoptr (GError) error = NULL;
@@ -167,7 +167,7 @@ test_v1_small (void)
 static void
 test_own_small (void)
 {
-  g_auto (GStrv) targets = NULL;
+  g_autoptr (GPtrArray) targets = NULL;
   g_autoptr (LensResult) r = load_data ("own-small.json", &targets);
 
   g_assert_cmpint (r->n_rows, ==, 3);
@@ -199,8 +199,11 @@ test_own_small (void)
   g_assert_true (isnan (r->log_z[lens_result_cell_index (r, 0, 1)]));
 
   g_assert_nonnull (targets);
-  g_assert_cmpuint (g_strv_length (targets), ==, 1);
-  g_assert_cmpstr (targets[0], ==, " Paris");
+  g_assert_cmpuint (targets->len, ==, 1);
+  const LensFileTarget *ft = g_ptr_array_index (targets, 0);
+  g_assert_cmpstr (ft->text, ==, " Paris");
+  g_assert_cmpint (ft->n_ids, ==, 1);
+  g_assert_cmpint (ft->ids[0], ==, 6342);
   const float *p0 = tracked (r, 0, " Paris"), *p1 = tracked (r, 1, " Paris");
   g_assert_cmpfloat (p0[0], ==, 0.001f);
   g_assert_cmpfloat (p0[1], ==, 0.003f);
@@ -340,7 +343,7 @@ test_own_round_trip (void)
     {
       g_autofree char *json = lens_result_to_json (r, tg, 1, pretty);
       g_autoptr (GError) error = NULL;
-      g_auto (GStrv) names = NULL;
+      g_autoptr (GPtrArray) names = NULL;
       g_autoptr (LensResult) back =
         lens_results_parse_full (json, strlen (json), "round-trip.json", &names, &error);
       g_assert_no_error (error);
@@ -357,8 +360,12 @@ test_own_round_trip (void)
       g_assert_cmpstr (back->model_info.name, ==, "hand-made");
       g_assert_cmpint (back->model_info.vocab_size, ==, 40);
       g_assert_cmpstr (lens_result_token_text (back, 7), ==, "\\xe2\\x80");
-      g_assert_cmpuint (g_strv_length (names), ==, 1);
-      g_assert_cmpstr (names[0], ==, " Par is");
+      g_assert_cmpuint (names->len, ==, 1);
+      const LensFileTarget *ft = g_ptr_array_index (names, 0);
+      g_assert_cmpstr (ft->text, ==, " Par is");
+      g_assert_cmpint (ft->n_ids, ==, 2);
+      g_assert_cmpint (ft->ids[0], ==, 6);
+      g_assert_cmpint (ft->ids[1], ==, 9);
       for (int row = 0; row < R; row++)
         for (int t = 0; t < T; t++)
           {
@@ -738,6 +745,10 @@ static const Bad bad_cases[] = {
   {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], \"layers\": "
    "[0], \"cells\": [[{\"entropy\": 1}]]}",
    "cells[0][0] has no \"top\""},
+  {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
+   "1, \"text\": \"a\"}], \"layers\": [0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\","
+   " \"prob\": 0.5}]}]], \"targets\": [{\"text\": \"c\", \"ids\": [3, 12], \"prob\": [[0.5]]}]}",
+   "targets[0].ids[1] is 12, expected an integer from 0 to 9"},
 };
 
 static void
@@ -1239,7 +1250,7 @@ test_live (void)
 
   /* Our format: exact. */
   g_autofree char *json = lens_result_to_json (r, tg, 1, TRUE);
-  g_auto (GStrv) names = NULL;
+  g_autoptr (GPtrArray) names = NULL;
   g_autoptr (LensResult) own = lens_results_parse_full (json, strlen (json), "live.json", &names,
                                                         &error);
   g_assert_no_error (error);
@@ -1253,7 +1264,9 @@ test_live (void)
   g_assert_cmpint (own->model_info.d_model, ==, MC);
   g_assert_cmpint (own->model_info.n_head, ==, MNH);
   g_assert_cmpint (own->model_info.vocab_size, ==, MV);
-  g_assert_cmpstr (names[0], ==, " the");
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (((LensFileTarget *) g_ptr_array_index (names, 0))->text, ==, " the");
+  g_assert_cmpint (((LensFileTarget *) g_ptr_array_index (names, 0))->ids[0], ==, the_id);
   for (size_t c = 0; c < cells; c++)
     g_assert_cmpfloat (tracked (own, (int) (c % T), " the")[c / T], ==, the[c]);
   for (int row = 0; row < R; row++)
