@@ -61,7 +61,7 @@ CHECKPOINTS = [
          order="sorted"),
     # Massive activations (as in real GPT-2's residual stream: a few dimensions hundreds of times
     # larger than the rest) and a large common offset stress the layer norms' numerics.
-    dict(name="l2-c64-f32-untied-outlier-dims", tok=("B", "json-strings"), n_layer=2, n_embd=64,
+    dict(name="l2-c64-f32-untied-offset-and-outliers", tok=("B", "json-strings"), n_layer=2, n_embd=64,
          n_head=2, n_inner=None, n_positions=32, dtype="F32", prefix="", tied=False,
          outliers=True),
     dict(name="l3-c80-f32-tied-wide-heads", tok=("A", "json-pairs"), n_layer=3, n_embd=80,
@@ -152,10 +152,10 @@ class Checkpoint:
         nrng = np.random.default_rng(rng.randrange(1 << 30))
         weights = gpt2ref.random_gpt2_weights(self.cfg, nrng, std=spec.get("std", 0.2))
         if spec.get("outliers"):
-            weights["wpe.weight"] += 50.0   # a common offset: E[x^2] - mean^2 would cancel
-            weights["wpe.weight"][:, 3] += 300.0
-            weights["wpe.weight"][0, 5] -= 700.0
-            weights["h.0.mlp.c_proj.bias"][11] += 250.0
+            weights["wpe.weight"] += 1000.0  # common offset: one-pass E[x^2] - mean^2 cancels
+            weights["wpe.weight"][:, 3] += 30.0
+            weights["wpe.weight"][0, 5] -= 70.0
+            weights["h.0.mlp.c_proj.bias"][11] += 25.0
         self.stored = gpt2ref.write_checkpoint(
             self.dir, self.cfg, weights, dtype=spec["dtype"], prefix=spec["prefix"],
             attn_buffers=spec.get("buffers"), lm_head_when_tied=spec.get("lm_head_when_tied", False),
