@@ -1,0 +1,1313 @@
+/* ll-window.c: the main window. Input (prompt, targets) goes to the worker after a short pause;
+ * results come back on the main thread and are handed to the chart views with one paint state. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <math.h>
+
+#include "lens-error.h"
+#include "lens-locate.h"
+#include "lens-results-io.h"
+#include "ll-chart-view.h"
+#include "ll-targets.h"
+#include "ll-window.h"
+
+/* Typing recomputes after this pause, so a fast typist does not start a run per key. */
+#define DEBOUNCE_MS 150
+/* Cache hits finish well within this; only real runs show the progress bar. */
+#define PROGRESS_DELAY_MS 120
+#define MAX_RECENT_MODELS 8
+
+struct _LlWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* Template children */
+  AdwToastOverlay *toast_overlay;
+  GtkMenuButton *model_button;
+  GtkStack *model_icon_stack;
+  GtkSpinner *model_spinner;
+  GtkLabel *model_button_label;
+  GtkRevealer *error_revealer;
+  GtkLabel *error_label;
+  GtkEntry *prompt_entry;
+  GtkEntry *target_entry;
+  GtkLabel *model_summary;
+  GtkLabel *notice_label;
+  GtkLabel *status_label;
+  GtkPaned *paned;
+  GtkStack *content_stack;
+  AdwStatusPage *loading_page;
+  GtkSpinner *loading_spinner;
+  AdwStatusPage *error_page;
+  GtkButton *error_open_button;
+  AdwViewStack *view_stack;
+  GtkScrolledWindow *heatmap_scroll;
+  GtkScrolledWindow *target_scroll;
+  GtkScrolledWindow *line_scroll;
+  GtkScrolledWindow *topk_scroll;
+  GtkDropDown *target_dropdown;
+  GtkStack *target_stack;
+  GtkLabel *line_position_label;
+  GtkProgressBar *progress_bar;
+  GtkLabel *topk_cell_label;
+  GtkAdjustment *top_k_adjustment;
+  GMenu *model_menu;
+
+  LlChartView *views[4]; /* indexed by LensView */
+
+  GSettings *settings; /* NULL when the schema is not installed */
+  LlWorker *worker;
+  LensResult *result;
+  LensPaintState state;
+
+  /* Targets of the current result: labels, ids and (R, T) probabilities. */
+  GArray *targets;        /* of LensTarget */
+  GPtrArray *target_mem;  /* owns labels and probability arrays */
+  GPtrArray *target_texts; /* (char *) each target as parsed from the entry, for JSON */
+  GtkStringList *target_names;
+  char *notice;
+
+  guint debounce_id;
+  guint progress_delay_id;
+  gint64 run_started_us;
+  char *loading_dir;
+};
+
+G_DEFINE_FINAL_TYPE (LlWindow, ll_window, ADW_TYPE_APPLICATION_WINDOW)
+
+enum
+{
+  SIGNAL_RESULT_CHANGED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+static const char *const view_names[] = { "heatmap", "target", "line", "topk" };
+
+static void run_now (LlWindow *self);
+static void update_targets (LlWindow *self);
+
+/* ---- small helpers ---- */
+
+static const char *
+scale_to_string (LensColorScale scale)
+{
+  switch (scale)
+    {
+    case LENS_SCALE_BLUES:
+      return "blues";
+    case LENS_SCALE_VIRIDIS:
+      return "viridis";
+    case LENS_SCALE_RDYLBU:
+    default:
+      return "rdylbu";
+    }
+}
+
+static gboolean
+scale_from_string (const char *s, LensColorScale *out)
+{
+  if (g_strcmp0 (s, "rdylbu") == 0)
+    *out = LENS_SCALE_RDYLBU;
+  else if (g_strcmp0 (s, "blues") == 0)
+    *out = LENS_SCALE_BLUES;
+  else if (g_strcmp0 (s, "viridis") == 0)
+    *out = LENS_SCALE_VIRIDIS;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+view_from_string (const char *s, LensView *out)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (view_names); i++)
+    if (g_strcmp0 (s, view_names[i]) == 0)
+      {
+        *out = (LensView) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static const char *
+view_title (LensView view)
+{
+  switch (view)
+    {
+    case LENS_VIEW_HEATMAP:
+      return _("Heatmap");
+    case LENS_VIEW_TARGET:
+      return _("Target Heatmap");
+    case LENS_VIEW_LINE:
+      return _("Line Plot");
+    case LENS_VIEW_TOPK:
+    default:
+      return _("Top Tokens");
+    }
+}
+
+static void
+show_toast (LlWindow *self, const char *text)
+{
+  AdwToast *toast = adw_toast_new (text);
+  adw_toast_set_timeout (toast, 4);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+show_error (LlWindow *self, const char *message)
+{
+  gtk_label_set_text (self->error_label, message);
+  gtk_revealer_set_reveal_child (self->error_revealer, TRUE);
+}
+
+static void
+hide_error (LlWindow *self)
+{
+  gtk_revealer_set_reveal_child (self->error_revealer, FALSE);
+}
+
+static void
+set_content (LlWindow *self, const char *name)
+{
+  gtk_stack_set_visible_child_name (self->content_stack, name);
+  gboolean loading = g_strcmp0 (name, "loading") == 0;
+  gtk_spinner_set_spinning (self->loading_spinner, loading);
+}
+
+/* The cell the line plot and the top-k panel show: the selection, else the last position of the
+ * last row (what the model itself predicts next). */
+static void
+effective_selection (LlWindow *self, int *row, int *pos)
+{
+  const LensResult *r = self->result;
+  *row = self->state.sel_row;
+  *pos = self->state.sel_pos;
+  if (r == NULL)
+    return;
+  if (*row < 0 || *row >= r->n_rows)
+    *row = r->n_rows - 1;
+  if (*pos < 0 || *pos >= r->n_tokens)
+    *pos = r->n_tokens - 1;
+}
+
+static void
+update_selection_labels (LlWindow *self)
+{
+  const LensResult *r = self->result;
+  if (r == NULL)
+    {
+      gtk_label_set_text (self->topk_cell_label, "");
+      gtk_label_set_text (self->line_position_label, "");
+      return;
+    }
+  int row, pos;
+  effective_selection (self, &row, &pos);
+  const char *token = r->token_texts[pos];
+  g_autofree char *cell = NULL;
+  if (r->row_layers[row] == LENS_ROW_EMBEDDINGS)
+    cell = g_strdup_printf (_("Embeddings · position %d, “%s”"), pos, token);
+  else
+    cell = g_strdup_printf (_("Layer %s · position %d, “%s”"), r->row_labels[row], pos, token);
+  gtk_label_set_text (self->topk_cell_label, cell);
+  g_autofree char *line = g_strdup_printf (_("Across layers at position %d, “%s”"), pos, token);
+  gtk_label_set_text (self->line_position_label, line);
+}
+
+static void
+push_state (LlWindow *self)
+{
+  self->state.targets = self->targets->len > 0 ? (const LensTarget *) (void *) self->targets->data
+                                               : NULL;
+  self->state.n_targets = (int) self->targets->len;
+  if (self->state.active_target >= self->state.n_targets)
+    self->state.active_target = 0;
+  for (int v = 0; v < 4; v++)
+    ll_chart_view_set_state (self->views[v], &self->state);
+  update_selection_labels (self);
+}
+
+static void
+update_model_labels (LlWindow *self)
+{
+  LensModel *model = ll_worker_get_model (self->worker);
+  if (model == NULL)
+    {
+      gtk_label_set_text (self->model_button_label, _("No Model"));
+      gtk_label_set_text (self->model_summary, "");
+      return;
+    }
+  const LensConfig *c = lens_model_config (model);
+  gtk_label_set_text (self->model_button_label, lens_model_name (model));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_button), lens_model_path (model));
+  g_autofree char *summary =
+    g_strdup_printf (_("%s · %d layers · width %d · %d heads · vocabulary %d · context %d"),
+                     lens_model_name (model), c->n_layer, c->n_embd, c->n_head, c->vocab_size,
+                     c->n_positions);
+  gtk_label_set_text (self->model_summary, summary);
+}
+
+static void
+set_model_loading (LlWindow *self, gboolean loading)
+{
+  gtk_stack_set_visible_child_name (self->model_icon_stack, loading ? "spinner" : "icon");
+  gtk_spinner_set_spinning (self->model_spinner, loading);
+  if (loading)
+    gtk_label_set_text (self->model_button_label, _("Loading…"));
+  else
+    update_model_labels (self);
+}
+
+/* ---- targets ---- */
+
+static void
+clear_targets (LlWindow *self)
+{
+  g_array_set_size (self->targets, 0);
+  g_ptr_array_set_size (self->target_mem, 0);
+  g_ptr_array_set_size (self->target_texts, 0);
+}
+
+static void
+set_notice (LlWindow *self, const char *notice)
+{
+  g_free (self->notice);
+  self->notice = g_strdup (notice != NULL ? notice : "");
+  gtk_label_set_text (self->notice_label, self->notice);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->notice_label),
+                               self->notice[0] != '\0' ? self->notice : NULL);
+}
+
+static void
+update_targets (LlWindow *self)
+{
+  g_auto (GStrv) texts = ll_targets_parse (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+  g_autoptr (GString) notice = g_string_new (NULL);
+  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+  const LensResult *r = self->result;
+
+  clear_targets (self);
+  for (int i = 0; r != NULL && texts[i] != NULL; i++)
+    {
+      size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
+      float *probs = g_new (float, cells);
+      int32_t first_id = -1;
+      int n_ids = 0;
+      g_autoptr (GError) error = NULL;
+
+      if (!lens_result_target_probs_for_text (r, texts[i], probs, &first_id, &n_ids, &error))
+        {
+          g_free (probs);
+          if (notice->len > 0)
+            g_string_append (notice, "  ");
+          g_string_append_printf (notice, _("Cannot track “%s”: %s."), texts[i], error->message);
+          continue;
+        }
+      const char *shown = first_id >= 0 ? lens_result_token_text (r, first_id) : texts[i];
+      if (n_ids > 1)
+        {
+          if (notice->len > 0)
+            g_string_append (notice, "  ");
+          g_string_append_printf (notice, _("“%s” is %d tokens; tracking its first, “%s”."),
+                                  texts[i], n_ids, shown);
+        }
+      char *label = g_strdup (shown);
+      g_ptr_array_add (self->target_mem, label);
+      g_ptr_array_add (self->target_mem, probs);
+      LensTarget t = { .label = label, .id = first_id, .probs = probs };
+      g_array_append_val (self->targets, t);
+      g_ptr_array_add (self->target_texts, g_strdup (texts[i]));
+      g_autofree char *name = g_strdup_printf ("“%s”", label);
+      g_strv_builder_add (names, name);
+    }
+  set_notice (self, notice->str);
+
+  /* The drop-down keeps the chosen target when the list only grows or shrinks at the end. */
+  g_auto (GStrv) name_list = g_strv_builder_end (names);
+  int active = self->state.active_target;
+  guint old_n = g_list_model_get_n_items (G_LIST_MODEL (self->target_names));
+  gtk_string_list_splice (self->target_names, 0, old_n, (const char *const *) name_list);
+  if (active < 0 || active >= (int) self->targets->len)
+    active = 0;
+  self->state.active_target = active;
+  if (self->targets->len > 0)
+    gtk_drop_down_set_selected (self->target_dropdown, (guint) active);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->target_dropdown), self->targets->len > 1);
+  gtk_stack_set_visible_child_name (self->target_stack, self->targets->len > 0 ? "view" : "none");
+  push_state (self);
+}
+
+static void
+target_entry_changed_cb (LlWindow *self)
+{
+  /* Cheap: one GEMV over the cached normalised residuals per target, no model run. */
+  update_targets (self);
+}
+
+static void
+target_dropdown_selected_cb (LlWindow *self)
+{
+  guint selected = gtk_drop_down_get_selected (self->target_dropdown);
+  if (selected == GTK_INVALID_LIST_POSITION || selected >= self->targets->len)
+    return;
+  if ((int) selected == self->state.active_target)
+    return;
+  self->state.active_target = (int) selected;
+  push_state (self);
+}
+
+/* ---- results ---- */
+
+static void
+set_result (LlWindow *self, LensResult *result)
+{
+  gboolean same_shape = self->result != NULL && result != NULL &&
+                        self->result->n_rows == result->n_rows &&
+                        self->result->n_tokens == result->n_tokens;
+
+  if (result != NULL)
+    lens_result_ref (result);
+  g_clear_pointer (&self->result, lens_result_unref);
+  self->result = result;
+
+  /* A selection survives a new result of the same shape (e.g. a changed top-k); otherwise the
+   * views fall back to the last position, which is what typing at the end wants. */
+  if (!same_shape)
+    {
+      self->state.sel_row = -1;
+      self->state.sel_pos = -1;
+    }
+  self->state.hover_row = -1;
+  self->state.hover_pos = -1;
+
+  /* Views get the new result before the targets that point into it are rebuilt. */
+  clear_targets (self);
+  self->state.targets = NULL;
+  self->state.n_targets = 0;
+  for (int v = 0; v < 4; v++)
+    {
+      ll_chart_view_set_state (self->views[v], &self->state);
+      ll_chart_view_set_result (self->views[v], result);
+    }
+  update_targets (self);
+  g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
+}
+
+static gboolean
+progress_delay_cb (gpointer user_data)
+{
+  LlWindow *self = user_data;
+  self->progress_delay_id = 0;
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+worker_busy_cb (LlWindow *self)
+{
+  g_clear_handle_id (&self->progress_delay_id, g_source_remove);
+  if (ll_worker_get_busy (self->worker))
+    {
+      gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
+      self->progress_delay_id = g_timeout_add (PROGRESS_DELAY_MS, progress_delay_cb, self);
+    }
+  else
+    gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), FALSE);
+}
+
+static void
+worker_progress_cb (LlWindow *self, int done, int total)
+{
+  if (total > 0)
+    gtk_progress_bar_set_fraction (self->progress_bar, CLAMP ((double) done / total, 0.0, 1.0));
+}
+
+static void
+run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (LlWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  gboolean from_cache = FALSE;
+  g_autoptr (LensResult) result = ll_worker_run_finish (LL_WORKER (source), res, &from_cache,
+                                                        &error);
+
+  if (result == NULL)
+    {
+      /* Superseded or cancelled: a newer request owns the window now. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      adw_status_page_set_title (self->error_page, _("Cannot Run This Prompt"));
+      adw_status_page_set_description (self->error_page, error->message);
+      gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), FALSE);
+      gtk_label_set_text (self->status_label, "");
+      set_content (self, "error");
+      return;
+    }
+
+  double seconds = (g_get_monotonic_time () - self->run_started_us) / 1e6;
+  g_autofree char *status = NULL;
+  if (from_cache)
+    status = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · from cache",
+                                           "%d tokens · from cache", result->n_tokens),
+                              result->n_tokens);
+  else
+    status = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · %.2f s",
+                                           "%d tokens · %.2f s", result->n_tokens),
+                              result->n_tokens, seconds);
+  gtk_label_set_text (self->status_label, status);
+  set_result (self, result);
+  set_content (self, "result");
+}
+
+static void
+run_now (LlWindow *self)
+{
+  g_clear_handle_id (&self->debounce_id, g_source_remove);
+
+  if (ll_worker_get_model (self->worker) == NULL)
+    return; /* runs when the model has loaded */
+
+  const char *prompt = gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry));
+  if (prompt[0] == '\0')
+    {
+      ll_worker_cancel (self->worker);
+      gtk_label_set_text (self->status_label, "");
+      set_content (self, "empty");
+      return;
+    }
+  self->run_started_us = g_get_monotonic_time ();
+  int top_k = (int) gtk_adjustment_get_value (self->top_k_adjustment);
+  ll_worker_run_async (self->worker, prompt, top_k, NULL, run_done_cb, g_object_ref (self));
+}
+
+static gboolean
+debounce_cb (gpointer user_data)
+{
+  LlWindow *self = user_data;
+  self->debounce_id = 0;
+  run_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_run (LlWindow *self)
+{
+  g_clear_handle_id (&self->debounce_id, g_source_remove);
+  self->debounce_id = g_timeout_add (DEBOUNCE_MS, debounce_cb, self);
+}
+
+static void
+prompt_changed_cb (LlWindow *self)
+{
+  /* An emptied prompt shows the empty state at once; anything else waits for a pause. */
+  if (gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry))[0] == '\0')
+    run_now (self);
+  else
+    schedule_run (self);
+}
+
+static void
+top_k_changed_cb (LlWindow *self)
+{
+  int k = (int) gtk_adjustment_get_value (self->top_k_adjustment);
+  if (self->settings != NULL)
+    g_settings_set_int (self->settings, "top-k", k);
+  schedule_run (self);
+}
+
+/* ---- selection from the views ---- */
+
+static void
+cell_selected_cb (LlChartView *view, int row, int pos, LlWindow *self)
+{
+  if (self->state.sel_row == row && self->state.sel_pos == pos)
+    return;
+  self->state.sel_row = row;
+  self->state.sel_pos = pos;
+  push_state (self);
+}
+
+/* ---- model loading ---- */
+
+static void
+remember_model (LlWindow *self, const char *dir)
+{
+  if (self->settings == NULL)
+    return;
+  g_settings_set_string (self->settings, "last-model", dir);
+  g_auto (GStrv) old = g_settings_get_strv (self->settings, "recent-models");
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_strv_builder_add (b, dir);
+  int n = 1;
+  for (int i = 0; old[i] != NULL && n < MAX_RECENT_MODELS; i++)
+    if (g_strcmp0 (old[i], dir) != 0)
+      {
+        g_strv_builder_add (b, old[i]);
+        n++;
+      }
+  g_auto (GStrv) list = g_strv_builder_end (b);
+  g_settings_set_strv (self->settings, "recent-models", (const char *const *) list);
+}
+
+static void
+load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (LlWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_steal_pointer (&self->loading_dir);
+
+  if (!ll_worker_load_model_finish (LL_WORKER (source), res, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return; /* a newer load is in flight */
+      set_model_loading (self, FALSE);
+      g_autofree char *message = NULL;
+      if (ll_worker_get_model (self->worker) != NULL)
+        message = g_strdup_printf (_("Could not open the model in “%s”: %s. Still using %s."),
+                                   dir, error->message,
+                                   lens_model_name (ll_worker_get_model (self->worker)));
+      else
+        message = g_strdup_printf (_("Could not open the model in “%s”: %s"), dir,
+                                   error->message);
+      show_error (self, message);
+      if (ll_worker_get_model (self->worker) == NULL)
+        {
+          adw_status_page_set_title (self->error_page, _("No Model"));
+          adw_status_page_set_description (self->error_page, message);
+          gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), TRUE);
+          set_content (self, "error");
+        }
+      return;
+    }
+
+  LensModel *model = ll_worker_get_model (self->worker);
+  set_model_loading (self, FALSE);
+  hide_error (self);
+  remember_model (self, lens_model_path (model));
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "open-model");
+  g_simple_action_set_state (G_SIMPLE_ACTION (action),
+                             g_variant_new_string (lens_model_path (model)));
+  if (g_strcmp0 (ll_window_get_content_state (self), "loading") == 0 ||
+      g_strcmp0 (ll_window_get_content_state (self), "error") == 0)
+    set_content (self, "empty");
+  run_now (self);
+}
+
+void
+ll_window_open_model (LlWindow *self, const char *dir)
+{
+  g_return_if_fail (LL_IS_WINDOW (self));
+  g_return_if_fail (dir != NULL);
+
+  g_free (self->loading_dir);
+  self->loading_dir = g_strdup (dir);
+  set_model_loading (self, TRUE);
+  if (ll_worker_get_model (self->worker) == NULL)
+    {
+      adw_status_page_set_description (self->loading_page, dir);
+      set_content (self, "loading");
+    }
+  ll_worker_load_model_async (self->worker, dir, NULL, load_done_cb, g_object_ref (self));
+}
+
+void
+ll_window_open_default_model (LlWindow *self, const char *explicit_dir)
+{
+  g_return_if_fail (LL_IS_WINDOW (self));
+
+  g_autofree char *last = self->settings != NULL
+                            ? g_settings_get_string (self->settings, "last-model")
+                            : NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = lens_locate_default_model (explicit_dir, last, NULL, &error);
+  if (dir == NULL)
+    {
+      adw_status_page_set_title (self->error_page, _("No Model Found"));
+      adw_status_page_set_description (self->error_page, error->message);
+      gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), TRUE);
+      set_content (self, "error");
+      return;
+    }
+  ll_window_open_model (self, dir);
+}
+
+static void
+rebuild_model_menu (LlWindow *self)
+{
+  g_menu_remove_all (self->model_menu);
+  g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+
+  g_autoptr (GMenu) bundled = g_menu_new ();
+  g_autofree char *demo = lens_locate_demo_model (NULL);
+  if (demo != NULL)
+    {
+      g_autoptr (GMenuItem) item = g_menu_item_new (_("Demo Model (Brown Corpus)"), NULL);
+      g_menu_item_set_action_and_target_value (item, "win.open-model", g_variant_new_string (demo));
+      g_menu_append_item (bundled, item);
+      g_hash_table_add (listed, demo);
+      g_menu_append_section (self->model_menu, NULL, G_MENU_MODEL (bundled));
+    }
+
+  g_autoptr (GPtrArray) cached = lens_locate_hf_models (NULL);
+  if (cached->len > 0)
+    {
+      g_autoptr (GMenu) section = g_menu_new ();
+      for (guint i = 0; i < cached->len; i++)
+        {
+          LensCachedModel *m = g_ptr_array_index (cached, i);
+          g_autoptr (GMenuItem) item = g_menu_item_new (m->repo_id, NULL);
+          g_menu_item_set_action_and_target_value (item, "win.open-model",
+                                                   g_variant_new_string (m->path));
+          g_menu_append_item (section, item);
+          g_hash_table_add (listed, m->path);
+        }
+      g_menu_append_section (self->model_menu, _("Hugging Face Cache"), G_MENU_MODEL (section));
+    }
+
+  g_auto (GStrv) recent = self->settings != NULL
+                            ? g_settings_get_strv (self->settings, "recent-models")
+                            : NULL;
+  g_autoptr (GMenu) recent_section = g_menu_new ();
+  for (int i = 0; recent != NULL && recent[i] != NULL; i++)
+    {
+      if (g_hash_table_contains (listed, recent[i]) || !lens_locate_is_model_dir (recent[i]))
+        continue;
+      g_autofree char *base = g_filename_display_basename (recent[i]);
+      g_autoptr (GMenuItem) item = g_menu_item_new (base, NULL);
+      g_menu_item_set_action_and_target_value (item, "win.open-model",
+                                               g_variant_new_string (recent[i]));
+      g_menu_append_item (recent_section, item);
+    }
+  if (g_menu_model_get_n_items (G_MENU_MODEL (recent_section)) > 0)
+    g_menu_append_section (self->model_menu, _("Recent"), G_MENU_MODEL (recent_section));
+
+  g_autoptr (GMenu) open = g_menu_new ();
+  g_menu_append (open, _("_Open Model Folder…"), "win.open-model-folder");
+  g_menu_append_section (self->model_menu, NULL, G_MENU_MODEL (open));
+}
+
+static void
+model_popover_visible_cb (LlWindow *self)
+{
+  /* The list of cached models and recent folders is read when the menu opens, so it reflects
+   * downloads made while the app runs. (GtkMenuButton:active is GTK 4.10.) */
+  GtkPopover *popover = gtk_menu_button_get_popover (self->model_button);
+  if (popover != NULL && gtk_widget_get_visible (GTK_WIDGET (popover)))
+    rebuild_model_menu (self);
+}
+
+/* ---- actions ---- */
+
+static void
+open_model_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  /* The state follows the loaded model once it has loaded, not the request. */
+  ll_window_open_model (self, g_variant_get_string (value, NULL));
+}
+
+static void
+folder_chooser_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      if (path != NULL)
+        ll_window_open_model (self, path);
+      else
+        show_error (self, _("Only local folders can be opened as models"));
+    }
+  g_object_unref (dialog);
+}
+
+static void
+open_model_folder_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
+    _("Open Model Folder"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"),
+    _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (folder_chooser_response_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+typedef struct
+{
+  LlWindow *self;
+  LensView view;
+  double scale;
+} ExportRequest;
+
+static void
+export_chooser_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  ExportRequest *req = user_data;
+  LlWindow *self = req->self;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      g_autoptr (GError) error = NULL;
+      if (path == NULL)
+        show_error (self, _("Figures can only be exported to local files"));
+      else if (!ll_window_export_view (self, req->view, path, req->scale, &error))
+        {
+          g_autofree char *message = g_strdup_printf (_("Could not export: %s"), error->message);
+          show_error (self, message);
+        }
+      else
+        {
+          g_autofree char *base = g_filename_display_basename (path);
+          g_autofree char *text = g_strdup_printf (_("Exported “%s”"), base);
+          show_toast (self, text);
+        }
+    }
+  g_object_unref (dialog);
+  g_object_unref (req->self);
+  g_free (req);
+}
+
+static void
+export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  g_auto (GStrv) parts = g_strsplit (g_variant_get_string (param, NULL), ":", 2);
+  LensView view;
+
+  if (g_strv_length (parts) != 2 || !view_from_string (parts[0], &view))
+    return;
+  if (self->result == NULL)
+    {
+      show_toast (self, _("Nothing to export yet: type a prompt first"));
+      return;
+    }
+
+  const char *format = parts[1];
+  const char *ext = g_str_has_prefix (format, "png") ? "png" : format;
+  double scale = g_strcmp0 (format, "png2") == 0 ? 2.0 : 1.0;
+
+  g_autofree char *title = g_strdup_printf (_("Export %s"), view_title (view));
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
+    title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_autofree char *name = g_strdup_printf ("logit-lens-%s%s.%s", view_names[view],
+                                           scale > 1.0 ? "@2x" : "", ext);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), name);
+
+  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  g_autofree char *pattern = g_strdup_printf ("*.%s", ext);
+  g_autofree char *upper = g_ascii_strup (ext, -1);
+  gtk_file_filter_set_name (filter, upper);
+  gtk_file_filter_add_pattern (filter, pattern);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+
+  ExportRequest *req = g_new0 (ExportRequest, 1);
+  req->self = g_object_ref (self);
+  req->view = view;
+  req->scale = scale;
+  g_signal_connect (chooser, "response", G_CALLBACK (export_chooser_response_cb), req);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+export_data_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  LlWindow *self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      g_autoptr (GError) error = NULL;
+      if (path == NULL)
+        show_error (self, _("Data can only be exported to local files"));
+      else if (!ll_window_export_data (self, path, &error))
+        {
+          g_autofree char *message = g_strdup_printf (_("Could not export: %s"), error->message);
+          show_error (self, message);
+        }
+      else
+        {
+          g_autofree char *base = g_filename_display_basename (path);
+          g_autofree char *text = g_strdup_printf (_("Exported “%s”"), base);
+          show_toast (self, text);
+        }
+    }
+  g_object_unref (dialog);
+  g_object_unref (self);
+}
+
+static void
+export_data_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+
+  if (self->result == NULL)
+    {
+      show_toast (self, _("Nothing to export yet: type a prompt first"));
+      return;
+    }
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
+    _("Export Data"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"),
+    _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "logit-lens.json");
+  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  gtk_file_filter_set_name (filter, _("JSON"));
+  gtk_file_filter_add_pattern (filter, "*.json");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  g_signal_connect (chooser, "response", G_CALLBACK (export_data_response_cb),
+                    g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  LensColorScale scale;
+  const char *name = g_action_get_name (G_ACTION (action));
+
+  if (!scale_from_string (g_variant_get_string (value, NULL), &scale))
+    return;
+  g_simple_action_set_state (action, value);
+  if (g_strcmp0 (name, "heatmap-scale") == 0)
+    self->state.heatmap_scale = scale;
+  else
+    self->state.target_scale = scale;
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, name, scale_to_string (scale));
+  push_state (self);
+}
+
+static void
+line_log_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  g_simple_action_set_state (action, value);
+  self->state.log_y = g_variant_get_boolean (value);
+  if (self->settings != NULL)
+    g_settings_set_boolean (self->settings, "line-log-scale", self->state.log_y);
+  push_state (self);
+}
+
+static void
+dismiss_error_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  hide_error (user_data);
+}
+
+static void
+focus_prompt_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  gtk_widget_grab_focus (GTK_WIDGET (self->prompt_entry));
+}
+
+static void
+focus_targets_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  gtk_widget_grab_focus (GTK_WIDGET (self->target_entry));
+}
+
+static void
+show_view_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  ll_window_set_visible_view (user_data, g_variant_get_string (param, NULL));
+}
+
+static void
+visible_view_changed_cb (LlWindow *self)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  if (self->settings != NULL && name != NULL)
+    g_settings_set_string (self->settings, "current-view", name);
+}
+
+static void
+dark_changed_cb (LlWindow *self)
+{
+  self->state.dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
+  push_state (self);
+}
+
+/* ---- lifecycle ---- */
+
+static gboolean
+ll_window_close_request (GtkWindow *window)
+{
+  LlWindow *self = LL_WINDOW (window);
+
+  if (self->settings != NULL)
+    {
+      int width, height;
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_delay (self->settings);
+      g_settings_set_int (self->settings, "window-width", width);
+      g_settings_set_int (self->settings, "window-height", height);
+      g_settings_set_boolean (self->settings, "window-maximized",
+                              gtk_window_is_maximized (window));
+      g_settings_set_string (self->settings, "last-prompt",
+                             gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
+      g_settings_set_string (self->settings, "last-targets",
+                             gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+      g_settings_apply (self->settings);
+    }
+  ll_worker_cancel (self->worker);
+  return GTK_WINDOW_CLASS (ll_window_parent_class)->close_request (window);
+}
+
+static void
+restore_settings (LlWindow *self)
+{
+  if (self->settings == NULL)
+    return;
+
+  GSettings *s = self->settings;
+  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (s, "window-width"),
+                               g_settings_get_int (s, "window-height"));
+  if (g_settings_get_boolean (s, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+
+  g_autofree char *heatmap_scale = g_settings_get_string (s, "heatmap-scale");
+  g_autofree char *target_scale = g_settings_get_string (s, "target-scale");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "heatmap-scale",
+                                      g_variant_new_string (heatmap_scale));
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "target-scale",
+                                      g_variant_new_string (target_scale));
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "line-log-scale",
+                                      g_variant_new_boolean (g_settings_get_boolean (s, "line-log-scale")));
+  gtk_adjustment_set_value (self->top_k_adjustment, g_settings_get_int (s, "top-k"));
+
+  g_autofree char *view = g_settings_get_string (s, "current-view");
+  ll_window_set_visible_view (self, view);
+
+  g_autofree char *prompt = g_settings_get_string (s, "last-prompt");
+  g_autofree char *targets = g_settings_get_string (s, "last-targets");
+  gtk_editable_set_text (GTK_EDITABLE (self->target_entry), targets);
+  gtk_editable_set_text (GTK_EDITABLE (self->prompt_entry), prompt);
+}
+
+static GSettings *
+new_settings_if_installed (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr (GSettingsSchema) schema =
+    source != NULL ? g_settings_schema_source_lookup (source, APP_ID, TRUE) : NULL;
+  if (schema == NULL)
+    {
+      g_warning ("GSettings schema %s is not installed; settings will not be saved", APP_ID);
+      return NULL;
+    }
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
+static void
+ll_window_dispose (GObject *object)
+{
+  LlWindow *self = LL_WINDOW (object);
+
+  g_clear_handle_id (&self->debounce_id, g_source_remove);
+  g_clear_handle_id (&self->progress_delay_id, g_source_remove);
+  if (self->worker != NULL)
+    ll_worker_cancel (self->worker);
+  gtk_widget_dispose_template (GTK_WIDGET (self), LL_TYPE_WINDOW);
+
+  G_OBJECT_CLASS (ll_window_parent_class)->dispose (object);
+}
+
+static void
+ll_window_finalize (GObject *object)
+{
+  LlWindow *self = LL_WINDOW (object);
+
+  g_clear_object (&self->settings);
+  g_clear_object (&self->worker);
+  g_clear_pointer (&self->result, lens_result_unref);
+  g_clear_pointer (&self->targets, g_array_unref);
+  g_clear_pointer (&self->target_mem, g_ptr_array_unref);
+  g_clear_pointer (&self->target_texts, g_ptr_array_unref);
+  g_clear_object (&self->target_names);
+  g_free (self->notice);
+  g_free (self->loading_dir);
+
+  G_OBJECT_CLASS (ll_window_parent_class)->finalize (object);
+}
+
+static void
+ll_window_class_init (LlWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = ll_window_dispose;
+  object_class->finalize = ll_window_finalize;
+  window_class->close_request = ll_window_close_request;
+
+  /* Emitted after a new result is shown (tests wait for it). */
+  signals[SIGNAL_RESULT_CHANGED] = g_signal_new ("result-changed", G_TYPE_FROM_CLASS (klass),
+                                                 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                 G_TYPE_NONE, 0);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/logitlens/LogitLens/ll-window.ui");
+#define BIND(name) gtk_widget_class_bind_template_child (widget_class, LlWindow, name)
+  BIND (toast_overlay);
+  BIND (model_button);
+  BIND (model_icon_stack);
+  BIND (model_spinner);
+  BIND (model_button_label);
+  BIND (error_revealer);
+  BIND (error_label);
+  BIND (prompt_entry);
+  BIND (target_entry);
+  BIND (model_summary);
+  BIND (notice_label);
+  BIND (status_label);
+  BIND (paned);
+  BIND (content_stack);
+  BIND (loading_page);
+  BIND (loading_spinner);
+  BIND (error_page);
+  BIND (error_open_button);
+  BIND (view_stack);
+  BIND (heatmap_scroll);
+  BIND (target_scroll);
+  BIND (line_scroll);
+  BIND (topk_scroll);
+  BIND (target_dropdown);
+  BIND (target_stack);
+  BIND (line_position_label);
+  BIND (progress_bar);
+  BIND (topk_cell_label);
+  BIND (top_k_adjustment);
+  BIND (model_menu);
+#undef BIND
+}
+
+static const GActionEntry win_entries[] = {
+  { "open-model", NULL, "s", "''", open_model_change_state },
+  { "open-model-folder", open_model_folder_activated },
+  { "export-view", export_view_activated, "s" },
+  { "export-data", export_data_activated },
+  { "heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state },
+  { "target-scale", NULL, "s", "'blues'", scale_change_state },
+  { "line-log-scale", NULL, NULL, "false", line_log_change_state },
+  { "dismiss-error", dismiss_error_activated },
+  { "focus-prompt", focus_prompt_activated },
+  { "focus-targets", focus_targets_activated },
+  { "show-view", show_view_activated, "s" },
+};
+
+static void
+ll_window_init (LlWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->worker = ll_worker_new ();
+  self->targets = g_array_new (FALSE, TRUE, sizeof (LensTarget));
+  self->target_mem = g_ptr_array_new_with_free_func (g_free);
+  self->target_texts = g_ptr_array_new_with_free_func (g_free);
+  self->target_names = gtk_string_list_new (NULL);
+  self->notice = g_strdup ("");
+  gtk_drop_down_set_model (self->target_dropdown, G_LIST_MODEL (self->target_names));
+
+  lens_paint_state_init (&self->state);
+  self->state.sel_row = self->state.sel_pos = -1;
+  self->state.hover_row = self->state.hover_pos = -1;
+  self->state.transparent_background = true;
+  self->state.heatmap_scale = LENS_SCALE_RDYLBU;
+  self->state.target_scale = LENS_SCALE_BLUES;
+  self->state.dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
+
+  GtkScrolledWindow *scrolls[4] = { self->heatmap_scroll, self->target_scroll, self->line_scroll,
+                                    self->topk_scroll };
+  const char *descriptions[4] = {
+    N_("Top-token heatmap: layers by input positions, each cell shows the most likely next token"),
+    N_("Target heatmap: probability of the chosen target token at every layer and position"),
+    N_("Line plot: probability of each target token across layers at the selected position"),
+    N_("Top tokens of the selected cell with their probabilities"),
+  };
+  for (int v = 0; v < 4; v++)
+    {
+      self->views[v] = LL_CHART_VIEW (ll_chart_view_new ((LensView) v));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->views[v]),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, view_title ((LensView) v),
+                                      GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                      _(descriptions[v]), -1);
+      gtk_scrolled_window_set_child (scrolls[v], GTK_WIDGET (self->views[v]));
+      g_signal_connect (self->views[v], "cell-selected", G_CALLBACK (cell_selected_cb), self);
+    }
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
+                                   self);
+
+  g_signal_connect_object (self->prompt_entry, "changed", G_CALLBACK (prompt_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->prompt_entry, "activate", G_CALLBACK (run_now), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->target_entry, "changed", G_CALLBACK (target_entry_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->target_dropdown, "notify::selected",
+                           G_CALLBACK (target_dropdown_selected_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (gtk_menu_button_get_popover (self->model_button), "notify::visible",
+                           G_CALLBACK (model_popover_visible_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->view_stack, "notify::visible-child-name",
+                           G_CALLBACK (visible_view_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->worker, "notify::busy", G_CALLBACK (worker_busy_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->worker, "progress", G_CALLBACK (worker_progress_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
+                           G_CALLBACK (dark_changed_cb), self, G_CONNECT_SWAPPED);
+
+  self->settings = new_settings_if_installed ();
+  restore_settings (self);
+  /* Connected after restoring so that restoring does not write the settings back. */
+  g_signal_connect_object (self->top_k_adjustment, "value-changed",
+                           G_CALLBACK (top_k_changed_cb), self, G_CONNECT_SWAPPED);
+
+  /* The side panel keeps its natural width; the views get the rest. */
+  int width, height;
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  gtk_paned_set_position (self->paned, MAX (width - 300, 360));
+  set_content (self, "empty");
+  push_state (self);
+  gtk_widget_grab_focus (GTK_WIDGET (self->prompt_entry));
+}
+
+LlWindow *
+ll_window_new (GtkApplication *application)
+{
+  return g_object_new (LL_TYPE_WINDOW, "application", application, NULL);
+}
+
+/* ---- public helpers ---- */
+
+gboolean
+ll_window_export_view (LlWindow *self, LensView view, const char *path, double scale,
+                       GError **error)
+{
+  g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
+
+  if (self->result == NULL)
+    {
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to export"));
+      return FALSE;
+    }
+  /* A figure for a paper: light, opaque, no hover outline; the selection stays (it picks the
+   * line plot's position and the top-k cell). */
+  LensPaintState state = self->state;
+  state.hover_row = state.hover_pos = -1;
+  state.dark = false;
+  state.transparent_background = false;
+  return lens_export_view (path, view, self->result, &state, scale, error);
+}
+
+gboolean
+ll_window_export_data (LlWindow *self, const char *path, GError **error)
+{
+  g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
+
+  const LensResult *r = self->result;
+  if (r == NULL)
+    {
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to export"));
+      return FALSE;
+    }
+
+  /* The CLI's --json shape: each target with all of its token ids (the first is tracked). */
+  guint n = self->targets->len;
+  g_autofree LensJsonTarget *targets = g_new0 (LensJsonTarget, MAX (n, 1));
+  g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  for (guint i = 0; i < n; i++)
+    {
+      const LensTarget *t = &g_array_index (self->targets, LensTarget, i);
+      GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+      g_ptr_array_add (id_arrays, ids);
+      if (r->model != NULL)
+        lens_tokenizer_encode (lens_model_tokenizer (r->model), g_ptr_array_index (self->target_texts, i),
+                               -1, ids, NULL);
+      else if (t->id >= 0)
+        g_array_append_val (ids, t->id);
+      targets[i].text = g_ptr_array_index (self->target_texts, i);
+      targets[i].ids = ids->len > 0 ? (const int32_t *) (void *) ids->data : NULL;
+      targets[i].n_ids = (int) ids->len;
+      targets[i].probs = t->probs;
+    }
+  g_autofree char *json = lens_result_to_json (r, targets, (int) n, TRUE);
+  return lens_results_write_file (path, json, error);
+}
+
+LlWorker *
+ll_window_get_worker (LlWindow *self)
+{
+  return self->worker;
+}
+
+LensResult *
+ll_window_get_result (LlWindow *self)
+{
+  return self->result;
+}
+
+const LensPaintState *
+ll_window_get_paint_state (LlWindow *self)
+{
+  return &self->state;
+}
+
+GtkWidget *
+ll_window_get_view (LlWindow *self, LensView view)
+{
+  g_return_val_if_fail ((int) view >= 0 && (int) view < 4, NULL);
+  return GTK_WIDGET (self->views[view]);
+}
+
+GtkEditable *
+ll_window_get_prompt_entry (LlWindow *self)
+{
+  return GTK_EDITABLE (self->prompt_entry);
+}
+
+GtkEditable *
+ll_window_get_target_entry (LlWindow *self)
+{
+  return GTK_EDITABLE (self->target_entry);
+}
+
+const char *
+ll_window_get_content_state (LlWindow *self)
+{
+  return gtk_stack_get_visible_child_name (self->content_stack);
+}
+
+const char *
+ll_window_get_error_message (LlWindow *self)
+{
+  if (!gtk_revealer_get_reveal_child (self->error_revealer))
+    return NULL;
+  return gtk_label_get_text (self->error_label);
+}
+
+const char *
+ll_window_get_notice (LlWindow *self)
+{
+  return self->notice;
+}
+
+void
+ll_window_set_visible_view (LlWindow *self, const char *name)
+{
+  LensView view;
+  if (view_from_string (name, &view) && view != LENS_VIEW_TOPK)
+    adw_view_stack_set_visible_child_name (self->view_stack, name);
+}

@@ -1,0 +1,47 @@
+/* ll-window.h: the main window: prompt and target entries, the three views, the top-k panel. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "lens-paint.h"
+#include "lens-result.h"
+#include "ll-worker.h"
+
+G_BEGIN_DECLS
+
+#define LL_TYPE_WINDOW (ll_window_get_type ())
+G_DECLARE_FINAL_TYPE (LlWindow, ll_window, LL, WINDOW, AdwApplicationWindow)
+
+LlWindow *ll_window_new (GtkApplication *application);
+
+/* Loads a model folder (off the main thread); on failure the window shows the engine's message
+ * and keeps the previous model. */
+void ll_window_open_model (LlWindow *self, const char *dir);
+
+/* Opens `explicit_dir` if given, else the default model (last used, HF cache GPT-2, demo). */
+void ll_window_open_default_model (LlWindow *self, const char *explicit_dir);
+
+/* Writes `view` of the current result to `path` (format from the extension), as the export
+ * menu does after its file dialog. */
+gboolean ll_window_export_view (LlWindow *self, LensView view, const char *path, double scale,
+                                GError **error);
+
+/* Writes the current result and targets as JSON (the CLI's --json shape). */
+gboolean ll_window_export_data (LlWindow *self, const char *path, GError **error);
+
+/* For tests and the self-check: the pieces a user would look at or type into. */
+LlWorker *ll_window_get_worker (LlWindow *self);
+LensResult *ll_window_get_result (LlWindow *self);
+const LensPaintState *ll_window_get_paint_state (LlWindow *self);
+GtkWidget *ll_window_get_view (LlWindow *self, LensView view);
+GtkEditable *ll_window_get_prompt_entry (LlWindow *self);
+GtkEditable *ll_window_get_target_entry (LlWindow *self);
+/* "empty", "loading", "error" or "result". */
+const char *ll_window_get_content_state (LlWindow *self);
+/* The in-window error message, or NULL when none is shown. */
+const char *ll_window_get_error_message (LlWindow *self);
+/* Notices about targets (e.g. which token of a multi-token target is tracked), or "". */
+const char *ll_window_get_notice (LlWindow *self);
+void ll_window_set_visible_view (LlWindow *self, const char *name);
+
+G_END_DECLS

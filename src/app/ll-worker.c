@@ -1,0 +1,618 @@
+/* ll-worker.c: model loading and lens runs on GTask threads, with an LRU result cache. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lens-error.h"
+#include "ll-worker.h"
+
+/* Enough to flip between a dozen prompts of a typical session; bounded by bytes as well since a
+ * long prompt on a big model keeps (R, T, C) floats of normalised residuals per result. */
+#define CACHE_MAX_ENTRIES 48
+#define CACHE_MAX_BYTES ((size_t) 768 * 1024 * 1024)
+
+typedef struct
+{
+  char *key;
+  LensResult *result;
+  size_t bytes;
+} CacheEntry;
+
+struct _LlWorker
+{
+  GObject parent_instance;
+
+  GMainContext *main_context;
+  LensModel *model;
+
+  guint run_generation;   /* main thread only */
+  guint load_generation;  /* main thread only */
+  GCancellable *run_cancellable;
+  GCancellable *load_cancellable;
+  int n_pending;          /* runs and loads not yet completed (main thread only) */
+
+  /* One dedicated thread does all loads and runs, in order: one request at a time. */
+  GThreadPool *pool;
+  GMutex cache_lock;
+  GQueue cache;           /* of CacheEntry, most recently used first */
+  size_t cache_bytes;
+  guint n_forward;        /* atomic */
+};
+
+G_DEFINE_FINAL_TYPE (LlWorker, ll_worker, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_BUSY,
+  N_PROPS
+};
+static GParamSpec *properties[N_PROPS];
+
+enum
+{
+  SIGNAL_MODEL_CHANGED,
+  SIGNAL_PROGRESS,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+static void
+cache_entry_free (CacheEntry *e)
+{
+  g_free (e->key);
+  lens_result_unref (e->result);
+  g_free (e);
+}
+
+static void
+ll_worker_finalize (GObject *object)
+{
+  LlWorker *self = LL_WORKER (object);
+
+  /* Queued tasks hold references to the worker, so the queue is empty here. */
+  g_thread_pool_free (self->pool, TRUE, TRUE);
+
+  g_clear_object (&self->run_cancellable);
+  g_clear_object (&self->load_cancellable);
+  g_clear_pointer (&self->model, lens_model_unref);
+  g_queue_clear_full (&self->cache, (GDestroyNotify) cache_entry_free);
+  g_mutex_clear (&self->cache_lock);
+  g_main_context_unref (self->main_context);
+
+  G_OBJECT_CLASS (ll_worker_parent_class)->finalize (object);
+}
+
+static void
+ll_worker_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  LlWorker *self = LL_WORKER (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUSY:
+      g_value_set_boolean (value, ll_worker_get_busy (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ll_worker_class_init (LlWorkerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ll_worker_finalize;
+  object_class->get_property = ll_worker_get_property;
+
+  properties[PROP_BUSY] = g_param_spec_boolean ("busy", NULL, NULL, FALSE,
+                                                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                                                G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* Emitted on the main thread when a load succeeded and the current model changed. */
+  signals[SIGNAL_MODEL_CHANGED] = g_signal_new ("model-changed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 0);
+  /* (done, total) steps of the current run, on the main thread; never for a superseded run. */
+  signals[SIGNAL_PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                           2, G_TYPE_INT, G_TYPE_INT);
+}
+
+typedef void (*WorkFunc) (GTask *task, LlWorker *self);
+
+/* The threads that compute (this one, the OpenMP threads it starts, which inherit its nice
+ * value, and OpenBLAS's threads, which the library starts from the main thread when it is loaded)
+ * yield to the UI thread on a busy 2-core machine, so a frame never waits for the lens. Linux lets
+ * a process raise the nice value of each of its threads. OpenBLAS leaves its threads unnamed
+ * (they carry the program's name), while GLib, GDBus and Mesa name theirs; only unnamed threads
+ * other than the main thread are lowered. */
+static void
+lower_compute_priority (void)
+{
+#if defined(__linux__) && defined(SYS_gettid)
+  setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10);
+
+  g_autofree char *main_comm = NULL;
+  g_autofree char *main_path = g_strdup_printf ("/proc/self/task/%d/comm", (int) getpid ());
+  if (!g_file_get_contents (main_path, &main_comm, NULL, NULL))
+    return;
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      gint64 tid = g_ascii_strtoll (name, NULL, 10);
+      if (tid <= 0 || tid == getpid ())
+        continue;
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", name);
+      g_autofree char *comm = NULL;
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_strcmp0 (comm, main_comm) == 0)
+        setpriority (PRIO_PROCESS, (id_t) tid, 10);
+    }
+#endif
+}
+
+static void
+pool_func (gpointer data, gpointer user_data)
+{
+  GTask *task = data;
+  static gsize lowered = 0;
+
+  if (g_once_init_enter (&lowered))
+    {
+      lower_compute_priority ();
+      g_once_init_leave (&lowered, 1);
+    }
+  WorkFunc func = g_object_get_data (G_OBJECT (task), "ll-work-func");
+  func (task, LL_WORKER (g_task_get_source_object (task)));
+  g_object_unref (task);
+}
+
+static void
+queue_work (LlWorker *self, GTask *task, WorkFunc func)
+{
+  g_object_set_data (G_OBJECT (task), "ll-work-func", (gpointer) func);
+  g_thread_pool_push (self->pool, g_object_ref (task), NULL);
+}
+
+static void
+ll_worker_init (LlWorker *self)
+{
+  self->main_context = g_main_context_ref_thread_default ();
+  self->pool = g_thread_pool_new (pool_func, self, 1, TRUE, NULL);
+  g_mutex_init (&self->cache_lock);
+  g_queue_init (&self->cache);
+}
+
+LlWorker *
+ll_worker_new (void)
+{
+  return g_object_new (LL_TYPE_WORKER, NULL);
+}
+
+LensModel *
+ll_worker_get_model (LlWorker *self)
+{
+  g_return_val_if_fail (LL_IS_WORKER (self), NULL);
+  return self->model;
+}
+
+gboolean
+ll_worker_get_busy (LlWorker *self)
+{
+  g_return_val_if_fail (LL_IS_WORKER (self), FALSE);
+  return self->n_pending > 0;
+}
+
+guint
+ll_worker_get_n_forward (LlWorker *self)
+{
+  g_return_val_if_fail (LL_IS_WORKER (self), 0);
+  return g_atomic_int_get (&self->n_forward);
+}
+
+static void
+task_completed_cb (GTask *task, GParamSpec *pspec, LlWorker *self)
+{
+  g_assert (self->n_pending > 0);
+  self->n_pending--;
+  if (self->n_pending == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+}
+
+static void
+track_task (LlWorker *self, GTask *task)
+{
+  g_signal_connect_object (task, "notify::completed", G_CALLBACK (task_completed_cb), self, 0);
+  self->n_pending++;
+  if (self->n_pending == 1)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+}
+
+/* A fresh cancellable for a request, also cancelled when the caller's one is. */
+static GCancellable *
+new_request_cancellable (GCancellable *caller)
+{
+  GCancellable *c = g_cancellable_new ();
+  if (caller != NULL)
+    g_cancellable_connect (caller, G_CALLBACK (g_cancellable_cancel), g_object_ref (c),
+                           g_object_unref);
+  return c;
+}
+
+static void
+set_superseded_error (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                       "Superseded by a newer request");
+}
+
+/* ---- model loading ---- */
+
+typedef struct
+{
+  char *dir;
+  guint generation;
+} LoadData;
+
+static void
+load_data_free (LoadData *d)
+{
+  g_free (d->dir);
+  g_free (d);
+}
+
+static void
+load_thread (GTask *task, LlWorker *self)
+{
+  LoadData *d = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled");
+      return;
+    }
+  LensModel *model = lens_model_load (d->dir, &error);
+  if (model == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, model, (GDestroyNotify) lens_model_unref);
+}
+
+void
+ll_worker_load_model_async (LlWorker *self, const char *dir, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (LL_IS_WORKER (self));
+  g_return_if_fail (dir != NULL);
+
+  if (self->load_cancellable != NULL)
+    g_cancellable_cancel (self->load_cancellable);
+  g_clear_object (&self->load_cancellable);
+  self->load_cancellable = new_request_cancellable (cancellable);
+
+  LoadData *d = g_new0 (LoadData, 1);
+  d->dir = g_strdup (dir);
+  d->generation = ++self->load_generation;
+
+  g_autoptr (GTask) task = g_task_new (self, self->load_cancellable, callback, user_data);
+  g_task_set_source_tag (task, ll_worker_load_model_async);
+  g_task_set_task_data (task, d, (GDestroyNotify) load_data_free);
+  track_task (self, task);
+  /* Whatever runs on the old model is no longer wanted. */
+  ll_worker_cancel (self);
+  queue_work (self, task, load_thread);
+}
+
+gboolean
+ll_worker_load_model_finish (LlWorker *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  GTask *task = G_TASK (result);
+  LoadData *d = g_task_get_task_data (task);
+
+  gboolean stale = d->generation != self->load_generation;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (LensModel) model = g_task_propagate_pointer (task, &local_error);
+  if (stale)
+    {
+      set_superseded_error (error);
+      return FALSE;
+    }
+  if (model == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  g_clear_pointer (&self->model, lens_model_unref);
+  self->model = g_steal_pointer (&model);
+  /* Keys name the folder, and a folder's files may have changed since it was last loaded. */
+  g_mutex_lock (&self->cache_lock);
+  g_queue_clear_full (&self->cache, (GDestroyNotify) cache_entry_free);
+  self->cache_bytes = 0;
+  g_mutex_unlock (&self->cache_lock);
+
+  g_signal_emit (self, signals[SIGNAL_MODEL_CHANGED], 0);
+  return TRUE;
+}
+
+/* ---- lens runs ---- */
+
+typedef struct
+{
+  LlWorker *self;        /* not owned: the task holds a reference */
+  LensModel *model;
+  char *prompt;
+  int top_k;
+  guint generation;
+  GCancellable *cancellable;
+  gboolean from_cache;  /* set by the thread before it returns */
+} RunData;
+
+static void
+run_data_free (RunData *d)
+{
+  g_clear_pointer (&d->model, lens_model_unref);
+  g_free (d->prompt);
+  g_clear_object (&d->cancellable);
+  g_free (d);
+}
+
+typedef struct
+{
+  LlWorker *self;
+  guint generation;
+  int done, total;
+} ProgressData;
+
+static void
+progress_data_free (ProgressData *p)
+{
+  g_object_unref (p->self);
+  g_free (p);
+}
+
+static gboolean
+progress_main_cb (gpointer user_data)
+{
+  ProgressData *p = user_data;
+  if (p->generation == p->self->run_generation)
+    g_signal_emit (p->self, signals[SIGNAL_PROGRESS], 0, p->done, p->total);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_progress_cb (int done, int total, gpointer user_data)
+{
+  RunData *d = user_data;
+  ProgressData *p = g_new0 (ProgressData, 1);
+  p->self = g_object_ref (d->self);
+  p->generation = d->generation;
+  p->done = done;
+  p->total = total;
+  g_main_context_invoke_full (d->self->main_context, G_PRIORITY_DEFAULT, progress_main_cb, p,
+                              (GDestroyNotify) progress_data_free);
+}
+
+static gboolean
+run_cancel_cb (gpointer user_data)
+{
+  RunData *d = user_data;
+  return g_cancellable_is_cancelled (d->cancellable);
+}
+
+static char *
+cache_key (LensModel *model, int top_k, const int32_t *ids, int T)
+{
+  GString *s = g_string_new (lens_model_path (model));
+  g_string_append_printf (s, "\n%d\n", top_k);
+  for (int t = 0; t < T; t++)
+    g_string_append_printf (s, "%" G_GINT32_FORMAT ",", ids[t]);
+  return g_string_free (s, FALSE);
+}
+
+static size_t
+result_bytes (const LensResult *r)
+{
+  size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
+  size_t bytes = cells * (size_t) r->top_k * (sizeof (int32_t) + sizeof (float));
+  bytes += cells * 2 * sizeof (float);
+  if (r->norm_resid != NULL)
+    bytes += cells * (size_t) r->d_model * sizeof (float);
+  return bytes;
+}
+
+/* Returns a new reference, or NULL. Moves a hit to the front. */
+static LensResult *
+cache_lookup (LlWorker *self, const char *key)
+{
+  LensResult *found = NULL;
+
+  g_mutex_lock (&self->cache_lock);
+  for (GList *l = self->cache.head; l != NULL; l = l->next)
+    {
+      CacheEntry *e = l->data;
+      if (strcmp (e->key, key) == 0)
+        {
+          g_queue_unlink (&self->cache, l);
+          g_queue_push_head_link (&self->cache, l);
+          found = lens_result_ref (e->result);
+          break;
+        }
+    }
+  g_mutex_unlock (&self->cache_lock);
+  return found;
+}
+
+static void
+cache_insert (LlWorker *self, char *key, LensResult *result)
+{
+  CacheEntry *e = g_new0 (CacheEntry, 1);
+  e->key = key;
+  e->result = lens_result_ref (result);
+  e->bytes = result_bytes (result);
+
+  g_mutex_lock (&self->cache_lock);
+  g_queue_push_head (&self->cache, e);
+  self->cache_bytes += e->bytes;
+  /* Keep at least the newest entry, however big. */
+  while (self->cache.length > 1 &&
+         (self->cache.length > CACHE_MAX_ENTRIES || self->cache_bytes > CACHE_MAX_BYTES))
+    {
+      CacheEntry *old = g_queue_pop_tail (&self->cache);
+      self->cache_bytes -= old->bytes;
+      cache_entry_free (old);
+    }
+  g_mutex_unlock (&self->cache_lock);
+}
+
+static void
+run_thread (GTask *task, LlWorker *self)
+{
+  RunData *d = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (g_cancellable_is_cancelled (d->cancellable))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled");
+      return;
+    }
+
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  if (!lens_tokenizer_encode (lens_model_tokenizer (d->model), d->prompt, -1, ids, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  const LensConfig *config = lens_model_config (d->model);
+  if (ids->len == 0)
+    {
+      g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT, _("The prompt is empty"));
+      return;
+    }
+  if (ids->len > (guint) config->n_positions)
+    {
+      g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT,
+                               _("The prompt is %u tokens long; this model reads at most %d"),
+                               ids->len, config->n_positions);
+      return;
+    }
+
+  const int32_t *id_data = (const int32_t *) (void *) ids->data;
+  int T = (int) ids->len;
+  char *key = cache_key (d->model, d->top_k, id_data, T);
+  LensResult *result = cache_lookup (self, key);
+  if (result != NULL)
+    {
+      d->from_cache = TRUE;
+      g_free (key);
+      g_task_return_pointer (task, result, (GDestroyNotify) lens_result_unref);
+      return;
+    }
+
+  LensRunOptions options = {
+    .layers = NULL,
+    .n_layers = 0,
+    .top_k = d->top_k,
+    .cancel = run_cancel_cb,
+    .progress = run_progress_cb,
+    .user_data = d,
+  };
+  result = lens_run_ids (d->model, id_data, T, d->prompt, &options, &error);
+  if (result == NULL)
+    {
+      g_free (key);
+      if (g_error_matches (error, LENS_ERROR, LENS_ERROR_CANCELLED))
+        {
+          g_clear_error (&error);
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled");
+        }
+      else
+        g_task_return_error (task, error);
+      return;
+    }
+  g_atomic_int_inc (&self->n_forward);
+  cache_insert (self, key, result);
+  g_task_return_pointer (task, result, (GDestroyNotify) lens_result_unref);
+}
+
+void
+ll_worker_cancel (LlWorker *self)
+{
+  g_return_if_fail (LL_IS_WORKER (self));
+
+  if (self->run_cancellable != NULL)
+    g_cancellable_cancel (self->run_cancellable);
+  /* Whatever is still running is now stale. */
+  self->run_generation++;
+}
+
+void
+ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (LL_IS_WORKER (self));
+  g_return_if_fail (prompt != NULL);
+
+  ll_worker_cancel (self);
+  g_clear_object (&self->run_cancellable);
+  self->run_cancellable = new_request_cancellable (cancellable);
+
+  g_autoptr (GTask) task = g_task_new (self, self->run_cancellable, callback, user_data);
+  g_task_set_source_tag (task, ll_worker_run_async);
+  /* The error is reported by _finish, not by GTask's own cancellation check, so that stale and
+   * cancelled requests look the same to the caller. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->model == NULL)
+    {
+      track_task (self, task);
+      g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT, _("No model is loaded"));
+      return;
+    }
+
+  RunData *d = g_new0 (RunData, 1);
+  d->self = self;
+  d->model = lens_model_ref (self->model);
+  d->prompt = g_strdup (prompt);
+  d->top_k = CLAMP (top_k, 1, lens_model_config (self->model)->vocab_size);
+  d->generation = self->run_generation;
+  d->cancellable = g_object_ref (self->run_cancellable);
+  g_task_set_task_data (task, d, (GDestroyNotify) run_data_free);
+  track_task (self, task);
+  queue_work (self, task, run_thread);
+}
+
+LensResult *
+ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  GTask *task = G_TASK (result);
+  RunData *d = g_task_get_task_data (task);
+
+  gboolean stale = d != NULL && d->generation != self->run_generation;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (LensResult) r = g_task_propagate_pointer (task, &local_error);
+  if (stale)
+    {
+      set_superseded_error (error);
+      return NULL;
+    }
+  if (r == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (from_cache != NULL)
+    *from_cache = d != NULL && d->from_cache;
+  return g_steal_pointer (&r);
+}

@@ -1,0 +1,50 @@
+/* ll-worker.h: runs the engine off the main thread.
+ *
+ * Owns the current model, runs one request at a time on a GTask thread, cancels the older request
+ * when a newer one arrives (the engine polls the GCancellable between layers) and never delivers a
+ * stale result. Results are cached by (model folder, top-k, token ids), so asking again for an
+ * earlier prompt returns at once without running the model. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lens-model.h"
+#include "lens-result.h"
+
+G_BEGIN_DECLS
+
+#define LL_TYPE_WORKER (ll_worker_get_type ())
+G_DECLARE_FINAL_TYPE (LlWorker, ll_worker, LL, WORKER, GObject)
+
+LlWorker *ll_worker_new (void);
+
+/* The current model (borrowed), or NULL before the first successful load. */
+LensModel *ll_worker_get_model (LlWorker *self);
+
+/* Loads `dir` on a thread. On success it becomes the current model ("model-changed" is emitted
+ * before the callback runs); on failure the previous model stays. A newer load supersedes an
+ * older one, which then fails with G_IO_ERROR_CANCELLED. */
+void ll_worker_load_model_async (LlWorker *self, const char *dir, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean ll_worker_load_model_finish (LlWorker *self, GAsyncResult *result, GError **error);
+
+/* Tokenizes and runs `prompt` on the current model with `top_k` entries per cell. Cancels the
+ * previous run; a superseded run finishes with G_IO_ERROR_CANCELLED. Errors: LENS_ERROR_INPUT for
+ * an empty or too long prompt (the message says how long), engine errors otherwise. */
+void ll_worker_run_async (LlWorker *self, const char *prompt, int top_k,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data);
+/* `from_cache` (may be NULL) tells whether the result came from the cache. */
+LensResult *ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache,
+                                  GError **error);
+
+/* Cancels the running request, if any (it finishes with G_IO_ERROR_CANCELLED). */
+void ll_worker_cancel (LlWorker *self);
+
+/* Is a run or load in progress? (property "busy") */
+gboolean ll_worker_get_busy (LlWorker *self);
+
+/* How many times the model actually ran (cache misses that completed); for tests. */
+guint ll_worker_get_n_forward (LlWorker *self);
+
+G_END_DECLS

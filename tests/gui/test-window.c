@@ -1,0 +1,661 @@
+/* test-window.c: drives the real window (the app's own code, linked from src/app) under Xvfb.
+ *
+ * usage: test-window --model DIR --artifacts DIR
+ *
+ * Types the seed prompt, waits for the result, checks the heatmap's cells on screen, hovers a
+ * cell with the real X pointer and reads the tooltip that appears, switches views, changes
+ * targets (no rerun), goes back to an earlier prompt (cache, no rerun), provokes errors (too
+ * long prompt, broken model folder), exports every view, measures the longest main-loop gap
+ * while the lens computes, and saves a screenshot of the finished window into --artifacts. */
+#include "config.h"
+
+#include <gdk/x11/gdkx.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "lens-locate.h"
+#include "lens-paint.h"
+#include "lens-results-io.h"
+#include "ll-application.h"
+#include "ll-window.h"
+
+#define SEED_PROMPT "The Eiffel Tower is in the city of"
+
+static char *opt_model;
+static char *opt_artifacts;
+static LlWindow *window;
+static LlApplication *app;
+static int failures;
+static char *tmp_dir;
+
+#define CHECK(cond, ...)                                                                        \
+  G_STMT_START                                                                                  \
+  {                                                                                             \
+    if (cond)                                                                                   \
+      g_print ("ok   %s\n", #cond);                                                             \
+    else                                                                                        \
+      {                                                                                         \
+        failures++;                                                                             \
+        g_print ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                \
+        g_print (__VA_ARGS__);                                                                  \
+        g_print ("\n");                                                                         \
+      }                                                                                         \
+  }                                                                                             \
+  G_STMT_END
+
+/* ---- waiting while the main loop runs ---- */
+
+static gboolean
+tick_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+wait_until (Condition cond, gpointer data, int timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  guint tick = g_timeout_add (5, tick_cb, NULL);
+  gboolean ok;
+  while (!(ok = cond (data)) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  return ok;
+}
+
+static gboolean
+always_false (gpointer data)
+{
+  return FALSE;
+}
+
+static void
+spin_ms (int ms)
+{
+  wait_until (always_false, NULL, ms);
+}
+
+static gboolean
+content_is (gpointer name)
+{
+  return g_strcmp0 (ll_window_get_content_state (window), name) == 0;
+}
+
+static gboolean
+model_loaded (gpointer data)
+{
+  return ll_worker_get_model (ll_window_get_worker (window)) != NULL;
+}
+
+static gboolean
+idle_result_for (gpointer prompt)
+{
+  LensResult *r = ll_window_get_result (window);
+  return r != NULL && !ll_worker_get_busy (ll_window_get_worker (window)) &&
+         g_strcmp0 (r->prompt, prompt) == 0 && content_is ("result");
+}
+
+static gboolean
+error_shown (gpointer data)
+{
+  return ll_window_get_error_message (window) != NULL &&
+         !ll_worker_get_busy (ll_window_get_worker (window));
+}
+
+/* ---- main-loop gap measurement ---- */
+
+/* A 1 ms timeout records the longest time between two of its runs: how long the main loop was
+ * unable to run it. `max_gap` covers the time the worker computes (up to the moment the result
+ * reaches the window); `max_gap_total` also covers drawing the new result. */
+typedef struct
+{
+  gint64 last;
+  gint64 max_gap;
+  gint64 max_gap_total;
+  gboolean result_arrived;
+  gint64 result_at;
+  guint n;
+} GapMeter;
+
+static gboolean
+gap_cb (gpointer data)
+{
+  GapMeter *m = data;
+  gint64 now = g_get_monotonic_time ();
+  if (m->last != 0)
+    {
+      gint64 gap = now - m->last;
+      if (!m->result_arrived && gap > m->max_gap)
+        m->max_gap = gap;
+      if (gap > m->max_gap_total)
+        m->max_gap_total = gap;
+    }
+  m->last = now;
+  m->n++;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+gap_result_cb (LlWindow *win, GapMeter *m)
+{
+  if (!m->result_arrived)
+    {
+      m->result_arrived = TRUE;
+      m->result_at = g_get_monotonic_time ();
+    }
+}
+
+/* ---- rendering widgets to pixels ---- */
+
+static GdkTexture *
+render_widget (GtkWidget *widget)
+{
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  if (w <= 0 || h <= 0)
+    return NULL;
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snapshot);
+  if (node == NULL)
+    return NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  return gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+}
+
+/* Pixel (x, y) of a downloaded BGRA (premultiplied; opaque here) buffer. */
+static void
+pixel_rgb (const guchar *data, gsize stride, int x, int y, int *r, int *g, int *b)
+{
+  const guchar *p = data + (gsize) y * stride + (gsize) x * 4;
+  *b = p[0];
+  *g = p[1];
+  *r = p[2];
+}
+
+/* ---- the real pointer ---- */
+
+static gboolean
+warp_pointer_to (GtkWidget *widget, double x, double y)
+{
+  GtkNative *native = gtk_widget_get_native (widget);
+  double wx, wy, sx, sy;
+  if (!gtk_widget_translate_coordinates (widget, GTK_WIDGET (native), x, y, &wx, &wy))
+    return FALSE;
+  gtk_native_get_surface_transform (native, &sx, &sy);
+  GdkSurface *surface = gtk_native_get_surface (native);
+  Display *dpy = gdk_x11_display_get_xdisplay (gdk_surface_get_display (surface));
+  XWarpPointer (dpy, None, gdk_x11_surface_get_xid (surface), 0, 0, 0, 0, (int) (wx + sx),
+                (int) (wy + sy));
+  XFlush (dpy);
+  return TRUE;
+}
+
+/* The text of the tooltip popup GTK shows: a GtkTooltipWindow parented to the window. */
+static const char *
+find_label_text (GtkWidget *w)
+{
+  if (GTK_IS_LABEL (w) && gtk_widget_get_visible (w))
+    {
+      const char *t = gtk_label_get_text (GTK_LABEL (w));
+      if (t != NULL && t[0] != '\0')
+        return t;
+    }
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      const char *t = find_label_text (c);
+      if (t != NULL)
+        return t;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_tooltip_window (GtkWidget *w)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
+        return c;
+      GtkWidget *found = find_tooltip_window (c);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+tooltip_visible (gpointer data)
+{
+  return find_tooltip_window (GTK_WIDGET (window)) != NULL;
+}
+
+/* ---- steps ---- */
+
+static void
+type_text (GtkEditable *editable, const char *text, int ms_per_char)
+{
+  gtk_editable_set_text (editable, "");
+  int pos = 0;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      const char *next = g_utf8_next_char (p);
+      gtk_editable_insert_text (editable, p, (int) (next - p), &pos);
+      spin_ms (ms_per_char);
+    }
+}
+
+static int
+count_tokens (const char *text)
+{
+  LensModel *model = ll_worker_get_model (ll_window_get_worker (window));
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  if (!lens_tokenizer_encode (lens_model_tokenizer (model), text, -1, ids, NULL))
+    return -1;
+  return (int) ids->len;
+}
+
+static void
+check_heatmap_pixels (void)
+{
+  LensResult *r = ll_window_get_result (window);
+  const LensPaintState *state = ll_window_get_paint_state (window);
+  GtkWidget *view = ll_window_get_view (window, LENS_VIEW_HEATMAP);
+  const LensConfig *config = lens_model_config (ll_worker_get_model (ll_window_get_worker (window)));
+
+  LensHeatmapLayout layout;
+  lens_heatmap_layout (r, state, &layout);
+  CHECK (layout.n_rows == config->n_layer, "rows %d, layers %d", layout.n_rows, config->n_layer);
+  CHECK (layout.n_cols == r->n_tokens, "cols %d, tokens %d", layout.n_cols, r->n_tokens);
+  CHECK (r->n_rows == config->n_layer, "result rows %d", r->n_rows);
+
+  /* Each cell on screen has the colour of its top-1 probability (sampled near a corner, away
+   * from the token text). The widget is as large as the figure, so all cells are painted. */
+  g_autoptr (GdkTexture) texture = render_widget (view);
+  CHECK (texture != NULL, "heatmap widget rendered nothing");
+  if (texture == NULL)
+    return;
+  int tw = gdk_texture_get_width (texture), th = gdk_texture_get_height (texture);
+  CHECK (tw >= (int) (layout.grid_x + layout.n_cols * layout.cell_w) &&
+           th >= (int) (layout.grid_y + layout.n_rows * layout.cell_h),
+         "widget %dx%d smaller than grid", tw, th);
+  gsize stride = (gsize) tw * 4;
+  g_autofree guchar *data = g_malloc (stride * (gsize) th);
+  gdk_texture_download (texture, data, stride);
+
+  int good = 0, total = 0;
+  for (int row = 0; row < layout.n_rows; row++)
+    for (int pos = 0; pos < layout.n_cols; pos++)
+      {
+        int x = (int) (layout.grid_x + pos * layout.cell_w + 3);
+        int y = (int) (layout.grid_y + row * layout.cell_h + 3);
+        if (x >= tw || y >= th)
+          continue;
+        double p = r->top_probs[lens_result_cell_index (r, row, pos) * (size_t) r->top_k];
+        double er, eg, eb;
+        lens_color_scale_rgb (state->heatmap_scale, p, &er, &eg, &eb);
+        int pr, pg, pb;
+        pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
+        total++;
+        if (abs (pr - (int) lround (er * 255)) <= 3 && abs (pg - (int) lround (eg * 255)) <= 3 &&
+            abs (pb - (int) lround (eb * 255)) <= 3)
+          good++;
+        else if (total - good <= 3)
+          g_print ("# cell (%d,%d) p=%.4f: pixel %d,%d,%d expected %.0f,%.0f,%.0f\n", row, pos, p,
+                   pr, pg, pb, er * 255, eg * 255, eb * 255);
+      }
+  CHECK (total == layout.n_rows * layout.n_cols && good == total,
+         "%d of %d cells (of %d) have their colour", good, total, layout.n_rows * layout.n_cols);
+}
+
+static void
+check_hover_tooltip (void)
+{
+  LensResult *r = ll_window_get_result (window);
+  const LensPaintState *state = ll_window_get_paint_state (window);
+  GtkWidget *view = ll_window_get_view (window, LENS_VIEW_HEATMAP);
+  LensHeatmapLayout layout;
+  lens_heatmap_layout (r, state, &layout);
+
+  int row = MIN (1, r->n_rows - 1), pos = MIN (2, r->n_tokens - 1);
+  double x = layout.grid_x + (pos + 0.5) * layout.cell_w;
+  double y = layout.grid_y + (row + 0.5) * layout.cell_h;
+
+  /* Move in two steps, so GTK sees motion inside the widget. */
+  warp_pointer_to (view, x - 2, y - 2);
+  spin_ms (50);
+  warp_pointer_to (view, x, y);
+  gboolean shown = wait_until (tooltip_visible, NULL, 5000);
+  CHECK (shown, "no tooltip appeared over cell (%d, %d)", row, pos);
+  if (!shown)
+    return;
+  const char *text = find_label_text (find_tooltip_window (GTK_WIDGET (window)));
+  CHECK (text != NULL, "tooltip has no text");
+  if (text == NULL)
+    return;
+  g_print ("# tooltip over cell (%d, %d):\n%s\n", row, pos, text);
+
+  /* The tooltip names the layer, the input token and the cell's top token. Token texts may be
+   * drawn with a visible-space glyph, so compare without the leading space. */
+  g_autofree char *layer = g_strdup_printf ("%s", r->row_labels[row]);
+  CHECK (strstr (text, layer) != NULL, "layer %s missing", layer);
+  const char *input = r->token_texts[pos];
+  g_autofree char *input_core = g_strstrip (g_strdup (input));
+  CHECK (strstr (text, input_core) != NULL, "input token “%s” missing", input_core);
+  int32_t top = r->top_ids[lens_result_cell_index (r, row, pos) * (size_t) r->top_k];
+  g_autofree char *top_core = g_strstrip (g_strdup (lens_result_token_text (r, top)));
+  CHECK (strstr (text, top_core) != NULL, "top token “%s” missing", top_core);
+  g_autofree char *expected = lens_describe_cell (r, state, row, pos);
+  CHECK (expected != NULL && expected[0] != '\0', "no description");
+
+  /* Move away so the tooltip closes before the next steps. */
+  warp_pointer_to (GTK_WIDGET (window), 5, 5);
+  spin_ms (100);
+}
+
+static gboolean
+file_starts_with (const char *path, const char *magic)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (path, &contents, &len, NULL))
+    return FALSE;
+  return len >= strlen (magic) && memcmp (contents, magic, strlen (magic)) == 0;
+}
+
+static void
+check_exports (void)
+{
+  static const char *names[] = { "heatmap", "target", "line", "topk" };
+  for (int v = 0; v < 4; v++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *svg = g_strdup_printf ("%s/%s.svg", tmp_dir, names[v]);
+      g_autofree char *pdf = g_strdup_printf ("%s/%s.pdf", tmp_dir, names[v]);
+      g_autofree char *png1 = g_strdup_printf ("%s/%s.png", tmp_dir, names[v]);
+      g_autofree char *png2 = g_strdup_printf ("%s/%s@2x.png", tmp_dir, names[v]);
+
+      CHECK (ll_window_export_view (window, v, svg, 1, &error), "%s", error ? error->message : "");
+      g_clear_error (&error);
+      CHECK (ll_window_export_view (window, v, pdf, 1, &error), "%s", error ? error->message : "");
+      g_clear_error (&error);
+      CHECK (ll_window_export_view (window, v, png1, 1, &error), "%s", error ? error->message : "");
+      g_clear_error (&error);
+      CHECK (ll_window_export_view (window, v, png2, 2, &error), "%s", error ? error->message : "");
+      g_clear_error (&error);
+
+      g_autofree char *svg_text = NULL;
+      g_file_get_contents (svg, &svg_text, NULL, NULL);
+      CHECK (svg_text != NULL && strstr (svg_text, "<svg") != NULL, "%s is not SVG", svg);
+      CHECK (file_starts_with (pdf, "%PDF-"), "%s is not PDF", pdf);
+      g_autoptr (GdkTexture) t1 = gdk_texture_new_from_filename (png1, &error);
+      CHECK (t1 != NULL, "%s: %s", png1, error ? error->message : "");
+      g_clear_error (&error);
+      g_autoptr (GdkTexture) t2 = gdk_texture_new_from_filename (png2, &error);
+      CHECK (t2 != NULL, "%s: %s", png2, error ? error->message : "");
+      if (t1 != NULL && t2 != NULL)
+        CHECK (gdk_texture_get_width (t2) == 2 * gdk_texture_get_width (t1) &&
+                 gdk_texture_get_height (t2) == 2 * gdk_texture_get_height (t1),
+               "2x PNG is %dx%d, 1x is %dx%d", gdk_texture_get_width (t2),
+               gdk_texture_get_height (t2), gdk_texture_get_width (t1),
+               gdk_texture_get_height (t1));
+    }
+}
+
+static void
+save_screenshot (const char *name)
+{
+  g_autoptr (GdkTexture) texture = render_widget (GTK_WIDGET (window));
+  CHECK (texture != NULL, "window rendered nothing");
+  if (texture == NULL)
+    return;
+  g_autofree char *path = g_build_filename (opt_artifacts, name, NULL);
+  CHECK (gdk_texture_save_to_png (texture, path), "could not write %s", path);
+  g_print ("# screenshot: %s\n", path);
+}
+
+static void
+script (void)
+{
+  GtkEditable *prompt = ll_window_get_prompt_entry (window);
+  GtkEditable *targets = ll_window_get_target_entry (window);
+  LlWorker *worker = ll_window_get_worker (window);
+
+  CHECK (wait_until (model_loaded, NULL, 60000), "model did not load");
+  CHECK (wait_until (content_is, "empty", 2000), "state at start %s",
+         ll_window_get_content_state (window));
+  if (ll_worker_get_model (worker) == NULL)
+    return;
+  const LensConfig *config = lens_model_config (ll_worker_get_model (worker));
+  g_print ("# model %s: %d layers, width %d\n", lens_model_name (ll_worker_get_model (worker)),
+           config->n_layer, config->n_embd);
+
+  /* Empty prompt: an empty state, not an error. */
+  gtk_editable_set_text (prompt, "");
+  CHECK (wait_until (content_is, "empty", 2000), "state %s", ll_window_get_content_state (window));
+  CHECK (ll_window_get_error_message (window) == NULL, "error shown for an empty prompt");
+
+  /* Type the seed prompt; measure the main loop from the last key to the shown result. */
+  gtk_editable_set_text (targets, " Paris");
+  guint forward_before = ll_worker_get_n_forward (worker);
+  /* For comparison: the same meter over an idle second (the machine may be busy with other
+   * work, which shows up here too). */
+  GapMeter idle = { 0 };
+  guint idle_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 1, gap_cb, &idle, NULL);
+  spin_ms (1000);
+  g_source_remove (idle_source);
+
+  GapMeter meter = { 0 };
+  gulong handler = g_signal_connect (window, "result-changed", G_CALLBACK (gap_result_cb), &meter);
+  type_text (prompt, SEED_PROMPT, 20);
+  gint64 t0 = g_get_monotonic_time ();
+  guint gap_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 1, gap_cb, &meter, NULL);
+  gboolean done = wait_until (idle_result_for, SEED_PROMPT, 60000);
+  spin_ms (300); /* the new result's first frames */
+  g_source_remove (gap_source);
+  g_signal_handler_disconnect (window, handler);
+  double elapsed_ms = (meter.result_at - t0) / 1000.0;
+  CHECK (done, "no result for the seed prompt");
+  if (!done)
+    return;
+  g_print ("# seed prompt: result %.1f ms after the last key (150 ms of it debounce); longest "
+           "main-loop gap while computing %.1f ms, including drawing the result %.1f ms "
+           "(%u ticks); idle for comparison %.1f ms\n",
+           elapsed_ms, meter.max_gap / 1000.0, meter.max_gap_total / 1000.0, meter.n,
+           idle.max_gap_total / 1000.0);
+  g_autofree char *gap_path = g_build_filename (opt_artifacts, "gui-main-loop-gap.txt", NULL);
+  g_autofree char *gap_text = g_strdup_printf (
+    "result_after_last_key_ms %.1f\nmax_gap_while_computing_ms %.2f\n"
+    "max_gap_including_first_draw_ms %.2f\nticks %u\nmax_gap_idle_ms %.2f\n",
+    elapsed_ms, meter.max_gap / 1000.0, meter.max_gap_total / 1000.0, meter.n,
+    idle.max_gap_total / 1000.0);
+  g_file_set_contents (gap_path, gap_text, -1, NULL);
+  /* Typing at 20 ms a key is faster than the debounce: one run, not one per key. */
+  guint runs = ll_worker_get_n_forward (worker) - forward_before;
+  CHECK (runs == 1, "%u runs for one typed prompt", runs);
+
+  LensResult *r = ll_window_get_result (window);
+  CHECK (r->n_tokens == count_tokens (SEED_PROMPT), "%d tokens", r->n_tokens);
+  spin_ms (200); /* let the views draw */
+  check_heatmap_pixels ();
+  check_hover_tooltip ();
+
+  /* Target: the view shows " Paris", computed from the cached result. */
+  ll_window_set_visible_view (window, "target");
+  spin_ms (100);
+  const LensPaintState *state = ll_window_get_paint_state (window);
+  CHECK (state->n_targets == 1, "%d targets", state->n_targets);
+  if (state->n_targets == 1)
+    {
+      size_t cells = (size_t) r->n_rows * r->n_tokens;
+      g_autofree float *expect = g_new (float, cells);
+      int32_t id;
+      int n_ids;
+      CHECK (lens_result_target_probs_for_text (r, " Paris", expect, &id, &n_ids, NULL), "query");
+      CHECK (state->targets[0].id == id, "tracked id %d, expected %d", state->targets[0].id, id);
+      CHECK (memcmp (expect, state->targets[0].probs, cells * sizeof (float)) == 0,
+             "target probabilities differ from the engine's");
+    }
+
+  /* More targets, one of them several tokens long: no rerun, and a notice names the token. */
+  guint forward = ll_worker_get_n_forward (worker);
+  gtk_editable_set_text (targets, " Paris, London, \" Eiffel Tower\"");
+  spin_ms (300);
+  CHECK (state->n_targets == 3, "%d targets", state->n_targets);
+  CHECK (strstr (ll_window_get_notice (window), "Eiffel Tower") != NULL &&
+           strstr (ll_window_get_notice (window), "first") != NULL,
+         "notice: %s", ll_window_get_notice (window));
+  g_print ("# notice: %s\n", ll_window_get_notice (window));
+  CHECK (ll_worker_get_n_forward (worker) == forward, "changing targets reran the model");
+
+  /* Views and selection never rerun the model either. */
+  ll_window_set_visible_view (window, "line");
+  spin_ms (100);
+  ll_window_set_visible_view (window, "heatmap");
+  g_signal_emit_by_name (ll_window_get_view (window, LENS_VIEW_HEATMAP), "cell-selected", 0, 1);
+  spin_ms (100);
+  CHECK (state->sel_row == 0 && state->sel_pos == 1, "selection %d,%d", state->sel_row,
+         state->sel_pos);
+  CHECK (ll_worker_get_n_forward (worker) == forward, "view/selection reran the model");
+
+  check_exports ();
+  {
+    /* The data as JSON, read back by the engine's own reader. */
+    g_autofree char *json = g_build_filename (tmp_dir, "data.json", NULL);
+    g_autoptr (GError) error = NULL;
+    CHECK (ll_window_export_data (window, json, &error), "%s", error ? error->message : "");
+    g_clear_error (&error);
+    g_autoptr (LensResult) back = lens_results_load (json, &error);
+    CHECK (back != NULL && back->n_tokens == r->n_tokens && back->n_rows == r->n_rows,
+           "JSON read back: %s", error ? error->message : "shape differs");
+  }
+
+  /* Back to an earlier prompt: served from the cache, no rerun. */
+  gtk_editable_set_text (prompt, "The Eiffel Tower");
+  CHECK (wait_until (idle_result_for, "The Eiffel Tower", 60000), "no result");
+  forward = ll_worker_get_n_forward (worker);
+  gtk_editable_set_text (prompt, SEED_PROMPT);
+  CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  CHECK (ll_worker_get_n_forward (worker) == forward, "an earlier prompt was run again");
+
+  /* A prompt longer than the context says so. */
+  GString *longer = g_string_new (NULL);
+  while (count_tokens (longer->str) <= config->n_positions)
+    g_string_append (longer, " and the city of");
+  gtk_editable_set_text (prompt, longer->str);
+  g_string_free (longer, TRUE);
+  CHECK (wait_until (content_is, "error", 10000), "state %s", ll_window_get_content_state (window));
+
+  /* A broken model folder: the engine's message, and the previous model stays usable. */
+  gtk_editable_set_text (prompt, SEED_PROMPT);
+  CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  LensModel *before = ll_worker_get_model (worker);
+  g_autofree char *broken = g_build_filename (tmp_dir, "broken-model", NULL);
+  g_mkdir_with_parents (broken, 0755);
+  g_autofree char *broken_config = g_build_filename (broken, "config.json", NULL);
+  g_file_set_contents (broken_config, "{\"model_type\": \"gpt2\", \"n_layer\": ", -1, NULL);
+  ll_window_open_model (window, broken);
+  CHECK (wait_until (error_shown, NULL, 10000), "no error shown for a broken model");
+  const char *msg = ll_window_get_error_message (window);
+  g_print ("# broken model: %s\n", msg ? msg : "(none)");
+  CHECK (msg != NULL && strstr (msg, "config.json") != NULL, "message: %s", msg ? msg : "");
+  CHECK (ll_worker_get_model (worker) == before, "the previous model was dropped");
+  CHECK (content_is ("result"), "state %s", ll_window_get_content_state (window));
+  g_action_group_activate_action (G_ACTION_GROUP (window), "dismiss-error", NULL);
+
+  /* The finished window, as a person would see it. */
+  gtk_editable_set_text (targets, " Paris, London");
+  g_signal_emit_by_name (ll_window_get_view (window, LENS_VIEW_HEATMAP), "cell-selected",
+                         r->n_rows - 1, r->n_tokens - 1);
+  spin_ms (600);
+  save_screenshot ("gui-screenshot.png");
+  ll_window_set_visible_view (window, "line");
+  spin_ms (300);
+  save_screenshot ("gui-screenshot-line.png");
+  ll_window_set_visible_view (window, "target");
+  spin_ms (300);
+  save_screenshot ("gui-screenshot-target.png");
+  ll_window_set_visible_view (window, "heatmap");
+}
+
+static gboolean
+run_script (gpointer data)
+{
+  script ();
+  gtk_window_close (GTK_WINDOW (window));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+window_added_cb (GtkApplication *application, GtkWindow *win, gpointer data)
+{
+  if (window != NULL || !LL_IS_WINDOW (win))
+    return;
+  window = LL_WINDOW (win);
+  g_idle_add (run_script, NULL);
+}
+
+static gboolean
+rm_rf (const char *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+      const char *name;
+      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          rm_rf (child);
+        }
+      return g_rmdir (path) == 0;
+    }
+  return g_unlink (path) == 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  GOptionEntry entries[] = {
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder", "DIR" },
+    { "artifacts", 0, 0, G_OPTION_ARG_FILENAME, &opt_artifacts, "Where to save screenshots", "DIR" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_model == NULL ||
+      opt_artifacts == NULL)
+    {
+      g_printerr ("usage: test-window --model DIR --artifacts DIR\n");
+      return 2;
+    }
+  tmp_dir = g_dir_make_tmp ("test-window-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  /* Start like a first run with an empty prompt, so the seed prompt is typed, not restored
+   * (and not already in the cache). The runner uses the memory settings backend. */
+  {
+    g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+    g_settings_set_string (settings, "last-prompt", "");
+    g_settings_set_string (settings, "last-targets", "");
+  }
+
+  app = ll_application_new (G_APPLICATION_NON_UNIQUE);
+  g_signal_connect (app, "window-added", G_CALLBACK (window_added_cb), NULL);
+  char *app_argv[] = { argv[0], (char *) "--model", opt_model, NULL };
+  int status = g_application_run (G_APPLICATION (app), 3, app_argv);
+  g_object_unref (app);
+
+  rm_rf (tmp_dir);
+  g_free (tmp_dir);
+  if (window == NULL)
+    {
+      g_print ("FAIL: no window was created\n");
+      return 1;
+    }
+  g_print ("# %d failure(s)\n", failures);
+  return status != 0 || failures > 0 ? 1 : 0;
+}
