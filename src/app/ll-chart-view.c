@@ -30,6 +30,11 @@ struct _LlChartView
    * the hovered cell on top of it. */
   GskRenderNode *base;
   graphene_rect_t base_area;
+
+  /* The last tooltip: GTK asks again on pointer motion, and target ranks cost a pass over the
+   * vocabulary each. */
+  char *tip_markup;
+  int tip_row, tip_pos;
 };
 
 G_DEFINE_FINAL_TYPE (LlChartView, ll_chart_view, GTK_TYPE_WIDGET)
@@ -132,6 +137,7 @@ static void
 invalidate (LlChartView *self)
 {
   g_clear_pointer (&self->base, gsk_render_node_unref);
+  g_clear_pointer (&self->tip_markup, g_free);
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
@@ -446,10 +452,16 @@ ll_chart_view_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard_
   else if (!hit (self, x, y, &row, &pos))
     return FALSE;
 
-  LensPaintState st;
-  paint_state (self, &st);
-  g_autofree char *markup = lens_describe_cell (self->result, &st, row, pos);
-  gtk_tooltip_set_markup (tooltip, markup);
+  if (self->tip_markup == NULL || self->tip_row != row || self->tip_pos != pos)
+    {
+      LensPaintState st;
+      paint_state (self, &st);
+      g_free (self->tip_markup);
+      self->tip_markup = lens_describe_cell (self->result, &st, row, pos);
+      self->tip_row = row;
+      self->tip_pos = pos;
+    }
+  gtk_tooltip_set_markup (tooltip, self->tip_markup);
 
   /* The tooltip belongs to the cell: moving to another cell asks again. */
   LensHeatmapLayout l;
@@ -569,6 +581,7 @@ ll_chart_view_dispose (GObject *object)
   disconnect_adjustments (self);
   g_clear_pointer (&self->result, lens_result_unref);
   g_clear_pointer (&self->base, gsk_render_node_unref);
+  g_clear_pointer (&self->tip_markup, g_free);
   G_OBJECT_CLASS (ll_chart_view_parent_class)->dispose (object);
 }
 
