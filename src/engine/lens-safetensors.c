@@ -483,7 +483,8 @@ lens_safetensors_parse (const uint8_t *buf, size_t len, const char *name, GError
 LensSafetensors *
 lens_safetensors_open (const char *path, GError **error)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO planted as a weights file must not hang; we refuse it below. */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     {
       int e = errno;

@@ -4,6 +4,7 @@
 #include "lens-error.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 /* GPT-2 small's config.json as Hugging Face ships it (with ' for "). */
@@ -319,6 +320,12 @@ test_load (void)
   g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
   g_assert_true (g_str_has_prefix (error->message, path));
   g_clear_error (&error);
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  g_assert_false (lens_config_load (path, &c, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+  g_unlink (path);
   g_assert_false (lens_config_load (dir, &c, &error));
   g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
   g_assert_nonnull (strstr (error->message, "not a regular file"));

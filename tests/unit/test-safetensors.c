@@ -5,6 +5,7 @@
 #include "lens-safetensors.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <string.h>
 
@@ -694,6 +695,13 @@ test_open_file (void)
   g_assert_null (lens_safetensors_open (dir, &error));
   g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
   g_clear_error (&error);
+  /* A FIFO must be refused, not block waiting for a writer. */
+  g_autofree char *fifo = g_build_filename (dir, "fifo.safetensors", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_null (lens_safetensors_open (fifo, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
   write_file (dir, "empty.safetensors", g_bytes_new (NULL, 0));
   g_autofree char *empty = g_build_filename (dir, "empty.safetensors", NULL);
   g_assert_null (lens_safetensors_open (empty, &error));
@@ -799,6 +807,11 @@ test_store_index_errors (void)
                      "tensor \"b\" is listed in shard \"s1.safetensors\", which does not contain it");
   write_text (dir, idx, "{'weight_map':{'a':'s1.safetensors','b':'s2.safetensors'}}");
   expect_store_fail (dir, LENS_ERROR_FORMAT, "is also in");
+  g_autofree char *fifo = g_build_filename (dir, "model.safetensors.index.json", NULL);
+  g_unlink (fifo);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  expect_store_fail (dir, LENS_ERROR_IO, "not a regular file");
+  g_unlink (fifo);
   write_text (dir, idx, "{'weight_map':{'a':'s3.safetensors'}}");
   expect_store_fail (dir, LENS_ERROR_IO, "s3.safetensors: cannot open");
   /* A broken shard is reported with the shard's path. */
