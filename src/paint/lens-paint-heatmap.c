@@ -162,6 +162,12 @@ measure_geometry (const LensResult *r, Geometry *g)
   g->row_label_w = ceil (MAX (row_w, 16.0) + 8.0);
 
   l->grid_x = PAD + AXIS_TITLE_W + g->row_label_w;
+  if (g->rotate_labels)
+    {
+      /* The first column's rotated label runs down-left from under the column: keep it in. */
+      double reach = MIN (widest_label, COL_LABEL_MAX) * cos (G_PI / 4.0) + LENS_FONT_LABEL;
+      l->grid_x = MAX (l->grid_x, ceil (PAD + reach - l->cell_w / 2.0 - 4.0));
+    }
   l->grid_y = PAD + TITLE_H;
   double grid_w = l->cell_w * l->n_cols;
   double grid_h = l->cell_h * l->n_rows;
@@ -173,6 +179,11 @@ measure_geometry (const LensResult *r, Geometry *g)
   double bar_title_w;
   lens_measure_text (_("Probability"), LENS_FONT_LABEL, FALSE, &bar_title_w, NULL);
   l->width = ceil (g->bar_x + MAX (BAR_W + BAR_LABELS_W, bar_title_w) + PAD);
+  /* Wide enough for the title of a short prompt. */
+  double title_w;
+  lens_measure_text (_("Top token at each layer and position"), LENS_FONT_TITLE, TRUE, &title_w,
+                     NULL);
+  l->width = MAX (l->width, ceil (title_w + 2 * PAD));
   /* A rotated label of the first column may reach left of the grid. */
   double below = g->col_label_h + AXIS_TITLE_H;
   l->height = ceil (MAX (l->grid_y + grid_h + below, g->bar_y + g->bar_h + 8.0) + PAD);

@@ -249,6 +249,38 @@ test_heatmap_cells (void)
   cairo_surface_destroy (tr);
 }
 
+/* Nothing is drawn in a 2 px frame around the figure: long rotated labels, the title and the
+ * colour bar all stay inside. */
+static void
+assert_blank_frame (cairo_surface_t *s, Px paper)
+{
+  int w = cairo_image_surface_get_width (s), h = cairo_image_surface_get_height (s);
+  for (int x = 0; x < w; x++)
+    for (int y = 0; y < h; y++)
+      if (x < 2 || y < 2 || x >= w - 2 || y >= h - 2)
+        assert_px (pixel (s, x, y), paper, 0);
+}
+
+static void
+test_heatmap_frame (void)
+{
+  for (int T = 1; T <= 3; T++)
+    {
+      g_autoptr (LensResult) r = make_result (2, T, 2);
+      /* The long token first, where its rotated label reaches furthest left. */
+      g_free (r->token_texts[0]);
+      r->token_texts[0] = g_strdup (vocab[15]);
+      g_free (r->token_texts[T - 1]);
+      r->token_texts[T - 1] = g_strdup (vocab[15]);
+      for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+        {
+          cairo_surface_t *s = render ((LensView) v, r, NULL, T == 1 && v == 0 ? "paint-frame.png" : NULL);
+          assert_blank_frame (s, hex_px (0xffffff));
+          cairo_surface_destroy (s);
+        }
+    }
+}
+
 static void
 test_heatmap_outlines (void)
 {
@@ -890,6 +922,7 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/color-scale", test_color_scale);
   g_test_add_func ("/paint/heatmap/cells", test_heatmap_cells);
   g_test_add_func ("/paint/heatmap/outlines", test_heatmap_outlines);
+  g_test_add_func ("/paint/heatmap/frame", test_heatmap_frame);
   g_test_add_func ("/paint/heatmap/target", test_target_heatmap);
   g_test_add_func ("/paint/heatmap/hit", test_hit);
   g_test_add_func ("/paint/line", test_line_plot);
