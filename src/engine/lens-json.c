@@ -7,6 +7,7 @@ typedef struct
 {
   gboolean is_object;
   GHashTable *keys; /* objects only, created on the first key */
+  size_t n_items;   /* arrays only */
 } Frame;
 
 typedef struct
@@ -17,6 +18,8 @@ typedef struct
   const char *name;
   Frame stack[LENS_JSON_MAX_DEPTH];
   int depth;
+  int max_depth;
+  size_t max_array_len;
 } Scanner;
 
 static gboolean
@@ -195,10 +198,11 @@ scan_literal (Scanner *sc, const char *word, GError **error)
 static gboolean
 push (Scanner *sc, gboolean is_object, GError **error)
 {
-  if (sc->depth >= LENS_JSON_MAX_DEPTH)
+  if (sc->depth >= sc->max_depth)
     return scan_fail (sc, error, "nested too deeply");
   sc->stack[sc->depth].is_object = is_object;
   sc->stack[sc->depth].keys = NULL;
+  sc->stack[sc->depth].n_items = 0;
   sc->depth++;
   sc->pos++;
   return TRUE;
@@ -240,6 +244,21 @@ scan_key (Scanner *sc, GError **error)
   if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
     return scan_fail (sc, error, "':' expected after key");
   sc->pos++;
+  return TRUE;
+}
+
+/* Counts one more element of the innermost array. */
+static gboolean
+array_item (Scanner *sc, GError **error)
+{
+  Frame *f = &sc->stack[sc->depth - 1];
+  if (++f->n_items > sc->max_array_len)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: invalid JSON at byte %zu: array has more than %zu elements", sc->name,
+                   sc->pos, sc->max_array_len);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -285,7 +304,11 @@ scan_document (Scanner *sc, GError **error)
               pop (sc);
             }
           else
-            continue;
+            {
+              if (!array_item (sc, error))
+                return FALSE;
+              continue;
+            }
           ok = TRUE;
         }
       else if (c == '"')
@@ -332,6 +355,8 @@ scan_document (Scanner *sc, GError **error)
               if (!scan_key (sc, error))
                 return FALSE;
             }
+          else if (!array_item (sc, error))
+            return FALSE;
           break;
         }
     }
@@ -340,6 +365,14 @@ scan_document (Scanner *sc, GError **error)
 json_object *
 lens_json_parse (const char *text, size_t len, const char *name, GError **error)
 {
+  return lens_json_parse_limited (text, len, name, LENS_JSON_MAX_DEPTH, G_MAXSIZE, error);
+}
+
+json_object *
+lens_json_parse_limited (const char *text, size_t len, const char *name, int max_depth,
+                         size_t max_array_len, GError **error)
+{
+  g_return_val_if_fail (max_depth >= 1 && max_depth <= LENS_JSON_MAX_DEPTH, NULL);
   const char *bad = NULL;
   if (len > G_MAXSSIZE)
     {
@@ -354,7 +387,8 @@ lens_json_parse (const char *text, size_t len, const char *name, GError **error)
       return NULL;
     }
 
-  Scanner sc = {.s = text, .len = len, .name = name};
+  Scanner sc = {.s = text, .len = len, .name = name, .max_depth = max_depth,
+                .max_array_len = max_array_len};
   gboolean ok = scan_document (&sc, error);
   while (sc.depth > 0)
     pop (&sc);

@@ -20,6 +20,13 @@ G_BEGIN_DECLS
  * a LENS_ERROR_FORMAT error "NAME: ..." naming the byte offset of the problem. */
 json_object *lens_json_parse (const char *text, size_t len, const char *name, GError **error);
 
+/* The same with tighter limits for formats whose legitimate files are known to be shallow and
+ * to have short arrays (safetensors headers): JSON objects cost json-c tens of bytes per input
+ * byte, so this caps what a hostile file can make us allocate. 1 <= max_depth <=
+ * LENS_JSON_MAX_DEPTH. */
+json_object *lens_json_parse_limited (const char *text, size_t len, const char *name,
+                                      int max_depth, size_t max_array_len, GError **error);
+
 /* A one-line, quoted, escaped and length-limited rendering of `s` (`len` bytes, or -1 for
  * NUL-terminated) for error messages. Free with g_free. */
 char *lens_json_describe (const char *s, gssize len);

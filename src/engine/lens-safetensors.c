@@ -360,7 +360,11 @@ parse_buffer (LensSafetensors *st, GError **error)
       return FALSE;
     }
   g_autofree char *hname = g_strdup_printf ("%s: header", file);
-  json_object *root = lens_json_parse (hdr, (size_t) n, hname, error);
+  /* A valid header is three levels deep (tensor table, entry, shape) and its longest array is a
+   * shape of at most LENS_SAFETENSORS_MAX_DIMS entries; the limits leave room for clear errors
+   * about slightly wrong files while capping what a hostile 100 MB header can make json-c
+   * allocate. */
+  json_object *root = lens_json_parse_limited (hdr, (size_t) n, hname, 8, 64, error);
   if (root == NULL)
     return FALSE;
   /* The header starts with '{' and is valid JSON, so root is an object. */

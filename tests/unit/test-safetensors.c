@@ -196,6 +196,14 @@ test_header_depth (void)
   g_string_append (s, "}}");
   expect_fail (build_raw (s->len, s->str, s->len, NULL, 0), LENS_ERROR_FORMAT, "nested too deeply");
   g_string_free (s, TRUE);
+  /* Long arrays are cut off before json-c builds them (a valid shape has at most 8 entries). */
+  s = g_string_new ("{\"a\":{\"dtype\":\"U8\",\"shape\":[1");
+  for (int i = 0; i < 1000000; i++)
+    g_string_append (s, ",1");
+  g_string_append (s, "],\"data_offsets\":[0,1]}}");
+  expect_fail (build_raw (s->len, s->str, s->len, "", 1), LENS_ERROR_FORMAT,
+               "array has more than 64 elements");
+  g_string_free (s, TRUE);
 }
 
 static void
