@@ -208,13 +208,28 @@ void
 lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message, double x, double y,
                    double width, double height)
 {
-  lens_set_rgb (cr, theme->muted);
   LensTextStyle style = {
     .size = LENS_FONT_AXIS,
     .max_width = MAX (width - 24.0, 1.0),
     .halign = LENS_ALIGN_CENTER,
     .valign = LENS_ALIGN_CENTER,
   };
+  /* A rounded paper-coloured box behind the text keeps it readable over hatching or a plot. */
+  double tw, th;
+  lens_measure_text (message, LENS_FONT_AXIS, FALSE, &tw, &th);
+  tw = MIN (tw, style.max_width);
+  double bw = tw + 24.0, bh = th + 14.0, r = 6.0;
+  double bx = x + (width - bw) / 2.0, by = y + (height - bh) / 2.0;
+  cairo_new_sub_path (cr);
+  cairo_arc (cr, bx + bw - r, by + r, r, -G_PI / 2.0, 0.0);
+  cairo_arc (cr, bx + bw - r, by + bh - r, r, 0.0, G_PI / 2.0);
+  cairo_arc (cr, bx + r, by + bh - r, r, G_PI / 2.0, G_PI);
+  cairo_arc (cr, bx + r, by + r, r, G_PI, 1.5 * G_PI);
+  cairo_close_path (cr);
+  cairo_set_source_rgba (cr, theme->paper.r, theme->paper.g, theme->paper.b, 0.92);
+  cairo_fill (cr);
+
+  lens_set_rgb (cr, theme->muted);
   lens_draw_text (cr, message, x + width / 2.0, y + height / 2.0, &style);
 }
 

@@ -913,6 +913,9 @@ test_gallery (void)
   state.dark = false;
   state.log_y = true;
   cairo_surface_destroy (render (LENS_VIEW_LINE, r, &state, "gallery-line-log.png"));
+  state.n_targets = 0;
+  state.targets = NULL;
+  cairo_surface_destroy (render (LENS_VIEW_TARGET, r, &state, "gallery-target-none.png"));
 }
 
 int
