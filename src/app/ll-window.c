@@ -50,7 +50,6 @@ struct _LlWindow
   GtkStack *target_stack;
   GtkLabel *line_position_label;
   GtkProgressBar *progress_bar;
-  GtkLabel *topk_cell_label;
   GtkAdjustment *top_k_adjustment;
   GMenu *model_menu;
 
@@ -177,43 +176,19 @@ set_content (LlWindow *self, const char *name)
   gtk_spinner_set_spinning (self->loading_spinner, loading);
 }
 
-/* The cell the line plot and the top-k panel show: the selection, else the last position of the
- * last row (what the model itself predicts next). */
-static void
-effective_selection (LlWindow *self, int *row, int *pos)
-{
-  const LensResult *r = self->result;
-  *row = self->state.sel_row;
-  *pos = self->state.sel_pos;
-  if (r == NULL)
-    return;
-  if (*row < 0 || *row >= r->n_rows)
-    *row = r->n_rows - 1;
-  if (*pos < 0 || *pos >= r->n_tokens)
-    *pos = r->n_tokens - 1;
-}
-
 static void
 update_selection_labels (LlWindow *self)
 {
   const LensResult *r = self->result;
-  if (r == NULL)
+  if (r == NULL || self->state.sel_pos >= 0)
     {
-      gtk_label_set_text (self->topk_cell_label, "");
       gtk_label_set_text (self->line_position_label, "");
       return;
     }
-  int row, pos;
-  effective_selection (self, &row, &pos);
-  const char *token = r->token_texts[pos];
-  g_autofree char *cell = NULL;
-  if (r->row_layers[row] == LENS_ROW_EMBEDDINGS)
-    cell = g_strdup_printf (_("Embeddings · position %d, “%s”"), pos, token);
-  else
-    cell = g_strdup_printf (_("Layer %s · position %d, “%s”"), r->row_labels[row], pos, token);
-  gtk_label_set_text (self->topk_cell_label, cell);
-  g_autofree char *line = g_strdup_printf (_("Across layers at position %d, “%s”"), pos, token);
-  gtk_label_set_text (self->line_position_label, line);
+  /* The plots' titles name the cell; until one is chosen, say how to choose. */
+  gtk_label_set_text (self->line_position_label,
+                      _("Showing the last position: click a heatmap cell or use the arrow keys "
+                        "to choose another"));
 }
 
 static void
@@ -1087,7 +1062,6 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (target_stack);
   BIND (line_position_label);
   BIND (progress_bar);
-  BIND (topk_cell_label);
   BIND (top_k_adjustment);
   BIND (model_menu);
 #undef BIND
@@ -1310,4 +1284,11 @@ ll_window_set_visible_view (LlWindow *self, const char *name)
   LensView view;
   if (view_from_string (name, &view) && view != LENS_VIEW_TOPK)
     adw_view_stack_set_visible_child_name (self->view_stack, name);
+}
+
+GMenuModel *
+ll_window_get_model_menu (LlWindow *self)
+{
+  rebuild_model_menu (self);
+  return G_MENU_MODEL (self->model_menu);
 }

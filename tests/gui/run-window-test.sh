@@ -27,8 +27,13 @@ export GSK_RENDERER=cairo
 export GDK_BACKEND=x11
 export GTK_A11Y=none
 export NO_AT_BRIDGE=1
-# A fixed HF cache location so a developer's own cache does not change what the menu lists.
+# A fake Hugging Face cache (so a developer's own cache does not change what the menu lists)
+# holding the test model as openai-community/gpt2.
 export HF_HUB_CACHE="$tmp/hf-hub"
+entry="$HF_HUB_CACHE/models--openai-community--gpt2"
+mkdir -p "$entry/refs" "$entry/snapshots/0123abcd"
+printf '0123abcd' > "$entry/refs/main"
+for f in "$model"/*; do ln -s "$f" "$entry/snapshots/0123abcd/"; done
 mkdir -p "$artifacts"
 
 run="$test_exe --model $model --artifacts $artifacts"

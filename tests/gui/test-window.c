@@ -9,6 +9,8 @@
  * while the lens computes, and saves a screenshot of the finished window into --artifacts. */
 #include "config.h"
 
+#include <X11/XKBlib.h>
+#include <X11/extensions/XTest.h>
 #include <gdk/x11/gdkx.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -96,6 +98,14 @@ idle_result_for (gpointer prompt)
   LensResult *r = ll_window_get_result (window);
   return r != NULL && !ll_worker_get_busy (ll_window_get_worker (window)) &&
          g_strcmp0 (r->prompt, prompt) == 0 && content_is ("result");
+}
+
+static gboolean
+model_is (gpointer path)
+{
+  LensModel *m = ll_worker_get_model (ll_window_get_worker (window));
+  return m != NULL && g_strcmp0 (lens_model_path (m), path) == 0 &&
+         !ll_worker_get_busy (ll_window_get_worker (window));
 }
 
 static gboolean
@@ -235,15 +245,40 @@ tooltip_visible (gpointer data)
 
 /* ---- steps ---- */
 
-static void
-type_text (GtkEditable *editable, const char *text, int ms_per_char)
+static Display *
+x_display (void)
 {
-  gtk_editable_set_text (editable, "");
-  int pos = 0;
-  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+  return gdk_x11_display_get_xdisplay (gtk_widget_get_display (GTK_WIDGET (window)));
+}
+
+/* Presses and releases the key for `keysym` through the X server, as a keyboard would. */
+static void
+press_key (KeySym keysym)
+{
+  Display *dpy = x_display ();
+  KeyCode code = XKeysymToKeycode (dpy, keysym);
+  gboolean shift = code != 0 && XkbKeycodeToKeysym (dpy, code, 0, 0) != (KeySym) keysym;
+  KeyCode shift_code = XKeysymToKeycode (dpy, XK_Shift_L);
+  if (shift)
+    XTestFakeKeyEvent (dpy, shift_code, True, 0);
+  XTestFakeKeyEvent (dpy, code, True, 0);
+  XTestFakeKeyEvent (dpy, code, False, 0);
+  if (shift)
+    XTestFakeKeyEvent (dpy, shift_code, False, 0);
+  XFlush (dpy);
+}
+
+/* Types ASCII text into `widget` with real key events (the pointer is moved over the widget, as
+ * the X server sends keys to the window under the pointer without a window manager). */
+static void
+type_text (GtkWidget *widget, const char *text, int ms_per_char)
+{
+  warp_pointer_to (widget, 10, 5);
+  gtk_widget_grab_focus (widget);
+  spin_ms (100);
+  for (const char *p = text; *p != '\0'; p++)
     {
-      const char *next = g_utf8_next_char (p);
-      gtk_editable_insert_text (editable, p, (int) (next - p), &pos);
+      press_key (*p == ' ' ? XK_space : (KeySym) (unsigned char) *p);
       spin_ms (ms_per_char);
     }
 }
@@ -450,7 +485,7 @@ script (void)
 
   GapMeter meter = { 0 };
   gulong handler = g_signal_connect (window, "result-changed", G_CALLBACK (gap_result_cb), &meter);
-  type_text (prompt, SEED_PROMPT, 20);
+  type_text (GTK_WIDGET (prompt), SEED_PROMPT, 20);
   gint64 t0 = g_get_monotonic_time ();
   guint gap_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 1, gap_cb, &meter, NULL);
   gboolean done = wait_until (idle_result_for, SEED_PROMPT, 60000);
@@ -478,6 +513,8 @@ script (void)
   CHECK (runs == 1, "%u runs for one typed prompt", runs);
 
   LensResult *r = ll_window_get_result (window);
+  CHECK (g_strcmp0 (gtk_editable_get_text (prompt), SEED_PROMPT) == 0, "typed “%s”",
+         gtk_editable_get_text (prompt));
   CHECK (r->n_tokens == count_tokens (SEED_PROMPT), "%d tokens", r->n_tokens);
   spin_ms (200); /* let the views draw */
   check_heatmap_pixels ();
@@ -511,14 +548,22 @@ script (void)
   g_print ("# notice: %s\n", ll_window_get_notice (window));
   CHECK (ll_worker_get_n_forward (worker) == forward, "changing targets reran the model");
 
-  /* Views and selection never rerun the model either. */
+  /* Views and selection never rerun the model either. The keyboard moves the selection from
+   * the default cell (last layer, last position); the line plot and top-k panel follow it. */
   ll_window_set_visible_view (window, "line");
   spin_ms (100);
   ll_window_set_visible_view (window, "heatmap");
-  g_signal_emit_by_name (ll_window_get_view (window, LENS_VIEW_HEATMAP), "cell-selected", 0, 1);
   spin_ms (100);
-  CHECK (state->sel_row == 0 && state->sel_pos == 1, "selection %d,%d", state->sel_row,
-         state->sel_pos);
+  GtkWidget *heatmap = ll_window_get_view (window, LENS_VIEW_HEATMAP);
+  warp_pointer_to (heatmap, 2, 2);
+  gtk_widget_grab_focus (heatmap);
+  spin_ms (100);
+  press_key (XK_Left);
+  spin_ms (100);
+  press_key (XK_Up);
+  spin_ms (200);
+  CHECK (state->sel_row == r->n_rows - 2 && state->sel_pos == r->n_tokens - 2,
+         "selection after Left, Up: %d,%d", state->sel_row, state->sel_pos);
   CHECK (ll_worker_get_n_forward (worker) == forward, "view/selection reran the model");
 
   check_exports ();
@@ -565,6 +610,52 @@ script (void)
   CHECK (ll_worker_get_model (worker) == before, "the previous model was dropped");
   CHECK (content_is ("result"), "state %s", ll_window_get_content_state (window));
   g_action_group_activate_action (G_ACTION_GROUP (window), "dismiss-error", NULL);
+
+  /* The model menu lists the Hugging Face cache (the runner made a fake one holding the same
+   * model as openai-community/gpt2) and opening an entry switches models. */
+  {
+    GMenuModel *menu = ll_window_get_model_menu (window);
+    g_autoptr (GString) labels = g_string_new (NULL);
+    char *cached_path = NULL;
+    for (int i = 0; i < g_menu_model_get_n_items (menu); i++)
+      {
+        g_autoptr (GMenuModel) section = g_menu_model_get_item_link (menu, i, G_MENU_LINK_SECTION);
+        for (int j = 0; section != NULL && j < g_menu_model_get_n_items (section); j++)
+          {
+            g_autofree char *label = NULL;
+            g_menu_model_get_item_attribute (section, j, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+            g_string_append_printf (labels, "%s|", label);
+            g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (
+              section, j, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
+            if (g_strcmp0 (label, "openai-community/gpt2") == 0 && target != NULL)
+              cached_path = g_variant_dup_string (target, NULL);
+          }
+      }
+    g_print ("# model menu: %s\n", labels->str);
+    CHECK (strstr (labels->str, "Open Model Folder") != NULL, "menu: %s", labels->str);
+    CHECK (cached_path != NULL, "no HF cache entry in the menu: %s", labels->str);
+    if (cached_path != NULL)
+      {
+        g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
+                                        g_variant_new_string (cached_path));
+        CHECK (wait_until (model_is, cached_path, 30000), "model not switched");
+        CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
+        CHECK (ll_window_get_error_message (window) == NULL, "error: %s",
+               ll_window_get_error_message (window));
+        g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+        g_autofree char *last = g_settings_get_string (settings, "last-model");
+        g_auto (GStrv) recent = g_settings_get_strv (settings, "recent-models");
+        CHECK (g_strcmp0 (last, cached_path) == 0, "last-model %s", last);
+        CHECK (recent[0] != NULL && g_strcmp0 (recent[0], cached_path) == 0 && recent[1] != NULL &&
+                 g_strcmp0 (recent[1], opt_model) == 0,
+               "recent-models does not list both folders, newest first");
+        g_free (cached_path);
+        g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
+                                        g_variant_new_string (opt_model));
+        CHECK (wait_until (model_is, opt_model, 30000), "model not switched back");
+        CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
+      }
+  }
 
   /* The finished window, as a person would see it. */
   gtk_editable_set_text (targets, " Paris, London");
@@ -648,6 +739,18 @@ main (int argc, char **argv)
   char *app_argv[] = { argv[0], (char *) "--model", opt_model, NULL };
   int status = g_application_run (G_APPLICATION (app), 3, app_argv);
   g_object_unref (app);
+
+  /* What the next start restores. */
+  if (window != NULL)
+    {
+      g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+      g_autofree char *prompt = g_settings_get_string (settings, "last-prompt");
+      g_autofree char *targets = g_settings_get_string (settings, "last-targets");
+      g_autofree char *view = g_settings_get_string (settings, "current-view");
+      CHECK (g_strcmp0 (prompt, SEED_PROMPT) == 0, "last-prompt “%s”", prompt);
+      CHECK (g_strcmp0 (targets, " Paris, London") == 0, "last-targets “%s”", targets);
+      CHECK (g_strcmp0 (view, "heatmap") == 0, "current-view %s", view);
+    }
 
   rm_rf (tmp_dir);
   g_free (tmp_dir);
