@@ -270,6 +270,8 @@ j_number (JReader *j, double *out, gboolean *is_int)
 
   if (p < end && *p == '-')
     neg = TRUE, p++;
+  if (p < end && (*p == 'N' || *p == 'I'))
+    return j_syntax_at (j, start, "NaN and Infinity are not JSON numbers");
   if (p >= end || !g_ascii_isdigit (*p))
     return j_syntax_at (j, p, p >= end ? "number cut short" : "expected a value");
   if (*p == '0')
