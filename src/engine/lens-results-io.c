@@ -505,8 +505,7 @@ j_type_error (JReader *j, const char *expected, const char *path_fmt, ...)
   return j_fail (j, "%s is %s, expected %s", path, j_kind (j), expected);
 }
 
-/* A probability in [0, 1] (null gives NAN when allowed). Returns FALSE with the message naming
- * `path` (already formatted by the caller only on failure, via the PATH macro below). */
+/* Reading a number: callers format the path for the message only on failure. */
 typedef enum
 {
   VAL_OK,
@@ -515,6 +514,7 @@ typedef enum
   VAL_SYNTAX, /* j->failed is set */
 } ValStatus;
 
+/* A probability in [0, 1 + PROB_SLACK] (stored clamped to 1); null gives NAN when allowed. */
 static ValStatus
 j_prob (JReader *j, gboolean allow_null, float *out, double *raw)
 {
@@ -1417,12 +1417,6 @@ out:
 
 /* ------------------------------------------------------------------------------------------ */
 /* Our own format                                                                              */
-
-typedef struct
-{
-  LensModelInfo info;  /* strings owned here until moved into the result */
-  gboolean have_info;
-} OwnModel;
 
 static gboolean
 parse_own_model (JReader *j, const char *at, LensModelInfo *info)
