@@ -659,6 +659,7 @@ script (void)
 
   /* The finished window, as a person would see it. */
   gtk_editable_set_text (targets, " Paris, London");
+  r = ll_window_get_result (window); /* the model was reloaded: a new result */
   g_signal_emit_by_name (ll_window_get_view (window, LENS_VIEW_HEATMAP), "cell-selected",
                          r->n_rows - 1, r->n_tokens - 1);
   spin_ms (600);
