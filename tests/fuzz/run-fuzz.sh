@@ -15,7 +15,14 @@ fi
 build=$1
 secs=${LENS_FUZZ_SECONDS:-$2}
 here=$(cd "$(dirname "$0")" && pwd)
-targets="safetensors config tokenizer-gpt2 tokenizer-json"
+# Every harness the build made (tests/fuzz/meson.build's fuzz_targets); each seeds from
+# corpus/<target>/ and uses dict/<target>.dict when they exist.
+targets=$(cd "$build/tests/fuzz" 2>/dev/null && for f in fuzz-*; do
+  [ -f "$f" ] && [ -x "$f" ] && echo "${f#fuzz-}"; done)
+if [ -z "$targets" ]; then
+  echo "FAIL: no harnesses in $build/tests/fuzz (configure with -Dfuzzing=true and build)" >&2
+  exit 1
+fi
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT INT TERM
@@ -29,6 +36,8 @@ for t in $targets; do
     continue
   fi
   mkdir -p "$scratch/$t" "$build/fuzz-artifacts/$t"
+  seeds=""
+  [ -d "$here/corpus/$t" ] && seeds="$here/corpus/$t"
   log="$build/fuzz-artifacts/$t/last-run.log"
   dict=""
   [ -f "$here/dict/$t.dict" ] && dict="-dict=$here/dict/$t.dict"
@@ -37,7 +46,7 @@ for t in $targets; do
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:print_stacktrace=1:halt_on_error=1" \
     "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 $dict -artifact_prefix="$build/fuzz-artifacts/$t/" \
-      "$scratch/$t" "$here/corpus/$t" >"$log" 2>&1
+      "$scratch/$t" $seeds >"$log" 2>&1
   rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
