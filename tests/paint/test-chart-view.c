@@ -61,6 +61,31 @@ spin (int ms)
     g_main_context_iteration (NULL, FALSE);
 }
 
+static gboolean
+count_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+  (*(int *) data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Waits until the window has drawn a few frames, so queued layout and drawing have happened
+ * (a fixed sleep is too short under sanitizers). */
+static void
+settle (GtkWidget *widget)
+{
+  int ticks = 0;
+  guint id = gtk_widget_add_tick_callback (widget, count_tick, &ticks, NULL);
+  gtk_widget_queue_draw (widget);
+  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (ticks < 3 && g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  gtk_widget_remove_tick_callback (widget, id);
+  spin (20);
+}
+
 static GdkTexture *
 render_widget (GtkWidget *widget)
 {
@@ -218,7 +243,7 @@ main (int argc, char **argv)
   double cx = l.grid_x + 2.5 * l.cell_w, cy = l.grid_y + 1.5 * l.cell_h;
   g_signal_emit_by_name (motion, "motion", cx, cy);
   CHECK (last_hover_row == 1 && last_hover_pos == 2, "hovered (%d,%d)", last_hover_row, last_hover_pos);
-  spin (50);
+  settle (window);
   p = download (view);
   int outline = 0;
   for (int x = (int) (l.grid_x + 2 * l.cell_w) + 2; x < (int) (l.grid_x + 3 * l.cell_w) - 3; x++)
@@ -274,7 +299,7 @@ main (int argc, char **argv)
   ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
   CHECK (n_selected == before, "set_state does not emit cell-selected");
   adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_DARK);
-  spin (100);
+  settle (window);
   p = download (view);
   int ring = 0;
   for (int x = (int) (l.grid_x + 5 * l.cell_w) + 1; x < (int) (l.grid_x + 6 * l.cell_w) - 2; x++)
@@ -305,12 +330,12 @@ main (int argc, char **argv)
   state.targets = targets, state.n_targets = 1;
   ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
   ll_chart_view_set_view (LL_CHART_VIEW (view), LENS_VIEW_TARGET);
-  spin (100);
+  settle (window);
   p = download (view);
   CHECK (cell_has_color (&p, &l, 3, 4, probs[3 * T + 4], LENS_SCALE_BLUES), "target heatmap cell");
   g_free (p.data);
   ll_chart_view_set_view (LL_CHART_VIEW (view), LENS_VIEW_LINE);
-  spin (100);
+  settle (window);
   double lw, lh;
   lens_view_natural_size (LENS_VIEW_LINE, result, &state, &lw, &lh);
   gtk_widget_measure (view, GTK_ORIENTATION_HORIZONTAL, -1, &min_w, &nat_w, NULL, NULL);
@@ -319,12 +344,12 @@ main (int argc, char **argv)
   g_signal_emit_by_name (click, "pressed", 1, 200.0, 200.0);
   CHECK (n_selected == before, "clicks on the line plot select no cell");
   ll_chart_view_set_view (LL_CHART_VIEW (view), LENS_VIEW_TOPK);
-  spin (50);
+  settle (window);
 
   /* No result: the empty state is painted (not a blank widget). */
   ll_chart_view_set_result (LL_CHART_VIEW (view), NULL);
   ll_chart_view_set_view (LL_CHART_VIEW (view), LENS_VIEW_HEATMAP);
-  spin (100);
+  settle (window);
   gtk_widget_measure (view, GTK_ORIENTATION_HORIZONTAL, -1, &min_w, &nat_w, NULL, NULL);
   CHECK (nat_w == 480, "empty natural width %d", nat_w);
   p = download (view);
@@ -340,7 +365,7 @@ main (int argc, char **argv)
   lens_paint_state_init (&state);
   ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
   ll_chart_view_set_result (LL_CHART_VIEW (view), big);
-  spin (200);
+  settle (window);
   LensHeatmapLayout bl;
   lens_heatmap_layout (big, &state, &bl);
   CHECK (gtk_widget_get_width (view) >= (int) bl.width, "large widget width %d < %g",
@@ -355,7 +380,16 @@ main (int argc, char **argv)
   g_free (p.data);
   GtkAdjustment *hadj = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (scroller));
   gtk_adjustment_set_value (hadj, gtk_adjustment_get_upper (hadj));
-  spin (200);
+  /* Wait for the viewport to move the view (a frame later; slow under sanitizers). */
+  for (int i = 0; i < 500; i++)
+    {
+      graphene_rect_t bounds;
+      if (gtk_widget_compute_bounds (view, scroller, &bounds)
+          && fabs (bounds.origin.x + gtk_adjustment_get_value (hadj)) < 0.5)
+        break;
+      spin (10);
+    }
+  settle (window);
   p = download (view);
   CHECK (cell_has_color (&p, &bl, 0, 399, big->top_probs[last], LENS_SCALE_RDYLBU),
          "last cell painted after scrolling");
@@ -363,7 +397,7 @@ main (int argc, char **argv)
   /* Keyboard selection scrolls the cell into view. */
   gtk_widget_grab_focus (view);
   press_key (view, GDK_KEY_Home, GDK_CONTROL_MASK);
-  spin (50);
+  settle (window);
   CHECK (gtk_adjustment_get_value (hadj) <= bl.grid_x, "Ctrl+Home scrolls back (%g)",
          gtk_adjustment_get_value (hadj));
 
