@@ -455,11 +455,12 @@ run (const CliOptions *o, GString *out, GError **error)
     return run_perplexity (o, out, error);
 
   g_autoptr (LensResult) r = NULL;
+  g_autoptr (GPtrArray) file_targets = NULL;
   if (o->open_path != NULL)
     {
       if (o->prompt != NULL || o->prompt_file != NULL)
         return fail (error, "--open shows a saved result; it takes no --prompt");
-      r = lens_results_load (o->open_path, error);
+      r = lens_results_load_full (o->open_path, &file_targets, error);
     }
   else
     r = run_lens (o, error);
@@ -468,7 +469,33 @@ run (const CliOptions *o, GString *out, GError **error)
 
   g_autoptr (GArray) targets = g_array_new (FALSE, TRUE, sizeof (CliTarget));
   g_array_set_clear_func (targets, (GDestroyNotify) cli_target_clear);
-  if (!compute_targets (r, o->targets, targets, error))
+  /* The file's own targets first, with the ids it recorded, as the live run printed them. */
+  for (guint i = 0; file_targets != NULL && i < file_targets->len; i++)
+    {
+      const LensFileTarget *ft = g_ptr_array_index (file_targets, i);
+      CliTarget t = {.text = g_strdup (ft->text),
+                     .ids = g_array_new (FALSE, FALSE, sizeof (int32_t)),
+                     .probs = g_new (float, (size_t) r->n_rows * r->n_tokens)};
+      g_array_append_vals (t.ids, ft->ids, ft->n_ids);
+      g_array_append_val (targets, t);
+      if (!lens_result_target_probs_for_text (r, ft->text, t.probs, NULL, NULL, error))
+        return FALSE;
+    }
+  g_auto (GStrv) extra = NULL;
+  if (o->targets != NULL)
+    {
+      g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+      for (char **p = o->targets; *p != NULL; p++)
+        {
+          gboolean known = FALSE;
+          for (guint i = 0; i < targets->len && !known; i++)
+            known = g_str_equal (g_array_index (targets, CliTarget, i).text, *p);
+          if (!known)
+            g_strv_builder_add (b, *p);
+        }
+      extra = g_strv_builder_end (b);
+    }
+  if (!compute_targets (r, extra, targets, error))
     return FALSE;
 
   if (o->export_path != NULL && !export_figure (o, r, targets, error))
