@@ -1,0 +1,1532 @@
+/* lens-tokenizer.c: GPT-2 byte-level BPE (see lens-tokenizer.h).
+ *
+ * Encoding follows OpenAI's encoder.py (and Hugging Face's ByteLevel + BPE, which agree with it):
+ * text is split at added/special tokens, each remaining segment is split by GPT-2's regex, every
+ * piece is turned into single-byte tokens and merged pair by pair, always merging every
+ * occurrence of the lowest-ranked pair first. The merge loop uses a heap so that a hostile
+ * multi-megabyte "word" stays O(n log n). */
+#include "lens-tokenizer.h"
+
+#include "lens-error.h"
+#include "lens-tokenizer-private.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+/* GPT-2's pattern. GPT-2 (Python `regex`) and Hugging Face (Oniguruma) take \s to be Unicode's
+ * White_Space property. PCRE2's \s in UCP mode is that plus U+180E MONGOLIAN VOWEL SEPARATOR (a
+ * format character since Unicode 6.3, still in PCRE2's \h), so \s is spelt out as White_Space's
+ * definition: \t-\r, U+0085 NEXT LINE and the separators \p{Z}. Letters,
+ * numbers and separators all come from PCRE2's Unicode tables; tests/tokenizer checks every code
+ * point against GPT-2's semantics. */
+#define WS "\\t-\\r\\x{85}\\p{Z}"
+#define GPT2_PATTERN                                                                               \
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS         \
+  "])|[" WS "]+"
+
+/* Upper bounds that keep every size computation far from overflow; real vocabularies have a few
+ * hundred thousand entries at most. */
+#define MAX_IDS (1 << 24)
+#define MAX_FILE_SIZE ((gsize)1 << 30)
+#define JSON_MAX_DEPTH 64
+
+/* Words up to this many bytes are cached; longer ones are rare and would bloat the cache. */
+#define CACHE_MAX_WORD 64
+#define CACHE_MAX_ENTRIES (1 << 18)
+
+typedef struct
+{
+  guint64 key; /* (left id << 32) | right id; 0 marks an empty slot (see merge_key) */
+  int32_t rank;
+  int32_t merged;
+} MergeSlot;
+
+typedef struct
+{
+  uint8_t *bytes;
+  size_t len;
+  int32_t id;
+} SpecialToken;
+
+typedef struct
+{
+  const char *p;
+  size_t len;
+} WordKey;
+
+typedef struct
+{
+  WordKey key; /* key.p points into this allocation, just after the ids */
+  guint n;
+  int32_t ids[];
+} CacheEntry;
+
+struct LensTokenizer
+{
+  int n_ids;
+  /* token bytes: id -> blob[tok_off[id] .. tok_off[id] + tok_len[id]) */
+  uint8_t *blob;
+  size_t *tok_off;
+  size_t *tok_len;
+  GHashTable *str_to_id; /* vocab string (byte-to-unicode form, or added-token content) -> id+1 */
+  int32_t byte_id[256];  /* id of the single-byte token for each byte, -1 if absent */
+  MergeSlot *merges;
+  size_t merge_cap; /* power of two */
+  SpecialToken *specials;
+  guint n_specials;
+  int32_t eos_id;
+  GRegex *pretok;
+  GMutex cache_lock;
+  GHashTable *cache; /* WordKey* -> CacheEntry* (the key lives inside the entry) */
+};
+
+/* ---- byte <-> unicode mapping (GPT-2's bytes_to_unicode) ---- */
+
+static guint32 byte_to_cp[256];
+static int16_t cp_to_byte[324]; /* the mapping's code points are all below 256 + 68 */
+
+static void
+init_byte_map(void)
+{
+  static gsize done = 0;
+  if (g_once_init_enter(&done))
+    {
+      int n = 0;
+      for (int b = 0; b < 256; b++)
+        {
+          gboolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+          byte_to_cp[b] = printable ? (guint32)b : (guint32)(256 + n++);
+        }
+      for (int c = 0; c < 324; c++)
+        cp_to_byte[c] = -1;
+      for (int b = 0; b < 256; b++)
+        cp_to_byte[byte_to_cp[b]] = (int16_t)b;
+      g_once_init_leave(&done, 1);
+    }
+}
+
+/* Appends the raw bytes of a (valid UTF-8) vocab string. Characters outside the byte alphabet
+ * (possible in added tokens stored in the vocabulary) stand for their own UTF-8 bytes. */
+static void
+vocab_string_to_bytes(const char *s, size_t len, GByteArray *out)
+{
+  const char *end = s + len;
+  while (s < end)
+    {
+      gunichar c = g_utf8_get_char(s);
+      const char *next = g_utf8_next_char(s);
+      if (c < 324 && cp_to_byte[c] >= 0)
+        {
+          uint8_t b = (uint8_t)cp_to_byte[c];
+          g_byte_array_append(out, &b, 1);
+        }
+      else
+        g_byte_array_append(out, (const guint8 *)s, (guint)(next - s));
+      s = next;
+    }
+}
+
+/* ---- merge table: open addressing on (left, right) ---- */
+
+static inline guint64
+merge_key(int32_t left, int32_t right)
+{
+  /* +1 so that no real pair maps to the empty-slot value 0 */
+  return (((guint64)(guint32)left + 1) << 32) | (guint32)right;
+}
+
+static inline size_t
+merge_hash(guint64 k)
+{
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return (size_t)k;
+}
+
+static MergeSlot *
+merge_find(const LensTokenizer *tok, int32_t left, int32_t right)
+{
+  guint64 k = merge_key(left, right);
+  size_t mask = tok->merge_cap - 1;
+  for (size_t i = merge_hash(k) & mask;; i = (i + 1) & mask)
+    {
+      MergeSlot *s = &tok->merges[i];
+      if (s->key == k || s->key == 0)
+        return s;
+    }
+}
+
+/* ---- word cache ---- */
+
+static guint
+word_key_hash(gconstpointer p)
+{
+  const WordKey *k = p;
+  guint h = 2166136261u;
+  for (size_t i = 0; i < k->len; i++)
+    h = (h ^ (guint8)k->p[i]) * 16777619u;
+  return h;
+}
+
+static gboolean
+word_key_equal(gconstpointer a, gconstpointer b)
+{
+  const WordKey *x = a, *y = b;
+  return x->len == y->len && memcmp(x->p, y->p, x->len) == 0;
+}
+
+/* ---- errors ---- */
+
+/* A token or line quoted in an error message: at most 60 characters, and valid UTF-8. */
+static char *
+shorten(const char *s, size_t len)
+{
+  if (!g_utf8_validate_len(s, len, NULL))
+    return g_strdup("(not valid UTF-8)");
+  glong chars = g_utf8_strlen(s, (gssize)len);
+  if (chars <= 60)
+    return g_strndup(s, len);
+  g_autofree char *head = g_utf8_substring(s, 0, 57);
+  return g_strconcat(head, "...", NULL);
+}
+
+G_GNUC_PRINTF(4, 5)
+static void
+set_error(GError **error, int code, const char *file, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, LENS_ERROR, code, "%s: %s", file, msg);
+}
+
+/* ---- JSON ---- */
+
+/* Checks what json-c does not: no string contains \u0000 (json-c stores object keys as C strings,
+ * so such a key would be silently cut short, and no tokenizer needs NUL: byte 0 is "Ā" in the
+ * byte-level alphabet), and no single-quoted strings, which json-c accepts even in strict mode.
+ * Returns the offset of the problem, or -1. */
+static gssize
+json_extra_check(const char *s, size_t len, const char **problem)
+{
+  gboolean in_string = FALSE;
+  for (size_t i = 0; i < len; i++)
+    {
+      if (in_string && s[i] == '\\')
+        {
+          if (i + 6 <= len && s[i + 1] == 'u' && g_ascii_strncasecmp(s + i + 2, "0000", 4) == 0)
+            {
+              *problem = "a string contains \\u0000, which is not allowed";
+              return (gssize)i;
+            }
+          i++; /* skip the escaped character */
+        }
+      else if (s[i] == '"')
+        in_string = !in_string;
+      else if (!in_string && s[i] == '\'')
+        {
+          *problem = "single quotes are not JSON";
+          return (gssize)i;
+        }
+    }
+  return -1;
+}
+
+static json_object *
+parse_json(const char *data, size_t len, const char *file, GError **error)
+{
+  if (len > (size_t)G_MAXINT)
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "file is too large (%zu bytes)", len);
+      return NULL;
+    }
+  const char *problem = NULL;
+  gssize at = json_extra_check(data, len, &problem);
+  if (at >= 0)
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON at byte %zu: %s", (size_t)at,
+                problem);
+      return NULL;
+    }
+  json_tokener *jt = json_tokener_new_ex(JSON_MAX_DEPTH);
+  if (jt == NULL)
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "cannot create a JSON parser");
+      return NULL;
+    }
+  json_tokener_set_flags(jt, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+  json_object *obj = json_tokener_parse_ex(jt, data, (int)len);
+  enum json_tokener_error jerr = json_tokener_get_error(jt);
+  size_t end = json_tokener_get_parse_end(jt);
+  if (jerr == json_tokener_continue)
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON: unexpected end of file");
+      json_object_put(obj);
+      obj = NULL;
+    }
+  else if (jerr != json_tokener_success)
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON at byte %zu: %s", end,
+                json_tokener_error_desc(jerr));
+      json_object_put(obj);
+      obj = NULL;
+    }
+  else
+    {
+      /* json-c stops after the first value; only whitespace may follow it */
+      for (size_t i = end; i < len; i++)
+        if (!g_ascii_isspace(data[i]))
+          {
+            set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON: trailing data at byte %zu", i);
+            json_object_put(obj);
+            obj = NULL;
+            break;
+          }
+    }
+  json_tokener_free(jt);
+  return obj;
+}
+
+static const char *
+json_type_label(json_object *o)
+{
+  return o == NULL ? "null" : json_type_to_name(json_object_get_type(o));
+}
+
+/* ---- building ---- */
+
+typedef struct
+{
+  const char *file; /* for error messages */
+  int n_vocab;      /* entries of the model vocabulary (before added tokens beyond it) */
+  char **strs;      /* id -> vocab string (owned), n_ids entries */
+  size_t *str_lens;
+  int n_ids;
+} Builder;
+
+static void
+builder_clear(Builder *b)
+{
+  if (b->strs != NULL)
+    for (int i = 0; i < b->n_ids; i++)
+      g_free(b->strs[i]);
+  g_free(b->strs);
+  g_free(b->str_lens);
+  memset(b, 0, sizeof *b);
+}
+
+static LensTokenizer *
+tokenizer_alloc(void)
+{
+  init_byte_map();
+  LensTokenizer *tok = g_new0(LensTokenizer, 1);
+  tok->eos_id = -1;
+  tok->str_to_id = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_init(&tok->cache_lock);
+  tok->cache = g_hash_table_new_full(word_key_hash, word_key_equal, NULL, g_free);
+  return tok;
+}
+
+void
+lens_tokenizer_free(LensTokenizer *tok)
+{
+  if (tok == NULL)
+    return;
+  g_free(tok->blob);
+  g_free(tok->tok_off);
+  g_free(tok->tok_len);
+  g_clear_pointer(&tok->str_to_id, g_hash_table_unref);
+  g_free(tok->merges);
+  for (guint i = 0; i < tok->n_specials; i++)
+    g_free(tok->specials[i].bytes);
+  g_free(tok->specials);
+  g_clear_pointer(&tok->pretok, g_regex_unref);
+  g_clear_pointer(&tok->cache, g_hash_table_unref);
+  g_mutex_clear(&tok->cache_lock);
+  g_free(tok);
+}
+
+static int32_t
+str_lookup(const LensTokenizer *tok, const char *s)
+{
+  gpointer v;
+  if (!g_hash_table_lookup_extended(tok->str_to_id, s, NULL, &v))
+    return -1;
+  return (int32_t)(GPOINTER_TO_INT(v) - 1);
+}
+
+/* Reads the vocabulary object (string -> id) into the builder. Ids must be exactly 0..N-1. */
+static gboolean
+read_vocab(Builder *b, json_object *vocab, const char *where, GError **error)
+{
+  if (!json_object_is_type(vocab, json_type_object))
+    {
+      set_error(error, LENS_ERROR_FORMAT, b->file, "%s must be a JSON object, not %s", where,
+                json_type_label(vocab));
+      return FALSE;
+    }
+  int n = json_object_object_length(vocab);
+  if (n <= 0)
+    {
+      set_error(error, LENS_ERROR_FORMAT, b->file, "%s is empty", where);
+      return FALSE;
+    }
+  if (n > MAX_IDS)
+    {
+      set_error(error, LENS_ERROR_FORMAT, b->file, "%s has %d entries, more than the limit of %d",
+                where, n, MAX_IDS);
+      return FALSE;
+    }
+  b->n_vocab = n;
+  b->n_ids = n;
+  b->strs = g_new0(char *, n);
+  b->str_lens = g_new0(size_t, n);
+  json_object_object_foreach(vocab, key, val)
+  {
+    if (!g_utf8_validate(key, -1, NULL))
+      {
+        set_error(error, LENS_ERROR_FORMAT, b->file, "%s: a token is not valid UTF-8", where);
+        return FALSE;
+      }
+    g_autofree char *shown = shorten(key, strlen(key));
+    if (!json_object_is_type(val, json_type_int))
+      {
+        set_error(error, LENS_ERROR_FORMAT, b->file,
+                  "%s: the id of token \"%s\" must be an integer, not %s", where, shown,
+                  json_type_label(val));
+        return FALSE;
+      }
+    int64_t id = json_object_get_int64(val);
+    if (id < 0 || id >= n)
+      {
+        set_error(error, LENS_ERROR_FORMAT, b->file,
+                  "%s: token \"%s\" has id %" G_GINT64_FORMAT
+                  ", outside 0..%d (ids must run from 0 to the number of entries - 1)",
+                  where, shown, id, n - 1);
+        return FALSE;
+      }
+    if (b->strs[id] != NULL)
+      {
+        g_autofree char *other = shorten(b->strs[id], b->str_lens[id]);
+        set_error(error, LENS_ERROR_FORMAT, b->file,
+                  "%s: id %" G_GINT64_FORMAT " is used by both \"%s\" and \"%s\"", where, id, other,
+                  shown);
+        return FALSE;
+      }
+    b->strs[id] = g_strdup(key);
+    b->str_lens[id] = strlen(key);
+  }
+  /* n distinct ids in 0..n-1 means every id is present; json-c merges duplicate keys, which
+   * shows up as a missing id */
+  for (int i = 0; i < n; i++)
+    if (b->strs[i] == NULL)
+      {
+        set_error(error, LENS_ERROR_FORMAT, b->file, "%s: no token has id %d (duplicate key?)",
+                  where, i);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Turns the builder's strings into the tokenizer's byte table, string index and byte ids. */
+static gboolean
+finish_vocab(LensTokenizer *tok, Builder *b, GError **error)
+{
+  tok->n_ids = b->n_ids;
+  tok->tok_off = g_new(size_t, b->n_ids);
+  tok->tok_len = g_new(size_t, b->n_ids);
+  g_autoptr(GByteArray) blob = g_byte_array_new();
+  for (int i = 0; i < b->n_ids; i++)
+    {
+      tok->tok_off[i] = blob->len;
+      if (i < b->n_vocab)
+        vocab_string_to_bytes(b->strs[i], b->str_lens[i], blob);
+      else /* added tokens beyond the vocabulary are plain text */
+        g_byte_array_append(blob, (const guint8 *)b->strs[i], (guint)b->str_lens[i]);
+      tok->tok_len[i] = blob->len - tok->tok_off[i];
+      if (blob->len > G_MAXUINT / 2)
+        {
+          set_error(error, LENS_ERROR_FORMAT, b->file, "the vocabulary is too large");
+          return FALSE;
+        }
+      if (!g_hash_table_contains(tok->str_to_id, b->strs[i]))
+        g_hash_table_insert(tok->str_to_id, g_strdup(b->strs[i]), GINT_TO_POINTER(i + 1));
+    }
+  tok->blob = g_byte_array_steal(blob, NULL);
+
+  for (int c = 0; c < 256; c++)
+    {
+      char s[8];
+      int l = g_unichar_to_utf8(byte_to_cp[c], s);
+      s[l] = '\0';
+      int32_t id = str_lookup(tok, s);
+      tok->byte_id[c] = (id >= 0 && id < b->n_vocab) ? id : -1;
+    }
+  return TRUE;
+}
+
+/* Adds one merge "left right" (as vocab strings); `where` locates it for error messages. */
+static gboolean
+add_merge(LensTokenizer *tok, const char *file, const char *left, const char *right, int32_t rank,
+          const char *where, GError **error)
+{
+  int32_t a = str_lookup(tok, left), b = str_lookup(tok, right);
+  if (a < 0 || b < 0)
+    {
+      const char *bad = a < 0 ? left : right;
+      g_autofree char *shown = shorten(bad, strlen(bad));
+      set_error(error, LENS_ERROR_FORMAT, file, "%s: token \"%s\" is not in the vocabulary", where,
+                shown);
+      return FALSE;
+    }
+  g_autofree char *joined = g_strconcat(left, right, NULL);
+  int32_t m = str_lookup(tok, joined);
+  if (m < 0)
+    {
+      g_autofree char *shown = shorten(joined, strlen(joined));
+      set_error(error, LENS_ERROR_FORMAT, file,
+                "%s: the merged token \"%s\" is not in the vocabulary", where, shown);
+      return FALSE;
+    }
+  MergeSlot *s = merge_find(tok, a, b);
+  /* a repeated pair takes the later rank, as in encoder.py's dict(zip(merges, range(...))) and
+   * in Hugging Face's BPE */
+  s->key = merge_key(a, b);
+  s->rank = rank;
+  s->merged = m;
+  return TRUE;
+}
+
+static void
+alloc_merges(LensTokenizer *tok, size_t n)
+{
+  size_t cap = 16;
+  while (cap < 2 * n + 2)
+    cap *= 2;
+  tok->merge_cap = cap;
+  tok->merges = g_new0(MergeSlot, cap);
+}
+
+static gboolean
+parse_merge_line(LensTokenizer *tok, const char *file, const char *line, size_t len, int32_t rank,
+                 const char *where, GError **error)
+{
+  if (!g_utf8_validate_len(line, len, NULL))
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "%s is not valid UTF-8", where);
+      return FALSE;
+    }
+  const char *sp = memchr(line, ' ', len);
+  if (sp == NULL || sp == line || sp + 1 == line + len
+      || memchr(sp + 1, ' ', (size_t)(line + len - sp - 1)) != NULL)
+    {
+      g_autofree char *shown = shorten(line, len);
+      set_error(error, LENS_ERROR_FORMAT, file,
+                "%s: expected two tokens separated by one space, got \"%s\"", where, shown);
+      return FALSE;
+    }
+  g_autofree char *left = g_strndup(line, (size_t)(sp - line));
+  g_autofree char *right = g_strndup(sp + 1, (size_t)(line + len - sp - 1));
+  if (strlen(left) != (size_t)(sp - line) || strlen(right) != (size_t)(line + len - sp - 1))
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "%s contains a NUL byte", where);
+      return FALSE;
+    }
+  return add_merge(tok, file, left, right, rank, where, error);
+}
+
+static gboolean
+read_merges_txt(LensTokenizer *tok, const char *merges, size_t len, GError **error)
+{
+  const char *file = "merges.txt";
+  /* count lines first so the table is sized once */
+  size_t n_lines = 1;
+  for (size_t i = 0; i < len; i++)
+    n_lines += merges[i] == '\n';
+  if (n_lines > MAX_IDS)
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "too many lines (%zu)", n_lines);
+      return FALSE;
+    }
+  alloc_merges(tok, n_lines);
+
+  const char *p = merges, *end = merges + len;
+  size_t lineno = 0;
+  int32_t rank = 0;
+  while (p < end)
+    {
+      const char *nl = memchr(p, '\n', (size_t)(end - p));
+      const char *le = nl ? nl : end;
+      size_t l = (size_t)(le - p);
+      if (l > 0 && p[l - 1] == '\r')
+        l--;
+      lineno++;
+      if (lineno == 1 && l >= 8 && memcmp(p, "#version", 8) == 0)
+        ; /* the optional header */
+      else if (l == 0)
+        {
+          /* only trailing blank lines are allowed */
+          for (const char *q = le; q < end; q++)
+            if (*q != '\n' && *q != '\r')
+              {
+                set_error(error, LENS_ERROR_FORMAT, file, "line %zu is empty", lineno);
+                return FALSE;
+              }
+          break;
+        }
+      else
+        {
+          g_autofree char *where = g_strdup_printf("line %zu", lineno);
+          if (!parse_merge_line(tok, file, p, l, rank, where, error))
+            return FALSE;
+          rank++;
+        }
+      p = nl ? nl + 1 : end;
+    }
+  return TRUE;
+}
+
+static gboolean
+compile_pattern(LensTokenizer *tok, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  tok->pretok = g_regex_new(GPT2_PATTERN, G_REGEX_OPTIMIZE, 0, &local);
+  if (tok->pretok == NULL)
+    {
+      /* cannot happen with a working GLib; reported rather than asserted */
+      g_set_error(error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
+                  "tokenizer: cannot compile GPT-2's pre-tokenizer pattern: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+add_special(LensTokenizer *tok, const uint8_t *bytes, size_t len, int32_t id)
+{
+  if (len == 0)
+    return;
+  for (guint i = 0; i < tok->n_specials; i++)
+    if (tok->specials[i].len == len && memcmp(tok->specials[i].bytes, bytes, len) == 0)
+      return;
+  tok->specials = g_renew(SpecialToken, tok->specials, tok->n_specials + 1);
+  tok->specials[tok->n_specials++] = (SpecialToken){g_memdup2(bytes, len), len, id};
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_gpt2_data(const char *vocab_json, size_t vocab_len, const char *merges,
+                                  size_t merges_len, GError **error)
+{
+  g_autoptr(LensTokenizer) tok = tokenizer_alloc();
+  Builder b = {.file = "vocab.json"};
+  json_object *root = parse_json(vocab_json, vocab_len, "vocab.json", error);
+  if (root == NULL)
+    return NULL;
+  gboolean ok = read_vocab(&b, root, "the vocabulary", error) && finish_vocab(tok, &b, error);
+  json_object_put(root);
+  builder_clear(&b);
+  if (!ok || !read_merges_txt(tok, merges, merges_len, error) || !compile_pattern(tok, error))
+    return NULL;
+  int32_t eos = str_lookup(tok, "<|endoftext|>");
+  if (eos >= 0)
+    {
+      tok->eos_id = eos;
+      add_special(tok, (const uint8_t *)"<|endoftext|>", 13, eos);
+    }
+  return g_steal_pointer(&tok);
+}
+
+/* ---- tokenizer.json ---- */
+
+static gboolean
+check_null_or(json_object *parent, const char *key, json_type allowed, const char *file,
+              const char *where, GError **error)
+{
+  json_object *v = NULL;
+  if (!json_object_object_get_ex(parent, key, &v) || v == NULL)
+    return TRUE;
+  if (!json_object_is_type(v, allowed))
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "%s.%s must be %s or null, not %s", where, key,
+                json_type_to_name(allowed), json_type_label(v));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The settings that would change results and that this tokenizer does not implement are refused,
+ * so a file is either tokenized exactly as Hugging Face would or not at all. */
+static gboolean
+check_tokenizer_json_settings(json_object *root, json_object *model, const char *file,
+                              GError **error)
+{
+  json_object *v;
+  if (json_object_object_get_ex(root, "normalizer", &v) && v != NULL)
+    {
+      set_error(error, LENS_ERROR_UNSUPPORTED, file,
+                "a normalizer is set; only GPT-2-style byte-level BPE without one is supported");
+      return FALSE;
+    }
+  json_object *pre = NULL, *type = NULL;
+  if (!json_object_object_get_ex(root, "pre_tokenizer", &pre) || pre == NULL
+      || !json_object_is_type(pre, json_type_object)
+      || !json_object_object_get_ex(pre, "type", &type)
+      || !json_object_is_type(type, json_type_string)
+      || strcmp(json_object_get_string(type), "ByteLevel") != 0)
+    {
+      set_error(error, LENS_ERROR_UNSUPPORTED, file,
+                "pre_tokenizer must be {\"type\": \"ByteLevel\", ...} (GPT-2 style)");
+      return FALSE;
+    }
+  if (json_object_object_get_ex(pre, "add_prefix_space", &v) && v != NULL
+      && (!json_object_is_type(v, json_type_boolean) || json_object_get_boolean(v)))
+    {
+      set_error(error, LENS_ERROR_UNSUPPORTED, file,
+                "pre_tokenizer.add_prefix_space must be false");
+      return FALSE;
+    }
+  if (json_object_object_get_ex(pre, "use_regex", &v) && v != NULL
+      && (!json_object_is_type(v, json_type_boolean) || !json_object_get_boolean(v)))
+    {
+      set_error(error, LENS_ERROR_UNSUPPORTED, file, "pre_tokenizer.use_regex must be true");
+      return FALSE;
+    }
+  if (!check_null_or(model, "unk_token", json_type_string, file, "model", error))
+    return FALSE;
+  if (json_object_object_get_ex(model, "dropout", &v) && v != NULL
+      && (!(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+          || json_object_get_double(v) != 0.0))
+    {
+      set_error(error, LENS_ERROR_UNSUPPORTED, file, "model.dropout must be null");
+      return FALSE;
+    }
+  static const char *const empty_strings[] = {"continuing_subword_prefix", "end_of_word_suffix"};
+  for (guint i = 0; i < G_N_ELEMENTS(empty_strings); i++)
+    if (json_object_object_get_ex(model, empty_strings[i], &v) && v != NULL
+        && (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != 0))
+      {
+        set_error(error, LENS_ERROR_UNSUPPORTED, file, "model.%s must be null", empty_strings[i]);
+        return FALSE;
+      }
+  static const char *const false_flags[] = {"byte_fallback", "ignore_merges"};
+  for (guint i = 0; i < G_N_ELEMENTS(false_flags); i++)
+    if (json_object_object_get_ex(model, false_flags[i], &v) && v != NULL
+        && (!json_object_is_type(v, json_type_boolean) || json_object_get_boolean(v)))
+      {
+        set_error(error, LENS_ERROR_UNSUPPORTED, file, "model.%s must be false", false_flags[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+typedef struct
+{
+  int64_t id;
+  const char *content;
+  size_t len;
+  guint index;
+} AddedToken;
+
+static int
+added_cmp(gconstpointer a, gconstpointer b)
+{
+  const AddedToken *x = a, *y = b;
+  if (x->id != y->id)
+    return x->id < y->id ? -1 : 1;
+  return x->index < y->index ? -1 : (x->index > y->index);
+}
+
+/* Reads added_tokens: an entry whose id is inside the vocabulary must name the same token; the
+ * others extend the id range without gaps. Their contents are collected for `specials`. */
+static gboolean
+read_added_tokens(Builder *b, json_object *arr, GArray *added, GError **error)
+{
+  if (!json_object_is_type(arr, json_type_array))
+    {
+      set_error(error, LENS_ERROR_FORMAT, b->file, "added_tokens must be an array, not %s",
+                json_type_label(arr));
+      return FALSE;
+    }
+  size_t n = json_object_array_length(arr);
+  for (size_t i = 0; i < n; i++)
+    {
+      json_object *e = json_object_array_get_idx(arr, i), *jid = NULL, *jc = NULL;
+      if (!json_object_is_type(e, json_type_object))
+        {
+          set_error(error, LENS_ERROR_FORMAT, b->file,
+                    "added_tokens[%zu] must be an object, not %s", i, json_type_label(e));
+          return FALSE;
+        }
+      if (!json_object_object_get_ex(e, "id", &jid) || !json_object_is_type(jid, json_type_int))
+        {
+          set_error(error, LENS_ERROR_FORMAT, b->file,
+                    "added_tokens[%zu].id must be an integer, not %s", i, json_type_label(jid));
+          return FALSE;
+        }
+      if (!json_object_object_get_ex(e, "content", &jc)
+          || !json_object_is_type(jc, json_type_string) || json_object_get_string_len(jc) == 0)
+        {
+          set_error(error, LENS_ERROR_FORMAT, b->file,
+                    "added_tokens[%zu].content must be a non-empty string", i);
+          return FALSE;
+        }
+      static const char *const flags[] = {"lstrip", "rstrip", "single_word"};
+      for (guint f = 0; f < G_N_ELEMENTS(flags); f++)
+        {
+          json_object *v;
+          if (json_object_object_get_ex(e, flags[f], &v) && v != NULL
+              && (!json_object_is_type(v, json_type_boolean) || json_object_get_boolean(v)))
+            {
+              set_error(error, LENS_ERROR_UNSUPPORTED, b->file,
+                        "added_tokens[%zu].%s is set; only plain added tokens are supported", i,
+                        flags[f]);
+              return FALSE;
+            }
+        }
+      if (!g_utf8_validate_len(json_object_get_string(jc), (gsize)json_object_get_string_len(jc),
+                               NULL))
+        {
+          set_error(error, LENS_ERROR_FORMAT, b->file,
+                    "added_tokens[%zu].content is not valid UTF-8", i);
+          return FALSE;
+        }
+      AddedToken t = {json_object_get_int64(jid), json_object_get_string(jc),
+                      (size_t)json_object_get_string_len(jc), (guint)i};
+      if (t.id < 0 || t.id >= MAX_IDS)
+        {
+          set_error(error, LENS_ERROR_FORMAT, b->file,
+                    "added_tokens[%zu].id %" G_GINT64_FORMAT " is out of range", i, t.id);
+          return FALSE;
+        }
+      g_array_append_val(added, t);
+    }
+  g_array_sort(added, added_cmp);
+
+  for (guint i = 0; i < added->len; i++)
+    {
+      AddedToken *t = &g_array_index(added, AddedToken, i);
+      if (t->id < b->n_ids)
+        {
+          if (b->str_lens[t->id] != t->len || memcmp(b->strs[t->id], t->content, t->len) != 0)
+            {
+              g_autofree char *mine = shorten(t->content, t->len);
+              g_autofree char *other = shorten(b->strs[t->id], b->str_lens[t->id]);
+              set_error(error, LENS_ERROR_FORMAT, b->file,
+                        "added_tokens[%u] (\"%s\") has id %" G_GINT64_FORMAT
+                        ", which already belongs to \"%s\"",
+                        t->index, mine, t->id, other);
+              return FALSE;
+            }
+          continue;
+        }
+      if (t->id != b->n_ids)
+        {
+          set_error(error, LENS_ERROR_FORMAT, b->file,
+                    "added_tokens[%u] has id %" G_GINT64_FORMAT
+                    ", beyond the vocabulary of %d ids (ids must not leave gaps)",
+                    t->index, t->id, b->n_ids);
+          return FALSE;
+        }
+      b->strs = g_renew(char *, b->strs, b->n_ids + 1);
+      b->str_lens = g_renew(size_t, b->str_lens, b->n_ids + 1);
+      b->strs[b->n_ids] = g_strndup(t->content, t->len);
+      b->str_lens[b->n_ids] = t->len;
+      b->n_ids++;
+    }
+  return TRUE;
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_tokenizer_json_data(const char *json, size_t len, GError **error)
+{
+  const char *file = "tokenizer.json";
+  json_object *root = parse_json(json, len, file, error);
+  if (root == NULL)
+    return NULL;
+  g_autoptr(LensTokenizer) tok = tokenizer_alloc();
+  Builder b = {.file = file};
+  g_autoptr(GArray) added = g_array_new(FALSE, FALSE, sizeof(AddedToken));
+  gboolean ok = FALSE;
+  json_object *model = NULL, *type = NULL, *vocab = NULL, *merges = NULL, *added_json = NULL;
+
+  if (!json_object_is_type(root, json_type_object))
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "the top level must be a JSON object, not %s",
+                json_type_label(root));
+      goto out;
+    }
+  if (!json_object_object_get_ex(root, "model", &model)
+      || !json_object_is_type(model, json_type_object))
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "\"model\" must be an object, not %s",
+                json_type_label(model));
+      goto out;
+    }
+  if (json_object_object_get_ex(model, "type", &type))
+    {
+      if (!json_object_is_type(type, json_type_string))
+        {
+          set_error(error, LENS_ERROR_FORMAT, file, "model.type must be a string, not %s",
+                    json_type_label(type));
+          goto out;
+        }
+      if (strcmp(json_object_get_string(type), "BPE") != 0)
+        {
+          set_error(error, LENS_ERROR_UNSUPPORTED, file,
+                    "model.type is \"%s\"; only \"BPE\" is supported",
+                    json_object_get_string(type));
+          goto out;
+        }
+    }
+  if (!check_tokenizer_json_settings(root, model, file, error))
+    goto out;
+  if (!json_object_object_get_ex(model, "vocab", &vocab))
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "model.vocab is missing");
+      goto out;
+    }
+  if (!read_vocab(&b, vocab, "model.vocab", error))
+    goto out;
+  if (json_object_object_get_ex(root, "added_tokens", &added_json) && added_json != NULL
+      && !read_added_tokens(&b, added_json, added, error))
+    goto out;
+  if (!finish_vocab(tok, &b, error))
+    goto out;
+
+  if (!json_object_object_get_ex(model, "merges", &merges)
+      || !json_object_is_type(merges, json_type_array))
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "model.merges must be an array, not %s",
+                json_type_label(merges));
+      goto out;
+    }
+  size_t n_merges = json_object_array_length(merges);
+  if (n_merges > MAX_IDS)
+    {
+      set_error(error, LENS_ERROR_FORMAT, file, "model.merges has too many entries (%zu)",
+                n_merges);
+      goto out;
+    }
+  alloc_merges(tok, n_merges);
+  for (size_t i = 0; i < n_merges; i++)
+    {
+      json_object *m = json_object_array_get_idx(merges, i);
+      g_autofree char *where = g_strdup_printf("model.merges[%zu]", i);
+      if (json_object_is_type(m, json_type_string))
+        {
+          if (!parse_merge_line(tok, file, json_object_get_string(m),
+                                (size_t)json_object_get_string_len(m), (int32_t)i, where, error))
+            goto out;
+        }
+      else if (json_object_is_type(m, json_type_array) && json_object_array_length(m) == 2
+               && json_object_is_type(json_object_array_get_idx(m, 0), json_type_string)
+               && json_object_is_type(json_object_array_get_idx(m, 1), json_type_string))
+        {
+          if (!add_merge(tok, file, json_object_get_string(json_object_array_get_idx(m, 0)),
+                         json_object_get_string(json_object_array_get_idx(m, 1)), (int32_t)i, where,
+                         error))
+            goto out;
+        }
+      else
+        {
+          set_error(error, LENS_ERROR_FORMAT, file,
+                    "%s must be a string \"a b\" or a pair [\"a\", \"b\"], not %s", where,
+                    json_type_label(m));
+          goto out;
+        }
+    }
+  if (!compile_pattern(tok, error))
+    goto out;
+
+  for (guint i = 0; i < added->len; i++)
+    {
+      AddedToken *t = &g_array_index(added, AddedToken, i);
+      add_special(tok, (const uint8_t *)t->content, t->len, (int32_t)t->id);
+    }
+  /* as in Hugging Face, only added_tokens are matched in text; a vocabulary entry that looks
+   * special but is not listed there is ordinary text */
+  tok->eos_id = str_lookup(tok, "<|endoftext|>");
+  ok = TRUE;
+
+out:
+  builder_clear(&b);
+  json_object_put(root);
+  return ok ? g_steal_pointer(&tok) : NULL;
+}
+
+/* ---- files ---- */
+
+static char *
+read_file(const char *path, size_t *len, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  char *data = NULL;
+  gsize n = 0;
+  if (!g_file_get_contents(path, &data, &n, &local))
+    {
+      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot read: %s", path, local->message);
+      return NULL;
+    }
+  if (n > MAX_FILE_SIZE)
+    {
+      g_free(data);
+      g_set_error(error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: file is too large (%zu bytes)", path,
+                  (size_t)n);
+      return NULL;
+    }
+  *len = n;
+  return data;
+}
+
+/* The data functions name the file by its usual base name; replace that with the real path. */
+static void
+prefix_path(GError **error, const char *path, const char *generic)
+{
+  if (error == NULL || *error == NULL)
+    return;
+  size_t gl = strlen(generic);
+  const char *msg = (*error)->message;
+  if (strncmp(msg, generic, gl) == 0 && msg[gl] == ':')
+    {
+      char *m = g_strconcat(path, msg + gl, NULL);
+      g_free((*error)->message);
+      (*error)->message = m;
+    }
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_gpt2_files(const char *vocab_json_path, const char *merges_path,
+                                   GError **error)
+{
+  size_t vl = 0, ml = 0;
+  g_autofree char *v = read_file(vocab_json_path, &vl, error);
+  if (v == NULL)
+    return NULL;
+  g_autofree char *m = read_file(merges_path, &ml, error);
+  if (m == NULL)
+    return NULL;
+  LensTokenizer *tok = lens_tokenizer_new_from_gpt2_data(v, vl, m, ml, error);
+  prefix_path(error, vocab_json_path, "vocab.json");
+  prefix_path(error, merges_path, "merges.txt");
+  return tok;
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_tokenizer_json(const char *path, GError **error)
+{
+  size_t l = 0;
+  g_autofree char *d = read_file(path, &l, error);
+  if (d == NULL)
+    return NULL;
+  LensTokenizer *tok = lens_tokenizer_new_from_tokenizer_json_data(d, l, error);
+  prefix_path(error, path, "tokenizer.json");
+  return tok;
+}
+
+LensTokenizer *
+lens_tokenizer_load_dir(const char *dir, GError **error)
+{
+  g_autofree char *tj = g_build_filename(dir, "tokenizer.json", NULL);
+  g_autofree char *vj = g_build_filename(dir, "vocab.json", NULL);
+  g_autofree char *mt = g_build_filename(dir, "merges.txt", NULL);
+  gboolean have_gpt2
+      = g_file_test(vj, G_FILE_TEST_IS_REGULAR) && g_file_test(mt, G_FILE_TEST_IS_REGULAR);
+  if (g_file_test(tj, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr(GError) local = NULL;
+      LensTokenizer *tok = lens_tokenizer_new_from_tokenizer_json(tj, &local);
+      if (tok != NULL)
+        return tok;
+      /* a tokenizer.json we cannot use (not BPE, other pre-tokenizer) falls back to GPT-2's
+       * files; a broken one is reported */
+      if (!have_gpt2 || !g_error_matches(local, LENS_ERROR, LENS_ERROR_UNSUPPORTED))
+        {
+          g_propagate_error(error, g_steal_pointer(&local));
+          return NULL;
+        }
+    }
+  if (!have_gpt2)
+    {
+      g_set_error(error, LENS_ERROR, LENS_ERROR_IO,
+                  "%s: no tokenizer found (need tokenizer.json, or vocab.json and merges.txt)",
+                  dir);
+      return NULL;
+    }
+  return lens_tokenizer_new_from_gpt2_files(vj, mt, error);
+}
+
+/* ---- encoding ---- */
+
+typedef struct
+{
+  int32_t rank;
+  int32_t pos; /* index of the left symbol */
+  int32_t left, right;
+} Cand;
+
+static inline gboolean
+cand_less(const Cand *a, const Cand *b)
+{
+  return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
+}
+
+static void
+heap_push(GArray *h, Cand c)
+{
+  g_array_append_val(h, c);
+  Cand *a = (Cand *)h->data;
+  guint i = h->len - 1;
+  while (i > 0)
+    {
+      guint p = (i - 1) / 2;
+      if (!cand_less(&a[i], &a[p]))
+        break;
+      Cand t = a[i];
+      a[i] = a[p];
+      a[p] = t;
+      i = p;
+    }
+}
+
+static Cand
+heap_pop(GArray *h)
+{
+  Cand *a = (Cand *)h->data;
+  Cand top = a[0];
+  a[0] = a[h->len - 1];
+  g_array_set_size(h, h->len - 1);
+  guint n = h->len, i = 0;
+  for (;;)
+    {
+      guint l = 2 * i + 1, r = l + 1, m = i;
+      if (l < n && cand_less(&a[l], &a[m]))
+        m = l;
+      if (r < n && cand_less(&a[r], &a[m]))
+        m = r;
+      if (m == i)
+        break;
+      Cand t = a[i];
+      a[i] = a[m];
+      a[m] = t;
+      i = m;
+    }
+  return top;
+}
+
+typedef struct
+{
+  GArray *id;   /* int32_t per symbol, -1 once merged into its left neighbour */
+  GArray *next; /* int32_t, -1 at the end */
+  GArray *prev; /* int32_t, -1 at the start */
+  GArray *heap; /* Cand */
+  GArray *pending;
+} Scratch;
+
+static void
+push_pair(const LensTokenizer *tok, GArray *dst, const int32_t *id, int32_t l, int32_t r,
+          gboolean heap)
+{
+  if (l < 0 || r < 0)
+    return;
+  MergeSlot *s = merge_find(tok, id[l], id[r]);
+  if (s->key == 0)
+    return;
+  Cand c = {s->rank, l, id[l], id[r]};
+  if (heap)
+    heap_push(dst, c);
+  else
+    g_array_append_val(dst, c);
+}
+
+/* BPE on one pre-token's bytes; appends the resulting ids. Merges follow encoder.py exactly: take
+ * the lowest-ranked pair present, merge all its occurrences left to right, repeat. */
+static gboolean
+bpe_word(const LensTokenizer *tok, const uint8_t *w, size_t n, size_t offset, Scratch *sc,
+         GArray *out, GError **error)
+{
+  if (n > G_MAXINT32 / 2)
+    {
+      g_set_error(error, LENS_ERROR, LENS_ERROR_INPUT, "text is too long");
+      return FALSE;
+    }
+  g_array_set_size(sc->id, n);
+  g_array_set_size(sc->next, n);
+  g_array_set_size(sc->prev, n);
+  int32_t *id = (int32_t *)sc->id->data, *next = (int32_t *)sc->next->data,
+          *prev = (int32_t *)sc->prev->data;
+  for (size_t i = 0; i < n; i++)
+    {
+      id[i] = tok->byte_id[w[i]];
+      if (id[i] < 0)
+        {
+          g_set_error(error, LENS_ERROR, LENS_ERROR_INPUT,
+                      "byte 0x%02x at offset %zu has no token in the vocabulary", w[i], offset + i);
+          return FALSE;
+        }
+      next[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
+      prev[i] = (int32_t)i - 1;
+    }
+  g_array_set_size(sc->heap, 0);
+  for (size_t i = 0; i + 1 < n; i++)
+    push_pair(tok, sc->heap, id, (int32_t)i, (int32_t)i + 1, TRUE);
+
+  while (sc->heap->len > 0)
+    {
+      int32_t rank = ((Cand *)sc->heap->data)[0].rank;
+      g_array_set_size(sc->pending, 0);
+      while (sc->heap->len > 0 && ((Cand *)sc->heap->data)[0].rank == rank)
+        {
+          Cand c = heap_pop(sc->heap);
+          int32_t l = c.pos, r = next[l];
+          if (id[l] != c.left || r < 0 || id[r] != c.right)
+            continue; /* stale: one side was merged since */
+          id[l] = merge_find(tok, c.left, c.right)->merged;
+          id[r] = -1;
+          next[l] = next[r];
+          if (next[r] >= 0)
+            prev[next[r]] = l;
+          /* new pairs wait until this rank is done, as encoder.py's sweep does */
+          push_pair(tok, sc->pending, id, prev[l], l, FALSE);
+          push_pair(tok, sc->pending, id, l, next[l], FALSE);
+        }
+      for (guint i = 0; i < sc->pending->len; i++)
+        heap_push(sc->heap, g_array_index(sc->pending, Cand, i));
+    }
+  for (int32_t i = 0; i >= 0; i = next[i])
+    g_array_append_val(out, id[i]);
+  return TRUE;
+}
+
+static gboolean
+encode_word(const LensTokenizer *tok, const char *w, size_t n, size_t offset, Scratch *sc,
+            GArray *out, GError **error)
+{
+  LensTokenizer *mtok = (LensTokenizer *)tok; /* the cache is internal, guarded by its lock */
+  if (n <= CACHE_MAX_WORD)
+    {
+      WordKey k = {w, n};
+      g_mutex_lock(&mtok->cache_lock);
+      CacheEntry *e = g_hash_table_lookup(mtok->cache, &k);
+      if (e != NULL)
+        g_array_append_vals(out, e->ids, e->n);
+      g_mutex_unlock(&mtok->cache_lock);
+      if (e != NULL)
+        return TRUE;
+    }
+  guint before = out->len;
+  if (!bpe_word(tok, (const uint8_t *)w, n, offset, sc, out, error))
+    return FALSE;
+  if (n <= CACHE_MAX_WORD)
+    {
+      guint cnt = out->len - before;
+      CacheEntry *e = g_malloc(sizeof(CacheEntry) + cnt * sizeof(int32_t) + n);
+      e->n = cnt;
+      memcpy(e->ids, &g_array_index(out, int32_t, before), cnt * sizeof(int32_t));
+      char *kp = (char *)(e->ids + cnt);
+      memcpy(kp, w, n);
+      e->key = (WordKey){kp, n};
+      g_mutex_lock(&mtok->cache_lock);
+      if (g_hash_table_size(mtok->cache) >= CACHE_MAX_ENTRIES)
+        g_hash_table_remove_all(mtok->cache);
+      g_hash_table_replace(mtok->cache, &e->key, e);
+      g_mutex_unlock(&mtok->cache_lock);
+    }
+  return TRUE;
+}
+
+/* Pre-tokenizes a segment that contains no special token and encodes each piece; with `pieces`
+ * set, collects the pieces instead. */
+static gboolean
+encode_segment(const LensTokenizer *tok, const char *s, size_t n, size_t offset, Scratch *sc,
+               GArray *out, GPtrArray *pieces, GError **error)
+{
+  if (n == 0)
+    return TRUE;
+  g_autoptr(GMatchInfo) mi = NULL;
+  g_autoptr(GError) local = NULL;
+  size_t pos = 0;
+  g_regex_match_full(tok->pretok, s, (gssize)n, 0, 0, &mi, &local);
+  while (local == NULL && g_match_info_matches(mi))
+    {
+      int a = -1, b = -1;
+      g_match_info_fetch_pos(mi, 0, &a, &b);
+      /* the pattern's alternatives cover every character, so matches tile the segment */
+      if (a < 0 || (size_t)a != pos || b <= a)
+        break;
+      if (pieces != NULL)
+        g_ptr_array_add(pieces, g_strndup(s + a, (gsize)(b - a)));
+      else if (!encode_word(tok, s + a, (size_t)(b - a), offset + (size_t)a, sc, out, error))
+        return FALSE;
+      pos = (size_t)b;
+      g_match_info_next(mi, &local);
+    }
+  if (local != NULL || pos != n)
+    {
+      g_set_error(error, LENS_ERROR, LENS_ERROR_INPUT,
+                  "pre-tokenizer failed at byte offset %zu%s%s", offset + pos, local ? ": " : "",
+                  local ? local->message : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* UTF-8 validation that accepts U+0000 (g_utf8_validate_len stops at NUL bytes); on failure,
+ * `*bad` is the offset of the first invalid byte. */
+static gboolean
+utf8_valid(const char *text, size_t n, size_t *bad)
+{
+  size_t pos = 0;
+  while (pos < n)
+    {
+      const char *nul = memchr(text + pos, '\0', n - pos);
+      size_t chunk = nul ? (size_t)(nul - (text + pos)) : n - pos;
+      const char *end = NULL;
+      if (!g_utf8_validate_len(text + pos, chunk, &end))
+        {
+          *bad = (size_t)(end - text);
+          return FALSE;
+        }
+      pos += chunk + (nul != NULL);
+    }
+  return TRUE;
+}
+
+static const char *
+find_bytes(const char *hay, size_t n, const uint8_t *needle, size_t m)
+{
+  const char *end = hay + n;
+  while (m > 0 && (size_t)(end - hay) >= m)
+    {
+      const char *c = memchr(hay, needle[0], (size_t)(end - hay) - m + 1);
+      if (c == NULL)
+        return NULL;
+      if (memcmp(c, needle, m) == 0)
+        return c;
+      hay = c + 1;
+    }
+  return NULL;
+}
+
+gboolean
+lens_tokenizer_encode(const LensTokenizer *tok, const char *text, gssize len, GArray *ids,
+                      GError **error)
+{
+  g_return_val_if_fail(tok != NULL && ids != NULL, FALSE);
+  g_return_val_if_fail(g_array_get_element_size(ids) == sizeof(int32_t), FALSE);
+  size_t n = len < 0 ? strlen(text) : (size_t)len;
+  if (n > (size_t)G_MAXINT)
+    {
+      g_set_error(error, LENS_ERROR, LENS_ERROR_INPUT, "text is too long (%zu bytes)", n);
+      return FALSE;
+    }
+  size_t bad = 0;
+  if (!utf8_valid(text, n, &bad))
+    {
+      g_set_error(error, LENS_ERROR, LENS_ERROR_INPUT, "text is not valid UTF-8 at byte offset %zu",
+                  bad);
+      return FALSE;
+    }
+  guint start_len = ids->len;
+  Scratch sc
+      = {g_array_new(FALSE, FALSE, sizeof(int32_t)), g_array_new(FALSE, FALSE, sizeof(int32_t)),
+         g_array_new(FALSE, FALSE, sizeof(int32_t)), g_array_new(FALSE, FALSE, sizeof(Cand)),
+         g_array_new(FALSE, FALSE, sizeof(Cand))};
+  /* next occurrence of each special token at or after `pos`, or n if none */
+  size_t *next_at = g_new(size_t, tok->n_specials + 1);
+  for (guint i = 0; i < tok->n_specials; i++)
+    next_at[i] = (size_t)-1; /* not searched yet */
+  gboolean ok = TRUE;
+  size_t pos = 0;
+  while (ok && pos <= n)
+    {
+      /* leftmost special token, longest on a tie */
+      size_t best_at = n, best_len = 0;
+      int32_t best_id = -1;
+      for (guint i = 0; i < tok->n_specials; i++)
+        {
+          const SpecialToken *sp = &tok->specials[i];
+          if (next_at[i] == (size_t)-1 || next_at[i] < pos)
+            {
+              const char *f = find_bytes(text + pos, n - pos, sp->bytes, sp->len);
+              next_at[i] = f ? (size_t)(f - text) : n;
+            }
+          if (next_at[i] < best_at
+              || (next_at[i] == best_at && next_at[i] < n && sp->len > best_len))
+            {
+              best_at = next_at[i];
+              best_len = sp->len;
+              best_id = sp->id;
+            }
+        }
+      ok = encode_segment(tok, text + pos, best_at - pos, pos, &sc, ids, NULL, error);
+      if (!ok || best_id < 0)
+        break;
+      g_array_append_val(ids, best_id);
+      pos = best_at + best_len;
+    }
+  g_free(next_at);
+  g_array_free(sc.id, TRUE);
+  g_array_free(sc.next, TRUE);
+  g_array_free(sc.prev, TRUE);
+  g_array_free(sc.heap, TRUE);
+  g_array_free(sc.pending, TRUE);
+  if (!ok)
+    g_array_set_size(ids, start_len);
+  return ok;
+}
+
+GPtrArray *
+lens_tokenizer_pretokenize(const LensTokenizer *tok, const char *text, gssize len, GError **error)
+{
+  size_t n = len < 0 ? strlen(text) : (size_t)len, bad = 0;
+  if (n > (size_t)G_MAXINT || !utf8_valid(text, n, &bad))
+    {
+      g_set_error(error, LENS_ERROR, LENS_ERROR_INPUT, "text is too long or not valid UTF-8");
+      return NULL;
+    }
+  GPtrArray *pieces = g_ptr_array_new_with_free_func(g_free);
+  if (!encode_segment(tok, text, n, 0, NULL, NULL, pieces, error))
+    g_clear_pointer(&pieces, g_ptr_array_unref);
+  return pieces;
+}
+
+/* ---- queries ---- */
+
+int
+lens_tokenizer_vocab_size(const LensTokenizer *tok)
+{
+  return tok->n_ids;
+}
+
+const uint8_t *
+lens_tokenizer_token_bytes(const LensTokenizer *tok, int32_t id, size_t *len)
+{
+  if (id < 0 || id >= tok->n_ids)
+    {
+      if (len)
+        *len = 0;
+      return NULL;
+    }
+  if (len)
+    *len = tok->tok_len[id];
+  return tok->blob + tok->tok_off[id];
+}
+
+char *
+lens_tokenizer_token_display(const LensTokenizer *tok, int32_t id)
+{
+  size_t n = 0;
+  const uint8_t *p = lens_tokenizer_token_bytes(tok, id, &n);
+  if (p == NULL)
+    return g_strdup_printf("<id %d>", id);
+  GString *s = g_string_sized_new(n + 1);
+  const char *c = (const char *)p, *end = c + n;
+  while (c < end)
+    {
+      const char *valid_end = NULL;
+      /* g_utf8_validate_len treats NUL as invalid, so NUL bytes are escaped too */
+      g_utf8_validate_len(c, (gsize)(end - c), &valid_end);
+      g_string_append_len(s, c, valid_end - c);
+      if (valid_end < end)
+        {
+          g_string_append_printf(s, "\\x%02X", (guint8)*valid_end);
+          valid_end++;
+        }
+      c = valid_end;
+    }
+  return g_string_free(s, FALSE);
+}
+
+/* Length of the maximal prefix of `p` (n > 0 bytes) that could start a valid UTF-8 sequence
+ * (at least 1), and whether it is a complete character: the WHATWG / Unicode "maximal subpart"
+ * rule, so that each broken sequence becomes exactly one U+FFFD, as Python and browsers do. */
+static size_t
+utf8_step(const uint8_t *p, size_t n, gboolean *valid)
+{
+  uint8_t b = p[0];
+  size_t need;
+  uint8_t lo = 0x80, hi = 0xBF;
+  *valid = FALSE;
+  if (b < 0x80)
+    {
+      *valid = TRUE;
+      return 1;
+    }
+  else if (b >= 0xC2 && b <= 0xDF)
+    need = 1;
+  else if (b >= 0xE0 && b <= 0xEF)
+    {
+      need = 2;
+      if (b == 0xE0)
+        lo = 0xA0;
+      else if (b == 0xED)
+        hi = 0x9F;
+    }
+  else if (b >= 0xF0 && b <= 0xF4)
+    {
+      need = 3;
+      if (b == 0xF0)
+        lo = 0x90;
+      else if (b == 0xF4)
+        hi = 0x8F;
+    }
+  else
+    return 1;
+  size_t i = 1;
+  for (; i <= need; i++)
+    {
+      if (i >= n || p[i] < lo || p[i] > hi)
+        return i;
+      lo = 0x80;
+      hi = 0xBF;
+    }
+  *valid = TRUE;
+  return i;
+}
+
+char *
+lens_tokenizer_decode(const LensTokenizer *tok, const int32_t *ids, size_t n)
+{
+  g_autoptr(GByteArray) raw = g_byte_array_new();
+  for (size_t i = 0; i < n; i++)
+    {
+      size_t l = 0;
+      const uint8_t *p = lens_tokenizer_token_bytes(tok, ids[i], &l);
+      if (p != NULL)
+        g_byte_array_append(raw, p, (guint)l);
+      else
+        g_byte_array_append(raw, (const guint8 *)"\xEF\xBF\xBD", 3);
+    }
+  GString *s = g_string_sized_new(raw->len + 1);
+  const uint8_t *p = raw->data;
+  size_t left = raw->len;
+  while (left > 0)
+    {
+      gboolean valid;
+      size_t step = utf8_step(p, left, &valid);
+      /* a NUL byte would silently cut the returned C string short, so it is replaced too */
+      if (valid && p[0] != 0)
+        g_string_append_len(s, (const char *)p, (gssize)step);
+      else
+        g_string_append(s, "\xEF\xBF\xBD");
+      p += step;
+      left -= step;
+    }
+  return g_string_free(s, FALSE);
+}
+
+int32_t
+lens_tokenizer_lookup(const LensTokenizer *tok, const char *vocab_string)
+{
+  return vocab_string ? str_lookup(tok, vocab_string) : -1;
+}
+
+int32_t
+lens_tokenizer_eos_id(const LensTokenizer *tok)
+{
+  return tok->eos_id;
+}
