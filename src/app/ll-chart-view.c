@@ -258,7 +258,8 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     {
       g_clear_pointer (&self->base, gsk_render_node_unref);
       LensPaintState base_state = st;
-      base_state.hover_row = base_state.hover_pos = -1;
+      if (is_heatmap (self))
+        base_state.hover_row = base_state.hover_pos = -1;
       GtkSnapshot *base = gtk_snapshot_new ();
       cairo_t *cr = gtk_snapshot_append_cairo (base, &area);
       lens_paint_view (cr, self->view, self->result, &base_state, w, h);
@@ -314,10 +315,24 @@ ll_chart_view_measure (GtkWidget *widget, GtkOrientation orientation, int for_si
 
 /* ---- hover, tooltips, selection ---- */
 
+/* The cell under (x, y): a heatmap cell, or in the line plot the layer under the pointer at the
+ * position the plot shows. */
 static gboolean
 hit (LlChartView *self, double x, double y, int *row, int *pos)
 {
-  if (!is_heatmap (self) || !has_cells (self))
+  if (!has_cells (self))
+    return FALSE;
+  if (self->view == LENS_VIEW_LINE)
+    {
+      const LensResult *r = self->result;
+      if (!lens_line_hit (r, &self->state, gtk_widget_get_width (GTK_WIDGET (self)),
+                          gtk_widget_get_height (GTK_WIDGET (self)), x, y, row))
+        return FALSE;
+      *pos = self->state.sel_pos >= 0 && self->state.sel_pos < r->n_tokens ? self->state.sel_pos
+                                                                             : r->n_tokens - 1;
+      return TRUE;
+    }
+  if (!is_heatmap (self))
     return FALSE;
   LensHeatmapLayout l;
   lens_heatmap_layout (self->result, &self->state, &l);
@@ -331,7 +346,14 @@ set_hover (LlChartView *self, int row, int pos)
     return;
   self->hover_row = row;
   self->hover_pos = pos;
-  gtk_widget_queue_draw (GTK_WIDGET (self));
+  /* Heatmaps repaint just the hovered cell over their cached base; the line plot repaints. */
+  if (is_heatmap (self))
+    gtk_widget_queue_draw (GTK_WIDGET (self));
+  else
+    {
+      g_clear_pointer (&self->base, gsk_render_node_unref);
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+    }
   g_signal_emit (self, signals[SIGNAL_CELL_HOVERED], 0, row, pos);
 }
 
@@ -438,7 +460,7 @@ ll_chart_view_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard_
                              GtkTooltip *tooltip)
 {
   LlChartView *self = LL_CHART_VIEW (widget);
-  if (!is_heatmap (self) || !has_cells (self))
+  if (!(is_heatmap (self) || self->view == LENS_VIEW_LINE) || !has_cells (self))
     return FALSE;
 
   int row, pos;
@@ -463,6 +485,8 @@ ll_chart_view_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard_
     }
   gtk_tooltip_set_markup (tooltip, self->tip_markup);
 
+  if (!is_heatmap (self))
+    return TRUE;
   /* The tooltip belongs to the cell: moving to another cell asks again. */
   LensHeatmapLayout l;
   lens_heatmap_layout (self->result, &self->state, &l);

@@ -77,6 +77,22 @@ y_of (const LineGeometry *g, double p, gboolean log_y)
   return g->y + g->h * (1.0 - f);
 }
 
+gboolean
+lens_line_hit (const LensResult *r, const LensPaintState *state, double width, double height,
+               double x, double y, int *row)
+{
+  if (r == NULL || r->n_rows <= 0 || r->n_tokens <= 0 || state == NULL)
+    return FALSE;
+  LineGeometry g;
+  compute_geometry (state, width, height, &g);
+  /* Markers sit on the plot's edges, so a few pixels around it count too. */
+  if (!(x >= g.x && x < g.x + g.w && y >= g.y - 6.0 && y <= g.y + g.h + 6.0))
+    return FALSE;
+  if (row != NULL)
+    *row = CLAMP ((int) ((x - g.x) / (g.w / r->n_rows)), 0, r->n_rows - 1);
+  return TRUE;
+}
+
 static void
 paint_grid (cairo_t *cr, const LensResult *r, const LensPaintState *state, const LensTheme *theme,
             const LineGeometry *g)
@@ -169,6 +185,14 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
 
   int row_sel, pos;
   lens_effective_cell (r, state, &row_sel, &pos);
+  if (state->hover_row >= 0 && state->hover_row < r->n_rows)
+    {
+      /* The hovered layer's column, lightly shaded. */
+      double band = g.w / r->n_rows;
+      cairo_set_source_rgba (cr, theme->text.r, theme->text.g, theme->text.b, 0.08);
+      cairo_rectangle (cr, g.x + state->hover_row * band, g.y, band, g.h);
+      cairo_fill (cr);
+    }
   if (state->sel_row >= 0 && state->sel_row < r->n_rows)
     {
       /* The selected layer, so the plot and the heatmap read together. */

@@ -64,6 +64,10 @@ typedef struct
 void lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out);
 /* Cell under (x, y) in figure coordinates; FALSE outside the grid. */
 gboolean lens_heatmap_hit (const LensHeatmapLayout *layout, double x, double y, int *row, int *pos);
+/* Layer (row) of the line plot under (x, y) when painted at width x height; FALSE outside the
+ * plot area. */
+gboolean lens_line_hit (const LensResult *r, const LensPaintState *state, double width,
+                        double height, double x, double y, int *row);
 
 /* Natural size of a view (heatmaps: from the layout; line/top-k: a sensible default). */
 void lens_view_natural_size (LensView view, const LensResult *r, const LensPaintState *state,

@@ -340,9 +340,16 @@ main (int argc, char **argv)
   lens_view_natural_size (LENS_VIEW_LINE, result, &state, &lw, &lh);
   gtk_widget_measure (view, GTK_ORIENTATION_HORIZONTAL, -1, &min_w, &nat_w, NULL, NULL);
   CHECK (nat_w == (int) ceil (lw) && min_w < nat_w, "line plot size %d/%d vs %g", min_w, nat_w, lw);
+  /* A click in the line plot selects that layer at the plotted position. */
+  int line_row = -1;
+  int vw = gtk_widget_get_width (view), vh = gtk_widget_get_height (view);
+  CHECK (lens_line_hit (result, &state, vw, vh, vw / 2.0, vh / 2.0, &line_row), "line hit");
+  g_signal_emit_by_name (click, "pressed", 1, vw / 2.0, vh / 2.0);
+  CHECK (last_sel_row == line_row && last_sel_pos == 5, "line plot click selected (%d,%d), expected (%d,5)",
+         last_sel_row, last_sel_pos, line_row);
   before = n_selected;
-  g_signal_emit_by_name (click, "pressed", 1, 200.0, 200.0);
-  CHECK (n_selected == before, "clicks on the line plot select no cell");
+  g_signal_emit_by_name (click, "pressed", 1, 3.0, 3.0);
+  CHECK (n_selected == before, "a click outside the plot selects nothing");
   ll_chart_view_set_view (LL_CHART_VIEW (view), LENS_VIEW_TOPK);
   settle (window);
 

@@ -499,6 +499,35 @@ test_line_plot (void)
   g_assert_cmpint (on_line, >, 0);
   cairo_surface_destroy (s);
 
+  /* Hit-testing agrees with the pixels: the middle of each layer's column maps to that layer;
+   * outside the plot area nothing. The hovered layer's column is shaded. */
+  double nat_w, nat_h;
+  lens_view_natural_size (LENS_VIEW_LINE, r, &state, &nat_w, &nat_h);
+  double band = (x1 - x0 + 1) / (double) R;
+  for (int row = 0; row < R; row++)
+    {
+      int hit_row = -1;
+      g_assert_true (lens_line_hit (r, &state, nat_w, nat_h, x0 + band * (row + 0.5), y0 + 10,
+                                    &hit_row));
+      g_assert_cmpint (hit_row, ==, row);
+      g_assert_true (lens_line_hit (r, &state, nat_w, nat_h, x0 + band * row + 1, y1 - 10, &hit_row));
+      g_assert_cmpint (hit_row, ==, row);
+    }
+  g_assert_false (lens_line_hit (r, &state, nat_w, nat_h, x0 - 2, (y0 + y1) / 2, NULL));
+  g_assert_false (lens_line_hit (r, &state, nat_w, nat_h, x1 + 2, (y0 + y1) / 2, NULL));
+  g_assert_false (lens_line_hit (r, &state, nat_w, nat_h, (x0 + x1) / 2, y0 - 20, NULL));
+  g_assert_false (lens_line_hit (NULL, &state, nat_w, nat_h, (x0 + x1) / 2, y0 + 5, NULL));
+  state.hover_row = 5;
+  cairo_surface_t *hs = render (LENS_VIEW_LINE, r, &state, "paint-line-hover.png");
+  Px bg = hex_px (DARK_PLOT_BG);
+  int probe_y = y0 + 12;
+  assert_px (pixel (hs, (int) (x0 + band * 4.2), probe_y), bg, 0);
+  Px shaded = pixel (hs, (int) (x0 + band * 5.2), probe_y);
+  g_assert_false (px_near (shaded, bg, 2));
+  g_assert_cmpint (shaded.r, >, bg.r);
+  cairo_surface_destroy (hs);
+  state.hover_row = -1;
+
   /* No targets: an empty plot with a message, no crash. */
   state.n_targets = 0;
   state.targets = NULL;
