@@ -657,6 +657,41 @@ script (void)
       }
   }
 
+  /* The shortcuts window (GtkApplication loads gtk/help-overlay.ui from the resources) and the
+   * about window open. */
+  {
+    const char *actions[][2] = { { "win", "show-help-overlay" }, { "app", "about" } };
+    const char *types[] = { "GtkShortcutsWindow", "AdwAboutWindow" };
+    for (int i = 0; i < 2; i++)
+      {
+        GActionGroup *group = i == 0 ? G_ACTION_GROUP (window) : G_ACTION_GROUP (app);
+        CHECK (g_action_group_has_action (group, actions[i][1]), "no action %s.%s",
+               actions[i][0], actions[i][1]);
+        g_action_group_activate_action (group, actions[i][1], NULL);
+        spin_ms (500);
+        GtkWindow *found = NULL;
+        GListModel *toplevels = gtk_window_get_toplevels (); /* not owned */
+        for (guint j = 0; j < g_list_model_get_n_items (toplevels); j++)
+          {
+            g_autoptr (GtkWindow) w = g_list_model_get_item (toplevels, j);
+            if (g_strcmp0 (G_OBJECT_TYPE_NAME (w), types[i]) == 0 &&
+                gtk_widget_get_visible (GTK_WIDGET (w)))
+              found = w;
+          }
+        CHECK (found != NULL, "no %s shown", types[i]);
+        if (found != NULL)
+          {
+            g_autoptr (GdkTexture) t = render_widget (GTK_WIDGET (found));
+            g_autofree char *name = g_strdup_printf ("gui-%s.png", types[i]);
+            g_autofree char *path = g_build_filename (opt_artifacts, name, NULL);
+            if (t != NULL)
+              gdk_texture_save_to_png (t, path);
+            gtk_window_close (found);
+            spin_ms (200);
+          }
+      }
+  }
+
   /* The finished window, as a person would see it. */
   gtk_editable_set_text (targets, " Paris, London");
   r = ll_window_get_result (window); /* the model was reloaded: a new result */
