@@ -297,16 +297,34 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
     }
 }
 
+/* The value a cell shows (NAN when missing) and, for the top-token view, its token. */
+static float
+cell_value (LensView view, const LensResult *r, const float *target_probs, int row, int pos,
+            const char **top)
+{
+  float p = NAN;
+  *top = NULL;
+  if (view == LENS_VIEW_TARGET)
+    {
+      if (target_probs != NULL)
+        p = target_probs[lens_result_cell_index (r, row, pos)];
+    }
+  else
+    *top = top1_text (r, row, pos, &p);
+  return p;
+}
+
+/* Selection: a thick ring in the text colour around a thin ring of the paper colour, so it shows
+ * on every fill. Hover: a dashed outline in the cell's own text colour (dark on light fills,
+ * white on dark ones). */
 static void
 outline_cell (cairo_t *cr, const LensTheme *theme, const LensHeatmapLayout *l, int row, int pos,
-              gboolean selected)
+              gboolean selected, LensRgb hover_color)
 {
   double x = l->grid_x + pos * l->cell_w, y = l->grid_y + row * l->cell_h;
   cairo_save (cr);
   if (selected)
     {
-      /* A thick ring in the text colour with a thin ring of the paper colour inside, so it shows
-       * on every fill. */
       lens_set_rgb (cr, theme->text);
       cairo_set_line_width (cr, 3.0);
       cairo_rectangle (cr, x + 0.5, y + 0.5, l->cell_w - 2.0, l->cell_h - 2.0);
@@ -318,7 +336,7 @@ outline_cell (cairo_t *cr, const LensTheme *theme, const LensHeatmapLayout *l, i
     }
   else
     {
-      lens_set_rgb (cr, theme->text);
+      lens_set_rgb (cr, hover_color);
       cairo_set_line_width (cr, 2.0);
       double dash[] = {4.0, 2.0};
       cairo_set_dash (cr, dash, 2, 0.0);
@@ -450,21 +468,13 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
         /* 1 px gaps between cells, as a plotly heatmap with xgap/ygap. */
         double x = l->grid_x + t * l->cell_w, y = l->grid_y + row * l->cell_h;
         double w = l->cell_w - 1.0, h = l->cell_h - 1.0;
-        float p = NAN;
+        const char *top;
+        float p = cell_value (view, r, target_probs, row, t, &top);
         g_autofree char *text = NULL;
-        if (view == LENS_VIEW_TARGET)
-          {
-            if (target_probs != NULL)
-              p = target_probs[lens_result_cell_index (r, row, t)];
-            if (!isnan (p))
-              text = lens_format_prob_short (p);
-          }
-        else
-          {
-            const char *top = top1_text (r, row, t, &p);
-            if (top != NULL)
-              text = lens_token_display (top);
-          }
+        if (view == LENS_VIEW_TARGET && !isnan (p))
+          text = lens_format_prob_short (p);
+        else if (top != NULL)
+          text = lens_token_display (top);
 
         if (isnan (p))
           {
@@ -488,10 +498,18 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
   if (state->hover_row >= 0 && state->hover_row < l->n_rows && state->hover_pos >= 0
       && state->hover_pos < l->n_cols
       && !(state->hover_row == state->sel_row && state->hover_pos == state->sel_pos))
-    outline_cell (cr, theme, l, state->hover_row, state->hover_pos, FALSE);
+    {
+      const char *top;
+      float p = cell_value (view, r, target_probs, state->hover_row, state->hover_pos, &top);
+      LensRgb fill = theme->missing;
+      if (!isnan (p))
+        lens_color_scale_rgb (scale, p, &fill.r, &fill.g, &fill.b);
+      outline_cell (cr, theme, l, state->hover_row, state->hover_pos, FALSE,
+                    lens_contrast_text (fill));
+    }
   if (state->sel_row >= 0 && state->sel_row < l->n_rows && state->sel_pos >= 0
       && state->sel_pos < l->n_cols)
-    outline_cell (cr, theme, l, state->sel_row, state->sel_pos, TRUE);
+    outline_cell (cr, theme, l, state->sel_row, state->sel_pos, TRUE, theme->text);
 
   paint_axes (cr, r, state, theme, &g);
   paint_color_bar (cr, theme, &g, scale);

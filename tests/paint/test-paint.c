@@ -301,14 +301,15 @@ test_heatmap_outlines (void)
   int sx = (int) (l.grid_x + 0 * l.cell_w), sy = (int) (l.grid_y + 3 * l.cell_h);
   for (int x = sx + 1; x < sx + (int) l.cell_w - 2; x++)
     assert_px (pixel (s, x, sy + 1), text, 0);
-  /* Hovered: dashed, so the top edge has both outline and fill pixels. */
+  /* Hovered: dashed in the cell's text colour (near-black on this light blue), so the top edge
+   * has both outline and fill pixels. */
   int hx = (int) (l.grid_x + 2 * l.cell_w), hy = (int) (l.grid_y + 1 * l.cell_h);
   Px fill = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, 1, 2));
   int outline = 0, other = 0;
   for (int x = hx + 2; x < hx + (int) l.cell_w - 3; x++)
     {
       Px p = pixel (s, x, hy + 1);
-      outline += px_near (p, text, 0);
+      outline += px_near (p, hex_px (0x1a1a1a), 0);
       other += px_near (p, fill, 1);
     }
   g_assert_cmpint (outline, >, 5);
