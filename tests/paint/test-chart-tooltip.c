@@ -1,0 +1,205 @@
+/* test-chart-tooltip.c: the chart view's tooltip with the real X pointer under Xvfb, on a live
+ * result (a tiny random GPT-2 written by the test): the tooltip describes the hovered cell, and
+ * the target ranks, computed off the main thread, arrive in it. */
+#include "config.h"
+
+#include <adwaita.h>
+#include <gdk/x11/gdkx.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <X11/Xlib.h>
+
+#include "ll-chart-view.h"
+#include "tiny-gpt2.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+  do                                                                                               \
+    {                                                                                              \
+      if (!(cond))                                                                                 \
+        {                                                                                          \
+          g_printerr ("FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+          g_printerr (__VA_ARGS__);                                                                \
+          g_printerr ("\n");                                                                       \
+          failures++;                                                                              \
+        }                                                                                          \
+    }                                                                                              \
+  while (0)
+
+static void
+spin (int ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+static void
+warp_pointer_to (GtkWidget *widget, double x, double y)
+{
+  GtkNative *native = gtk_widget_get_native (widget);
+  double wx, wy, sx, sy;
+  g_assert_true (gtk_widget_translate_coordinates (widget, GTK_WIDGET (native), x, y, &wx, &wy));
+  gtk_native_get_surface_transform (native, &sx, &sy);
+  GdkSurface *surface = gtk_native_get_surface (native);
+  Display *dpy = gdk_x11_display_get_xdisplay (gdk_surface_get_display (surface));
+  XWarpPointer (dpy, None, gdk_x11_surface_get_xid (surface), 0, 0, 0, 0, (int) (wx + sx),
+                (int) (wy + sy));
+  XFlush (dpy);
+}
+
+static GtkWidget *
+find_tooltip_window (GtkWidget *w)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
+        return c;
+      GtkWidget *found = find_tooltip_window (c);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static const char *
+find_label_text (GtkWidget *w)
+{
+  if (GTK_IS_LABEL (w) && gtk_widget_get_visible (w))
+    {
+      const char *t = gtk_label_get_text (GTK_LABEL (w));
+      if (t != NULL && t[0] != '\0')
+        return t;
+    }
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      const char *t = find_label_text (c);
+      if (t != NULL)
+        return t;
+    }
+  return NULL;
+}
+
+/* Waits (up to 10 s) for a tooltip whose text contains all of `needles`; returns a copy. */
+static char *
+wait_tooltip (GtkWidget *window, const char *const *needles)
+{
+  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  char *last = NULL;
+  while (g_get_monotonic_time () < end)
+    {
+      GtkWidget *tip = find_tooltip_window (window);
+      const char *text = tip != NULL ? find_label_text (tip) : NULL;
+      if (text != NULL)
+        {
+          g_free (last);
+          last = g_strdup (text);
+          gboolean all = TRUE;
+          for (int i = 0; needles[i] != NULL; i++)
+            all &= strstr (text, needles[i]) != NULL;
+          if (all)
+            return last;
+        }
+      spin (20);
+    }
+  g_printerr ("last tooltip text: %s\n", last != NULL ? last : "(none)");
+  g_free (last);
+  return NULL;
+}
+
+int
+main (int argc, char **argv)
+{
+  gtk_init ();
+  adw_init ();
+
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("lens-chart-tooltip-XXXXXX", &error);
+  g_assert_no_error (error);
+  write_tiny_gpt2 (dir);
+  g_autoptr (LensModel) model = lens_model_load (dir, &error);
+  g_assert_no_error (error);
+  g_autoptr (LensResult) r = lens_run_prompt (model, "the theory of the thing", NULL, &error);
+  g_assert_no_error (error);
+
+  /* Targets: " the" (first token, id 32) and the top-1 token of cell (1, 2). */
+  size_t cells = (size_t) r->n_rows * r->n_tokens;
+  g_autofree float *the_probs = g_new (float, cells);
+  g_autofree float *top_probs = g_new (float, cells);
+  int32_t the_id = -1;
+  int n_ids = 0;
+  g_assert_true (lens_result_target_probs_for_text (r, " the", the_probs, &the_id, &n_ids, &error));
+  int32_t top_id = r->top_ids[lens_result_cell_index (r, 1, 2) * r->top_k];
+  g_assert_true (lens_result_target_probs (r, top_id, top_probs, &error));
+  LensTarget targets[] = {{" the", the_id, the_probs}, {"top", top_id, top_probs}};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.targets = targets;
+  state.n_targets = 2;
+
+  GtkWidget *window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 400);
+  GtkWidget *scroller = gtk_scrolled_window_new ();
+  gtk_window_set_child (GTK_WINDOW (window), scroller);
+  GtkWidget *view = ll_chart_view_new (LENS_VIEW_HEATMAP);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), view);
+  ll_chart_view_set_result (LL_CHART_VIEW (view), r);
+  ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
+  gtk_window_present (GTK_WINDOW (window));
+  for (int i = 0; i < 300 && !gtk_widget_get_mapped (view); i++)
+    spin (10);
+  spin (300);
+
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  const struct
+  {
+    int row, pos;
+  } cells_to_visit[] = {{1, 2}, {2, 3}, {0, 0}};
+  for (size_t i = 0; i < G_N_ELEMENTS (cells_to_visit); i++)
+    {
+      int row = cells_to_visit[i].row, pos = cells_to_visit[i].pos;
+      double x = l.grid_x + (pos + 0.5) * l.cell_w, y = l.grid_y + (row + 0.5) * l.cell_h;
+      warp_pointer_to (view, x - 3, y - 3);
+      spin (60);
+      warp_pointer_to (view, x, y);
+
+      /* The ranks the engine gives for this cell must show up in the tooltip. */
+      int the_rank = 0, top_rank = 0;
+      float p;
+      g_assert_true (lens_result_target_rank (r, row, pos, the_id, &p, &the_rank, &error));
+      g_assert_true (lens_result_target_rank (r, row, pos, top_id, &p, &top_rank, &error));
+      g_autofree char *layer = g_strdup_printf ("Layer %d ", row);
+      g_autofree char *position = g_strdup_printf ("position %d ", pos);
+      g_autofree char *rank1 = g_strdup_printf ("(rank %d)", the_rank);
+      g_autofree char *rank2 = g_strdup_printf ("(rank %d)", top_rank);
+      const char *needles[] = {layer, position, rank1, rank2, "Entropy", NULL};
+      g_autofree char *text = wait_tooltip (window, needles);
+      CHECK (text != NULL, "tooltip over (%d,%d) with layer, position and ranks %d, %d", row, pos,
+             the_rank, top_rank);
+      if (text != NULL)
+        g_print ("# tooltip over (%d,%d):\n%s\n", row, pos, text);
+    }
+
+  warp_pointer_to (window, 2, 2);
+  spin (100);
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (50);
+
+  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
+  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, files[i], NULL);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+  if (failures > 0)
+    g_printerr ("%d check(s) failed\n", failures);
+  else
+    g_print ("ok: chart tooltip\n");
+  return failures > 0 ? 1 : 0;
+}
