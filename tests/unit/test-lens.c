@@ -1,6 +1,8 @@
 /* The lens end to end on a small random GPT-2 checkpoint written by the test itself: the last
  * row equals the model's own next-token distribution, target queries agree with the top-k,
  * cancellation and progress work, and bad requests fail cleanly. */
+#include "config.h"
+
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -112,7 +114,7 @@ write_model (const char *dir)
     {
       gunichar u = ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
                      ? (gunichar) b
-                     : 256 + extra++;
+                     : (gunichar) (256 + extra++);
       char utf8[8] = {0};
       g_unichar_to_utf8 (u, utf8);
       if (u == '"' || u == '\\')
@@ -280,6 +282,39 @@ test_bad_requests (void)
   g_assert_cmpint (one->n_tokens, ==, 1);
 }
 
+/* The bundled demo model: loads, and its lens' last row is its own next-token distribution. */
+static void
+test_demo_model (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensModel) m = lens_model_load (SOURCE_DEMO_MODEL_DIR, &error);
+  g_assert_no_error (error);
+  const LensConfig *c = lens_model_config (m);
+  int V = c->vocab_size;
+  g_assert_cmpint (c->n_layer, >=, 2);
+
+  g_autoptr (LensResult) r = lens_run_prompt (m, "He was born in New York, and he said that he would", NULL,
+                                              &error);
+  g_assert_no_error (error);
+  int T = r->n_tokens, K = r->top_k, last = r->n_rows - 1;
+  g_assert_cmpint (r->row_layers[last], ==, c->n_layer - 1);
+  g_autofree float *logits = g_new (float, (size_t) T * V);
+  g_assert_true (lens_model_forward (m, r->token_ids, T, NULL, logits, NULL, NULL, NULL, &error));
+  g_autofree int32_t *ids = g_new (int32_t, K);
+  g_autofree float *probs = g_new (float, K);
+  for (int t = 0; t < T; t++)
+    {
+      LensSoftmaxStats st = lens_softmax_topk_ref (logits + (size_t) t * V, V, K, ids, probs);
+      size_t cell = lens_result_cell_index (r, last, t);
+      g_assert_cmpfloat (fabs (r->entropy[cell] - st.entropy), <, 1e-4);
+      for (int k = 0; k < K; k++)
+        {
+          g_assert_cmpint (r->top_ids[cell * K + k], ==, ids[k]);
+          g_assert_cmpfloat (fabs (r->top_probs[cell * K + k] - probs[k]), <, 1e-6);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -293,6 +328,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lens/target-queries", test_target_queries);
   g_test_add_func ("/lens/cancel-and-progress", test_cancel_and_progress);
   g_test_add_func ("/lens/bad-requests", test_bad_requests);
+  g_test_add_func ("/lens/demo-model", test_demo_model);
   int status = g_test_run ();
 
   const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
