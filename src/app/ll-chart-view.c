@@ -39,6 +39,8 @@ struct _LlChartView
   gboolean tip_full;           /* tip_markup has the ranks (or there are none to compute) */
   GCancellable *rank_cancel;   /* the running rank job, or NULL */
   int want_row, want_pos;      /* cell whose ranks the tooltip waits for */
+
+  guint accessible_idle;       /* pending update_accessible */
 };
 
 G_DEFINE_FINAL_TYPE (LlChartView, ll_chart_view, GTK_TYPE_WIDGET)
@@ -135,6 +137,24 @@ update_accessible (LlChartView *self)
     }
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text,
                                   -1);
+}
+
+static gboolean
+accessible_idle_cb (gpointer data)
+{
+  LlChartView *self = data;
+  self->accessible_idle = 0;
+  update_accessible (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Callers set the state and the result one after the other, and the targets' arrays match the
+ * new result only once both are set: describe the cell when the main loop is idle again. */
+static void
+queue_accessible (LlChartView *self)
+{
+  if (self->accessible_idle == 0)
+    self->accessible_idle = g_idle_add (accessible_idle_cb, self);
 }
 
 static void
@@ -395,7 +415,7 @@ select_cell (LlChartView *self, int row, int pos)
   if (changed)
     {
       invalidate (self);
-      update_accessible (self);
+      queue_accessible (self);
     }
   scroll_cell_into_view (self, row, pos);
   g_signal_emit (self, signals[SIGNAL_CELL_SELECTED], 0, row, pos);
@@ -642,7 +662,7 @@ ll_chart_view_set_view (LlChartView *self, LensView view)
   self->hover_row = self->hover_pos = -1;
   g_autofree char *name = view_name (view);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
-  update_accessible (self);
+  queue_accessible (self);
   invalidate (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VIEW]);
@@ -667,7 +687,7 @@ ll_chart_view_set_result (LlChartView *self, LensResult *result)
   self->result = result;
   if (self->hover_row != -1 || self->hover_pos != -1)
     set_hover (self, -1, -1);
-  update_accessible (self);
+  queue_accessible (self);
   invalidate (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
@@ -688,9 +708,9 @@ ll_chart_view_set_state (LlChartView *self, const LensPaintState *state)
                                || state->sel_pos != self->state.sel_pos;
   self->state = *state;
   if (selection_changed || state->n_targets > 0)
-    update_accessible (self);
-  /* Only the line plot's size depends on the state (its legend). */
+    queue_accessible (self);
   invalidate (self);
+  /* Only the line plot's size depends on the state (its legend). */
   if (self->view == LENS_VIEW_LINE)
     gtk_widget_queue_resize (GTK_WIDGET (self));
 }
@@ -734,6 +754,7 @@ ll_chart_view_dispose (GObject *object)
   g_clear_pointer (&self->base, gsk_render_node_unref);
   g_clear_pointer (&self->tip_markup, g_free);
   cancel_ranks (self);
+  g_clear_handle_id (&self->accessible_idle, g_source_remove);
   G_OBJECT_CLASS (ll_chart_view_parent_class)->dispose (object);
 }
 
