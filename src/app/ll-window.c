@@ -215,12 +215,17 @@ update_model_labels (LlWindow *self)
       return;
     }
   const LensConfig *c = lens_model_config (model);
-  gtk_label_set_text (self->model_button_label, lens_model_name (model));
+  /* The bundled model's folder is just "demo-model"; say what it is. */
+  g_autofree char *demo = lens_locate_demo_model (NULL);
+  g_autofree char *canon_demo = demo != NULL ? g_canonicalize_filename (demo, NULL) : NULL;
+  g_autofree char *canon_path = g_canonicalize_filename (lens_model_path (model), NULL);
+  const char *name = g_strcmp0 (canon_demo, canon_path) == 0 ? _("Demo Model")
+                                                             : lens_model_name (model);
+  gtk_label_set_text (self->model_button_label, name);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_button), lens_model_path (model));
   g_autofree char *summary =
     g_strdup_printf (_("%s · %d layers · width %d · %d heads · vocabulary %d · context %d"),
-                     lens_model_name (model), c->n_layer, c->n_embd, c->n_head, c->vocab_size,
-                     c->n_positions);
+                     name, c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_positions);
   gtk_label_set_text (self->model_summary, summary);
 }
 
