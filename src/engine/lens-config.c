@@ -1,4 +1,5 @@
 #include "lens-config.h"
+#include "lens-file.h"
 #include "lens-error.h"
 #include "lens-json.h"
 
@@ -263,32 +264,9 @@ out:
 gboolean
 lens_config_load (const char *path, LensConfig *out, GError **error)
 {
-  struct stat sb;
-  if (stat (path, &sb) != 0)
-    {
-      int e = errno;
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot open: %s", path, g_strerror (e));
-      return FALSE;
-    }
-  if (!S_ISREG (sb.st_mode))
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: not a regular file", path);
-      return FALSE;
-    }
-  if ((uint64_t) sb.st_size > CONFIG_MAX_BYTES)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: file is %" G_GUINT64_FORMAT " bytes; a config.json is never that large",
-                   path, (uint64_t) sb.st_size);
-      return FALSE;
-    }
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  g_autoptr (GError) gerr = NULL;
-  if (!g_file_get_contents (path, &text, &len, &gerr))
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot read: %s", path, gerr->message);
-      return FALSE;
-    }
+  size_t len = 0;
+  g_autofree char *text = lens_file_read (path, CONFIG_MAX_BYTES, &len, error);
+  if (text == NULL)
+    return FALSE;
   return lens_config_parse (text, len, path, out, error);
 }

@@ -14,6 +14,7 @@
 
 #include "lens-error.h"
 #include "lens-results-io.h"
+#include "lens-file.h"
 
 #define J_MAX_DEPTH 64
 /* Probabilities computed in float may exceed 1 by a few ulps; anything further is an error. */
@@ -2672,13 +2673,9 @@ lens_results_load_full (const char *path, GPtrArray **targets, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
   g_autofree char *display = g_filename_display_name (path);
-  g_autoptr (GError) local = NULL;
-  g_autoptr (GMappedFile) file = g_mapped_file_new (path, FALSE, &local);
+  g_autoptr (GMappedFile) file = lens_file_map (path, LENS_RESULTS_MAX_FILE_SIZE, error);
   if (file == NULL)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: %s", display, local->message);
-      return NULL;
-    }
+    return NULL;
   return lens_results_parse_full (g_mapped_file_get_contents (file),
                                   g_mapped_file_get_length (file), display, targets, error);
 }

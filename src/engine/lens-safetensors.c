@@ -1,4 +1,5 @@
 #include "lens-safetensors.h"
+#include "lens-file.h"
 #include "lens-error.h"
 #include "lens-json.h"
 
@@ -487,37 +488,13 @@ lens_safetensors_parse (const uint8_t *buf, size_t len, const char *name, GError
 LensSafetensors *
 lens_safetensors_open (const char *path, GError **error)
 {
-  /* O_NONBLOCK: opening a FIFO planted as a weights file must not hang; we refuse it below. */
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  uint64_t size;
+  int fd = lens_file_open_regular (path, SIZE_MAX, &size, error);
   if (fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot open: %s", path, g_strerror (e));
-      return NULL;
-    }
-  struct stat sb;
-  if (fstat (fd, &sb) != 0)
-    {
-      int e = errno;
-      close (fd);
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot stat: %s", path, g_strerror (e));
-      return NULL;
-    }
-  if (!S_ISREG (sb.st_mode))
-    {
-      close (fd);
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: not a regular file", path);
-      return NULL;
-    }
-  if (sb.st_size < 0 || (uint64_t) sb.st_size > SIZE_MAX)
-    {
-      close (fd);
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: file too large to map", path);
-      return NULL;
-    }
+    return NULL;
   LensSafetensors *st = g_new0 (LensSafetensors, 1);
   st->path = g_strdup (path);
-  st->len = (size_t) sb.st_size;
+  st->len = (size_t) size;
   if (st->len > 0)
     {
       void *map = mmap (NULL, st->len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -615,47 +592,6 @@ weight_store_add (LensWeightStore *ws, LensSafetensors *st, GError **error)
   return TRUE;
 }
 
-/* Reads a small regular file whole; refuses devices, FIFOs and anything over `limit` bytes. */
-static gboolean
-read_small_file (const char *path, size_t limit, char **contents, size_t *len, GError **error)
-{
-  struct stat sb;
-  if (stat (path, &sb) != 0)
-    {
-      int e = errno;
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot open: %s", path, g_strerror (e));
-      return FALSE;
-    }
-  if (!S_ISREG (sb.st_mode))
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: not a regular file", path);
-      return FALSE;
-    }
-  if ((uint64_t) sb.st_size > limit)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: file is %" G_GUINT64_FORMAT " bytes, more than the limit of %zu", path,
-                   (uint64_t) sb.st_size, limit);
-      return FALSE;
-    }
-  g_autoptr (GError) gerr = NULL;
-  gsize n = 0;
-  if (!g_file_get_contents (path, contents, &n, &gerr))
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot read: %s", path, gerr->message);
-      return FALSE;
-    }
-  if (n > limit)
-    {
-      g_clear_pointer (contents, g_free);
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: file grew beyond %zu bytes", path,
-                   limit);
-      return FALSE;
-    }
-  *len = n;
-  return TRUE;
-}
-
 static gboolean
 is_plain_file_name (const char *s, size_t len)
 {
@@ -666,9 +602,9 @@ is_plain_file_name (const char *s, size_t len)
 static LensWeightStore *
 open_sharded (const char *dir, const char *index_path, GError **error)
 {
-  g_autofree char *text = NULL;
   size_t len = 0;
-  if (!read_small_file (index_path, LENS_SAFETENSORS_MAX_HEADER, &text, &len, error))
+  g_autofree char *text = lens_file_read (index_path, LENS_SAFETENSORS_MAX_HEADER, &len, error);
+  if (text == NULL)
     return NULL;
   json_object *root = lens_json_parse (text, len, index_path, error);
   if (root == NULL)
