@@ -3,11 +3,21 @@
 
 #include <string.h>
 
+/* One object's keys, for the duplicate check: open addressing, at most half full. A key points
+ * into the text when it has no escapes, else to its decoded copy in Scanner.blocks. */
+typedef struct
+{
+  const char *p; /* NULL: empty slot */
+  size_t len;
+  guint64 hash;
+} KeySlot;
+
 typedef struct
 {
   gboolean is_object;
-  GHashTable *keys; /* objects only, created on the first key */
-  size_t n_items;   /* arrays only */
+  KeySlot *keys; /* objects only, allocated on the first key */
+  size_t keys_cap, n_keys;
+  size_t n_items; /* arrays only */
 } Frame;
 
 typedef struct
@@ -20,7 +30,19 @@ typedef struct
   int depth;
   int max_depth;
   size_t max_array_len;
+  GString *scratch; /* a key with escapes is decoded here... */
+  GPtrArray *blocks; /* ...then copied into these blocks, whose addresses never change */
+  size_t block_used, block_cap;
+  guint64 seed;
 } Scanner;
+
+/* A string's value as scan_string hands it to scan_key. */
+typedef struct
+{
+  const char *p;
+  size_t len;
+  GString *buf; /* set once an escape is seen */
+} KeyText;
 
 static gboolean
 scan_fail (Scanner *sc, GError **error, const char *what)
@@ -73,30 +95,56 @@ scan_u4 (Scanner *sc, guint *out, GError **error)
   return TRUE;
 }
 
-/* Scans a string starting at the opening quote. When `decoded` is non-NULL the string's value is
- * appended to it (keys only, so the duplicate check compares values, not spellings). */
+/* Scans a string starting at the opening quote. When `key` is non-NULL the string's value is
+ * returned in it (keys only, so the duplicate check compares values, not spellings): pointing into
+ * the text when there are no escapes, which is nearly always, else decoded into key->buf. */
 static gboolean
-scan_string (Scanner *sc, GString *decoded, GError **error)
+scan_string (Scanner *sc, KeyText *key, GError **error)
 {
   sc->pos++; /* opening quote */
+  size_t run = sc->pos; /* start of the plain characters not yet copied to key->buf */
   for (;;)
     {
+      /* The common case first: a run of plain characters (UTF-8 was validated beforehand). */
+      while (sc->pos < sc->len)
+        {
+          guchar c = (guchar) sc->s[sc->pos];
+          if (c == '"' || c == '\\' || c < 0x20)
+            break;
+          sc->pos++;
+        }
       if (sc->pos >= sc->len)
         return scan_fail (sc, error, "unterminated string");
       guchar c = (guchar) sc->s[sc->pos];
       if (c == '"')
         {
+          if (key != NULL && key->buf != NULL)
+            {
+              g_string_append_len (key->buf, sc->s + run, (gssize) (sc->pos - run));
+              key->p = key->buf->str;
+              key->len = key->buf->len;
+            }
+          else if (key != NULL)
+            {
+              key->p = sc->s + run;
+              key->len = sc->pos - run;
+            }
           sc->pos++;
           return TRUE;
         }
       if (c < 0x20)
         return scan_fail (sc, error, "control character in string");
-      if (c != '\\')
+      /* A backslash. */
+      if (key != NULL)
         {
-          if (decoded)
-            g_string_append_c (decoded, (char) c);
-          sc->pos++;
-          continue;
+          if (key->buf == NULL)
+            {
+              if (sc->scratch == NULL)
+                sc->scratch = g_string_sized_new (256);
+              key->buf = sc->scratch;
+              g_string_truncate (key->buf, 0);
+            }
+          g_string_append_len (key->buf, sc->s + run, (gssize) (sc->pos - run));
         }
       sc->pos++;
       if (sc->pos >= sc->len)
@@ -118,9 +166,10 @@ scan_string (Scanner *sc, GString *decoded, GError **error)
         }
       if (simple)
         {
-          if (decoded)
-            g_string_append_c (decoded, simple);
+          if (key != NULL)
+            g_string_append_c (key->buf, simple);
           sc->pos++;
+          run = sc->pos;
           continue;
         }
       guint cp;
@@ -140,8 +189,9 @@ scan_string (Scanner *sc, GString *decoded, GError **error)
             return scan_fail (sc, error, "lone high surrogate in \\u escape");
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
-      if (decoded)
-        g_string_append_unichar (decoded, cp);
+      if (key != NULL)
+        g_string_append_unichar (key->buf, cp);
+      run = sc->pos;
     }
 }
 
@@ -200,9 +250,12 @@ push (Scanner *sc, gboolean is_object, GError **error)
 {
   if (sc->depth >= sc->max_depth)
     return scan_fail (sc, error, "nested too deeply");
-  sc->stack[sc->depth].is_object = is_object;
-  sc->stack[sc->depth].keys = NULL;
-  sc->stack[sc->depth].n_items = 0;
+  Frame *f = &sc->stack[sc->depth];
+  f->is_object = is_object;
+  f->keys = NULL;
+  f->keys_cap = 0;
+  f->n_keys = 0;
+  f->n_items = 0;
   sc->depth++;
   sc->pos++;
   return TRUE;
@@ -212,7 +265,86 @@ static void
 pop (Scanner *sc)
 {
   sc->depth--;
-  g_clear_pointer (&sc->stack[sc->depth].keys, g_hash_table_unref);
+  g_clear_pointer (&sc->stack[sc->depth].keys, g_free);
+}
+
+/* A seeded hash of the key's bytes, so that a file cannot be built in advance to make every key
+ * collide. */
+static guint64
+key_hash (const Scanner *sc, const char *p, size_t len)
+{
+  guint64 h = sc->seed ^ (len * 0x9e3779b97f4a7c15ULL);
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8)
+    {
+      guint64 w;
+      memcpy (&w, p + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+  guint64 w = 0;
+  memcpy (&w, p + i, len - i);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 29;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 32;
+  return h;
+}
+
+/* Inserts the key into the innermost object's set; FALSE if it is already there. */
+static gboolean
+key_insert (Frame *f, const char *p, size_t len, guint64 hash)
+{
+  if (2 * (f->n_keys + 1) > f->keys_cap)
+    {
+      size_t cap = f->keys_cap ? 2 * f->keys_cap : 16;
+      KeySlot *keys = g_new0 (KeySlot, cap);
+      for (size_t i = 0; i < f->keys_cap; i++)
+        if (f->keys[i].p != NULL)
+          {
+            size_t j = (size_t) f->keys[i].hash & (cap - 1);
+            while (keys[j].p != NULL)
+              j = (j + 1) & (cap - 1);
+            keys[j] = f->keys[i];
+          }
+      g_free (f->keys);
+      f->keys = keys;
+      f->keys_cap = cap;
+    }
+  size_t mask = f->keys_cap - 1;
+  for (size_t j = (size_t) hash & mask;; j = (j + 1) & mask)
+    {
+      KeySlot *k = &f->keys[j];
+      if (k->p == NULL)
+        {
+          *k = (KeySlot){.p = p, .len = len, .hash = hash};
+          f->n_keys++;
+          return TRUE;
+        }
+      if (k->hash == hash && k->len == len && memcmp (k->p, p, len) == 0)
+        return FALSE;
+    }
+}
+
+/* Copies a decoded key to storage that lives as long as the scanner. Keys are copied into
+ * 64 KiB blocks so that a vocabulary of escaped keys costs one allocation per block, not per
+ * key. */
+static const char *
+keep_key (Scanner *sc, const char *p, size_t len)
+{
+  enum { BLOCK = 64 * 1024 };
+  if (sc->blocks == NULL)
+    sc->blocks = g_ptr_array_new_with_free_func (g_free);
+  if (sc->blocks->len == 0 || sc->block_cap - sc->block_used < len)
+    {
+      sc->block_cap = MAX (len, (size_t) BLOCK);
+      sc->block_used = 0;
+      g_ptr_array_add (sc->blocks, g_malloc (sc->block_cap));
+    }
+  char *dst = (char *) g_ptr_array_index (sc->blocks, sc->blocks->len - 1) + sc->block_used;
+  memcpy (dst, p, len);
+  sc->block_used += len;
+  return dst;
 }
 
 static gboolean
@@ -221,25 +353,27 @@ scan_key (Scanner *sc, GError **error)
   if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
     return scan_fail (sc, error, "string key expected");
   size_t start = sc->pos;
-  g_autoptr (GString) key = g_string_new (NULL);
-  if (!scan_string (sc, key, error))
+  KeyText key = {0};
+  if (!scan_string (sc, &key, error))
     return FALSE;
-  if (memchr (key->str, '\0', key->len) != NULL)
+  if (key.buf != NULL)
     {
-      sc->pos = start;
-      return scan_fail (sc, error, "key contains a NUL character");
+      /* Only an escape can put a NUL into a key: the text itself has none. */
+      if (memchr (key.p, '\0', key.len) != NULL)
+        {
+          sc->pos = start;
+          return scan_fail (sc, error, "key contains a NUL character");
+        }
+      key.p = keep_key (sc, key.p, key.len);
     }
   Frame *f = &sc->stack[sc->depth - 1];
-  if (f->keys == NULL)
-    f->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (g_hash_table_contains (f->keys, key->str))
+  if (!key_insert (f, key.p, key.len, key_hash (sc, key.p, key.len)))
     {
-      g_autofree char *desc = lens_json_describe (key->str, (gssize) key->len);
+      g_autofree char *desc = lens_json_describe (key.p, (gssize) key.len);
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: duplicate key %s at byte %zu",
                    sc->name, desc, start);
       return FALSE;
     }
-  g_hash_table_add (f->keys, g_string_free (g_steal_pointer (&key), FALSE));
   skip_ws (sc);
   if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
     return scan_fail (sc, error, "':' expected after key");
@@ -387,11 +521,17 @@ lens_json_parse_limited (const char *text, size_t len, const char *name, int max
       return NULL;
     }
 
+  static gsize seed = 0;
+  if (g_once_init_enter (&seed))
+    g_once_init_leave (&seed, (gsize) ((guint64) g_random_int () << 32 | g_random_int ()) | 1);
   Scanner sc = {.s = text, .len = len, .name = name, .max_depth = max_depth,
-                .max_array_len = max_array_len};
+                .max_array_len = max_array_len, .seed = seed};
   gboolean ok = scan_document (&sc, error);
   while (sc.depth > 0)
     pop (&sc);
+  if (sc.scratch != NULL)
+    g_string_free (sc.scratch, TRUE);
+  g_clear_pointer (&sc.blocks, g_ptr_array_unref);
   if (!ok)
     return NULL;
 

@@ -8,10 +8,15 @@
 #include "lens-tokenizer.h"
 
 #include "lens-error.h"
+#include "lens-json.h"
 #include "lens-tokenizer-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* GPT-2's pattern. GPT-2 (Python `regex`) and Hugging Face (Oniguruma) take \s to be Unicode's
  * White_Space property. PCRE2's \s in UCP mode is that plus U+180E MONGOLIAN VOWEL SEPARATOR (a
@@ -27,8 +32,9 @@
 /* Upper bounds that keep every size computation far from overflow; real vocabularies have a few
  * hundred thousand entries at most. */
 #define MAX_IDS (1 << 24)
-#define MAX_FILE_SIZE ((gsize)1 << 30)
-#define JSON_MAX_DEPTH 64
+/* tokenizer.json of the largest public vocabularies is tens of MB; this bounds what a hostile
+ * file can make us allocate */
+#define MAX_FILE_SIZE ((gsize)512 << 20)
 
 /* Words up to this many bytes are cached; longer ones are rare and would bloat the cache. */
 #define CACHE_MAX_WORD 64
@@ -180,17 +186,12 @@ word_key_equal(gconstpointer a, gconstpointer b)
 
 /* ---- errors ---- */
 
-/* A token or line quoted in an error message: at most 60 characters, and valid UTF-8. */
+/* A token or line quoted in an error message: in double quotes, on one line (control characters,
+ * quotes and stray bytes escaped) and cut short when long. Free with g_free. */
 static char *
-shorten(const char *s, size_t len)
+quote(const char *s, size_t len)
 {
-  if (!g_utf8_validate_len(s, len, NULL))
-    return g_strdup("(not valid UTF-8)");
-  glong chars = g_utf8_strlen(s, (gssize)len);
-  if (chars <= 60)
-    return g_strndup(s, len);
-  g_autofree char *head = g_utf8_substring(s, 0, 57);
-  return g_strconcat(head, "...", NULL);
+  return lens_json_describe(s, (gssize)MIN(len, (size_t)G_MAXSSIZE));
 }
 
 G_GNUC_PRINTF(4, 5)
@@ -206,32 +207,26 @@ set_error(GError **error, int code, const char *file, const char *fmt, ...)
 
 /* ---- JSON ---- */
 
-/* Checks what json-c does not: no string contains \u0000 (json-c stores object keys as C strings,
- * so such a key would be silently cut short, and no tokenizer needs NUL: byte 0 is "Ā" in the
- * byte-level alphabet), and no single-quoted strings, which json-c accepts even in strict mode.
- * Returns the offset of the problem, or -1. */
+/* lens_json_parse checks the text against RFC 8259 (UTF-8, grammar, no raw control characters in
+ * strings, no duplicate keys, no NUL in keys) before json-c builds the objects. What is left is
+ * \u0000 inside string values: json-c keeps it, but the tokenizer handles tokens as C strings in
+ * places, and no tokenizer needs NUL (byte 0 is "Ā" in the byte-level alphabet). The text is
+ * valid JSON here, so tracking quotes and backslash escapes is enough to find strings. Returns the
+ * offset of the first \u0000, or -1. */
 static gssize
-json_extra_check(const char *s, size_t len, const char **problem)
+find_escaped_nul(const char *s, size_t len)
 {
   gboolean in_string = FALSE;
   for (size_t i = 0; i < len; i++)
     {
       if (in_string && s[i] == '\\')
         {
-          if (i + 6 <= len && s[i + 1] == 'u' && g_ascii_strncasecmp(s + i + 2, "0000", 4) == 0)
-            {
-              *problem = "a string contains \\u0000, which is not allowed";
-              return (gssize)i;
-            }
+          if (i + 6 <= len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+            return (gssize)i;
           i++; /* skip the escaped character */
         }
       else if (s[i] == '"')
         in_string = !in_string;
-      else if (!in_string && s[i] == '\'')
-        {
-          *problem = "single quotes are not JSON";
-          return (gssize)i;
-        }
     }
   return -1;
 }
@@ -239,55 +234,18 @@ json_extra_check(const char *s, size_t len, const char **problem)
 static json_object *
 parse_json(const char *data, size_t len, const char *file, GError **error)
 {
-  if (len > (size_t)G_MAXINT)
-    {
-      set_error(error, LENS_ERROR_FORMAT, file, "file is too large (%zu bytes)", len);
-      return NULL;
-    }
-  const char *problem = NULL;
-  gssize at = json_extra_check(data, len, &problem);
+  json_object *obj = lens_json_parse(data, len, file, error);
+  if (obj == NULL)
+    return NULL;
+  gssize at = find_escaped_nul(data, len);
   if (at >= 0)
     {
-      set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON at byte %zu: %s", (size_t)at,
-                problem);
+      json_object_put(obj);
+      set_error(error, LENS_ERROR_FORMAT, file,
+                "invalid JSON at byte %zu: a string contains \\u0000, which is not allowed",
+                (size_t)at);
       return NULL;
     }
-  json_tokener *jt = json_tokener_new_ex(JSON_MAX_DEPTH);
-  if (jt == NULL)
-    {
-      set_error(error, LENS_ERROR_FORMAT, file, "cannot create a JSON parser");
-      return NULL;
-    }
-  json_tokener_set_flags(jt, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-  json_object *obj = json_tokener_parse_ex(jt, data, (int)len);
-  enum json_tokener_error jerr = json_tokener_get_error(jt);
-  size_t end = json_tokener_get_parse_end(jt);
-  if (jerr == json_tokener_continue)
-    {
-      set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON: unexpected end of file");
-      json_object_put(obj);
-      obj = NULL;
-    }
-  else if (jerr != json_tokener_success)
-    {
-      set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON at byte %zu: %s", end,
-                json_tokener_error_desc(jerr));
-      json_object_put(obj);
-      obj = NULL;
-    }
-  else
-    {
-      /* json-c stops after the first value; only whitespace may follow it */
-      for (size_t i = end; i < len; i++)
-        if (!g_ascii_isspace(data[i]))
-          {
-            set_error(error, LENS_ERROR_FORMAT, file, "invalid JSON: trailing data at byte %zu", i);
-            json_object_put(obj);
-            obj = NULL;
-            break;
-          }
-    }
-  json_tokener_free(jt);
   return obj;
 }
 
@@ -387,45 +345,55 @@ read_vocab(Builder *b, json_object *vocab, const char *where, GError **error)
   b->str_lens = g_new0(size_t, n);
   json_object_object_foreach(vocab, key, val)
   {
-    if (!g_utf8_validate(key, -1, NULL))
+    size_t klen = strlen(key);
+    if (!g_utf8_validate_len(key, klen, NULL))
       {
         set_error(error, LENS_ERROR_FORMAT, b->file, "%s: a token is not valid UTF-8", where);
         return FALSE;
       }
-    g_autofree char *shown = shorten(key, strlen(key));
+    /* An empty token would stand for no bytes at all: it cannot come out of BPE merges, and GPT-2
+     * vocabularies never contain one. */
+    if (klen == 0)
+      {
+        set_error(error, LENS_ERROR_FORMAT, b->file, "%s contains an empty token \"\"", where);
+        return FALSE;
+      }
     if (!json_object_is_type(val, json_type_int))
       {
+        g_autofree char *shown = quote(key, klen);
         set_error(error, LENS_ERROR_FORMAT, b->file,
-                  "%s: the id of token \"%s\" must be an integer, not %s", where, shown,
+                  "%s: the id of token %s must be an integer, not %s", where, shown,
                   json_type_label(val));
         return FALSE;
       }
     int64_t id = json_object_get_int64(val);
     if (id < 0 || id >= n)
       {
+        g_autofree char *shown = quote(key, klen);
         set_error(error, LENS_ERROR_FORMAT, b->file,
-                  "%s: token \"%s\" has id %" G_GINT64_FORMAT
+                  "%s: token %s has id %" G_GINT64_FORMAT
                   ", outside 0..%d (ids must run from 0 to the number of entries - 1)",
                   where, shown, id, n - 1);
         return FALSE;
       }
     if (b->strs[id] != NULL)
       {
-        g_autofree char *other = shorten(b->strs[id], b->str_lens[id]);
+        g_autofree char *shown = quote(key, klen);
+        g_autofree char *other = quote(b->strs[id], b->str_lens[id]);
         set_error(error, LENS_ERROR_FORMAT, b->file,
-                  "%s: id %" G_GINT64_FORMAT " is used by both \"%s\" and \"%s\"", where, id, other,
+                  "%s: id %" G_GINT64_FORMAT " is used by both %s and %s", where, id, other,
                   shown);
         return FALSE;
       }
-    b->strs[id] = g_strdup(key);
-    b->str_lens[id] = strlen(key);
+    b->strs[id] = g_strndup(key, klen);
+    b->str_lens[id] = klen;
   }
-  /* n distinct ids in 0..n-1 means every id is present; json-c merges duplicate keys, which
-   * shows up as a missing id */
+  /* n distinct ids in 0..n-1 means every id is present (duplicate keys are refused by the JSON
+   * parser) */
   for (int i = 0; i < n; i++)
     if (b->strs[i] == NULL)
       {
-        set_error(error, LENS_ERROR_FORMAT, b->file, "%s: no token has id %d (duplicate key?)",
+        set_error(error, LENS_ERROR_FORMAT, b->file, "%s: no token has id %d",
                   where, i);
         return FALSE;
       }
@@ -478,8 +446,8 @@ add_merge(LensTokenizer *tok, const char *file, const char *left, const char *ri
   if (a < 0 || b < 0)
     {
       const char *bad = a < 0 ? left : right;
-      g_autofree char *shown = shorten(bad, strlen(bad));
-      set_error(error, LENS_ERROR_FORMAT, file, "%s: token \"%s\" is not in the vocabulary", where,
+      g_autofree char *shown = quote(bad, strlen(bad));
+      set_error(error, LENS_ERROR_FORMAT, file, "%s: token %s is not in the vocabulary", where,
                 shown);
       return FALSE;
     }
@@ -487,9 +455,9 @@ add_merge(LensTokenizer *tok, const char *file, const char *left, const char *ri
   int32_t m = str_lookup(tok, joined);
   if (m < 0)
     {
-      g_autofree char *shown = shorten(joined, strlen(joined));
+      g_autofree char *shown = quote(joined, strlen(joined));
       set_error(error, LENS_ERROR_FORMAT, file,
-                "%s: the merged token \"%s\" is not in the vocabulary", where, shown);
+                "%s: the merged token %s is not in the vocabulary", where, shown);
       return FALSE;
     }
   MergeSlot *s = merge_find(tok, a, b);
@@ -524,9 +492,9 @@ parse_merge_line(LensTokenizer *tok, const char *file, const char *line, size_t 
   if (sp == NULL || sp == line || sp + 1 == line + len
       || memchr(sp + 1, ' ', (size_t)(line + len - sp - 1)) != NULL)
     {
-      g_autofree char *shown = shorten(line, len);
+      g_autofree char *shown = quote(line, len);
       set_error(error, LENS_ERROR_FORMAT, file,
-                "%s: expected two tokens separated by one space, got \"%s\"", where, shown);
+                "%s: expected two tokens separated by one space, got %s", where, shown);
       return FALSE;
     }
   g_autofree char *left = g_strndup(line, (size_t)(sp - line));
@@ -813,11 +781,11 @@ read_added_tokens(Builder *b, json_object *arr, GArray *added, GError **error)
         {
           if (b->str_lens[t->id] != t->len || memcmp(b->strs[t->id], t->content, t->len) != 0)
             {
-              g_autofree char *mine = shorten(t->content, t->len);
-              g_autofree char *other = shorten(b->strs[t->id], b->str_lens[t->id]);
+              g_autofree char *mine = quote(t->content, t->len);
+              g_autofree char *other = quote(b->strs[t->id], b->str_lens[t->id]);
               set_error(error, LENS_ERROR_FORMAT, b->file,
-                        "added_tokens[%u] (\"%s\") has id %" G_GINT64_FORMAT
-                        ", which already belongs to \"%s\"",
+                        "added_tokens[%u] (%s) has id %" G_GINT64_FORMAT
+                        ", which already belongs to %s",
                         t->index, mine, t->id, other);
               return FALSE;
             }
@@ -876,9 +844,10 @@ lens_tokenizer_new_from_tokenizer_json_data(const char *json, size_t len, GError
         }
       if (strcmp(json_object_get_string(type), "BPE") != 0)
         {
-          set_error(error, LENS_ERROR_UNSUPPORTED, file,
-                    "model.type is \"%s\"; only \"BPE\" is supported",
-                    json_object_get_string(type));
+          g_autofree char *shown = quote(json_object_get_string(type),
+                                         (size_t)json_object_get_string_len(type));
+          set_error(error, LENS_ERROR_UNSUPPORTED, file, "model.type is %s; only \"BPE\" is supported",
+                    shown);
           goto out;
         }
     }
@@ -960,24 +929,78 @@ out:
 
 /* ---- files ---- */
 
+/* Reads a tokenizer file whole. O_NONBLOCK so that opening a FIFO planted under a tokenizer's
+ * name cannot hang (it is refused below, as are devices such as /dev/zero); the size is checked
+ * before reading, and again while reading in case the file grows. */
 static char *
 read_file(const char *path, size_t *len, GError **error)
 {
-  g_autoptr(GError) local = NULL;
-  char *data = NULL;
-  gsize n = 0;
-  if (!g_file_get_contents(path, &data, &n, &local))
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
     {
-      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot read: %s", path, local->message);
+      int e = errno;
+      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot open: %s", path, g_strerror(e));
       return NULL;
     }
-  if (n > MAX_FILE_SIZE)
+  struct stat sb;
+  if (fstat(fd, &sb) != 0)
     {
-      g_free(data);
-      g_set_error(error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: file is too large (%zu bytes)", path,
-                  (size_t)n);
+      int e = errno;
+      close(fd);
+      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot stat: %s", path, g_strerror(e));
       return NULL;
     }
+  if (!S_ISREG(sb.st_mode))
+    {
+      close(fd);
+      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: not a regular file", path);
+      return NULL;
+    }
+  if (sb.st_size < 0 || (guint64)sb.st_size > MAX_FILE_SIZE)
+    {
+      close(fd);
+      g_set_error(error, LENS_ERROR, LENS_ERROR_FORMAT,
+                  "%s: file is %" G_GINT64_FORMAT " bytes, more than the limit of %zu", path,
+                  (gint64)sb.st_size, (size_t)MAX_FILE_SIZE);
+      return NULL;
+    }
+  /* one byte more than expected, to notice growth without a second buffer */
+  size_t cap = (size_t)sb.st_size + 1, n = 0;
+  char *data = g_malloc(cap + 1);
+  for (;;)
+    {
+      if (n == cap)
+        {
+          if (cap > MAX_FILE_SIZE)
+            {
+              close(fd);
+              g_free(data);
+              g_set_error(error, LENS_ERROR, LENS_ERROR_FORMAT,
+                          "%s: file grew beyond the limit of %zu bytes while being read", path,
+                          (size_t)MAX_FILE_SIZE);
+              return NULL;
+            }
+          cap = MIN(2 * cap, (size_t)MAX_FILE_SIZE + 1);
+          data = g_realloc(data, cap + 1);
+        }
+      ssize_t r = read(fd, data + n, cap - n);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        {
+          int e = errno;
+          close(fd);
+          g_free(data);
+          g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot read: %s", path,
+                      g_strerror(e));
+          return NULL;
+        }
+      if (r == 0)
+        break;
+      n += (size_t)r;
+    }
+  close(fd);
+  data[n] = '\0';
   *len = n;
   return data;
 }

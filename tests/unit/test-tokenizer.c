@@ -8,8 +8,11 @@
 #include "lens-tokenizer-private.h"
 #include "lens-tokenizer.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DATA TEST_DATA_DIR "/tokenizer"
 
@@ -423,6 +426,9 @@ expect_gpt2_error(const char *vocab, const char *merges, int code, const char *f
   if (!g_str_has_prefix(error->message, file) || strstr(error->message, needle) == NULL)
     g_error("message \"%s\" should start with \"%s\" and contain \"%s\"", error->message, file,
             needle);
+  /* error messages are one line, whatever the tokens quoted in them contain */
+  if (strchr(error->message, '\n') != NULL || strchr(error->message, '\r') != NULL)
+    g_error("message \"%s\" spans lines", error->message);
 }
 
 static void
@@ -430,12 +436,12 @@ test_reject_vocab(void)
 {
   const char *m = "";
   const int F = LENS_ERROR_FORMAT;
-  expect_gpt2_error("", m, F, "vocab.json:", "end of file");
-  expect_gpt2_error("{\"a\": 0", m, F, "vocab.json:", "end of file");
+  expect_gpt2_error("", m, F, "vocab.json:", "unexpected end of text");
+  expect_gpt2_error("{\"a\": 0", m, F, "vocab.json:", "unexpected end of text");
   expect_gpt2_error("{\"a\": 0} x", m, F, "vocab.json:", "invalid JSON at byte 9");
   expect_gpt2_error("{\"a\": 0}{}", m, F, "vocab.json:", "invalid JSON at byte 8");
-  expect_gpt2_error("{'a': 0}", m, F, "vocab.json:", "invalid JSON at byte 1: single quotes");
-  expect_gpt2_error("{\"a\": NaN}", m, F, "vocab.json:", "must be an integer, not double");
+  expect_gpt2_error("{'a': 0}", m, F, "vocab.json:", "invalid JSON at byte 1: string key expected");
+  expect_gpt2_error("{\"a\": NaN}", m, F, "vocab.json:", "invalid JSON at byte 6");
   expect_gpt2_error("{\"it's\": 0, \"b\\\"'\": 1, \"c\": \"'\"}", m, F,
                     "vocab.json:", "\"c\" must be an integer, not string");
   expect_gpt2_error("{\"a\": 0,}", m, F, "vocab.json:", "invalid JSON");
@@ -448,11 +454,11 @@ test_reject_vocab(void)
   expect_gpt2_error("{\"a\": 0, \"b\": 99999999999999999999}", m, F, "vocab.json:", "outside 0..1");
   expect_gpt2_error("{\"a\": 0, \"b\": 2}", m, F, "vocab.json:", "\"b\" has id 2, outside 0..1");
   expect_gpt2_error("{\"a\": 0, \"b\": 0}", m, F, "vocab.json:", "id 0 is used by both");
-  /* json-c keeps the last of duplicate keys, so an id goes missing */
-  expect_gpt2_error("{\"a\": 0, \"a\": 1}", m, F, "vocab.json:", "outside 0..0");
-  expect_gpt2_error("{\"a\xff\": 0}", m, F, "vocab.json:", "invalid JSON");
-  expect_gpt2_error("{\"a\xe4\xb8\": 0}", m, F, "vocab.json:", "invalid JSON");
-  expect_gpt2_error("{\"a\\u0000b\": 0}", m, F, "vocab.json:", "\\u0000");
+  expect_gpt2_error("{\"a\": 0, \"a\": 1}", m, F, "vocab.json:", "duplicate key \"a\" at byte 9");
+  expect_gpt2_error("{\"a\xff\": 0}", m, F, "vocab.json:", "invalid UTF-8 in JSON text at byte 3");
+  expect_gpt2_error("{\"a\xe4\xb8\": 0}", m, F, "vocab.json:", "invalid UTF-8");
+  expect_gpt2_error("{\"a\\u0000b\": 0}", m, F, "vocab.json:", "NUL");
+  expect_gpt2_error("{\"a\": 0, \"b\": \"\\u0000\"}", m, F, "vocab.json:", "\\u0000");
   g_autofree char *deep = g_strnfill(100000, '[');
   expect_gpt2_error(deep, m, F, "vocab.json:", "invalid JSON");
 }
@@ -513,6 +519,8 @@ expect_tj_error(const char *json, int code, const char *needle)
   if (!g_str_has_prefix(error->message, "tokenizer.json:")
       || strstr(error->message, needle) == NULL)
     g_error("message \"%s\" should contain \"%s\"", error->message, needle);
+  if (strchr(error->message, '\n') != NULL || strchr(error->message, '\r') != NULL)
+    g_error("message \"%s\" spans lines", error->message);
 }
 
 static void
@@ -540,7 +548,7 @@ test_reject_tokenizer_json(void)
   expect_tj_error("[]", F, "top level must be a JSON object");
   expect_tj_error("{}", F, "\"model\" must be an object, not null");
   expect_tj_error("{\"model\": 3}", F, "\"model\" must be an object, not int");
-  expect_tj_error("{\"model\": {\"type\": \"BPE\"", F, "end of file");
+  expect_tj_error("{\"model\": {\"type\": \"BPE\"", F, "unexpected end of text");
   expect_tj_part_error("{\"type\": \"WordPiece\"}", PRE_OK, "[]", "null", U,
                        "model.type is \"WordPiece\"");
   expect_tj_part_error("{\"type\": 7}", PRE_OK, "[]", "null", F, "model.type must be a string");
@@ -654,6 +662,163 @@ test_reject_files(void)
   g_assert_true(g_str_has_prefix(error->message, DATA "/gpt2-files/merges.txt: invalid JSON"));
 }
 
+/* Fuzzing found a raw newline in a vocab.json key, which then split the error message quoting it
+ * into two lines. Raw control characters are not JSON (RFC 8259 section 7); escaped ones are, and
+ * are quoted escaped. */
+static void
+test_reject_control_characters(void)
+{
+  const int F = LENS_ERROR_FORMAT;
+  expect_gpt2_error("{\"a\":1,\"\nab\":2}", "a2}", F, "vocab.json:",
+                    "invalid JSON at byte 8: control character in string");
+  expect_gpt2_error("{\"a\": 0, \"b\tc\": 1}", "", F, "vocab.json:", "control character");
+  expect_gpt2_error("{\"a\": 0, \"b\x01\": 1}", "", F, "vocab.json:", "control character");
+  /* escaped: valid JSON, and the message shows the escape */
+  expect_gpt2_error("{\"a\": 0, \"\\nab\\r\": 5}", "", F, "vocab.json:",
+                    "token \"\\x0aab\\x0d\" has id 5");
+  expect_gpt2_error(VOCAB_MINI, "a\x01 b\n", F, "merges.txt:",
+                    "line 1: token \"a\\x01\" is not in the vocabulary");
+  expect_gpt2_error(VOCAB_MINI, "a b\rc d\n", F, "merges.txt:", "got \"a b\\x0dc d\"");
+  expect_tj_part_error("{\"type\": \"Word\\nPiece\"}", PRE_OK, "[]", "null", LENS_ERROR_UNSUPPORTED,
+                       "model.type is \"Word\\x0aPiece\"");
+}
+
+/* Fuzzing found {"":0} accepted, leaving a token of no bytes (and, as the only token, no byte table
+ * at all). */
+static void
+test_reject_empty_token(void)
+{
+  const int F = LENS_ERROR_FORMAT;
+  expect_gpt2_error("{\"\": 0}", "", F, "vocab.json:", "the vocabulary contains an empty token");
+  expect_gpt2_error("{\"a\": 0, \"\": 1}", "", F, "vocab.json:", "empty token");
+  g_autofree char *model
+      = g_strdup_printf("{\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"\": 1}, \"merges\": []}");
+  expect_tj_part_error(model, PRE_OK, "[]", "null", F, "model.vocab contains an empty token");
+}
+
+/* What json-c lets through even in strict mode. A duplicate key is the dangerous one: json-c keeps
+ * the last, so a file could hide a setting from a reader who sees the first. */
+static void
+test_reject_lax_json(void)
+{
+  const int F = LENS_ERROR_FORMAT;
+  expect_gpt2_error("{\"!\": 0, \"\\\"\": 1, \"!\": 0}", "", F, "vocab.json:",
+                    "duplicate key \"!\" at byte 18");
+  /* the same key spelt differently */
+  expect_gpt2_error("{\"a\": 0, \"b\": 1, \"\\u0061\": 0}", "", F, "vocab.json:",
+                    "duplicate key \"a\"");
+  expect_gpt2_error("{\"a\": 00}", "", F, "vocab.json:", "invalid JSON at byte 7");
+  expect_gpt2_error("{\"a\": 0, \"b\": 01}", "", F, "vocab.json:", "invalid JSON");
+  expect_gpt2_error("{\"a\": 0, \"b\": 1.}", "", F, "vocab.json:", "invalid JSON");
+  expect_gpt2_error("{\"a\": 0, \"b\": +1}", "", F, "vocab.json:", "invalid JSON");
+  expect_gpt2_error("{\"a\": 0, \"b\": \"\\ud800\"}", "", F, "vocab.json:", "surrogate");
+  g_autofree char *hidden = g_strdup_printf(
+      "{\"normalizer\": {\"type\": \"NFC\"}, \"added_tokens\": [], \"pre_tokenizer\": %s, "
+      "\"model\": %s, \"normalizer\": null}",
+      PRE_OK, MODEL_OK);
+  expect_tj_error(hidden, F, "duplicate key \"normalizer\"");
+  g_autofree char *dropout = g_strdup_printf(
+      "{\"normalizer\": null, \"added_tokens\": [], \"pre_tokenizer\": %s, \"model\": "
+      "{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [], \"dropout\": NaN}}",
+      PRE_OK);
+  expect_tj_error(dropout, F, "invalid JSON");
+}
+
+/* Loading from a FIFO in a thread: before the fix, open() blocked forever. */
+typedef struct
+{
+  const char *path;
+  GError *error;
+  gboolean done, ok;
+  GMutex lock;
+  GCond cond;
+} FifoLoad;
+
+static gpointer
+fifo_load_thread(gpointer data)
+{
+  FifoLoad *f = data;
+  GError *error = NULL;
+  LensTokenizer *tok
+      = lens_tokenizer_new_from_gpt2_files(f->path, DATA "/gpt2-files/merges.txt", &error);
+  g_mutex_lock(&f->lock);
+  f->ok = tok != NULL;
+  f->error = error;
+  f->done = TRUE;
+  g_cond_signal(&f->cond);
+  g_mutex_unlock(&f->lock);
+  lens_tokenizer_free(tok);
+  return NULL;
+}
+
+/* A FIFO, a device and a huge file named like tokenizer files are refused without reading them. */
+static void
+test_reject_special_files(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp("lens-tok-XXXXXX", &error);
+  g_assert_no_error(error);
+  g_autofree char *fifo = g_build_filename(dir, "vocab.json", NULL);
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+
+  FifoLoad f = {.path = fifo};
+  g_mutex_init(&f.lock);
+  g_cond_init(&f.cond);
+  GThread *th = g_thread_new("fifo-load", fifo_load_thread, &f);
+  gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+  g_mutex_lock(&f.lock);
+  while (!f.done)
+    if (!g_cond_wait_until(&f.cond, &f.lock, deadline))
+      break;
+  gboolean done = f.done;
+  g_mutex_unlock(&f.lock);
+  if (!done)
+    {
+      /* unblock the reader (a writer that closes at once gives it end of file) so the test can
+       * report instead of hanging */
+      int wfd = open(fifo, O_WRONLY | O_NONBLOCK);
+      if (wfd >= 0)
+        close(wfd);
+    }
+  g_thread_join(th);
+  g_mutex_clear(&f.lock);
+  g_cond_clear(&f.cond);
+  if (!done)
+    g_error("loading vocab.json from a FIFO blocked");
+  g_assert_false(f.ok);
+  g_assert_error(f.error, LENS_ERROR, LENS_ERROR_IO);
+  g_autofree char *want = g_strconcat(fifo, ": not a regular file", NULL);
+  g_assert_cmpstr(f.error->message, ==, want);
+  g_clear_error(&f.error);
+
+  g_autoptr(LensTokenizer) z = lens_tokenizer_new_from_tokenizer_json("/dev/zero", &error);
+  g_assert_null(z);
+  g_assert_error(error, LENS_ERROR, LENS_ERROR_IO);
+  g_assert_cmpstr(error->message, ==, "/dev/zero: not a regular file");
+  g_clear_error(&error);
+
+  /* a sparse file just over the limit: refused by its size, not read */
+  g_autofree char *big = g_build_filename(dir, "tokenizer.json", NULL);
+  int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(ftruncate(fd, ((off_t)512 << 20) + 1), ==, 0);
+  close(fd);
+  gint64 t0 = g_get_monotonic_time();
+  g_autoptr(LensTokenizer) b = lens_tokenizer_new_from_tokenizer_json(big, &error);
+  gint64 took = g_get_monotonic_time() - t0;
+  g_assert_null(b);
+  g_assert_error(error, LENS_ERROR, LENS_ERROR_FORMAT);
+  g_autofree char *want_big
+      = g_strconcat(big, ": file is 536870913 bytes, more than the limit of 536870912", NULL);
+  g_assert_cmpstr(error->message, ==, want_big);
+  g_assert_cmpint(took, <, 2 * G_TIME_SPAN_SECOND);
+  g_clear_error(&error);
+
+  g_assert_cmpint(g_unlink(big), ==, 0);
+  g_assert_cmpint(g_unlink(fifo), ==, 0);
+  g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
 /* Tokenizers are used from worker threads; the word cache must be safe. */
 static const int32_t THREAD_EXPECTED[2][10] = {
     {20, 25, 10, 17, 28, 10, 0, 26, 10, 26}, /* hello Ġworld Ġ he 's Ġ a bc Ġ bc */
@@ -704,6 +869,10 @@ main(int argc, char **argv)
   g_test_add_func("/tokenizer/reject/merges", test_reject_merges);
   g_test_add_func("/tokenizer/reject/tokenizer-json", test_reject_tokenizer_json);
   g_test_add_func("/tokenizer/reject/files", test_reject_files);
+  g_test_add_func("/tokenizer/reject/control-characters", test_reject_control_characters);
+  g_test_add_func("/tokenizer/reject/empty-token", test_reject_empty_token);
+  g_test_add_func("/tokenizer/reject/lax-json", test_reject_lax_json);
+  g_test_add_func("/tokenizer/reject/special-files", test_reject_special_files);
   g_test_add_func("/tokenizer/threads", test_threads);
   return g_test_run();
 }
