@@ -6,17 +6,14 @@
  * occurrence of the lowest-ranked pair first. The merge loop uses a heap so that a hostile
  * multi-megabyte "word" stays O(n log n). */
 #include "lens-tokenizer.h"
+#include "lens-file.h"
 
 #include "lens-error.h"
 #include "lens-json.h"
 #include "lens-tokenizer-private.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* GPT-2's pattern. GPT-2 (Python `regex`) and Hugging Face (Oniguruma) take \s to be Unicode's
  * White_Space property. PCRE2's \s in UCP mode is that plus U+180E MONGOLIAN VOWEL SEPARATOR (a
@@ -929,81 +926,6 @@ out:
 
 /* ---- files ---- */
 
-/* Reads a tokenizer file whole. O_NONBLOCK so that opening a FIFO planted under a tokenizer's
- * name cannot hang (it is refused below, as are devices such as /dev/zero); the size is checked
- * before reading, and again while reading in case the file grows. */
-static char *
-read_file(const char *path, size_t *len, GError **error)
-{
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    {
-      int e = errno;
-      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot open: %s", path, g_strerror(e));
-      return NULL;
-    }
-  struct stat sb;
-  if (fstat(fd, &sb) != 0)
-    {
-      int e = errno;
-      close(fd);
-      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot stat: %s", path, g_strerror(e));
-      return NULL;
-    }
-  if (!S_ISREG(sb.st_mode))
-    {
-      close(fd);
-      g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: not a regular file", path);
-      return NULL;
-    }
-  if (sb.st_size < 0 || (guint64)sb.st_size > MAX_FILE_SIZE)
-    {
-      close(fd);
-      g_set_error(error, LENS_ERROR, LENS_ERROR_FORMAT,
-                  "%s: file is %" G_GINT64_FORMAT " bytes, more than the limit of %zu", path,
-                  (gint64)sb.st_size, (size_t)MAX_FILE_SIZE);
-      return NULL;
-    }
-  /* one byte more than expected, to notice growth without a second buffer */
-  size_t cap = (size_t)sb.st_size + 1, n = 0;
-  char *data = g_malloc(cap + 1);
-  for (;;)
-    {
-      if (n == cap)
-        {
-          if (cap > MAX_FILE_SIZE)
-            {
-              close(fd);
-              g_free(data);
-              g_set_error(error, LENS_ERROR, LENS_ERROR_FORMAT,
-                          "%s: file grew beyond the limit of %zu bytes while being read", path,
-                          (size_t)MAX_FILE_SIZE);
-              return NULL;
-            }
-          cap = MIN(2 * cap, (size_t)MAX_FILE_SIZE + 1);
-          data = g_realloc(data, cap + 1);
-        }
-      ssize_t r = read(fd, data + n, cap - n);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        {
-          int e = errno;
-          close(fd);
-          g_free(data);
-          g_set_error(error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot read: %s", path,
-                      g_strerror(e));
-          return NULL;
-        }
-      if (r == 0)
-        break;
-      n += (size_t)r;
-    }
-  close(fd);
-  data[n] = '\0';
-  *len = n;
-  return data;
-}
 
 /* The data functions name the file by its usual base name; replace that with the real path. */
 static void
@@ -1026,10 +948,10 @@ lens_tokenizer_new_from_gpt2_files(const char *vocab_json_path, const char *merg
                                    GError **error)
 {
   size_t vl = 0, ml = 0;
-  g_autofree char *v = read_file(vocab_json_path, &vl, error);
+  g_autofree char *v = lens_file_read(vocab_json_path, MAX_FILE_SIZE, &vl, error);
   if (v == NULL)
     return NULL;
-  g_autofree char *m = read_file(merges_path, &ml, error);
+  g_autofree char *m = lens_file_read(merges_path, MAX_FILE_SIZE, &ml, error);
   if (m == NULL)
     return NULL;
   LensTokenizer *tok = lens_tokenizer_new_from_gpt2_data(v, vl, m, ml, error);
@@ -1042,7 +964,7 @@ LensTokenizer *
 lens_tokenizer_new_from_tokenizer_json(const char *path, GError **error)
 {
   size_t l = 0;
-  g_autofree char *d = read_file(path, &l, error);
+  g_autofree char *d = lens_file_read(path, MAX_FILE_SIZE, &l, error);
   if (d == NULL)
     return NULL;
   LensTokenizer *tok = lens_tokenizer_new_from_tokenizer_json_data(d, l, error);
