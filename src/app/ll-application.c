@@ -17,6 +17,7 @@ static const GOptionEntry option_entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL,
     N_("Open the model in folder DIR (Hugging Face layout)"), N_("DIR") },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Show the version and exit"), NULL },
+  { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, N_("[RESULTS.json]") },
   { NULL },
 };
 
@@ -56,10 +57,27 @@ ll_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
       model_dir = g_file_get_path (file);
     }
 
+  /* A results file given on the command line opens without waiting for the model. */
+  g_autofree char **files = NULL;
+  g_autofree char *results_path = NULL;
+  if (g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &files) && files != NULL &&
+      files[0] != NULL)
+    {
+      if (files[1] != NULL)
+        {
+          g_application_command_line_printerr (cmdline, _("Only one results file can be opened\n"));
+          return 1;
+        }
+      g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (cmdline, files[0]);
+      results_path = g_file_get_path (file);
+    }
+
   gboolean created;
   LlWindow *window = get_window (self, &created);
   if (created || model_dir != NULL)
     ll_window_open_default_model (window, model_dir);
+  if (results_path != NULL)
+    ll_window_open_results (window, results_path);
   gtk_window_present (GTK_WINDOW (window));
   return 0;
 }
@@ -126,7 +144,9 @@ ll_application_startup (GApplication *app)
     const char *accels[3];
   } accels[] = {
     { "app.quit", { "<Control>q", NULL } },
-    { "win.open-model-folder", { "<Control>o", NULL } },
+    { "win.open-results", { "<Control>o", NULL } },
+    { "win.save-results", { "<Control>s", NULL } },
+    { "win.open-model-folder", { "<Control><Shift>o", NULL } },
     { "win.focus-prompt", { "<Control>l", NULL } },
     { "win.focus-targets", { "<Control>t", NULL } },
     { "win.show-view::heatmap", { "<Alt>1", NULL } },

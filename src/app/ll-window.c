@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 #include <math.h>
+#include <string.h>
 
 #include "lens-error.h"
 #include "lens-locate.h"
@@ -30,6 +31,10 @@ struct _LlWindow
   GtkLabel *model_button_label;
   GtkRevealer *error_revealer;
   GtkLabel *error_label;
+  GtkRevealer *imported_revealer;
+  GtkLabel *imported_label;
+  AdwViewSwitcherTitle *switcher_title;
+  GtkSpinButton *top_k_spin;
   GtkEntry *prompt_entry;
   GtkEntry *target_entry;
   GtkLabel *model_summary;
@@ -71,6 +76,19 @@ struct _LlWindow
   guint progress_delay_id;
   gint64 run_started_us;
   char *loading_dir;
+  /* A model chosen while a results file is shown: its load returns the window to live mode. */
+  gboolean leave_imported_on_load;
+
+  /* A results file shown instead of live runs (no model needed). */
+  gboolean imported;
+  char *imported_path;
+  GPtrArray *file_targets; /* of LensFileTarget *, from the shown file */
+  char *live_prompt;       /* the entries' text before the file was opened */
+  char *live_targets;
+  GCancellable *open_cancellable; /* the file being opened, or NULL */
+  char *content_before_open;      /* what a failed open goes back to */
+  char *status_before_open;
+  guint open_pulse_id;
 };
 
 G_DEFINE_FINAL_TYPE (LlWindow, ll_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -78,6 +96,7 @@ G_DEFINE_FINAL_TYPE (LlWindow, ll_window, ADW_TYPE_APPLICATION_WINDOW)
 enum
 {
   SIGNAL_RESULT_CHANGED,
+  SIGNAL_OPEN_FINISHED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -86,6 +105,8 @@ static const char *const view_names[] = { "heatmap", "target", "line", "topk" };
 
 static void run_now (LlWindow *self);
 static void update_targets (LlWindow *self);
+static void prompt_changed_cb (LlWindow *self);
+static void leave_imported (LlWindow *self);
 
 /* ---- small helpers ---- */
 
@@ -204,14 +225,62 @@ push_state (LlWindow *self)
   update_selection_labels (self);
 }
 
+/* "meta-llama/Llama-3.1-70B · 80 layers · from results file “x.json”" */
+static void
+update_imported_labels (LlWindow *self)
+{
+  const LensResult *r = self->result;
+  g_autofree char *base = g_filename_display_basename (self->imported_path);
+  const char *name = r->model_info.name != NULL && r->model_info.name[0] != '\0'
+                       ? r->model_info.name
+                       : _("Unknown model");
+  /* Files from logitlenskit list only some layers; the model's count is the highest + 1. */
+  int n_layer = r->model_info.n_layer, n_block_rows = 0, max_layer = -1;
+  for (int i = 0; i < r->n_rows; i++)
+    if (r->row_layers[i] >= 0)
+      {
+        n_block_rows++;
+        max_layer = MAX (max_layer, r->row_layers[i]);
+      }
+  if (n_layer <= 0)
+    n_layer = max_layer + 1;
+  g_autofree char *layers = NULL;
+  if (n_block_rows == n_layer)
+    layers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d layer", "%d layers", n_layer),
+                              n_layer);
+  else
+    layers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d layers, %d shown",
+                                           "%d layers, %d shown", n_layer),
+                              n_layer, n_block_rows);
+  g_autofree char *summary = g_strdup_printf (_("%s · %s · from results file “%s”"), name,
+                                              layers, base);
+  gtk_label_set_text (self->model_summary, summary);
+  adw_view_switcher_title_set_subtitle (self->switcher_title, base);
+
+  LensModel *model = ll_worker_get_model (self->worker);
+  g_autofree char *banner = NULL;
+  if (model != NULL)
+    banner = g_strdup_printf (_("Opened from results file “%s” — go back to the model to run "
+                                "new prompts"), base);
+  else
+    banner = g_strdup_printf (_("Opened from results file “%s” — open a model to run new "
+                                "prompts"), base);
+  gtk_label_set_text (self->imported_label, banner);
+  GAction *back = g_action_map_lookup_action (G_ACTION_MAP (self), "back-to-model");
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (back), model != NULL);
+}
+
 static void
 update_model_labels (LlWindow *self)
 {
   LensModel *model = ll_worker_get_model (self->worker);
+  if (self->imported && self->result != NULL)
+    update_imported_labels (self);
   if (model == NULL)
     {
       gtk_label_set_text (self->model_button_label, _("No Model"));
-      gtk_label_set_text (self->model_summary, "");
+      if (!self->imported)
+        gtk_label_set_text (self->model_summary, "");
       return;
     }
   const LensConfig *c = lens_model_config (model);
@@ -223,6 +292,8 @@ update_model_labels (LlWindow *self)
                                                              : lens_model_name (model);
   gtk_label_set_text (self->model_button_label, name);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_button), lens_model_path (model));
+  if (self->imported)
+    return;
   g_autofree char *summary =
     g_strdup_printf (_("%s · %d layers · width %d · %d heads · vocabulary %d · context %d"),
                      name, c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_positions);
@@ -413,6 +484,9 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (LensResult) result = ll_worker_run_finish (LL_WORKER (source), res, &from_cache,
                                                         &error);
 
+  /* A run that finished after a results file was opened must not replace it. */
+  if (self->imported)
+    return;
   if (result == NULL)
     {
       /* Superseded or cancelled: a newer request owns the window now. */
@@ -446,8 +520,8 @@ run_now (LlWindow *self)
 {
   g_clear_handle_id (&self->debounce_id, g_source_remove);
 
-  if (ll_worker_get_model (self->worker) == NULL)
-    return; /* runs when the model has loaded */
+  if (ll_worker_get_model (self->worker) == NULL || self->imported)
+    return; /* runs when the model has loaded, or when the window is back from a file */
 
   const char *prompt = gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry));
   if (prompt[0] == '\0')
@@ -494,7 +568,8 @@ top_k_changed_cb (LlWindow *self)
   int k = (int) gtk_adjustment_get_value (self->top_k_adjustment);
   if (self->settings != NULL)
     g_settings_set_int (self->settings, "top-k", k);
-  schedule_run (self);
+  if (!self->imported)
+    schedule_run (self);
 }
 
 /* ---- selection from the views ---- */
@@ -563,6 +638,9 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     }
 
   LensModel *model = ll_worker_get_model (self->worker);
+  if (self->imported && self->leave_imported_on_load)
+    leave_imported (self);
+  self->leave_imported_on_load = FALSE;
   set_model_loading (self, FALSE);
   hide_error (self);
   remember_model (self, lens_model_path (model));
@@ -583,9 +661,11 @@ ll_window_open_model (LlWindow *self, const char *dir)
 
   g_free (self->loading_dir);
   self->loading_dir = g_strdup (dir);
+  self->leave_imported_on_load = self->imported;
   set_model_loading (self, TRUE);
-  if (ll_worker_get_model (self->worker) == NULL)
+  if (ll_worker_get_model (self->worker) == NULL && !self->imported)
     {
+      adw_status_page_set_title (self->loading_page, _("Loading Model…"));
       adw_status_page_set_description (self->loading_page, dir);
       set_content (self, "loading");
     }
@@ -795,56 +875,421 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
+/* ---- results files ---- */
+
+static char *
+format_target_for_entry (const char *text)
+{
+  /* The inverse of ll_targets_parse: " Paris" is typed as Paris, anything else in quotes. */
+  if (text[0] == ' ' && text[1] != '\0' && text[1] != ' ' && text[1] != '"' &&
+      !g_str_has_suffix (text, " "))
+    return g_strdup (text + 1);
+  return g_strdup_printf ("\"%s\"", text);
+}
+
+/* The entry text for a shown file: its own targets, or (logitlenskit files carry none) the token
+ * the last layer predicts at the last position, which the file tracks there. */
+static char *
+file_targets_entry_text (const LensResult *r, GPtrArray *file_targets)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+  for (guint i = 0; file_targets != NULL && i < file_targets->len; i++)
+    {
+      const LensFileTarget *t = g_ptr_array_index (file_targets, i);
+      if (strchr (t->text, ',') != NULL)
+        continue; /* a comma cannot be written in the entry */
+      g_autofree char *item = format_target_for_entry (t->text);
+      if (s->len > 0)
+        g_string_append (s, ", ");
+      g_string_append (s, item);
+    }
+  if (s->len == 0 && r->n_rows > 0 && r->n_tokens > 0 && r->top_k > 0)
+    {
+      size_t cell = lens_result_cell_index (r, r->n_rows - 1, r->n_tokens - 1);
+      int32_t id = r->top_ids[cell * (size_t) r->top_k];
+      const char *text = id >= 0 ? lens_result_token_text (r, id) : NULL;
+      if (text != NULL && text[0] != '\0' && strchr (text, ',') == NULL)
+        {
+          g_autofree char *item = format_target_for_entry (text);
+          g_string_append (s, item);
+        }
+    }
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
 static void
-export_data_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
+set_entry_text_quietly (LlWindow *self, GtkEntry *entry, const char *text)
+{
+  if (entry == self->prompt_entry)
+    g_signal_handlers_block_by_func (entry, prompt_changed_cb, self);
+  gtk_editable_set_text (GTK_EDITABLE (entry), text);
+  if (entry == self->prompt_entry)
+    g_signal_handlers_unblock_by_func (entry, prompt_changed_cb, self);
+}
+
+static void
+enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, const char *path)
+{
+  if (!self->imported)
+    {
+      g_free (self->live_prompt);
+      self->live_prompt = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
+      g_free (self->live_targets);
+      self->live_targets = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+    }
+  self->imported = TRUE;
+  self->leave_imported_on_load = FALSE;
+  g_clear_handle_id (&self->debounce_id, g_source_remove);
+  ll_worker_cancel (self->worker);
+  g_free (self->imported_path);
+  self->imported_path = g_strdup (path);
+  g_clear_pointer (&self->file_targets, g_ptr_array_unref);
+  self->file_targets = file_targets != NULL ? g_ptr_array_ref (file_targets) : NULL;
+
+  /* The prompt shows what the file was computed for, and cannot be edited: there is no model
+   * behind the result to run a new one. */
+  g_autoptr (GString) prompt = g_string_new (result->prompt);
+  if (result->prompt == NULL)
+    for (int t = 0; t < result->n_tokens; t++)
+      g_string_append (prompt, result->token_texts[t]);
+  set_entry_text_quietly (self, self->prompt_entry, prompt->str);
+  /* Focus leaves the entry before it goes insensitive, to the view a keyboard user wants next. */
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+  if (focus != NULL && (focus == GTK_WIDGET (self->prompt_entry) ||
+                        gtk_widget_is_ancestor (focus, GTK_WIDGET (self->prompt_entry)) ||
+                        focus == GTK_WIDGET (self->top_k_spin) ||
+                        gtk_widget_is_ancestor (focus, GTK_WIDGET (self->top_k_spin))))
+    gtk_widget_grab_focus (GTK_WIDGET (self->views[LENS_VIEW_HEATMAP]));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->prompt_entry), FALSE);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_entry),
+                               _("Opened from results file — open a model to run new prompts"));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), FALSE);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin),
+                               _("Fixed by the results file — open a model to change it"));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
+                               _("Target tokens the results file tracked, separated by commas"));
+
+  hide_error (self);
+  gtk_label_set_text (self->status_label, "");
+  set_result (self, result);
+  g_autofree char *targets = file_targets_entry_text (result, file_targets);
+  set_entry_text_quietly (self, self->target_entry, targets);
+  update_imported_labels (self);
+  gtk_revealer_set_reveal_child (self->imported_revealer, TRUE);
+  g_autofree char *status =
+    g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token", "%d tokens", result->n_tokens),
+                     result->n_tokens);
+  gtk_label_set_text (self->status_label, status);
+  set_content (self, "result");
+}
+
+static void
+leave_imported (LlWindow *self)
+{
+  if (!self->imported)
+    return;
+  self->imported = FALSE;
+  g_clear_pointer (&self->imported_path, g_free);
+  g_clear_pointer (&self->file_targets, g_ptr_array_unref);
+  gtk_revealer_set_reveal_child (self->imported_revealer, FALSE);
+  adw_view_switcher_title_set_subtitle (self->switcher_title, NULL);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->prompt_entry), TRUE);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_entry),
+                               _("Prompt: the lens runs as you type"));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), TRUE);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin), _("Tokens kept per cell"));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
+                               _("Target tokens, separated by commas. A leading space is added, "
+                                 "as words inside a sentence have one; write \"quotes\" for an "
+                                 "exact token text."));
+  set_entry_text_quietly (self, self->prompt_entry, self->live_prompt);
+  /* The file's result goes: its targets are not the model's. */
+  gtk_label_set_text (self->status_label, "");
+  set_result (self, NULL);
+  set_entry_text_quietly (self, self->target_entry, self->live_targets);
+  set_content (self, "empty");
+  update_model_labels (self);
+  run_now (self);
+}
+
+typedef struct
+{
+  LensResult *result;
+  GPtrArray *targets;
+} OpenedFile;
+
+static void
+opened_file_free (OpenedFile *f)
+{
+  g_clear_pointer (&f->result, lens_result_unref);
+  g_clear_pointer (&f->targets, g_ptr_array_unref);
+  g_free (f);
+}
+
+static void
+open_results_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  const char *path = task_data;
+  g_autoptr (GError) error = NULL;
+  OpenedFile *f = g_new0 (OpenedFile, 1);
+
+  /* The parser cannot be interrupted; a cancelled open is dropped when it returns. */
+  f->result = lens_results_load_full (path, &f->targets, &error);
+  if (f->result == NULL)
+    {
+      opened_file_free (f);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, f, (GDestroyNotify) opened_file_free);
+}
+
+static void
+open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  LlWindow *self = LL_WINDOW (source);
+  GTask *task = G_TASK (res);
+  g_autoptr (GError) error = NULL;
+  OpenedFile *f = g_task_propagate_pointer (task, &error);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      /* A newer open (or the window closing) took over. */
+      g_clear_pointer (&f, opened_file_free);
+      return;
+    }
+  g_clear_object (&self->open_cancellable);
+  g_clear_handle_id (&self->open_pulse_id, g_source_remove);
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), FALSE);
+  g_autofree char *before = g_steal_pointer (&self->content_before_open);
+  g_autofree char *status_before = g_steal_pointer (&self->status_before_open);
+
+  if (f == NULL)
+    {
+      /* What was shown stays; the engine's message says what is wrong and where. */
+      if (before != NULL)
+        set_content (self, before);
+      gtk_label_set_text (self->status_label, status_before != NULL ? status_before : "");
+      if (self->imported && self->result != NULL)
+        update_imported_labels (self);
+      g_autofree char *message = g_strdup_printf (_("Could not open the results: %s"),
+                                                  error->message);
+      show_error (self, message);
+      g_signal_emit (self, signals[SIGNAL_OPEN_FINISHED], 0, FALSE);
+      return;
+    }
+  enter_imported (self, f->result, f->targets, g_task_get_task_data (task));
+  opened_file_free (f);
+  g_signal_emit (self, signals[SIGNAL_OPEN_FINISHED], 0, TRUE);
+}
+
+static gboolean
+open_pulse_cb (gpointer user_data)
 {
   LlWindow *self = user_data;
+  gtk_progress_bar_pulse (self->progress_bar);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+ll_window_open_results (LlWindow *self, const char *path)
+{
+  g_return_if_fail (LL_IS_WINDOW (self));
+  g_return_if_fail (path != NULL);
+
+  if (self->open_cancellable != NULL)
+    g_cancellable_cancel (self->open_cancellable);
+  g_clear_object (&self->open_cancellable);
+  self->open_cancellable = g_cancellable_new ();
+
+  /* The loading state: a status page when nothing is shown, else a pulsing bar over the views
+   * (which stay usable until the file has been read). */
+  const char *content = ll_window_get_content_state (self);
+  if (self->content_before_open == NULL)
+    {
+      self->content_before_open = g_strdup (content);
+      self->status_before_open = g_strdup (gtk_label_get_text (self->status_label));
+    }
+  g_autofree char *base = g_filename_display_basename (path);
+  g_autofree char *status = g_strdup_printf (_("Opening “%s”…"), base);
+  gtk_label_set_text (self->status_label, status);
+  if (g_strcmp0 (content, "result") != 0)
+    {
+      adw_status_page_set_title (self->loading_page, _("Opening Results…"));
+      adw_status_page_set_description (self->loading_page, base);
+      set_content (self, "loading");
+    }
+  else
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), TRUE);
+      gtk_progress_bar_pulse (self->progress_bar);
+      if (self->open_pulse_id == 0)
+        self->open_pulse_id = g_timeout_add (100, open_pulse_cb, self);
+    }
+
+  GTask *task = g_task_new (self, self->open_cancellable, open_results_done_cb, NULL);
+  g_task_set_source_tag (task, ll_window_open_results);
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  g_task_run_in_thread (task, open_results_thread);
+  g_object_unref (task);
+}
+
+gboolean
+ll_window_get_opening (LlWindow *self)
+{
+  return self->open_cancellable != NULL;
+}
+
+gboolean
+ll_window_get_imported (LlWindow *self)
+{
+  return self->imported;
+}
+
+const char *
+ll_window_get_model_summary (LlWindow *self)
+{
+  return gtk_label_get_text (self->model_summary);
+}
+
+static void
+open_results_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      if (path != NULL)
+        ll_window_open_results (self, path);
+      else
+        show_error (self, _("Only local files can be opened"));
+    }
+  g_object_unref (dialog);
+  g_object_unref (self);
+}
+
+static GtkFileFilter *
+new_json_filter (void)
+{
+  GtkFileFilter *filter = gtk_file_filter_new ();
+  gtk_file_filter_set_name (filter, _("JSON Files"));
+  gtk_file_filter_add_pattern (filter, "*.json");
+  gtk_file_filter_add_mime_type (filter, "application/json");
+  return filter;
+}
+
+static void
+open_results_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
+    _("Open Results"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_autoptr (GtkFileFilter) filter = new_json_filter ();
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  g_signal_connect (chooser, "response", G_CALLBACK (open_results_response_cb),
+                    g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+back_to_model_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  if (ll_worker_get_model (self->worker) != NULL)
+    leave_imported (self);
+}
+
+typedef enum
+{
+  SAVE_RESULTS,
+  SAVE_LOGITLENSKIT,
+} SaveKind;
+
+typedef struct
+{
+  LlWindow *self;
+  SaveKind kind;
+} SaveRequest;
+
+static void
+save_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  SaveRequest *req = user_data;
+  LlWindow *self = req->self;
 
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
       g_autoptr (GError) error = NULL;
+      gboolean ok = FALSE;
       if (path == NULL)
-        show_error (self, _("Data can only be exported to local files"));
-      else if (!ll_window_export_data (self, path, &error))
+        show_error (self, _("Results can only be saved to local files"));
+      else if (req->kind == SAVE_RESULTS)
+        ok = ll_window_save_results (self, path, &error);
+      else
+        ok = ll_window_export_logitlenskit (self, path, &error);
+      if (path != NULL && !ok)
         {
-          g_autofree char *message = g_strdup_printf (_("Could not export: %s"), error->message);
+          g_autofree char *message = req->kind == SAVE_RESULTS
+                                       ? g_strdup_printf (_("Could not save the results: %s"),
+                                                          error->message)
+                                       : g_strdup_printf (_("Could not export: %s"),
+                                                          error->message);
           show_error (self, message);
         }
-      else
+      else if (ok)
         {
           g_autofree char *base = g_filename_display_basename (path);
-          g_autofree char *text = g_strdup_printf (_("Exported “%s”"), base);
+          g_autofree char *text = req->kind == SAVE_RESULTS
+                                    ? g_strdup_printf (_("Saved “%s”"), base)
+                                    : g_strdup_printf (_("Exported “%s”"), base);
           show_toast (self, text);
         }
     }
   g_object_unref (dialog);
-  g_object_unref (self);
+  g_object_unref (req->self);
+  g_free (req);
 }
 
 static void
-export_data_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+save_dialog (LlWindow *self, SaveKind kind)
 {
-  LlWindow *self = user_data;
-
   if (self->result == NULL)
     {
-      show_toast (self, _("Nothing to export yet: type a prompt first"));
+      show_toast (self, _("Nothing to save yet: type a prompt or open a results file first"));
       return;
     }
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-    _("Export Data"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"),
+    kind == SAVE_RESULTS ? _("Save Results") : _("Export logitlenskit JSON"), GTK_WINDOW (self),
+    GTK_FILE_CHOOSER_ACTION_SAVE, kind == SAVE_RESULTS ? _("_Save") : _("_Export"),
     _("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "logit-lens.json");
-  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
-  gtk_file_filter_set_name (filter, _("JSON"));
-  gtk_file_filter_add_pattern (filter, "*.json");
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser),
+                                     kind == SAVE_RESULTS ? "logit-lens-results.json"
+                                                          : "logit-lens-logitlenskit.json");
+  g_autoptr (GtkFileFilter) filter = new_json_filter ();
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  g_signal_connect (chooser, "response", G_CALLBACK (export_data_response_cb),
-                    g_object_ref (self));
+  SaveRequest *req = g_new0 (SaveRequest, 1);
+  req->self = g_object_ref (self);
+  req->kind = kind;
+  g_signal_connect (chooser, "response", G_CALLBACK (save_response_cb), req);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+save_results_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  save_dialog (user_data, SAVE_RESULTS);
+}
+
+static void
+export_logitlenskit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  save_dialog (user_data, SAVE_LOGITLENSKIT);
 }
 
 static void
@@ -934,10 +1379,13 @@ ll_window_close_request (GtkWindow *window)
       g_settings_set_int (self->settings, "window-height", height);
       g_settings_set_boolean (self->settings, "window-maximized",
                               gtk_window_is_maximized (window));
+      /* What the user typed for the model, not what a results file put in the entries. */
       g_settings_set_string (self->settings, "last-prompt",
-                             gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
+                             self->imported ? self->live_prompt
+                                            : gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
       g_settings_set_string (self->settings, "last-targets",
-                             gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+                             self->imported ? self->live_targets
+                                            : gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
       g_settings_apply (self->settings);
     }
   ll_worker_cancel (self->worker);
@@ -998,6 +1446,10 @@ ll_window_dispose (GObject *object)
   g_clear_handle_id (&self->progress_delay_id, g_source_remove);
   if (self->worker != NULL)
     ll_worker_cancel (self->worker);
+  if (self->open_cancellable != NULL)
+    g_cancellable_cancel (self->open_cancellable);
+  g_clear_object (&self->open_cancellable);
+  g_clear_handle_id (&self->open_pulse_id, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), LL_TYPE_WINDOW);
 
   G_OBJECT_CLASS (ll_window_parent_class)->dispose (object);
@@ -1017,6 +1469,12 @@ ll_window_finalize (GObject *object)
   g_clear_object (&self->target_names);
   g_free (self->notice);
   g_free (self->loading_dir);
+  g_free (self->imported_path);
+  g_clear_pointer (&self->file_targets, g_ptr_array_unref);
+  g_free (self->live_prompt);
+  g_free (self->live_targets);
+  g_free (self->content_before_open);
+  g_free (self->status_before_open);
 
   G_OBJECT_CLASS (ll_window_parent_class)->finalize (object);
 }
@@ -1036,6 +1494,10 @@ ll_window_class_init (LlWindowClass *klass)
   signals[SIGNAL_RESULT_CHANGED] = g_signal_new ("result-changed", G_TYPE_FROM_CLASS (klass),
                                                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                                  G_TYPE_NONE, 0);
+  /* Emitted when a results file has been opened (TRUE) or failed to open (FALSE). */
+  signals[SIGNAL_OPEN_FINISHED] = g_signal_new ("open-finished", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/logitlens/LogitLens/ll-window.ui");
@@ -1047,6 +1509,10 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (model_button_label);
   BIND (error_revealer);
   BIND (error_label);
+  BIND (imported_revealer);
+  BIND (imported_label);
+  BIND (switcher_title);
+  BIND (top_k_spin);
   BIND (prompt_entry);
   BIND (target_entry);
   BIND (model_summary);
@@ -1076,7 +1542,10 @@ static const GActionEntry win_entries[] = {
   { "open-model", NULL, "s", "''", open_model_change_state },
   { "open-model-folder", open_model_folder_activated },
   { "export-view", export_view_activated, "s" },
-  { "export-data", export_data_activated },
+  { "open-results", open_results_activated },
+  { "save-results", save_results_activated },
+  { "export-logitlenskit", export_logitlenskit_activated },
+  { "back-to-model", back_to_model_activated },
   { "heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state },
   { "target-scale", NULL, "s", "'blues'", scale_change_state },
   { "line-log-scale", NULL, NULL, "false", line_log_change_state },
@@ -1097,6 +1566,8 @@ ll_window_init (LlWindow *self)
   self->target_texts = g_ptr_array_new_with_free_func (g_free);
   self->target_names = gtk_string_list_new (NULL);
   self->notice = g_strdup ("");
+  self->live_prompt = g_strdup ("");
+  self->live_targets = g_strdup ("");
   gtk_drop_down_set_model (self->target_dropdown, G_LIST_MODEL (self->target_names));
 
   lens_paint_state_init (&self->state);
@@ -1191,39 +1662,83 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
   return lens_export_view (path, view, self->result, &state, scale, error);
 }
 
-gboolean
-ll_window_export_data (LlWindow *self, const char *path, GError **error)
+/* The targets as the JSON writers take them: each with all of its token ids (the first is
+ * tracked). Live results tokenize the text; a shown file gives the ids it carried. */
+static LensJsonTarget *
+json_targets (LlWindow *self, GPtrArray *id_arrays)
 {
-  g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
-
   const LensResult *r = self->result;
-  if (r == NULL)
-    {
-      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to export"));
-      return FALSE;
-    }
-
-  /* The CLI's --json shape: each target with all of its token ids (the first is tracked). */
   guint n = self->targets->len;
-  g_autofree LensJsonTarget *targets = g_new0 (LensJsonTarget, MAX (n, 1));
-  g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  LensJsonTarget *targets = g_new0 (LensJsonTarget, MAX (n, 1));
   for (guint i = 0; i < n; i++)
     {
       const LensTarget *t = &g_array_index (self->targets, LensTarget, i);
+      const char *text = g_ptr_array_index (self->target_texts, i);
       GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
       g_ptr_array_add (id_arrays, ids);
       if (r->model != NULL)
-        lens_tokenizer_encode (lens_model_tokenizer (r->model), g_ptr_array_index (self->target_texts, i),
-                               -1, ids, NULL);
+        lens_tokenizer_encode (lens_model_tokenizer (r->model), text, -1, ids, NULL);
       else if (t->id >= 0)
         g_array_append_val (ids, t->id);
-      targets[i].text = g_ptr_array_index (self->target_texts, i);
+      else
+        for (guint j = 0; self->file_targets != NULL && j < self->file_targets->len; j++)
+          {
+            const LensFileTarget *ft = g_ptr_array_index (self->file_targets, j);
+            if (g_strcmp0 (ft->text, text) == 0 && ft->n_ids > 0)
+              {
+                g_array_append_vals (ids, ft->ids, (guint) ft->n_ids);
+                break;
+              }
+          }
+      targets[i].text = text;
       targets[i].ids = ids->len > 0 ? (const int32_t *) (void *) ids->data : NULL;
       targets[i].n_ids = (int) ids->len;
       targets[i].probs = t->probs;
     }
-  g_autofree char *json = lens_result_to_json (r, targets, (int) n, TRUE);
+  return targets;
+}
+
+gboolean
+ll_window_save_results (LlWindow *self, const char *path, GError **error)
+{
+  g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
+
+  if (self->result == NULL)
+    {
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to save"));
+      return FALSE;
+    }
+  g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autofree LensJsonTarget *targets = json_targets (self, id_arrays);
+  g_autofree char *json = lens_result_to_json (self->result, targets, (int) self->targets->len,
+                                               TRUE);
   return lens_results_write_file (path, json, error);
+}
+
+gboolean
+ll_window_export_data (LlWindow *self, const char *path, GError **error)
+{
+  return ll_window_save_results (self, path, error);
+}
+
+gboolean
+ll_window_export_logitlenskit (LlWindow *self, const char *path, GError **error)
+{
+  g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
+
+  if (self->result == NULL)
+    {
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to export"));
+      return FALSE;
+    }
+  g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autofree LensJsonTarget *targets = json_targets (self, id_arrays);
+  /* A shown file's targets are known only at the positions it tracked them (NAN elsewhere, which
+   * logitlenskit files cannot hold); what it tracked for the top-k is taken from the file. */
+  int n_targets = self->result->model != NULL ? (int) self->targets->len : 0;
+  g_autofree char *json = lens_result_to_logitlenskit_json (self->result, targets, n_targets,
+                                                            error);
+  return json != NULL && lens_results_write_file (path, json, error);
 }
 
 LlWorker *

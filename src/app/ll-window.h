@@ -28,6 +28,23 @@ gboolean ll_window_export_view (LlWindow *self, LensView view, const char *path,
 
 /* Writes the current result and targets as JSON (the CLI's --json shape). */
 gboolean ll_window_export_data (LlWindow *self, const char *path, GError **error);
+/* The same, as File → Save Results does after its dialog. */
+gboolean ll_window_save_results (LlWindow *self, const char *path, GError **error);
+/* Writes the current result and targets as logitlenskit widget JSON version 2 (an imported file
+ * of our own format fails when a token it shows was never tracked in it). */
+gboolean ll_window_export_logitlenskit (LlWindow *self, const char *path, GError **error);
+
+/* Opens a results file (our own JSON, logitlenskit v2 or v1) off the main thread, as File → Open
+ * Results does after its dialog. "open-finished" (gboolean ok) is emitted when done: on success
+ * the file's result is shown without a model (prompt editing off, the file's targets tracked)
+ * until a model is chosen or win.back-to-model runs; on failure the engine's message is shown and
+ * what was shown before stays. A newer open supersedes an older one. */
+void ll_window_open_results (LlWindow *self, const char *path);
+/* Is a results file being read? Is one shown? */
+gboolean ll_window_get_opening (LlWindow *self);
+gboolean ll_window_get_imported (LlWindow *self);
+/* The model summary line under the entries. */
+const char *ll_window_get_model_summary (LlWindow *self);
 
 /* For tests and the self-check: the pieces a user would look at or type into. */
 LlWorker *ll_window_get_worker (LlWindow *self);
