@@ -1,11 +1,14 @@
 /* ll-chart-view.c: a thin widget around the painters.
  *
- * The figure is drawn at the widget's origin at its natural size (heatmaps) or filling the
- * allocation (line plot, top-k), so figure coordinates are widget coordinates and hit-testing is
- * lens_heatmap_hit on the event position. A very large figure (a long prompt, many layers) inside
- * a GtkScrolledWindow is painted only where it is visible, and redrawn when the scrolled
- * window's adjustments move; smaller ones are painted whole, so the render node is reused while
- * scrolling. */
+ * The widget asks for the figure's natural size and paints the figure at whatever size it gets:
+ * in a GtkScrolledWindow that is the larger of the natural size and the visible area, so a small
+ * heatmap's cells grow to fill the pane and a large one keeps its natural cells and scrolls.
+ * Figure coordinates are widget coordinates, and hit-testing is lens_heatmap_hit on the event
+ * position with the layout for the widget's size. A very large figure (a long prompt, many
+ * layers) is painted only where it is visible, and redrawn when the scrolled window's
+ * adjustments move; smaller ones are painted whole, so the render node is reused while
+ * scrolling. While a heatmap is scrolled, its layer and token labels are painted again at the
+ * edges of the visible area (frozen, as in a spreadsheet). */
 #include "config.h"
 
 #include <adwaita.h>
@@ -74,6 +77,14 @@ has_cells (LlChartView *self)
   return self->result != NULL && self->result->n_rows > 0 && self->result->n_tokens > 0;
 }
 
+/* The heatmap layout at the widget's size. */
+static void
+layout (LlChartView *self, LensHeatmapLayout *out)
+{
+  lens_heatmap_layout_for_size (self->result, &self->state, gtk_widget_get_width (GTK_WIDGET (self)),
+                                gtk_widget_get_height (GTK_WIDGET (self)), out);
+}
+
 static gboolean
 is_dark (void)
 {
@@ -88,7 +99,9 @@ paint_state (LlChartView *self, LensPaintState *out)
   out->hover_row = self->hover_row;
   out->hover_pos = self->hover_pos;
   out->dark = is_dark ();
-  out->transparent_background = true;
+  /* The figure brings its own paper (the same colour as a view's background), so the frozen
+   * labels can cover the cells that scroll under them with the colour around them. */
+  out->transparent_background = false;
 }
 
 static char *
@@ -194,6 +207,8 @@ adjustment_changed_cb (GtkAdjustment *adj, LlChartView *self)
 {
   if (is_large (self))
     invalidate (self);
+  else if (is_heatmap (self))
+    gtk_widget_queue_draw (GTK_WIDGET (self));  /* the frozen labels move */
 }
 
 static void
@@ -223,14 +238,14 @@ is_large (LlChartView *self)
   return w > LARGE_SIDE || h > LARGE_SIDE || (gint64) w * h > LARGE_AREA;
 }
 
-/* The part of the widget to paint, in widget coordinates. */
+/* The part of the widget the scrolled window shows (or all of it), in widget coordinates. */
 static graphene_rect_t
-visible_area (LlChartView *self)
+port_area (LlChartView *self)
 {
   int w = gtk_widget_get_width (GTK_WIDGET (self));
   int h = gtk_widget_get_height (GTK_WIDGET (self));
   graphene_rect_t all = GRAPHENE_RECT_INIT (0, 0, w, h);
-  if (self->scroller == NULL || !is_large (self))
+  if (self->scroller == NULL)
     return all;
   graphene_rect_t port;
   if (!gtk_widget_compute_bounds (GTK_WIDGET (self->scroller), GTK_WIDGET (self), &port))
@@ -243,17 +258,49 @@ visible_area (LlChartView *self)
   return out;
 }
 
+/* The part of the widget to paint: what is visible for a large figure, else all of it. */
+static graphene_rect_t
+visible_area (LlChartView *self)
+{
+  if (!is_large (self))
+    return GRAPHENE_RECT_INIT (0, 0, gtk_widget_get_width (GTK_WIDGET (self)),
+                               gtk_widget_get_height (GTK_WIDGET (self)));
+  return port_area (self);
+}
+
+/* The frozen label bands of a heatmap for the current scroll position. */
+static gboolean
+frozen_bands (LlChartView *self, const LensHeatmapLayout *l, cairo_rectangle_t *visible,
+              cairo_rectangle_t *rows, cairo_rectangle_t *cols)
+{
+  *rows = *cols = (cairo_rectangle_t) {0};
+  if (self->scroller == NULL || !is_heatmap (self) || !has_cells (self))
+    return FALSE;
+  graphene_rect_t port = port_area (self);
+  *visible = (cairo_rectangle_t) {port.origin.x, port.origin.y, port.size.width, port.size.height};
+  lens_heatmap_frozen_bands (l, visible, rows, cols);
+  return rows->width > 0 || cols->width > 0;
+}
+
+static gboolean
+in_band (const cairo_rectangle_t *band, double x, double y)
+{
+  return band->width > 0 && x >= band->x && x < band->x + band->width && y >= band->y
+         && y < band->y + band->height;
+}
+
 static void
 scroll_cell_into_view (LlChartView *self, int row, int pos)
 {
   if (self->hadj == NULL || !is_heatmap (self) || !has_cells (self))
     return;
   LensHeatmapLayout l;
-  lens_heatmap_layout (self->result, &self->state, &l);
-  /* The widget is the viewport's child at the viewport's origin, scrolled by the values. */
+  layout (self, &l);
+  /* The widget is the viewport's child at the viewport's origin, scrolled by the values. Room
+   * for the frozen labels on the left and below, and a cell of context. */
   double x = l.grid_x + pos * l.cell_w, y = l.grid_y + row * l.cell_h;
-  gtk_adjustment_clamp_page (self->hadj, x - l.cell_w, x + 2 * l.cell_w);
-  gtk_adjustment_clamp_page (self->vadj, y - l.cell_h, y + 2 * l.cell_h);
+  gtk_adjustment_clamp_page (self->hadj, x - MAX (l.cell_w, l.labels_w), x + 2 * l.cell_w);
+  gtk_adjustment_clamp_page (self->vadj, y - l.cell_h, y + 2 * l.cell_h + l.labels_h);
 }
 
 static void
@@ -303,22 +350,44 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   if (self->base != NULL)
     gtk_snapshot_append_node (snapshot, self->base);
 
-  if (!is_heatmap (self) || !has_cells (self) || st.hover_row < 0 || st.hover_pos < 0
-      || st.hover_row >= self->result->n_rows || st.hover_pos >= self->result->n_tokens)
+  if (!is_heatmap (self) || !has_cells (self))
     return;
-  /* The hovered cell painted again with its outline, clipped to the cell: the painter draws the
-   * cell's opaque fill first, so this covers the base exactly. */
   LensHeatmapLayout l;
-  lens_heatmap_layout (self->result, &self->state, &l);
-  graphene_rect_t cell = GRAPHENE_RECT_INIT (l.grid_x + st.hover_pos * l.cell_w,
-                                             l.grid_y + st.hover_row * l.cell_h, l.cell_w, l.cell_h);
+  layout (self, &l);
   graphene_rect_t clip;
-  if (!graphene_rect_intersection (&cell, &area, &clip))
+  if (st.hover_row >= 0 && st.hover_pos >= 0 && st.hover_row < self->result->n_rows
+      && st.hover_pos < self->result->n_tokens)
+    {
+      /* The hovered cell painted again with its outline, clipped to the cell: the painter draws
+       * the cell's opaque fill first, so this covers the base exactly. */
+      graphene_rect_t cell = GRAPHENE_RECT_INIT (l.grid_x + st.hover_pos * l.cell_w,
+                                                 l.grid_y + st.hover_row * l.cell_h, l.cell_w,
+                                                 l.cell_h);
+      if (graphene_rect_intersection (&cell, &area, &clip))
+        {
+          cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &clip);
+          cairo_rectangle (cr, clip.origin.x, clip.origin.y, clip.size.width, clip.size.height);
+          cairo_clip (cr);
+          lens_paint_view (cr, self->view, self->result, &st, w, h);
+          cairo_destroy (cr);
+        }
+    }
+
+  /* Frozen labels last, over the cells (and any hover outline) that scrolled under them. */
+  cairo_rectangle_t visible, rows, cols;
+  if (!frozen_bands (self, &l, &visible, &rows, &cols))
     return;
-  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &clip);
-  cairo_rectangle (cr, clip.origin.x, clip.origin.y, clip.size.width, clip.size.height);
-  cairo_clip (cr);
-  lens_paint_view (cr, self->view, self->result, &st, w, h);
+  graphene_rect_t bands = GRAPHENE_RECT_INIT (rows.x, rows.y, rows.width, rows.height);
+  if (rows.width <= 0)
+    bands = GRAPHENE_RECT_INIT (cols.x, cols.y, cols.width, cols.height);
+  else if (cols.width > 0)
+    {
+      graphene_rect_t c = GRAPHENE_RECT_INIT (cols.x, cols.y, cols.width, cols.height);
+      graphene_rect_union (&bands, &c, &bands);
+    }
+  graphene_rect_round_extents (&bands, &bands);
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &bands);
+  lens_paint_heatmap_frozen (cr, self->view, self->result, &st, w, h, &visible, NULL);
   cairo_destroy (cr);
 }
 
@@ -368,7 +437,12 @@ hit (LlChartView *self, double x, double y, int *row, int *pos)
   if (!is_heatmap (self))
     return FALSE;
   LensHeatmapLayout l;
-  lens_heatmap_layout (self->result, &self->state, &l);
+  layout (self, &l);
+  /* Cells under the frozen labels are hidden. */
+  cairo_rectangle_t visible, rows, cols;
+  if (frozen_bands (self, &l, &visible, &rows, &cols)
+      && (in_band (&rows, x, y) || in_band (&cols, x, y)))
+    return FALSE;
   return lens_heatmap_hit (&l, x, y, row, pos);
 }
 
@@ -636,7 +710,7 @@ ll_chart_view_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard_
     return TRUE;
   /* The tooltip belongs to the cell: moving to another cell asks again. */
   LensHeatmapLayout l;
-  lens_heatmap_layout (self->result, &self->state, &l);
+  layout (self, &l);
   GdkRectangle cell = {(int) (l.grid_x + pos * l.cell_w), (int) (l.grid_y + row * l.cell_h),
                        (int) l.cell_w, (int) l.cell_h};
   gtk_tooltip_set_tip_area (tooltip, &cell);

@@ -16,18 +16,31 @@
 #define AXIS_TITLE_H 24.0   /* "Input tokens" */
 #define CELL_H 26.0
 #define CELL_W_MIN 48.0
-#define CELL_W_MAX 96.0
+#define CELL_W_MAX 96.0    /* natural size: longer top-1 texts are elided */
+#define CELL_W_FILL 160.0  /* cells grow up to this to fill a larger area */
+#define CELL_H_FILL 64.0
 #define CELL_TEXT_PAD 6.0
 #define COL_LABEL_MAX 120.0 /* longest rotated column label before eliding */
 #define BAR_GAP 20.0
 #define BAR_W 16.0
 #define BAR_H_MIN 140.0
-#define BAR_H_MAX 320.0
+#define BAR_H_MAX 480.0
 #define BAR_TITLE_H 24.0
 #define BAR_LABELS_W 40.0
 #define ROTATION (-G_PI / 4.0)
 
 static const double bar_ticks[] = {0.0, 0.25, 0.5, 0.75, 1.0};
+
+/* Text extents the geometry is built from: measuring them is the slow part, so they are cached
+ * and any target size is laid out from them by arithmetic. */
+typedef struct
+{
+  int n_rows, n_cols;
+  double widest_label;  /* input tokens (column labels), up to COL_LABEL_MAX + 1 */
+  double widest_cell;   /* sampled top-1 texts, up to CELL_W_MAX - 2 * CELL_TEXT_PAD */
+  double row_w;         /* widest row label */
+  double bar_title_w, title_w;
+} Measures;
 
 /* Parts of the layout that the public LensHeatmapLayout does not carry. */
 typedef struct
@@ -75,10 +88,10 @@ fnv1a_str (guint64 h, const char *s)
   return s != NULL ? fnv1a (h, s, strlen (s) + 1) : fnv1a (h, "\xff", 1);
 }
 
-/* Everything the geometry depends on, hashed: a painted figure is laid out again on every frame
+/* Everything the measures depend on, hashed: a painted figure is laid out again on every frame
  * and every pointer motion, and measuring a long prompt's texts takes far longer than this. */
 static guint64
-geometry_key (const LensResult *r)
+measures_key (const LensResult *r)
 {
   guint64 h = 0xcbf29ce484222325ULL;
   int dims[3] = {r->n_rows, r->n_tokens, r->top_k};
@@ -117,23 +130,18 @@ widest_add (WidestText *w, const char *raw)
 }
 
 static void
-measure_geometry (const LensResult *r, Geometry *g)
+measure_texts (const LensResult *r, Measures *m)
 {
-  *g = (Geometry) {0};
-  LensHeatmapLayout *l = &g->pub;
-  l->n_rows = r != NULL ? r->n_rows : 0;
-  l->n_cols = r != NULL ? r->n_tokens : 0;
-  l->cell_h = CELL_H;
-  l->cell_w = CELL_W_MIN;
-
-  double widest_label = 0.0, widest_cell = 0.0, row_w = 0.0;
+  *m = (Measures) {0};
+  m->n_rows = r != NULL ? r->n_rows : 0;
+  m->n_cols = r != NULL ? r->n_tokens : 0;
   if (r != NULL)
     {
       WidestText labels = {g_hash_table_new (g_str_hash, g_str_equal), 0.0, COL_LABEL_MAX + 1.0,
                            LENS_FONT_LABEL};
       for (int t = 0; t < r->n_tokens; t++)
         widest_add (&labels, r->token_texts[t]);
-      widest_label = labels.widest;
+      m->widest_label = labels.widest;
       g_hash_table_unref (labels.seen);
 
       WidestText cells = {g_hash_table_new (g_str_hash, g_str_equal), 0.0,
@@ -144,28 +152,83 @@ measure_geometry (const LensResult *r, Geometry *g)
             float p;
             widest_add (&cells, top1_text (r, row, t, &p));
           }
-      widest_cell = cells.widest;
+      m->widest_cell = cells.widest;
       g_hash_table_unref (cells.seen);
 
       for (int row = 0; row < r->n_rows; row++)
         {
           double w;
           lens_measure_text (r->row_labels[row], LENS_FONT_LABEL, FALSE, &w, NULL);
-          row_w = MAX (row_w, w);
+          m->row_w = MAX (m->row_w, w);
         }
     }
+  lens_measure_text (_("Probability"), LENS_FONT_LABEL, FALSE, &m->bar_title_w, NULL);
+  lens_measure_text (_("Top token at each layer and position"), LENS_FONT_TITLE, TRUE,
+                     &m->title_w, NULL);
+}
 
-  l->cell_w = round (CLAMP (widest_cell + 2 * CELL_TEXT_PAD, CELL_W_MIN, CELL_W_MAX));
-  g->rotate_labels = widest_label > l->cell_w - 4.0;
-  g->col_label_h = g->rotate_labels ? ceil (MIN (widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
-                                    : 22.0;
-  g->row_label_w = ceil (MAX (row_w, 16.0) + 8.0);
+static void
+get_measures (const LensResult *r, Measures *m)
+{
+  if (r == NULL)
+    {
+      measure_texts (r, m);
+      return;
+    }
+  /* One entry is enough: the widget asks about the figure it shows, again and again. */
+  static GMutex lock;
+  static gboolean valid;
+  static guint64 cached_key;
+  static Measures cached;
 
-  l->grid_x = PAD + AXIS_TITLE_W + g->row_label_w;
+  guint64 key = measures_key (r);
+  g_mutex_lock (&lock);
+  gboolean hit = valid && cached_key == key;
+  if (hit)
+    *m = cached;
+  g_mutex_unlock (&lock);
+  if (hit)
+    return;
+
+  measure_texts (r, m);
+  g_mutex_lock (&lock);
+  cached = *m;
+  cached_key = key;
+  valid = TRUE;
+  g_mutex_unlock (&lock);
+}
+
+static double
+natural_cell_w (const Measures *m)
+{
+  return round (CLAMP (m->widest_cell + 2 * CELL_TEXT_PAD, CELL_W_MIN, CELL_W_MAX));
+}
+
+/* Everything else follows from the cell size. The width without the title's minimum is returned
+ * in *content_w, the part that grows with the cells. */
+static void
+place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, double *content_w)
+{
+  *g = (Geometry) {0};
+  LensHeatmapLayout *l = &g->pub;
+  l->n_rows = m->n_rows;
+  l->n_cols = m->n_cols;
+  l->cell_w = cell_w;
+  l->cell_h = cell_h;
+
+  g->rotate_labels = m->widest_label > l->cell_w - 4.0;
+  g->col_label_h = g->rotate_labels
+                     ? ceil (MIN (m->widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
+                     : 22.0;
+  g->row_label_w = ceil (MAX (m->row_w, 16.0) + 8.0);
+  l->labels_w = PAD + AXIS_TITLE_W + g->row_label_w;
+  l->labels_h = g->col_label_h;
+
+  l->grid_x = l->labels_w;
   if (g->rotate_labels)
     {
       /* The first column's rotated label runs down-left from under the column: keep it in. */
-      double reach = MIN (widest_label, COL_LABEL_MAX) * cos (G_PI / 4.0) + LENS_FONT_LABEL;
+      double reach = MIN (m->widest_label, COL_LABEL_MAX) * cos (G_PI / 4.0) + LENS_FONT_LABEL;
       l->grid_x = MAX (l->grid_x, ceil (PAD + reach - l->cell_w / 2.0 - 4.0));
     }
   l->grid_y = PAD + TITLE_H;
@@ -176,55 +239,64 @@ measure_geometry (const LensResult *r, Geometry *g)
   g->bar_x = l->grid_x + grid_w + BAR_GAP;
   g->bar_y = l->grid_y + BAR_TITLE_H;
 
-  double bar_title_w;
-  lens_measure_text (_("Probability"), LENS_FONT_LABEL, FALSE, &bar_title_w, NULL);
-  l->width = ceil (g->bar_x + MAX (BAR_W + BAR_LABELS_W, bar_title_w) + PAD);
+  double content = ceil (g->bar_x + MAX (BAR_W + BAR_LABELS_W, m->bar_title_w) + PAD);
+  if (content_w != NULL)
+    *content_w = content;
   /* Wide enough for the title of a short prompt. */
-  double title_w;
-  lens_measure_text (_("Top token at each layer and position"), LENS_FONT_TITLE, TRUE, &title_w,
-                     NULL);
-  l->width = MAX (l->width, ceil (title_w + 2 * PAD));
-  /* A rotated label of the first column may reach left of the grid. */
+  l->width = MAX (content, ceil (m->title_w + 2 * PAD));
   double below = g->col_label_h + AXIS_TITLE_H;
   l->height = ceil (MAX (l->grid_y + grid_h + below, g->bar_y + g->bar_h + 8.0) + PAD);
 }
 
+/* The natural geometry, or with width, height > 0 the one whose cells grow (up to a cap) to fill
+ * width x height. Never smaller than natural: a figure larger than the area keeps its natural
+ * cells, and the widget scrolls. */
 static void
-compute_geometry (const LensResult *r, Geometry *g)
+compute_geometry (const LensResult *r, double width, double height, Geometry *g)
 {
-  if (r == NULL)
-    {
-      measure_geometry (r, g);
-      return;
-    }
-  /* One entry is enough: the widget asks about the figure it shows, again and again. */
-  static GMutex lock;
-  static gboolean valid;
-  static guint64 cached_key;
-  static Geometry cached;
-
-  guint64 key = geometry_key (r);
-  g_mutex_lock (&lock);
-  gboolean hit = valid && cached_key == key;
-  if (hit)
-    *g = cached;
-  g_mutex_unlock (&lock);
-  if (hit)
+  Measures m;
+  get_measures (r, &m);
+  double content_w;
+  double nat_cell_w = natural_cell_w (&m);
+  place_geometry (&m, nat_cell_w, CELL_H, g, &content_w);
+  if (m.n_rows <= 0 || m.n_cols <= 0)
     return;
 
-  measure_geometry (r, g);
-  g_mutex_lock (&lock);
-  cached = *g;
-  cached_key = key;
-  valid = TRUE;
-  g_mutex_unlock (&lock);
+  /* Whole pixels, so cell edges stay crisp; the content width shrinks or stays as cells widen
+   * (rotated labels need less room left of a wider first column), so this never overflows. */
+  double cell_w = nat_cell_w;
+  if (width > g->pub.width && isfinite (width))
+    cell_w = MIN (MAX (CELL_W_FILL, nat_cell_w), floor (nat_cell_w + (width - content_w) / m.n_cols));
+  cell_w = MAX (cell_w, nat_cell_w);
+  if (cell_w != nat_cell_w)
+    place_geometry (&m, cell_w, CELL_H, g, NULL);
+
+  /* Wider cells may have turned the labels upright, which frees height for the rows. */
+  double cell_h = CELL_H;
+  if (height > g->pub.height && isfinite (height))
+    {
+      double fixed = g->pub.grid_y + g->col_label_h + AXIS_TITLE_H + PAD;
+      cell_h = MIN (CELL_H_FILL, floor ((height - fixed) / m.n_rows));
+      cell_h = MAX (cell_h, CELL_H);
+    }
+  if (cell_h != CELL_H)
+    place_geometry (&m, cell_w, cell_h, g, NULL);
 }
 
 void
 lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out)
 {
   Geometry g;
-  compute_geometry (r, &g);
+  compute_geometry (r, 0.0, 0.0, &g);
+  *out = g.pub;
+}
+
+void
+lens_heatmap_layout_for_size (const LensResult *r, const LensPaintState *state, double width,
+                              double height, LensHeatmapLayout *out)
+{
+  Geometry g;
+  compute_geometry (r, width, height, &g);
   *out = g.pub;
 }
 
@@ -376,30 +448,33 @@ paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensCol
     }
 }
 
+/* Row labels right-aligned at `right`, only those within [y0, y1). */
 static void
-paint_axes (cairo_t *cr, const LensResult *r, const LensPaintState *state, const LensTheme *theme,
-            const Geometry *g)
+paint_row_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
+                  const LensTheme *theme, const Geometry *g, double right, double y0, double y1)
 {
   const LensHeatmapLayout *l = &g->pub;
-  double clip_x0, clip_y0, clip_x1, clip_y1;
-  cairo_clip_extents (cr, &clip_x0, &clip_y0, &clip_x1, &clip_y1);
-
-  /* Row labels, right-aligned against the grid. */
   LensTextStyle row_style = {.size = LENS_FONT_LABEL, .halign = LENS_ALIGN_END,
                              .valign = LENS_ALIGN_CENTER};
   for (int row = 0; row < r->n_rows; row++)
     {
       double y = l->grid_y + (row + 0.5) * l->cell_h;
-      if (y + l->cell_h < clip_y0 || y - l->cell_h > clip_y1)
+      if (y + l->cell_h < y0 || y - l->cell_h > y1)
         continue;
       row_style.bold = row == state->sel_row;
       lens_set_rgb (cr, row_style.bold ? theme->text : theme->muted);
-      lens_draw_text (cr, r->row_labels[row], l->grid_x - 6.0, y, &row_style);
+      lens_draw_text (cr, r->row_labels[row], right - 6.0, y, &row_style);
     }
+}
 
-  /* Column labels: the input tokens, rotated when they do not fit their column. */
-  double label_y = l->grid_y + l->n_rows * l->cell_h + 6.0;
-  LensTextStyle col_style = {.size = LENS_FONT_LABEL};
+/* Column labels (the input tokens, rotated when they do not fit their column) hanging from
+ * label_y, only those near [x0, x1). */
+static void
+paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
+                  const LensTheme *theme, const Geometry *g, double label_y, double x0, double x1)
+{
+  const LensHeatmapLayout *l = &g->pub;
+  LensTextStyle col_style;
   if (g->rotate_labels)
     col_style = (LensTextStyle) {.size = LENS_FONT_LABEL, .max_width = COL_LABEL_MAX,
                                  .halign = LENS_ALIGN_END, .valign = LENS_ALIGN_CENTER,
@@ -407,11 +482,11 @@ paint_axes (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
   else
     col_style = (LensTextStyle) {.size = LENS_FONT_LABEL, .max_width = l->cell_w - 4.0,
                                  .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_START};
-  for (int t = 0; t < r->n_tokens; t++)
+  int t0 = MAX (0, (int) floor ((x0 - l->grid_x) / l->cell_w) - 1);
+  int t1 = MIN (r->n_tokens, (int) ceil ((x1 - l->grid_x + COL_LABEL_MAX) / l->cell_w) + 1);
+  for (int t = t0; t < t1; t++)
     {
       double x = l->grid_x + (t + 0.5) * l->cell_w;
-      if (x + COL_LABEL_MAX < clip_x0 || x - COL_LABEL_MAX > clip_x1)
-        continue;
       g_autofree char *label = lens_token_display (r->token_texts[t]);
       col_style.bold = t == state->sel_pos;
       lens_set_rgb (cr, col_style.bold ? theme->text : theme->muted);
@@ -420,6 +495,28 @@ paint_axes (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
       else
         lens_draw_text (cr, label, x, label_y, &col_style);
     }
+}
+
+static void
+paint_layer_title (cairo_t *cr, const LensTheme *theme, double x, double y)
+{
+  lens_set_rgb (cr, theme->text);
+  LensTextStyle axis = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER,
+                        .valign = LENS_ALIGN_CENTER, .angle = -G_PI / 2.0};
+  lens_draw_text (cr, _("Layer"), x + PAD + AXIS_TITLE_W / 2.0, y, &axis);
+}
+
+static void
+paint_axes (cairo_t *cr, const LensResult *r, const LensPaintState *state, const LensTheme *theme,
+            const Geometry *g)
+{
+  const LensHeatmapLayout *l = &g->pub;
+  double clip_x0, clip_y0, clip_x1, clip_y1;
+  cairo_clip_extents (cr, &clip_x0, &clip_y0, &clip_x1, &clip_y1);
+
+  paint_row_labels (cr, r, state, theme, g, l->grid_x, clip_y0, clip_y1);
+  double label_y = l->grid_y + l->n_rows * l->cell_h + 6.0;
+  paint_col_labels (cr, r, state, theme, g, label_y, clip_x0, clip_x1);
 
   /* Axis titles. */
   lens_set_rgb (cr, theme->text);
@@ -428,16 +525,15 @@ paint_axes (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
   double grid_w = l->n_cols * l->cell_w, grid_h = l->n_rows * l->cell_h;
   lens_draw_text (cr, _("Input tokens"), l->grid_x + MIN (grid_w, clip_x1 - l->grid_x) / 2.0,
                   label_y + g->col_label_h + AXIS_TITLE_H / 2.0 - 4.0, &axis);
-  axis.angle = -G_PI / 2.0;
-  lens_draw_text (cr, _("Layer"), PAD + AXIS_TITLE_W / 2.0, l->grid_y + grid_h / 2.0, &axis);
+  paint_layer_title (cr, theme, 0.0, l->grid_y + grid_h / 2.0);
 }
 
 void
 lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensPaintState *state,
-                    const LensTheme *theme)
+                    const LensTheme *theme, double width, double height)
 {
   Geometry g;
-  compute_geometry (r, &g);
+  compute_geometry (r, width, height, &g);
   const LensHeatmapLayout *l = &g.pub;
 
   const LensTarget *target = NULL;
@@ -513,4 +609,103 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
 
   paint_axes (cr, r, state, theme, &g);
   paint_color_bar (cr, theme, &g, scale);
+}
+
+void
+lens_heatmap_frozen_bands (const LensHeatmapLayout *l, const cairo_rectangle_t *visible,
+                           cairo_rectangle_t *rows, cairo_rectangle_t *cols)
+{
+  *rows = *cols = (cairo_rectangle_t) {0};
+  if (l->n_rows <= 0 || l->n_cols <= 0 || !(visible->width > 0) || !(visible->height > 0))
+    return;
+  double vx0 = visible->x, vy0 = visible->y;
+  double vx1 = vx0 + visible->width, vy1 = vy0 + visible->height;
+  double grid_x1 = l->grid_x + l->n_cols * l->cell_w;
+  double grid_y1 = l->grid_y + l->n_rows * l->cell_h;
+
+  /* Token labels: frozen while the grid's bottom edge or its labels are below the visible area
+   * and enough of the grid is above the band for it to label. */
+  double band_top = vy1 - l->labels_h;
+  if (grid_y1 + l->labels_h > vy1 + 0.5 && band_top > MAX (l->grid_y, vy0) + 0.5 * l->cell_h
+      && l->grid_x < vx1 && grid_x1 > vx0)
+    *cols = (cairo_rectangle_t) {vx0, band_top, MIN (vx1, grid_x1) - vx0, l->labels_h};
+
+  /* Layer labels: frozen once scrolled right at all, over the rows that are in view. */
+  double y0 = MAX (l->grid_y, vy0);
+  double y1 = MIN (grid_y1, cols->height > 0 ? cols->y : vy1);
+  if (vx0 > 0.5 && y1 > y0 && grid_x1 > vx0)
+    *rows = (cairo_rectangle_t) {vx0, y0, MIN (l->labels_w, visible->width), y1 - y0};
+}
+
+static void
+fill_band (cairo_t *cr, const cairo_rectangle_t *band, LensRgb bg)
+{
+  lens_set_rgb (cr, bg);
+  cairo_rectangle (cr, band->x, band->y, band->width, band->height);
+  cairo_fill (cr);
+}
+
+void
+lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
+                           const LensPaintState *state, double width, double height,
+                           const cairo_rectangle_t *visible, const double background[3])
+{
+  if (r == NULL || r->n_rows <= 0 || r->n_tokens <= 0 || r->top_k <= 0 || visible == NULL
+      || (view != LENS_VIEW_HEATMAP && view != LENS_VIEW_TARGET))
+    return;
+  LensPaintState defaults;
+  if (state == NULL)
+    {
+      lens_paint_state_init (&defaults);
+      state = &defaults;
+    }
+  LensTheme theme;
+  lens_theme_get (state, &theme);
+  LensRgb bg = background != NULL ? (LensRgb) {background[0], background[1], background[2]}
+                                  : theme.paper;
+  Geometry g;
+  compute_geometry (r, width, height, &g);
+  cairo_rectangle_t rows, cols;
+  lens_heatmap_frozen_bands (&g.pub, visible, &rows, &cols);
+  if (rows.width <= 0 && cols.width <= 0)
+    return;
+
+  /* A faint line where the cells slide under a band, as a spreadsheet marks frozen panes. */
+  LensRgb edge = theme.muted;
+  cairo_save (cr);
+  cairo_set_line_width (cr, 1.0);
+  if (cols.width > 0)
+    {
+      cairo_save (cr);
+      cairo_rectangle (cr, cols.x, cols.y, cols.width, cols.height);
+      cairo_clip (cr);
+      fill_band (cr, &cols, bg);
+      /* Left of the grid (and under a frozen row band) the band stays blank. */
+      double x0 = MAX (cols.x + (rows.width > 0 ? rows.width : 0.0), g.pub.grid_x - COL_LABEL_MAX);
+      cairo_rectangle (cr, x0, cols.y, cols.x + cols.width - x0, cols.height);
+      cairo_clip (cr);
+      paint_col_labels (cr, r, state, &theme, &g, cols.y + 6.0, cols.x, cols.x + cols.width);
+      cairo_restore (cr);
+      cairo_set_source_rgba (cr, edge.r, edge.g, edge.b, 0.35);
+      cairo_move_to (cr, cols.x, floor (cols.y) + 0.5);
+      cairo_line_to (cr, cols.x + cols.width, floor (cols.y) + 0.5);
+      cairo_stroke (cr);
+    }
+  if (rows.width > 0)
+    {
+      cairo_save (cr);
+      cairo_rectangle (cr, rows.x, rows.y, rows.width, rows.height);
+      cairo_clip (cr);
+      fill_band (cr, &rows, bg);
+      paint_row_labels (cr, r, state, &theme, &g, rows.x + g.pub.labels_w, rows.y,
+                        rows.y + rows.height);
+      paint_layer_title (cr, &theme, rows.x, rows.y + rows.height / 2.0);
+      cairo_restore (cr);
+      double x = floor (rows.x + rows.width) - 0.5;
+      cairo_set_source_rgba (cr, edge.r, edge.g, edge.b, 0.35);
+      cairo_move_to (cr, x, rows.y);
+      cairo_line_to (cr, x, rows.y + rows.height);
+      cairo_stroke (cr);
+    }
+  cairo_restore (cr);
 }

@@ -103,7 +103,7 @@ LensRgb lens_palette_color (int index);
 
 /* Individual painters (lens-paint.c dispatches). */
 void lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensPaintState *state,
-                         const LensTheme *theme);
+                         const LensTheme *theme, double width, double height);
 void lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                       const LensTheme *theme, double width, double height);
 void lens_line_natural_size (const LensResult *r, const LensPaintState *state, double *width,

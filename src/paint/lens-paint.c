@@ -79,7 +79,7 @@ lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const LensPain
       {
       case LENS_VIEW_HEATMAP:
       case LENS_VIEW_TARGET:
-        lens_paint_heatmap (cr, view, r, state, &theme);
+        lens_paint_heatmap (cr, view, r, state, &theme, width, height);
         break;
       case LENS_VIEW_LINE:
         lens_paint_line (cr, r, state, &theme, width, height);

@@ -52,16 +52,24 @@ typedef struct
 
 void lens_paint_state_init (LensPaintState *state);
 
-/* Geometry of a heatmap (top-token or target) at its natural size. */
+/* Geometry of a heatmap (top-token or target). */
 typedef struct
 {
-  double width, height;         /* natural size of the whole figure */
+  double width, height;         /* size of the whole figure */
   double grid_x, grid_y;        /* top-left corner of cell (row 0, pos 0) */
   double cell_w, cell_h;
   int n_rows, n_cols;
+  double labels_w;              /* left margin up to the row labels' right edge (axis title, labels) */
+  double labels_h;              /* token labels under the grid */
 } LensHeatmapLayout;
 
+/* At the natural size (exports, the widget's requested size). */
 void lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out);
+/* Painted into width x height: the cells grow (whole pixels, up to 160 x 64, text size fixed) to
+ * fill the area; an area smaller than natural gives the natural layout. The figure stays at the
+ * top left: out->width/height may be less than the area once the cells reach their cap. */
+void lens_heatmap_layout_for_size (const LensResult *r, const LensPaintState *state, double width,
+                                   double height, LensHeatmapLayout *out);
 /* Cell under (x, y) in figure coordinates; FALSE outside the grid. */
 gboolean lens_heatmap_hit (const LensHeatmapLayout *layout, double x, double y, int *row, int *pos);
 /* Layer (row) of the line plot under (x, y) when painted at width x height; FALSE outside the
@@ -76,6 +84,19 @@ void lens_view_natural_size (LensView view, const LensResult *r, const LensPaint
 /* Paint a view into a `width` x `height` area at the current cairo origin. */
 void lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const LensPaintState *state,
                       double width, double height);
+
+/* Labels kept in view while a heatmap is scrolled, like a spreadsheet's frozen panes. `visible`
+ * is the part of a width x height heatmap that is shown, in figure coordinates. *rows is the band
+ * at the visible area's left edge where the layer labels and axis title are drawn over the cells
+ * once the figure is scrolled right; *cols the band at its bottom edge for the token labels when
+ * they are below the visible area. A band that is not needed is empty (zero width and height). */
+void lens_heatmap_frozen_bands (const LensHeatmapLayout *layout, const cairo_rectangle_t *visible,
+                                cairo_rectangle_t *rows, cairo_rectangle_t *cols);
+/* Paints those bands over an already painted heatmap of the same size: filled with
+ * `background` (RGB, the colour behind the figure; NULL for the theme's paper) and the labels. */
+void lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
+                                const LensPaintState *state, double width, double height,
+                                const cairo_rectangle_t *visible, const double background[3]);
 
 /* The colour of probability p (0..1) on a scale. */
 void lens_color_scale_rgb (LensColorScale scale, double p, double *red, double *green, double *blue);

@@ -154,8 +154,10 @@ main (int argc, char **argv)
     spin (10);
   spin (300);
 
+  /* The widget fills the pane and its cells grow with it: hit the layout at its size. */
   LensHeatmapLayout l;
-  lens_heatmap_layout (r, &state, &l);
+  lens_heatmap_layout_for_size (r, &state, gtk_widget_get_width (view),
+                                gtk_widget_get_height (view), &l);
   const struct
   {
     int row, pos;

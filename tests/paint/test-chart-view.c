@@ -226,6 +226,22 @@ main (int argc, char **argv)
          nat_w, nat_h, l.width, l.height);
   CHECK (min_w == nat_w && min_h == nat_h, "heatmap minimum is its natural size (it scrolls)");
 
+  /* The pane is larger than the figure: the viewport gives the widget all of it, and the cells
+   * grow to fill it (whole pixels, up to 160 x 64) with the same layout the widget hit-tests. */
+  int vw0 = gtk_widget_get_width (view), vh0 = gtk_widget_get_height (view);
+  CHECK (vw0 > nat_w + T && vh0 > nat_h + R, "widget %dx%d fills the %dx%d pane", vw0, vh0, nat_w,
+         nat_h);
+  LensHeatmapLayout natural = l;
+  lens_heatmap_layout_for_size (result, &state, vw0, vh0, &l);
+  CHECK (l.cell_w > natural.cell_w && l.cell_h > natural.cell_h, "cells grew from %gx%g to %gx%g",
+         natural.cell_w, natural.cell_h, l.cell_w, l.cell_h);
+  CHECK (l.width <= vw0 && l.height <= vh0, "grown figure %gx%g fits %dx%d", l.width, l.height, vw0,
+         vh0);
+  CHECK (l.cell_w == 160 || vw0 - l.width < T, "width filled (%g of %d) or cells at the cap (%g)",
+         l.width, vw0, l.cell_w);
+  CHECK (l.cell_h == 64 || vh0 - l.height < R, "height filled (%g of %d) or cells at the cap (%g)",
+         l.height, vh0, l.cell_h);
+
   /* Every cell on screen has its probability's colour. */
   Pixels p = download (view);
   CHECK (p.data != NULL, "nothing rendered");
@@ -360,9 +376,11 @@ main (int argc, char **argv)
   gtk_widget_measure (view, GTK_ORIENTATION_HORIZONTAL, -1, &min_w, &nat_w, NULL, NULL);
   CHECK (nat_w == 480, "empty natural width %d", nat_w);
   p = download (view);
+  /* Ink: pixels that are not the (opaque, white) paper. */
   int ink = 0;
   for (int i = 0; i < p.w * p.h; i++)
-    ink += p.data[i * 4 + 3] != 0;
+    ink += p.data[i * 4 + 3] != 0 && (p.data[i * 4] != 0xff || p.data[i * 4 + 1] != 0xff
+                                      || p.data[i * 4 + 2] != 0xff);
   CHECK (ink > 50, "empty state draws a message (%d pixels)", ink);
   g_free (p.data);
   CHECK (!press_key (view, GDK_KEY_Right, 0), "no keyboard selection without a result");
@@ -373,10 +391,16 @@ main (int argc, char **argv)
   ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
   ll_chart_view_set_result (LL_CHART_VIEW (view), big);
   settle (window);
-  LensHeatmapLayout bl;
-  lens_heatmap_layout (big, &state, &bl);
+  LensHeatmapLayout bl, big_natural;
+  lens_heatmap_layout (big, &state, &big_natural);
+  lens_heatmap_layout_for_size (big, &state, gtk_widget_get_width (view),
+                                gtk_widget_get_height (view), &bl);
   CHECK (gtk_widget_get_width (view) >= (int) bl.width, "large widget width %d < %g",
          gtk_widget_get_width (view), bl.width);
+  /* Too wide for the pane: natural columns (it scrolls); its four rows still fill the height. */
+  CHECK (bl.cell_w == big_natural.cell_w && bl.cell_h > big_natural.cell_h,
+         "long prompt cells %gx%g (natural %gx%g)", bl.cell_w, bl.cell_h, big_natural.cell_w,
+         big_natural.cell_h);
   p = download (view);
   double p00 = big->top_probs[0];
   size_t last = lens_result_cell_index (big, 0, 399) * 2;
@@ -400,6 +424,51 @@ main (int argc, char **argv)
   p = download (view);
   CHECK (cell_has_color (&p, &bl, 0, 399, big->top_probs[last], LENS_SCALE_RDYLBU),
          "last cell painted after scrolling");
+
+  /* Scrolled right, the layer labels stay at the visible area's left edge (frozen): a band of
+   * paper with the labels' text over the cells that scrolled under it, and cells right of it. */
+  double hval = gtk_adjustment_get_value (hadj);
+  CHECK (hval > bl.labels_w, "scrolled to %g", hval);
+  int band_x0 = (int) ceil (hval), band_x1 = (int) floor (hval + bl.labels_w) - 1;
+  int paper = 0, text = 0, cells = 0;
+  for (int y = (int) bl.grid_y; y < (int) (bl.grid_y + bl.n_rows * bl.cell_h); y++)
+    for (int x = band_x0; x < band_x1; x++)
+      {
+        px (&p, x, y, &r, &g, &b, &a);
+        if (r == 0xff && g == 0xff && b == 0xff && a == 0xff)
+          paper++;
+        else if (a == 0xff && abs (r - 0x50) < 60 && abs (g - 0x67) < 60 && abs (b - 0x84) < 60)
+          text++;  /* the labels' muted blue-grey and its antialiasing */
+        int hr, hp;
+        if (lens_heatmap_hit (&bl, x, y, &hr, &hp)
+            && cell_has_color (&p, &bl, hr, hp, big->top_probs[lens_result_cell_index (big, hr, hp) * 2],
+                               LENS_SCALE_RDYLBU))
+          cells++;
+      }
+  int band_px = (band_x1 - band_x0) * (int) (bl.n_rows * bl.cell_h);
+  CHECK (paper > band_px / 2 && text > 40 && cells == 0,
+         "frozen row labels: %d paper, %d text, %d cell pixels of %d", paper, text, cells, band_px);
+  int first_col = (int) ceil ((hval + bl.labels_w - bl.grid_x) / bl.cell_w);
+  CHECK (cell_has_color (&p, &bl, 1, first_col,
+                         big->top_probs[lens_result_cell_index (big, 1, first_col) * 2],
+                         LENS_SCALE_RDYLBU),
+         "the first whole column right of the frozen labels (%d) is painted", first_col);
+  /* The cells under the band are hidden, so the pointer there hovers and selects nothing. */
+  g_signal_emit_by_name (motion, "motion", bl.grid_x + (first_col + 0.5) * bl.cell_w,
+                         bl.grid_y + 0.5 * bl.cell_h);
+  CHECK (last_hover_row == 0 && last_hover_pos == first_col, "hover right of the band: (%d,%d)",
+         last_hover_row, last_hover_pos);
+  g_signal_emit_by_name (motion, "motion", hval + bl.labels_w / 2.0, bl.grid_y + bl.cell_h / 2.0);
+  CHECK (last_hover_row == -1 && last_hover_pos == -1, "hover under the frozen labels: (%d,%d)",
+         last_hover_row, last_hover_pos);
+  before = n_selected;
+  g_signal_emit_by_name (click, "pressed", 1, hval + bl.labels_w / 2.0, bl.grid_y + bl.cell_h / 2.0);
+  CHECK (n_selected == before, "a click on the frozen labels selects nothing");
+  g_signal_emit_by_name (motion, "motion", bl.grid_x + (first_col + 0.5) * bl.cell_w,
+                         bl.grid_y + 1.5 * bl.cell_h);
+  CHECK (last_hover_row == 1 && last_hover_pos == first_col, "hover right of the band: (%d,%d)",
+         last_hover_row, last_hover_pos);
+  g_signal_emit_by_name (motion, "leave");
   g_free (p.data);
   /* Keyboard selection scrolls the cell into view. */
   gtk_widget_grab_focus (view);

@@ -402,6 +402,218 @@ test_hit (void)
   g_assert_false (lens_heatmap_hit (&l, INFINITY, 5, &hr, &ht));
 }
 
+/* Painted into an area with room for a grid twice as large, a figure's cells are twice as large
+ * (up to the cap of 160 x 64: the margins and text keep their size), the colours are at the
+ * cells of that layout and hit-testing agrees with it; an area smaller than natural gives the
+ * natural layout, as exports use. */
+static void
+test_heatmap_fill (void)
+{
+  const int R = 3, T = 6, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout nat, same, small, big;
+  lens_heatmap_layout (r, &state, &nat);
+  lens_heatmap_layout_for_size (r, &state, nat.width, nat.height, &same);
+  lens_heatmap_layout_for_size (r, &state, nat.width / 2, 10, &small);
+  g_assert_cmpmem (&same, sizeof same, &nat, sizeof nat);
+  g_assert_cmpmem (&small, sizeof small, &nat, sizeof nat);
+
+  double W = nat.width + T * nat.cell_w, H = nat.height + R * nat.cell_h;
+  lens_heatmap_layout_for_size (r, &state, W, H, &big);
+  g_assert_cmpint (big.n_rows, ==, R);
+  g_assert_cmpint (big.n_cols, ==, T);
+  g_assert_cmpfloat (big.cell_w, ==, MIN (2 * nat.cell_w, 160.0));
+  g_assert_cmpfloat (big.cell_h, ==, MIN (2 * nat.cell_h, 64.0));
+  g_assert_cmpfloat (big.width, <=, W);
+  g_assert_cmpfloat (big.height, <=, H);
+  /* The margins keep their size: only the cells grew. */
+  g_assert_cmpfloat (big.grid_y, ==, nat.grid_y);
+  g_assert_cmpfloat (big.grid_x, <=, nat.grid_x);
+
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) W, (int) H);
+  cairo_t *cr = cairo_create (s);
+  lens_paint_view (cr, LENS_VIEW_HEATMAP, r, &state, W, H);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "paint-heatmap-fill.png", NULL);
+  cairo_surface_write_to_png (s, path);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
+        /* All four corners of the grown cell have its colour, and its centre hits it. */
+        double x0 = big.grid_x + t * big.cell_w, y0 = big.grid_y + row * big.cell_h;
+        assert_px (pixel (s, (int) x0 + 2, (int) y0 + 2), want, 1);
+        assert_px (pixel (s, (int) (x0 + big.cell_w) - 3, (int) y0 + 2), want, 1);
+        assert_px (pixel (s, (int) x0 + 2, (int) (y0 + big.cell_h) - 3), want, 1);
+        assert_px (pixel (s, (int) (x0 + big.cell_w) - 3, (int) (y0 + big.cell_h) - 3), want, 1);
+        int hr, ht;
+        g_assert_true (lens_heatmap_hit (&big, x0 + big.cell_w / 2, y0 + big.cell_h / 2, &hr, &ht));
+        g_assert_cmpint (hr, ==, row);
+        g_assert_cmpint (ht, ==, t);
+        g_assert_true (lens_heatmap_hit (&big, x0 + big.cell_w - 0.01, y0 + big.cell_h - 0.01, &hr, &ht));
+        g_assert_cmpint (hr, ==, row);
+        g_assert_cmpint (ht, ==, t);
+      }
+  cairo_surface_destroy (s);
+
+  /* Short cells double exactly below the cap. */
+  g_autoptr (LensResult) shorter = make_result (3, 6, 3);
+  for (size_t i = 0; i < (size_t) 3 * 6 * 3; i++)
+    if (shorter->top_ids[i] == 15)
+      shorter->top_ids[i] = 3;
+  LensHeatmapLayout sn, sb;
+  lens_heatmap_layout (shorter, &state, &sn);
+  g_assert_cmpfloat (2 * sn.cell_w, <, 160);
+  lens_heatmap_layout_for_size (shorter, &state, sn.width + 6 * sn.cell_w,
+                                sn.height + 3 * sn.cell_h, &sb);
+  g_assert_cmpfloat (sb.cell_w, ==, 2 * sn.cell_w);
+  g_assert_cmpfloat (sb.cell_h, ==, 2 * sn.cell_h);
+
+  /* A huge area: the cells stop at the cap, the figure stays at the top left. */
+  LensHeatmapLayout huge;
+  lens_heatmap_layout_for_size (r, &state, 1e5, 1e5, &huge);
+  g_assert_cmpfloat (huge.cell_w, ==, 160.0);
+  g_assert_cmpfloat (huge.cell_h, ==, 64.0);
+  g_assert_cmpfloat (huge.grid_y, ==, nat.grid_y);
+  g_assert_cmpfloat (huge.width, <, 1200);
+  /* Hostile sizes give the natural layout. */
+  LensHeatmapLayout odd;
+  lens_heatmap_layout_for_size (r, &state, NAN, INFINITY, &odd);
+  g_assert_cmpmem (&odd, sizeof odd, &nat, sizeof nat);
+  lens_heatmap_layout_for_size (r, &state, -5, -5, &odd);
+  g_assert_cmpmem (&odd, sizeof odd, &nat, sizeof nat);
+
+  /* Long prompt: wider than the area, so natural columns, but its rows fill the height. */
+  g_autoptr (LensResult) wide = make_result (2, 60, 2);
+  LensHeatmapLayout wn, wf;
+  lens_heatmap_layout (wide, &state, &wn);
+  lens_heatmap_layout_for_size (wide, &state, wn.width / 3, wn.height * 2, &wf);
+  g_assert_cmpfloat (wf.cell_w, ==, wn.cell_w);
+  g_assert_cmpfloat (wf.cell_h, >, wn.cell_h);
+  g_assert_cmpfloat (wf.height, <=, wn.height * 2);
+}
+
+/* Frozen labels: a large heatmap scrolled right and up keeps its layer labels at the visible
+ * area's left edge and its token labels at the bottom edge, painted over the cells. */
+static void
+test_heatmap_frozen (void)
+{
+  const int R = 30, T = 40, K = 2;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.sel_row = 12;
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  double W = l.width, H = l.height;
+
+  /* Nothing to freeze when everything is in view, or at the origin with the labels shown. */
+  cairo_rectangle_t rows, cols;
+  cairo_rectangle_t all = {0, 0, W, H};
+  lens_heatmap_frozen_bands (&l, &all, &rows, &cols);
+  g_assert_cmpfloat (rows.width, ==, 0);
+  g_assert_cmpfloat (cols.width, ==, 0);
+
+  /* A 500 x 400 view scrolled to the middle. */
+  cairo_rectangle_t vis = {l.grid_x + 10.5 * l.cell_w, l.grid_y + 8 * l.cell_h, 500, 400};
+  lens_heatmap_frozen_bands (&l, &vis, &rows, &cols);
+  g_assert_cmpfloat (rows.x, ==, vis.x);
+  g_assert_cmpfloat (rows.y, ==, vis.y);
+  g_assert_cmpfloat (rows.width, ==, l.labels_w);
+  g_assert_cmpfloat (cols.x, ==, vis.x);
+  g_assert_cmpfloat (cols.y + cols.height, ==, vis.y + vis.height);
+  g_assert_cmpfloat (cols.height, ==, l.labels_h);
+  g_assert_cmpfloat (rows.y + rows.height, ==, cols.y);
+
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) vis.width,
+                                                   (int) vis.height);
+  cairo_t *cr = cairo_create (s);
+  cairo_translate (cr, -vis.x, -vis.y);
+  cairo_rectangle (cr, vis.x, vis.y, vis.width, vis.height);
+  cairo_clip (cr);
+  lens_paint_view (cr, LENS_VIEW_HEATMAP, r, &state, W, H);
+  double bg[3] = {0.0, 1.0, 0.0};  /* a colour nothing else uses */
+  lens_paint_heatmap_frozen (cr, LENS_VIEW_HEATMAP, r, &state, W, H, &vis, bg);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "paint-heatmap-frozen.png", NULL);
+  cairo_surface_write_to_png (s, path);
+
+  /* Surface pixel of a figure point. */
+#define AT(fx, fy) pixel (s, (int) ((fx) - vis.x), (int) ((fy) - vis.y))
+  /* Row band: the given background with the labels' text on it; the layer label of a row is
+   * at the band's right edge, on that row (the selected row's label bold, in the text colour). */
+  int green = 0, ink = 0;
+  for (int y = (int) rows.y; y < (int) (rows.y + rows.height); y++)
+    for (int x = (int) rows.x; x < (int) (rows.x + rows.width) - 1; x++)
+      {
+        Px p = AT (x, y);
+        green += px_near (p, hex_px (0x00ff00), 0);
+        ink += !px_near (p, hex_px (0x00ff00), 40);
+      }
+  g_assert_cmpint (green, >, (int) (rows.width * rows.height) / 2);
+  g_assert_cmpint (ink, >, 100);
+  for (int row = 9; row < 12; row++)
+    {
+      double yc = l.grid_y + (row + 0.5) * l.cell_h;
+      int label_ink = 0;
+      for (int dy = -4; dy <= 4; dy++)
+        for (int x = (int) (rows.x + rows.width - 30); x < (int) (rows.x + rows.width - 2); x++)
+          label_ink += !px_near (AT (x, yc + dy), hex_px (0x00ff00), 40);
+      g_assert_cmpint (label_ink, >, 5);
+    }
+  /* Cells right of the band and above the token band are painted as usual. */
+  int c = (int) ceil ((rows.x + rows.width - l.grid_x) / l.cell_w);
+  int rr = 10;
+  assert_px (AT (l.grid_x + c * l.cell_w + 3, l.grid_y + rr * l.cell_h + 3),
+             scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, rr, c)), 1);
+  /* Token band at the bottom: background and label text, no cell colours. */
+  green = ink = 0;
+  for (int y = (int) cols.y + 1; y < (int) (cols.y + cols.height); y++)
+    for (int x = (int) (cols.x + rows.width); x < (int) (cols.x + cols.width); x++)
+      {
+        Px p = AT (x, y);
+        green += px_near (p, hex_px (0x00ff00), 0);
+        ink += !px_near (p, hex_px (0x00ff00), 40);
+      }
+  g_assert_cmpint (green, >, (int) (cols.width * cols.height) / 2);
+  g_assert_cmpint (ink, >, 100);
+#undef AT
+  cairo_surface_destroy (s);
+
+  /* Scrolled all the way down: the token labels are in view, only the row band remains. */
+  cairo_rectangle_t bottom = {vis.x, H - 400, 500, 400};
+  lens_heatmap_frozen_bands (&l, &bottom, &rows, &cols);
+  g_assert_cmpfloat (cols.width, ==, 0);
+  g_assert_cmpfloat (rows.width, ==, l.labels_w);
+  g_assert_cmpfloat (rows.y + rows.height, ==, l.grid_y + R * l.cell_h);
+  /* Scrolled down only: the layer labels scroll with their rows. */
+  cairo_rectangle_t down = {0, 100, 500, 300};
+  lens_heatmap_frozen_bands (&l, &down, &rows, &cols);
+  g_assert_cmpfloat (rows.width, ==, 0);
+  g_assert_cmpfloat (cols.width, >, 0);
+  /* A degenerate view freezes nothing and painting it is harmless. */
+  cairo_rectangle_t none = {NAN, NAN, NAN, NAN};
+  lens_heatmap_frozen_bands (&l, &none, &rows, &cols);
+  g_assert_cmpfloat (rows.width, ==, 0);
+  g_assert_cmpfloat (cols.width, ==, 0);
+  cairo_surface_t *t = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, 4, 4);
+  cr = cairo_create (t);
+  lens_paint_heatmap_frozen (cr, LENS_VIEW_HEATMAP, r, NULL, W, H, &none, NULL);
+  lens_paint_heatmap_frozen (cr, LENS_VIEW_TOPK, r, NULL, W, H, &vis, NULL);
+  lens_paint_heatmap_frozen (cr, LENS_VIEW_HEATMAP, NULL, NULL, W, H, &vis, NULL);
+  cairo_surface_flush (t);
+  g_assert_cmpint (pixel (t, 1, 1).a, ==, 0);
+  cairo_destroy (cr);
+  cairo_surface_destroy (t);
+}
+
 /* ---- line plot --------------------------------------------------------------------------- */
 
 /* The plot area: the bounding box of the plot background and grid colours. The dark theme is
@@ -958,6 +1170,8 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/frame", test_heatmap_frame);
   g_test_add_func ("/paint/heatmap/target", test_target_heatmap);
   g_test_add_func ("/paint/heatmap/hit", test_hit);
+  g_test_add_func ("/paint/heatmap/fill", test_heatmap_fill);
+  g_test_add_func ("/paint/heatmap/frozen", test_heatmap_frozen);
   g_test_add_func ("/paint/line", test_line_plot);
   g_test_add_func ("/paint/topk", test_topk);
   g_test_add_func ("/paint/describe", test_describe);
