@@ -11,6 +11,7 @@
 #define SUBTITLE_H 20.0
 #define ROW_H 24.0
 #define BAR_H 16.0
+#define ROW_H_FILL 36.0  /* rows grow up to this to fill a taller area */
 #define LABEL_MIN 60.0
 #define LABEL_MAX 160.0
 #define VALUE_W 70.0
@@ -93,7 +94,14 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
   double x0 = PAD + label_w;
   double y0 = PAD + TITLE_H + SUBTITLE_H;
   double bar_w = MAX (width - x0 - VALUE_W - PAD, 10.0);
-  double plot_h = r->top_k * ROW_H;
+  /* Rows share the height down to the axis, whole pixels, between natural and ROW_H_FILL; bars
+   * stay two thirds of a row. */
+  double row_h = ROW_H;
+  double spare = height - (PAD + TITLE_H + SUBTITLE_H + AXIS_H + PAD);
+  if (isfinite (spare) && spare > r->top_k * ROW_H)
+    row_h = MIN (ROW_H_FILL, floor (spare / r->top_k));
+  double bar_h = round (BAR_H * row_h / ROW_H);
+  double plot_h = r->top_k * row_h;
 
   double top = 0.0;
   for (int k = 0; k < r->top_k; k++)
@@ -133,14 +141,14 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       if (id < 0 || isnan (p))
         continue;
       shown_any++;
-      double yc = y0 + (k + 0.5) * ROW_H;
+      double yc = y0 + (k + 0.5) * row_h;
       g_autofree char *shown = lens_token_display (lens_result_token_text (r, id));
       lens_set_rgb (cr, theme->text);
       lens_draw_text (cr, shown, x0 - 8.0, yc, &label_style);
 
       double len = bar_w * CLAMP (p / x_max, 0.0, 1.0);
       lens_set_rgb (cr, bar_color);
-      cairo_rectangle (cr, x0, yc - BAR_H / 2.0, len, BAR_H);
+      cairo_rectangle (cr, x0, yc - bar_h / 2.0, len, bar_h);
       cairo_fill (cr);
 
       g_autofree char *value = lens_format_prob (p);

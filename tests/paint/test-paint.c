@@ -776,6 +776,35 @@ test_topk (void)
     }
   cairo_surface_destroy (s);
 
+  /* A taller area: the rows grow to fill it (up to 36 px), bars with them, same lengths. */
+  double nw, nh;
+  lens_view_natural_size (LENS_VIEW_TOPK, r, &state, &nw, &nh);
+  for (int extra = 5; extra <= 40; extra += 35)
+    {
+      double th = nh + K * extra;
+      s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) nw, (int) th);
+      cairo_t *cr = cairo_create (s);
+      lens_paint_view (cr, LENS_VIEW_TOPK, r, &state, nw, th);
+      cairo_destroy (cr);
+      cairo_surface_flush (s);
+      find_plot_area (s, &x0, &y0, &x1, &y1);
+      double grown = (y1 - y0 + 1) / (double) K;
+      g_assert_cmpfloat (grown, ==, MIN (row_h + extra, 36.0));
+      for (int k = 0; k < K; k++)
+        {
+          int y = (int) (y0 + (k + 0.5) * grown);
+          int len = 0, tall = 0;
+          for (int x = x0; x <= x1 && px_near (pixel (s, x, y), bar, 0); x++)
+            len++;
+          int half = (int) (grown / 2) - 1;
+          for (int dy = -half; dy <= half; dy++)
+            tall += y + dy >= 0 && px_near (pixel (s, x0 + 1, y + dy), bar, 0);
+          g_assert_cmpfloat (fabs (len - r->top_probs[cell * K + k] * bar_w), <=, 1.0);
+          g_assert_cmpint (tall, ==, (int) round (16.0 * grown / row_h));
+        }
+      cairo_surface_destroy (s);
+    }
+
   /* Default cell (no selection): last row, last position. */
   lens_paint_state_init (&state);
   state.dark = true;
