@@ -632,7 +632,14 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
           adw_status_page_set_title (self->error_page, _("No Model"));
           adw_status_page_set_description (self->error_page, message);
           gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), TRUE);
-          set_content (self, "error");
+          if (self->open_cancellable != NULL)
+            {
+              /* Shown if the results file being read fails too. */
+              g_free (self->content_before_open);
+              self->content_before_open = g_strdup ("error");
+            }
+          else if (!self->imported)
+            set_content (self, "error");
         }
       return;
     }
@@ -647,8 +654,14 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "open-model");
   g_simple_action_set_state (G_SIMPLE_ACTION (action),
                              g_variant_new_string (lens_model_path (model)));
-  if (g_strcmp0 (ll_window_get_content_state (self), "loading") == 0 ||
-      g_strcmp0 (ll_window_get_content_state (self), "error") == 0)
+  if (self->open_cancellable != NULL)
+    {
+      /* A results file is being read: its loading page stays; a failed open comes back here. */
+      g_free (self->content_before_open);
+      self->content_before_open = g_strdup ("empty");
+    }
+  else if (g_strcmp0 (ll_window_get_content_state (self), "loading") == 0 ||
+           g_strcmp0 (ll_window_get_content_state (self), "error") == 0)
     set_content (self, "empty");
   run_now (self);
 }
@@ -1068,6 +1081,12 @@ open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   if (f == NULL)
     {
       /* What was shown stays; the engine's message says what is wrong and where. */
+      if (g_strcmp0 (before, "loading") == 0)
+        {
+          /* Only a model can still be loading: its page comes back. */
+          adw_status_page_set_title (self->loading_page, _("Loading Model…"));
+          adw_status_page_set_description (self->loading_page, self->loading_dir);
+        }
       if (before != NULL)
         set_content (self, before);
       gtk_label_set_text (self->status_label, status_before != NULL ? status_before : "");

@@ -322,7 +322,9 @@ check_heatmap_pixels (void)
   const LensConfig *config = lens_model_config (ll_worker_get_model (ll_window_get_worker (window)));
 
   LensHeatmapLayout layout;
-  lens_heatmap_layout (r, state, &layout);
+  /* The layout the widget paints with: the cells grow to fill it. */
+  lens_heatmap_layout_for_size (r, state, gtk_widget_get_width (view), gtk_widget_get_height (view),
+                                &layout);
   CHECK (layout.n_rows == config->n_layer, "rows %d, layers %d", layout.n_rows, config->n_layer);
   CHECK (layout.n_cols == r->n_tokens, "cols %d, tokens %d", layout.n_cols, r->n_tokens);
   CHECK (r->n_rows == config->n_layer, "result rows %d", r->n_rows);
@@ -373,7 +375,9 @@ check_hover_tooltip (void)
   const LensPaintState *state = ll_window_get_paint_state (window);
   GtkWidget *view = ll_window_get_view (window, LENS_VIEW_HEATMAP);
   LensHeatmapLayout layout;
-  lens_heatmap_layout (r, state, &layout);
+  /* The layout the widget paints with: the cells grow to fill it. */
+  lens_heatmap_layout_for_size (r, state, gtk_widget_get_width (view), gtk_widget_get_height (view),
+                                &layout);
 
   int row = MIN (1, r->n_rows - 1), pos = MIN (2, r->n_tokens - 1);
   double x = layout.grid_x + (pos + 0.5) * layout.cell_w;
