@@ -549,6 +549,9 @@ script (void)
   g_file_get_contents (line_svg, &svg, NULL, NULL);
   CHECK (svg != NULL && strstr (svg, "<path") != NULL, "line plot SVG has no path");
   save_screenshot ("gui-results-line.png");
+  ll_window_set_visible_view (window, "target");
+  spin_ms (300);
+  save_screenshot ("gui-results-target.png");
   ll_window_set_visible_view (window, "heatmap");
 
   /* A target the file did not track is named in the window; a tracked one is added. */
