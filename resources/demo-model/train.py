@@ -11,7 +11,7 @@ Rebuild (from the repository root, Debian 12; torch is Debian's python3-torch):
 If training is interrupted, add --resume to continue from the last checkpoint
 in the work dir.  Everything is seeded (--seed, default 1234) and the training
 windows depend only on (seed, step), but training runs for a wall-time budget
-(--minutes, default 50) with a time-based learning-rate schedule, so a rebuild
+(--minutes, default 55) with a time-based learning-rate schedule, so a rebuild
 on another machine trains a comparable, not bit-identical, model.
 
 Other modes (they read the exported files in --out):
@@ -682,7 +682,7 @@ def main():
   ap.add_argument("--out", default="resources/demo-model")
   ap.add_argument("--tests", default="tests", help="where data/demo-heldout.* are written")
   ap.add_argument("--seed", type=int, default=1234)
-  ap.add_argument("--minutes", type=float, default=50.0, help="training wall-time budget")
+  ap.add_argument("--minutes", type=float, default=55.0, help="training wall-time budget")
   ap.add_argument("--batch", type=int, default=8)
   ap.add_argument("--lr", type=float, default=1.5e-3)
   ap.add_argument("--dropout", type=float, default=0.0)

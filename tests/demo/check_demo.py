@@ -74,7 +74,7 @@ def check_card(cli, model, card_path):
     failures = 0
     for block in examples:
         command, _, shown = block.partition("\n")
-        args = shlex.split(command)[1:]
+        args = shlex.split(command)[2:]  # drop "$ logit-lens-cli"
         got = run_cli(cli, ["--model", model] + args)
         problem = same_output(shown, got)
         status = "ok  " if problem is None else "FAIL"
