@@ -1752,11 +1752,10 @@ ll_window_export_logitlenskit (LlWindow *self, const char *path, GError **error)
     }
   g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   g_autofree LensJsonTarget *targets = json_targets (self, id_arrays);
-  /* A shown file's targets are known only at the positions it tracked them (NAN elsewhere, which
-   * logitlenskit files cannot hold); what it tracked for the top-k is taken from the file. */
-  int n_targets = self->result->model != NULL ? (int) self->targets->len : 0;
-  g_autofree char *json = lens_result_to_logitlenskit_json (self->result, targets, n_targets,
-                                                            error);
+  /* A shown file's targets are written where the file tracked them (the engine leaves them out
+   * at positions where they are unknown). */
+  g_autofree char *json = lens_result_to_logitlenskit_json (self->result, targets,
+                                                            (int) self->targets->len, error);
   return json != NULL && lens_results_write_file (path, json, error);
 }
 

@@ -2482,6 +2482,13 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
         {
           if (targets[i].text == NULL || g_hash_table_contains (tl.index, targets[i].text))
             continue;
+          /* An imported file may track a target at some positions only; logitlenskit has no
+           * way to say "unknown", so the target is left out where nothing is known. */
+          gboolean known = FALSE;
+          for (int row = 0; row < R && !known; row++)
+            known = !isnan (targets[i].probs[lens_result_cell_index (r, row, t)]);
+          if (!known)
+            continue;
           int at = tracked_list_add (&tl, targets[i].text, -1, R);
           for (int row = 0; row < R; row++)
             g_array_index (tl.traj, float, (size_t) at * R + row)

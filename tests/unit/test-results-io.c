@@ -593,6 +593,29 @@ test_v2_export_needs_trajectories (void)
   g_assert_nonnull (own);
 }
 
+/* A target an imported file tracked at some positions only is exported where it is known and
+ * left out elsewhere (logitlenskit has no "unknown"); the export reads back. */
+static void
+test_v2_export_partial_target (void)
+{
+  g_autoptr (LensResult) r = load_data ("v2-small.json", NULL);
+  g_autoptr (GError) error = NULL;
+  float probs[3 * 3];
+  g_assert_true (lens_result_target_probs_for_text (r, " city", probs, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (isnan (probs[lens_result_cell_index (r, 0, 0)]));
+  LensJsonTarget tg[] = {{" city", NULL, 0, probs}};
+  g_autofree char *json = lens_result_to_logitlenskit_json (r, tg, 1, &error);
+  g_assert_no_error (error);
+  g_assert_null (strstr (json, "null"));
+  g_autoptr (LensResult) back = lens_results_parse (json, strlen (json), "partial.json", &error);
+  g_assert_no_error (error);
+  float back_probs[3 * 3];
+  g_assert_true (lens_result_target_probs_for_text (back, " city", back_probs, NULL, NULL, &error));
+  for (int c = 0; c < 9; c++)
+    g_assert_true (isnan (probs[c]) ? isnan (back_probs[c]) : fabsf (probs[c] - back_probs[c]) < 1e-5f);
+}
+
 /* Imported logitlenskit results written as our JSON and read back: ids are local, so null. */
 static void
 test_v2_to_own (void)
@@ -1326,6 +1349,7 @@ main (int argc, char **argv)
   g_test_add_func ("/results-io/v2/round-trip", test_v2_round_trip);
   g_test_add_func ("/results-io/v2/export-needs-trajectories", test_v2_export_needs_trajectories);
   g_test_add_func ("/results-io/v2/to-own", test_v2_to_own);
+  g_test_add_func ("/results-io/v2/export-partial-target", test_v2_export_partial_target);
   g_test_add_func ("/results-io/reject/messages", test_rejections);
   g_test_add_func ("/results-io/reject/sizes", test_reject_sizes);
   g_test_add_func ("/results-io/reject/truncated", test_truncated);
