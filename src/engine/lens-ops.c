@@ -273,23 +273,61 @@ row_topk (const float *x, int V, int K, int32_t *ids, float *vals)
     }
 }
 
+LensSoftmaxPartial
+lens_softmax_partial (const float *logits, int V, int32_t first_id, int K, int32_t *top_ids,
+                      float *top_logits)
+{
+  LensSoftmaxPartial p;
+  p.max = row_max (logits, V);
+  row_exp_sums (logits, V, p.max, &p.sum_e, &p.sum_ed);
+  row_topk (logits, V, K, top_ids, top_logits);
+  for (int k = 0; k < K; k++)
+    top_ids[k] += first_id;
+  return p;
+}
+
+LensSoftmaxStats
+lens_softmax_merge (const LensSoftmaxPartial *parts, const int32_t *top_ids,
+                    const float *top_logits, int n, int K, int32_t *out_ids, float *out_probs)
+{
+  /* Rescale every slice's sums to the common maximum m:
+   * sum exp(l - m) = e^(m_j - m) S_j, sum exp(l - m)(l - m) = e^(m_j - m) (U_j + (m_j - m) S_j) */
+  float m = -INFINITY;
+  for (int j = 0; j < n; j++)
+    m = parts[j].max > m ? parts[j].max : m;
+  double s = 0.0, u = 0.0;
+  for (int j = 0; j < n; j++)
+    {
+      double shift = (double) parts[j].max - (double) m;
+      double scale = exp (shift);
+      s += scale * parts[j].sum_e;
+      u += scale * (parts[j].sum_ed + shift * parts[j].sum_e);
+    }
+  double log_s = log (s);
+
+  /* Merge the sorted lists; on equal logits the earlier slice (lower ids) goes first. */
+  int pos[n];
+  for (int j = 0; j < n; j++)
+    pos[j] = 0;
+  for (int k = 0; k < K; k++)
+    {
+      int best = -1;
+      for (int j = 0; j < n; j++)
+        if (pos[j] < K && (best < 0 || top_logits[j * K + pos[j]] > top_logits[best * K + pos[best]]))
+          best = j;
+      out_ids[k] = top_ids[best * K + pos[best]];
+      out_probs[k] = (float) exp ((double) top_logits[best * K + pos[best]] - (double) m - log_s);
+      pos[best]++;
+    }
+  return (LensSoftmaxStats){.log_z = (float) (m + log_s), .entropy = (float) (log_s - u / s)};
+}
+
 LensSoftmaxStats
 lens_softmax_topk (const float *logits, int V, int K, int32_t *top_ids, float *top_probs)
 {
-  float m = row_max (logits, V);
-  double sum_e, sum_ed;
-  row_exp_sums (logits, V, m, &sum_e, &sum_ed);
-
-  LensSoftmaxStats st;
-  double log_s = log (sum_e);
-  st.log_z = (float) (m + log_s);
-  /* H = log_z - sum p l = log S - sum e (l - m) / S */
-  st.entropy = (float) (log_s - sum_ed / sum_e);
-
-  row_topk (logits, V, K, top_ids, top_probs);
-  for (int k = 0; k < K; k++)
-    top_probs[k] = (float) exp ((double) top_probs[k] - (double) m - log_s);
-  return st;
+  g_autofree float *top_logits = g_new (float, K);
+  LensSoftmaxPartial p = lens_softmax_partial (logits, V, 0, K, top_ids, top_logits);
+  return lens_softmax_merge (&p, top_ids, top_logits, 1, K, top_ids, top_probs);
 }
 
 LensSoftmaxStats

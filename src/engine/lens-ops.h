@@ -41,3 +41,22 @@ LensSoftmaxStats lens_softmax_topk (const float *logits, int V, int K, int32_t *
                                     float *top_probs);
 LensSoftmaxStats lens_softmax_topk_ref (const float *logits, int V, int K, int32_t *top_ids,
                                         float *top_probs);
+
+/* The same reduction split over vocabulary ranges, so that threads can each unembed a slice.
+ * A partial holds, for logits l over its slice: m = max l, sum_e = sum exp(l - m),
+ * sum_ed = sum exp(l - m) (l - m), and its K best (id, logit), best first. */
+typedef struct
+{
+  float max;
+  double sum_e;
+  double sum_ed;
+} LensSoftmaxPartial;
+
+/* logits (V) of the ids first_id .. first_id + V - 1. top_ids/top_logits: (K), K <= V. */
+LensSoftmaxPartial lens_softmax_partial (const float *logits, int V, int32_t first_id, int K,
+                                         int32_t *top_ids, float *top_logits);
+/* Combines n partials of disjoint slices given in increasing id order. top_ids/top_logits are
+ * (n, K); the result is the same as lens_softmax_topk over the whole row. */
+LensSoftmaxStats lens_softmax_merge (const LensSoftmaxPartial *parts, const int32_t *top_ids,
+                                     const float *top_logits, int n, int K, int32_t *out_ids,
+                                     float *out_probs);

@@ -4,6 +4,7 @@
  * (the full (cells, V) logits never exist at once). */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "lens-error.h"
@@ -69,6 +70,84 @@ resolve_rows (const LensRunOptions *o, int L, int *n_rows, GError **error)
       }
   *n_rows = o->n_layers;
   return g_memdup2 (o->layers, sizeof (int) * (size_t) o->n_layers);
+}
+
+/* The unembedding of every cell, reduced on the fly. Each thread owns a slice of the vocabulary
+ * and runs a single-threaded GEMM per chunk of cells over it, then reduces its slice of each row
+ * to partial softmax statistics and a partial top-k; the slices are merged at the end. Splitting
+ * by vocabulary keeps both cores busy even for one-token prompts (13 cells) and reads each
+ * unembedding row once per chunk, and running OpenBLAS single-threaded inside the threads leaves
+ * no pool of idle threads spinning beside the reductions. */
+static gboolean
+unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GError **error)
+{
+  const LensConfig *c = lens_model_config (model);
+  int C = c->n_embd, V = c->vocab_size, K = r->top_k;
+  size_t n_cells = (size_t) r->n_rows * r->n_tokens;
+  int n_chunks = (int) ((n_cells + LENS_CELLS_PER_CHUNK - 1) / LENS_CELLS_PER_CHUNK);
+  const float *wu = lens_model_unembedding (model); /* (V, C) */
+
+  /* Slices must hold at least K ids so that each partial top-k is full. */
+  int n_slices = MAX (1, MIN (omp_get_max_threads (), V / MAX (K, 1)));
+  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, n_cells * n_slices);     /* (cells, S) */
+  int32_t *part_ids = g_new (int32_t, n_cells * n_slices * K);                     /* (cells, S, K) */
+  float *part_logits = g_new (float, n_cells * n_slices * K);                      /* (cells, S, K) */
+  gint cancelled = FALSE;
+
+  int blas_threads = openblas_get_num_threads ();
+  openblas_set_num_threads (1);
+#pragma omp parallel num_threads (n_slices)
+  {
+    int j = omp_get_thread_num ();
+    int v0 = (int) ((int64_t) V * j / n_slices), v1 = (int) ((int64_t) V * (j + 1) / n_slices);
+    int Vj = v1 - v0;
+    float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK * Vj); /* (chunk, Vj) */
+
+    for (int chunk = 0; chunk < n_chunks && !g_atomic_int_get (&cancelled); chunk++)
+      {
+        size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
+        int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
+        /* logits (n, Vj) = norm_resid (n, C) . W_U[v0:v1] (Vj, C)^T */
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, Vj, C, 1.0f,
+                     r->norm_resid + first * C, C, wu + (size_t) v0 * C, C, 0.0f, logits, Vj);
+        for (int i = 0; i < n; i++)
+          {
+            size_t slot = (first + (size_t) i) * n_slices + j;
+            parts[slot] = lens_softmax_partial (logits + (size_t) i * Vj, Vj, v0, K,
+                                                part_ids + slot * K, part_logits + slot * K);
+          }
+        /* The caller's callbacks run on this thread only. */
+        if (j == 0)
+          {
+            if (forward_cancel (progress))
+              g_atomic_int_set (&cancelled, TRUE);
+            forward_progress (lens_model_config (model)->n_layer + chunk + 1,
+                              progress->total_steps, progress);
+          }
+      }
+    g_free (logits);
+  }
+  openblas_set_num_threads (blas_threads);
+
+  if (!cancelled)
+    for (size_t cell = 0; cell < n_cells; cell++)
+      {
+        size_t slot = cell * n_slices;
+        LensSoftmaxStats st = lens_softmax_merge (parts + slot, part_ids + slot * K,
+                                                  part_logits + slot * K, n_slices, K,
+                                                  r->top_ids + cell * K, r->top_probs + cell * K);
+        r->log_z[cell] = st.log_z;
+        r->entropy[cell] = st.entropy;
+      }
+  g_free (parts);
+  g_free (part_ids);
+  g_free (part_logits);
+  if (cancelled)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_CANCELLED, "Cancelled");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 LensResult *
@@ -154,32 +233,8 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
                                r->norm_resid + ((size_t) i * T + t) * C);
     }
 
-  /* For each chunk of cells: logits (n, V) = norm_resid (n, C) . W_U (V, C)^T, then reduce. */
-  const float *wu = lens_model_unembedding (model);
-  g_autofree float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK * V);
-  for (int chunk = 0; chunk < n_chunks; chunk++)
-    {
-      if (forward_cancel (&progress))
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_CANCELLED, "Cancelled");
-          return NULL;
-        }
-      size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
-      int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f,
-                   r->norm_resid + first * C, C, wu, C, 0.0f, logits, V);
-#pragma omp parallel for schedule(static)
-      for (int i = 0; i < n; i++)
-        {
-          size_t cell = first + (size_t) i;
-          LensSoftmaxStats st = lens_softmax_topk (logits + (size_t) i * V, V, K,
-                                                   r->top_ids + cell * K, r->top_probs + cell * K);
-          r->log_z[cell] = st.log_z;
-          r->entropy[cell] = st.entropy;
-        }
-      forward_progress (L + chunk + 1, progress.total_steps, &progress);
-    }
-
+  if (!unembed_and_reduce (model, r, &progress, error))
+    return NULL;
   return g_steal_pointer (&r);
 }
 

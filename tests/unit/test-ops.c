@@ -141,6 +141,39 @@ test_softmax_topk (void)
     }
 }
 
+/* Partials over vocabulary slices, merged, equal the whole-row reference (ties across a slice
+ * boundary keep the lower id first). */
+static void
+test_softmax_merge (void)
+{
+  g_autoptr (GRand) rng = g_rand_new_with_seed (5);
+  int V = 5003, K = 10;
+  g_autofree float *logits = random_floats (rng, V, 15.0);
+  logits[2400] = logits[2600] = 50.0f; /* a tie straddling the split at 2501 */
+  for (int n = 1; n <= 4; n++)
+    {
+      LensSoftmaxPartial parts[4];
+      int32_t ids[4 * 10], out_ids[10], ref_ids[10];
+      float top[4 * 10], out_probs[10], ref_probs[10];
+      for (int j = 0; j < n; j++)
+        {
+          int v0 = V * j / n, v1 = V * (j + 1) / n;
+          parts[j] = lens_softmax_partial (logits + v0, v1 - v0, v0, K, ids + j * K, top + j * K);
+        }
+      LensSoftmaxStats st = lens_softmax_merge (parts, ids, top, n, K, out_ids, out_probs);
+      LensSoftmaxStats ref = lens_softmax_topk_ref (logits, V, K, ref_ids, ref_probs);
+      g_assert_cmpfloat (fabs (st.log_z - ref.log_z), <, 1e-5 * fabs (ref.log_z));
+      g_assert_cmpfloat (fabs (st.entropy - ref.entropy), <, 1e-5);
+      for (int k = 0; k < K; k++)
+        {
+          g_assert_cmpint (out_ids[k], ==, ref_ids[k]);
+          g_assert_cmpfloat (fabs (out_probs[k] - ref_probs[k]), <, 1e-6);
+        }
+      g_assert_cmpint (out_ids[0], ==, 2400);
+      g_assert_cmpint (out_ids[1], ==, 2600);
+    }
+}
+
 static void
 test_softmax_uniform (void)
 {
@@ -166,5 +199,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/layernorm-large-mean", test_layernorm);
   g_test_add_func ("/ops/softmax-topk", test_softmax_topk);
   g_test_add_func ("/ops/softmax-uniform", test_softmax_uniform);
+  g_test_add_func ("/ops/softmax-merge", test_softmax_merge);
   return g_test_run ();
 }
