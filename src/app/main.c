@@ -10,7 +10,10 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* `meson devenv` and the install test run the app from where its translations are not at
+   * LOCALEDIR yet (build tree, DESTDIR); they say where with LOGIT_LENS_LOCALEDIR. */
+  const char *localedir = g_getenv ("LOGIT_LENS_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
