@@ -10,6 +10,7 @@
 
 #include "lens-error.h"
 #include "lens-model.h"
+#include "tiny-gpt2.h"
 #include "lens-results-io.h"
 
 static char *
@@ -1138,100 +1139,7 @@ test_write_file (void)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Live results: a small random GPT-2 checkpoint written by the test (as test-lens does)      */
-
-enum { ML = 3, MC = 32, MNH = 4, MP = 24, MV = 300 };
-
-static void
-append_tensor (GString *header, GByteArray *data, GRand *rng, const char *name, int n_dims,
-               const int64_t *shape, double scale)
-{
-  size_t n = 1;
-  for (int i = 0; i < n_dims; i++)
-    n *= (size_t) shape[i];
-  size_t begin = data->len;
-  for (size_t i = 0; i < n; i++)
-    {
-      float v = (float) (g_rand_double_range (rng, -1.0, 1.0) * scale);
-      g_byte_array_append (data, (const guint8 *) &v, sizeof v);
-    }
-  g_string_append_printf (header, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[",
-                          header->len > 1 ? "," : "", name);
-  for (int i = 0; i < n_dims; i++)
-    g_string_append_printf (header, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
-  g_string_append_printf (header, "],\"data_offsets\":[%zu,%u]}", begin, data->len);
-}
-
-static void
-write_model (const char *dir)
-{
-  g_autoptr (GRand) rng = g_rand_new_with_seed (42);
-  g_autoptr (GString) header = g_string_new ("{");
-  g_autoptr (GByteArray) data = g_byte_array_new ();
-  struct
-  {
-    const char *name;
-    double scale;
-    int64_t shape[2];
-    int n_dims;
-  } block[] = {
-    {"ln_1.weight", 1.0, {MC}, 1},          {"ln_1.bias", 0.1, {MC}, 1},
-    {"attn.c_attn.weight", 0.3, {MC, 3 * MC}, 2}, {"attn.c_attn.bias", 0.1, {3 * MC}, 1},
-    {"attn.c_proj.weight", 0.3, {MC, MC}, 2}, {"attn.c_proj.bias", 0.1, {MC}, 1},
-    {"ln_2.weight", 1.0, {MC}, 1},          {"ln_2.bias", 0.1, {MC}, 1},
-    {"mlp.c_fc.weight", 0.3, {MC, 4 * MC}, 2}, {"mlp.c_fc.bias", 0.1, {4 * MC}, 1},
-    {"mlp.c_proj.weight", 0.3, {4 * MC, MC}, 2}, {"mlp.c_proj.bias", 0.1, {MC}, 1},
-  };
-  const int64_t wte[] = {MV, MC}, wpe[] = {MP, MC}, ln[] = {MC};
-  append_tensor (header, data, rng, "wte.weight", 2, wte, 0.5);
-  append_tensor (header, data, rng, "wpe.weight", 2, wpe, 0.2);
-  for (int l = 0; l < ML; l++)
-    for (guint i = 0; i < G_N_ELEMENTS (block); i++)
-      {
-        g_autofree char *name = g_strdup_printf ("h.%d.%s", l, block[i].name);
-        append_tensor (header, data, rng, name, block[i].n_dims, block[i].shape, block[i].scale);
-      }
-  append_tensor (header, data, rng, "ln_f.weight", 1, ln, 1.0);
-  append_tensor (header, data, rng, "ln_f.bias", 1, ln, 0.1);
-  g_string_append_c (header, '}');
-  while (header->len % 8 != 0)
-    g_string_append_c (header, ' ');
-
-  g_autoptr (GByteArray) file = g_byte_array_new ();
-  guint64 hlen = GUINT64_TO_LE (header->len);
-  g_byte_array_append (file, (const guint8 *) &hlen, 8);
-  g_byte_array_append (file, (const guint8 *) header->str, header->len);
-  g_byte_array_append (file, data->data, data->len);
-  g_autofree char *st_path = g_build_filename (dir, "model.safetensors", NULL);
-  g_assert_true (g_file_set_contents (st_path, (const char *) file->data, file->len, NULL));
-
-  g_autofree char *config = g_strdup_printf (
-    "{\"model_type\":\"gpt2\",\"n_layer\":%d,\"n_embd\":%d,\"n_head\":%d,\"n_positions\":%d,"
-    "\"vocab_size\":%d,\"layer_norm_epsilon\":1e-5,\"n_inner\":null,"
-    "\"activation_function\":\"gelu_new\"}",
-    ML, MC, MNH, MP, MV);
-  g_autofree char *config_path = g_build_filename (dir, "config.json", NULL);
-  g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
-
-  /* GPT-2's bytes_to_unicode, plus merges "t h", "Ġ t", "th e" and <|endoftext|>. */
-  g_autoptr (GString) vocab = g_string_new ("{");
-  int extra = 0;
-  for (int b = 0; b < 256; b++)
-    {
-      gunichar u = ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
-                     ? (gunichar) b
-                     : (gunichar) (256 + extra++);
-      char utf8[8] = {0};
-      g_unichar_to_utf8 (u, utf8);
-      g_string_append_printf (vocab, "%s\"%s%s\":%d", b ? "," : "",
-                              (u == '"' || u == '\\') ? "\\" : "", utf8, b);
-    }
-  g_string_append (vocab, ",\"th\":256,\"Ġt\":257,\"the\":258,\"<|endoftext|>\":259}");
-  g_autofree char *vocab_path = g_build_filename (dir, "vocab.json", NULL);
-  g_assert_true (g_file_set_contents (vocab_path, vocab->str, -1, NULL));
-  g_autofree char *merges_path = g_build_filename (dir, "merges.txt", NULL);
-  g_assert_true (g_file_set_contents (merges_path, "#version: 0.2\nt h\nĠ t\nth e\n", -1, NULL));
-}
+/* Live results: the shared small random GPT-2 checkpoint (tests/common/tiny-gpt2.c)         */
 
 static void
 remove_model (const char *dir)
@@ -1253,7 +1161,7 @@ test_live (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("results-io-model-XXXXXX", &error);
   g_assert_no_error (error);
-  write_model (dir);
+  write_tiny_gpt2 (dir);
   g_autoptr (LensModel) m = lens_model_load (dir, &error);
   g_assert_no_error (error);
   const int layers[] = {LENS_ROW_EMBEDDINGS, 0, 1, 2};
@@ -1283,10 +1191,10 @@ test_live (void)
   g_assert_cmpmem (own->entropy, cells * 4, r->entropy, cells * 4);
   g_assert_cmpmem (own->log_z, cells * 4, r->log_z, cells * 4);
   g_assert_cmpstr (own->model_info.architecture, ==, "gpt2");
-  g_assert_cmpint (own->model_info.n_layer, ==, ML);
-  g_assert_cmpint (own->model_info.d_model, ==, MC);
-  g_assert_cmpint (own->model_info.n_head, ==, MNH);
-  g_assert_cmpint (own->model_info.vocab_size, ==, MV);
+  g_assert_cmpint (own->model_info.n_layer, ==, TINY_GPT2_N_LAYER);
+  g_assert_cmpint (own->model_info.d_model, ==, TINY_GPT2_N_EMBD);
+  g_assert_cmpint (own->model_info.n_head, ==, TINY_GPT2_N_HEAD);
+  g_assert_cmpint (own->model_info.vocab_size, ==, TINY_GPT2_VOCAB);
   g_assert_cmpuint (names->len, ==, 1);
   g_assert_cmpstr (((LensFileTarget *) g_ptr_array_index (names, 0))->text, ==, " the");
   g_assert_cmpint (((LensFileTarget *) g_ptr_array_index (names, 0))->ids[0], ==, the_id);
@@ -1305,7 +1213,7 @@ test_live (void)
   g_assert_true (json_object_object_get_ex (doc, "tracked", &tr));
   g_autofree float *probs = g_new (float, cells);
   int checked = 0;
-  for (int32_t id = 0; id < MV; id++)
+  for (int32_t id = 0; id < TINY_GPT2_VOCAB; id++)
     {
       const char *text = lens_result_token_text (r, id);
       g_assert_true (lens_result_target_probs (r, id, probs, &error));

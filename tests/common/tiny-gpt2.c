@@ -1,12 +1,19 @@
-/* tiny-gpt2.c: a small random GPT-2 checkpoint for the painting tests (the writer of
- * tests/unit/test-lens.c): 3 layers, width 32, vocabulary 300, byte-level BPE with the merges
- * "t h", "Ġ t", "th e". */
+/* tiny-gpt2.c: the small random GPT-2 checkpoint the engine, results and painting tests share:
+ * 3 layers, width 32, 4 heads, context 24, vocabulary 300 (F32, tied), byte-level BPE with the
+ * merges "t h", "Ġ t", "th e" and <|endoftext|> = 259. */
 #include <glib.h>
 #include <string.h>
 
 #include "tiny-gpt2.h"
 
-enum { L = 3, C = 32, NH = 4, P = 24, V = 300 };
+enum
+{
+  L = TINY_GPT2_N_LAYER,
+  C = TINY_GPT2_N_EMBD,
+  NH = TINY_GPT2_N_HEAD,
+  P = TINY_GPT2_N_POSITIONS,
+  V = TINY_GPT2_VOCAB
+};
 
 static void
 append_tensor (GString *header, GByteArray *data, GRand *rng, const char *name, int n_dims,
