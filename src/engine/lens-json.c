@@ -150,20 +150,9 @@ scan_string (Scanner *sc, KeyText *key, GError **error)
       if (sc->pos >= sc->len)
         return scan_fail (sc, error, "unterminated string");
       char e = sc->s[sc->pos];
-      char simple = 0;
-      switch (e)
-        {
-          case '"': simple = '"'; break;
-          case '\\': simple = '\\'; break;
-          case '/': simple = '/'; break;
-          case 'b': simple = '\b'; break;
-          case 'f': simple = '\f'; break;
-          case 'n': simple = '\n'; break;
-          case 'r': simple = '\r'; break;
-          case 't': simple = '\t'; break;
-          case 'u': break;
-          default: return scan_fail (sc, error, "bad escape in string");
-        }
+      char simple = lens_json_simple_escape (e);
+      if (simple == 0 && e != 'u')
+        return scan_fail (sc, error, "bad escape in string");
       if (simple)
         {
           if (key != NULL)

@@ -34,4 +34,24 @@ char *lens_json_describe (const char *s, gssize len);
 /* A short name for a json-c type ("a string", "an integer", ...) for error messages. */
 const char *lens_json_type_name (const json_object *obj);
 
+/* The character a one-letter JSON escape (the letter after the backslash) stands for, or 0 for
+ * 'u' and for anything that is not an escape. Shared by the validating scanner and the results
+ * pull parser. */
+static inline char
+lens_json_simple_escape (char letter)
+{
+  switch (letter)
+    {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
+    }
+}
+
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "lens-error.h"
 #include "lens-results-io.h"
 #include "lens-file.h"
+#include "lens-json.h"
 
 #define J_MAX_DEPTH 64
 /* Probabilities computed in float may exceed 1 by a few ulps; anything further is an error. */
@@ -209,18 +210,11 @@ j_string (JReader *j, GString *out)
       if (end - p < 2)
         return j_syntax_at (j, end, "unterminated string");
       const char *esc = p;
-      char simple = 0;
+      char simple = lens_json_simple_escape (esc[1]);
       p += 2;
-      switch (esc[1])
+      if (simple == 0)
+        switch (esc[1])
         {
-          case '"': simple = '"'; break;
-          case '\\': simple = '\\'; break;
-          case '/': simple = '/'; break;
-          case 'b': simple = '\b'; break;
-          case 'f': simple = '\f'; break;
-          case 'n': simple = '\n'; break;
-          case 'r': simple = '\r'; break;
-          case 't': simple = '\t'; break;
           case 'u':
             {
               if (end - p < 4)
