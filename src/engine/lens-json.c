@@ -64,34 +64,17 @@ skip_ws (Scanner *sc)
     }
 }
 
-static int
-hex_value (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Reads the 4 hex digits after "\u" at sc->pos (which points at 'u'). */
 static gboolean
 scan_u4 (Scanner *sc, guint *out, GError **error)
 {
-  guint v = 0;
   if (sc->len - sc->pos < 5)
     return scan_fail (sc, error, "truncated \\u escape");
-  for (int i = 1; i <= 4; i++)
-    {
-      int h = hex_value (sc->s[sc->pos + i]);
-      if (h < 0)
-        return scan_fail (sc, error, "bad hex digit in \\u escape");
-      v = v * 16 + (guint) h;
-    }
+  int v = lens_json_hex4 (sc->s + sc->pos + 1);
+  if (v < 0)
+    return scan_fail (sc, error, "bad hex digit in \\u escape");
   sc->pos += 5;
-  *out = v;
+  *out = (guint) v;
   return TRUE;
 }
 

@@ -54,4 +54,20 @@ lens_json_simple_escape (char letter)
     }
 }
 
+/* The value of the four hex digits at `p` (the caller has checked that four bytes are there), or
+ * -1 when one of them is not a hex digit. For \u escapes. */
+static inline int
+lens_json_hex4 (const char *p)
+{
+  int v = 0;
+  for (int i = 0; i < 4; i++)
+    {
+      int d = g_ascii_xdigit_value (p[i]);
+      if (d < 0)
+        return -1;
+      v = v * 16 + d;
+    }
+  return v;
+}
+
 G_END_DECLS

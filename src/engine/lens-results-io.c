@@ -144,20 +144,6 @@ utf8_sequence (const unsigned char *s, const unsigned char *end)
   return n;
 }
 
-static int
-hex4 (const char *p)
-{
-  int v = 0;
-  for (int i = 0; i < 4; i++)
-    {
-      int d = g_ascii_xdigit_value (p[i]);
-      if (d < 0)
-        return -1;
-      v = v * 16 + d;
-    }
-  return v;
-}
-
 /* Reads a string into `out` (decoded, valid UTF-8; NULL only validates). U+0000 cannot live in a C string; it becomes
  * the text "\x00", the way token displays show raw bytes. */
 static gboolean
@@ -219,14 +205,15 @@ j_string (JReader *j, GString *out)
             {
               if (end - p < 4)
                 return j_syntax_at (j, end, "unterminated \\u escape");
-              int u = hex4 (p);
+              int u = lens_json_hex4 (p);
               if (u < 0)
                 return j_syntax_at (j, esc, "invalid \\u escape");
               p += 4;
               gunichar cp = (gunichar) u;
               if (u >= 0xD800 && u <= 0xDBFF)
                 {
-                  int lo = (end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? hex4 (p + 2) : -1;
+                  int lo = (end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? lens_json_hex4 (p + 2)
+                                                                          : -1;
                   if (lo < 0xDC00 || lo > 0xDFFF)
                     return j_syntax_at (j, esc, "unpaired UTF-16 surrogate in a \\u escape");
                   cp = 0x10000 + (((gunichar) u - 0xD800) << 10) + ((gunichar) lo - 0xDC00);

@@ -11,9 +11,12 @@
 #include "lens-ops.h"
 #include "lens-result.h"
 
-/* Cells per unembedding GEMM: large enough for an efficient GEMM, small enough that the
- * (chunk, V) logits stay a few tens of MB even for big vocabularies. */
+/* The unembedding is computed in blocks of (cells, vocabulary): up to this many cells per GEMM,
+ * large enough for an efficient GEMM... */
 #define LENS_CELLS_PER_CHUNK 128
+/* ...and about this many vocabulary columns, so that a block of logits (1 MB) is reduced while
+ * it is still in cache rather than written to memory and read back. */
+#define LENS_VOCAB_TILE 2048
 
 typedef struct
 {
@@ -72,12 +75,12 @@ resolve_rows (const LensRunOptions *o, int L, int *n_rows, GError **error)
   return g_memdup2 (o->layers, sizeof (int) * (size_t) o->n_layers);
 }
 
-/* The unembedding of every cell, reduced on the fly. Each thread owns a slice of the vocabulary
- * and runs a single-threaded GEMM per chunk of cells over it, then reduces its slice of each row
- * to partial softmax statistics and a partial top-k; the slices are merged at the end. Splitting
- * by vocabulary keeps both cores busy even for one-token prompts (13 cells) and reads each
- * unembedding row once per chunk, and running OpenBLAS single-threaded inside the threads leaves
- * no pool of idle threads spinning beside the reductions. */
+/* The unembedding of every cell, reduced on the fly. Each thread owns a slice of the vocabulary,
+ * cut into tiles; for every chunk of cells it runs a single-threaded GEMM per tile and reduces
+ * each row of that block to partial softmax statistics and a partial top-k. The partials of all
+ * tiles are merged at the end. Splitting by vocabulary keeps both cores busy even for one-token
+ * prompts (13 cells), and running OpenBLAS single-threaded inside the threads leaves no pool of
+ * idle threads spinning beside the reductions. */
 static gboolean
 unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GError **error)
 {
@@ -87,34 +90,42 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   int n_chunks = (int) ((n_cells + LENS_CELLS_PER_CHUNK - 1) / LENS_CELLS_PER_CHUNK);
   const float *wu = lens_model_unembedding (model); /* (V, C) */
 
-  /* Slices must hold at least K ids so that each partial top-k is full. */
-  int n_slices = MAX (1, MIN (omp_get_max_threads (), V / MAX (K, 1)));
-  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, n_cells * n_slices);     /* (cells, S) */
-  int32_t *part_ids = g_new (int32_t, n_cells * n_slices * K);                     /* (cells, S, K) */
-  float *part_logits = g_new (float, n_cells * n_slices * K);                      /* (cells, S, K) */
+  /* Tiles must hold at least K ids so that each partial top-k is full. */
+  int n_threads = MAX (1, MIN (omp_get_max_threads (), V / MAX (K, 1)));
+  int tiles_per_thread = MAX (1, (V / n_threads + LENS_VOCAB_TILE - 1) / LENS_VOCAB_TILE);
+  while (tiles_per_thread > 1 && V / (n_threads * tiles_per_thread) < K)
+    tiles_per_thread--;
+  int S = n_threads * tiles_per_thread; /* tile t: ids [V t / S, V (t + 1) / S) */
+  int max_tile = (V + S - 1) / S;
+  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, n_cells * S); /* (cells, S) */
+  int32_t *part_ids = g_new (int32_t, n_cells * S * K);                  /* (cells, S, K) */
+  float *part_logits = g_new (float, n_cells * S * K);                   /* (cells, S, K) */
   gint cancelled = FALSE;
 
   int blas_threads = openblas_get_num_threads ();
   openblas_set_num_threads (1);
-#pragma omp parallel num_threads (n_slices)
+#pragma omp parallel num_threads (n_threads)
   {
     int j = omp_get_thread_num ();
-    int v0 = (int) ((int64_t) V * j / n_slices), v1 = (int) ((int64_t) V * (j + 1) / n_slices);
-    int Vj = v1 - v0;
-    float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK * Vj); /* (chunk, Vj) */
+    float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK * max_tile); /* (chunk, tile) */
 
     for (int chunk = 0; chunk < n_chunks && !g_atomic_int_get (&cancelled); chunk++)
       {
         size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
         int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
-        /* logits (n, Vj) = norm_resid (n, C) . W_U[v0:v1] (Vj, C)^T */
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, Vj, C, 1.0f,
-                     r->norm_resid + first * C, C, wu + (size_t) v0 * C, C, 0.0f, logits, Vj);
-        for (int i = 0; i < n; i++)
+        for (int t = j * tiles_per_thread; t < (j + 1) * tiles_per_thread; t++)
           {
-            size_t slot = (first + (size_t) i) * n_slices + j;
-            parts[slot] = lens_softmax_partial (logits + (size_t) i * Vj, Vj, v0, K,
-                                                part_ids + slot * K, part_logits + slot * K);
+            int v0 = (int) ((int64_t) V * t / S), v1 = (int) ((int64_t) V * (t + 1) / S);
+            int Vt = v1 - v0;
+            /* logits (n, Vt) = norm_resid (n, C) . W_U[v0:v1] (Vt, C)^T */
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, Vt, C, 1.0f,
+                         r->norm_resid + first * C, C, wu + (size_t) v0 * C, C, 0.0f, logits, Vt);
+            for (int i = 0; i < n; i++)
+              {
+                size_t slot = (first + (size_t) i) * S + t;
+                parts[slot] = lens_softmax_partial (logits + (size_t) i * Vt, Vt, v0, K,
+                                                    part_ids + slot * K, part_logits + slot * K);
+              }
           }
         /* The caller's callbacks run on this thread only. */
         if (j == 0)
@@ -132,9 +143,9 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   if (!cancelled)
     for (size_t cell = 0; cell < n_cells; cell++)
       {
-        size_t slot = cell * n_slices;
+        size_t slot = cell * S;
         LensSoftmaxStats st = lens_softmax_merge (parts + slot, part_ids + slot * K,
-                                                  part_logits + slot * K, n_slices, K,
+                                                  part_logits + slot * K, S, K,
                                                   r->top_ids + cell * K, r->top_probs + cell * K);
         r->log_z[cell] = st.log_z;
         r->entropy[cell] = st.entropy;

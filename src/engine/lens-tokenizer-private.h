@@ -10,4 +10,17 @@ G_BEGIN_DECLS
 GPtrArray *lens_tokenizer_pretokenize(const LensTokenizer *tok, const char *text, gssize len,
                                       GError **error);
 
+/* Loads vocab.json + merges.txt always through json-c (what lens_tokenizer_new_from_gpt2_data
+ * falls back to), so that tests can compare the two ways of reading vocab.json. */
+LensTokenizer *lens_tokenizer_new_from_gpt2_data_general (const char *vocab_json, size_t vocab_len,
+                                                          const char *merges, size_t merges_len,
+                                                          GError **error);
+
+/* Whether the one-pass vocab.json reader takes this text (it declines anything unusual). */
+gboolean lens_tokenizer_vocab_json_is_flat (const char *vocab_json, size_t len);
+
+/* Whether two tokenizers have the same ids, token bytes, vocabulary strings, merges and special
+ * tokens. */
+gboolean lens_tokenizer_equal (const LensTokenizer *a, const LensTokenizer *b);
+
 G_END_DECLS

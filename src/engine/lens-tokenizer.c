@@ -64,6 +64,18 @@ typedef struct
   int32_t ids[];
 } CacheEntry;
 
+/* The vocabulary as the files spell it (byte-to-unicode form, or added-token content), by id, and
+ * an open-addressing index from string to id. All strings live in one allocation, so a vocabulary
+ * of 50,000 tokens costs three allocations rather than 100,000. */
+typedef struct
+{
+  GByteArray *chars; /* every string followed by a NUL, in the order they were read */
+  size_t *off;       /* id -> offset of its string in chars, n_ids entries */
+  size_t *len;       /* id -> length in bytes */
+  int32_t *slots;    /* id + 1, 0 when empty; at most half full */
+  size_t cap;        /* power of two */
+} VocabStrings;
+
 struct LensTokenizer
 {
   int n_ids;
@@ -71,7 +83,7 @@ struct LensTokenizer
   uint8_t *blob;
   size_t *tok_off;
   size_t *tok_len;
-  GHashTable *str_to_id; /* vocab string (byte-to-unicode form, or added-token content) -> id+1 */
+  VocabStrings strs;
   int32_t byte_id[256];  /* id of the single-byte token for each byte, -1 if absent */
   MergeSlot *merges;
   size_t merge_cap; /* power of two */
@@ -105,27 +117,6 @@ init_byte_map(void)
       for (int b = 0; b < 256; b++)
         cp_to_byte[byte_to_cp[b]] = (int16_t)b;
       g_once_init_leave(&done, 1);
-    }
-}
-
-/* Appends the raw bytes of a (valid UTF-8) vocab string. Characters outside the byte alphabet
- * (possible in added tokens stored in the vocabulary) stand for their own UTF-8 bytes. */
-static void
-vocab_string_to_bytes(const char *s, size_t len, GByteArray *out)
-{
-  const char *end = s + len;
-  while (s < end)
-    {
-      gunichar c = g_utf8_get_char(s);
-      const char *next = g_utf8_next_char(s);
-      if (c < 324 && cp_to_byte[c] >= 0)
-        {
-          uint8_t b = (uint8_t)cp_to_byte[c];
-          g_byte_array_append(out, &b, 1);
-        }
-      else
-        g_byte_array_append(out, (const guint8 *)s, (guint)(next - s));
-      s = next;
     }
 }
 
@@ -252,26 +243,118 @@ json_type_label(json_object *o)
   return o == NULL ? "null" : json_type_to_name(json_object_get_type(o));
 }
 
+/* ---- vocabulary strings and their index ---- */
+
+
+static void
+vocab_strings_clear(VocabStrings *vs)
+{
+  if (vs->chars != NULL)
+    g_byte_array_unref(vs->chars);
+  g_free(vs->off);
+  g_free(vs->len);
+  g_free(vs->slots);
+  memset(vs, 0, sizeof *vs);
+}
+
+static inline const char *
+vocab_text(const VocabStrings *vs, int32_t id)
+{
+  return (const char *)vs->chars->data + vs->off[id];
+}
+
+static inline size_t
+string_hash(const char *s, size_t len)
+{
+  guint64 h = 14695981039346656037ULL; /* FNV-1a */
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (guint8)s[i]) * 1099511628211ULL;
+  return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot holding `s`, or the empty slot where it would go. */
+static int32_t *
+vocab_slot(const VocabStrings *vs, const char *s, size_t len)
+{
+  size_t mask = vs->cap - 1;
+  for (size_t i = string_hash(s, len) & mask;; i = (i + 1) & mask)
+    {
+      int32_t *slot = &vs->slots[i];
+      if (*slot == 0)
+        return slot;
+      int32_t id = *slot - 1;
+      if (vs->len[id] == len && memcmp(vocab_text(vs, id), s, len) == 0)
+        return slot;
+    }
+}
+
+static int32_t
+vocab_find(const VocabStrings *vs, const char *s, size_t len)
+{
+  if (vs->slots == NULL)
+    return -1;
+  return *vocab_slot(vs, s, len) - 1;
+}
+
+/* Indexes ids [0, n_ids): the first id with a given string wins (an added token beyond the
+ * vocabulary may repeat a vocabulary entry). Returns the number of ids below `n_unique` whose
+ * string an earlier id already had. */
+static int
+vocab_index(VocabStrings *vs, int n_ids, int n_unique)
+{
+  g_free(vs->slots);
+  vs->cap = 16;
+  while (vs->cap < 2 * (size_t)n_ids + 2)
+    vs->cap *= 2;
+  vs->slots = g_new0(int32_t, vs->cap);
+  int repeated = 0;
+  for (int32_t id = 0; id < n_ids; id++)
+    {
+      int32_t *slot = vocab_slot(vs, vocab_text(vs, id), vs->len[id]);
+      if (*slot == 0)
+        *slot = id + 1;
+      else if (id < n_unique)
+        repeated++;
+    }
+  return repeated;
+}
+
 /* ---- building ---- */
 
 typedef struct
 {
   const char *file; /* for error messages */
   int n_vocab;      /* entries of the model vocabulary (before added tokens beyond it) */
-  char **strs;      /* id -> vocab string (owned), n_ids entries */
-  size_t *str_lens;
   int n_ids;
+  VocabStrings strs; /* off/len have n_ids entries; no index yet */
 } Builder;
 
 static void
 builder_clear(Builder *b)
 {
-  if (b->strs != NULL)
-    for (int i = 0; i < b->n_ids; i++)
-      g_free(b->strs[i]);
-  g_free(b->strs);
-  g_free(b->str_lens);
-  memset(b, 0, sizeof *b);
+  vocab_strings_clear(&b->strs);
+  b->n_vocab = b->n_ids = 0;
+}
+
+/* Sizes the builder for `n` vocabulary ids; every offset starts as "no string yet". */
+static void
+builder_alloc(Builder *b, int n, size_t chars_hint)
+{
+  b->n_vocab = b->n_ids = n;
+  b->strs.chars = g_byte_array_sized_new((guint)MIN(chars_hint, (size_t)G_MAXUINT / 2));
+  b->strs.off = g_new(size_t, n);
+  b->strs.len = g_new(size_t, n);
+  for (int i = 0; i < n; i++)
+    b->strs.off[i] = SIZE_MAX;
+}
+
+static void
+builder_set(Builder *b, int32_t id, const char *s, size_t len)
+{
+  b->strs.off[id] = b->strs.chars->len;
+  b->strs.len[id] = len;
+  g_byte_array_append(b->strs.chars, (const guint8 *)s, (guint)len);
+  g_byte_array_append(b->strs.chars, (const guint8 *)"", 1);
 }
 
 static LensTokenizer *
@@ -280,7 +363,6 @@ tokenizer_alloc(void)
   init_byte_map();
   LensTokenizer *tok = g_new0(LensTokenizer, 1);
   tok->eos_id = -1;
-  tok->str_to_id = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   g_mutex_init(&tok->cache_lock);
   tok->cache = g_hash_table_new_full(word_key_hash, word_key_equal, NULL, g_free);
   return tok;
@@ -294,7 +376,7 @@ lens_tokenizer_free(LensTokenizer *tok)
   g_free(tok->blob);
   g_free(tok->tok_off);
   g_free(tok->tok_len);
-  g_clear_pointer(&tok->str_to_id, g_hash_table_unref);
+  vocab_strings_clear(&tok->strs);
   g_free(tok->merges);
   for (guint i = 0; i < tok->n_specials; i++)
     g_free(tok->specials[i].bytes);
@@ -306,12 +388,9 @@ lens_tokenizer_free(LensTokenizer *tok)
 }
 
 static int32_t
-str_lookup(const LensTokenizer *tok, const char *s)
+str_lookup(const LensTokenizer *tok, const char *s, size_t len)
 {
-  gpointer v;
-  if (!g_hash_table_lookup_extended(tok->str_to_id, s, NULL, &v))
-    return -1;
-  return (int32_t)(GPOINTER_TO_INT(v) - 1);
+  return vocab_find(&tok->strs, s, len);
 }
 
 /* Reads the vocabulary object (string -> id) into the builder. Ids must be exactly 0..N-1. */
@@ -336,10 +415,7 @@ read_vocab(Builder *b, json_object *vocab, const char *where, GError **error)
                 where, n, MAX_IDS);
       return FALSE;
     }
-  b->n_vocab = n;
-  b->n_ids = n;
-  b->strs = g_new0(char *, n);
-  b->str_lens = g_new0(size_t, n);
+  builder_alloc(b, n, (size_t)n * 8);
   json_object_object_foreach(vocab, key, val)
   {
     size_t klen = strlen(key);
@@ -373,22 +449,21 @@ read_vocab(Builder *b, json_object *vocab, const char *where, GError **error)
                   where, shown, id, n - 1);
         return FALSE;
       }
-    if (b->strs[id] != NULL)
+    if (b->strs.off[id] != SIZE_MAX)
       {
         g_autofree char *shown = quote(key, klen);
-        g_autofree char *other = quote(b->strs[id], b->str_lens[id]);
+        g_autofree char *other = quote(vocab_text(&b->strs, (int32_t)id), b->strs.len[id]);
         set_error(error, LENS_ERROR_FORMAT, b->file,
                   "%s: id %" G_GINT64_FORMAT " is used by both %s and %s", where, id, other,
                   shown);
         return FALSE;
       }
-    b->strs[id] = g_strndup(key, klen);
-    b->str_lens[id] = klen;
+    builder_set(b, (int32_t)id, key, klen);
   }
   /* n distinct ids in 0..n-1 means every id is present (duplicate keys are refused by the JSON
    * parser) */
   for (int i = 0; i < n; i++)
-    if (b->strs[i] == NULL)
+    if (b->strs.off[i] == SIZE_MAX)
       {
         set_error(error, LENS_ERROR_FORMAT, b->file, "%s: no token has id %d",
                   where, i);
@@ -397,64 +472,262 @@ read_vocab(Builder *b, json_object *vocab, const char *where, GError **error)
   return TRUE;
 }
 
+/* ---- vocab.json without an object model ---- */
+
+static inline const char *
+skip_json_space(const char *p, const char *end)
+{
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  return p;
+}
+
+/* Decodes the JSON string starting after its opening quote onto `out`; *pp moves past the
+ * closing quote. FALSE for anything RFC 8259 forbids and for \u0000, which no token may contain
+ * (the general path refuses it too). UTF-8 is checked by the caller on the decoded bytes: escapes
+ * only ever produce whole characters, so the decoded text is valid exactly when the raw bytes
+ * were. */
+static gboolean
+decode_flat_string(const char **pp, const char *end, GByteArray *out)
+{
+  const char *p = *pp;
+  for (;;)
+    {
+      const char *run = p;
+      while (p < end && *p != '"' && *p != '\\' && (guint8)*p >= 0x20)
+        p++;
+      if (p > run)
+        g_byte_array_append(out, (const guint8 *)run, (guint)(p - run));
+      if (p == end || (guint8)*p < 0x20)
+        return FALSE;
+      if (*p == '"')
+        {
+          *pp = p + 1;
+          return TRUE;
+        }
+      /* a backslash */
+      if (end - p < 2)
+        return FALSE;
+      char simple = lens_json_simple_escape(p[1]);
+      if (simple != 0)
+        {
+          g_byte_array_append(out, (const guint8 *)&simple, 1);
+          p += 2;
+          continue;
+        }
+      if (p[1] != 'u' || end - p < 6)
+        return FALSE;
+      int cp = lens_json_hex4(p + 2);
+      p += 6;
+      if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return FALSE;
+      if (cp >= 0xD800 && cp <= 0xDBFF)
+        {
+          if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+            return FALSE;
+          int low = lens_json_hex4(p + 2);
+          if (low < 0xDC00 || low > 0xDFFF)
+            return FALSE;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          p += 6;
+        }
+      char utf8[6];
+      int n = g_unichar_to_utf8((gunichar)cp, utf8);
+      g_byte_array_append(out, (const guint8 *)utf8, (guint)n);
+    }
+}
+
+typedef struct
+{
+  int32_t id;
+  size_t off, len;
+} FlatEntry;
+
+/* vocab.json is one flat object of string -> id with tens of thousands of entries. Building that
+ * as json-c objects took most of a cold CLI start (one allocation per entry, and the first touch
+ * of all that memory in a fresh process), so the usual shape is read here in one pass straight
+ * into the builder. This accepts a subset of what read_vocab accepts and returns FALSE for
+ * anything else, errors included, so that the general path with its precise messages runs
+ * instead; the tokenizer fuzz harness checks that both give the same tokenizer. */
+static gboolean
+read_vocab_flat(Builder *b, const char *json, size_t len)
+{
+  const char *p = json, *end = json + len;
+  p = skip_json_space(p, end);
+  if (p == end || *p != '{')
+    return FALSE;
+  p++;
+  g_autoptr(GByteArray) chars = g_byte_array_sized_new((guint)MIN(len, (size_t)G_MAXUINT / 2));
+  g_autoptr(GArray) entries = g_array_sized_new(FALSE, FALSE, sizeof(FlatEntry),
+                                                (guint)MIN(len / 8, (size_t)MAX_IDS));
+  for (;;)
+    {
+      p = skip_json_space(p, end);
+      if (p == end || *p != '"' || entries->len >= MAX_IDS)
+        return FALSE;
+      p++;
+      FlatEntry e = {.off = chars->len};
+      if (!decode_flat_string(&p, end, chars))
+        return FALSE;
+      e.len = chars->len - e.off;
+      if (e.len == 0 || e.len > G_MAXUINT / 4
+          || !g_utf8_validate_len((const char *)chars->data + e.off, e.len, NULL))
+        return FALSE;
+      g_byte_array_append(chars, (const guint8 *)"", 1);
+
+      p = skip_json_space(p, end);
+      if (p == end || *p != ':')
+        return FALSE;
+      p = skip_json_space(p + 1, end);
+      /* a JSON integer without sign, fraction or exponent, at most 9 digits (MAX_IDS has 8) */
+      if (p == end || *p < '0' || *p > '9')
+        return FALSE;
+      int64_t id = 0;
+      int digits = 0;
+      while (p < end && *p >= '0' && *p <= '9' && digits < 10)
+        id = id * 10 + (*p++ - '0'), digits++;
+      if (digits > 9 || (digits > 1 && p[-digits] == '0')
+          || (p < end && (*p == '.' || *p == 'e' || *p == 'E')) || id >= MAX_IDS)
+        return FALSE;
+      e.id = (int32_t)id;
+      g_array_append_val(entries, e);
+
+      p = skip_json_space(p, end);
+      if (p < end && *p == ',')
+        {
+          p++;
+          continue;
+        }
+      if (p < end && *p == '}')
+        break;
+      return FALSE;
+    }
+  if (skip_json_space(p + 1, end) != end || entries->len == 0 || chars->len > G_MAXUINT / 2)
+    return FALSE;
+
+  int n = (int)entries->len;
+  b->n_vocab = b->n_ids = n;
+  b->strs.off = g_new(size_t, n);
+  b->strs.len = g_new(size_t, n);
+  for (int i = 0; i < n; i++)
+    b->strs.off[i] = SIZE_MAX;
+  for (int i = 0; i < n; i++)
+    {
+      const FlatEntry *e = &g_array_index(entries, FlatEntry, i);
+      if (e->id >= n || b->strs.off[e->id] != SIZE_MAX)
+        return FALSE;
+      b->strs.off[e->id] = e->off;
+      b->strs.len[e->id] = e->len;
+    }
+  /* n distinct ids below n: all present. A key written twice (perhaps spelt differently) is a
+   * JSON error the general path reports. */
+  b->strs.chars = g_steal_pointer(&chars);
+  if (vocab_index(&b->strs, n, n) != 0)
+    return FALSE;
+  return TRUE;
+}
+
 /* Turns the builder's strings into the tokenizer's byte table, string index and byte ids. */
 static gboolean
 finish_vocab(LensTokenizer *tok, Builder *b, GError **error)
 {
+  if (b->strs.chars->len > G_MAXUINT / 2)
+    {
+      set_error(error, LENS_ERROR_FORMAT, b->file, "the vocabulary is too large");
+      return FALSE;
+    }
   tok->n_ids = b->n_ids;
   tok->tok_off = g_new(size_t, b->n_ids);
   tok->tok_len = g_new(size_t, b->n_ids);
-  g_autoptr(GByteArray) blob = g_byte_array_new();
+  /* a byte-alphabet character is at least one byte of the vocab string, so the token bytes are
+   * never longer than the strings */
+  uint8_t *blob = g_malloc(MAX(b->strs.chars->len, 1));
+  size_t used = 0;
   for (int i = 0; i < b->n_ids; i++)
     {
-      tok->tok_off[i] = blob->len;
-      if (i < b->n_vocab)
-        vocab_string_to_bytes(b->strs[i], b->str_lens[i], blob);
-      else /* added tokens beyond the vocabulary are plain text */
-        g_byte_array_append(blob, (const guint8 *)b->strs[i], (guint)b->str_lens[i]);
-      tok->tok_len[i] = blob->len - tok->tok_off[i];
-      if (blob->len > G_MAXUINT / 2)
+      const char *s = vocab_text(&b->strs, i), *end = s + b->strs.len[i];
+      tok->tok_off[i] = used;
+      if (i >= b->n_vocab) /* added tokens beyond the vocabulary are plain text */
         {
-          set_error(error, LENS_ERROR_FORMAT, b->file, "the vocabulary is too large");
-          return FALSE;
+          memcpy(blob + used, s, b->strs.len[i]);
+          used += b->strs.len[i];
         }
-      if (!g_hash_table_contains(tok->str_to_id, b->strs[i]))
-        g_hash_table_insert(tok->str_to_id, g_strdup(b->strs[i]), GINT_TO_POINTER(i + 1));
+      else
+        while (s < end)
+          {
+            /* characters outside the byte alphabet (added tokens stored in the vocabulary) stand
+             * for their own UTF-8 bytes */
+            gunichar c = g_utf8_get_char(s);
+            const char *next = g_utf8_next_char(s);
+            if (c < 324 && cp_to_byte[c] >= 0)
+              blob[used++] = (uint8_t)cp_to_byte[c];
+            else
+              {
+                memcpy(blob + used, s, (size_t)(next - s));
+                used += (size_t)(next - s);
+              }
+            s = next;
+          }
+      tok->tok_len[i] = used - tok->tok_off[i];
     }
-  tok->blob = g_byte_array_steal(blob, NULL);
+  tok->blob = blob;
+
+  /* read_vocab_flat has indexed the vocabulary already; only added tokens come after */
+  if (b->strs.slots == NULL || b->n_ids != b->n_vocab)
+    vocab_index(&b->strs, b->n_ids, 0);
+  tok->strs = b->strs;
+  memset(&b->strs, 0, sizeof b->strs);
 
   for (int c = 0; c < 256; c++)
     {
       char s[8];
       int l = g_unichar_to_utf8(byte_to_cp[c], s);
-      s[l] = '\0';
-      int32_t id = str_lookup(tok, s);
+      int32_t id = str_lookup(tok, s, (size_t)l);
       tok->byte_id[c] = (id >= 0 && id < b->n_vocab) ? id : -1;
     }
   return TRUE;
 }
 
-/* Adds one merge "left right" (as vocab strings); `where` locates it for error messages. */
-static gboolean
-add_merge(LensTokenizer *tok, const char *file, const char *left, const char *right, int32_t rank,
-          const char *where, GError **error)
+/* Where a merge was read, for error messages: "line N" of merges.txt or "model.merges[N]" of
+ * tokenizer.json. Only formatted when there is an error to report. */
+typedef struct
 {
-  int32_t a = str_lookup(tok, left), b = str_lookup(tok, right);
+  const char *prefix, *suffix;
+  size_t n;
+} MergeWhere;
+
+static char *
+merge_where(const MergeWhere *w)
+{
+  return g_strdup_printf("%s%zu%s", w->prefix, w->n, w->suffix);
+}
+
+/* Adds one merge "left right" (as vocab strings, neither containing NUL). */
+static gboolean
+add_merge(LensTokenizer *tok, const char *file, const char *left, size_t llen, const char *right,
+          size_t rlen, int32_t rank, const MergeWhere *where, GError **error)
+{
+  int32_t a = str_lookup(tok, left, llen), b = str_lookup(tok, right, rlen);
   if (a < 0 || b < 0)
     {
-      const char *bad = a < 0 ? left : right;
-      g_autofree char *shown = quote(bad, strlen(bad));
-      set_error(error, LENS_ERROR_FORMAT, file, "%s: token %s is not in the vocabulary", where,
-                shown);
+      g_autofree char *shown = a < 0 ? quote(left, llen) : quote(right, rlen);
+      g_autofree char *w = merge_where(where);
+      set_error(error, LENS_ERROR_FORMAT, file, "%s: token %s is not in the vocabulary", w, shown);
       return FALSE;
     }
-  g_autofree char *joined = g_strconcat(left, right, NULL);
-  int32_t m = str_lookup(tok, joined);
+  char stack[256];
+  g_autofree char *heap = NULL;
+  size_t jlen = llen + rlen; /* both lengths are below the file size, no overflow */
+  char *joined = jlen <= sizeof stack ? stack : (heap = g_malloc(jlen));
+  memcpy(joined, left, llen);
+  memcpy(joined + llen, right, rlen);
+  int32_t m = str_lookup(tok, joined, jlen);
   if (m < 0)
     {
-      g_autofree char *shown = quote(joined, strlen(joined));
+      g_autofree char *shown = quote(joined, jlen);
+      g_autofree char *w = merge_where(where);
       set_error(error, LENS_ERROR_FORMAT, file,
-                "%s: the merged token %s is not in the vocabulary", where, shown);
+                "%s: the merged token %s is not in the vocabulary", w, shown);
       return FALSE;
     }
   MergeSlot *s = merge_find(tok, a, b);
@@ -478,11 +751,12 @@ alloc_merges(LensTokenizer *tok, size_t n)
 
 static gboolean
 parse_merge_line(LensTokenizer *tok, const char *file, const char *line, size_t len, int32_t rank,
-                 const char *where, GError **error)
+                 const MergeWhere *where, GError **error)
 {
   if (!g_utf8_validate_len(line, len, NULL))
     {
-      set_error(error, LENS_ERROR_FORMAT, file, "%s is not valid UTF-8", where);
+      g_autofree char *w = merge_where(where);
+      set_error(error, LENS_ERROR_FORMAT, file, "%s is not valid UTF-8", w);
       return FALSE;
     }
   const char *sp = memchr(line, ' ', len);
@@ -490,18 +764,19 @@ parse_merge_line(LensTokenizer *tok, const char *file, const char *line, size_t 
       || memchr(sp + 1, ' ', (size_t)(line + len - sp - 1)) != NULL)
     {
       g_autofree char *shown = quote(line, len);
+      g_autofree char *w = merge_where(where);
       set_error(error, LENS_ERROR_FORMAT, file,
-                "%s: expected two tokens separated by one space, got %s", where, shown);
+                "%s: expected two tokens separated by one space, got %s", w, shown);
       return FALSE;
     }
-  g_autofree char *left = g_strndup(line, (size_t)(sp - line));
-  g_autofree char *right = g_strndup(sp + 1, (size_t)(line + len - sp - 1));
-  if (strlen(left) != (size_t)(sp - line) || strlen(right) != (size_t)(line + len - sp - 1))
+  if (memchr(line, '\0', len) != NULL)
     {
-      set_error(error, LENS_ERROR_FORMAT, file, "%s contains a NUL byte", where);
+      g_autofree char *w = merge_where(where);
+      set_error(error, LENS_ERROR_FORMAT, file, "%s contains a NUL byte", w);
       return FALSE;
     }
-  return add_merge(tok, file, left, right, rank, where, error);
+  return add_merge(tok, file, line, (size_t)(sp - line), sp + 1, (size_t)(line + len - sp - 1),
+                   rank, where, error);
 }
 
 static gboolean
@@ -510,8 +785,8 @@ read_merges_txt(LensTokenizer *tok, const char *merges, size_t len, GError **err
   const char *file = "merges.txt";
   /* count lines first so the table is sized once */
   size_t n_lines = 1;
-  for (size_t i = 0; i < len; i++)
-    n_lines += merges[i] == '\n';
+  for (const char *q = merges; (q = memchr(q, '\n', (size_t)(merges + len - q))) != NULL; q++)
+    n_lines++;
   if (n_lines > MAX_IDS)
     {
       set_error(error, LENS_ERROR_FORMAT, file, "too many lines (%zu)", n_lines);
@@ -545,8 +820,8 @@ read_merges_txt(LensTokenizer *tok, const char *merges, size_t len, GError **err
         }
       else
         {
-          g_autofree char *where = g_strdup_printf("line %zu", lineno);
-          if (!parse_merge_line(tok, file, p, l, rank, where, error))
+          MergeWhere where = {"line ", "", lineno};
+          if (!parse_merge_line(tok, file, p, l, rank, &where, error))
             return FALSE;
           rank++;
         }
@@ -582,27 +857,64 @@ add_special(LensTokenizer *tok, const uint8_t *bytes, size_t len, int32_t id)
   tok->specials[tok->n_specials++] = (SpecialToken){g_memdup2(bytes, len), len, id};
 }
 
-LensTokenizer *
-lens_tokenizer_new_from_gpt2_data(const char *vocab_json, size_t vocab_len, const char *merges,
-                                  size_t merges_len, GError **error)
+/* Reads vocab.json into the builder: the flat reader when it can, json-c with full diagnostics
+ * otherwise (or always, for the tests that compare the two). */
+static gboolean
+read_vocab_json(Builder *b, const char *json, size_t len, gboolean allow_flat, GError **error)
+{
+  if (allow_flat && read_vocab_flat(b, json, len))
+    return TRUE;
+  builder_clear(b);
+  json_object *root = parse_json(json, len, b->file, error);
+  if (root == NULL)
+    return FALSE;
+  gboolean ok = read_vocab(b, root, "the vocabulary", error);
+  json_object_put(root);
+  return ok;
+}
+
+static LensTokenizer *
+new_from_gpt2_data(const char *vocab_json, size_t vocab_len, const char *merges,
+                   size_t merges_len, gboolean allow_flat, GError **error)
 {
   g_autoptr(LensTokenizer) tok = tokenizer_alloc();
   Builder b = {.file = "vocab.json"};
-  json_object *root = parse_json(vocab_json, vocab_len, "vocab.json", error);
-  if (root == NULL)
-    return NULL;
-  gboolean ok = read_vocab(&b, root, "the vocabulary", error) && finish_vocab(tok, &b, error);
-  json_object_put(root);
+  gboolean ok = read_vocab_json(&b, vocab_json, vocab_len, allow_flat, error)
+                && finish_vocab(tok, &b, error);
   builder_clear(&b);
   if (!ok || !read_merges_txt(tok, merges, merges_len, error) || !compile_pattern(tok, error))
     return NULL;
-  int32_t eos = str_lookup(tok, "<|endoftext|>");
+  int32_t eos = str_lookup(tok, "<|endoftext|>", 13);
   if (eos >= 0)
     {
       tok->eos_id = eos;
       add_special(tok, (const uint8_t *)"<|endoftext|>", 13, eos);
     }
   return g_steal_pointer(&tok);
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_gpt2_data(const char *vocab_json, size_t vocab_len, const char *merges,
+                                  size_t merges_len, GError **error)
+{
+  return new_from_gpt2_data(vocab_json, vocab_len, merges, merges_len, TRUE, error);
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_gpt2_data_general(const char *vocab_json, size_t vocab_len,
+                                          const char *merges, size_t merges_len, GError **error)
+{
+  return new_from_gpt2_data(vocab_json, vocab_len, merges, merges_len, FALSE, error);
+}
+
+gboolean
+lens_tokenizer_vocab_json_is_flat(const char *vocab_json, size_t len)
+{
+  init_byte_map();
+  Builder b = {.file = "vocab.json"};
+  gboolean flat = read_vocab_flat(&b, vocab_json, len);
+  builder_clear(&b);
+  return flat;
 }
 
 /* ---- tokenizer.json ---- */
@@ -776,10 +1088,11 @@ read_added_tokens(Builder *b, json_object *arr, GArray *added, GError **error)
       AddedToken *t = &g_array_index(added, AddedToken, i);
       if (t->id < b->n_ids)
         {
-          if (b->str_lens[t->id] != t->len || memcmp(b->strs[t->id], t->content, t->len) != 0)
+          const char *known = vocab_text(&b->strs, (int32_t)t->id);
+          if (b->strs.len[t->id] != t->len || memcmp(known, t->content, t->len) != 0)
             {
               g_autofree char *mine = quote(t->content, t->len);
-              g_autofree char *other = quote(b->strs[t->id], b->str_lens[t->id]);
+              g_autofree char *other = quote(known, b->strs.len[t->id]);
               set_error(error, LENS_ERROR_FORMAT, b->file,
                         "added_tokens[%u] (%s) has id %" G_GINT64_FORMAT
                         ", which already belongs to %s",
@@ -796,10 +1109,9 @@ read_added_tokens(Builder *b, json_object *arr, GArray *added, GError **error)
                     t->index, t->id, b->n_ids);
           return FALSE;
         }
-      b->strs = g_renew(char *, b->strs, b->n_ids + 1);
-      b->str_lens = g_renew(size_t, b->str_lens, b->n_ids + 1);
-      b->strs[b->n_ids] = g_strndup(t->content, t->len);
-      b->str_lens[b->n_ids] = t->len;
+      b->strs.off = g_renew(size_t, b->strs.off, b->n_ids + 1);
+      b->strs.len = g_renew(size_t, b->strs.len, b->n_ids + 1);
+      builder_set(b, b->n_ids, t->content, t->len);
       b->n_ids++;
     }
   return TRUE;
@@ -881,26 +1193,29 @@ lens_tokenizer_new_from_tokenizer_json_data(const char *json, size_t len, GError
   for (size_t i = 0; i < n_merges; i++)
     {
       json_object *m = json_object_array_get_idx(merges, i);
-      g_autofree char *where = g_strdup_printf("model.merges[%zu]", i);
+      MergeWhere where = {"model.merges[", "]", i};
       if (json_object_is_type(m, json_type_string))
         {
           if (!parse_merge_line(tok, file, json_object_get_string(m),
-                                (size_t)json_object_get_string_len(m), (int32_t)i, where, error))
+                                (size_t)json_object_get_string_len(m), (int32_t)i, &where, error))
             goto out;
         }
       else if (json_object_is_type(m, json_type_array) && json_object_array_length(m) == 2
                && json_object_is_type(json_object_array_get_idx(m, 0), json_type_string)
                && json_object_is_type(json_object_array_get_idx(m, 1), json_type_string))
         {
-          if (!add_merge(tok, file, json_object_get_string(json_object_array_get_idx(m, 0)),
-                         json_object_get_string(json_object_array_get_idx(m, 1)), (int32_t)i, where,
-                         error))
+          json_object *left = json_object_array_get_idx(m, 0);
+          json_object *right = json_object_array_get_idx(m, 1);
+          if (!add_merge(tok, file, json_object_get_string(left),
+                         (size_t)json_object_get_string_len(left), json_object_get_string(right),
+                         (size_t)json_object_get_string_len(right), (int32_t)i, &where, error))
             goto out;
         }
       else
         {
+          g_autofree char *w = merge_where(&where);
           set_error(error, LENS_ERROR_FORMAT, file,
-                    "%s must be a string \"a b\" or a pair [\"a\", \"b\"], not %s", where,
+                    "%s must be a string \"a b\" or a pair [\"a\", \"b\"], not %s", w,
                     json_type_label(m));
           goto out;
         }
@@ -915,7 +1230,7 @@ lens_tokenizer_new_from_tokenizer_json_data(const char *json, size_t len, GError
     }
   /* as in Hugging Face, only added_tokens are matched in text; a vocabulary entry that looks
    * special but is not listed there is ordinary text */
-  tok->eos_id = str_lookup(tok, "<|endoftext|>");
+  tok->eos_id = str_lookup(tok, "<|endoftext|>", 13);
   ok = TRUE;
 
 out:
@@ -1467,11 +1782,47 @@ lens_tokenizer_decode(const LensTokenizer *tok, const int32_t *ids, size_t n)
 int32_t
 lens_tokenizer_lookup(const LensTokenizer *tok, const char *vocab_string)
 {
-  return vocab_string ? str_lookup(tok, vocab_string) : -1;
+  return vocab_string ? str_lookup(tok, vocab_string, strlen(vocab_string)) : -1;
 }
 
 int32_t
 lens_tokenizer_eos_id(const LensTokenizer *tok)
 {
   return tok->eos_id;
+}
+
+gboolean
+lens_tokenizer_equal(const LensTokenizer *a, const LensTokenizer *b)
+{
+  if (a->n_ids != b->n_ids || a->eos_id != b->eos_id || a->n_specials != b->n_specials
+      || memcmp(a->byte_id, b->byte_id, sizeof a->byte_id) != 0)
+    return FALSE;
+  for (int32_t id = 0; id < a->n_ids; id++)
+    if (a->tok_len[id] != b->tok_len[id]
+        || memcmp(a->blob + a->tok_off[id], b->blob + b->tok_off[id], a->tok_len[id]) != 0
+        || a->strs.len[id] != b->strs.len[id]
+        || memcmp(vocab_text(&a->strs, id), vocab_text(&b->strs, id), a->strs.len[id]) != 0
+        || str_lookup(a, vocab_text(&a->strs, id), a->strs.len[id])
+               != str_lookup(b, vocab_text(&b->strs, id), b->strs.len[id]))
+      return FALSE;
+  for (guint i = 0; i < a->n_specials; i++)
+    if (a->specials[i].id != b->specials[i].id || a->specials[i].len != b->specials[i].len
+        || memcmp(a->specials[i].bytes, b->specials[i].bytes, a->specials[i].len) != 0)
+      return FALSE;
+  /* the merge tables: the same pairs with the same ranks and results */
+  for (size_t i = 0; i < a->merge_cap; i++)
+    {
+      const MergeSlot *s = &a->merges[i];
+      if (s->key == 0)
+        continue;
+      const MergeSlot *t = merge_find(b, (int32_t)(s->key >> 32) - 1, (int32_t)(guint32)s->key);
+      if (t->key != s->key || t->rank != s->rank || t->merged != s->merged)
+        return FALSE;
+    }
+  size_t na = 0, nb = 0;
+  for (size_t i = 0; i < a->merge_cap; i++)
+    na += a->merges[i].key != 0;
+  for (size_t i = 0; i < b->merge_cap; i++)
+    nb += b->merges[i].key != 0;
+  return na == nb;
 }

@@ -1,6 +1,8 @@
 /* libFuzzer harness for loading GPT-2's own tokenizer files from memory: the input is vocab.json,
- * a NUL byte, then merges.txt (no NUL: merges.txt is empty). */
+ * a NUL byte, then merges.txt (no NUL: merges.txt is empty). A vocab.json the one-pass reader
+ * takes is loaded through json-c as well, and the two tokenizers must be the same. */
 #include "fuzz-tokenizer-common.h"
+#include "lens-tokenizer-private.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -28,6 +30,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       if (error != NULL)
         abort ();
+      LensTokenizer *general = lens_tokenizer_new_from_gpt2_data_general (v, vlen, m, mlen, NULL);
+      if (general == NULL || !lens_tokenizer_equal (tok, general))
+        abort ();
+      lens_tokenizer_free (general);
       fuzz_use_tokenizer (tok, nul ? nul + 1 : data, mlen);
       lens_tokenizer_free (tok);
     }

@@ -70,6 +70,11 @@ CHECKPOINTS = [
          outliers=True),
     dict(name="l3-c80-f32-tied-wide-heads", tok=("A", "json-pairs"), n_layer=3, n_embd=80,
          n_head=4, n_inner=64, n_positions=40, dtype="F32", prefix="", tied=True, std=0.3),
+    # A vocabulary of several thousand ids: the engine cuts the unembedding into tiles of about
+    # 2,048 ids and merges their partial softmaxes; 2 layers x 80 positions is more than one
+    # chunk of cells.
+    dict(name="l1-c32-f32-tied-vocab-6k", tok=("D", "gpt2"), n_layer=1, n_embd=32, n_head=2,
+         n_inner=None, n_positions=80, dtype="F32", prefix="", tied=True, std=0.5),
 ]
 
 LARGE = dict(name="gpt2-small-shape-f32", tok=("gpt2", "gpt2"), n_layer=12, n_embd=768, n_head=12,
@@ -77,7 +82,8 @@ LARGE = dict(name="gpt2-small-shape-f32", tok=("gpt2", "gpt2"), n_layer=12, n_em
              std=0.05, emb_std=0.2)
 
 # name -> (learnt merges, random merges, shuffle ranks)
-TOKENIZERS = {"A": (300, 100, False), "B": (500, 1400, True), "C": (700, 2500, False)}
+TOKENIZERS = {"A": (300, 100, False), "B": (500, 1400, True), "C": (700, 2500, False),
+              "D": (700, 5300, False)}
 
 HARD_BITS = [" don't", " it's", " we'll", "   ", "\n\n", "\t", " 3.14159", " 100,000", " 🙂",
              " 👩‍💻", " 東京", " café", " naïve", " Zürich", "!!", " (x)", " e\u0301", " 日本語",
@@ -592,6 +598,12 @@ def main():
             long_text = fit_prompt(ck.tok, 3 * P, rng, with_eot=True)
             cases.append((f"{n}/tokenize-3x-context",
                           lambda ck=ck, t=long_text: tokenize_case(cli, ck, t)))
+            if V > 4096:
+                # A top-k near a quarter of the vocabulary: every tile's partial list is full
+                # and the merge has to interleave all of them.
+                K = V // 4 - 50
+                cases.append((f"{n}/short-topk-{K}-of-{V}",
+                              lambda ck=ck, p=short, K=K: lens_case(cli, ck, p, K, [" lens"])))
             if V < 1000:
                 one = fit_prompt(ck.tok, 1, rng)
                 cases.append((f"{n}/one-token-topk-all-{V}",

@@ -463,6 +463,88 @@ test_reject_vocab(void)
   expect_gpt2_error(deep, m, F, "vocab.json:", "invalid JSON");
 }
 
+/* The one-pass vocab.json reader must give exactly the tokenizer the json-c path gives, and
+ * decline (leaving it to the json-c path and its messages) whatever it does not fully take. */
+static void
+test_flat_vocab(void)
+{
+  static const struct
+  {
+    const char *vocab;
+    gboolean flat;
+  } cases[] = {
+    {"{\"a\": 0, \"b\": 1, \"ab\": 2}", TRUE},
+    {" \r\n\t{ \"ab\" :2 ,\"a\":0,\n\"b\"\t: 1 }\n ", TRUE}, /* any order, any JSON space */
+    {"{\"a\": 0, \"b\": 1, \"ab\": 2, \"\\\"\": 3, \"\\\\\": 4, \"\\/\": 5, \"\\u00e9\": 6, "
+     "\"\\ud83d\\ude00\": 7, \"\xc3\xa9x\": 8, \"\\b\\f\\n\\r\\t\": 9, \"\\u0120a\": 10, "
+     "\"\\u0041\": 11, \"<|endoftext|>\": 12, \"\xc4\xa0\": 13}",
+     TRUE},
+    {"{\"a\": 0, \"b\": 1, \"ab\": 2.0}", FALSE},
+    {"{\"a\": 0, \"b\": 1, \"ab\": 2e0}", FALSE},
+    {"{\"a\": 0, \"b\": 1, \"ab\": -2}", FALSE},
+    {"{\"a\": 00}", FALSE},
+    {"{\"a\": 0, \"b\": 1, \"ab\": 2, \"x\": {}}", FALSE},
+    {"{\"a\": 0, \"\\u0061\": 1}", FALSE},
+    {"\xef\xbb\xbf{\"a\": 0}", FALSE},
+    {"{\"\\ud83d\": 0}", FALSE},
+    {"{\"\\ude00\": 0}", FALSE},
+    {"{\"\\ud83d\\u0041\": 0}", FALSE},
+    {"{\"\\u00\": 0}", FALSE},
+    {"{\"\\u00g0\": 0}", FALSE},
+    {"{\"\\x41\": 0}", FALSE},
+    {"{\"a\\u0000\": 0}", FALSE},
+    {"{\"a\": 0} ,", FALSE},
+    {"{\"a\": 0, \"b\": 0}", FALSE},
+    {"{\"a\": 0, \"b\": 5}", FALSE},
+    {"{\"a\": 1000000000}", FALSE},
+    {"{\"a\": 0, \"b\": 99999999999999999999}", FALSE},
+    {"{\"\": 0}", FALSE},
+    {"{\"a\x01\": 0}", FALSE},
+    {"{\"a\xff\": 0}", FALSE},
+    {"{\"a\": 0,}", FALSE},
+    {"{}", FALSE},
+    {"{\"a\": 0", FALSE},
+    {"{\"a", FALSE},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
+    {
+      const char *v = cases[i].vocab;
+      const char *m = cases[i].flat && strstr(v, "\"ab\"") != NULL ? "#version: 0.2\na b\n" : "";
+      g_assert_cmpint(lens_tokenizer_vocab_json_is_flat(v, strlen(v)), ==, cases[i].flat);
+      g_autoptr(GError) e1 = NULL, e2 = NULL;
+      g_autoptr(LensTokenizer) fast
+          = lens_tokenizer_new_from_gpt2_data(v, strlen(v), m, strlen(m), &e1);
+      g_autoptr(LensTokenizer) general
+          = lens_tokenizer_new_from_gpt2_data_general(v, strlen(v), m, strlen(m), &e2);
+      if (cases[i].flat)
+        {
+          g_assert_no_error(e1);
+          g_assert_no_error(e2);
+          g_assert_true(lens_tokenizer_equal(fast, general));
+        }
+      else if (fast != NULL || general != NULL)
+        g_assert_true(fast != NULL && general != NULL && lens_tokenizer_equal(fast, general));
+      else
+        g_assert_cmpstr(e1->message, ==, e2->message);
+    }
+  /* the comparison itself can fail: one vocabulary string differs */
+  const char *v1 = "{\"a\": 0, \"b\": 1}", *v2 = "{\"a\": 0, \"c\": 1}";
+  g_autoptr(LensTokenizer) t1 = lens_tokenizer_new_from_gpt2_data(v1, strlen(v1), "", 0, NULL);
+  g_autoptr(LensTokenizer) t2 = lens_tokenizer_new_from_gpt2_data(v2, strlen(v2), "", 0, NULL);
+  g_assert_false(lens_tokenizer_equal(t1, t2));
+  /* the escapes decode to the tokens they spell */
+  const char *v = cases[2].vocab;
+  g_autoptr(LensTokenizer) tok = lens_tokenizer_new_from_gpt2_data(v, strlen(v), "", 0, NULL);
+  g_assert_cmpint(lens_tokenizer_lookup(tok, "\xf0\x9f\x98\x80"), ==, 7);
+  g_assert_cmpint(lens_tokenizer_lookup(tok, "\b\f\n\r\t"), ==, 9);
+  g_assert_cmpint(lens_tokenizer_lookup(tok, "\xc4\xa0" "a"), ==, 10);
+  g_assert_cmpint(lens_tokenizer_lookup(tok, "A"), ==, 11);
+  g_assert_cmpint(lens_tokenizer_eos_id(tok), ==, 12);
+  size_t len = 0;
+  const uint8_t *bytes = lens_tokenizer_token_bytes(tok, 13, &len); /* Ġ is the byte 0x20 */
+  g_assert_cmpmem(bytes, len, " ", 1);
+}
+
 static void
 test_reject_merges(void)
 {
@@ -865,6 +947,7 @@ main(int argc, char **argv)
   g_test_add_func("/tokenizer/encode-errors", test_encode_errors);
   g_test_add_func("/tokenizer/display", test_display);
   g_test_add_func("/tokenizer/decode", test_decode);
+  g_test_add_func("/tokenizer/flat-vocab", test_flat_vocab);
   g_test_add_func("/tokenizer/reject/vocab", test_reject_vocab);
   g_test_add_func("/tokenizer/reject/merges", test_reject_merges);
   g_test_add_func("/tokenizer/reject/tokenizer-json", test_reject_tokenizer_json);
