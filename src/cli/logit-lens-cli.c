@@ -553,7 +553,8 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
-      fprintf (stderr, "logit-lens-cli: %s\n", error->message);
+      g_autofree char *line = lens_error_one_line (error->message);
+      fprintf (stderr, "logit-lens-cli: %s\n", line);
       return 2;
     }
   if (o.version)
@@ -563,7 +564,8 @@ main (int argc, char **argv)
     }
   if (argc > 1)
     {
-      fprintf (stderr, "logit-lens-cli: unexpected argument \"%s\" (see --help)\n", argv[1]);
+      g_autofree char *arg = lens_error_one_line (argv[1]);
+      fprintf (stderr, "logit-lens-cli: unexpected argument \"%s\" (see --help)\n", arg);
       return 2;
     }
 
@@ -572,7 +574,10 @@ main (int argc, char **argv)
   if (ok)
     fwrite (out->str, 1, out->len, stdout);
   else
-    fprintf (stderr, "logit-lens-cli: %s\n", error->message);
+    {
+      g_autofree char *line = lens_error_one_line (error->message);
+      fprintf (stderr, "logit-lens-cli: %s\n", line);
+    }
 
   g_free (o.model_dir);
   g_free (o.prompt);

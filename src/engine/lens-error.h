@@ -19,4 +19,8 @@ typedef enum
 
 GQuark lens_error_quark (void);
 
+/* `message` made safe to print as one line: control characters and bytes that are not UTF-8
+ * (which can reach a message through a file or folder name) shown as escapes. Free with g_free. */
+char *lens_error_one_line (const char *message);
+
 G_END_DECLS

@@ -597,8 +597,14 @@ weight_store_add (LensWeightStore *ws, LensSafetensors *st, GError **error)
 static gboolean
 is_plain_file_name (const char *s, size_t len)
 {
-  return len > 0 && strlen (s) == len && strchr (s, '/') == NULL && strchr (s, '\\') == NULL
-         && strstr (s, "..") == NULL && strcmp (s, ".") != 0;
+  if (len == 0 || strlen (s) != len || strchr (s, '/') != NULL || strchr (s, '\\') != NULL
+      || strstr (s, "..") != NULL || strcmp (s, ".") == 0)
+    return FALSE;
+  /* no control characters: the name ends up in messages that must stay one line */
+  for (size_t i = 0; i < len; i++)
+    if ((guchar) s[i] < 0x20 || s[i] == 0x7F)
+      return FALSE;
+  return TRUE;
 }
 
 static LensWeightStore *

@@ -481,6 +481,11 @@ def error_cases(cli, ck, root, rng):
         return error_case(cli, ["--model", os.path.join(root, "no-such-model"), "--prompt",
                                 ok_prompt, "--json"], "no-such-model")
 
+    def missing_dir_with_newline():
+        # The folder name reaches the message; the message must still be one line.
+        return error_case(cli, ["--model", os.path.join(root, "no-such\nmodel\x1b[31m"),
+                                "--prompt", ok_prompt, "--json"], "no-such\\nmodel\\x1B[31m")
+
     def too_long():
         text = fit_prompt(ck.tok, P + 1, rng)
         return error_case(cli, ["--model", ck.dir, "--prompt", text, "--json"])
@@ -526,6 +531,7 @@ def error_cases(cli, ck, root, rng):
     add("unknown-dtype", unknown_dtype)
     add("unknown-model-type", unknown_model_type)
     add("missing-directory", missing_dir)
+    add("missing-directory-name-with-control-characters", missing_dir_with_newline)
     add("prompt-longer-than-n_positions", too_long)
     add("empty-prompt", empty_prompt)
     add("invalid-utf8-prompt", invalid_utf8)

@@ -800,6 +800,11 @@ test_store_index_errors (void)
   expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
   write_text (dir, idx, "{'weight_map':{'a':'s1.safetensors\\u0000x'}}");
   expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
+  /* a missing shard whose name has a newline would split the "cannot open" message */
+  write_text (dir, idx, "{'weight_map':{'a':'s1\\n.safetensors'}}");
+  expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
+  write_text (dir, idx, "{'weight_map':{'a':'.'}}");
+  expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
   write_text (dir, idx, "{'weight_map':{'a':1}}");
   expect_store_fail (dir, LENS_ERROR_FORMAT, "must be a file name string");
   write_text (dir, idx, "{'weight_map':{}}");
