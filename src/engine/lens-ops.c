@@ -211,15 +211,6 @@ lens_attention_forward_ref (float *out, const float *qkv, int T, int C, int NH)
 
 /* ------------------------------------------------------------------------------------------ */
 
-LENS_HOT static float
-row_max (const float *x, int V)
-{
-  float m = -INFINITY;
-  for (int v = 0; v < V; v++)
-    m = x[v] > m ? x[v] : m;
-  return m;
-}
-
 /* sum_v exp(x_v - m) and sum_v exp(x_v - m) * (x_v - m), in 8 float lanes summed in double. */
 LENS_HOT static void
 row_exp_sums (const float *x, int V, float m, double *sum_e, double *sum_ed)
@@ -251,26 +242,44 @@ row_exp_sums (const float *x, int V, float m, double *sum_e, double *sum_ed)
   *sum_ed = b;
 }
 
-/* Keeps the K largest logits, best first; an equal logit does not displace an earlier id. */
-static void
+static inline void
+topk_insert (float val, int32_t id, int K, int *n, int32_t *ids, float *vals)
+{
+  int pos = *n < K ? (*n)++ : K - 1;
+  while (pos > 0 && val > vals[pos - 1])
+    {
+      vals[pos] = vals[pos - 1];
+      ids[pos] = ids[pos - 1];
+      pos--;
+    }
+  vals[pos] = val;
+  ids[pos] = id;
+}
+
+/* Keeps the K largest logits, best first; an equal logit does not displace an earlier id. Once
+ * the list is full, a block of 8 whose largest value does not beat the K-th is skipped whole:
+ * after the first few hundred logits almost every block is. */
+LENS_HOT static void
 row_topk (const float *x, int V, int K, int32_t *ids, float *vals)
 {
-  int n = 0;
-  for (int v = 0; v < V; v++)
+  int n = 0, v = 0;
+  for (; v + 8 <= V; v += 8)
     {
-      float val = x[v];
-      if (n == K && !(val > vals[K - 1]))
-        continue;
-      int pos = n < K ? n++ : K - 1;
-      while (pos > 0 && val > vals[pos - 1])
+      if (n == K)
         {
-          vals[pos] = vals[pos - 1];
-          ids[pos] = ids[pos - 1];
-          pos--;
+          float block_max = x[v];
+          for (int l = 1; l < 8; l++)
+            block_max = x[v + l] > block_max ? x[v + l] : block_max;
+          if (!(block_max > vals[K - 1]))
+            continue;
         }
-      vals[pos] = val;
-      ids[pos] = v;
+      for (int l = 0; l < 8; l++)
+        if (n < K || x[v + l] > vals[K - 1])
+          topk_insert (x[v + l], v + l, K, &n, ids, vals);
     }
+  for (; v < V; v++)
+    if (n < K || x[v] > vals[K - 1])
+      topk_insert (x[v], v, K, &n, ids, vals);
 }
 
 LensSoftmaxPartial
@@ -278,9 +287,9 @@ lens_softmax_partial (const float *logits, int V, int32_t first_id, int K, int32
                       float *top_logits)
 {
   LensSoftmaxPartial p;
-  p.max = row_max (logits, V);
-  row_exp_sums (logits, V, p.max, &p.sum_e, &p.sum_ed);
   row_topk (logits, V, K, top_ids, top_logits);
+  p.max = top_logits[0]; /* K >= 1: the best logit is the row's maximum */
+  row_exp_sums (logits, V, p.max, &p.sum_e, &p.sum_ed);
   for (int k = 0; k < K; k++)
     top_ids[k] += first_id;
   return p;

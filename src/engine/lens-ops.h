@@ -36,7 +36,7 @@ typedef struct
 } LensSoftmaxStats;
 
 /* Statistics and top-k (ids and probabilities, best first; ties broken by lower id) of
- * softmax(logits (V)). top_ids/top_probs: (K), K <= V. */
+ * softmax(logits (V)). top_ids/top_probs: (K), 1 <= K <= V. */
 LensSoftmaxStats lens_softmax_topk (const float *logits, int V, int K, int32_t *top_ids,
                                     float *top_probs);
 LensSoftmaxStats lens_softmax_topk_ref (const float *logits, int V, int K, int32_t *top_ids,
@@ -52,7 +52,7 @@ typedef struct
   double sum_ed;
 } LensSoftmaxPartial;
 
-/* logits (V) of the ids first_id .. first_id + V - 1. top_ids/top_logits: (K), K <= V. */
+/* logits (V) of the ids first_id .. first_id + V - 1. top_ids/top_logits: (K), 1 <= K <= V. */
 LensSoftmaxPartial lens_softmax_partial (const float *logits, int V, int32_t first_id, int K,
                                          int32_t *top_ids, float *top_logits);
 /* Combines n partials of disjoint slices given in increasing id order. top_ids/top_logits are

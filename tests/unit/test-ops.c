@@ -141,6 +141,35 @@ test_softmax_topk (void)
     }
 }
 
+/* The top-k scan skips blocks of 8 that cannot enter the list; rows full of ties (the lower id
+ * wins), rising rows (every value enters) and falling rows must still give the reference's ids. */
+static void
+test_softmax_topk_orders (void)
+{
+  g_autoptr (GRand) rng = g_rand_new_with_seed (11);
+  const int sizes[] = {9, 100, 1003};
+  const int ks[] = {1, 5, 8, 64};
+  for (size_t s = 0; s < G_N_ELEMENTS (sizes); s++)
+    for (int pattern = 0; pattern < 3; pattern++)
+      for (size_t ki = 0; ki < G_N_ELEMENTS (ks); ki++)
+        {
+          int V = sizes[s], K = MIN (ks[ki], V);
+          g_autofree float *logits = g_new (float, V);
+          for (int v = 0; v < V; v++)
+            logits[v] = pattern == 0 ? (float) g_rand_int_range (rng, 0, 4) /* 4 levels */
+                        : pattern == 1 ? (float) v * 0.01f                  /* rising */
+                                       : (float) (V - v) * 0.01f;           /* falling */
+          g_autofree int32_t *ids = g_new (int32_t, K);
+          g_autofree int32_t *ref_ids = g_new (int32_t, K);
+          g_autofree float *probs = g_new (float, K);
+          g_autofree float *ref_probs = g_new (float, K);
+          lens_softmax_topk (logits, V, K, ids, probs);
+          lens_softmax_topk_ref (logits, V, K, ref_ids, ref_probs);
+          for (int k = 0; k < K; k++)
+            g_assert_cmpint (ids[k], ==, ref_ids[k]);
+        }
+}
+
 /* Partials over vocabulary slices, merged, equal the whole-row reference (ties across a slice
  * boundary keep the lower id first). */
 static void
@@ -198,6 +227,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/gelu-new", test_gelu);
   g_test_add_func ("/ops/layernorm-large-mean", test_layernorm);
   g_test_add_func ("/ops/softmax-topk", test_softmax_topk);
+  g_test_add_func ("/ops/softmax-topk-orders", test_softmax_topk_orders);
   g_test_add_func ("/ops/softmax-uniform", test_softmax_uniform);
   g_test_add_func ("/ops/softmax-merge", test_softmax_merge);
   return g_test_run ();
