@@ -2,12 +2,15 @@
  * also be written back both ways, and what is written must read back.
  *
  * lens-results-io.c needs lens-result.c, which needs the rest of the engine (model, tokenizer,
- * OpenBLAS), so this harness links every engine source. Seeds: tests/data/results/*.json. */
+ * OpenBLAS), so this harness links every engine source. Seeds: corpus/results/ (copies of
+ * tests/data/results/*.json). */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "lens-results-io.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
