@@ -14,11 +14,11 @@ struct _LlApplication
 G_DEFINE_FINAL_TYPE (LlApplication, ll_application, ADW_TYPE_APPLICATION)
 
 static const GOptionEntry option_entries[] = {
-  { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL,
-    N_("Open the model in folder DIR (Hugging Face layout)"), N_("DIR") },
-  { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Show the version and exit"), NULL },
-  { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, N_("[RESULTS.json]") },
-  { NULL },
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, NULL,
+     N_ ("Open the model in folder DIR (Hugging Face layout)"), N_ ("DIR")},
+    {"version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Show the version and exit"), NULL},
+    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, N_ ("[RESULTS.json]")},
+    {NULL},
 };
 
 static LlWindow *
@@ -60,12 +60,13 @@ ll_application_command_line (GApplication *app, GApplicationCommandLine *cmdline
   /* A results file given on the command line opens without waiting for the model. */
   g_autofree char **files = NULL;
   g_autofree char *results_path = NULL;
-  if (g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &files) && files != NULL &&
-      files[0] != NULL)
+  if (g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &files) && files != NULL
+      && files[0] != NULL)
     {
       if (files[1] != NULL)
         {
-          g_application_command_line_printerr (cmdline, _("Only one results file can be opened\n"));
+          g_application_command_line_printerr (cmdline,
+                                               _ ("Only one results file can be opened\n"));
           return 1;
         }
       g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (cmdline, files[0]);
@@ -96,22 +97,17 @@ static void
 about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   GtkApplication *app = user_data;
-  const char *developers[] = { _("The Logit Lens contributors"), NULL };
+  const char *developers[] = {_ ("The Logit Lens contributors"), NULL};
 
   GtkWidget *about = adw_about_window_new ();
   gtk_window_set_transient_for (GTK_WINDOW (about), gtk_application_get_active_window (app));
-  g_object_set (about,
-                "application-name", _("Logit Lens"),
-                "application-icon", APP_ID,
-                "version", PACKAGE_VERSION,
-                "developer-name", _("The Logit Lens contributors"),
-                "developers", developers,
-                "license-type", GTK_LICENSE_MIT_X11,
-                "comments", _("See what every layer of a transformer predicts: the logit lens "
-                              "applies the final norm and the unembedding to the residual stream "
-                              "after each block."),
-                "translator-credits", _("translator-credits"),
-                NULL);
+  g_object_set (about, "application-name", _ ("Logit Lens"), "application-icon", APP_ID, "version",
+                PACKAGE_VERSION, "developer-name", _ ("The Logit Lens contributors"), "developers",
+                developers, "license-type", GTK_LICENSE_MIT_X11, "comments",
+                _ ("See what every layer of a transformer predicts: the logit lens "
+                   "applies the final norm and the unembedding to the residual stream "
+                   "after each block."),
+                "translator-credits", _ ("translator-credits"), NULL);
   gtk_window_present (GTK_WINDOW (about));
 }
 
@@ -127,8 +123,8 @@ quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 static const GActionEntry app_entries[] = {
-  { "about", about_activated },
-  { "quit", quit_activated },
+    {"about", about_activated},
+    {"quit", quit_activated},
 };
 
 static void
@@ -143,17 +139,17 @@ ll_application_startup (GApplication *app)
     const char *action;
     const char *accels[3];
   } accels[] = {
-    { "app.quit", { "<Control>q", NULL } },
-    { "win.open-results", { "<Control>o", NULL } },
-    { "win.save-results", { "<Control>s", NULL } },
-    { "win.open-model-folder", { "<Control><Shift>o", NULL } },
-    { "win.focus-prompt", { "<Control>l", NULL } },
-    { "win.focus-targets", { "<Control>t", NULL } },
-    { "win.show-view::heatmap", { "<Alt>1", NULL } },
-    { "win.show-view::target", { "<Alt>2", NULL } },
-    { "win.show-view::line", { "<Alt>3", NULL } },
-    { "win.export-view::heatmap:png", { "<Control>e", NULL } },
-    { "window.close", { "<Control>w", NULL } },
+      {"app.quit", {"<Control>q", NULL}},
+      {"win.open-results", {"<Control>o", NULL}},
+      {"win.save-results", {"<Control>s", NULL}},
+      {"win.open-model-folder", {"<Control><Shift>o", NULL}},
+      {"win.focus-prompt", {"<Control>l", NULL}},
+      {"win.focus-targets", {"<Control>t", NULL}},
+      {"win.show-view::heatmap", {"<Alt>1", NULL}},
+      {"win.show-view::target", {"<Alt>2", NULL}},
+      {"win.show-view::line", {"<Alt>3", NULL}},
+      {"win.export-view::heatmap:png", {"<Control>e", NULL}},
+      {"window.close", {"<Control>w", NULL}},
   };
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (app), accels[i].action,
@@ -177,15 +173,13 @@ ll_application_init (LlApplication *self)
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
   g_application_set_option_context_parameter_string (G_APPLICATION (self), NULL);
   g_application_set_option_context_summary (
-    G_APPLICATION (self), _("Show what every layer of a transformer predicts for a prompt."));
+      G_APPLICATION (self), _ ("Show what every layer of a transformer predicts for a prompt."));
 }
 
 LlApplication *
 ll_application_new (GApplicationFlags extra_flags)
 {
-  return g_object_new (LL_TYPE_APPLICATION,
-                       "application-id", APP_ID,
-                       "flags", G_APPLICATION_HANDLES_COMMAND_LINE | extra_flags,
-                       "resource-base-path", "/io/github/logitlens/LogitLens",
-                       NULL);
+  return g_object_new (LL_TYPE_APPLICATION, "application-id", APP_ID, "flags",
+                       G_APPLICATION_HANDLES_COMMAND_LINE | extra_flags, "resource-base-path",
+                       "/io/github/logitlens/LogitLens", NULL);
 }

@@ -22,12 +22,12 @@ struct _LlChartView
 
   LensView view;
   LensResult *result;
-  LensPaintState state;  /* copy of the caller's; hover fields are ours */
+  LensPaintState state; /* copy of the caller's; hover fields are ours */
   int hover_row, hover_pos;
 
-  GtkScrolledWindow *scroller;  /* nearest scrolled window ancestor (not owned), or NULL */
+  GtkScrolledWindow *scroller; /* nearest scrolled window ancestor (not owned), or NULL */
   gulong hadj_handler, vadj_handler;
-  GtkAdjustment *hadj, *vadj;   /* owned refs while connected */
+  GtkAdjustment *hadj, *vadj; /* owned refs while connected */
 
   /* The figure without the hover outline, kept between frames: moving the pointer only repaints
    * the hovered cell on top of it. */
@@ -39,11 +39,11 @@ struct _LlChartView
    * without them and a thread computes the full text; one job at a time. */
   char *tip_markup;
   int tip_row, tip_pos;
-  gboolean tip_full;           /* tip_markup has the ranks (or there are none to compute) */
-  GCancellable *rank_cancel;   /* the running rank job, or NULL */
-  int want_row, want_pos;      /* cell whose ranks the tooltip waits for */
+  gboolean tip_full;         /* tip_markup has the ranks (or there are none to compute) */
+  GCancellable *rank_cancel; /* the running rank job, or NULL */
+  int want_row, want_pos;    /* cell whose ranks the tooltip waits for */
 
-  guint accessible_idle;       /* pending update_accessible */
+  guint accessible_idle; /* pending update_accessible */
 };
 
 G_DEFINE_FINAL_TYPE (LlChartView, ll_chart_view, GTK_TYPE_WIDGET)
@@ -81,7 +81,8 @@ has_cells (LlChartView *self)
 static void
 layout (LlChartView *self, LensHeatmapLayout *out)
 {
-  lens_heatmap_layout_for_size (self->result, &self->state, gtk_widget_get_width (GTK_WIDGET (self)),
+  lens_heatmap_layout_for_size (self->result, &self->state,
+                                gtk_widget_get_width (GTK_WIDGET (self)),
                                 gtk_widget_get_height (GTK_WIDGET (self)), out);
 }
 
@@ -110,14 +111,14 @@ view_name (LensView view)
   switch (view)
     {
     case LENS_VIEW_HEATMAP:
-      return g_strdup (_("Top-token heatmap"));
+      return g_strdup (_ ("Top-token heatmap"));
     case LENS_VIEW_TARGET:
-      return g_strdup (_("Target heatmap"));
+      return g_strdup (_ ("Target heatmap"));
     case LENS_VIEW_LINE:
-      return g_strdup (_("Target probability across layers"));
+      return g_strdup (_ ("Target probability across layers"));
     case LENS_VIEW_TOPK:
     default:
-      return g_strdup (_("Top tokens of the selected cell"));
+      return g_strdup (_ ("Top tokens of the selected cell"));
     }
 }
 
@@ -128,7 +129,7 @@ update_accessible (LlChartView *self)
 {
   g_autofree char *text = NULL;
   if (!has_cells (self))
-    text = g_strdup (_("No result yet"));
+    text = g_strdup (_ ("No result yet"));
   else
     {
       LensPaintState st;
@@ -208,7 +209,7 @@ adjustment_changed_cb (GtkAdjustment *adj, LlChartView *self)
   if (is_large (self))
     invalidate (self);
   else if (is_heatmap (self))
-    gtk_widget_queue_draw (GTK_WIDGET (self));  /* the frozen labels move */
+    gtk_widget_queue_draw (GTK_WIDGET (self)); /* the frozen labels move */
 }
 
 static void
@@ -219,10 +220,10 @@ connect_adjustments (LlChartView *self)
     return;
   self->hadj = g_object_ref (gtk_scrolled_window_get_hadjustment (self->scroller));
   self->vadj = g_object_ref (gtk_scrolled_window_get_vadjustment (self->scroller));
-  self->hadj_handler = g_signal_connect (self->hadj, "value-changed",
-                                         G_CALLBACK (adjustment_changed_cb), self);
-  self->vadj_handler = g_signal_connect (self->vadj, "value-changed",
-                                         G_CALLBACK (adjustment_changed_cb), self);
+  self->hadj_handler
+      = g_signal_connect (self->hadj, "value-changed", G_CALLBACK (adjustment_changed_cb), self);
+  self->vadj_handler
+      = g_signal_connect (self->vadj, "value-changed", G_CALLBACK (adjustment_changed_cb), self);
 }
 
 /* Past this size a figure is painted only where it is visible: GL renderers rasterize a cairo
@@ -273,11 +274,11 @@ static gboolean
 frozen_bands (LlChartView *self, const LensHeatmapLayout *l, cairo_rectangle_t *visible,
               cairo_rectangle_t *rows, cairo_rectangle_t *cols)
 {
-  *rows = *cols = (cairo_rectangle_t) {0};
+  *rows = *cols = (cairo_rectangle_t){0};
   if (self->scroller == NULL || !is_heatmap (self) || !has_cells (self))
     return FALSE;
   graphene_rect_t port = port_area (self);
-  *visible = (cairo_rectangle_t) {port.origin.x, port.origin.y, port.size.width, port.size.height};
+  *visible = (cairo_rectangle_t){port.origin.x, port.origin.y, port.size.width, port.size.height};
   lens_heatmap_frozen_bands (l, visible, rows, cols);
   return rows->width > 0 || cols->width > 0;
 }
@@ -360,9 +361,9 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     {
       /* The hovered cell painted again with its outline, clipped to the cell: the painter draws
        * the cell's opaque fill first, so this covers the base exactly. */
-      graphene_rect_t cell = GRAPHENE_RECT_INIT (l.grid_x + st.hover_pos * l.cell_w,
-                                                 l.grid_y + st.hover_row * l.cell_h, l.cell_w,
-                                                 l.cell_h);
+      graphene_rect_t cell
+          = GRAPHENE_RECT_INIT (l.grid_x + st.hover_pos * l.cell_w,
+                                l.grid_y + st.hover_row * l.cell_h, l.cell_w, l.cell_h);
       if (graphene_rect_intersection (&cell, &area, &clip))
         {
           cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &clip);
@@ -431,7 +432,7 @@ hit (LlChartView *self, double x, double y, int *row, int *pos)
                           gtk_widget_get_height (GTK_WIDGET (self)), x, y, row))
         return FALSE;
       *pos = self->state.sel_pos >= 0 && self->state.sel_pos < r->n_tokens ? self->state.sel_pos
-                                                                             : r->n_tokens - 1;
+                                                                           : r->n_tokens - 1;
       return TRUE;
     }
   if (!is_heatmap (self))
@@ -513,9 +514,9 @@ key_pressed_cb (GtkEventControllerKey *key, guint keyval, guint keycode, GdkModi
   const LensResult *r = self->result;
   /* Start from the cell the plots show when nothing is selected yet. */
   int row = self->state.sel_row >= 0 && self->state.sel_row < r->n_rows ? self->state.sel_row
-                                                                          : r->n_rows - 1;
+                                                                        : r->n_rows - 1;
   int pos = self->state.sel_pos >= 0 && self->state.sel_pos < r->n_tokens ? self->state.sel_pos
-                                                                            : r->n_tokens - 1;
+                                                                          : r->n_tokens - 1;
   gboolean ctrl = (modifiers & GDK_CONTROL_MASK) != 0;
   switch (keyval)
     {
@@ -583,7 +584,7 @@ typedef struct
 {
   LensResult *result;
   LensPaintState state;
-  LensTarget *targets;  /* owned copies: the caller's arrays may go away meanwhile */
+  LensTarget *targets; /* owned copies: the caller's arrays may go away meanwhile */
   int row, pos;
 } RankJob;
 
@@ -652,7 +653,8 @@ start_rank_job (LlChartView *self, int row, int pos)
       const LensTarget *t = &self->state.targets[i];
       job->targets[i].label = g_strdup (t->label);
       job->targets[i].id = t->id;
-      job->targets[i].probs = t->probs != NULL ? g_memdup2 (t->probs, cells * sizeof (float)) : NULL;
+      job->targets[i].probs
+          = t->probs != NULL ? g_memdup2 (t->probs, cells * sizeof (float)) : NULL;
     }
   job->state.targets = job->targets;
 
@@ -778,8 +780,8 @@ ll_chart_view_set_state (LlChartView *self, const LensPaintState *state)
 {
   g_return_if_fail (LL_IS_CHART_VIEW (self));
   g_return_if_fail (state != NULL);
-  gboolean selection_changed = state->sel_row != self->state.sel_row
-                               || state->sel_pos != self->state.sel_pos;
+  gboolean selection_changed
+      = state->sel_row != self->state.sel_row || state->sel_pos != self->state.sel_pos;
   self->state = *state;
   if (selection_changed || state->n_targets > 0)
     queue_accessible (self);
@@ -850,20 +852,19 @@ ll_chart_view_class_init (LlChartViewClass *klass)
   widget_class->unroot = ll_chart_view_unroot;
 
   /* An int rather than an enum type: LensView lives in the GObject-free painters. */
-  properties[PROP_VIEW] = g_param_spec_int ("view", NULL, NULL, LENS_VIEW_HEATMAP, LENS_VIEW_TOPK,
-                                            LENS_VIEW_HEATMAP,
-                                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
-                                              | G_PARAM_STATIC_STRINGS);
+  properties[PROP_VIEW]
+      = g_param_spec_int ("view", NULL, NULL, LENS_VIEW_HEATMAP, LENS_VIEW_TOPK, LENS_VIEW_HEATMAP,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* (row, pos) of the cell clicked or reached with the keyboard. */
-  signals[SIGNAL_CELL_SELECTED] = g_signal_new ("cell-selected", G_TYPE_FROM_CLASS (klass),
-                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                                2, G_TYPE_INT, G_TYPE_INT);
+  signals[SIGNAL_CELL_SELECTED]
+      = g_signal_new ("cell-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
   /* (row, pos) under the pointer, (-1, -1) when it leaves the cells. */
-  signals[SIGNAL_CELL_HOVERED] = g_signal_new ("cell-hovered", G_TYPE_FROM_CLASS (klass),
-                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                               2, G_TYPE_INT, G_TYPE_INT);
+  signals[SIGNAL_CELL_HOVERED]
+      = g_signal_new ("cell-hovered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
   gtk_widget_class_set_css_name (widget_class, "chartview");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
@@ -900,5 +901,5 @@ ll_chart_view_init (LlChartView *self)
 
   g_autofree char *name = view_name (self->view);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name,
-                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _("No result yet"), -1);
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _ ("No result yet"), -1);
 }

@@ -66,8 +66,8 @@ struct _LlWindow
   LensPaintState state;
 
   /* Targets of the current result: labels, ids and (R, T) probabilities. */
-  GArray *targets;        /* of LensTarget */
-  GPtrArray *target_mem;  /* owns labels and probability arrays */
+  GArray *targets;         /* of LensTarget */
+  GPtrArray *target_mem;   /* owns labels and probability arrays */
   GPtrArray *target_texts; /* (char *) each target as parsed from the entry, for JSON */
   GtkStringList *target_names;
   char *notice;
@@ -101,7 +101,7 @@ enum
 };
 static guint signals[N_SIGNALS];
 
-static const char *const view_names[] = { "heatmap", "target", "line", "topk" };
+static const char *const view_names[] = {"heatmap", "target", "line", "topk"};
 
 static void run_now (LlWindow *self);
 static void update_targets (LlWindow *self);
@@ -157,14 +157,14 @@ view_title (LensView view)
   switch (view)
     {
     case LENS_VIEW_HEATMAP:
-      return _("Heatmap");
+      return _ ("Heatmap");
     case LENS_VIEW_TARGET:
-      return _("Target Heatmap");
+      return _ ("Target Heatmap");
     case LENS_VIEW_LINE:
-      return _("Line Plot");
+      return _ ("Line Plot");
     case LENS_VIEW_TOPK:
     default:
-      return _("Top Tokens");
+      return _ ("Top Tokens");
     }
 }
 
@@ -208,15 +208,15 @@ update_selection_labels (LlWindow *self)
     }
   /* The plots' titles name the cell; until one is chosen, say how to choose. */
   gtk_label_set_text (self->line_position_label,
-                      _("Showing the last position: click a heatmap cell or use the arrow keys "
-                        "to choose another"));
+                      _ ("Showing the last position: click a heatmap cell or use the arrow keys "
+                         "to choose another"));
 }
 
 static void
 push_state (LlWindow *self)
 {
-  self->state.targets = self->targets->len > 0 ? (const LensTarget *) (void *) self->targets->data
-                                               : NULL;
+  self->state.targets
+      = self->targets->len > 0 ? (const LensTarget *) (void *) self->targets->data : NULL;
   self->state.n_targets = (int) self->targets->len;
   if (self->state.active_target >= self->state.n_targets)
     self->state.active_target = 0;
@@ -232,8 +232,8 @@ update_imported_labels (LlWindow *self)
   const LensResult *r = self->result;
   g_autofree char *base = g_filename_display_basename (self->imported_path);
   const char *name = r->model_info.name != NULL && r->model_info.name[0] != '\0'
-                       ? r->model_info.name
-                       : _("Unknown model");
+                         ? r->model_info.name
+                         : _ ("Unknown model");
   /* Files from logitlenskit list only some layers; the model's count is the highest + 1. */
   int n_layer = r->model_info.n_layer, n_block_rows = 0, max_layer = -1;
   for (int i = 0; i < r->n_rows; i++)
@@ -249,22 +249,24 @@ update_imported_labels (LlWindow *self)
     layers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d layer", "%d layers", n_layer),
                               n_layer);
   else
-    layers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d layers, %d shown",
-                                           "%d layers, %d shown", n_layer),
-                              n_layer, n_block_rows);
-  g_autofree char *summary = g_strdup_printf (_("%s · %s · from results file “%s”"), name,
-                                              layers, base);
+    layers = g_strdup_printf (
+        g_dngettext (GETTEXT_PACKAGE, "%d layers, %d shown", "%d layers, %d shown", n_layer),
+        n_layer, n_block_rows);
+  g_autofree char *summary
+      = g_strdup_printf (_ ("%s · %s · from results file “%s”"), name, layers, base);
   gtk_label_set_text (self->model_summary, summary);
   adw_view_switcher_title_set_subtitle (self->switcher_title, base);
 
   LensModel *model = ll_worker_get_model (self->worker);
   g_autofree char *banner = NULL;
   if (model != NULL)
-    banner = g_strdup_printf (_("Opened from results file “%s” — go back to the model to run "
-                                "new prompts"), base);
+    banner = g_strdup_printf (_ ("Opened from results file “%s” — go back to the model to run "
+                                 "new prompts"),
+                              base);
   else
-    banner = g_strdup_printf (_("Opened from results file “%s” — open a model to run new "
-                                "prompts"), base);
+    banner = g_strdup_printf (_ ("Opened from results file “%s” — open a model to run new "
+                                 "prompts"),
+                              base);
   gtk_label_set_text (self->imported_label, banner);
   GAction *back = g_action_map_lookup_action (G_ACTION_MAP (self), "back-to-model");
   g_simple_action_set_enabled (G_SIMPLE_ACTION (back), model != NULL);
@@ -278,7 +280,7 @@ update_model_labels (LlWindow *self)
     update_imported_labels (self);
   if (model == NULL)
     {
-      gtk_label_set_text (self->model_button_label, _("No Model"));
+      gtk_label_set_text (self->model_button_label, _ ("No Model"));
       if (!self->imported)
         gtk_label_set_text (self->model_summary, "");
       return;
@@ -288,15 +290,15 @@ update_model_labels (LlWindow *self)
   g_autofree char *demo = lens_locate_demo_model (NULL);
   g_autofree char *canon_demo = demo != NULL ? g_canonicalize_filename (demo, NULL) : NULL;
   g_autofree char *canon_path = g_canonicalize_filename (lens_model_path (model), NULL);
-  const char *name = g_strcmp0 (canon_demo, canon_path) == 0 ? _("Demo Model")
-                                                             : lens_model_name (model);
+  const char *name
+      = g_strcmp0 (canon_demo, canon_path) == 0 ? _ ("Demo Model") : lens_model_name (model);
   gtk_label_set_text (self->model_button_label, name);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_button), lens_model_path (model));
   if (self->imported)
     return;
-  g_autofree char *summary =
-    g_strdup_printf (_("%s · %d layers · width %d · %d heads · vocabulary %d · context %d"),
-                     name, c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_positions);
+  g_autofree char *summary
+      = g_strdup_printf (_ ("%s · %d layers · width %d · %d heads · vocabulary %d · context %d"),
+                         name, c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_positions);
   gtk_label_set_text (self->model_summary, summary);
 }
 
@@ -306,7 +308,7 @@ set_model_loading (LlWindow *self, gboolean loading)
   gtk_stack_set_visible_child_name (self->model_icon_stack, loading ? "spinner" : "icon");
   gtk_spinner_set_spinning (self->model_spinner, loading);
   if (loading)
-    gtk_label_set_text (self->model_button_label, _("Loading…"));
+    gtk_label_set_text (self->model_button_label, _ ("Loading…"));
   else
     update_model_labels (self);
 }
@@ -334,7 +336,8 @@ set_notice (LlWindow *self, const char *notice)
 static void
 update_targets (LlWindow *self)
 {
-  g_auto (GStrv) texts = ll_targets_parse (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+  g_auto (GStrv) texts
+      = ll_targets_parse (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
   g_autoptr (GString) notice = g_string_new (NULL);
   g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
   const LensResult *r = self->result;
@@ -353,7 +356,7 @@ update_targets (LlWindow *self)
           g_free (probs);
           if (notice->len > 0)
             g_string_append (notice, "  ");
-          g_string_append_printf (notice, _("Cannot track “%s”: %s."), texts[i], error->message);
+          g_string_append_printf (notice, _ ("Cannot track “%s”: %s."), texts[i], error->message);
           continue;
         }
       const char *shown = first_id >= 0 ? lens_result_token_text (r, first_id) : texts[i];
@@ -361,13 +364,13 @@ update_targets (LlWindow *self)
         {
           if (notice->len > 0)
             g_string_append (notice, "  ");
-          g_string_append_printf (notice, _("“%s” is %d tokens; tracking its first, “%s”."),
+          g_string_append_printf (notice, _ ("“%s” is %d tokens; tracking its first, “%s”."),
                                   texts[i], n_ids, shown);
         }
       char *label = g_strdup (shown);
       g_ptr_array_add (self->target_mem, label);
       g_ptr_array_add (self->target_mem, probs);
-      LensTarget t = { .label = label, .id = first_id, .probs = probs };
+      LensTarget t = {.label = label, .id = first_id, .probs = probs};
       g_array_append_val (self->targets, t);
       g_ptr_array_add (self->target_texts, g_strdup (texts[i]));
       g_autofree char *name = g_strdup_printf ("“%s”", label);
@@ -414,9 +417,9 @@ target_dropdown_selected_cb (LlWindow *self)
 static void
 set_result (LlWindow *self, LensResult *result)
 {
-  gboolean same_shape = self->result != NULL && result != NULL &&
-                        self->result->n_rows == result->n_rows &&
-                        self->result->n_tokens == result->n_tokens;
+  gboolean same_shape = self->result != NULL && result != NULL
+                        && self->result->n_rows == result->n_rows
+                        && self->result->n_tokens == result->n_tokens;
 
   if (result != NULL)
     lens_result_ref (result);
@@ -481,8 +484,8 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (LlWindow) self = user_data;
   g_autoptr (GError) error = NULL;
   gboolean from_cache = FALSE;
-  g_autoptr (LensResult) result = ll_worker_run_finish (LL_WORKER (source), res, &from_cache,
-                                                        &error);
+  g_autoptr (LensResult) result
+      = ll_worker_run_finish (LL_WORKER (source), res, &from_cache, &error);
 
   /* A run that finished after a results file was opened must not replace it. */
   if (self->imported)
@@ -492,7 +495,7 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       /* Superseded or cancelled: a newer request owns the window now. */
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
-      adw_status_page_set_title (self->error_page, _("Cannot Run This Prompt"));
+      adw_status_page_set_title (self->error_page, _ ("Cannot Run This Prompt"));
       adw_status_page_set_description (self->error_page, error->message);
       gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), FALSE);
       gtk_label_set_text (self->status_label, "");
@@ -507,9 +510,9 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
                                            "%d tokens · from cache", result->n_tokens),
                               result->n_tokens);
   else
-    status = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · %.2f s",
-                                           "%d tokens · %.2f s", result->n_tokens),
-                              result->n_tokens, seconds);
+    status = g_strdup_printf (
+        g_dngettext (GETTEXT_PACKAGE, "%d token · %.2f s", "%d tokens · %.2f s", result->n_tokens),
+        result->n_tokens, seconds);
   gtk_label_set_text (self->status_label, status);
   set_result (self, result);
   set_content (self, "result");
@@ -620,16 +623,15 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       set_model_loading (self, FALSE);
       g_autofree char *message = NULL;
       if (ll_worker_get_model (self->worker) != NULL)
-        message = g_strdup_printf (_("Could not open the model in “%s”: %s. Still using %s."),
-                                   dir, error->message,
+        message = g_strdup_printf (_ ("Could not open the model in “%s”: %s. Still using %s."), dir,
+                                   error->message,
                                    lens_model_name (ll_worker_get_model (self->worker)));
       else
-        message = g_strdup_printf (_("Could not open the model in “%s”: %s"), dir,
-                                   error->message);
+        message = g_strdup_printf (_ ("Could not open the model in “%s”: %s"), dir, error->message);
       show_error (self, message);
       if (ll_worker_get_model (self->worker) == NULL)
         {
-          adw_status_page_set_title (self->error_page, _("No Model"));
+          adw_status_page_set_title (self->error_page, _ ("No Model"));
           adw_status_page_set_description (self->error_page, message);
           gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), TRUE);
           if (self->open_cancellable != NULL)
@@ -660,8 +662,8 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       g_free (self->content_before_open);
       self->content_before_open = g_strdup ("empty");
     }
-  else if (g_strcmp0 (ll_window_get_content_state (self), "loading") == 0 ||
-           g_strcmp0 (ll_window_get_content_state (self), "error") == 0)
+  else if (g_strcmp0 (ll_window_get_content_state (self), "loading") == 0
+           || g_strcmp0 (ll_window_get_content_state (self), "error") == 0)
     set_content (self, "empty");
   run_now (self);
 }
@@ -678,7 +680,7 @@ ll_window_open_model (LlWindow *self, const char *dir)
   set_model_loading (self, TRUE);
   if (ll_worker_get_model (self->worker) == NULL && !self->imported)
     {
-      adw_status_page_set_title (self->loading_page, _("Loading Model…"));
+      adw_status_page_set_title (self->loading_page, _ ("Loading Model…"));
       adw_status_page_set_description (self->loading_page, dir);
       set_content (self, "loading");
     }
@@ -690,14 +692,13 @@ ll_window_open_default_model (LlWindow *self, const char *explicit_dir)
 {
   g_return_if_fail (LL_IS_WINDOW (self));
 
-  g_autofree char *last = self->settings != NULL
-                            ? g_settings_get_string (self->settings, "last-model")
-                            : NULL;
+  g_autofree char *last
+      = self->settings != NULL ? g_settings_get_string (self->settings, "last-model") : NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = lens_locate_default_model (explicit_dir, last, NULL, &error);
   if (dir == NULL)
     {
-      adw_status_page_set_title (self->error_page, _("No Model Found"));
+      adw_status_page_set_title (self->error_page, _ ("No Model Found"));
       adw_status_page_set_description (self->error_page, error->message);
       gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), TRUE);
       set_content (self, "error");
@@ -716,7 +717,7 @@ rebuild_model_menu (LlWindow *self)
   g_autofree char *demo = lens_locate_demo_model (NULL);
   if (demo != NULL)
     {
-      g_autoptr (GMenuItem) item = g_menu_item_new (_("Demo Model (Brown Corpus)"), NULL);
+      g_autoptr (GMenuItem) item = g_menu_item_new (_ ("Demo Model (Brown Corpus)"), NULL);
       g_menu_item_set_action_and_target_value (item, "win.open-model", g_variant_new_string (demo));
       g_menu_append_item (bundled, item);
       g_hash_table_add (listed, demo);
@@ -736,12 +737,11 @@ rebuild_model_menu (LlWindow *self)
           g_menu_append_item (section, item);
           g_hash_table_add (listed, m->path);
         }
-      g_menu_append_section (self->model_menu, _("Hugging Face Cache"), G_MENU_MODEL (section));
+      g_menu_append_section (self->model_menu, _ ("Hugging Face Cache"), G_MENU_MODEL (section));
     }
 
-  g_auto (GStrv) recent = self->settings != NULL
-                            ? g_settings_get_strv (self->settings, "recent-models")
-                            : NULL;
+  g_auto (GStrv) recent
+      = self->settings != NULL ? g_settings_get_strv (self->settings, "recent-models") : NULL;
   g_autoptr (GMenu) recent_section = g_menu_new ();
   for (int i = 0; recent != NULL && recent[i] != NULL; i++)
     {
@@ -754,10 +754,10 @@ rebuild_model_menu (LlWindow *self)
       g_menu_append_item (recent_section, item);
     }
   if (g_menu_model_get_n_items (G_MENU_MODEL (recent_section)) > 0)
-    g_menu_append_section (self->model_menu, _("Recent"), G_MENU_MODEL (recent_section));
+    g_menu_append_section (self->model_menu, _ ("Recent"), G_MENU_MODEL (recent_section));
 
   g_autoptr (GMenu) open = g_menu_new ();
-  g_menu_append (open, _("_Open Model Folder…"), "win.open-model-folder");
+  g_menu_append (open, _ ("_Open Model Folder…"), "win.open-model-folder");
   g_menu_append_section (self->model_menu, NULL, G_MENU_MODEL (open));
 }
 
@@ -792,7 +792,7 @@ folder_chooser_response_cb (GtkNativeDialog *dialog, int response, gpointer user
       if (path != NULL)
         ll_window_open_model (self, path);
       else
-        show_error (self, _("Only local folders can be opened as models"));
+        show_error (self, _ ("Only local folders can be opened as models"));
     }
   g_object_unref (dialog);
 }
@@ -802,8 +802,8 @@ open_model_folder_activated (GSimpleAction *action, GVariant *param, gpointer us
 {
   LlWindow *self = user_data;
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-    _("Open Model Folder"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"),
-    _("_Cancel"));
+      _ ("Open Model Folder"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+      _ ("_Open"), _ ("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect (chooser, "response", G_CALLBACK (folder_chooser_response_cb), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
@@ -828,16 +828,16 @@ export_chooser_response_cb (GtkNativeDialog *dialog, int response, gpointer user
       g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
       g_autoptr (GError) error = NULL;
       if (path == NULL)
-        show_error (self, _("Figures can only be exported to local files"));
+        show_error (self, _ ("Figures can only be exported to local files"));
       else if (!ll_window_export_view (self, req->view, path, req->scale, &error))
         {
-          g_autofree char *message = g_strdup_printf (_("Could not export: %s"), error->message);
+          g_autofree char *message = g_strdup_printf (_ ("Could not export: %s"), error->message);
           show_error (self, message);
         }
       else
         {
           g_autofree char *base = g_filename_display_basename (path);
-          g_autofree char *text = g_strdup_printf (_("Exported “%s”"), base);
+          g_autofree char *text = g_strdup_printf (_ ("Exported “%s”"), base);
           show_toast (self, text);
         }
     }
@@ -857,7 +857,7 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
     return;
   if (self->result == NULL)
     {
-      show_toast (self, _("Nothing to export yet: type a prompt first"));
+      show_toast (self, _ ("Nothing to export yet: type a prompt first"));
       return;
     }
 
@@ -865,12 +865,12 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   const char *ext = g_str_has_prefix (format, "png") ? "png" : format;
   double scale = g_strcmp0 (format, "png2") == 0 ? 2.0 : 1.0;
 
-  g_autofree char *title = g_strdup_printf (_("Export %s"), view_title (view));
+  g_autofree char *title = g_strdup_printf (_ ("Export %s"), view_title (view));
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-    title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel"));
+      title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE, _ ("_Export"), _ ("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_autofree char *name = g_strdup_printf ("logit-lens-%s%s.%s", view_names[view],
-                                           scale > 1.0 ? "@2x" : "", ext);
+  g_autofree char *name
+      = g_strdup_printf ("logit-lens-%s%s.%s", view_names[view], scale > 1.0 ? "@2x" : "", ext);
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), name);
 
   g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
@@ -894,8 +894,8 @@ static char *
 format_target_for_entry (const char *text)
 {
   /* The inverse of ll_targets_parse: " Paris" is typed as Paris, anything else in quotes. */
-  if (text[0] == ' ' && text[1] != '\0' && text[1] != ' ' && text[1] != '"' &&
-      !g_str_has_suffix (text, " "))
+  if (text[0] == ' ' && text[1] != '\0' && text[1] != ' ' && text[1] != '"'
+      && !g_str_has_suffix (text, " "))
     return g_strdup (text + 1);
   return g_strdup_printf ("\"%s\"", text);
 }
@@ -968,19 +968,20 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
   set_entry_text_quietly (self, self->prompt_entry, prompt->str);
   /* Focus leaves the entry before it goes insensitive, to the view a keyboard user wants next. */
   GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
-  if (focus != NULL && (focus == GTK_WIDGET (self->prompt_entry) ||
-                        gtk_widget_is_ancestor (focus, GTK_WIDGET (self->prompt_entry)) ||
-                        focus == GTK_WIDGET (self->top_k_spin) ||
-                        gtk_widget_is_ancestor (focus, GTK_WIDGET (self->top_k_spin))))
+  if (focus != NULL
+      && (focus == GTK_WIDGET (self->prompt_entry)
+          || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->prompt_entry))
+          || focus == GTK_WIDGET (self->top_k_spin)
+          || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->top_k_spin))))
     gtk_widget_grab_focus (GTK_WIDGET (self->views[LENS_VIEW_HEATMAP]));
   gtk_widget_set_sensitive (GTK_WIDGET (self->prompt_entry), FALSE);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_entry),
-                               _("Opened from results file — open a model to run new prompts"));
+                               _ ("Opened from results file — open a model to run new prompts"));
   gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), FALSE);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin),
-                               _("Fixed by the results file — open a model to change it"));
+                               _ ("Fixed by the results file — open a model to change it"));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
-                               _("Target tokens the results file tracked, separated by commas"));
+                               _ ("Target tokens the results file tracked, separated by commas"));
 
   hide_error (self);
   gtk_label_set_text (self->status_label, "");
@@ -989,9 +990,8 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
   set_entry_text_quietly (self, self->target_entry, targets);
   update_imported_labels (self);
   gtk_revealer_set_reveal_child (self->imported_revealer, TRUE);
-  g_autofree char *status =
-    g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token", "%d tokens", result->n_tokens),
-                     result->n_tokens);
+  g_autofree char *status = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%d token", "%d tokens", result->n_tokens), result->n_tokens);
   gtk_label_set_text (self->status_label, status);
   set_content (self, "result");
 }
@@ -1008,13 +1008,13 @@ leave_imported (LlWindow *self)
   adw_view_switcher_title_set_subtitle (self->switcher_title, NULL);
   gtk_widget_set_sensitive (GTK_WIDGET (self->prompt_entry), TRUE);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_entry),
-                               _("Prompt: the lens runs as you type"));
+                               _ ("Prompt: the lens runs as you type"));
   gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), TRUE);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin), _("Tokens kept per cell"));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin), _ ("Tokens kept per cell"));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
-                               _("Target tokens, separated by commas. A leading space is added, "
-                                 "as words inside a sentence have one; write \"quotes\" for an "
-                                 "exact token text."));
+                               _ ("Target tokens, separated by commas. A leading space is added, "
+                                  "as words inside a sentence have one; write \"quotes\" for an "
+                                  "exact token text."));
   set_entry_text_quietly (self, self->prompt_entry, self->live_prompt);
   /* The file's result goes: its targets are not the model's. */
   gtk_label_set_text (self->status_label, "");
@@ -1084,7 +1084,7 @@ open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       if (g_strcmp0 (before, "loading") == 0)
         {
           /* Only a model can still be loading: its page comes back. */
-          adw_status_page_set_title (self->loading_page, _("Loading Model…"));
+          adw_status_page_set_title (self->loading_page, _ ("Loading Model…"));
           adw_status_page_set_description (self->loading_page, self->loading_dir);
         }
       if (before != NULL)
@@ -1092,8 +1092,8 @@ open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       gtk_label_set_text (self->status_label, status_before != NULL ? status_before : "");
       if (self->imported && self->result != NULL)
         update_imported_labels (self);
-      g_autofree char *message = g_strdup_printf (_("Could not open the results: %s"),
-                                                  error->message);
+      g_autofree char *message
+          = g_strdup_printf (_ ("Could not open the results: %s"), error->message);
       show_error (self, message);
       g_signal_emit (self, signals[SIGNAL_OPEN_FINISHED], 0, FALSE);
       return;
@@ -1131,11 +1131,11 @@ ll_window_open_results (LlWindow *self, const char *path)
       self->status_before_open = g_strdup (gtk_label_get_text (self->status_label));
     }
   g_autofree char *base = g_filename_display_basename (path);
-  g_autofree char *status = g_strdup_printf (_("Opening “%s”…"), base);
+  g_autofree char *status = g_strdup_printf (_ ("Opening “%s”…"), base);
   gtk_label_set_text (self->status_label, status);
   if (g_strcmp0 (content, "result") != 0)
     {
-      adw_status_page_set_title (self->loading_page, _("Opening Results…"));
+      adw_status_page_set_title (self->loading_page, _ ("Opening Results…"));
       adw_status_page_set_description (self->loading_page, base);
       set_content (self, "loading");
     }
@@ -1183,7 +1183,7 @@ open_results_response_cb (GtkNativeDialog *dialog, int response, gpointer user_d
       if (path != NULL)
         ll_window_open_results (self, path);
       else
-        show_error (self, _("Only local files can be opened"));
+        show_error (self, _ ("Only local files can be opened"));
     }
   g_object_unref (dialog);
   g_object_unref (self);
@@ -1193,7 +1193,7 @@ static GtkFileFilter *
 new_json_filter (void)
 {
   GtkFileFilter *filter = gtk_file_filter_new ();
-  gtk_file_filter_set_name (filter, _("JSON Files"));
+  gtk_file_filter_set_name (filter, _ ("JSON Files"));
   gtk_file_filter_add_pattern (filter, "*.json");
   gtk_file_filter_add_mime_type (filter, "application/json");
   return filter;
@@ -1203,8 +1203,9 @@ static void
 open_results_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   LlWindow *self = user_data;
-  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-    _("Open Results"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+  GtkFileChooserNative *chooser
+      = gtk_file_chooser_native_new (_ ("Open Results"), GTK_WINDOW (self),
+                                     GTK_FILE_CHOOSER_ACTION_OPEN, _ ("_Open"), _ ("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_autoptr (GtkFileFilter) filter = new_json_filter ();
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
@@ -1246,26 +1247,25 @@ save_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
       g_autoptr (GError) error = NULL;
       gboolean ok = FALSE;
       if (path == NULL)
-        show_error (self, _("Results can only be saved to local files"));
+        show_error (self, _ ("Results can only be saved to local files"));
       else if (req->kind == SAVE_RESULTS)
         ok = ll_window_save_results (self, path, &error);
       else
         ok = ll_window_export_logitlenskit (self, path, &error);
       if (path != NULL && !ok)
         {
-          g_autofree char *message = req->kind == SAVE_RESULTS
-                                       ? g_strdup_printf (_("Could not save the results: %s"),
-                                                          error->message)
-                                       : g_strdup_printf (_("Could not export: %s"),
-                                                          error->message);
+          g_autofree char *message
+              = req->kind == SAVE_RESULTS
+                    ? g_strdup_printf (_ ("Could not save the results: %s"), error->message)
+                    : g_strdup_printf (_ ("Could not export: %s"), error->message);
           show_error (self, message);
         }
       else if (ok)
         {
           g_autofree char *base = g_filename_display_basename (path);
           g_autofree char *text = req->kind == SAVE_RESULTS
-                                    ? g_strdup_printf (_("Saved “%s”"), base)
-                                    : g_strdup_printf (_("Exported “%s”"), base);
+                                      ? g_strdup_printf (_ ("Saved “%s”"), base)
+                                      : g_strdup_printf (_ ("Exported “%s”"), base);
           show_toast (self, text);
         }
     }
@@ -1279,13 +1279,13 @@ save_dialog (LlWindow *self, SaveKind kind)
 {
   if (self->result == NULL)
     {
-      show_toast (self, _("Nothing to save yet: type a prompt or open a results file first"));
+      show_toast (self, _ ("Nothing to save yet: type a prompt or open a results file first"));
       return;
     }
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
-    kind == SAVE_RESULTS ? _("Save Results") : _("Export logitlenskit JSON"), GTK_WINDOW (self),
-    GTK_FILE_CHOOSER_ACTION_SAVE, kind == SAVE_RESULTS ? _("_Save") : _("_Export"),
-    _("_Cancel"));
+      kind == SAVE_RESULTS ? _ ("Save Results") : _ ("Export logitlenskit JSON"), GTK_WINDOW (self),
+      GTK_FILE_CHOOSER_ACTION_SAVE, kind == SAVE_RESULTS ? _ ("_Save") : _ ("_Export"),
+      _ ("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser),
                                      kind == SAVE_RESULTS ? "logit-lens-results.json"
@@ -1396,15 +1396,16 @@ ll_window_close_request (GtkWindow *window)
       g_settings_delay (self->settings);
       g_settings_set_int (self->settings, "window-width", width);
       g_settings_set_int (self->settings, "window-height", height);
-      g_settings_set_boolean (self->settings, "window-maximized",
-                              gtk_window_is_maximized (window));
+      g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
       /* What the user typed for the model, not what a results file put in the entries. */
       g_settings_set_string (self->settings, "last-prompt",
-                             self->imported ? self->live_prompt
-                                            : gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
+                             self->imported
+                                 ? self->live_prompt
+                                 : gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
       g_settings_set_string (self->settings, "last-targets",
-                             self->imported ? self->live_targets
-                                            : gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+                             self->imported
+                                 ? self->live_targets
+                                 : gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
       g_settings_apply (self->settings);
     }
   ll_worker_cancel (self->worker);
@@ -1429,8 +1430,9 @@ restore_settings (LlWindow *self)
                                       g_variant_new_string (heatmap_scale));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "target-scale",
                                       g_variant_new_string (target_scale));
-  g_action_group_change_action_state (G_ACTION_GROUP (self), "line-log-scale",
-                                      g_variant_new_boolean (g_settings_get_boolean (s, "line-log-scale")));
+  g_action_group_change_action_state (
+      G_ACTION_GROUP (self), "line-log-scale",
+      g_variant_new_boolean (g_settings_get_boolean (s, "line-log-scale")));
   gtk_adjustment_set_value (self->top_k_adjustment, g_settings_get_int (s, "top-k"));
 
   g_autofree char *view = g_settings_get_string (s, "current-view");
@@ -1446,8 +1448,8 @@ static GSettings *
 new_settings_if_installed (void)
 {
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr (GSettingsSchema) schema =
-    source != NULL ? g_settings_schema_source_lookup (source, APP_ID, TRUE) : NULL;
+  g_autoptr (GSettingsSchema) schema
+      = source != NULL ? g_settings_schema_source_lookup (source, APP_ID, TRUE) : NULL;
   if (schema == NULL)
     {
       g_warning ("GSettings schema %s is not installed; settings will not be saved", APP_ID);
@@ -1510,13 +1512,13 @@ ll_window_class_init (LlWindowClass *klass)
   window_class->close_request = ll_window_close_request;
 
   /* Emitted after a new result is shown (tests wait for it). */
-  signals[SIGNAL_RESULT_CHANGED] = g_signal_new ("result-changed", G_TYPE_FROM_CLASS (klass),
-                                                 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                                 G_TYPE_NONE, 0);
+  signals[SIGNAL_RESULT_CHANGED]
+      = g_signal_new ("result-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
   /* Emitted when a results file has been opened (TRUE) or failed to open (FALSE). */
-  signals[SIGNAL_OPEN_FINISHED] = g_signal_new ("open-finished", G_TYPE_FROM_CLASS (klass),
-                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                                G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_OPEN_FINISHED]
+      = g_signal_new ("open-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/logitlens/LogitLens/ll-window.ui");
@@ -1558,20 +1560,20 @@ ll_window_class_init (LlWindowClass *klass)
 }
 
 static const GActionEntry win_entries[] = {
-  { "open-model", NULL, "s", "''", open_model_change_state },
-  { "open-model-folder", open_model_folder_activated },
-  { "export-view", export_view_activated, "s" },
-  { "open-results", open_results_activated },
-  { "save-results", save_results_activated },
-  { "export-logitlenskit", export_logitlenskit_activated },
-  { "back-to-model", back_to_model_activated },
-  { "heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state },
-  { "target-scale", NULL, "s", "'blues'", scale_change_state },
-  { "line-log-scale", NULL, NULL, "false", line_log_change_state },
-  { "dismiss-error", dismiss_error_activated },
-  { "focus-prompt", focus_prompt_activated },
-  { "focus-targets", focus_targets_activated },
-  { "show-view", show_view_activated, "s" },
+    {"open-model", NULL, "s", "''", open_model_change_state},
+    {"open-model-folder", open_model_folder_activated},
+    {"export-view", export_view_activated, "s"},
+    {"open-results", open_results_activated},
+    {"save-results", save_results_activated},
+    {"export-logitlenskit", export_logitlenskit_activated},
+    {"back-to-model", back_to_model_activated},
+    {"heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state},
+    {"target-scale", NULL, "s", "'blues'", scale_change_state},
+    {"line-log-scale", NULL, NULL, "false", line_log_change_state},
+    {"dismiss-error", dismiss_error_activated},
+    {"focus-prompt", focus_prompt_activated},
+    {"focus-targets", focus_targets_activated},
+    {"show-view", show_view_activated, "s"},
 };
 
 static void
@@ -1597,21 +1599,21 @@ ll_window_init (LlWindow *self)
   self->state.target_scale = LENS_SCALE_BLUES;
   self->state.dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
 
-  GtkScrolledWindow *scrolls[4] = { self->heatmap_scroll, self->target_scroll, self->line_scroll,
-                                    self->topk_scroll };
+  GtkScrolledWindow *scrolls[4]
+      = {self->heatmap_scroll, self->target_scroll, self->line_scroll, self->topk_scroll};
   const char *descriptions[4] = {
-    N_("Top-token heatmap: layers by input positions, each cell shows the most likely next token"),
-    N_("Target heatmap: probability of the chosen target token at every layer and position"),
-    N_("Line plot: probability of each target token across layers at the selected position"),
-    N_("Top tokens of the selected cell with their probabilities"),
+      N_ ("Top-token heatmap: layers by input positions, each cell shows the most likely next "
+          "token"),
+      N_ ("Target heatmap: probability of the chosen target token at every layer and position"),
+      N_ ("Line plot: probability of each target token across layers at the selected position"),
+      N_ ("Top tokens of the selected cell with their probabilities"),
   };
   for (int v = 0; v < 4; v++)
     {
       self->views[v] = LL_CHART_VIEW (ll_chart_view_new ((LensView) v));
       gtk_accessible_update_property (GTK_ACCESSIBLE (self->views[v]),
                                       GTK_ACCESSIBLE_PROPERTY_LABEL, view_title ((LensView) v),
-                                      GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
-                                      _(descriptions[v]), -1);
+                                      GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _ (descriptions[v]), -1);
       gtk_scrolled_window_set_child (scrolls[v], GTK_WIDGET (self->views[v]));
       g_signal_connect (self->views[v], "cell-selected", G_CALLBACK (cell_selected_cb), self);
     }
@@ -1641,8 +1643,8 @@ ll_window_init (LlWindow *self)
   self->settings = new_settings_if_installed ();
   restore_settings (self);
   /* Connected after restoring so that restoring does not write the settings back. */
-  g_signal_connect_object (self->top_k_adjustment, "value-changed",
-                           G_CALLBACK (top_k_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->top_k_adjustment, "value-changed", G_CALLBACK (top_k_changed_cb),
+                           self, G_CONNECT_SWAPPED);
 
   /* The side panel keeps its natural width; the views get the rest. */
   int width, height;
@@ -1669,7 +1671,7 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
 
   if (self->result == NULL)
     {
-      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to export"));
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to export"));
       return FALSE;
     }
   /* A figure for a paper: light, opaque, no hover outline; the selection stays (it picks the
@@ -1724,13 +1726,13 @@ ll_window_save_results (LlWindow *self, const char *path, GError **error)
 
   if (self->result == NULL)
     {
-      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to save"));
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to save"));
       return FALSE;
     }
   g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   g_autofree LensJsonTarget *targets = json_targets (self, id_arrays);
-  g_autofree char *json = lens_result_to_json (self->result, targets, (int) self->targets->len,
-                                               TRUE);
+  g_autofree char *json
+      = lens_result_to_json (self->result, targets, (int) self->targets->len, TRUE);
   return lens_results_write_file (path, json, error);
 }
 
@@ -1747,15 +1749,15 @@ ll_window_export_logitlenskit (LlWindow *self, const char *path, GError **error)
 
   if (self->result == NULL)
     {
-      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _("There is no result to export"));
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to export"));
       return FALSE;
     }
   g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   g_autofree LensJsonTarget *targets = json_targets (self, id_arrays);
   /* A shown file's targets are written where the file tracked them (the engine leaves them out
    * at positions where they are unknown). */
-  g_autofree char *json = lens_result_to_logitlenskit_json (self->result, targets,
-                                                            (int) self->targets->len, error);
+  g_autofree char *json
+      = lens_result_to_logitlenskit_json (self->result, targets, (int) self->targets->len, error);
   return json != NULL && lens_results_write_file (path, json, error);
 }
 

@@ -29,18 +29,18 @@ struct _LlWorker
   GMainContext *main_context;
   LensModel *model;
 
-  guint run_generation;   /* main thread only */
-  guint load_generation;  /* main thread only */
+  guint run_generation;  /* main thread only */
+  guint load_generation; /* main thread only */
   GCancellable *run_cancellable;
   GCancellable *load_cancellable;
-  int n_pending;          /* runs and loads not yet completed (main thread only) */
+  int n_pending; /* runs and loads not yet completed (main thread only) */
 
   /* One dedicated thread does all loads and runs, in order: one request at a time. */
   GThreadPool *pool;
   GMutex cache_lock;
-  GQueue cache;           /* of CacheEntry, most recently used first */
+  GQueue cache; /* of CacheEntry, most recently used first */
   size_t cache_bytes;
-  guint n_forward;        /* atomic */
+  guint n_forward; /* atomic */
 };
 
 G_DEFINE_FINAL_TYPE (LlWorker, ll_worker, G_TYPE_OBJECT)
@@ -110,19 +110,19 @@ ll_worker_class_init (LlWorkerClass *klass)
   object_class->finalize = ll_worker_finalize;
   object_class->get_property = ll_worker_get_property;
 
-  properties[PROP_BUSY] = g_param_spec_boolean ("busy", NULL, NULL, FALSE,
-                                                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
-                                                G_PARAM_STATIC_STRINGS);
+  properties[PROP_BUSY]
+      = g_param_spec_boolean ("busy", NULL, NULL, FALSE,
+                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* Emitted on the main thread when a load succeeded and the current model changed. */
-  signals[SIGNAL_MODEL_CHANGED] = g_signal_new ("model-changed", G_TYPE_FROM_CLASS (klass),
-                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                                G_TYPE_NONE, 0);
+  signals[SIGNAL_MODEL_CHANGED]
+      = g_signal_new ("model-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
   /* (done, total) steps of the current run, on the main thread; never for a superseded run. */
-  signals[SIGNAL_PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass),
-                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                           2, G_TYPE_INT, G_TYPE_INT);
+  signals[SIGNAL_PROGRESS]
+      = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 }
 
 typedef void (*WorkFunc) (GTask *task, LlWorker *self);
@@ -255,8 +255,7 @@ new_request_cancellable (GCancellable *caller)
 static void
 set_superseded_error (GError **error)
 {
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                       "Superseded by a newer request");
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Superseded by a newer request");
 }
 
 /* ---- model loading ---- */
@@ -354,13 +353,13 @@ ll_worker_load_model_finish (LlWorker *self, GAsyncResult *result, GError **erro
 
 typedef struct
 {
-  LlWorker *self;        /* not owned: the task holds a reference */
+  LlWorker *self; /* not owned: the task holds a reference */
   LensModel *model;
   char *prompt;
   int top_k;
   guint generation;
   GCancellable *cancellable;
-  gboolean from_cache;  /* set by the thread before it returns */
+  gboolean from_cache; /* set by the thread before it returns */
 } RunData;
 
 static void
@@ -470,8 +469,8 @@ cache_insert (LlWorker *self, char *key, LensResult *result)
   g_queue_push_head (&self->cache, e);
   self->cache_bytes += e->bytes;
   /* Keep at least the newest entry, however big. */
-  while (self->cache.length > 1 &&
-         (self->cache.length > CACHE_MAX_ENTRIES || self->cache_bytes > CACHE_MAX_BYTES))
+  while (self->cache.length > 1
+         && (self->cache.length > CACHE_MAX_ENTRIES || self->cache_bytes > CACHE_MAX_BYTES))
     {
       CacheEntry *old = g_queue_pop_tail (&self->cache);
       self->cache_bytes -= old->bytes;
@@ -502,13 +501,13 @@ run_thread (GTask *task, LlWorker *self)
   const LensConfig *config = lens_model_config (d->model);
   if (ids->len == 0)
     {
-      g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT, _("The prompt is empty"));
+      g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT, _ ("The prompt is empty"));
       return;
     }
   if (ids->len > (guint) config->n_positions)
     {
       g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT,
-                               _("The prompt is %u tokens long; this model reads at most %d"),
+                               _ ("The prompt is %u tokens long; this model reads at most %d"),
                                ids->len, config->n_positions);
       return;
     }
@@ -526,12 +525,12 @@ run_thread (GTask *task, LlWorker *self)
     }
 
   LensRunOptions options = {
-    .layers = NULL,
-    .n_layers = 0,
-    .top_k = d->top_k,
-    .cancel = run_cancel_cb,
-    .progress = run_progress_cb,
-    .user_data = d,
+      .layers = NULL,
+      .n_layers = 0,
+      .top_k = d->top_k,
+      .cancel = run_cancel_cb,
+      .progress = run_progress_cb,
+      .user_data = d,
   };
   result = lens_run_ids (d->model, id_data, T, d->prompt, &options, &error);
   if (result == NULL)
@@ -582,7 +581,7 @@ ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancellable
   if (self->model == NULL)
     {
       track_task (self, task);
-      g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT, _("No model is loaded"));
+      g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT, _ ("No model is loaded"));
       return;
     }
 
@@ -606,8 +605,9 @@ ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache
   RunData *d = g_task_get_task_data (task);
 
   /* Cancelled or superseded requests never deliver, even if they finished computing. */
-  gboolean stale = d != NULL && (d->generation != self->run_generation ||
-                                 g_cancellable_is_cancelled (d->cancellable));
+  gboolean stale
+      = d != NULL
+        && (d->generation != self->run_generation || g_cancellable_is_cancelled (d->cancellable));
   g_autoptr (GError) local_error = NULL;
   g_autoptr (LensResult) r = g_task_propagate_pointer (task, &local_error);
   if (stale)

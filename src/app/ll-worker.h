@@ -31,9 +31,8 @@ gboolean ll_worker_load_model_finish (LlWorker *self, GAsyncResult *result, GErr
 /* Tokenizes and runs `prompt` on the current model with `top_k` entries per cell. Cancels the
  * previous run; a superseded run finishes with G_IO_ERROR_CANCELLED. Errors: LENS_ERROR_INPUT for
  * an empty or too long prompt (the message says how long), engine errors otherwise. */
-void ll_worker_run_async (LlWorker *self, const char *prompt, int top_k,
-                          GCancellable *cancellable, GAsyncReadyCallback callback,
-                          gpointer user_data);
+void ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data);
 /* `from_cache` (may be NULL) tells whether the result came from the cache. */
 LensResult *ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache,
                                   GError **error);

@@ -50,8 +50,7 @@ cli_target_clear (CliTarget *t)
   g_free (t->probs);
 }
 
-static gboolean
-fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 fail (GError **error, const char *format, ...)
@@ -139,7 +138,8 @@ read_prompt (const CliOptions *o, GError **error)
         {
           g_free (text);
           return fail (error, "%s: the file contains a NUL byte; prompts are UTF-8 text",
-                       o->prompt_file), NULL;
+                       o->prompt_file),
+                 NULL;
         }
       return text;
     }
@@ -280,7 +280,8 @@ compute_targets (const LensResult *r, char **texts, GArray *targets, GError **er
     {
       if (!validate_utf8 (*p, "--target", error))
         return FALSE;
-      CliTarget t = {.text = g_strdup (*p), .probs = g_new (float, (size_t) r->n_rows * r->n_tokens)};
+      CliTarget t
+          = {.text = g_strdup (*p), .probs = g_new (float, (size_t) r->n_rows * r->n_tokens)};
       int32_t first_id = -1;
       int n_ids = 0;
       g_array_append_val (targets, t);
@@ -344,7 +345,8 @@ export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError
     {
       CliTarget *t = &g_array_index (targets, CliTarget, i);
       paint_targets[i].label = t->text;
-      paint_targets[i].id = t->ids != NULL && t->ids->len > 0 ? g_array_index (t->ids, int32_t, 0) : -1;
+      paint_targets[i].id
+          = t->ids != NULL && t->ids->len > 0 ? g_array_index (t->ids, int32_t, 0) : -1;
       paint_targets[i].probs = t->probs;
     }
   LensPaintState state;
@@ -411,10 +413,11 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
     return FALSE;
   g_autofree char *file_esc = g_strescape (o->perplexity_file, NULL);
   g_autofree char *name_esc = g_strescape (lens_model_name (model), NULL);
-  g_string_append_printf (out,
-                          "{\"file\": \"%s\", \"model\": \"%s\", \"tokens\": %u, \"predicted\": %ld, "
-                          "\"mean_loss_nats\": %.6f, \"perplexity\": %.6f}\n",
-                          file_esc, name_esc, ids->len, n_predicted, mean, exp (mean));
+  g_string_append_printf (
+      out,
+      "{\"file\": \"%s\", \"model\": \"%s\", \"tokens\": %u, \"predicted\": %ld, "
+      "\"mean_loss_nats\": %.6f, \"perplexity\": %.6f}\n",
+      file_esc, name_esc, ids->len, n_predicted, mean, exp (mean));
   return TRUE;
 }
 
@@ -434,14 +437,14 @@ run_lens (const CliOptions *o, GError **error)
   if (model == NULL)
     return NULL;
 
-  g_autoptr (GArray) rows = parse_layers (o->layers, lens_model_config (model)->n_layer,
-                                          o->embeddings, error);
+  g_autoptr (GArray) rows
+      = parse_layers (o->layers, lens_model_config (model)->n_layer, o->embeddings, error);
   if (rows == NULL)
     return NULL;
   LensRunOptions run = {
-    .layers = (const int *) rows->data,
-    .n_layers = (int) rows->len,
-    .top_k = o->top_k,
+      .layers = (const int *) rows->data,
+      .n_layers = (int) rows->len,
+      .top_k = o->top_k,
   };
   return lens_run_prompt (model, prompt, &run, error);
 }
@@ -518,33 +521,34 @@ main (int argc, char **argv)
 {
   CliOptions o = {.top_k = 10};
   GOptionEntry entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model_dir,
-     "Model folder (config.json, model.safetensors, tokenizer files); default: GPT-2 from the "
-     "Hugging Face cache, else the bundled demo model", "DIR"},
-    /* FILENAME types keep the bytes as given: prompts are UTF-8 whatever the locale says. */
-    {"prompt", 'p', 0, G_OPTION_ARG_FILENAME, &o.prompt, "Prompt text", "TEXT"},
-    {"prompt-file", 'f', 0, G_OPTION_ARG_FILENAME, &o.prompt_file, "Read the prompt from a file",
-     "FILE"},
-    {"target", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &o.targets,
-     "Track this token's probability (repeatable; first token if it is several)", "TEXT"},
-    {"top-k", 'k', 0, G_OPTION_ARG_INT, &o.top_k, "Tokens kept per cell (default 10)", "K"},
-    {"layers", 'l', 0, G_OPTION_ARG_STRING, &o.layers,
-     "Blocks to show, e.g. 0,5,11 or 0-11:2 (the last is always kept)", "SPEC"},
-    {"embeddings", 'e', 0, G_OPTION_ARG_NONE, &o.embeddings, "Add the embedding row", NULL},
-    {"tokenize", 0, 0, G_OPTION_ARG_NONE, &o.tokenize,
-     "Print the prompt's token ids as a JSON array and exit", NULL},
-    {"json", 'j', 0, G_OPTION_ARG_NONE, &o.json, "Machine-readable output", NULL},
-    {"export", 'o', 0, G_OPTION_ARG_FILENAME, &o.export_path,
-     "Write a figure (.svg, .png or .pdf)", "FILE"},
-    {"view", 0, 0, G_OPTION_ARG_STRING, &o.view,
-     "Figure for --export: heatmap (default), target, line or topk", "VIEW"},
-    {"perplexity", 0, 0, G_OPTION_ARG_FILENAME, &o.perplexity_file,
-     "Mean next-token loss and perplexity of the model over a text file", "FILE"},
-    {"open", 0, 0, G_OPTION_ARG_FILENAME, &o.open_path,
-     "Show a saved results file (this app's JSON or logitlenskit's) instead of running a model",
-     "FILE"},
-    {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version", NULL},
-    {NULL},
+      {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model_dir,
+       "Model folder (config.json, model.safetensors, tokenizer files); default: GPT-2 from the "
+       "Hugging Face cache, else the bundled demo model",
+       "DIR"},
+      /* FILENAME types keep the bytes as given: prompts are UTF-8 whatever the locale says. */
+      {"prompt", 'p', 0, G_OPTION_ARG_FILENAME, &o.prompt, "Prompt text", "TEXT"},
+      {"prompt-file", 'f', 0, G_OPTION_ARG_FILENAME, &o.prompt_file, "Read the prompt from a file",
+       "FILE"},
+      {"target", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &o.targets,
+       "Track this token's probability (repeatable; first token if it is several)", "TEXT"},
+      {"top-k", 'k', 0, G_OPTION_ARG_INT, &o.top_k, "Tokens kept per cell (default 10)", "K"},
+      {"layers", 'l', 0, G_OPTION_ARG_STRING, &o.layers,
+       "Blocks to show, e.g. 0,5,11 or 0-11:2 (the last is always kept)", "SPEC"},
+      {"embeddings", 'e', 0, G_OPTION_ARG_NONE, &o.embeddings, "Add the embedding row", NULL},
+      {"tokenize", 0, 0, G_OPTION_ARG_NONE, &o.tokenize,
+       "Print the prompt's token ids as a JSON array and exit", NULL},
+      {"json", 'j', 0, G_OPTION_ARG_NONE, &o.json, "Machine-readable output", NULL},
+      {"export", 'o', 0, G_OPTION_ARG_FILENAME, &o.export_path,
+       "Write a figure (.svg, .png or .pdf)", "FILE"},
+      {"view", 0, 0, G_OPTION_ARG_STRING, &o.view,
+       "Figure for --export: heatmap (default), target, line or topk", "VIEW"},
+      {"perplexity", 0, 0, G_OPTION_ARG_FILENAME, &o.perplexity_file,
+       "Mean next-token loss and perplexity of the model over a text file", "FILE"},
+      {"open", 0, 0, G_OPTION_ARG_FILENAME, &o.open_path,
+       "Show a saved results file (this app's JSON or logitlenskit's) instead of running a model",
+       "FILE"},
+      {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version", NULL},
+      {NULL},
   };
 
   setlocale (LC_ALL, "");

@@ -16,8 +16,10 @@ lens_arch_name (LensArch arch)
 {
   switch (arch)
     {
-      case LENS_ARCH_GPT2: return "gpt2";
-      default: return "unknown";
+    case LENS_ARCH_GPT2:
+      return "gpt2";
+    default:
+      return "unknown";
     }
 }
 
@@ -83,8 +85,9 @@ get_bool (json_object *root, const char *path, const char *key, bool dflt, bool 
     }
   if (!json_object_is_type (v, json_type_boolean))
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: field \"%s\" must be true or false, not %s",
-                   path, key, lens_json_type_name (v));
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: field \"%s\" must be true or false, not %s", path, key,
+                   lens_json_type_name (v));
       return FALSE;
     }
   *out = json_object_get_boolean (v);
@@ -103,8 +106,8 @@ check_unsupported_flag (json_object *root, const char *path, const char *key, bo
   if (value != dflt)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
-                   "%s: \"%s\": %s is not supported (only %s)", path, key,
-                   value ? "true" : "false", dflt ? "true" : "false");
+                   "%s: \"%s\": %s is not supported (only %s)", path, key, value ? "true" : "false",
+                   dflt ? "true" : "false");
       return FALSE;
     }
   return TRUE;
@@ -122,8 +125,7 @@ parse_gpt2 (json_object *root, const char *path, LensConfig *c, GError **error)
   if (c->n_embd % c->n_head != 0)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: n_embd (%d) is not a multiple of n_head (%d)", path, c->n_embd,
-                   c->n_head);
+                   "%s: n_embd (%d) is not a multiple of n_head (%d)", path, c->n_embd, c->n_head);
       return FALSE;
     }
 
@@ -184,7 +186,8 @@ parse_gpt2 (json_object *root, const char *path, LensConfig *c, GError **error)
       const char *a = json_object_get_string (act);
       size_t alen = (size_t) json_object_get_string_len (act);
       /* Both are 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) in transformers. */
-      if (!(alen == strlen (a) && (strcmp (a, "gelu_new") == 0 || strcmp (a, "gelu_pytorch_tanh") == 0)))
+      if (!(alen == strlen (a)
+            && (strcmp (a, "gelu_new") == 0 || strcmp (a, "gelu_pytorch_tanh") == 0)))
         {
           g_autofree char *ad = lens_json_describe (a, (gssize) alen);
           g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
@@ -205,8 +208,7 @@ parse_gpt2 (json_object *root, const char *path, LensConfig *c, GError **error)
 }
 
 gboolean
-lens_config_parse (const char *json, size_t len, const char *path, LensConfig *out,
-                   GError **error)
+lens_config_parse (const char *json, size_t len, const char *path, LensConfig *out, GError **error)
 {
   g_return_val_if_fail (out != NULL, FALSE);
   if (path == NULL)
@@ -220,8 +222,8 @@ lens_config_parse (const char *json, size_t len, const char *path, LensConfig *o
 
   if (!json_object_is_type (root, json_type_object))
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: expected a JSON object, not %s",
-                   path, lens_json_type_name (root));
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: expected a JSON object, not %s", path,
+                   lens_json_type_name (root));
       goto out;
     }
   json_object *mt;

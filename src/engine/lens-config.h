@@ -14,15 +14,15 @@ typedef enum
 typedef struct
 {
   LensArch arch;
-  char model_type[32];       /* as written in config.json, e.g. "gpt2" */
-  int n_layer;               /* L */
-  int n_embd;                /* C */
-  int n_head;                /* NH; C % NH == 0 */
-  int n_positions;           /* maximum sequence length */
-  int vocab_size;            /* V */
-  int n_inner;               /* MLP width; 4*C when null in config.json */
+  char model_type[32]; /* as written in config.json, e.g. "gpt2" */
+  int n_layer;         /* L */
+  int n_embd;          /* C */
+  int n_head;          /* NH; C % NH == 0 */
+  int n_positions;     /* maximum sequence length */
+  int vocab_size;      /* V */
+  int n_inner;         /* MLP width; 4*C when null in config.json */
   float layer_norm_epsilon;
-  bool tie_word_embeddings;  /* default true for GPT-2 */
+  bool tie_word_embeddings; /* default true for GPT-2 */
 } LensConfig;
 
 /* Parses config.json text of `len` bytes. `path` only names the file in error messages. */

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (lens-error-quark, lens_error)
+G_DEFINE_QUARK (lens - error - quark, lens_error)
 
 char *
 lens_error_one_line (const char *message)

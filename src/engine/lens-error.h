@@ -10,8 +10,8 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  LENS_ERROR_IO,          /* a file could not be opened, read or mapped */
-  LENS_ERROR_FORMAT,      /* a file is malformed (bad JSON, bad safetensors header, wrong shape...) */
+  LENS_ERROR_IO,     /* a file could not be opened, read or mapped */
+  LENS_ERROR_FORMAT, /* a file is malformed (bad JSON, bad safetensors header, wrong shape...) */
   LENS_ERROR_UNSUPPORTED, /* well-formed but not something we handle (unknown model_type, dtype) */
   LENS_ERROR_INPUT,       /* bad user input: empty prompt, invalid UTF-8, prompt too long */
   LENS_ERROR_CANCELLED,   /* the caller's cancel callback asked us to stop */

@@ -37,7 +37,8 @@ lens_file_open_regular (const char *path, uint64_t limit, uint64_t *size, GError
     {
       close (fd);
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: file is %" G_GINT64_FORMAT " bytes, more than the limit of %" G_GUINT64_FORMAT,
+                   "%s: file is %" G_GINT64_FORMAT
+                   " bytes, more than the limit of %" G_GUINT64_FORMAT,
                    path, (gint64) sb.st_size, limit);
       return -1;
     }
@@ -58,8 +59,8 @@ lens_file_read (const char *path, size_t limit, size_t *len, GError **error)
   if (buf == NULL)
     {
       close (fd);
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: out of memory for %" G_GUINT64_FORMAT
-                   " bytes", path, size);
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO,
+                   "%s: out of memory for %" G_GUINT64_FORMAT " bytes", path, size);
       return NULL;
     }
   size_t got = 0;

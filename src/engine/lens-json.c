@@ -30,7 +30,7 @@ typedef struct
   int depth;
   int max_depth;
   size_t max_array_len;
-  GString *scratch; /* a key with escapes is decoded here... */
+  GString *scratch;  /* a key with escapes is decoded here... */
   GPtrArray *blocks; /* ...then copied into these blocks, whose addresses never change */
   size_t block_used, block_cap;
   guint64 seed;
@@ -84,7 +84,7 @@ scan_u4 (Scanner *sc, guint *out, GError **error)
 static gboolean
 scan_string (Scanner *sc, KeyText *key, GError **error)
 {
-  sc->pos++; /* opening quote */
+  sc->pos++;            /* opening quote */
   size_t run = sc->pos; /* start of the plain characters not yet copied to key->buf */
   for (;;)
     {
@@ -304,7 +304,10 @@ key_insert (Frame *f, const char *p, size_t len, guint64 hash)
 static const char *
 keep_key (Scanner *sc, const char *p, size_t len)
 {
-  enum { BLOCK = 64 * 1024 };
+  enum
+  {
+    BLOCK = 64 * 1024
+  };
   if (sc->blocks == NULL)
     sc->blocks = g_ptr_array_new_with_free_func (g_free);
   if (sc->blocks->len == 0 || sc->block_cap - sc->block_used < len)
@@ -453,7 +456,8 @@ scan_document (Scanner *sc, GError **error)
               continue;
             }
           if (c != ',')
-            return scan_fail (sc, error, f->is_object ? "',' or '}' expected" : "',' or ']' expected");
+            return scan_fail (sc, error,
+                              f->is_object ? "',' or '}' expected" : "',' or ']' expected");
           sc->pos++;
           if (f->is_object)
             {
@@ -496,8 +500,12 @@ lens_json_parse_limited (const char *text, size_t len, const char *name, int max
   static gsize seed = 0;
   if (g_once_init_enter (&seed))
     g_once_init_leave (&seed, (gsize) ((guint64) g_random_int () << 32 | g_random_int ()) | 1);
-  Scanner sc = {.s = text, .len = len, .name = name, .max_depth = max_depth,
-                .max_array_len = max_array_len, .seed = seed};
+  Scanner sc = {.s = text,
+                .len = len,
+                .name = name,
+                .max_depth = max_depth,
+                .max_array_len = max_array_len,
+                .seed = seed};
   gboolean ok = scan_document (&sc, error);
   while (sc.depth > 0)
     pop (&sc);
@@ -533,9 +541,9 @@ lens_json_parse_limited (const char *text, size_t len, const char *name, int max
        * here; callers want objects anyway. */
       json_object_put (obj);
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: invalid JSON at byte %zu: %s", name,
-                   end, obj == NULL && jerr == json_tokener_success
-                          ? "expected an object"
-                          : json_tokener_error_desc (jerr));
+                   end,
+                   obj == NULL && jerr == json_tokener_success ? "expected an object"
+                                                               : json_tokener_error_desc (jerr));
       return NULL;
     }
   return obj;
@@ -544,7 +552,10 @@ lens_json_parse_limited (const char *text, size_t len, const char *name, int max
 char *
 lens_json_describe (const char *s, gssize len)
 {
-  enum { LIMIT = 120 };
+  enum
+  {
+    LIMIT = 120
+  };
   size_t n = len < 0 ? strlen (s) : (size_t) len;
   GString *out = g_string_sized_new (MIN (n, LIMIT) + 8);
   g_string_append_c (out, '"');
@@ -600,13 +611,21 @@ lens_json_type_name (const json_object *obj)
 {
   switch (json_object_get_type (obj))
     {
-      case json_type_null: return "null";
-      case json_type_boolean: return "a boolean";
-      case json_type_double: return "a non-integer number";
-      case json_type_int: return "an integer";
-      case json_type_object: return "an object";
-      case json_type_array: return "an array";
-      case json_type_string: return "a string";
-      default: return "an unknown JSON type";
+    case json_type_null:
+      return "null";
+    case json_type_boolean:
+      return "a boolean";
+    case json_type_double:
+      return "a non-integer number";
+    case json_type_int:
+      return "an integer";
+    case json_type_object:
+      return "an object";
+    case json_type_array:
+      return "an array";
+    case json_type_string:
+      return "a string";
+    default:
+      return "an unknown JSON type";
     }
 }

@@ -24,8 +24,8 @@ json_object *lens_json_parse (const char *text, size_t len, const char *name, GE
  * to have short arrays (safetensors headers): JSON objects cost json-c tens of bytes per input
  * byte, so this caps what a hostile file can make us allocate. 1 <= max_depth <=
  * LENS_JSON_MAX_DEPTH. */
-json_object *lens_json_parse_limited (const char *text, size_t len, const char *name,
-                                      int max_depth, size_t max_array_len, GError **error);
+json_object *lens_json_parse_limited (const char *text, size_t len, const char *name, int max_depth,
+                                      size_t max_array_len, GError **error);
 
 /* A one-line, quoted, escaped and length-limited rendering of `s` (`len` bytes, or -1 for
  * NUL-terminated) for error messages. Free with g_free. */
@@ -42,15 +42,24 @@ lens_json_simple_escape (char letter)
 {
   switch (letter)
     {
-    case '"': return '"';
-    case '\\': return '\\';
-    case '/': return '/';
-    case 'b': return '\b';
-    case 'f': return '\f';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    default: return 0;
+    case '"':
+      return '"';
+    case '\\':
+      return '\\';
+    case '/':
+      return '/';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return 0;
     }
 }
 

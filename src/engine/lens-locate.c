@@ -197,8 +197,8 @@ lens_locate_demo_model (const char *exe_path)
   if (installed && exe_path != NULL)
     {
       g_autofree char *bindir = g_path_get_dirname (exe_path);
-      g_autofree char *rel = g_build_filename (bindir, "..", "share", GETTEXT_PACKAGE,
-                                               "demo-model", NULL);
+      g_autofree char *rel
+          = g_build_filename (bindir, "..", "share", GETTEXT_PACKAGE, "demo-model", NULL);
       g_autofree char *canon = g_canonicalize_filename (rel, NULL);
       if (is_demo_dir (canon))
         return g_steal_pointer (&canon);
@@ -214,8 +214,8 @@ lens_locate_demo_model (const char *exe_path)
 }
 
 char *
-lens_locate_default_model (const char *explicit_dir, const char *last_used,
-                           LensModelSource *source, GError **error)
+lens_locate_default_model (const char *explicit_dir, const char *last_used, LensModelSource *source,
+                           GError **error)
 {
   LensModelSource dummy;
   if (source == NULL)

@@ -20,8 +20,8 @@ typedef enum
 /* A model folder found in the Hugging Face cache. */
 typedef struct
 {
-  char *repo_id;  /* e.g. "openai-community/gpt2" */
-  char *path;     /* the snapshot folder refs/main points to; has config.json */
+  char *repo_id; /* e.g. "openai-community/gpt2" */
+  char *path;    /* the snapshot folder refs/main points to; has config.json */
 } LensCachedModel;
 
 void lens_cached_model_free (LensCachedModel *model);

@@ -18,12 +18,12 @@ typedef struct
 
 typedef struct
 {
-  LensWeight ln_1_w, ln_1_b;       /* (C) */
-  LensWeight attn_w, attn_b;       /* (C, 3C), (3C) */
+  LensWeight ln_1_w, ln_1_b;           /* (C) */
+  LensWeight attn_w, attn_b;           /* (C, 3C), (3C) */
   LensWeight attn_proj_w, attn_proj_b; /* (C, C), (C) */
-  LensWeight ln_2_w, ln_2_b;       /* (C) */
-  LensWeight fc_w, fc_b;           /* (C, F), (F) */
-  LensWeight fc_proj_w, fc_proj_b; /* (F, C), (C) */
+  LensWeight ln_2_w, ln_2_b;           /* (C) */
+  LensWeight fc_w, fc_b;               /* (C, F), (F) */
+  LensWeight fc_proj_w, fc_proj_b;     /* (F, C), (C) */
 } LensBlockWeights;
 
 struct LensModel
@@ -36,11 +36,11 @@ struct LensModel
   LensTokenizer *tokenizer;
   char **token_texts; /* (V) display strings */
 
-  LensWeight wte;     /* (V, C) */
-  LensWeight wpe;     /* (maxT, C) */
-  LensBlockWeights *blocks; /* (L) */
+  LensWeight wte;            /* (V, C) */
+  LensWeight wpe;            /* (maxT, C) */
+  LensBlockWeights *blocks;  /* (L) */
   LensWeight ln_f_w, ln_f_b; /* (C) */
-  LensWeight lm_head; /* (V, C); aliases wte when tied */
+  LensWeight lm_head;        /* (V, C); aliases wte when tied */
 };
 
 static void
@@ -191,8 +191,10 @@ lens_model_load (const char *dir, GError **error)
 
   if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: not a folder (a model folder holds "
-                   "config.json, model.safetensors and tokenizer files)", dir);
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO,
+                   "%s: not a folder (a model folder holds "
+                   "config.json, model.safetensors and tokenizer files)",
+                   dir);
       return NULL;
     }
 
@@ -212,8 +214,8 @@ lens_model_load (const char *dir, GError **error)
   if (tok_vocab > m->config.vocab_size)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: the tokenizer has %d tokens but config.json's vocab_size is %d",
-                   m->path, tok_vocab, m->config.vocab_size);
+                   "%s: the tokenizer has %d tokens but config.json's vocab_size is %d", m->path,
+                   tok_vocab, m->config.vocab_size);
       return NULL;
     }
 
@@ -320,13 +322,13 @@ lens_model_final_norm (const LensModel *m, const float *x, float *y)
 
 typedef struct
 {
-  float *x;       /* (T, C) residual stream */
-  float *ln;      /* (T, C) normed input of a sub-block */
-  float *qkv;     /* (T, 3C) */
-  float *att;     /* (T, C) attention output before projection */
-  float *att_sc;  /* (T, T) attention scores of one head */
-  float *proj;    /* (T, C) output of a projection */
-  float *fc;      /* (T, F) */
+  float *x;      /* (T, C) residual stream */
+  float *ln;     /* (T, C) normed input of a sub-block */
+  float *qkv;    /* (T, 3C) */
+  float *att;    /* (T, C) attention output before projection */
+  float *att_sc; /* (T, T) attention scores of one head */
+  float *proj;   /* (T, C) output of a projection */
+  float *fc;     /* (T, F) */
 } LensActivations;
 
 static void
@@ -411,13 +413,13 @@ lens_model_forward (LensModel *m, const int32_t *ids, int T, float *residuals, f
 
   size_t TC = (size_t) T * C;
   LensActivations a = {
-    .x = g_new (float, TC),
-    .ln = g_new (float, TC),
-    .qkv = g_new (float, 3 * TC),
-    .att = g_new (float, TC),
-    .att_sc = g_new (float, (size_t) T * T),
-    .proj = g_new (float, TC),
-    .fc = g_new (float, (size_t) T * c->n_inner),
+      .x = g_new (float, TC),
+      .ln = g_new (float, TC),
+      .qkv = g_new (float, 3 * TC),
+      .att = g_new (float, TC),
+      .att_sc = g_new (float, (size_t) T *T),
+      .proj = g_new (float, TC),
+      .fc = g_new (float, (size_t) T * c->n_inner),
   };
   gboolean ok = FALSE;
 
@@ -441,8 +443,8 @@ lens_model_forward (LensModel *m, const int32_t *ids, int T, float *residuals, f
       /* logits (T, V) = ln_f(x) (T, C) . lm_head (V, C)^T */
       lens_layernorm_forward (a.ln, a.x, m->ln_f_w.data, m->ln_f_b.data, T, C,
                               c->layer_norm_epsilon);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, V, C, 1.0f, a.ln, C,
-                   m->lm_head.data, C, 0.0f, logits, V);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, V, C, 1.0f, a.ln, C, m->lm_head.data,
+                   C, 0.0f, logits, V);
     }
   ok = TRUE;
 

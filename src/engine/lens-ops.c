@@ -7,7 +7,8 @@
 
 #include "lens-ops.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)                                \
+    && !defined(__SANITIZE_ADDRESS__)
 #define LENS_HOT __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
 #else
 #define LENS_HOT
@@ -22,7 +23,7 @@ exp_nonpositive (float x)
   x = x < -87.0f ? -87.0f : x;
   float t = x * 1.44269504088896341f;
   float r = (t + 12582912.0f) - 12582912.0f; /* round to nearest integer (|t| < 2^22) */
-  float f = (t - r) * 0.693147180559945309f;  /* |f| <= ln2 / 2 */
+  float f = (t - r) * 0.693147180559945309f; /* |f| <= ln2 / 2 */
   float p = 1.0f / 5040.0f;
   p = p * f + 1.0f / 720.0f;
   p = p * f + 1.0f / 120.0f;
@@ -161,8 +162,8 @@ lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int
       float *att = scratch;                  /* (T, T) */
 
       /* att = scale * q . k^T */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, att,
-                   T);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f,
+                   att, T);
       for (int i = 0; i < T; i++)
         causal_softmax_row (att + (size_t) i * T, i, T);
       /* out[:, h*hs : (h+1)*hs] = att (T, T) . v (T, hs) */
@@ -322,7 +323,8 @@ lens_softmax_merge (const LensSoftmaxPartial *parts, const int32_t *top_ids,
     {
       int best = -1;
       for (int j = 0; j < n; j++)
-        if (pos[j] < K && (best < 0 || top_logits[j * K + pos[j]] > top_logits[best * K + pos[best]]))
+        if (pos[j] < K
+            && (best < 0 || top_logits[j * K + pos[j]] > top_logits[best * K + pos[best]]))
           best = j;
       out_ids[k] = top_ids[best * K + pos[best]];
       out_probs[k] = (float) exp ((double) top_logits[best * K + pos[best]] - (double) m - log_s);

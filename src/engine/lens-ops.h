@@ -31,8 +31,8 @@ void lens_residual_add (float *x, const float *y, size_t N);
 /* Summary of one softmax row, computed without materialising the probabilities. */
 typedef struct
 {
-  float log_z;     /* log sum_v exp(logits[v]) */
-  float entropy;   /* -sum_v p_v log p_v, nats */
+  float log_z;   /* log sum_v exp(logits[v]) */
+  float entropy; /* -sum_v p_v log p_v, nats */
 } LensSoftmaxStats;
 
 /* Statistics and top-k (ids and probabilities, best first; ties broken by lower id) of

@@ -130,8 +130,8 @@ check_live_query (const LensResult *r, int32_t id, GError **error)
   int vocab = lens_model_config (r->model)->vocab_size;
   if (id < 0 || id >= vocab)
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "Token id %d is outside the vocabulary (0..%d)",
-                   id, vocab - 1);
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "Token id %d is outside the vocabulary (0..%d)", id, vocab - 1);
       return FALSE;
     }
   return TRUE;
@@ -200,7 +200,8 @@ lens_result_target_probs_for_text (const LensResult *r, const char *text, float 
         return FALSE;
       if (ids->len == 0)
         {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The target \"%s\" has no tokens", text);
+          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The target \"%s\" has no tokens",
+                       text);
           return FALSE;
         }
       int32_t id = g_array_index (ids, int32_t, 0);

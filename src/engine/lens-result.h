@@ -5,7 +5,8 @@
  *
  * A result comes either from a live run (lens_run: `model` set, `norm_resid` kept, so the
  * probability and rank of any token can be asked later without running the model again) or from
- * a file (results-io: no model; top-k as token strings, targets only where the file tracked them). */
+ * a file (results-io: no model; top-k as token strings, targets only where the file tracked them).
+ */
 #pragma once
 
 #include <glib.h>
@@ -20,10 +21,10 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  char *name;          /* display name, e.g. "gpt2" or "Llama-3.1-70B" */
-  char *path;          /* folder it was loaded from, or NULL */
-  char *architecture;  /* "gpt2", or NULL when unknown (imported) */
-  int n_layer;         /* 0 when unknown */
+  char *name;         /* display name, e.g. "gpt2" or "Llama-3.1-70B" */
+  char *path;         /* folder it was loaded from, or NULL */
+  char *architecture; /* "gpt2", or NULL when unknown (imported) */
+  int n_layer;        /* 0 when unknown */
   int d_model;
   int n_head;
   int vocab_size;
@@ -32,27 +33,27 @@ typedef struct
 typedef struct
 {
   gint ref_count;
-  char *prompt;            /* may be NULL for imported results that lack it */
+  char *prompt; /* may be NULL for imported results that lack it */
   LensModelInfo model_info;
 
-  int n_tokens;            /* T */
-  int32_t *token_ids;      /* (T) input ids; -1 where unknown (imported) */
-  char **token_texts;      /* (T) display text of each input token */
+  int n_tokens;       /* T */
+  int32_t *token_ids; /* (T) input ids; -1 where unknown (imported) */
+  char **token_texts; /* (T) display text of each input token */
 
-  int n_rows;              /* R */
-  int *row_layers;         /* (R) block index, or LENS_ROW_EMBEDDINGS */
-  char **row_labels;       /* (R) "embed", "0", "1", ... (imported files may use their own) */
+  int n_rows;        /* R */
+  int *row_layers;   /* (R) block index, or LENS_ROW_EMBEDDINGS */
+  char **row_labels; /* (R) "embed", "0", "1", ... (imported files may use their own) */
 
-  int top_k;               /* K; a cell may have fewer valid entries (id -1, prob NAN) */
-  int32_t *top_ids;        /* (R, T, K) token ids, best first */
-  float *top_probs;        /* (R, T, K) */
-  float *entropy;          /* (R, T) nats; NAN when unknown */
-  float *log_z;            /* (R, T) log-sum-exp of the cell's logits; NAN when unknown */
+  int top_k;        /* K; a cell may have fewer valid entries (id -1, prob NAN) */
+  int32_t *top_ids; /* (R, T, K) token ids, best first */
+  float *top_probs; /* (R, T, K) */
+  float *entropy;   /* (R, T) nats; NAN when unknown */
+  float *log_z;     /* (R, T) log-sum-exp of the cell's logits; NAN when unknown */
 
   /* Live results only. */
-  LensModel *model;        /* owned reference, or NULL */
-  int d_model;             /* C */
-  float *norm_resid;       /* (R, T, C) final-norm output of each kept residual, or NULL */
+  LensModel *model;  /* owned reference, or NULL */
+  int d_model;       /* C */
+  float *norm_resid; /* (R, T, C) final-norm output of each kept residual, or NULL */
 
   /* Imported results: ids in top_ids index this table of token strings. */
   int n_vocab_texts;
@@ -63,9 +64,10 @@ typedef struct
 
 typedef struct
 {
-  const int *layers;       /* kept rows in order; block indices or LENS_ROW_EMBEDDINGS. NULL = all blocks */
+  const int
+      *layers; /* kept rows in order; block indices or LENS_ROW_EMBEDDINGS. NULL = all blocks */
   int n_layers;
-  int top_k;               /* 1..V; default 10 when 0 */
+  int top_k; /* 1..V; default 10 when 0 */
   LensCancelFunc cancel;
   LensProgressFunc progress;
   gpointer user_data;

@@ -26,23 +26,22 @@
 
 typedef struct
 {
-  const char *base;  /* start of the document, for line/column in messages */
+  const char *base; /* start of the document, for line/column in messages */
   const char *p;
   const char *end;
-  const char *name;  /* prefix of every message */
+  const char *name; /* prefix of every message */
   GError **error;
-  gboolean failed;   /* the first error wins */
-  GString *scratch;  /* strings whose value the caller does not keep */
-  char *desc;        /* see describe_tmp */
+  gboolean failed;  /* the first error wins */
+  GString *scratch; /* strings whose value the caller does not keep */
+  char *desc;       /* see describe_tmp */
 } JReader;
 
 static const double pow10_exact[23] = {
-  1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-static gboolean G_GNUC_PRINTF (2, 3)
-j_fail (JReader *j, const char *fmt, ...)
+static gboolean G_GNUC_PRINTF (2, 3) j_fail (JReader *j, const char *fmt, ...)
 {
   if (j->failed)
     return FALSE;
@@ -102,15 +101,22 @@ j_kind (JReader *j)
 {
   switch (j_peek (j))
     {
-      case '{': return "an object";
-      case '[': return "an array";
-      case '"': return "a string";
-      case 't':
-      case 'f': return "a boolean";
-      case 'n': return "null";
-      case '-':
-      case '0' ... '9': return "a number";
-      default: return "not a JSON value";
+    case '{':
+      return "an object";
+    case '[':
+      return "an array";
+    case '"':
+      return "a string";
+    case 't':
+    case 'f':
+      return "a boolean";
+    case 'n':
+      return "null";
+    case '-':
+    case '0' ... '9':
+      return "a number";
+    default:
+      return "not a JSON value";
     }
 }
 
@@ -144,8 +150,8 @@ utf8_sequence (const unsigned char *s, const unsigned char *end)
   return n;
 }
 
-/* Reads a string into `out` (decoded, valid UTF-8; NULL only validates). U+0000 cannot live in a C string; it becomes
- * the text "\x00", the way token displays show raw bytes. */
+/* Reads a string into `out` (decoded, valid UTF-8; NULL only validates). U+0000 cannot live in a C
+ * string; it becomes the text "\x00", the way token displays show raw bytes. */
 static gboolean
 j_string (JReader *j, GString *out)
 {
@@ -200,7 +206,7 @@ j_string (JReader *j, GString *out)
       p += 2;
       if (simple == 0)
         switch (esc[1])
-        {
+          {
           case 'u':
             {
               if (end - p < 4)
@@ -212,8 +218,8 @@ j_string (JReader *j, GString *out)
               gunichar cp = (gunichar) u;
               if (u >= 0xD800 && u <= 0xDBFF)
                 {
-                  int lo = (end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? lens_json_hex4 (p + 2)
-                                                                          : -1;
+                  int lo
+                      = (end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? lens_json_hex4 (p + 2) : -1;
                   if (lo < 0xDC00 || lo > 0xDFFF)
                     return j_syntax_at (j, esc, "unpaired UTF-16 surrogate in a \\u escape");
                   cp = 0x10000 + (((gunichar) u - 0xD800) << 10) + ((gunichar) lo - 0xDC00);
@@ -231,7 +237,7 @@ j_string (JReader *j, GString *out)
             }
           default:
             return j_syntax_at (j, esc, "invalid escape in a string");
-        }
+          }
       if (simple != 0 && out != NULL)
         g_string_append_c (out, simple);
     }
@@ -247,7 +253,7 @@ j_number (JReader *j, double *out, gboolean *is_int)
   const char *p = j->p, *end = j->end, *start = p;
   gboolean neg = FALSE, integral = TRUE, exact = TRUE;
   uint64_t m = 0;
-  int digits = 0;  /* significant digits in m */
+  int digits = 0; /* significant digits in m */
   long e10 = 0;
 
   if (p < end && *p == '-')
@@ -426,18 +432,24 @@ j_skip (JReader *j, int depth)
 {
   switch (j_peek (j))
     {
-      case '{':
-      case '[': return j_skip_container (j, depth);
-      case '"': return j_string (j, NULL);
-      case 't': return j_literal (j, "true");
-      case 'f': return j_literal (j, "false");
-      case 'n': return j_literal (j, "null");
-      case -1: return j_syntax (j, "expected a value");
-      default:
-        {
-          double v;
-          return j_number (j, &v, NULL);
-        }
+    case '{':
+    case '[':
+      return j_skip_container (j, depth);
+    case '"':
+      return j_string (j, NULL);
+    case 't':
+      return j_literal (j, "true");
+    case 'f':
+      return j_literal (j, "false");
+    case 'n':
+      return j_literal (j, "null");
+    case -1:
+      return j_syntax (j, "expected a value");
+    default:
+      {
+        double v;
+        return j_number (j, &v, NULL);
+      }
     }
 }
 
@@ -476,7 +488,7 @@ describe_tmp (JReader *j, const char *s)
 }
 
 static gboolean G_GNUC_PRINTF (3, 4)
-j_type_error (JReader *j, const char *expected, const char *path_fmt, ...)
+    j_type_error (JReader *j, const char *expected, const char *path_fmt, ...)
 {
   if (j->failed)
     return FALSE;
@@ -519,7 +531,7 @@ j_prob (JReader *j, gboolean allow_null, float *out, double *raw)
 }
 
 static gboolean G_GNUC_PRINTF (4, 5)
-j_prob_error (JReader *j, ValStatus st, double raw, const char *path_fmt, ...)
+    j_prob_error (JReader *j, ValStatus st, double raw, const char *path_fmt, ...)
 {
   if (j->failed || st == VAL_SYNTAX)
     return FALSE;
@@ -551,7 +563,7 @@ j_int (JReader *j, long lo, long hi, long *out, double *raw)
 }
 
 static gboolean G_GNUC_PRINTF (6, 7)
-j_int_error (JReader *j, ValStatus st, double raw, long lo, long hi, const char *path_fmt, ...)
+    j_int_error (JReader *j, ValStatus st, double raw, long lo, long hi, const char *path_fmt, ...)
 {
   if (j->failed || st == VAL_SYNTAX)
     return FALSE;
@@ -598,20 +610,20 @@ static const struct
   const char *key;
   size_t offset;
 } member_table[] = {
-  {"format", offsetof (Members, format)},   {"version", offsetof (Members, version)},
-  {"model", offsetof (Members, model)},     {"prompt", offsetof (Members, prompt)},
-  {"tokens", offsetof (Members, tokens)},   {"layers", offsetof (Members, layers)},
-  {"cells", offsetof (Members, cells)},     {"targets", offsetof (Members, targets)},
-  {"meta", offsetof (Members, meta)},       {"input", offsetof (Members, input)},
-  {"tracked", offsetof (Members, tracked)}, {"topk", offsetof (Members, topk)},
-  {"entropy", offsetof (Members, entropy)},
+    {"format", offsetof (Members, format)},   {"version", offsetof (Members, version)},
+    {"model", offsetof (Members, model)},     {"prompt", offsetof (Members, prompt)},
+    {"tokens", offsetof (Members, tokens)},   {"layers", offsetof (Members, layers)},
+    {"cells", offsetof (Members, cells)},     {"targets", offsetof (Members, targets)},
+    {"meta", offsetof (Members, meta)},       {"input", offsetof (Members, input)},
+    {"tracked", offsetof (Members, tracked)}, {"topk", offsetof (Members, topk)},
+    {"entropy", offsetof (Members, entropy)},
 };
 
 /* Token strings -> ids of a table local to the result (logitlenskit files have no ids). */
 typedef struct
 {
-  GHashTable *index;  /* text (owned by texts) -> GINT_TO_POINTER (id) */
-  GPtrArray *texts;   /* id -> text */
+  GHashTable *index; /* text (owned by texts) -> GINT_TO_POINTER (id) */
+  GPtrArray *texts;  /* id -> text */
 } Vocab;
 
 static void
@@ -653,10 +665,10 @@ vocab_move_to (Vocab *v, LensResult *r)
 typedef struct
 {
   int R, T;
-  size_t *start;  /* (R, T) first entry of the cell */
-  int *count;     /* (R, T) */
-  GArray *ids;    /* int32_t */
-  GArray *probs;  /* float */
+  size_t *start; /* (R, T) first entry of the cell */
+  int *count;    /* (R, T) */
+  GArray *ids;   /* int32_t */
+  GArray *probs; /* float */
 } TopBuilder;
 
 static void
@@ -739,8 +751,8 @@ tracked_table_new (void)
  * reported as "PATH has N values, N_WHAT has n". The path is formatted only on failure, since
  * this runs for every trajectory of a large file. */
 static gboolean G_GNUC_PRINTF (6, 7)
-j_prob_array (JReader *j, int n, float *out, gboolean allow_null, const char *n_what,
-              const char *path_fmt, ...)
+    j_prob_array (JReader *j, int n, float *out, gboolean allow_null, const char *n_what,
+                  const char *path_fmt, ...)
 {
   ValStatus st = VAL_OK;
   double raw = 0;
@@ -862,8 +874,8 @@ fill_rows_and_tokens (LensResult *r, const GArray *rows, GPtrArray *texts)
       int layer = g_array_index (rows, int, i);
       r->row_layers[i] = layer;
       g_free (r->row_labels[i]);
-      r->row_labels[i] = layer == LENS_ROW_EMBEDDINGS ? g_strdup ("embed")
-                                                      : g_strdup_printf ("%d", layer);
+      r->row_labels[i]
+          = layer == LENS_ROW_EMBEDDINGS ? g_strdup ("embed") : g_strdup_printf ("%d", layer);
     }
   for (int t = 0; t < r->n_tokens; t++)
     {
@@ -900,8 +912,10 @@ parse_meta (JReader *j, const char *at, int want_version, char **model)
             {
               char num[G_ASCII_DTOSTR_BUF_SIZE];
               g_ascii_formatd (num, sizeof num, "%.17g", raw);
-              return j_fail (j, "meta.version is %s, expected %d (logitlenskit widget JSON "
-                             "versions 1 and 2 can be read)", num, want_version);
+              return j_fail (j,
+                             "meta.version is %s, expected %d (logitlenskit widget JSON "
+                             "versions 1 and 2 can be read)",
+                             num, want_version);
             }
           have_version = TRUE;
         }
@@ -1125,8 +1139,8 @@ parse_v2 (JReader *j, const Members *m)
               if (traj == NULL)
                 {
                   g_autofree char *d = describe (j->scratch->str);
-                  j_fail (j, "topk[%d][%d][%d] is %s, which is not in tracked[%d]", row, t,
-                          nk - 1, d, t);
+                  j_fail (j, "topk[%d][%d][%d] is %s, which is not in tracked[%d]", row, t, nk - 1,
+                          d, t);
                   goto out;
                 }
               top_add (&b, row, t, vocab_intern (&vocab, j->scratch->str), traj[row]);
@@ -1185,8 +1199,10 @@ v1_track (JReader *j, GHashTable *table, const char *token, const float *traj, i
   if (memcmp (old, traj, (size_t) R * sizeof (float)) != 0)
     {
       g_autofree char *d = describe (token);
-      return j_fail (j, "cells[%d][%d]%s: the trajectory of %s differs from the one given "
-                     "earlier for position %d", t, row, where, d, t);
+      return j_fail (j,
+                     "cells[%d][%d]%s: the trajectory of %s differs from the one given "
+                     "earlier for position %d",
+                     t, row, where, d, t);
     }
   return TRUE;
 }
@@ -1198,7 +1214,7 @@ typedef struct
   char *token;
   float prob;
   gboolean has_traj;
-  float *traj;  /* (R) */
+  float *traj; /* (R) */
 } V1Entry;
 
 static void
@@ -1544,8 +1560,8 @@ parse_own_tokens (JReader *j, const char *at, GArray *ids, GPtrArray *texts, int
  * re-saved file keeps them; otherwise texts are interned into a local table. */
 typedef struct
 {
-  int vocab_size;      /* > 0: vocab_texts is indexed by real ids */
-  char **by_id;        /* (vocab_size) */
+  int vocab_size; /* > 0: vocab_texts is indexed by real ids */
+  char **by_id;   /* (vocab_size) */
   Vocab local;
 } OwnVocab;
 
@@ -1712,7 +1728,7 @@ parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *list)
     return j_type_error (j, "an array", "targets");
   j->p++;
   g_autoptr (GString) key = g_string_new (NULL);
-  g_autofree float *probs = g_new (float, (size_t) R * T);  /* (R, T) */
+  g_autofree float *probs = g_new (float, (size_t) R *T); /* (R, T) */
   int n = 0;
   while (j_next (j, ']', &n))
     {
@@ -1768,8 +1784,7 @@ parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *list)
           else if (strcmp (key->str, "prob") == 0)
             {
               if (j_peek (j) != '[')
-                return j_type_error (j, "an array with one array per layer", "targets[%d].prob",
-                                     i);
+                return j_type_error (j, "an array with one array per layer", "targets[%d].prob", i);
               j->p++;
               int nr = 0;
               while (j_next (j, ']', &nr))
@@ -1841,8 +1856,10 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
         }
       if (ver != LENS_RESULTS_FORMAT_VERSION)
         {
-          j_fail (j, "version %ld of the logit-lens-results format is not supported (this "
-                  "program reads version %d)", ver, LENS_RESULTS_FORMAT_VERSION);
+          j_fail (j,
+                  "version %ld of the logit-lens-results format is not supported (this "
+                  "program reads version %d)",
+                  ver, LENS_RESULTS_FORMAT_VERSION);
           goto out;
         }
     }
@@ -1871,8 +1888,8 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   else
     vocab_init (&v.local);
   top_init (&b, R, T);
-  entropy = g_new (float, (size_t) R * T);
-  log_z = g_new (float, (size_t) R * T);
+  entropy = g_new (float, (size_t) R *T);
+  log_z = g_new (float, (size_t) R *T);
   for (size_t c = 0; c < (size_t) R * T; c++)
     entropy[c] = log_z[c] = NAN;
 
@@ -2009,12 +2026,24 @@ json_string (GString *out, const char *s)
         {
           switch (c)
             {
-              case '\n': g_string_append (out, "\\n"); break;
-              case '\r': g_string_append (out, "\\r"); break;
-              case '\t': g_string_append (out, "\\t"); break;
-              case '\b': g_string_append (out, "\\b"); break;
-              case '\f': g_string_append (out, "\\f"); break;
-              default: g_string_append_printf (out, "\\u%04x", c); break;
+            case '\n':
+              g_string_append (out, "\\n");
+              break;
+            case '\r':
+              g_string_append (out, "\\r");
+              break;
+            case '\t':
+              g_string_append (out, "\\t");
+              break;
+            case '\b':
+              g_string_append (out, "\\b");
+              break;
+            case '\f':
+              g_string_append (out, "\\f");
+              break;
+            default:
+              g_string_append_printf (out, "\\u%04x", c);
+              break;
             }
           p++;
         }
@@ -2117,8 +2146,8 @@ static void
 model_desc (const LensResult *r, ModelDesc *d)
 {
   const LensModelInfo *mi = &r->model_info;
-  *d = (ModelDesc){mi->name, mi->path, mi->architecture,
-                   mi->n_layer, mi->d_model, mi->n_head, mi->vocab_size};
+  *d = (ModelDesc){mi->name,    mi->path,   mi->architecture, mi->n_layer,
+                   mi->d_model, mi->n_head, mi->vocab_size};
   if (r->model != NULL)
     {
       const LensConfig *c = lens_model_config (r->model);
@@ -2300,10 +2329,10 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
  * and their probability at every row. */
 typedef struct
 {
-  GHashTable *index;  /* text (borrowed) -> GINT_TO_POINTER (i + 1) */
-  GPtrArray *texts;   /* borrowed const char * */
-  GArray *ids;        /* int32_t, live results: the token id of each text */
-  GArray *traj;       /* float (n, R) */
+  GHashTable *index; /* text (borrowed) -> GINT_TO_POINTER (i + 1) */
+  GPtrArray *texts;  /* borrowed const char * */
+  GArray *ids;       /* int32_t, live results: the token id of each text */
+  GArray *traj;      /* float (n, R) */
 } Tracked;
 
 static void
@@ -2340,9 +2369,9 @@ static void
 live_trajectories (const LensResult *r, int t, Tracked *tl)
 {
   int R = r->n_rows, T = r->n_tokens, C = r->d_model, n = (int) tl->texts->len;
-  const float *W = lens_model_unembedding (r->model); /* (V, C) */
-  g_autofree float *Wt = g_new (float, (size_t) n * C); /* (n, C) */
-  g_autofree float *logits = g_new (float, (size_t) R * n); /* (R, n) */
+  const float *W = lens_model_unembedding (r->model);      /* (V, C) */
+  g_autofree float *Wt = g_new (float, (size_t) n *C);     /* (n, C) */
+  g_autofree float *logits = g_new (float, (size_t) R *n); /* (R, n) */
   for (int i = 0; i < n; i++)
     memcpy (Wt + (size_t) i * C, W + (size_t) g_array_index (tl->ids, int32_t, i) * C,
             (size_t) C * sizeof (float));
@@ -2359,8 +2388,8 @@ live_trajectories (const LensResult *r, int t, Tracked *tl)
 }
 
 char *
-lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *targets,
-                                  int n_targets, GError **error)
+lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *targets, int n_targets,
+                                  GError **error)
 {
   g_return_val_if_fail (r != NULL, NULL);
   g_return_val_if_fail (n_targets == 0 || targets != NULL, NULL);
@@ -2420,10 +2449,10 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
   for (int t = 0; t < T; t++)
     {
       Tracked tl = {
-        .index = g_hash_table_new (g_str_hash, g_str_equal),
-        .texts = g_ptr_array_new (),
-        .ids = g_array_new (FALSE, FALSE, sizeof (int32_t)),
-        .traj = g_array_new (FALSE, FALSE, sizeof (float)),
+          .index = g_hash_table_new (g_str_hash, g_str_equal),
+          .texts = g_ptr_array_new (),
+          .ids = g_array_new (FALSE, FALSE, sizeof (int32_t)),
+          .traj = g_array_new (FALSE, FALSE, sizeof (float)),
       };
       for (int row = 0; row < R; row++)
         {
@@ -2442,8 +2471,8 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
         {
           const char *text = g_ptr_array_index (tl.texts, i);
           const float *traj = r->tracked != NULL && r->tracked[t] != NULL
-                                ? g_hash_table_lookup (r->tracked[t], text)
-                                : NULL;
+                                  ? g_hash_table_lookup (r->tracked[t], text)
+                                  : NULL;
           if (traj == NULL)
             {
               g_autofree char *d = describe (text);
@@ -2456,7 +2485,7 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
               g_string_free (o, TRUE);
               return NULL;
             }
-          memcpy (&g_array_index (tl.traj, float, (size_t) i * R), traj,
+          memcpy (&g_array_index (tl.traj, float, (size_t) i *R), traj,
                   (size_t) R * sizeof (float));
         }
       for (int i = 0; i < n_targets; i++)
@@ -2472,8 +2501,8 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
             continue;
           int at = tracked_list_add (&tl, targets[i].text, -1, R);
           for (int row = 0; row < R; row++)
-            g_array_index (tl.traj, float, (size_t) at * R + row)
-              = targets[i].probs[lens_result_cell_index (r, row, t)];
+            g_array_index (tl.traj, float, (size_t) at *R + row)
+                = targets[i].probs[lens_result_cell_index (r, row, t)];
         }
 
       g_string_append (o, t > 0 ? ", {" : "{");
@@ -2483,7 +2512,7 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
             g_string_append (o, ", ");
           json_string (o, g_ptr_array_index (tl.texts, i));
           g_string_append (o, ": [");
-          const float *traj = &g_array_index (tl.traj, float, (size_t) i * R);
+          const float *traj = &g_array_index (tl.traj, float, (size_t) i *R);
           for (int row = 0; row < R; row++)
             {
               if (row > 0)
@@ -2542,16 +2571,16 @@ lens_results_parse_full (const char *data, size_t len, const char *name, GPtrArr
   if (len > LENS_RESULTS_MAX_FILE_SIZE)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: %zu bytes is larger than the %zu bytes supported for a results file",
-                   name, len, LENS_RESULTS_MAX_FILE_SIZE);
+                   "%s: %zu bytes is larger than the %zu bytes supported for a results file", name,
+                   len, LENS_RESULTS_MAX_FILE_SIZE);
       return NULL;
     }
 
   g_autoptr (GString) scratch = g_string_sized_new (64);
-  g_autoptr (GPtrArray) names =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) lens_file_target_free);
-  JReader j = {.base = data, .p = data, .end = data + len, .name = name, .error = error,
-               .scratch = scratch};
+  g_autoptr (GPtrArray) names
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_file_target_free);
+  JReader j = {
+      .base = data, .p = data, .end = data + len, .name = name, .error = error, .scratch = scratch};
   Members m = {0};
 
   /* A UTF-8 byte order mark is tolerated (RFC 8259 lets parsers ignore it). */
@@ -2563,8 +2592,8 @@ lens_results_parse_full (const char *data, size_t len, const char *name, GPtrArr
     {
       if (j_peek (&j) == -1)
         j_fail (&j, "the file contains no JSON value");
-      else if (*j.p == '[' || *j.p == '"' || *j.p == '-' || g_ascii_isdigit (*j.p)
-               || *j.p == 't' || *j.p == 'f' || *j.p == 'n')
+      else if (*j.p == '[' || *j.p == '"' || *j.p == '-' || g_ascii_isdigit (*j.p) || *j.p == 't'
+               || *j.p == 'f' || *j.p == 'n')
         j_fail (&j, "the JSON is %s, expected an object (a results file)", j_kind (&j));
       else
         j_syntax (&j, "this is not JSON");
@@ -2640,7 +2669,8 @@ lens_results_parse_full (const char *data, size_t len, const char *name, GPtrArr
   else if (m.tracked != NULL || m.topk != NULL)
     j_fail (&j, "there is no \"meta\" (required in logitlenskit JSON version 2)");
   else
-    j_fail (&j, "not a logit lens results file: expected \"format\": \"%s\", or "
+    j_fail (&j,
+            "not a logit lens results file: expected \"format\": \"%s\", or "
             "logitlenskit widget JSON (\"meta\", \"tracked\", \"topk\" or \"cells\")",
             LENS_RESULTS_FORMAT_NAME);
 

@@ -32,18 +32,18 @@ G_BEGIN_DECLS
 #define LENS_RESULTS_FORMAT_VERSION 1
 
 /* Limits for untrusted files; real results are far below them. */
-#define LENS_RESULTS_MAX_FILE_SIZE ((size_t) 1 << 30)   /* bytes */
+#define LENS_RESULTS_MAX_FILE_SIZE ((size_t) 1 << 30) /* bytes */
 #define LENS_RESULTS_MAX_ROWS 65536
 #define LENS_RESULTS_MAX_TOKENS (1 << 20)
-#define LENS_RESULTS_MAX_ENTRIES ((size_t) 1 << 26)     /* rows * tokens * top-k */
+#define LENS_RESULTS_MAX_ENTRIES ((size_t) 1 << 26) /* rows * tokens * top-k */
 #define LENS_RESULTS_MAX_VOCAB (1 << 22)
 
 typedef struct
 {
-  const char *text;     /* the target as the user typed it */
-  const int32_t *ids;   /* its token ids (the first is tracked); may be NULL when n_ids == 0 */
+  const char *text;   /* the target as the user typed it */
+  const int32_t *ids; /* its token ids (the first is tracked); may be NULL when n_ids == 0 */
   int n_ids;
-  const float *probs;   /* (R, T) probability of ids[0] at every cell; NAN where unknown */
+  const float *probs; /* (R, T) probability of ids[0] at every cell; NAN where unknown */
 } LensJsonTarget;
 
 /* The CLI's --json document (see the core engine issue) plus "format", "version", a "log_z" per
@@ -65,7 +65,7 @@ char *lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarge
 typedef struct
 {
   char *text;
-  int32_t *ids;  /* the token ids the file gives for it (may be NULL when n_ids == 0) */
+  int32_t *ids; /* the token ids the file gives for it (may be NULL when n_ids == 0) */
   int n_ids;
 } LensFileTarget;
 

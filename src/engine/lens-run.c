@@ -98,16 +98,16 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   int S = n_threads * tiles_per_thread; /* tile t: ids [V t / S, V (t + 1) / S) */
   int max_tile = (V + S - 1) / S;
   LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, n_cells * S); /* (cells, S) */
-  int32_t *part_ids = g_new (int32_t, n_cells * S * K);                  /* (cells, S, K) */
-  float *part_logits = g_new (float, n_cells * S * K);                   /* (cells, S, K) */
+  int32_t *part_ids = g_new (int32_t, n_cells * S * K);                /* (cells, S, K) */
+  float *part_logits = g_new (float, n_cells *S *K);                   /* (cells, S, K) */
   gint cancelled = FALSE;
 
   int blas_threads = openblas_get_num_threads ();
   openblas_set_num_threads (1);
-#pragma omp parallel num_threads (n_threads)
+#pragma omp parallel num_threads(n_threads)
   {
     int j = omp_get_thread_num ();
-    float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK * max_tile); /* (chunk, tile) */
+    float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK *max_tile); /* (chunk, tile) */
 
     for (int chunk = 0; chunk < n_chunks && !g_atomic_int_get (&cancelled); chunk++)
       {
@@ -132,8 +132,8 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
           {
             if (forward_cancel (progress))
               g_atomic_int_set (&cancelled, TRUE);
-            forward_progress (lens_model_config (model)->n_layer + chunk + 1,
-                              progress->total_steps, progress);
+            forward_progress (lens_model_config (model)->n_layer + chunk + 1, progress->total_steps,
+                              progress);
           }
       }
     g_free (logits);
@@ -144,9 +144,9 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
     for (size_t cell = 0; cell < n_cells; cell++)
       {
         size_t slot = cell * S;
-        LensSoftmaxStats st = lens_softmax_merge (parts + slot, part_ids + slot * K,
-                                                  part_logits + slot * K, S, K,
-                                                  r->top_ids + cell * K, r->top_probs + cell * K);
+        LensSoftmaxStats st
+            = lens_softmax_merge (parts + slot, part_ids + slot * K, part_logits + slot * K, S, K,
+                                  r->top_ids + cell * K, r->top_probs + cell * K);
         r->log_z[cell] = st.log_z;
         r->entropy[cell] = st.entropy;
       }
@@ -172,8 +172,8 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
 
   if (K > V)
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "top-k is %d but the vocabulary has only %d tokens",
-                   K, V);
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "top-k is %d but the vocabulary has only %d tokens", K, V);
       return NULL;
     }
   if (T < 1)
@@ -203,7 +203,8 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
   g_autofree float *residuals = g_try_new (float, (size_t) (L + 1) * TC);
   if (residuals == NULL)
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", L, T);
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", L,
+                   T);
       return NULL;
     }
   if (!lens_model_forward (model, ids, T, residuals, NULL, forward_cancel, forward_progress,
@@ -235,7 +236,7 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
     }
 
   /* norm_resid (R, T, C) = ln_f(residual of each kept row) */
-  r->norm_resid = g_new (float, n_cells * C);
+  r->norm_resid = g_new (float, n_cells *C);
   for (int i = 0; i < R; i++)
     {
       const float *src = residuals + (size_t) (rows[i] + 1) * TC;

@@ -12,15 +12,15 @@
 
 struct LensSafetensors
 {
-  char *path;            /* as given; LensTensor.file points here */
-  void *map;             /* our own mapping, or NULL when parsing a caller's buffer */
+  char *path; /* as given; LensTensor.file points here */
+  void *map;  /* our own mapping, or NULL when parsing a caller's buffer */
   size_t map_len;
   const uint8_t *buf;
   size_t len;
-  LensTensor *tensors;   /* sorted by data offset */
+  LensTensor *tensors; /* sorted by data offset */
   size_t n_tensors;
   GStringChunk *names;
-  GHashTable *by_name;   /* name -> LensTensor* */
+  GHashTable *by_name; /* name -> LensTensor* */
 };
 
 static const struct
@@ -28,14 +28,14 @@ static const struct
   const char *name;
   size_t size;
 } dtype_info[] = {
-  [LENS_DTYPE_BOOL] = {"BOOL", 1},       [LENS_DTYPE_U8] = {"U8", 1},
-  [LENS_DTYPE_I8] = {"I8", 1},           [LENS_DTYPE_I16] = {"I16", 2},
-  [LENS_DTYPE_U16] = {"U16", 2},         [LENS_DTYPE_F16] = {"F16", 2},
-  [LENS_DTYPE_BF16] = {"BF16", 2},       [LENS_DTYPE_I32] = {"I32", 4},
-  [LENS_DTYPE_U32] = {"U32", 4},         [LENS_DTYPE_F32] = {"F32", 4},
-  [LENS_DTYPE_I64] = {"I64", 8},         [LENS_DTYPE_U64] = {"U64", 8},
-  [LENS_DTYPE_F64] = {"F64", 8},         [LENS_DTYPE_F8_E4M3] = {"F8_E4M3", 1},
-  [LENS_DTYPE_F8_E5M2] = {"F8_E5M2", 1},
+    [LENS_DTYPE_BOOL] = {"BOOL", 1},       [LENS_DTYPE_U8] = {"U8", 1},
+    [LENS_DTYPE_I8] = {"I8", 1},           [LENS_DTYPE_I16] = {"I16", 2},
+    [LENS_DTYPE_U16] = {"U16", 2},         [LENS_DTYPE_F16] = {"F16", 2},
+    [LENS_DTYPE_BF16] = {"BF16", 2},       [LENS_DTYPE_I32] = {"I32", 4},
+    [LENS_DTYPE_U32] = {"U32", 4},         [LENS_DTYPE_F32] = {"F32", 4},
+    [LENS_DTYPE_I64] = {"I64", 8},         [LENS_DTYPE_U64] = {"U64", 8},
+    [LENS_DTYPE_F64] = {"F64", 8},         [LENS_DTYPE_F8_E4M3] = {"F8_E4M3", 1},
+    [LENS_DTYPE_F8_E5M2] = {"F8_E5M2", 1},
 };
 
 #define N_DTYPES G_N_ELEMENTS (dtype_info)
@@ -142,17 +142,17 @@ parse_tensor (LensSafetensors *st, const char *name, json_object *entry, uint64_
       return FALSE;
     }
   json_object_object_foreach (entry, key, val)
-    {
-      (void) val;
-      if (strcmp (key, "dtype") != 0 && strcmp (key, "shape") != 0
-          && strcmp (key, "data_offsets") != 0)
-        {
-          g_autofree char *kd = lens_json_describe (key, -1);
-          tensor_error (error, LENS_ERROR_FORMAT, file, name,
-                        "unexpected field %s (expected dtype, shape, data_offsets)", kd);
-          return FALSE;
-        }
-    }
+  {
+    (void) val;
+    if (strcmp (key, "dtype") != 0 && strcmp (key, "shape") != 0
+        && strcmp (key, "data_offsets") != 0)
+      {
+        g_autofree char *kd = lens_json_describe (key, -1);
+        tensor_error (error, LENS_ERROR_FORMAT, file, name,
+                      "unexpected field %s (expected dtype, shape, data_offsets)", kd);
+        return FALSE;
+      }
+  }
   json_object *jdtype, *jshape, *joffsets;
   if (!json_object_object_get_ex (entry, "dtype", &jdtype))
     {
@@ -220,7 +220,8 @@ parse_tensor (LensSafetensors *st, const char *name, json_object *entry, uint64_
         overflow = TRUE;
     }
   uint64_t n_bytes = 0;
-  if (overflow || __builtin_mul_overflow (n_elements, (uint64_t) lens_dtype_size (t->dtype), &n_bytes))
+  if (overflow
+      || __builtin_mul_overflow (n_elements, (uint64_t) lens_dtype_size (t->dtype), &n_bytes))
     {
       g_autofree char *sd = format_shape (t);
       tensor_error (error, LENS_ERROR_FORMAT, file, name,
@@ -311,16 +312,16 @@ check_metadata (const char *file, json_object *meta, GError **error)
       return FALSE;
     }
   json_object_object_foreach (meta, key, val)
-    {
-      if (!json_object_is_type (val, json_type_string))
-        {
-          g_autofree char *kd = lens_json_describe (key, -1);
-          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                       "%s: __metadata__ entry %s must be a string, not %s", file, kd,
-                       lens_json_type_name (val));
-          return FALSE;
-        }
-    }
+  {
+    if (!json_object_is_type (val, json_type_string))
+      {
+        g_autofree char *kd = lens_json_describe (key, -1);
+        g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                     "%s: __metadata__ entry %s must be a string, not %s", file, kd,
+                     lens_json_type_name (val));
+        return FALSE;
+      }
+  }
   return TRUE;
 }
 
@@ -341,8 +342,8 @@ parse_buffer (LensSafetensors *st, GError **error)
   if (n > LENS_SAFETENSORS_MAX_HEADER)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: header length %" G_GUINT64_FORMAT " exceeds the limit of %u bytes", file,
-                   n, LENS_SAFETENSORS_MAX_HEADER);
+                   "%s: header length %" G_GUINT64_FORMAT " exceeds the limit of %u bytes", file, n,
+                   LENS_SAFETENSORS_MAX_HEADER);
       return FALSE;
     }
   if (n > st->len - 8)
@@ -380,28 +381,28 @@ parse_buffer (LensSafetensors *st, GError **error)
   st->names = g_string_chunk_new (256);
 
   json_object_object_foreach (root, key, val)
-    {
-      if (strcmp (key, "__metadata__") == 0)
-        {
-          if (!check_metadata (file, val, error))
-            {
-              ok = FALSE;
-              break;
-            }
-          continue;
-        }
-      LensTensor *t = &tensors[n_tensors];
-      Span *sp = &spans[n_tensors];
-      if (!parse_tensor (st, key, val, data_len, t, &sp->begin, &sp->end, error))
-        {
-          ok = FALSE;
-          break;
-        }
-      t->name = g_string_chunk_insert (st->names, key);
-      t->file = st->path;
-      sp->index = n_tensors;
-      n_tensors++;
-    }
+  {
+    if (strcmp (key, "__metadata__") == 0)
+      {
+        if (!check_metadata (file, val, error))
+          {
+            ok = FALSE;
+            break;
+          }
+        continue;
+      }
+    LensTensor *t = &tensors[n_tensors];
+    Span *sp = &spans[n_tensors];
+    if (!parse_tensor (st, key, val, data_len, t, &sp->begin, &sp->end, error))
+      {
+        ok = FALSE;
+        break;
+      }
+    t->name = g_string_chunk_insert (st->names, key);
+    t->file = st->path;
+    sp->index = n_tensors;
+    n_tensors++;
+  }
   json_object_put (root);
   if (!ok)
     {
@@ -546,8 +547,8 @@ lens_safetensors_find (const LensSafetensors *st, const char *name)
 
 struct LensWeightStore
 {
-  GPtrArray *files;     /* LensSafetensors*, owned */
-  GHashTable *by_name;  /* name -> const LensTensor* */
+  GPtrArray *files;    /* LensSafetensors*, owned */
+  GHashTable *by_name; /* name -> const LensTensor* */
   uint64_t total_size;
 };
 
@@ -640,64 +641,64 @@ open_sharded (const char *dir, const char *index_path, GError **error)
   if (ok)
     {
       json_object_object_foreach (map, tname, jshard)
-        {
-          g_autofree char *td = lens_json_describe (tname, -1);
-          if (!json_object_is_type (jshard, json_type_string))
-            {
-              g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                           "%s: weight_map entry %s must be a file name string, not %s",
-                           index_path, td, lens_json_type_name (jshard));
-              ok = FALSE;
-              break;
-            }
-          const char *shard = json_object_get_string (jshard);
-          size_t slen = (size_t) json_object_get_string_len (jshard);
-          if (!is_plain_file_name (shard, slen))
-            {
-              g_autofree char *sd = lens_json_describe (shard, (gssize) slen);
-              g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                           "%s: weight_map entry %s names shard %s, which is not a plain file "
-                           "name inside the model folder",
-                           index_path, td, sd);
-              ok = FALSE;
-              break;
-            }
-          if (g_hash_table_contains (shards, shard))
-            continue;
-          g_autofree char *spath = g_build_filename (dir, shard, NULL);
-          LensSafetensors *st = lens_safetensors_open (spath, error);
-          if (st == NULL)
-            {
-              ok = FALSE;
-              break;
-            }
-          g_hash_table_insert (shards, g_strdup (shard), st);
-          if (!weight_store_add (ws, st, error))
-            {
-              ok = FALSE;
-              break;
-            }
-        }
+      {
+        g_autofree char *td = lens_json_describe (tname, -1);
+        if (!json_object_is_type (jshard, json_type_string))
+          {
+            g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                         "%s: weight_map entry %s must be a file name string, not %s", index_path,
+                         td, lens_json_type_name (jshard));
+            ok = FALSE;
+            break;
+          }
+        const char *shard = json_object_get_string (jshard);
+        size_t slen = (size_t) json_object_get_string_len (jshard);
+        if (!is_plain_file_name (shard, slen))
+          {
+            g_autofree char *sd = lens_json_describe (shard, (gssize) slen);
+            g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                         "%s: weight_map entry %s names shard %s, which is not a plain file "
+                         "name inside the model folder",
+                         index_path, td, sd);
+            ok = FALSE;
+            break;
+          }
+        if (g_hash_table_contains (shards, shard))
+          continue;
+        g_autofree char *spath = g_build_filename (dir, shard, NULL);
+        LensSafetensors *st = lens_safetensors_open (spath, error);
+        if (st == NULL)
+          {
+            ok = FALSE;
+            break;
+          }
+        g_hash_table_insert (shards, g_strdup (shard), st);
+        if (!weight_store_add (ws, st, error))
+          {
+            ok = FALSE;
+            break;
+          }
+      }
     }
 
   /* Second pass: every tensor the index lists is in the shard it names. */
   if (ok)
     {
       json_object_object_foreach (map, tname, jshard)
-        {
-          const char *shard = json_object_get_string (jshard);
-          LensSafetensors *st = g_hash_table_lookup (shards, shard);
-          if (lens_safetensors_find (st, tname) == NULL)
-            {
-              g_autofree char *td = lens_json_describe (tname, -1);
-              g_autofree char *sd = lens_json_describe (shard, -1);
-              g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                           "%s: tensor %s is listed in shard %s, which does not contain it",
-                           index_path, td, sd);
-              ok = FALSE;
-              break;
-            }
-        }
+      {
+        const char *shard = json_object_get_string (jshard);
+        LensSafetensors *st = g_hash_table_lookup (shards, shard);
+        if (lens_safetensors_find (st, tname) == NULL)
+          {
+            g_autofree char *td = lens_json_describe (tname, -1);
+            g_autofree char *sd = lens_json_describe (shard, -1);
+            g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                         "%s: tensor %s is listed in shard %s, which does not contain it",
+                         index_path, td, sd);
+            ok = FALSE;
+            break;
+          }
+      }
     }
 
   g_hash_table_unref (shards);
@@ -814,42 +815,42 @@ lens_tensor_to_f32 (const LensTensor *t, float *dst, GError **error)
   size_t n = (size_t) t->n_elements;
   switch (t->dtype)
     {
-      case LENS_DTYPE_F32:
-        memcpy (dst, src, n * sizeof (float));
+    case LENS_DTYPE_F32:
+      memcpy (dst, src, n * sizeof (float));
 #if G_BYTE_ORDER == G_BIG_ENDIAN
-        for (size_t i = 0; i < n; i++)
-          {
-            uint32_t b;
-            memcpy (&b, &dst[i], 4);
-            b = GUINT32_FROM_LE (b);
-            memcpy (&dst[i], &b, 4);
-          }
-#endif
-        return TRUE;
-      case LENS_DTYPE_F16:
+      for (size_t i = 0; i < n; i++)
         {
-          const float *table = f16_table ();
-          for (size_t i = 0; i < n; i++)
-            {
-              uint16_t h;
-              memcpy (&h, src + 2 * i, 2);
-              dst[i] = table[GUINT16_FROM_LE (h)];
-            }
-          return TRUE;
+          uint32_t b;
+          memcpy (&b, &dst[i], 4);
+          b = GUINT32_FROM_LE (b);
+          memcpy (&dst[i], &b, 4);
         }
-      case LENS_DTYPE_BF16:
+#endif
+      return TRUE;
+    case LENS_DTYPE_F16:
+      {
+        const float *table = f16_table ();
         for (size_t i = 0; i < n; i++)
           {
             uint16_t h;
             memcpy (&h, src + 2 * i, 2);
-            dst[i] = bf16_to_f32 (GUINT16_FROM_LE (h));
+            dst[i] = table[GUINT16_FROM_LE (h)];
           }
         return TRUE;
-      default:
-        tensor_error (error, LENS_ERROR_UNSUPPORTED, t->file ? t->file : "(memory)", t->name,
-                      "dtype %s is not supported for weights (only F32, F16 and BF16)",
-                      lens_dtype_name (t->dtype));
-        return FALSE;
+      }
+    case LENS_DTYPE_BF16:
+      for (size_t i = 0; i < n; i++)
+        {
+          uint16_t h;
+          memcpy (&h, src + 2 * i, 2);
+          dst[i] = bf16_to_f32 (GUINT16_FROM_LE (h));
+        }
+      return TRUE;
+    default:
+      tensor_error (error, LENS_ERROR_UNSUPPORTED, t->file ? t->file : "(memory)", t->name,
+                    "dtype %s is not supported for weights (only F32, F16 and BF16)",
+                    lens_dtype_name (t->dtype));
+      return FALSE;
     }
 }
 

@@ -35,14 +35,14 @@ typedef enum
 
 typedef struct
 {
-  const char *name;   /* owned by the file object */
+  const char *name; /* owned by the file object */
   LensDType dtype;
   int n_dims;
   int64_t shape[LENS_SAFETENSORS_MAX_DIMS];
   uint64_t n_elements;
   uint64_t n_bytes;
-  const void *data;   /* points into the mapping; may be unaligned */
-  const char *file;   /* the shard it lives in, for error messages */
+  const void *data; /* points into the mapping; may be unaligned */
+  const char *file; /* the shard it lives in, for error messages */
 } LensTensor;
 
 typedef struct LensSafetensors LensSafetensors;

@@ -7,8 +7,8 @@ G_BEGIN_DECLS
 
 /* Splits `text` (valid UTF-8, no special-token handling) with GPT-2's pre-tokenizer regex and
  * returns the pieces as a GPtrArray of newly allocated strings. */
-GPtrArray *lens_tokenizer_pretokenize(const LensTokenizer *tok, const char *text, gssize len,
-                                      GError **error);
+GPtrArray *lens_tokenizer_pretokenize (const LensTokenizer *tok, const char *text, gssize len,
+                                       GError **error);
 
 /* Loads vocab.json + merges.txt always through json-c (what lens_tokenizer_new_from_gpt2_data
  * falls back to), so that tests can compare the two ways of reading vocab.json. */

@@ -34,8 +34,8 @@ int lens_tokenizer_vocab_size (const LensTokenizer *tok);
 
 /* Appends the ids of `text` (`len` bytes, or -1 for NUL-terminated) to `ids` (a GArray of
  * int32_t). Invalid UTF-8 is an error naming the byte offset. Any length of text is fine. */
-gboolean lens_tokenizer_encode (const LensTokenizer *tok, const char *text, gssize len,
-                                GArray *ids, GError **error);
+gboolean lens_tokenizer_encode (const LensTokenizer *tok, const char *text, gssize len, GArray *ids,
+                                GError **error);
 
 /* The raw bytes a token stands for (after undoing the byte-to-unicode mapping); NULL for an id
  * out of range. Not NUL-terminated; `*len` receives the length. */

@@ -15,19 +15,19 @@ typedef struct
 /* plotly.colors.diverging.RdYlBu reversed (= RdYlBu_r, the seed notebook's imshow scale):
  * 11 ColorBrewer stops; the middle one (#ffffbf) sits at 0.5. */
 static const guint32 rdylbu_r_stops[] = {
-  0x313695, 0x4575b4, 0x74add1, 0xabd9e9, 0xe0f3f8, 0xffffbf,
-  0xfee090, 0xfdae61, 0xf46d43, 0xd73027, 0xa50026,
+    0x313695, 0x4575b4, 0x74add1, 0xabd9e9, 0xe0f3f8, 0xffffbf,
+    0xfee090, 0xfdae61, 0xf46d43, 0xd73027, 0xa50026,
 };
 
 /* plotly.colors.sequential.Blues (ColorBrewer, 9 stops). */
 static const guint32 blues_stops[] = {
-  0xf7fbff, 0xdeebf7, 0xc6dbef, 0x9ecae1, 0x6baed6, 0x4292c6, 0x2171b5, 0x08519c, 0x08306b,
+    0xf7fbff, 0xdeebf7, 0xc6dbef, 0x9ecae1, 0x6baed6, 0x4292c6, 0x2171b5, 0x08519c, 0x08306b,
 };
 
 /* plotly.colors.sequential.Viridis (10 stops). */
 static const guint32 viridis_stops[] = {
-  0x440154, 0x482878, 0x3e4989, 0x31688e, 0x26828e,
-  0x1f9e89, 0x35b779, 0x6ece58, 0xb5de2b, 0xfde725,
+    0x440154, 0x482878, 0x3e4989, 0x31688e, 0x26828e,
+    0x1f9e89, 0x35b779, 0x6ece58, 0xb5de2b, 0xfde725,
 };
 
 static ColorScale
@@ -36,12 +36,12 @@ scale_for (LensColorScale scale)
   switch (scale)
     {
     case LENS_SCALE_BLUES:
-      return (ColorScale) {G_N_ELEMENTS (blues_stops), blues_stops};
+      return (ColorScale){G_N_ELEMENTS (blues_stops), blues_stops};
     case LENS_SCALE_VIRIDIS:
-      return (ColorScale) {G_N_ELEMENTS (viridis_stops), viridis_stops};
+      return (ColorScale){G_N_ELEMENTS (viridis_stops), viridis_stops};
     case LENS_SCALE_RDYLBU:
     default:
-      return (ColorScale) {G_N_ELEMENTS (rdylbu_r_stops), rdylbu_r_stops};
+      return (ColorScale){G_N_ELEMENTS (rdylbu_r_stops), rdylbu_r_stops};
     }
 }
 
@@ -85,15 +85,15 @@ lens_color_scale_pattern (LensColorScale scale, double x0, double y0, double x1,
 
 /* plotly.colors.qualitative.Plotly */
 static const guint32 palette[] = {
-  0x636efa, 0xef553b, 0x00cc96, 0xab63fa, 0xffa15a,
-  0x19d3f3, 0xff6692, 0xb6e880, 0xff97ff, 0xfecb52,
+    0x636efa, 0xef553b, 0x00cc96, 0xab63fa, 0xffa15a,
+    0x19d3f3, 0xff6692, 0xb6e880, 0xff97ff, 0xfecb52,
 };
 
 LensRgb
 lens_palette_color (int index)
 {
   guint32 c = palette[(guint) index % G_N_ELEMENTS (palette)];
-  return (LensRgb) {channel (c, 16), channel (c, 8), channel (c, 0)};
+  return (LensRgb){channel (c, 16), channel (c, 8), channel (c, 0)};
 }
 
 static double
@@ -106,60 +106,62 @@ LensRgb
 lens_contrast_text (LensRgb fill)
 {
   static const LensRgb dark = {0.102, 0.102, 0.102};
-  double l = 0.2126 * linearize (fill.r) + 0.7152 * linearize (fill.g) + 0.0722 * linearize (fill.b);
-  double l_dark = 0.2126 * linearize (dark.r) + 0.7152 * linearize (dark.g) + 0.0722 * linearize (dark.b);
+  double l
+      = 0.2126 * linearize (fill.r) + 0.7152 * linearize (fill.g) + 0.0722 * linearize (fill.b);
+  double l_dark
+      = 0.2126 * linearize (dark.r) + 0.7152 * linearize (dark.g) + 0.0722 * linearize (dark.b);
   /* WCAG contrast ratios against white and against the dark text colour. */
   double with_white = 1.05 / (l + 0.05);
   double with_dark = (l + 0.05) / (l_dark + 0.05);
-  return with_dark >= with_white ? dark : (LensRgb) {1.0, 1.0, 1.0};
+  return with_dark >= with_white ? dark : (LensRgb){1.0, 1.0, 1.0};
 }
 
 void
 lens_paint_state_init (LensPaintState *state)
 {
-  *state = (LensPaintState) {
-    .sel_row = -1,
-    .sel_pos = -1,
-    .hover_row = -1,
-    .hover_pos = -1,
-    .targets = NULL,
-    .n_targets = 0,
-    .active_target = 0,
-    .heatmap_scale = LENS_SCALE_RDYLBU,
-    .target_scale = LENS_SCALE_BLUES,
-    .log_y = false,
-    .dark = false,
-    .transparent_background = false,
+  *state = (LensPaintState){
+      .sel_row = -1,
+      .sel_pos = -1,
+      .hover_row = -1,
+      .hover_pos = -1,
+      .targets = NULL,
+      .n_targets = 0,
+      .active_target = 0,
+      .heatmap_scale = LENS_SCALE_RDYLBU,
+      .target_scale = LENS_SCALE_BLUES,
+      .log_y = false,
+      .dark = false,
+      .transparent_background = false,
   };
 }
 
 static LensRgb
 hex (guint32 c)
 {
-  return (LensRgb) {channel (c, 16), channel (c, 8), channel (c, 0)};
+  return (LensRgb){channel (c, 16), channel (c, 8), channel (c, 0)};
 }
 
 void
 lens_theme_get (const LensPaintState *state, LensTheme *theme)
 {
   if (state != NULL && state->dark)
-    *theme = (LensTheme) {
-      .paper = hex (0x1e1e1e),
-      .plot_bg = hex (0x2a2f38),
-      .grid = hex (0x414958),
-      .text = hex (0xf2f5fa),
-      .muted = hex (0xb8c2d0),
-      .missing = hex (0x3a3a3a),
-      .hatch = hex (0x5a5a5a),
+    *theme = (LensTheme){
+        .paper = hex (0x1e1e1e),
+        .plot_bg = hex (0x2a2f38),
+        .grid = hex (0x414958),
+        .text = hex (0xf2f5fa),
+        .muted = hex (0xb8c2d0),
+        .missing = hex (0x3a3a3a),
+        .hatch = hex (0x5a5a5a),
     };
   else
-    *theme = (LensTheme) {
-      .paper = hex (0xffffff),
-      .plot_bg = hex (0xe5ecf6),
-      .grid = hex (0xffffff),
-      .text = hex (0x2a3f5f),
-      .muted = hex (0x506784),
-      .missing = hex (0xdcdcdc),
-      .hatch = hex (0xb4b4b4),
+    *theme = (LensTheme){
+        .paper = hex (0xffffff),
+        .plot_bg = hex (0xe5ecf6),
+        .grid = hex (0xffffff),
+        .text = hex (0x2a3f5f),
+        .muted = hex (0x506784),
+        .missing = hex (0xdcdcdc),
+        .hatch = hex (0xb4b4b4),
     };
 }

@@ -35,13 +35,13 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
   g_string_append (out, "<b>");
   append_escaped (out, layer);
   g_string_append (out, "</b> · ");
-  g_autofree char *position = g_strdup_printf (_("position %d"), pos);
+  g_autofree char *position = g_strdup_printf (_ ("position %d"), pos);
   append_escaped (out, position);
   g_string_append (out, " ");
   append_token (out, r->token_texts[pos]);
 
   g_string_append (out, "\n<b>");
-  append_escaped (out, _("Top tokens"));
+  append_escaped (out, _ ("Top tokens"));
   g_string_append (out, "</b>");
   size_t k0 = cell * (size_t) r->top_k;
   for (int k = 0; k < r->top_k; k++)
@@ -58,7 +58,7 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
 
   if (!isnan (r->entropy[cell]))
     {
-      g_autofree char *entropy = g_strdup_printf (_("Entropy: %.3f nats"), r->entropy[cell]);
+      g_autofree char *entropy = g_strdup_printf (_ ("Entropy: %.3f nats"), r->entropy[cell]);
       g_string_append (out, "\n");
       append_escaped (out, entropy);
     }
@@ -66,7 +66,7 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
   if (state != NULL && state->targets != NULL && state->n_targets > 0)
     {
       g_string_append (out, "\n<b>");
-      append_escaped (out, _("Targets"));
+      append_escaped (out, _ ("Targets"));
       g_string_append (out, "</b>");
       for (int i = 0; i < state->n_targets; i++)
         {
@@ -88,7 +88,7 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
           g_string_append_printf (out, "  %s", prob);
           if (rank > 0)
             {
-              g_autofree char *rank_text = g_strdup_printf (_("rank %d"), rank);
+              g_autofree char *rank_text = g_strdup_printf (_ ("rank %d"), rank);
               g_string_append (out, " (");
               append_escaped (out, rank_text);
               g_string_append (out, ")");

@@ -44,7 +44,7 @@ format_for_path (const char *path, Format *format, GError **error)
         return *format = FORMAT_PDF, TRUE;
     }
   g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-               _("Cannot export to “%s”: the file name must end in .svg, .png or .pdf"), path);
+               _ ("Cannot export to “%s”: the file name must end in .svg, .png or .pdf"), path);
   return FALSE;
 }
 
@@ -56,8 +56,8 @@ describe_figure (LensView view, const LensResult *r, const LensPaintState *state
   if (r == NULL || r->n_rows <= 0 || r->n_tokens <= 0)
     return g_string_free (out, FALSE);
   if (r->prompt != NULL)
-    g_string_append_printf (out, "%s: %s\n", _("Prompt"), r->prompt);
-  g_string_append_printf (out, "%s:", _("Input tokens"));
+    g_string_append_printf (out, "%s: %s\n", _ ("Prompt"), r->prompt);
+  g_string_append_printf (out, "%s:", _ ("Input tokens"));
   for (int t = 0; t < r->n_tokens; t++)
     {
       g_autofree char *shown = lens_token_display (r->token_texts[t]);
@@ -71,9 +71,10 @@ describe_figure (LensView view, const LensResult *r, const LensPaintState *state
         for (int t = 0; t < r->n_tokens; t++)
           {
             size_t k0 = lens_result_cell_index (r, row, t) * (size_t) r->top_k;
-            g_autofree char *shown =
-              r->top_ids[k0] >= 0 ? lens_token_display (lens_result_token_text (r, r->top_ids[k0]))
-                                  : g_strdup ("—");
+            g_autofree char *shown
+                = r->top_ids[k0] >= 0
+                      ? lens_token_display (lens_result_token_text (r, r->top_ids[k0]))
+                      : g_strdup ("—");
             g_string_append_printf (out, " %s", shown);
           }
       }
@@ -92,8 +93,8 @@ add_svg_text (GByteArray *svg, const char *title, const char *desc)
   size_t split = (size_t) (end - start) + 1;
   g_autofree char *title_esc = g_markup_escape_text (title, -1);
   g_autofree char *desc_esc = g_markup_escape_text (desc, -1);
-  g_autofree char *insert = g_strdup_printf ("\n<title>%s</title>\n<desc>%s</desc>", title_esc,
-                                             desc_esc);
+  g_autofree char *insert
+      = g_strdup_printf ("\n<title>%s</title>\n<desc>%s</desc>", title_esc, desc_esc);
   GByteArray *out = g_byte_array_sized_new (svg->len + strlen (insert));
   g_byte_array_append (out, svg->data, split);
   g_byte_array_append (out, (const guint8 *) insert, strlen (insert));
@@ -108,14 +109,14 @@ surface_ok (cairo_surface_t *surface, const char *path, GError **error)
   cairo_status_t status = cairo_surface_status (surface);
   if (status == CAIRO_STATUS_SUCCESS)
     return TRUE;
-  g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _("Could not draw “%s”: %s"), path,
+  g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _ ("Could not draw “%s”: %s"), path,
                cairo_status_to_string (status));
   return FALSE;
 }
 
 gboolean
-lens_export_view (const char *path, LensView view, const LensResult *r,
-                  const LensPaintState *state, double scale, GError **error)
+lens_export_view (const char *path, LensView view, const LensResult *r, const LensPaintState *state,
+                  double scale, GError **error)
 {
   g_return_val_if_fail (path != NULL, FALSE);
 
@@ -125,7 +126,7 @@ lens_export_view (const char *path, LensView view, const LensResult *r,
   if (format == FORMAT_PNG && !(isfinite (scale) && scale > 0.0 && scale <= 8.0))
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                   _("Cannot export “%s”: the scale %g is outside 0..8"), path, scale);
+                   _ ("Cannot export “%s”: the scale %g is outside 0..8"), path, scale);
       return FALSE;
     }
 
@@ -165,8 +166,8 @@ lens_export_view (const char *path, LensView view, const LensResult *r,
         if (pw > PNG_MAX_SIDE || ph > PNG_MAX_SIDE || pw * ph * 4.0 > PNG_MAX_BYTES)
           {
             g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                         _("Cannot export “%s”: %.0f × %.0f pixels is too large for a PNG; "
-                           "export SVG or PDF instead"),
+                         _ ("Cannot export “%s”: %.0f × %.0f pixels is too large for a PNG; "
+                            "export SVG or PDF instead"),
                          path, pw, ph);
             g_byte_array_unref (bytes);
             return FALSE;
@@ -187,7 +188,7 @@ lens_export_view (const char *path, LensView view, const LensResult *r,
       cairo_destroy (cr);
       if (status != CAIRO_STATUS_SUCCESS)
         {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _("Could not draw “%s”: %s"), path,
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _ ("Could not draw “%s”: %s"), path,
                        cairo_status_to_string (status));
           ok = FALSE;
         }
@@ -198,7 +199,7 @@ lens_export_view (const char *path, LensView view, const LensResult *r,
       cairo_status_t status = cairo_surface_write_to_png_stream (surface, append_to_bytes, bytes);
       if (status != CAIRO_STATUS_SUCCESS)
         {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _("Could not encode “%s”: %s"), path,
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _ ("Could not encode “%s”: %s"), path,
                        cairo_status_to_string (status));
           ok = FALSE;
         }
@@ -226,7 +227,7 @@ lens_export_view (const char *path, LensView view, const LensResult *r,
           if (strstr (local->message, path) != NULL)
             g_set_error_literal (error, LENS_ERROR, LENS_ERROR_IO, local->message);
           else
-            g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _("Could not save “%s”: %s"), path,
+            g_set_error (error, LENS_ERROR, LENS_ERROR_IO, _ ("Could not save “%s”: %s"), path,
                          local->message);
           ok = FALSE;
         }

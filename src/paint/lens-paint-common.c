@@ -173,10 +173,10 @@ lens_row_title (const LensResult *r, int row)
   if (row < 0 || row >= r->n_rows)
     return g_strdup ("");
   if (r->row_layers != NULL && r->row_layers[row] == LENS_ROW_EMBEDDINGS)
-    return g_strdup (_("Embeddings"));
+    return g_strdup (_ ("Embeddings"));
   const char *label = r->row_labels != NULL && r->row_labels[row] != NULL ? r->row_labels[row] : "";
   /* Translators: "Layer 5" */
-  return g_strdup_printf (_("Layer %s"), label);
+  return g_strdup_printf (_ ("Layer %s"), label);
 }
 
 double
@@ -209,10 +209,10 @@ lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message, dou
                    double width, double height)
 {
   LensTextStyle style = {
-    .size = LENS_FONT_AXIS,
-    .max_width = MAX (width - 24.0, 1.0),
-    .halign = LENS_ALIGN_CENTER,
-    .valign = LENS_ALIGN_CENTER,
+      .size = LENS_FONT_AXIS,
+      .max_width = MAX (width - 24.0, 1.0),
+      .halign = LENS_ALIGN_CENTER,
+      .valign = LENS_ALIGN_CENTER,
   };
   /* A rounded paper-coloured box behind the text keeps it readable over hatching or a plot. */
   double tw, th;

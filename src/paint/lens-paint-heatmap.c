@@ -12,12 +12,12 @@
 /* Geometry constants (pixels). */
 #define PAD 12.0
 #define TITLE_H 34.0
-#define AXIS_TITLE_W 22.0   /* rotated "Layer" */
-#define AXIS_TITLE_H 24.0   /* "Input tokens" */
+#define AXIS_TITLE_W 22.0 /* rotated "Layer" */
+#define AXIS_TITLE_H 24.0 /* "Input tokens" */
 #define CELL_H 26.0
 #define CELL_W_MIN 48.0
-#define CELL_W_MAX 96.0    /* natural size: longer top-1 texts are elided */
-#define CELL_W_FILL 160.0  /* cells grow up to this to fill a larger area */
+#define CELL_W_MAX 96.0   /* natural size: longer top-1 texts are elided */
+#define CELL_W_FILL 160.0 /* cells grow up to this to fill a larger area */
 #define CELL_H_FILL 64.0
 #define CELL_TEXT_PAD 6.0
 #define COL_LABEL_MAX 120.0 /* longest rotated column label before eliding */
@@ -36,9 +36,9 @@ static const double bar_ticks[] = {0.0, 0.25, 0.5, 0.75, 1.0};
 typedef struct
 {
   int n_rows, n_cols;
-  double widest_label;  /* input tokens (column labels), up to COL_LABEL_MAX + 1 */
-  double widest_cell;   /* sampled top-1 texts, up to CELL_W_MAX - 2 * CELL_TEXT_PAD */
-  double row_w;         /* widest row label */
+  double widest_label; /* input tokens (column labels), up to COL_LABEL_MAX + 1 */
+  double widest_cell;  /* sampled top-1 texts, up to CELL_W_MAX - 2 * CELL_TEXT_PAD */
+  double row_w;        /* widest row label */
   double bar_title_w, title_w;
 } Measures;
 
@@ -132,13 +132,13 @@ widest_add (WidestText *w, const char *raw)
 static void
 measure_texts (const LensResult *r, Measures *m)
 {
-  *m = (Measures) {0};
+  *m = (Measures){0};
   m->n_rows = r != NULL ? r->n_rows : 0;
   m->n_cols = r != NULL ? r->n_tokens : 0;
   if (r != NULL)
     {
-      WidestText labels = {g_hash_table_new (g_str_hash, g_str_equal), 0.0, COL_LABEL_MAX + 1.0,
-                           LENS_FONT_LABEL};
+      WidestText labels
+          = {g_hash_table_new (g_str_hash, g_str_equal), 0.0, COL_LABEL_MAX + 1.0, LENS_FONT_LABEL};
       for (int t = 0; t < r->n_tokens; t++)
         widest_add (&labels, r->token_texts[t]);
       m->widest_label = labels.widest;
@@ -162,9 +162,9 @@ measure_texts (const LensResult *r, Measures *m)
           m->row_w = MAX (m->row_w, w);
         }
     }
-  lens_measure_text (_("Probability"), LENS_FONT_LABEL, FALSE, &m->bar_title_w, NULL);
-  lens_measure_text (_("Top token at each layer and position"), LENS_FONT_TITLE, TRUE,
-                     &m->title_w, NULL);
+  lens_measure_text (_ ("Probability"), LENS_FONT_LABEL, FALSE, &m->bar_title_w, NULL);
+  lens_measure_text (_ ("Top token at each layer and position"), LENS_FONT_TITLE, TRUE, &m->title_w,
+                     NULL);
 }
 
 static void
@@ -209,7 +209,7 @@ natural_cell_w (const Measures *m)
 static void
 place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, double *content_w)
 {
-  *g = (Geometry) {0};
+  *g = (Geometry){0};
   LensHeatmapLayout *l = &g->pub;
   l->n_rows = m->n_rows;
   l->n_cols = m->n_cols;
@@ -218,8 +218,8 @@ place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, do
 
   g->rotate_labels = m->widest_label > l->cell_w - 4.0;
   g->col_label_h = g->rotate_labels
-                     ? ceil (MIN (m->widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
-                     : 22.0;
+                       ? ceil (MIN (m->widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
+                       : 22.0;
   g->row_label_w = ceil (MAX (m->row_w, 16.0) + 8.0);
   l->labels_w = PAD + AXIS_TITLE_W + g->row_label_w;
   l->labels_h = g->col_label_h;
@@ -266,7 +266,8 @@ compute_geometry (const LensResult *r, double width, double height, Geometry *g)
    * (rotated labels need less room left of a wider first column), so this never overflows. */
   double cell_w = nat_cell_w;
   if (width > g->pub.width && isfinite (width))
-    cell_w = MIN (MAX (CELL_W_FILL, nat_cell_w), floor (nat_cell_w + (width - content_w) / m.n_cols));
+    cell_w
+        = MIN (MAX (CELL_W_FILL, nat_cell_w), floor (nat_cell_w + (width - content_w) / m.n_cols));
   cell_w = MAX (cell_w, nat_cell_w);
   if (cell_w != nat_cell_w)
     place_geometry (&m, cell_w, CELL_H, g, NULL);
@@ -333,38 +334,39 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
   switch (view)
     {
     case LENS_VIEW_HEATMAP:
-      return g_strdup (_("Top token at each layer and position"));
+      return g_strdup (_ ("Top token at each layer and position"));
     case LENS_VIEW_TARGET:
       {
         const LensTarget *target;
         active_target_probs (state, &target);
         if (target == NULL)
-          return g_strdup (_("Target token probability"));
+          return g_strdup (_ ("Target token probability"));
         g_autofree char *shown = lens_token_display (target->label);
         /* Translators: the placeholder is a token such as “␣Paris” */
-        return g_strdup_printf (_("Probability of “%s” at each layer and position"), shown);
+        return g_strdup_printf (_ ("Probability of “%s” at each layer and position"), shown);
       }
     case LENS_VIEW_LINE:
       {
         if (r == NULL)
-          return g_strdup (_("Target probability across layers"));
+          return g_strdup (_ ("Target probability across layers"));
         int row, pos;
         lens_effective_cell (r, state, &row, &pos);
         g_autofree char *shown = lens_token_display (r->token_texts[pos]);
         /* Translators: position number and its input token */
-        return g_strdup_printf (_("Target probability across layers at position %d “%s”"), pos, shown);
+        return g_strdup_printf (_ ("Target probability across layers at position %d “%s”"), pos,
+                                shown);
       }
     case LENS_VIEW_TOPK:
     default:
       {
         if (r == NULL)
-          return g_strdup (_("Top tokens"));
+          return g_strdup (_ ("Top tokens"));
         int row, pos;
         lens_effective_cell (r, state, &row, &pos);
         g_autofree char *layer = lens_row_title (r, row);
         g_autofree char *shown = lens_token_display (r->token_texts[pos]);
         /* Translators: "Top 10 · Layer 5 · position 3 “␣Paris”" */
-        return g_strdup_printf (_("Top %d · %s · position %d “%s”"), r->top_k, layer, pos, shown);
+        return g_strdup_printf (_ ("Top %d · %s · position %d “%s”"), r->top_k, layer, pos, shown);
       }
     }
 }
@@ -423,11 +425,11 @@ paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensCol
 {
   lens_set_rgb (cr, theme->text);
   LensTextStyle title = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_END};
-  lens_draw_text (cr, _("Probability"), g->bar_x, g->bar_y - 8.0, &title);
+  lens_draw_text (cr, _ ("Probability"), g->bar_x, g->bar_y - 8.0, &title);
 
   /* p = 1 at the top. */
-  cairo_pattern_t *pattern =
-    lens_color_scale_pattern (scale, 0.0, g->bar_y + g->bar_h, 0.0, g->bar_y);
+  cairo_pattern_t *pattern
+      = lens_color_scale_pattern (scale, 0.0, g->bar_y + g->bar_h, 0.0, g->bar_y);
   cairo_rectangle (cr, g->bar_x, g->bar_y, BAR_W, g->bar_h);
   cairo_set_source (cr, pattern);
   cairo_fill (cr);
@@ -454,8 +456,8 @@ paint_row_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                   const LensTheme *theme, const Geometry *g, double right, double y0, double y1)
 {
   const LensHeatmapLayout *l = &g->pub;
-  LensTextStyle row_style = {.size = LENS_FONT_LABEL, .halign = LENS_ALIGN_END,
-                             .valign = LENS_ALIGN_CENTER};
+  LensTextStyle row_style
+      = {.size = LENS_FONT_LABEL, .halign = LENS_ALIGN_END, .valign = LENS_ALIGN_CENTER};
   for (int row = 0; row < r->n_rows; row++)
     {
       double y = l->grid_y + (row + 0.5) * l->cell_h;
@@ -476,12 +478,16 @@ paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
   const LensHeatmapLayout *l = &g->pub;
   LensTextStyle col_style;
   if (g->rotate_labels)
-    col_style = (LensTextStyle) {.size = LENS_FONT_LABEL, .max_width = COL_LABEL_MAX,
-                                 .halign = LENS_ALIGN_END, .valign = LENS_ALIGN_CENTER,
-                                 .angle = ROTATION};
+    col_style = (LensTextStyle){.size = LENS_FONT_LABEL,
+                                .max_width = COL_LABEL_MAX,
+                                .halign = LENS_ALIGN_END,
+                                .valign = LENS_ALIGN_CENTER,
+                                .angle = ROTATION};
   else
-    col_style = (LensTextStyle) {.size = LENS_FONT_LABEL, .max_width = l->cell_w - 4.0,
-                                 .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_START};
+    col_style = (LensTextStyle){.size = LENS_FONT_LABEL,
+                                .max_width = l->cell_w - 4.0,
+                                .halign = LENS_ALIGN_CENTER,
+                                .valign = LENS_ALIGN_START};
   int t0 = MAX (0, (int) floor ((x0 - l->grid_x) / l->cell_w) - 1);
   int t1 = MIN (r->n_tokens, (int) ceil ((x1 - l->grid_x + COL_LABEL_MAX) / l->cell_w) + 1);
   for (int t = t0; t < t1; t++)
@@ -501,9 +507,11 @@ static void
 paint_layer_title (cairo_t *cr, const LensTheme *theme, double x, double y)
 {
   lens_set_rgb (cr, theme->text);
-  LensTextStyle axis = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER,
-                        .valign = LENS_ALIGN_CENTER, .angle = -G_PI / 2.0};
-  lens_draw_text (cr, _("Layer"), x + PAD + AXIS_TITLE_W / 2.0, y, &axis);
+  LensTextStyle axis = {.size = LENS_FONT_AXIS,
+                        .halign = LENS_ALIGN_CENTER,
+                        .valign = LENS_ALIGN_CENTER,
+                        .angle = -G_PI / 2.0};
+  lens_draw_text (cr, _ ("Layer"), x + PAD + AXIS_TITLE_W / 2.0, y, &axis);
 }
 
 static void
@@ -520,10 +528,10 @@ paint_axes (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
 
   /* Axis titles. */
   lens_set_rgb (cr, theme->text);
-  LensTextStyle axis = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER,
-                        .valign = LENS_ALIGN_CENTER};
+  LensTextStyle axis
+      = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_CENTER};
   double grid_w = l->n_cols * l->cell_w, grid_h = l->n_rows * l->cell_h;
-  lens_draw_text (cr, _("Input tokens"), l->grid_x + MIN (grid_w, clip_x1 - l->grid_x) / 2.0,
+  lens_draw_text (cr, _ ("Input tokens"), l->grid_x + MIN (grid_w, clip_x1 - l->grid_x) / 2.0,
                   label_y + g->col_label_h + AXIS_TITLE_H / 2.0 - 4.0, &axis);
   paint_layer_title (cr, theme, 0.0, l->grid_y + grid_h / 2.0);
 }
@@ -545,7 +553,9 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
   /* Title. */
   g_autofree char *title = lens_view_title (view, r, state);
   lens_set_rgb (cr, theme->text);
-  LensTextStyle title_style = {.size = LENS_FONT_TITLE, .bold = TRUE, .valign = LENS_ALIGN_CENTER,
+  LensTextStyle title_style = {.size = LENS_FONT_TITLE,
+                               .bold = TRUE,
+                               .valign = LENS_ALIGN_CENTER,
                                .max_width = l->width - 2 * PAD};
   lens_draw_text (cr, title, PAD, PAD + TITLE_H / 2.0 - 4.0, &title_style);
 
@@ -556,8 +566,10 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
   int r0 = MAX (0, (int) floor ((clip_y0 - l->grid_y) / l->cell_h));
   int r1 = MIN (l->n_rows, (int) ceil ((clip_y1 - l->grid_y) / l->cell_h));
 
-  LensTextStyle cell_style = {.size = LENS_FONT_CELL, .max_width = l->cell_w - CELL_TEXT_PAD,
-                              .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_CENTER};
+  LensTextStyle cell_style = {.size = LENS_FONT_CELL,
+                              .max_width = l->cell_w - CELL_TEXT_PAD,
+                              .halign = LENS_ALIGN_CENTER,
+                              .valign = LENS_ALIGN_CENTER};
   for (int row = r0; row < r1; row++)
     for (int t = c0; t < c1; t++)
       {
@@ -587,8 +599,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
       }
 
   if (view == LENS_VIEW_TARGET && target_probs == NULL)
-    lens_draw_message (cr, theme,
-                       _("Add a target token to see its probability at every cell"),
+    lens_draw_message (cr, theme, _ ("Add a target token to see its probability at every cell"),
                        l->grid_x, l->grid_y, l->n_cols * l->cell_w, l->n_rows * l->cell_h);
 
   if (state->hover_row >= 0 && state->hover_row < l->n_rows && state->hover_pos >= 0
@@ -615,7 +626,7 @@ void
 lens_heatmap_frozen_bands (const LensHeatmapLayout *l, const cairo_rectangle_t *visible,
                            cairo_rectangle_t *rows, cairo_rectangle_t *cols)
 {
-  *rows = *cols = (cairo_rectangle_t) {0};
+  *rows = *cols = (cairo_rectangle_t){0};
   if (l->n_rows <= 0 || l->n_cols <= 0 || !(visible->width > 0) || !(visible->height > 0))
     return;
   double vx0 = visible->x, vy0 = visible->y;
@@ -628,13 +639,13 @@ lens_heatmap_frozen_bands (const LensHeatmapLayout *l, const cairo_rectangle_t *
   double band_top = vy1 - l->labels_h;
   if (grid_y1 + l->labels_h > vy1 + 0.5 && band_top > MAX (l->grid_y, vy0) + 0.5 * l->cell_h
       && l->grid_x < vx1 && grid_x1 > vx0)
-    *cols = (cairo_rectangle_t) {vx0, band_top, MIN (vx1, grid_x1) - vx0, l->labels_h};
+    *cols = (cairo_rectangle_t){vx0, band_top, MIN (vx1, grid_x1) - vx0, l->labels_h};
 
   /* Layer labels: frozen once scrolled right at all, over the rows that are in view. */
   double y0 = MAX (l->grid_y, vy0);
   double y1 = MIN (grid_y1, cols->height > 0 ? cols->y : vy1);
   if (vx0 > 0.5 && y1 > y0 && grid_x1 > vx0)
-    *rows = (cairo_rectangle_t) {vx0, y0, MIN (l->labels_w, visible->width), y1 - y0};
+    *rows = (cairo_rectangle_t){vx0, y0, MIN (l->labels_w, visible->width), y1 - y0};
 }
 
 static void
@@ -661,8 +672,8 @@ lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
     }
   LensTheme theme;
   lens_theme_get (state, &theme);
-  LensRgb bg = background != NULL ? (LensRgb) {background[0], background[1], background[2]}
-                                  : theme.paper;
+  LensRgb bg
+      = background != NULL ? (LensRgb){background[0], background[1], background[2]} : theme.paper;
   Geometry g;
   compute_geometry (r, width, height, &g);
   cairo_rectangle_t rows, cols;

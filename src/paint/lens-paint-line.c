@@ -9,17 +9,17 @@
 
 #define PAD 12.0
 #define TITLE_H 34.0
-#define LEFT_W 70.0     /* y axis title + tick labels */
-#define BOTTOM_H 52.0   /* x tick labels + axis title */
+#define LEFT_W 70.0   /* y axis title + tick labels */
+#define BOTTOM_H 52.0 /* x tick labels + axis title */
 #define LEGEND_GAP 16.0
 #define LEGEND_ROW 22.0
 #define LEGEND_SWATCH 26.0
 #define LEGEND_MAX_LABEL 160.0
-#define LOG_DECADES 6   /* log axis spans 1e-6 .. 1 */
+#define LOG_DECADES 6 /* log axis spans 1e-6 .. 1 */
 
 typedef struct
 {
-  double x, y, w, h;     /* plot area */
+  double x, y, w, h; /* plot area */
   double legend_x;
   double legend_w;
 } LineGeometry;
@@ -101,8 +101,8 @@ paint_grid (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
   cairo_rectangle (cr, g->x, g->y, g->w, g->h);
   cairo_fill (cr);
 
-  LensTextStyle tick = {.size = LENS_FONT_LABEL - 1.0, .halign = LENS_ALIGN_END,
-                        .valign = LENS_ALIGN_CENTER};
+  LensTextStyle tick
+      = {.size = LENS_FONT_LABEL - 1.0, .halign = LENS_ALIGN_END, .valign = LENS_ALIGN_CENTER};
   cairo_set_line_width (cr, 1.0);
   int n_y = state->log_y ? LOG_DECADES + 1 : 6;
   for (int i = 0; i < n_y; i++)
@@ -149,11 +149,11 @@ paint_grid (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
     }
 
   lens_set_rgb (cr, theme->text);
-  LensTextStyle axis = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER,
-                        .valign = LENS_ALIGN_CENTER};
-  lens_draw_text (cr, _("Layer"), g->x + g->w / 2.0, g->y + g->h + BOTTOM_H - 12.0, &axis);
+  LensTextStyle axis
+      = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_CENTER};
+  lens_draw_text (cr, _ ("Layer"), g->x + g->w / 2.0, g->y + g->h + BOTTOM_H - 12.0, &axis);
   axis.angle = -G_PI / 2.0;
-  lens_draw_text (cr, state->log_y ? _("Probability (log)") : _("Probability"), PAD + 10.0,
+  lens_draw_text (cr, state->log_y ? _ ("Probability (log)") : _ ("Probability"), PAD + 10.0,
                   g->y + g->h / 2.0, &axis);
 }
 
@@ -177,7 +177,9 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
 
   g_autofree char *title = lens_view_title (LENS_VIEW_LINE, r, state);
   lens_set_rgb (cr, theme->text);
-  LensTextStyle title_style = {.size = LENS_FONT_TITLE, .bold = TRUE, .valign = LENS_ALIGN_CENTER,
+  LensTextStyle title_style = {.size = LENS_FONT_TITLE,
+                               .bold = TRUE,
+                               .valign = LENS_ALIGN_CENTER,
                                .max_width = width - 2 * PAD};
   lens_draw_text (cr, title, PAD, PAD + TITLE_H / 2.0 - 4.0, &title_style);
 
@@ -210,7 +212,7 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
 
   if (state->targets == NULL || state->n_targets <= 0)
     {
-      lens_draw_message (cr, theme, _("Add a target token to plot its probability across layers"),
+      lens_draw_message (cr, theme, _ ("Add a target token to plot its probability across layers"),
                          g.x, g.y, g.w, g.h);
       return;
     }
@@ -256,8 +258,8 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
   cairo_restore (cr);
 
   /* Legend. */
-  LensTextStyle legend = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_CENTER,
-                          .max_width = LEGEND_MAX_LABEL};
+  LensTextStyle legend
+      = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_CENTER, .max_width = LEGEND_MAX_LABEL};
   for (int i = 0; i < state->n_targets; i++)
     {
       double y = g.y + 8.0 + i * LEGEND_ROW;

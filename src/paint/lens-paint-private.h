@@ -17,13 +17,13 @@ typedef struct
 /* Colours of the non-data parts of a figure, after plotly's "plotly" / "plotly_dark" templates. */
 typedef struct
 {
-  LensRgb paper;    /* figure background (skipped when transparent) */
-  LensRgb plot_bg;  /* plot area of line/bar charts */
-  LensRgb grid;     /* grid lines over plot_bg */
-  LensRgb text;     /* titles, labels */
-  LensRgb muted;    /* tick labels, secondary text */
-  LensRgb missing;  /* cells without data */
-  LensRgb hatch;    /* diagonal lines over missing cells */
+  LensRgb paper;   /* figure background (skipped when transparent) */
+  LensRgb plot_bg; /* plot area of line/bar charts */
+  LensRgb grid;    /* grid lines over plot_bg */
+  LensRgb text;    /* titles, labels */
+  LensRgb muted;   /* tick labels, secondary text */
+  LensRgb missing; /* cells without data */
+  LensRgb hatch;   /* diagonal lines over missing cells */
 } LensTheme;
 
 void lens_theme_get (const LensPaintState *state, LensTheme *theme);
@@ -50,19 +50,20 @@ typedef enum
 
 typedef struct
 {
-  double size;        /* pixels */
+  double size; /* pixels */
   gboolean bold;
   gboolean monospace;
-  double max_width;   /* > 0: ellipsize at the end to fit */
-  LensAlign halign;   /* where (x, y) is on the text box, before rotation */
+  double max_width; /* > 0: ellipsize at the end to fit */
+  LensAlign halign; /* where (x, y) is on the text box, before rotation */
   LensAlign valign;
-  double angle;       /* radians, around (x, y) */
+  double angle; /* radians, around (x, y) */
 } LensTextStyle;
 
 /* Draws `text` (plain, not markup) with the current source colour. */
 void lens_draw_text (cairo_t *cr, const char *text, double x, double y, const LensTextStyle *style);
 /* Logical width and height of `text` in pixels, without a cairo context. */
-void lens_measure_text (const char *text, double size, gboolean bold, double *width, double *height);
+void lens_measure_text (const char *text, double size, gboolean bold, double *width,
+                        double *height);
 
 /* Token text for display: spaces become "␣", newlines "↵", tabs "⇥", other control characters
  * "\xNN"; invalid UTF-8 is repaired; an empty token is "∅". Free with g_free. */
@@ -84,11 +85,12 @@ LensRgb lens_contrast_text (LensRgb fill);
 double lens_grid_line (double v, double lo, double hi);
 
 /* Grey cell with diagonal hatching for missing values. */
-void lens_fill_missing (cairo_t *cr, const LensTheme *theme, double x, double y, double w, double h);
+void lens_fill_missing (cairo_t *cr, const LensTheme *theme, double x, double y, double w,
+                        double h);
 
 /* A centred message for empty states. */
-void lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message, double x, double y,
-                        double width, double height);
+void lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message, double x,
+                        double y, double width, double height);
 
 /* The cell the line plot and top-k panel show: the selection, else the last row / position. */
 void lens_effective_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos);
@@ -102,8 +104,9 @@ cairo_pattern_t *lens_color_scale_pattern (LensColorScale scale, double x0, doub
 LensRgb lens_palette_color (int index);
 
 /* Individual painters (lens-paint.c dispatches). */
-void lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensPaintState *state,
-                         const LensTheme *theme, double width, double height);
+void lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r,
+                         const LensPaintState *state, const LensTheme *theme, double width,
+                         double height);
 void lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                       const LensTheme *theme, double width, double height);
 void lens_line_natural_size (const LensResult *r, const LensPaintState *state, double *width,

@@ -11,7 +11,7 @@
 #define SUBTITLE_H 20.0
 #define ROW_H 24.0
 #define BAR_H 16.0
-#define ROW_H_FILL 36.0  /* rows grow up to this to fill a taller area */
+#define ROW_H_FILL 36.0 /* rows grow up to this to fill a taller area */
 #define LABEL_MIN 60.0
 #define LABEL_MAX 160.0
 #define VALUE_W 70.0
@@ -77,14 +77,16 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
 
   g_autofree char *title = lens_view_title (LENS_VIEW_TOPK, r, state);
   lens_set_rgb (cr, theme->text);
-  LensTextStyle title_style = {.size = LENS_FONT_TITLE, .bold = TRUE, .valign = LENS_ALIGN_CENTER,
+  LensTextStyle title_style = {.size = LENS_FONT_TITLE,
+                               .bold = TRUE,
+                               .valign = LENS_ALIGN_CENTER,
                                .max_width = width - 2 * PAD};
   lens_draw_text (cr, title, PAD, PAD + TITLE_H / 2.0 - 4.0, &title_style);
 
   float entropy = r->entropy[cell];
   if (!isnan (entropy))
     {
-      g_autofree char *sub = g_strdup_printf (_("Entropy %.3f nats"), entropy);
+      g_autofree char *sub = g_strdup_printf (_ ("Entropy %.3f nats"), entropy);
       lens_set_rgb (cr, theme->muted);
       LensTextStyle sub_style = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_CENTER};
       lens_draw_text (cr, sub, PAD, PAD + TITLE_H + SUBTITLE_H / 2.0 - 6.0, &sub_style);
@@ -129,8 +131,10 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       lens_draw_text (cr, label, x, y0 + plot_h + 4.0, &tick);
     }
 
-  LensTextStyle label_style = {.size = LENS_FONT_LABEL, .halign = LENS_ALIGN_END,
-                               .valign = LENS_ALIGN_CENTER, .max_width = LABEL_MAX};
+  LensTextStyle label_style = {.size = LENS_FONT_LABEL,
+                               .halign = LENS_ALIGN_END,
+                               .valign = LENS_ALIGN_CENTER,
+                               .max_width = LABEL_MAX};
   LensTextStyle value_style = {.size = LENS_FONT_LABEL - 1.0, .valign = LENS_ALIGN_CENTER};
   LensRgb bar_color = lens_palette_color (0);
   int shown_any = 0;
@@ -156,5 +160,5 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       lens_draw_text (cr, value, x0 + len + 6.0, yc, &value_style);
     }
   if (shown_any == 0)
-    lens_draw_message (cr, theme, _("No top tokens for this cell"), x0, y0, bar_w, plot_h);
+    lens_draw_message (cr, theme, _ ("No top tokens for this cell"), x0, y0, bar_w, plot_h);
 }

@@ -72,7 +72,7 @@ lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const LensPain
     }
 
   if (!has_data (r))
-    lens_draw_message (cr, &theme, _("Type a prompt to see what each layer predicts"), 0.0, 0.0,
+    lens_draw_message (cr, &theme, _ ("Type a prompt to see what each layer predicts"), 0.0, 0.0,
                        width, height);
   else
     switch (view)

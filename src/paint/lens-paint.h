@@ -16,38 +16,39 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  LENS_VIEW_HEATMAP,  /* top-1 token per cell, coloured by its probability */
-  LENS_VIEW_TARGET,   /* probability of the active target token per cell */
-  LENS_VIEW_LINE,     /* each target's probability across layers at the selected position */
-  LENS_VIEW_TOPK,     /* top-k bars of the selected cell */
+  LENS_VIEW_HEATMAP, /* top-1 token per cell, coloured by its probability */
+  LENS_VIEW_TARGET,  /* probability of the active target token per cell */
+  LENS_VIEW_LINE,    /* each target's probability across layers at the selected position */
+  LENS_VIEW_TOPK,    /* top-k bars of the selected cell */
 } LensView;
 
 typedef enum
 {
-  LENS_SCALE_RDYLBU,   /* diverging, centred at 0.5; high = red (plotly RdYlBu_r, the seed's) */
-  LENS_SCALE_BLUES,    /* sequential from 0 (white) to 1 (dark blue) */
-  LENS_SCALE_VIRIDIS,  /* perceptually uniform alternative */
+  LENS_SCALE_RDYLBU,  /* diverging, centred at 0.5; high = red (plotly RdYlBu_r, the seed's) */
+  LENS_SCALE_BLUES,   /* sequential from 0 (white) to 1 (dark blue) */
+  LENS_SCALE_VIRIDIS, /* perceptually uniform alternative */
 } LensColorScale;
 
 typedef struct
 {
-  const char *label;   /* display text, e.g. " Paris" */
-  int32_t id;          /* tracked token id (live results), or -1 (imported) */
-  const float *probs;  /* (R, T) probabilities, NAN where unknown; owned by the caller */
+  const char *label;  /* display text, e.g. " Paris" */
+  int32_t id;         /* tracked token id (live results), or -1 (imported) */
+  const float *probs; /* (R, T) probabilities, NAN where unknown; owned by the caller */
 } LensTarget;
 
 typedef struct
 {
-  int sel_row, sel_pos;       /* selected cell, -1 for none (line/top-k default: last position, last row) */
-  int hover_row, hover_pos;   /* hovered cell (outlined), -1 for none */
-  const LensTarget *targets;  /* n_targets entries */
+  int sel_row,
+      sel_pos; /* selected cell, -1 for none (line/top-k default: last position, last row) */
+  int hover_row, hover_pos;  /* hovered cell (outlined), -1 for none */
+  const LensTarget *targets; /* n_targets entries */
   int n_targets;
-  int active_target;          /* index into targets for the target heatmap */
-  LensColorScale heatmap_scale;  /* top-token heatmap */
-  LensColorScale target_scale;   /* target heatmap */
-  bool log_y;                 /* line plot: logarithmic probability axis */
-  bool dark;                  /* dark theme colours for text, grid and background */
-  bool transparent_background; /* widgets draw over the theme background */
+  int active_target;            /* index into targets for the target heatmap */
+  LensColorScale heatmap_scale; /* top-token heatmap */
+  LensColorScale target_scale;  /* target heatmap */
+  bool log_y;                   /* line plot: logarithmic probability axis */
+  bool dark;                    /* dark theme colours for text, grid and background */
+  bool transparent_background;  /* widgets draw over the theme background */
 } LensPaintState;
 
 void lens_paint_state_init (LensPaintState *state);
@@ -55,12 +56,12 @@ void lens_paint_state_init (LensPaintState *state);
 /* Geometry of a heatmap (top-token or target). */
 typedef struct
 {
-  double width, height;         /* size of the whole figure */
-  double grid_x, grid_y;        /* top-left corner of cell (row 0, pos 0) */
+  double width, height;  /* size of the whole figure */
+  double grid_x, grid_y; /* top-left corner of cell (row 0, pos 0) */
   double cell_w, cell_h;
   int n_rows, n_cols;
-  double labels_w;              /* left margin up to the row labels' right edge (axis title, labels) */
-  double labels_h;              /* token labels under the grid */
+  double labels_w; /* left margin up to the row labels' right edge (axis title, labels) */
+  double labels_h; /* token labels under the grid */
 } LensHeatmapLayout;
 
 /* At the natural size (exports, the widget's requested size). */
@@ -99,7 +100,8 @@ void lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
                                 const cairo_rectangle_t *visible, const double background[3]);
 
 /* The colour of probability p (0..1) on a scale. */
-void lens_color_scale_rgb (LensColorScale scale, double p, double *red, double *green, double *blue);
+void lens_color_scale_rgb (LensColorScale scale, double p, double *red, double *green,
+                           double *blue);
 
 /* Writes a view to `path`; format from the extension (.svg, .png, .pdf). `scale` multiplies the
  * pixel size of PNGs (1 or 2). */

@@ -64,12 +64,12 @@ lens_flops (const LensConfig *c, int T, int R)
 {
   double C = c->n_embd, H = c->n_inner, V = c->vocab_size, t = T;
   double pairs = t * (t + 1) / 2;
-  double per_layer = 2 * t * C * 3 * C   /* c_attn */
-                     + 2 * pairs * C     /* q·k over all heads */
-                     + 2 * pairs * C     /* att·v */
-                     + 2 * t * C * C     /* attn c_proj */
-                     + 2 * t * C * H     /* c_fc */
-                     + 2 * t * H * C;    /* mlp c_proj */
+  double per_layer = 2 * t * C * 3 * C /* c_attn */
+                     + 2 * pairs * C   /* q·k over all heads */
+                     + 2 * pairs * C   /* att·v */
+                     + 2 * t * C * C   /* attn c_proj */
+                     + 2 * t * C * H   /* c_fc */
+                     + 2 * t * H * C;  /* mlp c_proj */
   return c->n_layer * per_layer + 2.0 * R * t * C * V;
 }
 
@@ -94,13 +94,15 @@ main (int argc, char **argv)
 {
   int threads = 0, reps = 3, peak_n = 2048;
   char *tokens_s = NULL;
-  GOptionEntry entries[] = {
-    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "BLAS threads (default: OpenBLAS default)", "N" },
-    { "tokens", 0, 0, G_OPTION_ARG_STRING, &tokens_s, "Sequence lengths (default 1,16,64,256)", "LIST" },
-    { "reps", 0, 0, G_OPTION_ARG_INT, &reps, "Repetitions per T; the best is kept (default 3)", "R" },
-    { "peak-n", 0, 0, G_OPTION_ARG_INT, &peak_n, "Matrix size of the sgemm peak (default 2048)", "N" },
-    { NULL }
-  };
+  GOptionEntry entries[] = {{"threads", 0, 0, G_OPTION_ARG_INT, &threads,
+                             "BLAS threads (default: OpenBLAS default)", "N"},
+                            {"tokens", 0, 0, G_OPTION_ARG_STRING, &tokens_s,
+                             "Sequence lengths (default 1,16,64,256)", "LIST"},
+                            {"reps", 0, 0, G_OPTION_ARG_INT, &reps,
+                             "Repetitions per T; the best is kept (default 3)", "R"},
+                            {"peak-n", 0, 0, G_OPTION_ARG_INT, &peak_n,
+                             "Matrix size of the sgemm peak (default 2048)", "N"},
+                            {NULL}};
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL_DIR - time the logit lens");
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -144,7 +146,7 @@ main (int argc, char **argv)
   layers[0] = LENS_ROW_EMBEDDINGS;
   for (int l = 0; l < c->n_layer; l++)
     layers[l + 1] = l;
-  LensRunOptions opt = { .layers = layers, .n_layers = R, .top_k = 10 };
+  LensRunOptions opt = {.layers = layers, .n_layers = R, .top_k = 10};
 
   GRand *rand = g_rand_new_with_seed (42);
   for (int i = 0; i < nT; i++)

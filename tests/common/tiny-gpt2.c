@@ -28,8 +28,8 @@ append_tensor (GString *header, GByteArray *data, GRand *rng, const char *name, 
       float v = (float) (g_rand_double_range (rng, -1.0, 1.0) * scale);
       g_byte_array_append (data, (const guint8 *) &v, sizeof v);
     }
-  g_string_append_printf (header, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", header->len > 1 ? "," : "",
-                          name);
+  g_string_append_printf (header, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[",
+                          header->len > 1 ? "," : "", name);
   for (int i = 0; i < n_dims; i++)
     g_string_append_printf (header, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
   g_string_append_printf (header, "],\"data_offsets\":[%zu,%u]}", begin, data->len);
@@ -49,7 +49,7 @@ write_tiny_gpt2 (const char *dir)
   G_STMT_START                                                                                     \
   {                                                                                                \
     const int64_t s_[] = {__VA_ARGS__};                                                            \
-    append_tensor (header, data, rng, nm, G_N_ELEMENTS (s_), s_, scale);                          \
+    append_tensor (header, data, rng, nm, G_N_ELEMENTS (s_), s_, scale);                           \
   }                                                                                                \
   G_STMT_END
 
@@ -94,10 +94,10 @@ write_tiny_gpt2 (const char *dir)
   g_assert_true (g_file_set_contents (st_path, (const char *) file->data, file->len, NULL));
 
   g_autofree char *config = g_strdup_printf (
-    "{\"model_type\":\"gpt2\",\"n_layer\":%d,\"n_embd\":%d,\"n_head\":%d,\"n_positions\":%d,"
-    "\"vocab_size\":%d,\"layer_norm_epsilon\":1e-5,\"n_inner\":null,"
-    "\"activation_function\":\"gelu_new\"}",
-    L, C, NH, P, V);
+      "{\"model_type\":\"gpt2\",\"n_layer\":%d,\"n_embd\":%d,\"n_head\":%d,\"n_positions\":%d,"
+      "\"vocab_size\":%d,\"layer_norm_epsilon\":1e-5,\"n_inner\":null,"
+      "\"activation_function\":\"gelu_new\"}",
+      L, C, NH, P, V);
   g_autofree char *config_path = g_build_filename (dir, "config.json", NULL);
   g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
 
@@ -107,8 +107,8 @@ write_tiny_gpt2 (const char *dir)
   for (int b = 0; b < 256; b++)
     {
       gunichar u = ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
-                     ? (gunichar) b
-                     : (gunichar) (256 + extra++);
+                       ? (gunichar) b
+                       : (gunichar) (256 + extra++);
       char utf8[8] = {0};
       g_unichar_to_utf8 (u, utf8);
       if (u == '"' || u == '\\')
@@ -123,4 +123,3 @@ write_tiny_gpt2 (const char *dir)
   g_autofree char *merges_path = g_build_filename (dir, "merges.txt", NULL);
   g_assert_true (g_file_set_contents (merges_path, "#version: 0.2\nt h\nĠ t\nth e\n", -1, NULL));
 }
-

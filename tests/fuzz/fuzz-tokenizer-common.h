@@ -68,8 +68,13 @@ static void
 fuzz_use_tokenizer (LensTokenizer *tok, const uint8_t *data, size_t size)
 {
   static const char *texts[] = {
-    "Hello world", "The capital of France is", "<|endoftext|>", "a<|endoftext|>b",
-    " \n\n\t  x  123 4567 it's we'll", "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 e\xcc\x81", "",
+      "Hello world",
+      "The capital of France is",
+      "<|endoftext|>",
+      "a<|endoftext|>b",
+      " \n\n\t  x  123 4567 it's we'll",
+      "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 e\xcc\x81",
+      "",
   };
   int n_vocab = lens_tokenizer_vocab_size (tok);
   if (n_vocab < 0)

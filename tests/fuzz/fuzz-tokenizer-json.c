@@ -7,8 +7,8 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   GError *error = NULL;
-  LensTokenizer *tok = lens_tokenizer_new_from_tokenizer_json_data ((const char *) data, size,
-                                                                    &error);
+  LensTokenizer *tok
+      = lens_tokenizer_new_from_tokenizer_json_data ((const char *) data, size, &error);
   if (tok == NULL)
     {
       fuzz_check_failure (error);

@@ -30,19 +30,19 @@ static LlApplication *app;
 static int failures;
 static char *tmp_dir;
 
-#define CHECK(cond, ...)                                                                        \
-  G_STMT_START                                                                                  \
-  {                                                                                             \
-    if (cond)                                                                                   \
-      g_print ("ok   %s\n", #cond);                                                             \
-    else                                                                                        \
-      {                                                                                         \
-        failures++;                                                                             \
-        g_print ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                \
-        g_print (__VA_ARGS__);                                                                  \
-        g_print ("\n");                                                                         \
-      }                                                                                         \
-  }                                                                                             \
+#define CHECK(cond, ...)                                                                           \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if (cond)                                                                                      \
+      g_print ("ok   %s\n", #cond);                                                                \
+    else                                                                                           \
+      {                                                                                            \
+        failures++;                                                                                \
+        g_print ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                   \
+        g_print (__VA_ARGS__);                                                                     \
+        g_print ("\n");                                                                            \
+      }                                                                                            \
+  }                                                                                                \
   G_STMT_END
 
 /* ---- waiting while the main loop runs ---- */
@@ -96,8 +96,8 @@ static gboolean
 live_result_for (gpointer prompt)
 {
   LensResult *r = ll_window_get_result (window);
-  return r != NULL && r->model != NULL && g_strcmp0 (r->prompt, prompt) == 0 &&
-         !ll_worker_get_busy (ll_window_get_worker (window));
+  return r != NULL && r->model != NULL && g_strcmp0 (r->prompt, prompt) == 0
+         && !ll_worker_get_busy (ll_window_get_worker (window));
 }
 
 static gboolean
@@ -233,7 +233,8 @@ find_label_text (GtkWidget *w)
       if (t != NULL && t[0] != '\0')
         return t;
     }
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     {
       const char *t = find_label_text (c);
       if (t != NULL)
@@ -245,7 +246,8 @@ find_label_text (GtkWidget *w)
 static GtkWidget *
 find_tooltip_window (GtkWidget *w)
 {
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     {
       if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
         return c;
@@ -300,12 +302,12 @@ check_heatmap_cells (int want_rows, int want_cols)
         lens_color_scale_rgb (state->heatmap_scale, p, &er, &eg, &eb);
         const guchar *px = data + (gsize) y * stride + (gsize) x * 4;
         total++;
-        if (abs (px[2] - (int) lround (er * 255)) <= 3 && abs (px[1] - (int) lround (eg * 255)) <= 3 &&
-            abs (px[0] - (int) lround (eb * 255)) <= 3)
+        if (abs (px[2] - (int) lround (er * 255)) <= 3 && abs (px[1] - (int) lround (eg * 255)) <= 3
+            && abs (px[0] - (int) lround (eb * 255)) <= 3)
           good++;
       }
-  CHECK (total == want_rows * want_cols && good == total, "%d of %d cells (of %d) have their colour",
-         good, total, want_rows * want_cols);
+  CHECK (total == want_rows * want_cols && good == total,
+         "%d of %d cells (of %d) have their colour", good, total, want_rows * want_cols);
 }
 
 static void
@@ -447,7 +449,7 @@ big_generate (GString *s)
       g_string_append_c (tracked, '}');
       for (int r = 0; r < BIG_R; r++)
         {
-          gboolean used[BIG_N] = { 0 };
+          gboolean used[BIG_N] = {0};
           g_string_append (rows[r], t ? ", [" : "[");
           for (int k = 0; k < BIG_K; k++)
             {
@@ -488,10 +490,10 @@ big_generate (GString *s)
 static void
 script (void)
 {
-  g_autofree char *v2 = g_build_filename (SOURCE_ROOT, "tests", "data", "results", "v2-small.json",
-                                          NULL);
-  g_autofree char *own = g_build_filename (SOURCE_ROOT, "tests", "data", "results", "own-small.json",
-                                           NULL);
+  g_autofree char *v2
+      = g_build_filename (SOURCE_ROOT, "tests", "data", "results", "v2-small.json", NULL);
+  g_autofree char *own
+      = g_build_filename (SOURCE_ROOT, "tests", "data", "results", "own-small.json", NULL);
   GtkWidget *prompt = GTK_WIDGET (ll_window_get_prompt_entry (window));
   GtkEditable *targets = ll_window_get_target_entry (window);
 
@@ -506,22 +508,23 @@ script (void)
          ll_window_get_error_message (window));
   CHECK (g_strcmp0 (ll_window_get_content_state (window), "result") == 0, "content %s",
          ll_window_get_content_state (window));
-  CHECK (r != NULL && r->model == NULL && r->n_rows == 3 && r->n_tokens == 3,
-         "result %d x %d", r ? r->n_rows : -1, r ? r->n_tokens : -1);
+  CHECK (r != NULL && r->model == NULL && r->n_rows == 3 && r->n_tokens == 3, "result %d x %d",
+         r ? r->n_rows : -1, r ? r->n_tokens : -1);
   const char *summary = ll_window_get_model_summary (window);
-  CHECK (strstr (summary, "meta-llama/Llama-3.1-70B") != NULL && strstr (summary, "80 layers") &&
-           strstr (summary, "v2-small.json") != NULL,
+  CHECK (strstr (summary, "meta-llama/Llama-3.1-70B") != NULL && strstr (summary, "80 layers")
+             && strstr (summary, "v2-small.json") != NULL,
          "summary “%s”", summary);
   CHECK (!gtk_widget_get_sensitive (prompt), "prompt entry editable without a model");
   const char *tip = gtk_widget_get_tooltip_text (prompt);
   CHECK (tip != NULL && strstr (tip, "results file") != NULL, "prompt tooltip “%s”", tip);
-  CHECK (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "<|begin_of_text|>The capital") == 0,
+  CHECK (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "<|begin_of_text|>The capital")
+             == 0,
          "prompt shows “%s”", gtk_editable_get_text (GTK_EDITABLE (prompt)));
   ll_window_set_visible_view (window, "heatmap");
   spin_ms (400);
   check_heatmap_cells (3, 3);
   /* Layer 40, “ capital”: top-2 “ of” 0.7 and “ city” 0.02 (probabilities from "tracked"). */
-  const char *want_tip[] = { "40", "capital", "of", "city", "70", NULL };
+  const char *want_tip[] = {"40", "capital", "of", "city", "70", NULL};
   check_tooltip (1, 2, want_tip);
 
   /* The line plot tracks the token the last layer predicts at the last position, “ of”. */
@@ -533,9 +536,9 @@ script (void)
   if (st->n_targets == 1)
     {
       const float *p = st->targets[0].probs;
-      CHECK (fabsf (p[lens_result_cell_index (r, 0, 2)] - 0.6f) < 1e-6f &&
-               fabsf (p[lens_result_cell_index (r, 2, 2)] - 0.8f) < 1e-6f &&
-               isnan (p[lens_result_cell_index (r, 0, 0)]),
+      CHECK (fabsf (p[lens_result_cell_index (r, 0, 2)] - 0.6f) < 1e-6f
+                 && fabsf (p[lens_result_cell_index (r, 2, 2)] - 0.8f) < 1e-6f
+                 && isnan (p[lens_result_cell_index (r, 0, 0)]),
              "tracked probabilities of “ of” wrong");
     }
   ll_window_set_visible_view (window, "line");
@@ -578,8 +581,8 @@ script (void)
   g_print ("# error shown: %s\n", message ? message : "(none)");
   CHECK (message != NULL && strstr (message, "truncated.json") != NULL, "error “%s”",
          message ? message : "(none)");
-  CHECK (ll_window_get_result (window) == r && ll_window_get_imported (window) &&
-           g_strcmp0 (ll_window_get_content_state (window), "result") == 0,
+  CHECK (ll_window_get_result (window) == r && ll_window_get_imported (window)
+             && g_strcmp0 (ll_window_get_content_state (window), "result") == 0,
          "the previous result was not kept");
   CHECK (strstr (ll_window_get_model_summary (window), "v2-small.json") != NULL, "summary “%s”",
          ll_window_get_model_summary (window));
@@ -599,7 +602,8 @@ script (void)
   CHECK (g_strcmp0 (gtk_editable_get_text (targets), "of") == 0, "target entry “%s”",
          gtk_editable_get_text (targets));
   st = ll_window_get_paint_state (window);
-  CHECK (st->n_targets == 1 && fabsf (st->targets[0].probs[lens_result_cell_index (r, 2, 2)] - 0.8f) < 1e-6f,
+  CHECK (st->n_targets == 1
+             && fabsf (st->targets[0].probs[lens_result_cell_index (r, 2, 2)] - 0.8f) < 1e-6f,
          "saved target lost");
   summary = ll_window_get_model_summary (window);
   CHECK (strstr (summary, "meta-llama/Llama-3.1-70B") != NULL && strstr (summary, "saved.json"),
@@ -640,8 +644,9 @@ script (void)
   g_autofree char *big_path = g_build_filename (tmp_dir, "big-80x1000.json", NULL);
   CHECK (g_file_set_contents (big_path, big->str, (gssize) big->len, NULL), "cannot write");
   g_print ("# generated %s: %.1f MB\n", big_path, big->len / 1e6);
-  GapMeter meter = { 0 };
-  gulong handler = g_signal_connect (window, "open-finished", G_CALLBACK (open_finished_cb), &meter);
+  GapMeter meter = {0};
+  gulong handler
+      = g_signal_connect (window, "open-finished", G_CALLBACK (open_finished_cb), &meter);
   guint gap_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 1, gap_cb, &meter, NULL);
   gint64 t0 = g_get_monotonic_time ();
   struct timespec c0, c1;
@@ -649,7 +654,8 @@ script (void)
   open_ok (big_path, 60000);
   double open_ms = (g_get_monotonic_time () - t0) / 1000.0;
   clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c1);
-  /* CPU time of all threads (the reader's, mostly): the wall clock depends on the machine's load. */
+  /* CPU time of all threads (the reader's, mostly): the wall clock depends on the machine's load.
+   */
   double open_cpu_ms = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
   spin_ms (500); /* the first draws of the large heatmap */
   g_source_remove (gap_source);
@@ -664,7 +670,8 @@ script (void)
   /* Main-thread CPU time per gap does not depend on what else the machine runs. */
   CHECK (meter.max_cpu_gap < 50000, "main thread busy %.1f ms while reading",
          meter.max_cpu_gap / 1000.0);
-  g_print ("# opening %.1f MB (%d layers x %d tokens): %.0f ms until shown (%.0f ms CPU); longest main-loop "
+  g_print ("# opening %.1f MB (%d layers x %d tokens): %.0f ms until shown (%.0f ms CPU); longest "
+           "main-loop "
            "gap while reading %.1f ms wall / %.1f ms main-thread CPU, including showing and the "
            "first draws %.1f ms wall / %.1f ms CPU (%u ticks)\n",
            big->len / 1e6, BIG_R, BIG_T, open_ms, open_cpu_ms, meter.max_gap / 1000.0,
@@ -672,12 +679,12 @@ script (void)
            meter.max_cpu_gap_total / 1000.0, meter.n);
   g_autofree char *gap_path = g_build_filename (opt_artifacts, "gui-results-open-gap.txt", NULL);
   g_autofree char *gap_text = g_strdup_printf (
-    "file_mb %.1f\nlayers %d\ntokens %d\nopen_until_shown_ms %.1f\nopen_process_cpu_ms %.1f\n"
-    "max_gap_while_reading_ms %.2f\nmax_cpu_gap_while_reading_ms %.2f\n"
-    "max_gap_including_first_draw_ms %.2f\nmax_cpu_gap_including_first_draw_ms %.2f\nticks %u\n",
-    big->len / 1e6, BIG_R, BIG_T, open_ms, open_cpu_ms, meter.max_gap / 1000.0,
-    meter.max_cpu_gap / 1000.0,
-    meter.max_gap_total / 1000.0, meter.max_cpu_gap_total / 1000.0, meter.n);
+      "file_mb %.1f\nlayers %d\ntokens %d\nopen_until_shown_ms %.1f\nopen_process_cpu_ms %.1f\n"
+      "max_gap_while_reading_ms %.2f\nmax_cpu_gap_while_reading_ms %.2f\n"
+      "max_gap_including_first_draw_ms %.2f\nmax_cpu_gap_including_first_draw_ms %.2f\nticks %u\n",
+      big->len / 1e6, BIG_R, BIG_T, open_ms, open_cpu_ms, meter.max_gap / 1000.0,
+      meter.max_cpu_gap / 1000.0, meter.max_gap_total / 1000.0, meter.max_cpu_gap_total / 1000.0,
+      meter.n);
   g_file_set_contents (gap_path, gap_text, -1, NULL);
   save_screenshot ("gui-results-large.png");
   g_string_set_size (big, 0);
@@ -692,7 +699,8 @@ script (void)
          "still showing the file after choosing the model");
   CHECK (gtk_widget_get_sensitive (prompt), "prompt entry still insensitive");
   gtk_editable_set_text (GTK_EDITABLE (prompt), "The cat");
-  CHECK (wait_until (live_result_for, (gpointer) "The cat", 60000) && !ll_window_get_imported (window),
+  CHECK (wait_until (live_result_for, (gpointer) "The cat", 60000)
+             && !ll_window_get_imported (window),
          "no live result after going back");
 
   /* 8. And the Back to Model button. */
@@ -701,8 +709,8 @@ script (void)
   g_action_group_activate_action (G_ACTION_GROUP (window), "back-to-model", NULL);
   wait_until (live_result_for, (gpointer) "The cat", 60000);
   r = ll_window_get_result (window);
-  CHECK (!ll_window_get_imported (window) && gtk_widget_get_sensitive (prompt) &&
-           g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "The cat") == 0,
+  CHECK (!ll_window_get_imported (window) && gtk_widget_get_sensitive (prompt)
+             && g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "The cat") == 0,
          "back to model did not restore the prompt");
   CHECK (r != NULL && r->model != NULL && g_strcmp0 (r->prompt, "The cat") == 0,
          "no live result after Back to Model");
@@ -742,15 +750,16 @@ int
 main (int argc, char **argv)
 {
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder", "DIR" },
-    { "artifacts", 0, 0, G_OPTION_ARG_FILENAME, &opt_artifacts, "Where to save screenshots", "DIR" },
-    { NULL },
+      {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder", "DIR"},
+      {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &opt_artifacts, "Where to save screenshots",
+       "DIR"},
+      {NULL},
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_model == NULL ||
-      opt_artifacts == NULL)
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_model == NULL
+      || opt_artifacts == NULL)
     {
       g_printerr ("usage: test-results-window --model DIR --artifacts DIR\n");
       return 2;
@@ -765,7 +774,7 @@ main (int argc, char **argv)
 
   app = ll_application_new (G_APPLICATION_NON_UNIQUE);
   g_signal_connect (app, "window-added", G_CALLBACK (window_added_cb), NULL);
-  char *app_argv[] = { argv[0], (char *) "--model", opt_model, NULL };
+  char *app_argv[] = {argv[0], (char *) "--model", opt_model, NULL};
   int status = g_application_run (G_APPLICATION (app), 3, app_argv);
   g_object_unref (app);
 

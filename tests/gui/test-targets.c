@@ -11,16 +11,16 @@ check (const char *text, const char *const *expected)
 static void
 test_parse (void)
 {
-  check ("", (const char *[]){ NULL });
-  check (NULL, (const char *[]){ NULL });
-  check (" , ,, ", (const char *[]){ NULL });
-  check ("Paris", (const char *[]){ " Paris", NULL });
-  check (" Paris", (const char *[]){ " Paris", NULL });
-  check ("Paris, London,Rome", (const char *[]){ " Paris", " London", " Rome", NULL });
-  check ("Paris, Paris , London", (const char *[]){ " Paris", " London", NULL });
-  check ("\"Paris\", \" Eiffel Tower\"", (const char *[]){ "Paris", " Eiffel Tower", NULL });
-  check ("\"\", \"", (const char *[]){ " \"", NULL });
-  check ("New York", (const char *[]){ " New York", NULL });
+  check ("", (const char *[]){NULL});
+  check (NULL, (const char *[]){NULL});
+  check (" , ,, ", (const char *[]){NULL});
+  check ("Paris", (const char *[]){" Paris", NULL});
+  check (" Paris", (const char *[]){" Paris", NULL});
+  check ("Paris, London,Rome", (const char *[]){" Paris", " London", " Rome", NULL});
+  check ("Paris, Paris , London", (const char *[]){" Paris", " London", NULL});
+  check ("\"Paris\", \" Eiffel Tower\"", (const char *[]){"Paris", " Eiffel Tower", NULL});
+  check ("\"\", \"", (const char *[]){" \"", NULL});
+  check ("New York", (const char *[]){" New York", NULL});
 }
 
 int

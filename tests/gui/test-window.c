@@ -32,19 +32,19 @@ static LlApplication *app;
 static int failures;
 static char *tmp_dir;
 
-#define CHECK(cond, ...)                                                                        \
-  G_STMT_START                                                                                  \
-  {                                                                                             \
-    if (cond)                                                                                   \
-      g_print ("ok   %s\n", #cond);                                                             \
-    else                                                                                        \
-      {                                                                                         \
-        failures++;                                                                             \
-        g_print ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                \
-        g_print (__VA_ARGS__);                                                                  \
-        g_print ("\n");                                                                         \
-      }                                                                                         \
-  }                                                                                             \
+#define CHECK(cond, ...)                                                                           \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if (cond)                                                                                      \
+      g_print ("ok   %s\n", #cond);                                                                \
+    else                                                                                           \
+      {                                                                                            \
+        failures++;                                                                                \
+        g_print ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                   \
+        g_print (__VA_ARGS__);                                                                     \
+        g_print ("\n");                                                                            \
+      }                                                                                            \
+  }                                                                                                \
   G_STMT_END
 
 /* ---- waiting while the main loop runs ---- */
@@ -97,23 +97,23 @@ static gboolean
 idle_result_for (gpointer prompt)
 {
   LensResult *r = ll_window_get_result (window);
-  return r != NULL && !ll_worker_get_busy (ll_window_get_worker (window)) &&
-         g_strcmp0 (r->prompt, prompt) == 0 && content_is ("result");
+  return r != NULL && !ll_worker_get_busy (ll_window_get_worker (window))
+         && g_strcmp0 (r->prompt, prompt) == 0 && content_is ("result");
 }
 
 static gboolean
 model_is (gpointer path)
 {
   LensModel *m = ll_worker_get_model (ll_window_get_worker (window));
-  return m != NULL && g_strcmp0 (lens_model_path (m), path) == 0 &&
-         !ll_worker_get_busy (ll_window_get_worker (window));
+  return m != NULL && g_strcmp0 (lens_model_path (m), path) == 0
+         && !ll_worker_get_busy (ll_window_get_worker (window));
 }
 
 static gboolean
 error_shown (gpointer data)
 {
-  return ll_window_get_error_message (window) != NULL &&
-         !ll_worker_get_busy (ll_window_get_worker (window));
+  return ll_window_get_error_message (window) != NULL
+         && !ll_worker_get_busy (ll_window_get_worker (window));
 }
 
 /* ---- main-loop gap measurement ---- */
@@ -234,7 +234,8 @@ find_label_text (GtkWidget *w)
       if (t != NULL && t[0] != '\0')
         return t;
     }
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     {
       const char *t = find_label_text (c);
       if (t != NULL)
@@ -246,7 +247,8 @@ find_label_text (GtkWidget *w)
 static GtkWidget *
 find_tooltip_window (GtkWidget *w)
 {
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     {
       if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
         return c;
@@ -319,7 +321,8 @@ check_heatmap_pixels (void)
   LensResult *r = ll_window_get_result (window);
   const LensPaintState *state = ll_window_get_paint_state (window);
   GtkWidget *view = ll_window_get_view (window, LENS_VIEW_HEATMAP);
-  const LensConfig *config = lens_model_config (ll_worker_get_model (ll_window_get_worker (window)));
+  const LensConfig *config
+      = lens_model_config (ll_worker_get_model (ll_window_get_worker (window)));
 
   LensHeatmapLayout layout;
   /* The layout the widget paints with: the cells grow to fill it. */
@@ -336,8 +339,8 @@ check_heatmap_pixels (void)
   if (texture == NULL)
     return;
   int tw = gdk_texture_get_width (texture), th = gdk_texture_get_height (texture);
-  CHECK (tw >= (int) (layout.grid_x + layout.n_cols * layout.cell_w) &&
-           th >= (int) (layout.grid_y + layout.n_rows * layout.cell_h),
+  CHECK (tw >= (int) (layout.grid_x + layout.n_cols * layout.cell_w)
+             && th >= (int) (layout.grid_y + layout.n_rows * layout.cell_h),
          "widget %dx%d smaller than grid", tw, th);
   gsize stride = (gsize) tw * 4;
   g_autofree guchar *data = g_malloc (stride * (gsize) th);
@@ -357,8 +360,8 @@ check_heatmap_pixels (void)
         int pr, pg, pb;
         pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
         total++;
-        if (abs (pr - (int) lround (er * 255)) <= 3 && abs (pg - (int) lround (eg * 255)) <= 3 &&
-            abs (pb - (int) lround (eb * 255)) <= 3)
+        if (abs (pr - (int) lround (er * 255)) <= 3 && abs (pg - (int) lround (eg * 255)) <= 3
+            && abs (pb - (int) lround (eb * 255)) <= 3)
           good++;
         else if (total - good <= 3)
           g_print ("# cell (%d,%d) p=%.4f: pixel %d,%d,%d expected %.0f,%.0f,%.0f\n", row, pos, p,
@@ -428,7 +431,7 @@ file_starts_with (const char *path, const char *magic)
 static void
 check_exports (void)
 {
-  static const char *names[] = { "heatmap", "target", "line", "topk" };
+  static const char *names[] = {"heatmap", "target", "line", "topk"};
   for (int v = 0; v < 4; v++)
     {
       g_autoptr (GError) error = NULL;
@@ -456,8 +459,8 @@ check_exports (void)
       g_autoptr (GdkTexture) t2 = gdk_texture_new_from_filename (png2, &error);
       CHECK (t2 != NULL, "%s: %s", png2, error ? error->message : "");
       if (t1 != NULL && t2 != NULL)
-        CHECK (gdk_texture_get_width (t2) == 2 * gdk_texture_get_width (t1) &&
-                 gdk_texture_get_height (t2) == 2 * gdk_texture_get_height (t1),
+        CHECK (gdk_texture_get_width (t2) == 2 * gdk_texture_get_width (t1)
+                   && gdk_texture_get_height (t2) == 2 * gdk_texture_get_height (t1),
                "2x PNG is %dx%d, 1x is %dx%d", gdk_texture_get_width (t2),
                gdk_texture_get_height (t2), gdk_texture_get_width (t1),
                gdk_texture_get_height (t1));
@@ -500,7 +503,7 @@ script (void)
   /* Type the seed prompt; measure the main loop from the last key to the shown result. */
   gtk_editable_set_text (targets, " Paris");
   guint forward_before = ll_worker_get_n_forward (worker);
-  GapMeter meter = { 0 };
+  GapMeter meter = {0};
   gulong handler = g_signal_connect (window, "result-changed", G_CALLBACK (gap_result_cb), &meter);
   type_text (GTK_WIDGET (prompt), SEED_PROMPT, 20);
   gint64 t0 = g_get_monotonic_time ();
@@ -515,7 +518,7 @@ script (void)
     return;
   /* For comparison: the same meter over an idle second after the result is shown (the machine
    * may be busy with other work, which shows up here too). */
-  GapMeter idle = { 0 };
+  GapMeter idle = {0};
   guint idle_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 1, gap_cb, &idle, NULL);
   gint64 idle_t0 = g_get_monotonic_time ();
   spin_ms (1000);
@@ -533,13 +536,13 @@ script (void)
            idle.max_gap_total / 1000.0, idle.max_cpu_gap_total / 1000.0);
   g_autofree char *gap_path = g_build_filename (opt_artifacts, "gui-main-loop-gap.txt", NULL);
   g_autofree char *gap_text = g_strdup_printf (
-    "result_after_last_key_ms %.1f\n"
-    "max_gap_while_computing_ms %.2f\nmax_cpu_gap_while_computing_ms %.2f\n"
-    "max_gap_including_first_draw_ms %.2f\nmax_cpu_gap_including_first_draw_ms %.2f\n"
-    "ticks %u\nmax_gap_idle_ms %.2f\nmax_cpu_gap_idle_ms %.2f\n",
-    elapsed_ms, meter.max_gap / 1000.0, meter.max_cpu_gap / 1000.0,
-    meter.max_gap_total / 1000.0, meter.max_cpu_gap_total / 1000.0, meter.n,
-    idle.max_gap_total / 1000.0, idle.max_cpu_gap_total / 1000.0);
+      "result_after_last_key_ms %.1f\n"
+      "max_gap_while_computing_ms %.2f\nmax_cpu_gap_while_computing_ms %.2f\n"
+      "max_gap_including_first_draw_ms %.2f\nmax_cpu_gap_including_first_draw_ms %.2f\n"
+      "ticks %u\nmax_gap_idle_ms %.2f\nmax_cpu_gap_idle_ms %.2f\n",
+      elapsed_ms, meter.max_gap / 1000.0, meter.max_cpu_gap / 1000.0, meter.max_gap_total / 1000.0,
+      meter.max_cpu_gap_total / 1000.0, meter.n, idle.max_gap_total / 1000.0,
+      idle.max_cpu_gap_total / 1000.0);
   g_file_set_contents (gap_path, gap_text, -1, NULL);
   /* Typing at 20 ms a key is faster than the debounce: not one run per key. (Usually exactly
    * one; a main loop stalled by a busy machine or a sanitizer build can see a pause.) */
@@ -601,8 +604,8 @@ script (void)
   gtk_editable_set_text (targets, " Paris, London, \" Eiffel Tower\"");
   spin_ms (300);
   CHECK (state->n_targets == 3, "%d targets", state->n_targets);
-  CHECK (strstr (ll_window_get_notice (window), "Eiffel Tower") != NULL &&
-           strstr (ll_window_get_notice (window), "first") != NULL,
+  CHECK (strstr (ll_window_get_notice (window), "Eiffel Tower") != NULL
+             && strstr (ll_window_get_notice (window), "first") != NULL,
          "notice: %s", ll_window_get_notice (window));
   g_print ("# notice: %s\n", ll_window_get_notice (window));
   CHECK (ll_worker_get_n_forward (worker) == forward, "changing targets reran the model");
@@ -685,7 +688,7 @@ script (void)
             g_menu_model_get_item_attribute (section, j, G_MENU_ATTRIBUTE_LABEL, "s", &label);
             g_string_append_printf (labels, "%s|", label);
             g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (
-              section, j, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
+                section, j, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
             if (g_strcmp0 (label, "openai-community/gpt2") == 0 && target != NULL)
               cached_path = g_variant_dup_string (target, NULL);
           }
@@ -705,8 +708,8 @@ script (void)
         g_autofree char *last = g_settings_get_string (settings, "last-model");
         g_auto (GStrv) recent = g_settings_get_strv (settings, "recent-models");
         CHECK (g_strcmp0 (last, cached_path) == 0, "last-model %s", last);
-        CHECK (recent[0] != NULL && g_strcmp0 (recent[0], cached_path) == 0 && recent[1] != NULL &&
-                 g_strcmp0 (recent[1], opt_model) == 0,
+        CHECK (recent[0] != NULL && g_strcmp0 (recent[0], cached_path) == 0 && recent[1] != NULL
+                   && g_strcmp0 (recent[1], opt_model) == 0,
                "recent-models does not list both folders, newest first");
         g_free (cached_path);
         g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
@@ -719,13 +722,13 @@ script (void)
   /* The shortcuts window (GtkApplication loads gtk/help-overlay.ui from the resources) and the
    * about window open. */
   {
-    const char *actions[][2] = { { "win", "show-help-overlay" }, { "app", "about" } };
-    const char *types[] = { "GtkShortcutsWindow", "AdwAboutWindow" };
+    const char *actions[][2] = {{"win", "show-help-overlay"}, {"app", "about"}};
+    const char *types[] = {"GtkShortcutsWindow", "AdwAboutWindow"};
     for (int i = 0; i < 2; i++)
       {
         GActionGroup *group = i == 0 ? G_ACTION_GROUP (window) : G_ACTION_GROUP (app);
-        CHECK (g_action_group_has_action (group, actions[i][1]), "no action %s.%s",
-               actions[i][0], actions[i][1]);
+        CHECK (g_action_group_has_action (group, actions[i][1]), "no action %s.%s", actions[i][0],
+               actions[i][1]);
         g_action_group_activate_action (group, actions[i][1], NULL);
         spin_ms (500);
         GtkWindow *found = NULL;
@@ -733,8 +736,8 @@ script (void)
         for (guint j = 0; j < g_list_model_get_n_items (toplevels); j++)
           {
             g_autoptr (GtkWindow) w = g_list_model_get_item (toplevels, j);
-            if (g_strcmp0 (G_OBJECT_TYPE_NAME (w), types[i]) == 0 &&
-                gtk_widget_get_visible (GTK_WIDGET (w)))
+            if (g_strcmp0 (G_OBJECT_TYPE_NAME (w), types[i]) == 0
+                && gtk_widget_get_visible (GTK_WIDGET (w)))
               found = w;
           }
         CHECK (found != NULL, "no %s shown", types[i]);
@@ -814,15 +817,16 @@ int
 main (int argc, char **argv)
 {
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder", "DIR" },
-    { "artifacts", 0, 0, G_OPTION_ARG_FILENAME, &opt_artifacts, "Where to save screenshots", "DIR" },
-    { NULL },
+      {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder", "DIR"},
+      {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &opt_artifacts, "Where to save screenshots",
+       "DIR"},
+      {NULL},
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_model == NULL ||
-      opt_artifacts == NULL)
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_model == NULL
+      || opt_artifacts == NULL)
     {
       g_printerr ("usage: test-window --model DIR --artifacts DIR\n");
       return 2;
@@ -840,7 +844,7 @@ main (int argc, char **argv)
 
   app = ll_application_new (G_APPLICATION_NON_UNIQUE);
   g_signal_connect (app, "window-added", G_CALLBACK (window_added_cb), NULL);
-  char *app_argv[] = { argv[0], (char *) "--model", opt_model, NULL };
+  char *app_argv[] = {argv[0], (char *) "--model", opt_model, NULL};
   int status = g_application_run (G_APPLICATION (app), 3, app_argv);
   g_object_unref (app);
 

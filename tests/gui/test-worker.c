@@ -62,7 +62,7 @@ static LlWorker *
 loaded_worker (void)
 {
   LlWorker *w = ll_worker_new ();
-  Outcome o = { 0 };
+  Outcome o = {0};
   ll_worker_load_model_async (w, model_dir, NULL, load_cb, &o);
   wait_for (&o);
   g_assert_no_error (o.error);
@@ -83,7 +83,7 @@ test_load (void)
   g_autoptr (LlWorker) w = ll_worker_new ();
   int changed = 0;
   g_signal_connect (w, "model-changed", G_CALLBACK (count_cb), &changed);
-  Outcome o = { 0 };
+  Outcome o = {0};
 
   /* A folder that is not a model: the engine's error, no model. */
   g_autofree char *missing = g_build_filename (g_get_tmp_dir (), "no-such-model-dir-xyz", NULL);
@@ -99,7 +99,7 @@ test_load (void)
   wait_idle (w);
 
   /* Two loads in a row: the first is superseded, the second wins. */
-  Outcome first = { 0 }, second = { 0 };
+  Outcome first = {0}, second = {0};
   ll_worker_load_model_async (w, model_dir, NULL, load_cb, &first);
   ll_worker_load_model_async (w, model_dir, NULL, load_cb, &second);
   wait_for (&first);
@@ -138,10 +138,10 @@ static void
 test_newer_cancels_older (void)
 {
   g_autoptr (LlWorker) w = loaded_worker ();
-  int last_progress[2] = { -1, -1 };
+  int last_progress[2] = {-1, -1};
   g_signal_connect (w, "progress", G_CALLBACK (progress_cb), last_progress);
 
-  Outcome a = { 0 }, b = { 0 };
+  Outcome a = {0}, b = {0};
   ll_worker_run_async (w, "The quick brown fox jumps over the lazy dog", 5, NULL, run_cb, &a);
   ll_worker_run_async (w, "The Eiffel Tower is in the city of", 5, NULL, run_cb, &b);
   wait_for (&a);
@@ -161,9 +161,9 @@ test_newer_cancels_older (void)
 
   /* The worker's result equals a direct run of the engine. */
   g_autoptr (GError) error = NULL;
-  LensRunOptions options = { .top_k = 5 };
-  g_autoptr (LensResult) direct =
-    lens_run_prompt (ll_worker_get_model (w), b.result->prompt, &options, &error);
+  LensRunOptions options = {.top_k = 5};
+  g_autoptr (LensResult) direct
+      = lens_run_prompt (ll_worker_get_model (w), b.result->prompt, &options, &error);
   g_assert_no_error (error);
   g_assert_cmpint (direct->n_rows, ==, b.result->n_rows);
   g_assert_cmpint (direct->n_tokens, ==, b.result->n_tokens);
@@ -171,7 +171,7 @@ test_newer_cancels_older (void)
   g_assert_cmpmem (direct->top_ids, n * sizeof (int32_t), b.result->top_ids, n * sizeof (int32_t));
 
   /* Asking again: the cached result itself, no run. */
-  Outcome c = { 0 };
+  Outcome c = {0};
   ll_worker_run_async (w, "The Eiffel Tower is in the city of", 5, NULL, run_cb, &c);
   wait_for (&c);
   g_assert_no_error (c.error);
@@ -180,7 +180,7 @@ test_newer_cancels_older (void)
   g_assert_cmpint (ll_worker_get_n_forward (w), ==, 1);
 
   /* Another top-k is another result. */
-  Outcome d = { 0 };
+  Outcome d = {0};
   ll_worker_run_async (w, "The Eiffel Tower is in the city of", 3, NULL, run_cb, &d);
   wait_for (&d);
   g_assert_no_error (d.error);
@@ -199,7 +199,7 @@ static void
 test_cancel_and_errors (void)
 {
   g_autoptr (LlWorker) w = loaded_worker ();
-  Outcome o = { 0 };
+  Outcome o = {0};
 
   ll_worker_run_async (w, "A prompt that is cancelled", 5, NULL, run_cb, &o);
   ll_worker_cancel (w);
@@ -236,7 +236,7 @@ test_cancel_and_errors (void)
   outcome_clear (&o);
 
   /* Loading a model makes a running request stale. */
-  Outcome run = { 0 }, load = { 0 };
+  Outcome run = {0}, load = {0};
   ll_worker_run_async (w, "Loading cancels this one", 5, NULL, run_cb, &run);
   ll_worker_load_model_async (w, model_dir, NULL, load_cb, &load);
   wait_for (&run);

@@ -55,7 +55,8 @@ warp_pointer_to (GtkWidget *widget, double x, double y)
 static GtkWidget *
 find_tooltip_window (GtkWidget *w)
 {
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     {
       if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
         return c;
@@ -75,7 +76,8 @@ find_label_text (GtkWidget *w)
       if (t != NULL && t[0] != '\0')
         return t;
     }
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     {
       const char *t = find_label_text (c);
       if (t != NULL)

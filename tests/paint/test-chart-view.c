@@ -140,8 +140,8 @@ cell_has_color (const Pixels *p, const LensHeatmapLayout *l, int row, int pos, d
   int r, g, b, a;
   px (p, (int) (l->grid_x + pos * l->cell_w + 3), (int) (l->grid_y + row * l->cell_h + 3), &r, &g,
       &b, &a);
-  return a == 255 && abs (r - (int) lround (er * 255)) <= 1 && abs (g - (int) lround (eg * 255)) <= 1
-         && abs (b - (int) lround (eb * 255)) <= 1;
+  return a == 255 && abs (r - (int) lround (er * 255)) <= 1
+         && abs (g - (int) lround (eg * 255)) <= 1 && abs (b - (int) lround (eb * 255)) <= 1;
 }
 
 static GtkEventController *
@@ -195,7 +195,8 @@ main (int argc, char **argv)
 {
   gtk_init ();
   adw_init ();
-  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_LIGHT);
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      ADW_COLOR_SCHEME_FORCE_LIGHT);
 
   const int R = 6, T = 8, K = 4;
   g_autoptr (LensResult) result = make_result (R, T, K);
@@ -248,7 +249,8 @@ main (int argc, char **argv)
   int good = 0;
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
-      good += cell_has_color (&p, &l, row, t, result->top_probs[lens_result_cell_index (result, row, t) * K],
+      good += cell_has_color (&p, &l, row, t,
+                              result->top_probs[lens_result_cell_index (result, row, t) * K],
                               LENS_SCALE_RDYLBU);
   CHECK (good == R * T, "%d of %d cells have their colour", good, R * T);
   g_free (p.data);
@@ -258,7 +260,8 @@ main (int argc, char **argv)
   CHECK (motion != NULL, "no motion controller");
   double cx = l.grid_x + 2.5 * l.cell_w, cy = l.grid_y + 1.5 * l.cell_h;
   g_signal_emit_by_name (motion, "motion", cx, cy);
-  CHECK (last_hover_row == 1 && last_hover_pos == 2, "hovered (%d,%d)", last_hover_row, last_hover_pos);
+  CHECK (last_hover_row == 1 && last_hover_pos == 2, "hovered (%d,%d)", last_hover_row,
+         last_hover_pos);
   settle (window);
   p = download (view);
   int outline = 0;
@@ -294,11 +297,16 @@ main (int argc, char **argv)
     GdkModifierType mods;
     int row, pos;
   } steps[] = {
-    {GDK_KEY_Right, 0, 2, 4},          {GDK_KEY_Down, 0, 3, 4},
-    {GDK_KEY_Home, 0, 3, 0},           {GDK_KEY_Left, 0, 3, 0},
-    {GDK_KEY_End, 0, 3, T - 1},        {GDK_KEY_Right, 0, 3, T - 1},
-    {GDK_KEY_Home, GDK_CONTROL_MASK, 0, 0}, {GDK_KEY_Up, 0, 0, 0},
-    {GDK_KEY_End, GDK_CONTROL_MASK, R - 1, T - 1}, {GDK_KEY_Page_Up, 0, 0, T - 1},
+      {GDK_KEY_Right, 0, 2, 4},
+      {GDK_KEY_Down, 0, 3, 4},
+      {GDK_KEY_Home, 0, 3, 0},
+      {GDK_KEY_Left, 0, 3, 0},
+      {GDK_KEY_End, 0, 3, T - 1},
+      {GDK_KEY_Right, 0, 3, T - 1},
+      {GDK_KEY_Home, GDK_CONTROL_MASK, 0, 0},
+      {GDK_KEY_Up, 0, 0, 0},
+      {GDK_KEY_End, GDK_CONTROL_MASK, R - 1, T - 1},
+      {GDK_KEY_Page_Up, 0, 0, T - 1},
   };
   for (size_t i = 0; i < G_N_ELEMENTS (steps); i++)
     {
@@ -314,7 +322,8 @@ main (int argc, char **argv)
   before = n_selected;
   ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
   CHECK (n_selected == before, "set_state does not emit cell-selected");
-  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_DARK);
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      ADW_COLOR_SCHEME_FORCE_DARK);
   settle (window);
   p = download (view);
   int ring = 0;
@@ -336,10 +345,11 @@ main (int argc, char **argv)
     if (texture != NULL)
       gdk_texture_save_to_png (texture, shot);
   }
-  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_LIGHT);
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      ADW_COLOR_SCHEME_FORCE_LIGHT);
 
   /* Other views in the same widget. */
-  g_autofree float *probs = g_new (float, R * T);
+  g_autofree float *probs = g_new (float, R *T);
   for (int i = 0; i < R * T; i++)
     probs[i] = (float) i / (R * T);
   LensTarget targets[] = {{" Paris", -1, probs}};
@@ -361,8 +371,8 @@ main (int argc, char **argv)
   int vw = gtk_widget_get_width (view), vh = gtk_widget_get_height (view);
   CHECK (lens_line_hit (result, &state, vw, vh, vw / 2.0, vh / 2.0, &line_row), "line hit");
   g_signal_emit_by_name (click, "pressed", 1, vw / 2.0, vh / 2.0);
-  CHECK (last_sel_row == line_row && last_sel_pos == 5, "line plot click selected (%d,%d), expected (%d,5)",
-         last_sel_row, last_sel_pos, line_row);
+  CHECK (last_sel_row == line_row && last_sel_pos == 5,
+         "line plot click selected (%d,%d), expected (%d,5)", last_sel_row, last_sel_pos, line_row);
   before = n_selected;
   g_signal_emit_by_name (click, "pressed", 1, 3.0, 3.0);
   CHECK (n_selected == before, "a click outside the plot selects nothing");
@@ -379,8 +389,8 @@ main (int argc, char **argv)
   /* Ink: pixels that are not the (opaque, white) paper. */
   int ink = 0;
   for (int i = 0; i < p.w * p.h; i++)
-    ink += p.data[i * 4 + 3] != 0 && (p.data[i * 4] != 0xff || p.data[i * 4 + 1] != 0xff
-                                      || p.data[i * 4 + 2] != 0xff);
+    ink += p.data[i * 4 + 3] != 0
+           && (p.data[i * 4] != 0xff || p.data[i * 4 + 1] != 0xff || p.data[i * 4 + 2] != 0xff);
   CHECK (ink > 50, "empty state draws a message (%d pixels)", ink);
   g_free (p.data);
   CHECK (!press_key (view, GDK_KEY_Right, 0), "no keyboard selection without a result");
@@ -438,10 +448,11 @@ main (int argc, char **argv)
         if (r == 0xff && g == 0xff && b == 0xff && a == 0xff)
           paper++;
         else if (a == 0xff && abs (r - 0x50) < 60 && abs (g - 0x67) < 60 && abs (b - 0x84) < 60)
-          text++;  /* the labels' muted blue-grey and its antialiasing */
+          text++; /* the labels' muted blue-grey and its antialiasing */
         int hr, hp;
         if (lens_heatmap_hit (&bl, x, y, &hr, &hp)
-            && cell_has_color (&p, &bl, hr, hp, big->top_probs[lens_result_cell_index (big, hr, hp) * 2],
+            && cell_has_color (&p, &bl, hr, hp,
+                               big->top_probs[lens_result_cell_index (big, hr, hp) * 2],
                                LENS_SCALE_RDYLBU))
           cells++;
       }
@@ -462,7 +473,8 @@ main (int argc, char **argv)
   CHECK (last_hover_row == -1 && last_hover_pos == -1, "hover under the frozen labels: (%d,%d)",
          last_hover_row, last_hover_pos);
   before = n_selected;
-  g_signal_emit_by_name (click, "pressed", 1, hval + bl.labels_w / 2.0, bl.grid_y + bl.cell_h / 2.0);
+  g_signal_emit_by_name (click, "pressed", 1, hval + bl.labels_w / 2.0,
+                         bl.grid_y + bl.cell_h / 2.0);
   CHECK (n_selected == before, "a click on the frozen labels selects nothing");
   g_signal_emit_by_name (motion, "motion", bl.grid_x + (first_col + 0.5) * bl.cell_w,
                          bl.grid_y + 1.5 * bl.cell_h);

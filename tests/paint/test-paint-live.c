@@ -32,14 +32,15 @@ test_live (void)
   g_autofree float *top_probs = g_new (float, cells);
   int32_t space_id = -1;
   int n_ids = 0;
-  g_assert_true (lens_result_target_probs_for_text (r, " the", space_probs, &space_id, &n_ids, &error));
+  g_assert_true (
+      lens_result_target_probs_for_text (r, " the", space_probs, &space_id, &n_ids, &error));
   g_assert_no_error (error);
   int row = 1, pos = 2;
   size_t cell = lens_result_cell_index (r, row, pos);
   int32_t top_id = r->top_ids[cell * r->top_k];
   g_assert_true (lens_result_target_probs (r, top_id, top_probs, &error));
-  LensTarget targets[] = {{" the", space_id, space_probs},
-                          {lens_result_token_text (r, top_id), top_id, top_probs}};
+  LensTarget targets[]
+      = {{" the", space_id, space_probs}, {lens_result_token_text (r, top_id), top_id, top_probs}};
   LensPaintState state;
   lens_paint_state_init (&state);
   state.targets = targets;
@@ -65,7 +66,8 @@ test_live (void)
   lens_heatmap_layout (r, &state, &l);
   g_assert_cmpint (l.n_rows, ==, r->n_rows);
   g_assert_cmpint (l.n_cols, ==, r->n_tokens);
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) l.width, (int) l.height);
+  cairo_surface_t *s
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) l.width, (int) l.height);
   cairo_t *cr = cairo_create (s);
   lens_paint_view (cr, LENS_VIEW_HEATMAP, r, &state, l.width, l.height);
   cairo_destroy (cr);
@@ -77,7 +79,8 @@ test_live (void)
       {
         double er, eg, eb;
         lens_color_scale_rgb (LENS_SCALE_RDYLBU,
-                              r->top_probs[lens_result_cell_index (r, rr, t) * r->top_k], &er, &eg, &eb);
+                              r->top_probs[lens_result_cell_index (r, rr, t) * r->top_k], &er, &eg,
+                              &eb);
         int x = (int) (l.grid_x + t * l.cell_w + 3), y = (int) (l.grid_y + rr * l.cell_h + 3);
         guint32 v = *(const guint32 *) (data + (size_t) y * stride + (size_t) x * 4);
         g_assert_cmpint (abs ((int) ((v >> 16) & 0xff) - (int) lround (er * 255)), <=, 1);

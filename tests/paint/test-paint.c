@@ -16,9 +16,11 @@
 /* ---- fixtures ---------------------------------------------------------------------------- */
 
 static const char *vocab[] = {
-  " Paris", " the", " France", ",", " of", "\n", " capital", "The", " Eiffel", " Tower",
-  " is", " in", " a", " city", "<b>&amp;", " extraordinarily_long_token_name", " London",
-  " Berlin", ".", " and",
+    " Paris",  " the",    " France",  ",",
+    " of",     "\n",      " capital", "The",
+    " Eiffel", " Tower",  " is",      " in",
+    " a",      " city",   "<b>&amp;", " extraordinarily_long_token_name",
+    " London", " Berlin", ".",        " and",
 };
 #define N_VOCAB ((int) G_N_ELEMENTS (vocab))
 
@@ -71,7 +73,8 @@ render (LensView view, const LensResult *r, const LensPaintState *state, const c
   lens_view_natural_size (view, r, state, &w, &h);
   g_assert_cmpfloat (w, >, 0);
   g_assert_cmpfloat (h, >, 0);
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) ceil (w), (int) ceil (h));
+  cairo_surface_t *s
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) ceil (w), (int) ceil (h));
   cairo_t *cr = cairo_create (s);
   lens_paint_view (cr, view, r, state, w, h);
   g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
@@ -99,8 +102,9 @@ pixel (cairo_surface_t *s, int x, int y)
   g_assert_cmpint (x, <, cairo_image_surface_get_width (s));
   g_assert_cmpint (y, <, cairo_image_surface_get_height (s));
   const unsigned char *data = cairo_image_surface_get_data (s);
-  guint32 v = *(const guint32 *) (data + (size_t) y * cairo_image_surface_get_stride (s) + (size_t) x * 4);
-  return (Px) {(v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff, v >> 24};
+  guint32 v = *(const guint32 *) (data + (size_t) y * cairo_image_surface_get_stride (s)
+                                  + (size_t) x * 4);
+  return (Px){(v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff, v >> 24};
 }
 
 static Px
@@ -108,7 +112,7 @@ scale_px (LensColorScale scale, double p)
 {
   double r, g, b;
   lens_color_scale_rgb (scale, p, &r, &g, &b);
-  return (Px) {(int) lround (r * 255), (int) lround (g * 255), (int) lround (b * 255), 255};
+  return (Px){(int) lround (r * 255), (int) lround (g * 255), (int) lround (b * 255), 255};
 }
 
 static gboolean
@@ -121,7 +125,7 @@ px_near (Px a, Px b, int tol)
 static Px
 hex_px (guint32 c)
 {
-  return (Px) {(c >> 16) & 0xff, (c >> 8) & 0xff, c & 0xff, 255};
+  return (Px){(c >> 16) & 0xff, (c >> 8) & 0xff, c & 0xff, 255};
 }
 
 #define assert_px(got, want, tol)                                                                  \
@@ -220,10 +224,12 @@ test_heatmap_cells (void)
         Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
         assert_px (cell_corner (s, &l, row, t), want, 1);
 
-        /* The top-1 text is drawn in the cell (pixels that are not the fill colour; a comma has few)... */
+        /* The top-1 text is drawn in the cell (pixels that are not the fill colour; a comma has
+         * few)... */
         int x0 = (int) (l.grid_x + t * l.cell_w), y0 = (int) (l.grid_y + row * l.cell_h);
         g_assert_cmpint (count_differing (s, x0 + 1, y0 + 1, x0 + (int) l.cell_w - 2,
-                                          y0 + (int) l.cell_h - 2, want), >, 2);
+                                          y0 + (int) l.cell_h - 2, want),
+                         >, 2);
         /* ...and never spills into the 1 px gap that separates it from the next cell. */
         int gap_x = x0 + (int) l.cell_w - 1;
         for (int y = y0; y < y0 + (int) l.cell_h - 1; y++)
@@ -274,7 +280,8 @@ test_heatmap_frame (void)
       r->token_texts[T - 1] = g_strdup (vocab[15]);
       for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
         {
-          cairo_surface_t *s = render ((LensView) v, r, NULL, T == 1 && v == 0 ? "paint-frame.png" : NULL);
+          cairo_surface_t *s
+              = render ((LensView) v, r, NULL, T == 1 && v == 0 ? "paint-frame.png" : NULL);
           assert_blank_frame (s, hex_px (0xffffff));
           cairo_surface_destroy (s);
         }
@@ -325,7 +332,7 @@ test_target_heatmap (void)
 {
   const int R = 5, T = 6, K = 3;
   g_autoptr (LensResult) r = make_result (R, T, K);
-  g_autofree float *probs = g_new (float, R * T);
+  g_autofree float *probs = g_new (float, R *T);
   for (int i = 0; i < R * T; i++)
     probs[i] = (float) i / (float) (R * T);
   probs[lens_result_cell_index (r, 2, 3)] = NAN;
@@ -388,8 +395,8 @@ test_hit (void)
         g_assert_cmpint (hr, ==, row);
         g_assert_cmpint (ht, ==, t);
         /* Corners belong to their own cell. */
-        g_assert_true (lens_heatmap_hit (&l, l.grid_x + t * l.cell_w, l.grid_y + row * l.cell_h,
-                                         &hr, &ht));
+        g_assert_true (
+            lens_heatmap_hit (&l, l.grid_x + t * l.cell_w, l.grid_y + row * l.cell_h, &hr, &ht));
         g_assert_cmpint (hr, ==, row);
         g_assert_cmpint (ht, ==, t);
       }
@@ -438,7 +445,8 @@ test_heatmap_fill (void)
   cairo_destroy (cr);
   cairo_surface_flush (s);
   const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
-  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "paint-heatmap-fill.png", NULL);
+  g_autofree char *path
+      = g_build_filename (dir != NULL ? dir : ".", "paint-heatmap-fill.png", NULL);
   cairo_surface_write_to_png (s, path);
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
@@ -454,7 +462,8 @@ test_heatmap_fill (void)
         g_assert_true (lens_heatmap_hit (&big, x0 + big.cell_w / 2, y0 + big.cell_h / 2, &hr, &ht));
         g_assert_cmpint (hr, ==, row);
         g_assert_cmpint (ht, ==, t);
-        g_assert_true (lens_heatmap_hit (&big, x0 + big.cell_w - 0.01, y0 + big.cell_h - 0.01, &hr, &ht));
+        g_assert_true (
+            lens_heatmap_hit (&big, x0 + big.cell_w - 0.01, y0 + big.cell_h - 0.01, &hr, &ht));
         g_assert_cmpint (hr, ==, row);
         g_assert_cmpint (ht, ==, t);
       }
@@ -529,24 +538,25 @@ test_heatmap_frozen (void)
   g_assert_cmpfloat (cols.height, ==, l.labels_h);
   g_assert_cmpfloat (rows.y + rows.height, ==, cols.y);
 
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) vis.width,
-                                                   (int) vis.height);
+  cairo_surface_t *s
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) vis.width, (int) vis.height);
   cairo_t *cr = cairo_create (s);
   cairo_translate (cr, -vis.x, -vis.y);
   cairo_rectangle (cr, vis.x, vis.y, vis.width, vis.height);
   cairo_clip (cr);
   lens_paint_view (cr, LENS_VIEW_HEATMAP, r, &state, W, H);
-  double bg[3] = {0.0, 1.0, 0.0};  /* a colour nothing else uses */
+  double bg[3] = {0.0, 1.0, 0.0}; /* a colour nothing else uses */
   lens_paint_heatmap_frozen (cr, LENS_VIEW_HEATMAP, r, &state, W, H, &vis, bg);
   g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
   cairo_destroy (cr);
   cairo_surface_flush (s);
   const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
-  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "paint-heatmap-frozen.png", NULL);
+  g_autofree char *path
+      = g_build_filename (dir != NULL ? dir : ".", "paint-heatmap-frozen.png", NULL);
   cairo_surface_write_to_png (s, path);
 
   /* Surface pixel of a figure point. */
-#define AT(fx, fy) pixel (s, (int) ((fx) - vis.x), (int) ((fy) - vis.y))
+#define AT(fx, fy) pixel (s, (int) ((fx) -vis.x), (int) ((fy) -vis.y))
   /* Row band: the given background with the labels' text on it; the layer label of a row is
    * at the band's right edge, on that row (the selected row's label bold, in the text colour). */
   int green = 0, ink = 0;
@@ -642,13 +652,13 @@ test_line_plot (void)
 {
   const int R = 8, T = 4, K = 3;
   g_autoptr (LensResult) r = make_result (R, T, K);
-  g_autofree float *a = g_new (float, R * T);
-  g_autofree float *b = g_new (float, R * T);
+  g_autofree float *a = g_new (float, R *T);
+  g_autofree float *b = g_new (float, R *T);
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
       {
         size_t c = lens_result_cell_index (r, row, t);
-        a[c] = t == T - 1 ? (float) row / (float) (R - 1) : 0.5f;       /* rises 0 -> 1 */
+        a[c] = t == T - 1 ? (float) row / (float) (R - 1) : 0.5f;                /* rises 0 -> 1 */
         b[c] = t == T - 1 ? powf (10.0f, -(float) (R - 1 - row) * 0.75f) : 0.5f; /* 10^-5.25 -> 1 */
       }
   LensTarget targets[] = {{" Paris", 0, a}, {" London", 16, b}};
@@ -662,8 +672,8 @@ test_line_plot (void)
   for (int log_y = 0; log_y <= 1; log_y++)
     {
       state.log_y = log_y;
-      cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state,
-                                   log_y ? "paint-line-log.png" : "paint-line.png");
+      cairo_surface_t *s
+          = render (LENS_VIEW_LINE, r, &state, log_y ? "paint-line-log.png" : "paint-line.png");
       int x0, y0, x1, y1;
       find_plot_area (s, &x0, &y0, &x1, &y1);
       double pw = x1 - x0 + 1, ph = y1 - y0 + 1;
@@ -720,10 +730,11 @@ test_line_plot (void)
   for (int row = 0; row < R; row++)
     {
       int hit_row = -1;
-      g_assert_true (lens_line_hit (r, &state, nat_w, nat_h, x0 + band * (row + 0.5), y0 + 10,
-                                    &hit_row));
+      g_assert_true (
+          lens_line_hit (r, &state, nat_w, nat_h, x0 + band * (row + 0.5), y0 + 10, &hit_row));
       g_assert_cmpint (hit_row, ==, row);
-      g_assert_true (lens_line_hit (r, &state, nat_w, nat_h, x0 + band * row + 1, y1 - 10, &hit_row));
+      g_assert_true (
+          lens_line_hit (r, &state, nat_w, nat_h, x0 + band * row + 1, y1 - 10, &hit_row));
       g_assert_cmpint (hit_row, ==, row);
     }
   g_assert_false (lens_line_hit (r, &state, nat_w, nat_h, x0 - 2, (y0 + y1) / 2, NULL));
@@ -843,7 +854,7 @@ test_describe (void)
 {
   const int R = 4, T = 6, K = 3;
   g_autoptr (LensResult) r = make_result (R, T, K);
-  g_autofree float *probs = g_new (float, R * T);
+  g_autofree float *probs = g_new (float, R *T);
   for (int i = 0; i < R * T; i++)
     probs[i] = 1e-7f * (float) (i + 1);
   LensTarget targets[] = {{" Paris", -1, probs}, {"<i>", -1, NULL}};
@@ -960,8 +971,8 @@ test_export (void)
   /* Row 0's top-1 tokens: ids (0 + t) % 20 -> " Paris", " the", " France", ",", " of". */
   g_assert_nonnull (strstr (svg_text, "Layer 0: ␣Paris ␣the ␣France , ␣of"));
   /* Cell fills appear as the scale's colours. */
-  g_assert_nonnull (strstr (svg_text, "rgb(19.215686%,21.176471%,58.431373%)"));  /* #313695 */
-  g_assert_nonnull (strstr (svg_text, "rgb(64.705882%,0%,14.901961%)"));          /* #a50026 */
+  g_assert_nonnull (strstr (svg_text, "rgb(19.215686%,21.176471%,58.431373%)")); /* #313695 */
+  g_assert_nonnull (strstr (svg_text, "rgb(64.705882%,0%,14.901961%)"));         /* #a50026 */
 
   /* If librsvg is installed, the SVG must look like the PNG: same cell colours. */
   g_autofree char *rsvg = g_find_program_in_path ("rsvg-convert");
@@ -1016,7 +1027,7 @@ test_export (void)
 
   /* The other views export too. */
   LensTarget targets[] = {{" Paris", 0, NULL}};
-  g_autofree float *probs = g_new0 (float, R * T);
+  g_autofree float *probs = g_new0 (float, R *T);
   targets[0].probs = probs;
   state.targets = targets;
   state.n_targets = 1;
@@ -1142,13 +1153,14 @@ test_gallery (void)
       {
         size_t cell = lens_result_cell_index (r, row, t);
         /* Confidence growing with depth, with some variety across positions. */
-        float p = CLAMP (0.05f + 0.85f * (float) row / (R - 1) * (0.6f + 0.4f * sinf (t * 1.7f)), 0.0f, 1.0f);
+        float p = CLAMP (0.05f + 0.85f * (float) row / (R - 1) * (0.6f + 0.4f * sinf (t * 1.7f)),
+                         0.0f, 1.0f);
         r->top_probs[cell * K] = p;
         r->top_ids[cell * K] = row > 8 && t == T - 1 ? 0 : (row * 7 + t * 3) % N_VOCAB;
       }
-  g_autofree float *paris = g_new (float, R * T);
-  g_autofree float *london = g_new (float, R * T);
-  g_autofree float *berlin = g_new (float, R * T);
+  g_autofree float *paris = g_new (float, R *T);
+  g_autofree float *london = g_new (float, R *T);
+  g_autofree float *berlin = g_new (float, R *T);
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
       {
@@ -1173,8 +1185,10 @@ test_gallery (void)
       {
         LensView view;
         const char *name;
-      } views[] = {{LENS_VIEW_HEATMAP, "heatmap"}, {LENS_VIEW_TARGET, "target"},
-                   {LENS_VIEW_LINE, "line"}, {LENS_VIEW_TOPK, "topk"}};
+      } views[] = {{LENS_VIEW_HEATMAP, "heatmap"},
+                   {LENS_VIEW_TARGET, "target"},
+                   {LENS_VIEW_LINE, "line"},
+                   {LENS_VIEW_TOPK, "topk"}};
       for (size_t i = 0; i < G_N_ELEMENTS (views); i++)
         {
           g_autofree char *name = g_strdup_printf ("gallery-%s%s.png", views[i].name, suffix);

@@ -15,34 +15,34 @@
 #include <string.h>
 
 static void
-print_ids(GString *out, const GArray *ids)
+print_ids (GString *out, const GArray *ids)
 {
-  g_string_append_c(out, '[');
+  g_string_append_c (out, '[');
   for (guint i = 0; i < ids->len; i++)
-    g_string_append_printf(out, i ? ",%d" : "%d", g_array_index(ids, int32_t, i));
-  g_string_append(out, "]\n");
+    g_string_append_printf (out, i ? ",%d" : "%d", g_array_index (ids, int32_t, i));
+  g_string_append (out, "]\n");
 }
 
 static gboolean
-check_roundtrip(const LensTokenizer *tok, const char *text, size_t len, const GArray *ids,
-                const char *what)
+check_roundtrip (const LensTokenizer *tok, const char *text, size_t len, const GArray *ids,
+                 const char *what)
 {
-  g_autofree char *back = lens_tokenizer_decode(tok, (const int32_t *)ids->data, ids->len);
+  g_autofree char *back = lens_tokenizer_decode (tok, (const int32_t *) ids->data, ids->len);
   /* decode gives U+FFFD for NUL bytes (they cannot be in a C string) */
-  g_autoptr(GString) want = g_string_sized_new(len);
+  g_autoptr (GString) want = g_string_sized_new (len);
   for (size_t i = 0; i < len; i++)
     if (text[i] == '\0')
-      g_string_append(want, "\xEF\xBF\xBD");
+      g_string_append (want, "\xEF\xBF\xBD");
     else
-      g_string_append_c(want, text[i]);
-  if (strcmp(back, want->str) == 0 && strlen(want->str) == want->len)
+      g_string_append_c (want, text[i]);
+  if (strcmp (back, want->str) == 0 && strlen (want->str) == want->len)
     return TRUE;
-  fprintf(stderr, "decode(encode(%s)) differs from the text\n", what);
+  fprintf (stderr, "decode(encode(%s)) differs from the text\n", what);
   return FALSE;
 }
 
 int
-main(int argc, char **argv)
+main (int argc, char **argv)
 {
   g_autofree char *dir = NULL, *vocab = NULL, *merges = NULL, *tjson = NULL;
   gboolean jsonl = FALSE, roundtrip = FALSE, timing = FALSE;
@@ -56,70 +56,70 @@ main(int argc, char **argv)
       {"time", 0, 0, G_OPTION_ARG_NONE, &timing, "Print the encoding time", NULL},
       {NULL},
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("[FILE|-]");
-  g_option_context_add_main_entries(ctx, entries, NULL);
-  g_autoptr(GError) error = NULL;
-  if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc > 2)
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("[FILE|-]");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc > 2)
     {
-      fprintf(stderr, "tokenize-driver: %s\n", error ? error->message : "too many arguments");
+      fprintf (stderr, "tokenize-driver: %s\n", error ? error->message : "too many arguments");
       return 2;
     }
 
-  g_autoptr(LensTokenizer) tok = NULL;
+  g_autoptr (LensTokenizer) tok = NULL;
   if (dir)
-    tok = lens_tokenizer_load_dir(dir, &error);
+    tok = lens_tokenizer_load_dir (dir, &error);
   else if (tjson)
-    tok = lens_tokenizer_new_from_tokenizer_json(tjson, &error);
+    tok = lens_tokenizer_new_from_tokenizer_json (tjson, &error);
   else if (vocab && merges)
-    tok = lens_tokenizer_new_from_gpt2_files(vocab, merges, &error);
+    tok = lens_tokenizer_new_from_gpt2_files (vocab, merges, &error);
   else
     {
-      fprintf(stderr, "tokenize-driver: give --dir, --tokenizer-json or --vocab and --merges\n");
+      fprintf (stderr, "tokenize-driver: give --dir, --tokenizer-json or --vocab and --merges\n");
       return 2;
     }
   if (tok == NULL)
     {
-      fprintf(stderr, "tokenize-driver: %s\n", error->message);
+      fprintf (stderr, "tokenize-driver: %s\n", error->message);
       return 1;
     }
 
   g_autofree char *input = NULL;
   gsize len = 0;
   const char *path = argc == 2 ? argv[1] : "-";
-  if (strcmp(path, "-") == 0)
+  if (strcmp (path, "-") == 0)
     {
-      GString *s = g_string_new(NULL);
+      GString *s = g_string_new (NULL);
       char buf[65536];
       size_t r;
-      while ((r = fread(buf, 1, sizeof buf, stdin)) > 0)
-        g_string_append_len(s, buf, (gssize)r);
+      while ((r = fread (buf, 1, sizeof buf, stdin)) > 0)
+        g_string_append_len (s, buf, (gssize) r);
       len = s->len;
-      input = g_string_free(s, FALSE);
+      input = g_string_free (s, FALSE);
     }
-  else if (!g_file_get_contents(path, &input, &len, &error))
+  else if (!g_file_get_contents (path, &input, &len, &error))
     {
-      fprintf(stderr, "tokenize-driver: %s\n", error->message);
+      fprintf (stderr, "tokenize-driver: %s\n", error->message);
       return 1;
     }
 
-  g_autoptr(GString) out = g_string_new(NULL);
-  g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(int32_t));
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
   gboolean ok = TRUE;
   gint64 t_encode = 0;
   size_t n_ids = 0;
   if (!jsonl)
     {
-      gint64 t0 = g_get_monotonic_time();
-      if (!lens_tokenizer_encode(tok, input, (gssize)len, ids, &error))
+      gint64 t0 = g_get_monotonic_time ();
+      if (!lens_tokenizer_encode (tok, input, (gssize) len, ids, &error))
         {
-          fprintf(stderr, "tokenize-driver: %s\n", error->message);
+          fprintf (stderr, "tokenize-driver: %s\n", error->message);
           return 1;
         }
-      t_encode = g_get_monotonic_time() - t0;
+      t_encode = g_get_monotonic_time () - t0;
       n_ids = ids->len;
-      print_ids(out, ids);
+      print_ids (out, ids);
       if (roundtrip)
-        ok = check_roundtrip(tok, input, len, ids, "the input");
+        ok = check_roundtrip (tok, input, len, ids, "the input");
     }
   else
     {
@@ -127,46 +127,46 @@ main(int argc, char **argv)
       size_t lineno = 0;
       while (line < end)
         {
-          char *nl = memchr(line, '\n', (size_t)(end - line));
+          char *nl = memchr (line, '\n', (size_t) (end - line));
           if (nl)
             *nl = '\0';
           lineno++;
-          json_object *j = json_tokener_parse(line);
-          if (!json_object_is_type(j, json_type_string))
+          json_object *j = json_tokener_parse (line);
+          if (!json_object_is_type (j, json_type_string))
             {
-              fprintf(stderr, "tokenize-driver: input line %zu is not a JSON string\n", lineno);
+              fprintf (stderr, "tokenize-driver: input line %zu is not a JSON string\n", lineno);
               return 2;
             }
-          const char *text = json_object_get_string(j);
-          size_t tl = (size_t)json_object_get_string_len(j);
-          g_array_set_size(ids, 0);
-          g_clear_error(&error);
-          gint64 t0 = g_get_monotonic_time();
-          gboolean enc = lens_tokenizer_encode(tok, text, (gssize)tl, ids, &error);
-          t_encode += g_get_monotonic_time() - t0;
+          const char *text = json_object_get_string (j);
+          size_t tl = (size_t) json_object_get_string_len (j);
+          g_array_set_size (ids, 0);
+          g_clear_error (&error);
+          gint64 t0 = g_get_monotonic_time ();
+          gboolean enc = lens_tokenizer_encode (tok, text, (gssize) tl, ids, &error);
+          t_encode += g_get_monotonic_time () - t0;
           if (enc)
             {
               n_ids += ids->len;
-              print_ids(out, ids);
-              g_autofree char *what = g_strdup_printf("input line %zu", lineno);
-              if (roundtrip && !check_roundtrip(tok, text, tl, ids, what))
+              print_ids (out, ids);
+              g_autofree char *what = g_strdup_printf ("input line %zu", lineno);
+              if (roundtrip && !check_roundtrip (tok, text, tl, ids, what))
                 ok = FALSE;
             }
           else
             {
-              json_object *e = json_object_new_object();
-              json_object_object_add(e, "error", json_object_new_string(error->message));
-              g_string_append_printf(out, "%s\n",
-                                     json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
-              json_object_put(e);
+              json_object *e = json_object_new_object ();
+              json_object_object_add (e, "error", json_object_new_string (error->message));
+              g_string_append_printf (out, "%s\n",
+                                      json_object_to_json_string_ext (e, JSON_C_TO_STRING_PLAIN));
+              json_object_put (e);
             }
-          json_object_put(j);
+          json_object_put (j);
           line = nl ? nl + 1 : end;
         }
     }
-  fwrite(out->str, 1, out->len, stdout);
+  fwrite (out->str, 1, out->len, stdout);
   if (timing)
-    fprintf(stderr, "encoded %zu bytes into %zu ids in %.3f s\n", (size_t)len, n_ids,
-            (double)t_encode / 1e6);
+    fprintf (stderr, "encoded %zu bytes into %zu ids in %.3f s\n", (size_t) len, n_ids,
+             (double) t_encode / 1e6);
   return ok ? 0 : 1;
 }

@@ -8,14 +8,14 @@
 #include <string.h>
 
 /* GPT-2 small's config.json as Hugging Face ships it (with ' for "). */
-static const char gpt2_config[] =
-  "{'activation_function':'gelu_new','architectures':['GPT2LMHeadModel'],'attn_pdrop':0.1,"
-  "'bos_token_id':50256,'embd_pdrop':0.1,'eos_token_id':50256,'initializer_range':0.02,"
-  "'layer_norm_epsilon':1e-05,'model_type':'gpt2','n_ctx':1024,'n_embd':768,'n_head':12,"
-  "'n_layer':12,'n_positions':1024,'resid_pdrop':0.1,'summary_activation':null,"
-  "'summary_first_dropout':0.1,'summary_proj_to_labels':true,'summary_type':'cls_index',"
-  "'summary_use_proj':true,'task_specific_params':{'text-generation':{'do_sample':true,"
-  "'max_length':50}},'vocab_size':50257}";
+static const char gpt2_config[]
+    = "{'activation_function':'gelu_new','architectures':['GPT2LMHeadModel'],'attn_pdrop':0.1,"
+      "'bos_token_id':50256,'embd_pdrop':0.1,'eos_token_id':50256,'initializer_range':0.02,"
+      "'layer_norm_epsilon':1e-05,'model_type':'gpt2','n_ctx':1024,'n_embd':768,'n_head':12,"
+      "'n_layer':12,'n_positions':1024,'resid_pdrop':0.1,'summary_activation':null,"
+      "'summary_first_dropout':0.1,'summary_proj_to_labels':true,'summary_type':'cls_index',"
+      "'summary_use_proj':true,'task_specific_params':{'text-generation':{'do_sample':true,"
+      "'max_length':50}},'vocab_size':50257}";
 
 static char *
 q (const char *s)
@@ -33,8 +33,8 @@ static char *
 config_with (const char *extra)
 {
   g_autofree char *t = g_strdup_printf ("{'model_type':'gpt2','n_layer':2,'n_embd':8,'n_head':2,"
-                                         "'n_positions':16,'vocab_size':50%s}",
-                                         extra);
+                                        "'n_positions':16,'vocab_size':50%s}",
+                                        extra);
   return q (t);
 }
 
@@ -189,13 +189,14 @@ test_int_types (void)
 {
   const char *fields[] = {"n_layer", "n_embd", "n_head", "n_positions", "vocab_size"};
   const char *bad[] = {"'12'", "12.0", "1e1", "true", "null", "[12]", "{}"};
-  const char *names[] = {"a string", "a non-integer number", "a non-integer number", "a boolean",
-                         "null", "an array", "an object"};
+  const char *names[] = {
+      "a string", "a non-integer number", "a non-integer number", "a boolean", "null", "an array",
+      "an object"};
   for (size_t f = 0; f < G_N_ELEMENTS (fields); f++)
     for (size_t b = 0; b < G_N_ELEMENTS (bad); b++)
       {
-        g_autofree char *msg = g_strdup_printf ("field \"%s\" must be an integer, not %s",
-                                                fields[f], names[b]);
+        g_autofree char *msg
+            = g_strdup_printf ("field \"%s\" must be an integer, not %s", fields[f], names[b]);
         expect_fail_field (fields[f], bad[b], LENS_ERROR_FORMAT, msg);
       }
   expect_fail_field ("n_inner", "'32'", LENS_ERROR_FORMAT,
@@ -208,7 +209,8 @@ test_int_types (void)
 static void
 test_ranges (void)
 {
-  expect_fail_field ("n_layer", "0", LENS_ERROR_FORMAT, "\"n_layer\" = 0 is out of range (1..1024)");
+  expect_fail_field ("n_layer", "0", LENS_ERROR_FORMAT,
+                     "\"n_layer\" = 0 is out of range (1..1024)");
   expect_fail_field ("n_layer", "1025", LENS_ERROR_FORMAT, "out of range");
   expect_fail_field ("n_layer", "-3", LENS_ERROR_FORMAT, "\"n_layer\" = -3 is out of range");
   expect_fail_field ("n_layer", "99999999999999999999", LENS_ERROR_FORMAT, "out of range");

@@ -56,8 +56,8 @@ static void
 test_hub_dir_precedence (void)
 {
   clear_env ();
-  g_autofree char *home_default =
-    g_build_filename (g_get_home_dir (), ".cache", "huggingface", "hub", NULL);
+  g_autofree char *home_default
+      = g_build_filename (g_get_home_dir (), ".cache", "huggingface", "hub", NULL);
   g_autofree char *d0 = lens_locate_hf_hub_dir ();
   g_assert_cmpstr (d0, ==, home_default);
 
@@ -87,8 +87,8 @@ test_gpt2_snapshot (void)
   g_assert_null (lens_locate_hf_gpt2 (hub));
 
   /* The legacy name alone is found... */
-  g_autofree char *legacy =
-    make_cache_entry (hub, "models--gpt2", "1111111111\n", "1111111111", TRUE);
+  g_autofree char *legacy
+      = make_cache_entry (hub, "models--gpt2", "1111111111\n", "1111111111", TRUE);
   g_autofree char *found1 = lens_locate_hf_gpt2 (hub);
   g_assert_cmpstr (found1, ==, legacy);
 
@@ -239,8 +239,8 @@ test_demo_model (void)
   /* Installed under some prefix: the copy beside the program wins over the source tree. */
   g_autofree char *prefix = new_dir ("prefix");
   g_autofree char *exe = g_build_filename (prefix, "bin", "logit-lens", NULL);
-  g_autofree char *installed =
-    g_build_filename (prefix, "share", GETTEXT_PACKAGE, "demo-model", NULL);
+  g_autofree char *installed
+      = g_build_filename (prefix, "share", GETTEXT_PACKAGE, "demo-model", NULL);
   g_autofree char *i_config = g_build_filename (installed, "config.json", NULL);
   g_autofree char *i_weights = g_build_filename (installed, "model.safetensors", NULL);
   write_file (i_config, "{}");

@@ -233,8 +233,9 @@ make_result (void)
   r->n_vocab_texts = V;
   r->vocab_texts = g_new0 (char *, V);
   for (int v = 0; v < V; v++)
-    r->vocab_texts[v] = v == 7 ? g_strdup ("\\xe2\\x80") : v == 8 ? g_strdup ("\n")
-                                                    : g_strdup_printf (" tok%d", v);
+    r->vocab_texts[v] = v == 7   ? g_strdup ("\\xe2\\x80")
+                        : v == 8 ? g_strdup ("\n")
+                                 : g_strdup_printf (" tok%d", v);
   for (int t = 0; t < T; t++)
     {
       r->token_ids[t] = 3 * t + 1;
@@ -334,7 +335,7 @@ test_own_round_trip (void)
 {
   g_autoptr (LensResult) r = make_result ();
   int R = r->n_rows, T = r->n_tokens;
-  g_autofree float *paris = g_new (float, R * T);
+  g_autofree float *paris = g_new (float, R *T);
   for (int c = 0; c < R * T; c++)
     paris[c] = c == 3 ? NAN : 1.0f / (float) (c + 3);
   int32_t paris_ids[] = {6, 9};
@@ -345,8 +346,8 @@ test_own_round_trip (void)
       g_autofree char *json = lens_result_to_json (r, tg, 1, pretty);
       g_autoptr (GError) error = NULL;
       g_autoptr (GPtrArray) names = NULL;
-      g_autoptr (LensResult) back =
-        lens_results_parse_full (json, strlen (json), "round-trip.json", &names, &error);
+      g_autoptr (LensResult) back
+          = lens_results_parse_full (json, strlen (json), "round-trip.json", &names, &error);
       g_assert_no_error (error);
       g_assert_nonnull (back);
 
@@ -378,7 +379,7 @@ test_own_round_trip (void)
           }
 
       /* Writing the re-read result with the same target gives the same bytes. */
-      g_autofree float *paris2 = g_new (float, R * T);
+      g_autofree float *paris2 = g_new (float, R *T);
       g_assert_true (lens_result_target_probs_for_text (back, " Par is", paris2, NULL, NULL, NULL));
       LensJsonTarget tg2[] = {{" Par is", paris_ids, 2, paris2}};
       g_autofree char *json2 = lens_result_to_json (back, tg2, 1, pretty);
@@ -392,7 +393,7 @@ test_json_shape (void)
 {
   g_autoptr (LensResult) r = make_result ();
   int R = r->n_rows, T = r->n_tokens;
-  g_autofree float *probs = g_new (float, R * T);
+  g_autofree float *probs = g_new (float, R *T);
   for (int c = 0; c < R * T; c++)
     probs[c] = 0.5f / (float) (c + 1);
   int32_t ids[] = {6};
@@ -497,7 +498,7 @@ test_v2_round_trip (void)
   g_autoptr (LensResult) r = make_result ();
   add_trajectories (r);
   int R = r->n_rows, T = r->n_tokens;
-  g_autofree float *tp = g_new (float, R * T);
+  g_autofree float *tp = g_new (float, R *T);
   for (int c = 0; c < R * T; c++)
     tp[c] = c == 0 ? 0.123455f : 0.0001f * (float) c;
   LensJsonTarget tg[] = {{" target", NULL, 0, tp}, {" tok3", NULL, 0, tp}};
@@ -532,7 +533,7 @@ test_v2_round_trip (void)
       /* Every top-k token of the position plus the targets, every value rounded. */
       g_assert_cmpuint (json_object_object_length (pos), ==,
                         g_hash_table_size (r->tracked[t]) + 1
-                          + !g_hash_table_contains (r->tracked[t], " tok3"));
+                            + !g_hash_table_contains (r->tracked[t], " tok3"));
       g_assert_true (json_object_object_get_ex (pos, " target", &traj));
       g_assert_cmpuint (json_object_array_length (traj), ==, R);
       for (int row = 0; row < R; row++)
@@ -614,7 +615,8 @@ test_v2_export_partial_target (void)
   float back_probs[3 * 3];
   g_assert_true (lens_result_target_probs_for_text (back, " city", back_probs, NULL, NULL, &error));
   for (int c = 0; c < 9; c++)
-    g_assert_true (isnan (probs[c]) ? isnan (back_probs[c]) : fabsf (probs[c] - back_probs[c]) < 1e-5f);
+    g_assert_true (isnan (probs[c]) ? isnan (back_probs[c])
+                                    : fabsf (probs[c] - back_probs[c]) < 1e-5f);
 }
 
 /* Imported logitlenskit results written as our JSON and read back: ids are local, so null. */
@@ -642,140 +644,145 @@ typedef struct
 
 /* Valid v2 skeleton pieces for the mutations below. */
 #define META "\"meta\": {\"version\": 2, \"timestamp\": \"x\"}"
-#define V2(layers, input, tracked, topk)                                                        \
-  "{" META ", \"layers\": " layers ", \"input\": " input ", \"tracked\": " tracked              \
+#define V2(layers, input, tracked, topk)                                                           \
+  "{" META ", \"layers\": " layers ", \"input\": " input ", \"tracked\": " tracked                 \
   ", \"topk\": " topk "}"
 
 static const Bad bad_cases[] = {
-  /* not JSON, empty, wrong top level */
-  {"hello", "invalid JSON at line 1, column 1: this is not JSON"},
-  {"  \n ", "the file contains no JSON value"},
-  {"[1, 2]", "the JSON is an array, expected an object (a results file)"},
-  {"{}", "not a logit lens results file: expected \"format\": \"logit-lens-results\", or "
-         "logitlenskit widget JSON (\"meta\", \"tracked\", \"topk\" or \"cells\")"},
-  {"{\"a\": 1} x", "invalid JSON at line 1, column 10: unexpected data after the JSON object"},
-  {"{\"a\": 1,}", "invalid JSON at line 1, column 9: a trailing comma"},
-  {"{\"a\": NaN}", "invalid JSON at line 1, column 7: NaN and Infinity are not JSON numbers"},
-  {"{\"a\": [-Infinity]}", "invalid JSON at line 1, column 8: NaN and Infinity are not JSON "
-                          "numbers"},
-  {"{\"a\": nul}", "invalid JSON at line 1, column 7: expected a value"},
-  {"{\"a\": [01]}", "invalid JSON at line 1, column 9: a number with a leading zero"},
-  {"{\"a\": \"x\ny\"}", "invalid JSON at line 1, column 9: control character in a string (it must "
-                       "be escaped)"},
-  {"{\"a\": \"\xC3\x28\"}", "invalid JSON at line 1, column 8: invalid UTF-8 in a string"},
-  {"{\"a\": \"\xED\xA0\x80\"}", "invalid JSON at line 1, column 8: invalid UTF-8 in a string"},
-  {"{\"a\": \"\\ud800x\"}", "invalid JSON at line 1, column 8: unpaired UTF-16 surrogate in a \\u "
-                           "escape"},
-  {"{\"a\": 1,\n \"a\": 2}", "invalid JSON at line 2, column 2: a duplicate key in an object"},
-  {"{\"a\": {\"b\": 1, \"b\": 2}}", "invalid JSON at line 1, column 16: a duplicate key in an "
-                                   "object"},
-  {"{\"a\": 1e999}", "invalid JSON at line 1, column 7: a number too large for a double"},
-  /* wrong versions */
-  {"{\"meta\": {\"version\": 3}, \"layers\": [0], \"input\": [\"a\"], \"tracked\": [{}], "
-   "\"topk\": [[[]]]}",
-   "meta.version is 3, expected 2 (logitlenskit widget JSON versions 1 and 2 can be read)"},
-  {"{\"meta\": {\"version\": \"2\"}, \"tracked\": [], \"topk\": []}",
-   "meta.version is a string, expected a version number"},
-  {"{\"meta\": {}, \"tracked\": [], \"topk\": []}", "meta has no \"version\""},
-  {"{\"tracked\": [], \"topk\": []}",
-   "there is no \"meta\" (required in logitlenskit JSON version 2)"},
-  {"{\"format\": \"logit-lens-results\", \"version\": 2, \"tokens\": [], \"layers\": [], "
-   "\"cells\": []}",
-   "version 2 of the logit-lens-results format is not supported (this program reads version 1)"},
-  {"{\"format\": \"other\"}", "format is \"other\", expected \"logit-lens-results\""},
+    /* not JSON, empty, wrong top level */
+    {"hello", "invalid JSON at line 1, column 1: this is not JSON"},
+    {"  \n ", "the file contains no JSON value"},
+    {"[1, 2]", "the JSON is an array, expected an object (a results file)"},
+    {"{}", "not a logit lens results file: expected \"format\": \"logit-lens-results\", or "
+           "logitlenskit widget JSON (\"meta\", \"tracked\", \"topk\" or \"cells\")"},
+    {"{\"a\": 1} x", "invalid JSON at line 1, column 10: unexpected data after the JSON object"},
+    {"{\"a\": 1,}", "invalid JSON at line 1, column 9: a trailing comma"},
+    {"{\"a\": NaN}", "invalid JSON at line 1, column 7: NaN and Infinity are not JSON numbers"},
+    {"{\"a\": [-Infinity]}", "invalid JSON at line 1, column 8: NaN and Infinity are not JSON "
+                             "numbers"},
+    {"{\"a\": nul}", "invalid JSON at line 1, column 7: expected a value"},
+    {"{\"a\": [01]}", "invalid JSON at line 1, column 9: a number with a leading zero"},
+    {"{\"a\": \"x\ny\"}",
+     "invalid JSON at line 1, column 9: control character in a string (it must "
+     "be escaped)"},
+    {"{\"a\": \"\xC3\x28\"}", "invalid JSON at line 1, column 8: invalid UTF-8 in a string"},
+    {"{\"a\": \"\xED\xA0\x80\"}", "invalid JSON at line 1, column 8: invalid UTF-8 in a string"},
+    {"{\"a\": \"\\ud800x\"}",
+     "invalid JSON at line 1, column 8: unpaired UTF-16 surrogate in a \\u "
+     "escape"},
+    {"{\"a\": 1,\n \"a\": 2}", "invalid JSON at line 2, column 2: a duplicate key in an object"},
+    {"{\"a\": {\"b\": 1, \"b\": 2}}", "invalid JSON at line 1, column 16: a duplicate key in an "
+                                      "object"},
+    {"{\"a\": 1e999}", "invalid JSON at line 1, column 7: a number too large for a double"},
+    /* wrong versions */
+    {"{\"meta\": {\"version\": 3}, \"layers\": [0], \"input\": [\"a\"], \"tracked\": [{}], "
+     "\"topk\": [[[]]]}",
+     "meta.version is 3, expected 2 (logitlenskit widget JSON versions 1 and 2 can be read)"},
+    {"{\"meta\": {\"version\": \"2\"}, \"tracked\": [], \"topk\": []}",
+     "meta.version is a string, expected a version number"},
+    {"{\"meta\": {}, \"tracked\": [], \"topk\": []}", "meta has no \"version\""},
+    {"{\"tracked\": [], \"topk\": []}",
+     "there is no \"meta\" (required in logitlenskit JSON version 2)"},
+    {"{\"format\": \"logit-lens-results\", \"version\": 2, \"tokens\": [], \"layers\": [], "
+     "\"cells\": []}",
+     "version 2 of the logit-lens-results format is not supported (this program reads version 1)"},
+    {"{\"format\": \"other\"}", "format is \"other\", expected \"logit-lens-results\""},
 
-  /* missing members, empty inputs */
-  {"{" META ", \"layers\": [0], \"input\": [\"a\"], \"tracked\": [{}]}",
-   "there is no \"topk\" (required in logitlenskit JSON version 2)"},
-  {V2 ("[]", "[\"a\"]", "[{}]", "[]"), "layers is empty"},
-  {V2 ("[0]", "[]", "[]", "[[]]"), "input is empty"},
-  {V2 ("[0]", "[\"a\"]", "[{}]", "[[[]]]"), "no cell has any top-k tokens"},
+    /* missing members, empty inputs */
+    {"{" META ", \"layers\": [0], \"input\": [\"a\"], \"tracked\": [{}]}",
+     "there is no \"topk\" (required in logitlenskit JSON version 2)"},
+    {V2 ("[]", "[\"a\"]", "[{}]", "[]"), "layers is empty"},
+    {V2 ("[0]", "[]", "[]", "[[]]"), "input is empty"},
+    {V2 ("[0]", "[\"a\"]", "[{}]", "[[[]]]"), "no cell has any top-k tokens"},
 
-  /* inconsistent lengths */
-  {V2 ("[0, 1, 2]", "[\"a\", \"b\"]",
-       "[{\" x\": [0.1, 0.2, 0.3]}, {\" the\": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1, 1]}]",
-       "[]"),
-   "tracked[1][\" the\"] has 12 values, layers has 3"},
-  {V2 ("[0]", "[\"a\", \"b\"]", "[{\" x\": [0.1]}]", "[]"), "tracked has 1 entries, input has 2 "
-                                                           "tokens"},
-  {V2 ("[0, 1]", "[\"a\"]", "[{\" x\": [0.1, 0.2]}]", "[[[\" x\"]]]"),
-   "topk has 1 entries, layers has 2"},
-  {V2 ("[0]", "[\"a\", \"b\"]", "[{\" x\": [0.1]}, {}]", "[[[\" x\"]]]"),
-   "topk[0] has 1 entries, input has 2 tokens"},
-  {"{\"layers\": [0, 1], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5}]]}",
-   "cells[0] has 1 entries, layers has 2"},
-  {"{\"layers\": [0], \"tokens\": [\"a\", \"b\"], \"cells\": [[{\"token\": \" x\", \"prob\": "
-   "0.5}]]}",
-   "cells has 1 entries, tokens has 2"},
-  {"{\"layers\": [0, 1], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5, "
-   "\"trajectory\": [0.5]}, {\"token\": \" x\", \"prob\": 0.5}]]}",
-   "cells[0][0].trajectory has 1 values, layers has 2"},
-  {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}, {\"id\": 2, "
-   "\"text\": \"b\"}], \"layers\": [0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\", "
-   "\"prob\": 0.5}]}]]}",
-   "cells[0] has 1 entries, tokens has 2"},
-  {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], \"layers\": "
-   "[0, 1], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\", \"prob\": 0.5}]}], [{\"top\": "
-   "[]}]], \"targets\": [{\"text\": \"c\", \"ids\": [3], \"prob\": [[0.5]]}]}",
-   "targets[0].prob has 1 entries, layers has 2"},
+    /* inconsistent lengths */
+    {V2 ("[0, 1, 2]", "[\"a\", \"b\"]",
+         "[{\" x\": [0.1, 0.2, 0.3]}, {\" the\": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, "
+         "1, 1]}]",
+         "[]"),
+     "tracked[1][\" the\"] has 12 values, layers has 3"},
+    {V2 ("[0]", "[\"a\", \"b\"]", "[{\" x\": [0.1]}]", "[]"), "tracked has 1 entries, input has 2 "
+                                                              "tokens"},
+    {V2 ("[0, 1]", "[\"a\"]", "[{\" x\": [0.1, 0.2]}]", "[[[\" x\"]]]"),
+     "topk has 1 entries, layers has 2"},
+    {V2 ("[0]", "[\"a\", \"b\"]", "[{\" x\": [0.1]}, {}]", "[[[\" x\"]]]"),
+     "topk[0] has 1 entries, input has 2 tokens"},
+    {"{\"layers\": [0, 1], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5}]]}",
+     "cells[0] has 1 entries, layers has 2"},
+    {"{\"layers\": [0], \"tokens\": [\"a\", \"b\"], \"cells\": [[{\"token\": \" x\", \"prob\": "
+     "0.5}]]}",
+     "cells has 1 entries, tokens has 2"},
+    {"{\"layers\": [0, 1], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5, "
+     "\"trajectory\": [0.5]}, {\"token\": \" x\", \"prob\": 0.5}]]}",
+     "cells[0][0].trajectory has 1 values, layers has 2"},
+    {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}, {\"id\": 2, "
+     "\"text\": \"b\"}], \"layers\": [0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\", "
+     "\"prob\": 0.5}]}]]}",
+     "cells[0] has 1 entries, tokens has 2"},
+    {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], \"layers\": "
+     "[0, 1], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\", \"prob\": 0.5}]}], [{\"top\": "
+     "[]}]], \"targets\": [{\"text\": \"c\", \"ids\": [3], \"prob\": [[0.5]]}]}",
+     "targets[0].prob has 1 entries, layers has 2"},
 
-  /* probabilities outside [0, 1] or not numbers */
-  {V2 ("[0, 1]", "[\"a\"]", "[{\"\\n\": [0.5, 1.5]}]", "[]"),
-   "tracked[0][\"\\x0a\"][1] is 1.5, outside [0, 1]"},
-  {V2 ("[0]", "[\"a\"]", "[{\" x\": [-0.25]}]", "[]"), "tracked[0][\" x\"][0] is -0.25, outside "
-                                                      "[0, 1]"},
-  {V2 ("[0]", "[\"a\"]", "[{\" x\": [\"0.5\"]}]", "[]"), "tracked[0][\" x\"][0] is a string, not "
-                                                        "a probability"},
-  {V2 ("[0]", "[\"a\"]", "[{\" x\": [null]}]", "[]"), "tracked[0][\" x\"][0] is null, not a "
-                                                     "probability"},
-  {V2 ("[0]", "[\"a\"]", "[{\" x\": 0.5}]", "[]"), "tracked[0][\" x\"] is a number, expected an "
-                                                  "array of probabilities"},
-  {"{\"layers\": [0], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 2}]]}",
-   "cells[0][0].prob is 2, outside [0, 1]"},
-  {"{\"layers\": [0], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5, "
-   "\"topk\": [{\"token\": \" x\", \"prob\": true}]}]]}",
-   "cells[0][0].topk[0].prob is a boolean, not a probability"},
-  {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], \"layers\": "
-   "[0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\", \"prob\": 1.01}]}]]}",
-   "cells[0][0].top[0].prob is 1.01, outside [0, 1]"},
+    /* probabilities outside [0, 1] or not numbers */
+    {V2 ("[0, 1]", "[\"a\"]", "[{\"\\n\": [0.5, 1.5]}]", "[]"),
+     "tracked[0][\"\\x0a\"][1] is 1.5, outside [0, 1]"},
+    {V2 ("[0]", "[\"a\"]", "[{\" x\": [-0.25]}]", "[]"), "tracked[0][\" x\"][0] is -0.25, outside "
+                                                         "[0, 1]"},
+    {V2 ("[0]", "[\"a\"]", "[{\" x\": [\"0.5\"]}]", "[]"), "tracked[0][\" x\"][0] is a string, not "
+                                                           "a probability"},
+    {V2 ("[0]", "[\"a\"]", "[{\" x\": [null]}]", "[]"), "tracked[0][\" x\"][0] is null, not a "
+                                                        "probability"},
+    {V2 ("[0]", "[\"a\"]", "[{\" x\": 0.5}]", "[]"), "tracked[0][\" x\"] is a number, expected an "
+                                                     "array of probabilities"},
+    {"{\"layers\": [0], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 2}]]}",
+     "cells[0][0].prob is 2, outside [0, 1]"},
+    {"{\"layers\": [0], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5, "
+     "\"topk\": [{\"token\": \" x\", \"prob\": true}]}]]}",
+     "cells[0][0].topk[0].prob is a boolean, not a probability"},
+    {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], \"layers\": "
+     "[0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\", \"prob\": 1.01}]}]]}",
+     "cells[0][0].top[0].prob is 1.01, outside [0, 1]"},
 
-  /* unknown tokens in topk */
-  {V2 ("[0, 1]", "[\"a\"]", "[{\" x\": [0.5, 0.25]}]", "[[[\" x\"]], [[\" x\", \" y\"]]]"),
-   "topk[1][0][1] is \" y\", which is not in tracked[0]"},
-  {V2 ("[0]", "[\"a\"]", "[{\" x\": [0.5]}]", "[[[3]]]"), "topk[0][0][0] is a number, expected a "
-                                                         "token string"},
+    /* unknown tokens in topk */
+    {V2 ("[0, 1]", "[\"a\"]", "[{\" x\": [0.5, 0.25]}]", "[[[\" x\"]], [[\" x\", \" y\"]]]"),
+     "topk[1][0][1] is \" y\", which is not in tracked[0]"},
+    {V2 ("[0]", "[\"a\"]", "[{\" x\": [0.5]}]", "[[[3]]]"), "topk[0][0][0] is a number, expected a "
+                                                            "token string"},
 
-  /* other structure and size rules */
-  {V2 ("[0, 1e300]", "[\"a\"]", "[{}]", "[]"), "layers[1] is 1.0000000000000001e+300, expected an "
-                                              "integer from -1 to 1000000"},
-  {V2 ("[0.5]", "[\"a\"]", "[{}]", "[]"), "layers[0] is 0.5, expected an integer from -1 to "
-                                         "1000000"},
-  {V2 ("[\"x\"]", "[\"a\"]", "[{}]", "[]"), "layers[0] is \"x\", expected a layer index or "
-                                           "\"embed\""},
-  {V2 ("[0]", "[\"a\", 5]", "[{}]", "[]"), "input[1] is a number, expected a string"},
-  {"{\"layers\": [0, 1], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5, "
-   "\"trajectory\": [0.5, 0.25]}, {\"token\": \" x\", \"prob\": 0.25, \"trajectory\": [0.5, "
-   "0.5]}]]}",
-   "cells[0][1]: the trajectory of \" x\" differs from the one given earlier for position 0"},
-  {"{\"layers\": [0], \"tokens\": [\"a\"], \"cells\": [[{\"prob\": 0.5}]]}",
-   "cells[0][0] has no \"token\""},
-  {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 1e10}, \"tokens\": [], "
-   "\"layers\": [], \"cells\": []}",
-   "model.vocab_size is 10000000000, expected an integer from 0 to 4194304"},
-  {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
-   "10, \"text\": \"a\"}], \"layers\": [0], \"cells\": [[]]}",
-   "tokens[0].id is 10, expected an integer from 0 to 9"},
-  {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
-   "1, \"text\": \"a\"}], \"layers\": [0, 1], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\","
-   " \"prob\": 0.5}]}], [{\"top\": [{\"id\": 3, \"text\": \"d\", \"prob\": 0.5}]}]]}",
-   "cells[1][0].top[0]: token 3 is \"d\" here but \"c\" elsewhere"},
-  {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], \"layers\": "
-   "[0], \"cells\": [[{\"entropy\": 1}]]}",
-   "cells[0][0] has no \"top\""},
-  {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
-   "1, \"text\": \"a\"}], \"layers\": [0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\","
-   " \"prob\": 0.5}]}]], \"targets\": [{\"text\": \"c\", \"ids\": [3, 12], \"prob\": [[0.5]]}]}",
-   "targets[0].ids[1] is 12, expected an integer from 0 to 9"},
+    /* other structure and size rules */
+    {V2 ("[0, 1e300]", "[\"a\"]", "[{}]", "[]"),
+     "layers[1] is 1.0000000000000001e+300, expected an "
+     "integer from -1 to 1000000"},
+    {V2 ("[0.5]", "[\"a\"]", "[{}]", "[]"), "layers[0] is 0.5, expected an integer from -1 to "
+                                            "1000000"},
+    {V2 ("[\"x\"]", "[\"a\"]", "[{}]", "[]"), "layers[0] is \"x\", expected a layer index or "
+                                              "\"embed\""},
+    {V2 ("[0]", "[\"a\", 5]", "[{}]", "[]"), "input[1] is a number, expected a string"},
+    {"{\"layers\": [0, 1], \"tokens\": [\"a\"], \"cells\": [[{\"token\": \" x\", \"prob\": 0.5, "
+     "\"trajectory\": [0.5, 0.25]}, {\"token\": \" x\", \"prob\": 0.25, \"trajectory\": [0.5, "
+     "0.5]}]]}",
+     "cells[0][1]: the trajectory of \" x\" differs from the one given earlier for position 0"},
+    {"{\"layers\": [0], \"tokens\": [\"a\"], \"cells\": [[{\"prob\": 0.5}]]}",
+     "cells[0][0] has no \"token\""},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 1e10}, \"tokens\": [], "
+     "\"layers\": [], \"cells\": []}",
+     "model.vocab_size is 10000000000, expected an integer from 0 to 4194304"},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
+     "10, \"text\": \"a\"}], \"layers\": [0], \"cells\": [[]]}",
+     "tokens[0].id is 10, expected an integer from 0 to 9"},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
+     "1, \"text\": \"a\"}], \"layers\": [0, 1], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": "
+     "\"c\","
+     " \"prob\": 0.5}]}], [{\"top\": [{\"id\": 3, \"text\": \"d\", \"prob\": 0.5}]}]]}",
+     "cells[1][0].top[0]: token 3 is \"d\" here but \"c\" elsewhere"},
+    {"{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], \"layers\": "
+     "[0], \"cells\": [[{\"entropy\": 1}]]}",
+     "cells[0][0] has no \"top\""},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
+     "1, \"text\": \"a\"}], \"layers\": [0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\","
+     " \"prob\": 0.5}]}]], \"targets\": [{\"text\": \"c\", \"ids\": [3, 12], \"prob\": [[0.5]]}]}",
+     "targets[0].ids[1] is 12, expected an integer from 0 to 9"},
 };
 
 static void
@@ -873,8 +880,8 @@ static void
 test_mutations (void)
 {
   const char *names[] = {"v2-small.json", "v1-small.json", "own-small.json"};
-  const char repl[] = {'"', '[', ']', '{', '}', ',', ':', '0', '9', '-', 'e', '.', ' ', 'x', '\\',
-                       '\x80'};
+  const char repl[]
+      = {'"', '[', ']', '{', '}', ',', ':', '0', '9', '-', 'e', '.', ' ', 'x', '\\', '\x80'};
   int rejected = 0, accepted = 0;
   for (guint f = 0; f < G_N_ELEMENTS (names); f++)
     {
@@ -914,7 +921,7 @@ test_mutations (void)
 
 typedef struct
 {
-  int tok[BIG_N];        /* vocabulary index of each tracked token */
+  int tok[BIG_N];         /* vocabulary index of each tracked token */
   int prob[BIG_N][BIG_R]; /* probability * 1e5 */
   int top[BIG_R][BIG_K];  /* index into tok, best first */
 } BigPos;
@@ -1166,7 +1173,8 @@ test_live (void)
   g_assert_no_error (error);
   const int layers[] = {LENS_ROW_EMBEDDINGS, 0, 1, 2};
   LensRunOptions opts = {.layers = layers, .n_layers = 4, .top_k = 5};
-  g_autoptr (LensResult) r = lens_run_prompt (m, "the theory of the thing\n\xc3\xa9", &opts, &error);
+  g_autoptr (LensResult) r
+      = lens_run_prompt (m, "the theory of the thing\n\xc3\xa9", &opts, &error);
   g_assert_no_error (error);
   g_assert_true (lens_result_has_model (r));
   int R = r->n_rows, T = r->n_tokens, K = r->top_k;
@@ -1182,8 +1190,8 @@ test_live (void)
   /* Our format: exact. */
   g_autofree char *json = lens_result_to_json (r, tg, 1, TRUE);
   g_autoptr (GPtrArray) names = NULL;
-  g_autoptr (LensResult) own = lens_results_parse_full (json, strlen (json), "live.json", &names,
-                                                        &error);
+  g_autoptr (LensResult) own
+      = lens_results_parse_full (json, strlen (json), "live.json", &names, &error);
   g_assert_no_error (error);
   assert_same_cells (r, own, 0.0);
   g_assert_cmpmem (own->top_ids, cells * K * 4, r->top_ids, cells * K * 4);

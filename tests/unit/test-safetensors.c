@@ -153,23 +153,23 @@ test_header_json_strict (void)
 {
   /* Things json-c's own strict mode lets through. */
   const char *bad[] = {
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4],}}", /* trailing comma */
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}",   /* unterminated */
-    "{'a':{'dtype':'F32','shape':[1.],'data_offsets':[0,4]}}", /* "1." */
-    "{'a':{'dtype':'F32','shape':[01],'data_offsets':[0,4]}}", /* leading zero */
-    "{'a':{'dtype':'F32','shape':[NaN],'data_offsets':[0,4]}}",
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]} /* c */}",
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,+4]}}",
-    "{'\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", /* lone surrogate */
-    "{'\\udc00\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
-    "{'\\x41':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", /* bad escape */
-    "{'a\tb':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",  /* raw control char */
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}} x",   /* trailing garbage */
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}{}",
-    "{'a' {'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
-    "{a:{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}\v",
-    "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,tru]}}",
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4],}}", /* trailing comma */
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}",   /* unterminated */
+      "{'a':{'dtype':'F32','shape':[1.],'data_offsets':[0,4]}}", /* "1." */
+      "{'a':{'dtype':'F32','shape':[01],'data_offsets':[0,4]}}", /* leading zero */
+      "{'a':{'dtype':'F32','shape':[NaN],'data_offsets':[0,4]}}",
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]} /* c */}",
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,+4]}}",
+      "{'\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", /* lone surrogate */
+      "{'\\udc00\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+      "{'\\x41':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", /* bad escape */
+      "{'a\tb':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",  /* raw control char */
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}} x",   /* trailing garbage */
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}{}",
+      "{'a' {'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+      "{a:{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}\v",
+      "{'a':{'dtype':'F32','shape':[1],'data_offsets':[0,tru]}}",
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -219,8 +219,9 @@ test_duplicate_names (void)
                             8),
                LENS_ERROR_FORMAT, "duplicate key \"ab\"");
   /* Duplicate fields inside an entry, and in the metadata. */
-  expect_fail (build_plain ("{'a':{'dtype':'F32','dtype':'F16','shape':[1],'data_offsets':[0,4]}}", 4),
-               LENS_ERROR_FORMAT, "duplicate key \"dtype\"");
+  expect_fail (
+      build_plain ("{'a':{'dtype':'F32','dtype':'F16','shape':[1],'data_offsets':[0,4]}}", 4),
+      LENS_ERROR_FORMAT, "duplicate key \"dtype\"");
   expect_fail (build_plain ("{'__metadata__':{'k':'1','k':'2'}}", 0), LENS_ERROR_FORMAT,
                "duplicate key \"k\"");
 }
@@ -285,11 +286,13 @@ test_shape_entries (void)
                LENS_ERROR_FORMAT, "must be a non-negative integer");
   expect_fail (build_plain ("{'a':{'dtype':'F32','shape':[null],'data_offsets':[0,4]}}", 4),
                LENS_ERROR_FORMAT, "must be a non-negative integer");
-  expect_fail (build_plain ("{'a':{'dtype':'F32','shape':[0, 99999999999999999999],'data_offsets':[0,0]}}",
-                            0),
-               LENS_ERROR_FORMAT, "shape entry 1");
-  expect_fail (build_plain ("{'a':{'dtype':'F32','shape':[1,1,1,1,1,1,1,1,1],'data_offsets':[0,4]}}", 4),
-               LENS_ERROR_UNSUPPORTED, "9 dimensions");
+  expect_fail (
+      build_plain ("{'a':{'dtype':'F32','shape':[0, 99999999999999999999],'data_offsets':[0,0]}}",
+                   0),
+      LENS_ERROR_FORMAT, "shape entry 1");
+  expect_fail (
+      build_plain ("{'a':{'dtype':'F32','shape':[1,1,1,1,1,1,1,1,1],'data_offsets':[0,4]}}", 4),
+      LENS_ERROR_UNSUPPORTED, "9 dimensions");
 }
 
 static void
@@ -403,8 +406,8 @@ test_trailing_data (void)
 static void
 test_f32_values (void)
 {
-  const uint32_t bits[] = {0x3f800000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00001u,
-                           0x00000001u, 0x7f7fffffu, 0xc0490fdbu};
+  const uint32_t bits[] = {0x3f800000u, 0x80000000u, 0x7f800000u, 0xff800000u,
+                           0x7fc00001u, 0x00000001u, 0x7f7fffffu, 0xc0490fdbu};
   uint8_t data[sizeof bits];
   for (size_t i = 0; i < G_N_ELEMENTS (bits); i++)
     {
@@ -415,8 +418,8 @@ test_f32_values (void)
     {
       g_autofree guint8 *copy = NULL;
       LensSafetensors *st = expect_ok (
-        build ("{'w':{'dtype':'F32','shape':[2,4],'data_offsets':[0,32]}}", mis, data, 32),
-        &copy);
+          build ("{'w':{'dtype':'F32','shape':[2,4],'data_offsets':[0,32]}}", mis, data, 32),
+          &copy);
       const LensTensor *t = lens_safetensors_find (st, "w");
       g_assert_nonnull (t);
       g_assert_cmpint (t->dtype, ==, LENS_DTYPE_F32);
@@ -478,10 +481,10 @@ test_f16_all_values (void)
   for (size_t mis = 0; mis < 2; mis++)
     {
       g_autofree guint8 *copy = NULL;
-      LensSafetensors *st = expect_ok (
-        build ("{'h':{'dtype':'F16','shape':[256,256],'data_offsets':[0,131072]}}", mis * 3, data,
-               131072),
-        &copy);
+      LensSafetensors *st
+          = expect_ok (build ("{'h':{'dtype':'F16','shape':[256,256],'data_offsets':[0,131072]}}",
+                              mis * 3, data, 131072),
+                       &copy);
       const LensTensor *t = lens_safetensors_find (st, "h");
       g_assert_nonnull (t);
       g_assert_null (lens_tensor_f32_direct (t));
@@ -523,8 +526,8 @@ test_f16_all_values (void)
 static void
 test_bf16_values (void)
 {
-  const uint16_t h[] = {0x3f80, 0xbf80, 0x0001, 0x8001, 0x7f80, 0xff80, 0x7fc1, 0x4049, 0x0000,
-                        0x8000, 0x7f7f};
+  const uint16_t h[]
+      = {0x3f80, 0xbf80, 0x0001, 0x8001, 0x7f80, 0xff80, 0x7fc1, 0x4049, 0x0000, 0x8000, 0x7f7f};
   uint8_t data[sizeof h];
   for (size_t i = 0; i < G_N_ELEMENTS (h); i++)
     {
@@ -535,7 +538,8 @@ test_bf16_values (void)
     {
       g_autofree guint8 *copy = NULL;
       LensSafetensors *st = expect_ok (
-        build ("{'b':{'dtype':'BF16','shape':[11],'data_offsets':[0,22]}}", mis, data, 22), &copy);
+          build ("{'b':{'dtype':'BF16','shape':[11],'data_offsets':[0,22]}}", mis, data, 22),
+          &copy);
       const LensTensor *t = lens_safetensors_tensor (st, 0);
       g_assert_cmpstr (t->name, ==, "b");
       float out[11];
@@ -559,14 +563,14 @@ test_layout_and_metadata (void)
   for (size_t i = 0; i < sizeof data; i++)
     data[i] = (uint8_t) i;
   g_autofree guint8 *copy = NULL;
-  LensSafetensors *st = expect_ok (
-    build ("{'__metadata__':{'format':'pt','note':'\\u00e9\\ud83d\\ude00'},"
-           " 'c':{'dtype':'BF16','shape':[1],'data_offsets':[12,14]},"
-           " 'empty':{'dtype':'F16','shape':[3,0],'data_offsets':[4,4]},"
-           " 'a':{'dtype':'F32','shape':[],'data_offsets':[0,4]},"
-           " 'i':{'dtype':'I64','shape':[1,1],'data_offsets':[4,12]}} \n\t\r ",
-           0, data, sizeof data),
-    &copy);
+  LensSafetensors *st
+      = expect_ok (build ("{'__metadata__':{'format':'pt','note':'\\u00e9\\ud83d\\ude00'},"
+                          " 'c':{'dtype':'BF16','shape':[1],'data_offsets':[12,14]},"
+                          " 'empty':{'dtype':'F16','shape':[3,0],'data_offsets':[4,4]},"
+                          " 'a':{'dtype':'F32','shape':[],'data_offsets':[0,4]},"
+                          " 'i':{'dtype':'I64','shape':[1,1],'data_offsets':[4,12]}} \n\t\r ",
+                          0, data, sizeof data),
+                   &copy);
   g_assert_cmpuint (lens_safetensors_n_tensors (st), ==, 4);
   const char *order[] = {"a", "empty", "i", "c"};
   for (size_t i = 0; i < 4; i++)
@@ -604,7 +608,7 @@ test_layout_and_metadata (void)
 static void
 test_dtype_table (void)
 {
-  const char *names[] = {"BOOL", "U8",  "I8",  "I16", "U16",     "F16",    "BF16", "I32",
+  const char *names[] = {"BOOL", "U8",  "I8",  "I16", "U16", "F16",     "BF16",   "I32",
                          "U32",  "F32", "I64", "U64", "F64", "F8_E4M3", "F8_E5M2"};
   const size_t sizes[] = {1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 8, 8, 8, 1, 1};
   for (int d = LENS_DTYPE_BOOL; d <= LENS_DTYPE_F8_E5M2; d++)
@@ -613,7 +617,7 @@ test_dtype_table (void)
       g_assert_cmpuint (lens_dtype_size (d), ==, sizes[d]);
       /* Each name is accepted in a file and gives that dtype. */
       g_autofree char *json = g_strdup_printf (
-        "{'x':{'dtype':'%s','shape':[2],'data_offsets':[0,%zu]}}", names[d], 2 * sizes[d]);
+          "{'x':{'dtype':'%s','shape':[2],'data_offsets':[0,%zu]}}", names[d], 2 * sizes[d]);
       g_autofree guint8 *copy = NULL;
       LensSafetensors *st = expect_ok (build_plain (json, 2 * sizes[d]), &copy);
       g_assert_cmpint (lens_safetensors_find (st, "x")->dtype, ==, d);
@@ -676,8 +680,8 @@ expect_store_fail (const char *dir, int code, const char *needle)
 static GBytes *
 one_f32 (const char *name, float v)
 {
-  g_autofree char *json = g_strdup_printf ("{'%s':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
-                                           name);
+  g_autofree char *json
+      = g_strdup_printf ("{'%s':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", name);
   return build (json, 0, &v, 4);
 }
 
@@ -816,8 +820,9 @@ test_store_index_errors (void)
   write_text (dir, idx, "{'weight_map':{'a':'s1.safetensors'}");
   expect_store_fail (dir, LENS_ERROR_FORMAT, "invalid JSON");
   write_text (dir, idx, "{'weight_map':{'a':'s1.safetensors','b':'s1.safetensors'}}");
-  expect_store_fail (dir, LENS_ERROR_FORMAT,
-                     "tensor \"b\" is listed in shard \"s1.safetensors\", which does not contain it");
+  expect_store_fail (
+      dir, LENS_ERROR_FORMAT,
+      "tensor \"b\" is listed in shard \"s1.safetensors\", which does not contain it");
   write_text (dir, idx, "{'weight_map':{'a':'s1.safetensors','b':'s2.safetensors'}}");
   expect_store_fail (dir, LENS_ERROR_FORMAT, "is also in");
   g_autofree char *fifo = g_build_filename (dir, "model.safetensors.index.json", NULL);
