@@ -281,7 +281,7 @@ compute_targets (const LensResult *r, char **texts, GArray *targets, GError **er
       if (!validate_utf8 (*p, "--target", error))
         return FALSE;
       CliTarget t
-          = {.text = g_strdup (*p), .probs = g_new (float, (size_t) r->n_rows * r->n_tokens)};
+          = {.text = g_strdup (*p), .probs = g_new (float, ((size_t) r->n_rows * r->n_tokens))};
       int32_t first_id = -1;
       int n_ids = 0;
       g_array_append_val (targets, t);
@@ -478,7 +478,7 @@ run (const CliOptions *o, GString *out, GError **error)
       const LensFileTarget *ft = g_ptr_array_index (file_targets, i);
       CliTarget t = {.text = g_strdup (ft->text),
                      .ids = g_array_new (FALSE, FALSE, sizeof (int32_t)),
-                     .probs = g_new (float, (size_t) r->n_rows * r->n_tokens)};
+                     .probs = g_new (float, ((size_t) r->n_rows * r->n_tokens))};
       g_array_append_vals (t.ids, ft->ids, ft->n_ids);
       g_array_append_val (targets, t);
       if (!lens_result_target_probs_for_text (r, ft->text, t.probs, NULL, NULL, error))

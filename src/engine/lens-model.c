@@ -417,9 +417,9 @@ lens_model_forward (LensModel *m, const int32_t *ids, int T, float *residuals, f
       .ln = g_new (float, TC),
       .qkv = g_new (float, 3 * TC),
       .att = g_new (float, TC),
-      .att_sc = g_new (float, (size_t) T *T),
+      .att_sc = g_new (float, ((size_t) T * T)),
       .proj = g_new (float, TC),
-      .fc = g_new (float, (size_t) T * c->n_inner),
+      .fc = g_new (float, ((size_t) T * c->n_inner)),
   };
   gboolean ok = FALSE;
 
@@ -458,7 +458,7 @@ lens_model_mean_loss (LensModel *m, const int32_t *ids, size_t N, double *mean_l
                       long *n_predicted, GError **error)
 {
   int V = m->config.vocab_size, W = m->config.n_positions;
-  g_autofree float *logits = g_new (float, (size_t) MIN ((size_t) W, N) * V);
+  g_autofree float *logits = g_new (float, ((size_t) MIN ((size_t) W, N) * V));
   double total = 0.0;
   long count = 0;
 

@@ -64,8 +64,8 @@ typedef struct
 
 typedef struct
 {
-  const int
-      *layers; /* kept rows in order; block indices or LENS_ROW_EMBEDDINGS. NULL = all blocks */
+  /* kept rows in order: block indices or LENS_ROW_EMBEDDINGS; NULL = all blocks */
+  const int *layers;
   int n_layers;
   int top_k; /* 1..V; default 10 when 0 */
   LensCancelFunc cancel;

@@ -1728,7 +1728,7 @@ parse_own_targets (JReader *j, const char *at, LensResult *r, GPtrArray *list)
     return j_type_error (j, "an array", "targets");
   j->p++;
   g_autoptr (GString) key = g_string_new (NULL);
-  g_autofree float *probs = g_new (float, (size_t) R *T); /* (R, T) */
+  g_autofree float *probs = g_new (float, ((size_t) R * T)); /* (R, T) */
   int n = 0;
   while (j_next (j, ']', &n))
     {
@@ -1888,8 +1888,8 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   else
     vocab_init (&v.local);
   top_init (&b, R, T);
-  entropy = g_new (float, (size_t) R *T);
-  log_z = g_new (float, (size_t) R *T);
+  entropy = g_new (float, ((size_t) R * T));
+  log_z = g_new (float, ((size_t) R * T));
   for (size_t c = 0; c < (size_t) R * T; c++)
     entropy[c] = log_z[c] = NAN;
 
@@ -2369,9 +2369,9 @@ static void
 live_trajectories (const LensResult *r, int t, Tracked *tl)
 {
   int R = r->n_rows, T = r->n_tokens, C = r->d_model, n = (int) tl->texts->len;
-  const float *W = lens_model_unembedding (r->model);      /* (V, C) */
-  g_autofree float *Wt = g_new (float, (size_t) n *C);     /* (n, C) */
-  g_autofree float *logits = g_new (float, (size_t) R *n); /* (R, n) */
+  const float *W = lens_model_unembedding (r->model);         /* (V, C) */
+  g_autofree float *Wt = g_new (float, ((size_t) n * C));     /* (n, C) */
+  g_autofree float *logits = g_new (float, ((size_t) R * n)); /* (R, n) */
   for (int i = 0; i < n; i++)
     memcpy (Wt + (size_t) i * C, W + (size_t) g_array_index (tl->ids, int32_t, i) * C,
             (size_t) C * sizeof (float));
@@ -2485,7 +2485,7 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
               g_string_free (o, TRUE);
               return NULL;
             }
-          memcpy (&g_array_index (tl.traj, float, (size_t) i *R), traj,
+          memcpy (&g_array_index (tl.traj, float, ((size_t) i * R)), traj,
                   (size_t) R * sizeof (float));
         }
       for (int i = 0; i < n_targets; i++)
@@ -2501,7 +2501,7 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
             continue;
           int at = tracked_list_add (&tl, targets[i].text, -1, R);
           for (int row = 0; row < R; row++)
-            g_array_index (tl.traj, float, (size_t) at *R + row)
+            g_array_index (tl.traj, float, ((size_t) at * R + row))
                 = targets[i].probs[lens_result_cell_index (r, row, t)];
         }
 
@@ -2512,7 +2512,7 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
             g_string_append (o, ", ");
           json_string (o, g_ptr_array_index (tl.texts, i));
           g_string_append (o, ": [");
-          const float *traj = &g_array_index (tl.traj, float, (size_t) i *R);
+          const float *traj = &g_array_index (tl.traj, float, ((size_t) i * R));
           for (int row = 0; row < R; row++)
             {
               if (row > 0)

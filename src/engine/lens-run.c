@@ -97,9 +97,9 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
     tiles_per_thread--;
   int S = n_threads * tiles_per_thread; /* tile t: ids [V t / S, V (t + 1) / S) */
   int max_tile = (V + S - 1) / S;
-  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, n_cells * S); /* (cells, S) */
-  int32_t *part_ids = g_new (int32_t, n_cells * S * K);                /* (cells, S, K) */
-  float *part_logits = g_new (float, n_cells *S *K);                   /* (cells, S, K) */
+  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, (n_cells * S)); /* (cells, S) */
+  int32_t *part_ids = g_new (int32_t, (n_cells * S * K));                /* (cells, S, K) */
+  float *part_logits = g_new (float, (n_cells * S * K));                 /* (cells, S, K) */
   gint cancelled = FALSE;
 
   int blas_threads = openblas_get_num_threads ();
@@ -107,7 +107,7 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
 #pragma omp parallel num_threads(n_threads)
   {
     int j = omp_get_thread_num ();
-    float *logits = g_new (float, (size_t) LENS_CELLS_PER_CHUNK *max_tile); /* (chunk, tile) */
+    float *logits = g_new (float, ((size_t) LENS_CELLS_PER_CHUNK * max_tile)); /* (chunk, tile) */
 
     for (int chunk = 0; chunk < n_chunks && !g_atomic_int_get (&cancelled); chunk++)
       {
@@ -236,7 +236,7 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
     }
 
   /* norm_resid (R, T, C) = ln_f(residual of each kept row) */
-  r->norm_resid = g_new (float, n_cells *C);
+  r->norm_resid = g_new (float, (n_cells * C));
   for (int i = 0; i < R; i++)
     {
       const float *src = residuals + (size_t) (rows[i] + 1) * TC;

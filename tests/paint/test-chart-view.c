@@ -349,7 +349,7 @@ main (int argc, char **argv)
                                       ADW_COLOR_SCHEME_FORCE_LIGHT);
 
   /* Other views in the same widget. */
-  g_autofree float *probs = g_new (float, R *T);
+  g_autofree float *probs = g_new (float, (R * T));
   for (int i = 0; i < R * T; i++)
     probs[i] = (float) i / (R * T);
   LensTarget targets[] = {{" Paris", -1, probs}};

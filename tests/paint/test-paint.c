@@ -332,7 +332,7 @@ test_target_heatmap (void)
 {
   const int R = 5, T = 6, K = 3;
   g_autoptr (LensResult) r = make_result (R, T, K);
-  g_autofree float *probs = g_new (float, R *T);
+  g_autofree float *probs = g_new (float, (R * T));
   for (int i = 0; i < R * T; i++)
     probs[i] = (float) i / (float) (R * T);
   probs[lens_result_cell_index (r, 2, 3)] = NAN;
@@ -652,8 +652,8 @@ test_line_plot (void)
 {
   const int R = 8, T = 4, K = 3;
   g_autoptr (LensResult) r = make_result (R, T, K);
-  g_autofree float *a = g_new (float, R *T);
-  g_autofree float *b = g_new (float, R *T);
+  g_autofree float *a = g_new (float, (R * T));
+  g_autofree float *b = g_new (float, (R * T));
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
       {
@@ -854,7 +854,7 @@ test_describe (void)
 {
   const int R = 4, T = 6, K = 3;
   g_autoptr (LensResult) r = make_result (R, T, K);
-  g_autofree float *probs = g_new (float, R *T);
+  g_autofree float *probs = g_new (float, (R * T));
   for (int i = 0; i < R * T; i++)
     probs[i] = 1e-7f * (float) (i + 1);
   LensTarget targets[] = {{" Paris", -1, probs}, {"<i>", -1, NULL}};
@@ -1027,7 +1027,7 @@ test_export (void)
 
   /* The other views export too. */
   LensTarget targets[] = {{" Paris", 0, NULL}};
-  g_autofree float *probs = g_new0 (float, R *T);
+  g_autofree float *probs = g_new0 (float, (R * T));
   targets[0].probs = probs;
   state.targets = targets;
   state.n_targets = 1;
@@ -1158,9 +1158,9 @@ test_gallery (void)
         r->top_probs[cell * K] = p;
         r->top_ids[cell * K] = row > 8 && t == T - 1 ? 0 : (row * 7 + t * 3) % N_VOCAB;
       }
-  g_autofree float *paris = g_new (float, R *T);
-  g_autofree float *london = g_new (float, R *T);
-  g_autofree float *berlin = g_new (float, R *T);
+  g_autofree float *paris = g_new (float, (R * T));
+  g_autofree float *london = g_new (float, (R * T));
+  g_autofree float *berlin = g_new (float, (R * T));
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
       {

@@ -45,7 +45,7 @@ test_last_row_is_model_output (void)
   g_assert_cmpstr (r->row_labels[3], ==, "2");
 
   int T = r->n_tokens;
-  g_autofree float *logits = g_new (float, (size_t) T *V);
+  g_autofree float *logits = g_new (float, ((size_t) T * V));
   g_assert_true (lens_model_forward (m, r->token_ids, T, NULL, logits, NULL, NULL, NULL, &error));
   for (int t = 0; t < T; t++)
     {
@@ -188,7 +188,7 @@ test_demo_model (void)
   g_assert_no_error (error);
   int T = r->n_tokens, K = r->top_k, last = r->n_rows - 1;
   g_assert_cmpint (r->row_layers[last], ==, c->n_layer - 1);
-  g_autofree float *logits = g_new (float, (size_t) T *V);
+  g_autofree float *logits = g_new (float, ((size_t) T * V));
   g_assert_true (lens_model_forward (m, r->token_ids, T, NULL, logits, NULL, NULL, NULL, &error));
   g_autofree int32_t *ids = g_new (int32_t, K);
   g_autofree float *probs = g_new (float, K);

@@ -33,8 +33,8 @@ test_matmul (void)
       g_autofree float *inp = random_floats (rng, (size_t) N * IC, 1.0);
       g_autofree float *w = random_floats (rng, (size_t) IC * OC, 0.5);
       g_autofree float *bias = random_floats (rng, OC, 0.5);
-      g_autofree float *out = g_new (float, (size_t) N *OC);
-      g_autofree float *ref = g_new (float, (size_t) N *OC);
+      g_autofree float *out = g_new (float, ((size_t) N * OC));
+      g_autofree float *ref = g_new (float, ((size_t) N * OC));
       lens_matmul_forward (out, inp, w, bias, N, IC, OC);
       lens_matmul_forward_ref (ref, inp, w, bias, N, IC, OC);
       g_assert_cmpfloat (max_abs_diff (out, ref, (size_t) N * OC), <, 1e-4);
@@ -53,9 +53,9 @@ test_attention (void)
     {
       int T = shapes[s][0], C = shapes[s][1], NH = shapes[s][2];
       g_autofree float *qkv = random_floats (rng, (size_t) T * 3 * C, 2.0);
-      g_autofree float *scratch = g_new (float, (size_t) T *T);
-      g_autofree float *out = g_new (float, (size_t) T *C);
-      g_autofree float *ref = g_new (float, (size_t) T *C);
+      g_autofree float *scratch = g_new (float, ((size_t) T * T));
+      g_autofree float *out = g_new (float, ((size_t) T * C));
+      g_autofree float *ref = g_new (float, ((size_t) T * C));
       lens_attention_forward (out, qkv, scratch, T, C, NH);
       lens_attention_forward_ref (ref, qkv, T, C, NH);
       g_assert_cmpfloat (max_abs_diff (out, ref, (size_t) T * C), <, 1e-5);

@@ -335,7 +335,7 @@ test_own_round_trip (void)
 {
   g_autoptr (LensResult) r = make_result ();
   int R = r->n_rows, T = r->n_tokens;
-  g_autofree float *paris = g_new (float, R *T);
+  g_autofree float *paris = g_new (float, (R * T));
   for (int c = 0; c < R * T; c++)
     paris[c] = c == 3 ? NAN : 1.0f / (float) (c + 3);
   int32_t paris_ids[] = {6, 9};
@@ -379,7 +379,7 @@ test_own_round_trip (void)
           }
 
       /* Writing the re-read result with the same target gives the same bytes. */
-      g_autofree float *paris2 = g_new (float, R *T);
+      g_autofree float *paris2 = g_new (float, (R * T));
       g_assert_true (lens_result_target_probs_for_text (back, " Par is", paris2, NULL, NULL, NULL));
       LensJsonTarget tg2[] = {{" Par is", paris_ids, 2, paris2}};
       g_autofree char *json2 = lens_result_to_json (back, tg2, 1, pretty);
@@ -393,7 +393,7 @@ test_json_shape (void)
 {
   g_autoptr (LensResult) r = make_result ();
   int R = r->n_rows, T = r->n_tokens;
-  g_autofree float *probs = g_new (float, R *T);
+  g_autofree float *probs = g_new (float, (R * T));
   for (int c = 0; c < R * T; c++)
     probs[c] = 0.5f / (float) (c + 1);
   int32_t ids[] = {6};
@@ -498,7 +498,7 @@ test_v2_round_trip (void)
   g_autoptr (LensResult) r = make_result ();
   add_trajectories (r);
   int R = r->n_rows, T = r->n_tokens;
-  g_autofree float *tp = g_new (float, R *T);
+  g_autofree float *tp = g_new (float, (R * T));
   for (int c = 0; c < R * T; c++)
     tp[c] = c == 0 ? 0.123455f : 0.0001f * (float) c;
   LensJsonTarget tg[] = {{" target", NULL, 0, tp}, {" tok3", NULL, 0, tp}};
