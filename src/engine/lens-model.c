@@ -184,6 +184,30 @@ model_display_name (const char *dir)
   return g_steal_pointer (&base);
 }
 
+static gpointer
+touch_weights_thread (gpointer store)
+{
+  lens_weight_store_touch (store);
+  return NULL;
+}
+
+static gboolean
+load_tokenizer (LensModel *m, GError **error)
+{
+  m->tokenizer = lens_tokenizer_load_dir (m->path, error);
+  if (m->tokenizer == NULL)
+    return FALSE;
+  int tok_vocab = lens_tokenizer_vocab_size (m->tokenizer);
+  if (tok_vocab > m->config.vocab_size)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: the tokenizer has %d tokens but config.json's vocab_size is %d", m->path,
+                   tok_vocab, m->config.vocab_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 LensModel *
 lens_model_load (const char *dir, GError **error)
 {
@@ -207,22 +231,16 @@ lens_model_load (const char *dir, GError **error)
   if (!lens_config_load (config_path, &m->config, error))
     return NULL;
 
-  m->tokenizer = lens_tokenizer_load_dir (m->path, error);
-  if (m->tokenizer == NULL)
-    return NULL;
-  int tok_vocab = lens_tokenizer_vocab_size (m->tokenizer);
-  if (tok_vocab > m->config.vocab_size)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: the tokenizer has %d tokens but config.json's vocab_size is %d", m->path,
-                   tok_vocab, m->config.vocab_size);
-      return NULL;
-    }
-
   m->store = lens_weight_store_open (m->path, error);
   if (m->store == NULL)
     return NULL;
-  if (!load_gpt2_weights (m, error))
+  /* Map the weights in on the other core while this one parses the tokenizer. */
+  GThread *toucher = g_thread_new ("lens-touch-weights", touch_weights_thread, m->store);
+  gboolean ok = load_tokenizer (m, error) && load_gpt2_weights (m, error);
+  if (ok)
+    lens_weight_store_touch (m->store); /* help with what is left */
+  g_thread_join (toucher);
+  if (!ok)
     return NULL;
 
   m->token_texts = g_new0 (char *, m->config.vocab_size + 1);
@@ -326,7 +344,7 @@ typedef struct
   float *ln;     /* (T, C) normed input of a sub-block */
   float *qkv;    /* (T, 3C) */
   float *att;    /* (T, C) attention output before projection */
-  float *att_sc; /* (T, T) attention scores of one head */
+  float *att_sc; /* (threads, T, T) attention scores, one head per thread at a time */
   float *proj;   /* (T, C) output of a projection */
   float *fc;     /* (T, F) */
 } LensActivations;
@@ -417,7 +435,7 @@ lens_model_forward (LensModel *m, const int32_t *ids, int T, float *residuals, f
       .ln = g_new (float, TC),
       .qkv = g_new (float, 3 * TC),
       .att = g_new (float, TC),
-      .att_sc = g_new (float, ((size_t) T * T)),
+      .att_sc = g_new (float, lens_attention_scratch_floats (T)),
       .proj = g_new (float, TC),
       .fc = g_new (float, ((size_t) T * c->n_inner)),
   };
@@ -443,8 +461,7 @@ lens_model_forward (LensModel *m, const int32_t *ids, int T, float *residuals, f
       /* logits (T, V) = ln_f(x) (T, C) . lm_head (V, C)^T */
       lens_layernorm_forward (a.ln, a.x, m->ln_f_w.data, m->ln_f_b.data, T, C,
                               c->layer_norm_epsilon);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, V, C, 1.0f, a.ln, C, m->lm_head.data,
-                   C, 0.0f, logits, V);
+      lens_sgemm_split (T, V, C, a.ln, C, m->lm_head.data, C, TRUE, 0.0f, logits, V);
     }
   ok = TRUE;
 

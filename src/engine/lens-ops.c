@@ -2,6 +2,7 @@
  * written so GCC vectorises them, and are compiled for AVX2+FMA beside a baseline version. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 #include <glib.h>
 
@@ -42,6 +43,48 @@ exp_nonpositive (float x)
 /* ------------------------------------------------------------------------------------------ */
 
 void
+lens_blas_use_one_thread (void)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done))
+    {
+      openblas_set_num_threads (1);
+      g_once_init_leave (&done, 1);
+    }
+}
+
+/* Threads for work on `n` columns or rows: at least `min_each` per thread. */
+static int
+split_threads (int n, int min_each)
+{
+  return MAX (1, MIN (omp_get_max_threads (), n / MAX (min_each, 1)));
+}
+
+void
+lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                  gboolean b_transposed, float beta, float *C, int ldc)
+{
+  lens_blas_use_one_thread ();
+  int n_threads = split_threads (N, 64);
+#pragma omp parallel num_threads(n_threads)
+  {
+    int j = omp_get_thread_num ();
+    int n0 = (int) ((int64_t) N * j / n_threads), n1 = (int) ((int64_t) N * (j + 1) / n_threads);
+    /* columns n0..n1 of B: (K, n1 - n0) at B + n0, or rows of B^T at B + n0 * ldb */
+    const float *Bj = b_transposed ? B + (size_t) n0 * ldb : B + n0;
+    /* OpenBLAS 0.3.21 runs a one-row sgemm through its packed GEMM path: measured 4x slower
+     * than the GEMV it amounts to (768 x 3072, this machine). One-token prompts take this. */
+    if (M == 1 && b_transposed)
+      cblas_sgemv (CblasRowMajor, CblasNoTrans, n1 - n0, K, 1.0f, Bj, ldb, A, 1, beta, C + n0, 1);
+    else if (M == 1)
+      cblas_sgemv (CblasRowMajor, CblasTrans, K, n1 - n0, 1.0f, Bj, ldb, A, 1, beta, C + n0, 1);
+    else
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, M,
+                   n1 - n0, K, 1.0f, A, lda, Bj, ldb, beta, C + n0, ldc);
+  }
+}
+
+void
 lens_matmul_forward (float *out, const float *inp, const float *w, const float *bias, int N, int IC,
                      int OC)
 {
@@ -53,13 +96,7 @@ lens_matmul_forward (float *out, const float *inp, const float *w, const float *
         memcpy (out + (size_t) n * OC, bias, sizeof (float) * (size_t) OC);
       beta = 1.0f;
     }
-  /* OpenBLAS 0.3.21 runs a one-row sgemm through its packed GEMM path: measured 4x slower than
-   * the GEMV it amounts to (768 x 3072, this machine). One-token prompts take this path. */
-  if (N == 1)
-    cblas_sgemv (CblasRowMajor, CblasTrans, IC, OC, 1.0f, w, OC, inp, 1, beta, out, 1);
-  else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, beta,
-                 out, OC);
+  lens_sgemm_split (N, OC, IC, inp, IC, w, OC, FALSE, beta, out, OC);
 }
 
 void
@@ -147,19 +184,28 @@ causal_softmax_row (float *row, int i, int T)
     row[j] = 0.0f;
 }
 
+size_t
+lens_attention_scratch_floats (int T)
+{
+  return (size_t) omp_get_max_threads () * (size_t) T * (size_t) T;
+}
+
 void
 lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int C, int NH)
 {
   int hs = C / NH;
   int C3 = 3 * C;
   float scale = 1.0f / sqrtf ((float) hs);
+  lens_blas_use_one_thread ();
 
+  /* heads are independent: split them over the threads, each with its own (T, T) scores */
+#pragma omp parallel for num_threads(MIN(omp_get_max_threads(), NH)) schedule(static)
   for (int h = 0; h < NH; h++)
     {
-      const float *q = qkv + h * hs;         /* (T, hs), row stride 3C */
-      const float *k = qkv + C + h * hs;     /* (T, hs), row stride 3C */
-      const float *v = qkv + 2 * C + h * hs; /* (T, hs), row stride 3C */
-      float *att = scratch;                  /* (T, T) */
+      const float *q = qkv + h * hs;                                 /* (T, hs), stride 3C */
+      const float *k = qkv + C + h * hs;                             /* (T, hs), stride 3C */
+      const float *v = qkv + 2 * C + h * hs;                         /* (T, hs), stride 3C */
+      float *att = scratch + (size_t) omp_get_thread_num () * T * T; /* (T, T) */
 
       /* att = scale * q . k^T */
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f,

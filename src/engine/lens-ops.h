@@ -4,6 +4,7 @@
  * Each optimised kernel has a naive reference beside it (suffix _ref) that tests compare with. */
 #pragma once
 
+#include <glib.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,22 @@ void lens_layernorm_forward (float *out, const float *inp, const float *weight, 
 /* x (N) = gelu_new(x), the tanh approximation GPT-2 uses. */
 void lens_gelu_new_forward (float *x, size_t N);
 
+/* The engine's one pool of threads is OpenMP's; OpenBLAS runs single-threaded inside it. OpenBLAS's
+ * own pthreads pool would spin (sched_yield) for a while after every call and take the second
+ * core from the OpenMP threads of the next step. Every kernel that calls BLAS calls this first
+ * (it sets OpenBLAS's thread count once per process). */
+void lens_blas_use_one_thread (void);
+
+/* C (M, N) = A (M, K) . B (K, N) + beta C, or A . B^T with B (N, K) when b_transposed. The N
+ * columns are split over the OpenMP threads, each running a single-threaded OpenBLAS call on its
+ * slice. */
+void lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       gboolean b_transposed, float beta, float *C, int ldc);
+
 /* out (T, C) = causal multi-head self-attention of qkv (T, 3C) (q | k | v, heads contiguous
- * within each). scratch: (T, T) floats. */
+ * within each). scratch: lens_attention_scratch_floats (T) floats (a (T, T) block per thread). */
 void lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int C, int NH);
+size_t lens_attention_scratch_floats (int T);
 void lens_attention_forward_ref (float *out, const float *qkv, int T, int C, int NH);
 
 /* x (N) += y (N) */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lens-error.h"
+#include "lens-ops.h"
 #include "lens-result.h"
 #include <cblas.h>
 
@@ -149,6 +150,7 @@ lens_result_target_probs (const LensResult *r, int32_t id, float *probs, GError 
   int cells = r->n_rows * r->n_tokens;
   const float *w = lens_model_unembedding (r->model) + (size_t) id * C; /* (C) */
   /* logits (R*T) = norm_resid (R*T, C) . w (C) */
+  lens_blas_use_one_thread ();
   cblas_sgemv (CblasRowMajor, CblasNoTrans, cells, C, 1.0f, r->norm_resid, C, w, 1, 0.0f, probs, 1);
   for (int i = 0; i < cells; i++)
     probs[i] = (float) exp ((double) probs[i] - (double) r->log_z[i]);
@@ -170,8 +172,7 @@ lens_result_target_rank (const LensResult *r, int row, int pos, int32_t id, floa
   g_autofree float *logits = g_new (float, V);
 
   /* logits (V) = W_U (V, C) . x (C) */
-  cblas_sgemv (CblasRowMajor, CblasNoTrans, V, C, 1.0f, lens_model_unembedding (r->model), C, x, 1,
-               0.0f, logits, 1);
+  lens_sgemm_split (1, V, C, x, C, lens_model_unembedding (r->model), C, TRUE, 0.0f, logits, V);
   float target = logits[id];
   int above = 0;
   for (int v = 0; v < V; v++)

@@ -79,8 +79,7 @@ resolve_rows (const LensRunOptions *o, int L, int *n_rows, GError **error)
  * cut into tiles; for every chunk of cells it runs a single-threaded GEMM per tile and reduces
  * each row of that block to partial softmax statistics and a partial top-k. The partials of all
  * tiles are merged at the end. Splitting by vocabulary keeps both cores busy even for one-token
- * prompts (13 cells), and running OpenBLAS single-threaded inside the threads leaves no pool of
- * idle threads spinning beside the reductions. */
+ * prompts (13 cells). */
 static gboolean
 unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GError **error)
 {
@@ -102,8 +101,7 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   float *part_logits = g_new (float, (n_cells * S * K));                 /* (cells, S, K) */
   gint cancelled = FALSE;
 
-  int blas_threads = openblas_get_num_threads ();
-  openblas_set_num_threads (1);
+  lens_blas_use_one_thread ();
 #pragma omp parallel num_threads(n_threads)
   {
     int j = omp_get_thread_num ();
@@ -138,7 +136,6 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
       }
     g_free (logits);
   }
-  openblas_set_num_threads (blas_threads);
 
   if (!cancelled)
     for (size_t cell = 0; cell < n_cells; cell++)

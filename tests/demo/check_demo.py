@@ -51,7 +51,9 @@ NUMBER = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
 
 
 def same_output(want, got):
-    """Same text, numbers compared with a tolerance of 2e-6."""
+    """Same text, numbers compared with a tolerance of 1e-5: the float32 sums of the forward pass
+    are not fixed to the last bit (how the GEMMs are split over threads changes their order,
+    which moved one printed probability by 2e-6), while an edited number stands out."""
     want_lines, got_lines = want.rstrip("\n").split("\n"), got.rstrip("\n").split("\n")
     if len(want_lines) != len(got_lines):
         return f"{len(got_lines)} lines printed, the card shows {len(want_lines)}"
@@ -59,7 +61,7 @@ def same_output(want, got):
         if NUMBER.sub("#", w) != NUMBER.sub("#", g):
             return f"line {i + 1} differs:\n  card: {w}\n  now:  {g}"
         for a, b in zip(NUMBER.findall(w), NUMBER.findall(g)):
-            if abs(float(a) - float(b)) > 2e-6:
+            if abs(float(a) - float(b)) > 1e-5:
                 return f"line {i + 1}: {a} in the card, {b} now"
     return None
 

@@ -53,7 +53,7 @@ test_attention (void)
     {
       int T = shapes[s][0], C = shapes[s][1], NH = shapes[s][2];
       g_autofree float *qkv = random_floats (rng, (size_t) T * 3 * C, 2.0);
-      g_autofree float *scratch = g_new (float, ((size_t) T * T));
+      g_autofree float *scratch = g_new (float, lens_attention_scratch_floats (T));
       g_autofree float *out = g_new (float, ((size_t) T * C));
       g_autofree float *ref = g_new (float, ((size_t) T * C));
       lens_attention_forward (out, qkv, scratch, T, C, NH);
