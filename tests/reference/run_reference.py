@@ -71,10 +71,10 @@ CHECKPOINTS = [
     dict(name="l3-c80-f32-tied-wide-heads", tok=("A", "json-pairs"), n_layer=3, n_embd=80,
          n_head=4, n_inner=64, n_positions=40, dtype="F32", prefix="", tied=True, std=0.3),
     # A vocabulary of several thousand ids: the engine cuts the unembedding into tiles of about
-    # 2,048 ids and merges their partial softmaxes; 2 layers x 80 positions is more than one
-    # chunk of cells.
+    # 2,048 ids and merges their partial softmaxes; embeddings + 1 block x 160 positions is more
+    # than one chunk (256) of cells.
     dict(name="l1-c32-f32-tied-vocab-6k", tok=("D", "gpt2"), n_layer=1, n_embd=32, n_head=2,
-         n_inner=None, n_positions=80, dtype="F32", prefix="", tied=True, std=0.5),
+         n_inner=None, n_positions=160, dtype="F32", prefix="", tied=True, std=0.5),
 ]
 
 LARGE = dict(name="gpt2-small-shape-f32", tok=("gpt2", "gpt2"), n_layer=12, n_embd=768, n_head=12,
