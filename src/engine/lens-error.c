@@ -4,6 +4,14 @@
 
 G_DEFINE_QUARK (lens - error - quark, lens_error)
 
+/* Characters that would break a line or steer a terminal: C0 and C1 controls, DEL, and the
+ * Unicode line and paragraph separators. */
+static gboolean
+breaks_line (gunichar c)
+{
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029;
+}
+
 char *
 lens_error_one_line (const char *message)
 {
@@ -11,20 +19,22 @@ lens_error_one_line (const char *message)
   const char *p = message;
   while (*p != '\0')
     {
-      const char *end = NULL;
-      /* the longest valid UTF-8 run from p */
-      g_utf8_validate (p, -1, &end);
-      for (const char *q = p; q < end; q++)
+      gunichar c = g_utf8_get_char_validated (p, -1);
+      if (c == (gunichar) -1 || c == (gunichar) -2) /* a byte that starts no valid character */
         {
-          guchar c = (guchar) *q;
-          if (c < 0x20 || c == 0x7F)
-            g_string_append_printf (out, c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\x%02X", c);
-          else
-            g_string_append_c (out, (char) c);
+          g_string_append_printf (out, "\\x%02X", (guchar) *p++);
+          continue;
         }
-      p = end;
-      if (*p != '\0') /* a byte that starts no valid character */
-        g_string_append_printf (out, "\\x%02X", (guchar) *p++);
+      const char *next = g_utf8_next_char (p);
+      if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\t')
+        g_string_append (out, "\\t");
+      else if (breaks_line (c))
+        g_string_append_printf (out, c < 0x80 ? "\\x%02X" : "\\u%04X", c);
+      else
+        g_string_append_len (out, p, next - p);
+      p = next;
     }
   return g_string_free (out, FALSE);
 }

@@ -235,11 +235,14 @@ lens_model_load (const char *dir, GError **error)
   if (m->store == NULL)
     return NULL;
   /* Map the weights in on the other core while this one parses the tokenizer. */
-  GThread *toucher = g_thread_new ("lens-touch-weights", touch_weights_thread, m->store);
+  GThread *toucher = g_thread_try_new ("lens-touch", touch_weights_thread, m->store, NULL);
   gboolean ok = load_tokenizer (m, error) && load_gpt2_weights (m, error);
   if (ok)
     lens_weight_store_touch (m->store); /* help with what is left */
-  g_thread_join (toucher);
+  else
+    lens_weight_store_touch_stop (m->store);
+  if (toucher != NULL) /* without it, this thread has touched everything above */
+    g_thread_join (toucher);
   if (!ok)
     return NULL;
 
@@ -435,7 +438,7 @@ lens_model_forward (LensModel *m, const int32_t *ids, int T, float *residuals, f
       .ln = g_new (float, TC),
       .qkv = g_new (float, 3 * TC),
       .att = g_new (float, TC),
-      .att_sc = g_new (float, lens_attention_scratch_floats (T)),
+      .att_sc = g_new (float, lens_attention_scratch_floats (T, c->n_head)),
       .proj = g_new (float, TC),
       .fc = g_new (float, ((size_t) T * c->n_inner)),
   };

@@ -65,10 +65,10 @@ lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, 
                   gboolean b_transposed, float beta, float *C, int ldc)
 {
   lens_blas_use_one_thread ();
-  int n_threads = split_threads (N, 64);
-#pragma omp parallel num_threads(n_threads)
+#pragma omp parallel num_threads(split_threads(N, 64))
   {
-    int j = omp_get_thread_num ();
+    /* partitioned by the team OpenMP gave, which may be smaller than asked for */
+    int j = omp_get_thread_num (), n_threads = omp_get_num_threads ();
     int n0 = (int) ((int64_t) N * j / n_threads), n1 = (int) ((int64_t) N * (j + 1) / n_threads);
     /* columns n0..n1 of B: (K, n1 - n0) at B + n0, or rows of B^T at B + n0 * ldb */
     const float *Bj = b_transposed ? B + (size_t) n0 * ldb : B + n0;
@@ -184,10 +184,16 @@ causal_softmax_row (float *row, int i, int T)
     row[j] = 0.0f;
 }
 
-size_t
-lens_attention_scratch_floats (int T)
+static int
+attention_threads (int NH)
 {
-  return (size_t) omp_get_max_threads () * (size_t) T * (size_t) T;
+  return MAX (1, MIN (omp_get_max_threads (), NH));
+}
+
+size_t
+lens_attention_scratch_floats (int T, int NH)
+{
+  return (size_t) attention_threads (NH) * (size_t) T * (size_t) T;
 }
 
 void
@@ -199,7 +205,7 @@ lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int
   lens_blas_use_one_thread ();
 
   /* heads are independent: split them over the threads, each with its own (T, T) scores */
-#pragma omp parallel for num_threads(MIN(omp_get_max_threads(), NH)) schedule(static)
+#pragma omp parallel for num_threads(attention_threads(NH)) schedule(static)
   for (int h = 0; h < NH; h++)
     {
       const float *q = qkv + h * hs;                                 /* (T, hs), stride 3C */
@@ -314,8 +320,8 @@ row_topk (const float *x, int V, int K, int32_t *ids, float *vals)
     {
       if (n == K)
         {
-          float block_max = x[v];
-          for (int l = 1; l < 8; l++)
+          float block_max = -INFINITY; /* a NaN never becomes the maximum */
+          for (int l = 0; l < 8; l++)
             block_max = x[v + l] > block_max ? x[v + l] : block_max;
           if (!(block_max > vals[K - 1]))
             continue;
@@ -340,6 +346,37 @@ lens_softmax_partial (const float *logits, int V, int32_t first_id, int K, int32
   for (int k = 0; k < K; k++)
     top_ids[k] += first_id;
   return p;
+}
+
+void
+lens_softmax_fold (LensSoftmaxPartial *acc, int32_t *acc_ids, float *acc_logits,
+                   const LensSoftmaxPartial *p, const int32_t *ids, const float *logits, int K,
+                   int32_t *scratch_ids, float *scratch_logits)
+{
+  /* rescale both to the common maximum m, as in lens_softmax_merge */
+  float m = p->max > acc->max ? p->max : acc->max;
+  double shift_a = (double) acc->max - (double) m, shift_p = (double) p->max - (double) m;
+  double scale_a = exp (shift_a), scale_p = exp (shift_p);
+  double s = scale_a * acc->sum_e + scale_p * p->sum_e;
+  double u
+      = scale_a * (acc->sum_ed + shift_a * acc->sum_e) + scale_p * (p->sum_ed + shift_p * p->sum_e);
+  *acc = (LensSoftmaxPartial){.max = m, .sum_e = s, .sum_ed = u};
+
+  /* the K best of both sorted lists; acc's ids are the lower ones, so it wins ties */
+  int a = 0, b = 0;
+  for (int k = 0; k < K; k++)
+    if (b >= K || (a < K && !(logits[b] > acc_logits[a])))
+      {
+        scratch_ids[k] = acc_ids[a];
+        scratch_logits[k] = acc_logits[a++];
+      }
+    else
+      {
+        scratch_ids[k] = ids[b];
+        scratch_logits[k] = logits[b++];
+      }
+  memcpy (acc_ids, scratch_ids, sizeof (int32_t) * (size_t) K);
+  memcpy (acc_logits, scratch_logits, sizeof (float) * (size_t) K);
 }
 
 LensSoftmaxStats

@@ -34,9 +34,10 @@ void lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float
                        gboolean b_transposed, float beta, float *C, int ldc);
 
 /* out (T, C) = causal multi-head self-attention of qkv (T, 3C) (q | k | v, heads contiguous
- * within each). scratch: lens_attention_scratch_floats (T) floats (a (T, T) block per thread). */
+ * within each). scratch: lens_attention_scratch_floats (T, NH) floats (a (T, T) block per
+ * thread). */
 void lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int C, int NH);
-size_t lens_attention_scratch_floats (int T);
+size_t lens_attention_scratch_floats (int T, int NH);
 void lens_attention_forward_ref (float *out, const float *qkv, int T, int C, int NH);
 
 /* x (N) += y (N) */
@@ -69,6 +70,12 @@ typedef struct
 /* logits (V) of the ids first_id .. first_id + V - 1. top_ids/top_logits: (K), 1 <= K <= V. */
 LensSoftmaxPartial lens_softmax_partial (const float *logits, int V, int32_t first_id, int K,
                                          int32_t *top_ids, float *top_logits);
+/* Folds the partial `p` (ids, logits: (K)) of a slice that comes after `acc`'s into `acc`, which
+ * then summarises both slices; equal logits keep the lower id first. scratch_ids/scratch_logits:
+ * (K). */
+void lens_softmax_fold (LensSoftmaxPartial *acc, int32_t *acc_ids, float *acc_logits,
+                        const LensSoftmaxPartial *p, const int32_t *ids, const float *logits, int K,
+                        int32_t *scratch_ids, float *scratch_logits);
 /* Combines n partials of disjoint slices given in increasing id order. top_ids/top_logits are
  * (n, K); the result is the same as lens_softmax_topk over the whole row. */
 LensSoftmaxStats lens_softmax_merge (const LensSoftmaxPartial *parts, const int32_t *top_ids,

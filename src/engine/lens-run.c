@@ -76,11 +76,11 @@ resolve_rows (const LensRunOptions *o, int L, int *n_rows, GError **error)
   return g_memdup2 (o->layers, sizeof (int) * (size_t) o->n_layers);
 }
 
-/* The unembedding of every cell, reduced on the fly. Each thread owns a slice of the vocabulary,
- * cut into tiles; for every chunk of cells it runs a single-threaded GEMM per tile and reduces
- * each row of that block to partial softmax statistics and a partial top-k. The partials of all
- * tiles are merged at the end. Splitting by vocabulary keeps both cores busy even for one-token
- * prompts (13 cells). */
+/* The unembedding of every cell, reduced on the fly. The vocabulary is cut into tiles and each
+ * thread takes a contiguous run of them; for every chunk of cells it runs a single-threaded GEMM
+ * per tile, reduces each row of that block to partial softmax statistics and a partial top-k,
+ * and folds that into its running partial of the row. The threads' partials are merged at the
+ * end. Splitting by vocabulary keeps both cores busy even for one-token prompts (13 cells). */
 static gboolean
 unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GError **error)
 {
@@ -97,22 +97,31 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
     tiles_per_thread--;
   int S = n_threads * tiles_per_thread; /* tile t: ids [V t / S, V (t + 1) / S) */
   int max_tile = (V + S - 1) / S;
-  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, (n_cells * S)); /* (cells, S) */
-  int32_t *part_ids = g_new (int32_t, (n_cells * S * K));                /* (cells, S, K) */
-  float *part_logits = g_new (float, (n_cells * S * K));                 /* (cells, S, K) */
+  /* one running partial per (cell, thread) */
+  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, (n_cells * n_threads)); /* (cells, P) */
+  int32_t *part_ids = g_new (int32_t, (n_cells * n_threads * K));                /* (cells, P, K) */
+  float *part_logits = g_new (float, (n_cells * n_threads * K));                 /* (cells, P, K) */
+  int team = n_threads;
   gint cancelled = FALSE;
 
   lens_blas_use_one_thread ();
 #pragma omp parallel num_threads(n_threads)
   {
-    int j = omp_get_thread_num ();
+    /* the tiles are split over the team OpenMP gave, which may be smaller than asked for; in
+     * order, so that each thread's ids come after the previous thread's */
+    int j = omp_get_thread_num (), P = omp_get_num_threads ();
+    int t0 = (int) ((int64_t) S * j / P), t1 = (int) ((int64_t) S * (j + 1) / P);
+    if (j == 0)
+      team = P;
     float *logits = g_new (float, ((size_t) LENS_CELLS_PER_CHUNK * max_tile)); /* (chunk, tile) */
+    int32_t *tile_ids = g_new (int32_t, 2 * (size_t) K); /* a tile's top-k, then fold scratch */
+    float *tile_logits = g_new (float, 2 * (size_t) K);
 
     for (int chunk = 0; chunk < n_chunks && !g_atomic_int_get (&cancelled); chunk++)
       {
         size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
         int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
-        for (int t = j * tiles_per_thread; t < (j + 1) * tiles_per_thread; t++)
+        for (int t = t0; t < t1; t++)
           {
             int v0 = (int) ((int64_t) V * t / S), v1 = (int) ((int64_t) V * (t + 1) / S);
             int Vt = v1 - v0;
@@ -121,9 +130,18 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
                          r->norm_resid + first * C, C, wu + (size_t) v0 * C, C, 0.0f, logits, Vt);
             for (int i = 0; i < n; i++)
               {
-                size_t slot = (first + (size_t) i) * S + t;
-                parts[slot] = lens_softmax_partial (logits + (size_t) i * Vt, Vt, v0, K,
-                                                    part_ids + slot * K, part_logits + slot * K);
+                size_t slot = (first + (size_t) i) * n_threads + j;
+                const float *row = logits + (size_t) i * Vt;
+                if (t == t0)
+                  parts[slot] = lens_softmax_partial (row, Vt, v0, K, part_ids + slot * K,
+                                                      part_logits + slot * K);
+                else
+                  {
+                    LensSoftmaxPartial p
+                        = lens_softmax_partial (row, Vt, v0, K, tile_ids, tile_logits);
+                    lens_softmax_fold (&parts[slot], part_ids + slot * K, part_logits + slot * K,
+                                       &p, tile_ids, tile_logits, K, tile_ids + K, tile_logits + K);
+                  }
               }
           }
         /* The caller's callbacks run on this thread only. */
@@ -136,15 +154,17 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
           }
       }
     g_free (logits);
+    g_free (tile_ids);
+    g_free (tile_logits);
   }
 
   if (!cancelled)
     for (size_t cell = 0; cell < n_cells; cell++)
       {
-        size_t slot = cell * S;
+        size_t slot = cell * n_threads;
         LensSoftmaxStats st
-            = lens_softmax_merge (parts + slot, part_ids + slot * K, part_logits + slot * K, S, K,
-                                  r->top_ids + cell * K, r->top_probs + cell * K);
+            = lens_softmax_merge (parts + slot, part_ids + slot * K, part_logits + slot * K, team,
+                                  K, r->top_ids + cell * K, r->top_probs + cell * K);
         r->log_z[cell] = st.log_z;
         r->entropy[cell] = st.entropy;
       }

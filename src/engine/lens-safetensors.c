@@ -603,10 +603,16 @@ is_plain_file_name (const char *s, size_t len)
   if (len == 0 || strlen (s) != len || strchr (s, '/') != NULL || strchr (s, '\\') != NULL
       || strstr (s, "..") != NULL || strcmp (s, ".") == 0)
     return FALSE;
-  /* no control characters: the name ends up in messages that must stay one line */
-  for (size_t i = 0; i < len; i++)
-    if ((guchar) s[i] < 0x20 || s[i] == 0x7F)
-      return FALSE;
+  /* UTF-8 without control characters (C0, DEL, C1, U+2028/9): the name ends up in messages that
+   * must stay one line */
+  if (!g_utf8_validate_len (s, len, NULL))
+    return FALSE;
+  for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029)
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -758,6 +764,13 @@ lens_weight_store_size (const LensWeightStore *ws)
 /* Touching goes by 2 MiB chunks handed out from an atomic cursor, so any number of threads can
  * share the work. */
 #define TOUCH_CHUNK ((size_t) 2 << 20)
+
+void
+lens_weight_store_touch_stop (LensWeightStore *ws)
+{
+  /* past every chunk of any store: each toucher stops after its current chunk */
+  g_atomic_int_set (&ws->touch_cursor, G_MAXINT / 2);
+}
 
 void
 lens_weight_store_touch (LensWeightStore *ws)

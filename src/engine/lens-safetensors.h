@@ -78,6 +78,9 @@ uint64_t lens_weight_store_size (const LensWeightStore *ws);
  * even when cached (120 ms for GPT-2 small, measured here). lens_model_load runs this beside the
  * tokenizer's parsing so that the first forward pass does not pay it. */
 void lens_weight_store_touch (LensWeightStore *ws);
+/* Makes every lens_weight_store_touch return after the chunk it is on (a failed load need not
+ * read the rest of the weights). */
+void lens_weight_store_touch_stop (LensWeightStore *ws);
 
 size_t lens_dtype_size (LensDType dtype);
 const char *lens_dtype_name (LensDType dtype);

@@ -610,6 +610,12 @@ def main():
                 K = V // 4 - 50
                 cases.append((f"{n}/short-topk-{K}-of-{V}",
                               lambda ck=ck, p=short, K=K: lens_case(cli, ck, p, K, [" lens"])))
+                # OpenMP may give a smaller team than asked for (here 4 asked, 2 allowed): the
+                # engine must split its columns and tiles over the threads it got.
+                cases.append((f"{n}/full-context-openmp-team-smaller-than-asked",
+                              lambda ck=ck, p=full, t=targets: lens_case(
+                                  cli, ck, p, 10, t,
+                                  env={"OMP_NUM_THREADS": "4", "OMP_THREAD_LIMIT": "2"})))
             if V < 1000:
                 one = fit_prompt(ck.tok, 1, rng)
                 cases.append((f"{n}/one-token-topk-all-{V}",

@@ -53,7 +53,7 @@ test_attention (void)
     {
       int T = shapes[s][0], C = shapes[s][1], NH = shapes[s][2];
       g_autofree float *qkv = random_floats (rng, (size_t) T * 3 * C, 2.0);
-      g_autofree float *scratch = g_new (float, lens_attention_scratch_floats (T));
+      g_autofree float *scratch = g_new (float, lens_attention_scratch_floats (T, NH));
       g_autofree float *out = g_new (float, ((size_t) T * C));
       g_autofree float *ref = g_new (float, ((size_t) T * C));
       lens_attention_forward (out, qkv, scratch, T, C, NH);
@@ -203,6 +203,52 @@ test_softmax_merge (void)
     }
 }
 
+/* Folding the partials of consecutive slices one by one into a running partial, then merging
+ * two such running partials, equals the whole-row reference; equal logits across slices keep the
+ * lower id first. */
+static void
+test_softmax_fold (void)
+{
+  g_autoptr (GRand) rng = g_rand_new_with_seed (6);
+  int V = 6007, K = 12;
+  g_autofree float *logits = random_floats (rng, V, 15.0);
+  logits[100] = logits[3100] = logits[5900] = 60.0f; /* a tie over three slices and both halves */
+  logits[700] = logits[701] = 55.0f;                 /* a tie inside one slice */
+  for (int n = 2; n <= 6; n++)                       /* slices per half */
+    {
+      LensSoftmaxPartial acc[2];
+      int32_t acc_ids[2 * 12], ids[12], scratch_ids[12], out_ids[12], ref_ids[12];
+      float acc_top[2 * 12], top[12], scratch_top[12], out_probs[12], ref_probs[12];
+      for (int half = 0; half < 2; half++)
+        for (int j = 0; j < n; j++)
+          {
+            int t = half * n + j;
+            int v0 = V * t / (2 * n), v1 = V * (t + 1) / (2 * n);
+            if (j == 0)
+              acc[half] = lens_softmax_partial (logits + v0, v1 - v0, v0, K, acc_ids + half * K,
+                                                acc_top + half * K);
+            else
+              {
+                LensSoftmaxPartial p = lens_softmax_partial (logits + v0, v1 - v0, v0, K, ids, top);
+                lens_softmax_fold (&acc[half], acc_ids + half * K, acc_top + half * K, &p, ids, top,
+                                   K, scratch_ids, scratch_top);
+              }
+          }
+      LensSoftmaxStats st = lens_softmax_merge (acc, acc_ids, acc_top, 2, K, out_ids, out_probs);
+      LensSoftmaxStats ref = lens_softmax_topk_ref (logits, V, K, ref_ids, ref_probs);
+      g_assert_cmpfloat (fabs (st.log_z - ref.log_z), <, 1e-5 * fabs (ref.log_z));
+      g_assert_cmpfloat (fabs (st.entropy - ref.entropy), <, 1e-5);
+      for (int k = 0; k < K; k++)
+        {
+          g_assert_cmpint (out_ids[k], ==, ref_ids[k]);
+          g_assert_cmpfloat (fabs (out_probs[k] - ref_probs[k]), <, 1e-6);
+        }
+      const int32_t expected[] = {100, 3100, 5900, 700, 701};
+      for (int k = 0; k < 5; k++)
+        g_assert_cmpint (out_ids[k], ==, expected[k]);
+    }
+}
+
 static void
 test_softmax_uniform (void)
 {
@@ -230,5 +276,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/softmax-topk-orders", test_softmax_topk_orders);
   g_test_add_func ("/ops/softmax-uniform", test_softmax_uniform);
   g_test_add_func ("/ops/softmax-merge", test_softmax_merge);
+  g_test_add_func ("/ops/softmax-fold", test_softmax_fold);
   return g_test_run ();
 }

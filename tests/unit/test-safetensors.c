@@ -809,6 +809,10 @@ test_store_index_errors (void)
   expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
   write_text (dir, idx, "{'weight_map':{'a':'.'}}");
   expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
+  write_text (dir, idx, "{'weight_map':{'a':'s1\\u0085.safetensors'}}"); /* NEXT LINE (C1) */
+  expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
+  write_text (dir, idx, "{'weight_map':{'a':'s1\\u2028.safetensors'}}"); /* LINE SEPARATOR */
+  expect_store_fail (dir, LENS_ERROR_FORMAT, "not a plain file name");
   write_text (dir, idx, "{'weight_map':{'a':1}}");
   expect_store_fail (dir, LENS_ERROR_FORMAT, "must be a file name string");
   write_text (dir, idx, "{'weight_map':{}}");
