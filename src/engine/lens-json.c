@@ -472,6 +472,67 @@ scan_document (Scanner *sc, GError **error)
     }
 }
 
+/* json-c 0.16 decodes an escaped surrogate pair to U+FFFD whenever the code point's low 16 bits
+ * fall in the surrogate range (U+1D800-U+1DFFF, U+2D800-U+2DFFF (CJK Extension F), ...: 32 of
+ * every 1024 high surrogates). Python's json.dump writes exactly such escapes by default. So
+ * before json-c sees a text the scanner has accepted, its escaped pairs are replaced by the
+ * UTF-8 they stand for; the scanner has checked that every high surrogate escape is followed by
+ * a low one. */
+static gboolean
+has_escaped_surrogate (const char *s, size_t len)
+{
+  for (const char *p = s; (p = memchr (p, '\\', (size_t) (s + len - p))) != NULL; p += 2)
+    {
+      if (s + len - p < 6)
+        return FALSE;
+      if (p[1] == 'u' && (p[2] == 'd' || p[2] == 'D') && strchr ("89abAB", p[3]) != NULL
+          && p[3] != '\0')
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A copy of the (valid) JSON text with every escaped surrogate pair written as UTF-8; *out_len
+ * receives its length. Other escapes are copied as they are. */
+static char *
+unescape_surrogate_pairs (const char *s, size_t len, size_t *out_len)
+{
+  GString *out = g_string_sized_new (len);
+  gboolean in_string = FALSE;
+  for (size_t i = 0; i < len; i++)
+    {
+      if (!in_string)
+        {
+          in_string = s[i] == '"';
+          g_string_append_c (out, s[i]);
+          continue;
+        }
+      if (s[i] == '"')
+        in_string = FALSE;
+      if (s[i] != '\\')
+        {
+          g_string_append_c (out, s[i]);
+          continue;
+        }
+      int hi = s[i + 1] == 'u' ? lens_json_hex4 (s + i + 2) : -1;
+      if (hi >= 0xD800 && hi <= 0xDBFF)
+        {
+          int lo = lens_json_hex4 (s + i + 8);
+          gunichar c = 0x10000 + (((gunichar) hi - 0xD800) << 10) + ((gunichar) lo - 0xDC00);
+          g_string_append_unichar (out, c);
+          i += 11;
+        }
+      else
+        {
+          /* the backslash and the escaped character; a \u's digits follow as plain text */
+          g_string_append_len (out, s + i, 2);
+          i++;
+        }
+    }
+  *out_len = out->len;
+  return g_string_free (out, FALSE);
+}
+
 json_object *
 lens_json_parse (const char *text, size_t len, const char *name, GError **error)
 {
@@ -530,6 +591,12 @@ lens_json_parse_limited (const char *text, size_t len, const char *name, int max
       json_tokener_free (tok);
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: JSON text too large", name);
       return NULL;
+    }
+  g_autofree char *rewritten = NULL;
+  if (has_escaped_surrogate (text, len))
+    {
+      rewritten = unescape_surrogate_pairs (text, len, &len);
+      text = rewritten;
     }
   json_object *obj = json_tokener_parse_ex (tok, text, (int) len);
   enum json_tokener_error jerr = json_tokener_get_error (tok);

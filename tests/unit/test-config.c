@@ -1,6 +1,7 @@
 /* Unit tests for lens-config: GPT-2 config.json parsing, defaults, and one test per rejection rule
  * (types, ranges, unsupported model types and options, malformed JSON). */
 #include "lens-config.h"
+#include "lens-json.h"
 #include "lens-error.h"
 
 #include <glib/gstdio.h>
@@ -335,6 +336,25 @@ test_load (void)
   g_rmdir (dir);
 }
 
+/* lens_json_parse hands json-c a text whose escaped surrogate pairs are already UTF-8: json-c 0.16
+ * turns 32 of every 1024 of them (here U+1DA04 and U+2D800, CJK Extension F) into U+FFFD. Other
+ * escapes, including an escaped backslash before "ud836", stay as they were. */
+static void
+test_json_surrogate_pairs (void)
+{
+  const char *text = "{\"k\": \"\\ud836\\ude04 \\uD876\\uDC00 \\ud83d\\ude00 \\u00e9 \\\\ud836 "
+                     "\\\"\", \"\\ud836\\ude04\": 1}";
+  g_autoptr (GError) error = NULL;
+  json_object *obj = lens_json_parse (text, strlen (text), "t.json", &error);
+  g_assert_no_error (error);
+  json_object *v = NULL;
+  g_assert_true (json_object_object_get_ex (obj, "k", &v));
+  g_assert_cmpstr (json_object_get_string (v), ==,
+                   "\xf0\x9d\xa8\x84 \xf0\xad\xa0\x80 \xf0\x9f\x98\x80 \xc3\xa9 \\ud836 \"");
+  g_assert_true (json_object_object_get_ex (obj, "\xf0\x9d\xa8\x84", NULL));
+  json_object_put (obj);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -350,5 +370,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/reject/flags", test_flags);
   g_test_add_func ("/config/reject/bad-json", test_bad_json);
   g_test_add_func ("/config/load", test_load);
+  g_test_add_func ("/config/json-surrogate-pairs", test_json_surrogate_pairs);
   return g_test_run ();
 }

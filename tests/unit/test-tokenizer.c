@@ -481,6 +481,8 @@ test_flat_vocab (void)
        "\"\\ud83d\\ude00\": 7, \"\xc3\xa9x\": 8, \"\\b\\f\\n\\r\\t\": 9, \"\\u0120a\": 10, "
        "\"\\u0041\": 11, \"<|endoftext|>\": 12, \"\xc4\xa0\": 13}",
        TRUE},
+      /* json-c alone would decode these two to U+FFFD (see lens_json_parse) */
+      {"{\"\\ud836\\ude04\": 0, \"\\uD876\\uDC00\": 1}", TRUE},
       {"{\"a\": 0, \"b\": 1, \"ab\": 2.0}", FALSE},
       {"{\"a\": 0, \"b\": 1, \"ab\": 2e0}", FALSE},
       {"{\"a\": 0, \"b\": 1, \"ab\": -2}", FALSE},
