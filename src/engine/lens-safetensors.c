@@ -510,6 +510,11 @@ lens_safetensors_open (const char *path, GError **error)
           lens_safetensors_free (st);
           return NULL;
         }
+      /* 2 MiB pages where the kernel can: a file read through this mapping is cached in 2 MiB
+       * folios, and later loads map each with one entry instead of 512. On this VM touching a
+       * mapped 4 KiB page for the first time costs about 1 us even when cached: GPT-2 small's
+       * 475 MB took 250 ms to touch in 4 KiB folios and 7 ms in 2 MiB ones. */
+      madvise (map, st->len, MADV_HUGEPAGE);
       madvise (map, st->len, MADV_WILLNEED);
       st->map = map;
       st->map_len = st->len;
