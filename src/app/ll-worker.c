@@ -414,11 +414,13 @@ run_cancel_cb (gpointer user_data)
   return g_cancellable_is_cancelled (d->cancellable);
 }
 
+/* Keyed by model and token ids, not top-k: a cached result with more tokens per cell serves any
+ * smaller top-k (lens_result_with_top_k). */
 static char *
-cache_key (LensModel *model, int top_k, const int32_t *ids, int T)
+cache_key (LensModel *model, const int32_t *ids, int T)
 {
   GString *s = g_string_new (lens_model_path (model));
-  g_string_append_printf (s, "\n%d\n", top_k);
+  g_string_append_c (s, '\n');
   for (int t = 0; t < T; t++)
     g_string_append_printf (s, "%" G_GINT32_FORMAT ",", ids[t]);
   return g_string_free (s, FALSE);
@@ -466,6 +468,18 @@ cache_insert (LlWorker *self, char *key, LensResult *result)
   e->bytes = result_bytes (result);
 
   g_mutex_lock (&self->cache_lock);
+  /* a result for a larger top-k replaces the one it supersedes */
+  for (GList *l = self->cache.head; l != NULL; l = l->next)
+    {
+      CacheEntry *old = l->data;
+      if (strcmp (old->key, e->key) == 0)
+        {
+          self->cache_bytes -= old->bytes;
+          g_queue_delete_link (&self->cache, l);
+          cache_entry_free (old);
+          break;
+        }
+    }
   g_queue_push_head (&self->cache, e);
   self->cache_bytes += e->bytes;
   /* Keep at least the newest entry, however big. */
@@ -514,13 +528,14 @@ run_thread (GTask *task, LlWorker *self)
 
   const int32_t *id_data = (const int32_t *) (void *) ids->data;
   int T = (int) ids->len;
-  char *key = cache_key (d->model, d->top_k, id_data, T);
-  LensResult *result = cache_lookup (self, key);
-  if (result != NULL)
+  char *key = cache_key (d->model, id_data, T);
+  g_autoptr (LensResult) cached = cache_lookup (self, key);
+  if (cached != NULL && cached->top_k >= d->top_k)
     {
       d->from_cache = TRUE;
       g_free (key);
-      g_task_return_pointer (task, result, (GDestroyNotify) lens_result_unref);
+      g_task_return_pointer (task, lens_result_with_top_k (cached, d->top_k),
+                             (GDestroyNotify) lens_result_unref);
       return;
     }
 
@@ -532,7 +547,7 @@ run_thread (GTask *task, LlWorker *self)
       .progress = run_progress_cb,
       .user_data = d,
   };
-  result = lens_run_ids (d->model, id_data, T, d->prompt, &options, &error);
+  LensResult *result = lens_run_ids (d->model, id_data, T, d->prompt, &options, &error);
   if (result == NULL)
     {
       g_free (key);

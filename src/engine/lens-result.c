@@ -69,11 +69,41 @@ lens_result_ref (LensResult *r)
   return r;
 }
 
+LensResult *
+lens_result_with_top_k (LensResult *r, int top_k)
+{
+  g_return_val_if_fail (r != NULL && top_k >= 1, NULL);
+  if (top_k >= r->top_k)
+    return lens_result_ref (r);
+  LensResult *v = g_new (LensResult, 1);
+  *v = *r;
+  v->ref_count = 1;
+  v->borrowed_from = lens_result_ref (r);
+  v->top_k = top_k;
+  size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
+  v->top_ids = g_new (int32_t, (cells * top_k));
+  v->top_probs = g_new (float, (cells * top_k));
+  for (size_t c = 0; c < cells; c++)
+    {
+      memcpy (v->top_ids + c * top_k, r->top_ids + c * r->top_k, sizeof (int32_t) * top_k);
+      memcpy (v->top_probs + c * top_k, r->top_probs + c * r->top_k, sizeof (float) * top_k);
+    }
+  return v;
+}
+
 void
 lens_result_unref (LensResult *r)
 {
   if (r == NULL || !g_atomic_int_dec_and_test (&r->ref_count))
     return;
+  if (r->borrowed_from != NULL)
+    {
+      g_free (r->top_ids);
+      g_free (r->top_probs);
+      lens_result_unref (r->borrowed_from);
+      g_free (r);
+      return;
+    }
 
   g_free (r->prompt);
   model_info_clear (&r->model_info);

@@ -30,7 +30,7 @@ typedef struct
   int vocab_size;
 } LensModelInfo;
 
-typedef struct
+typedef struct LensResult
 {
   gint ref_count;
   char *prompt; /* may be NULL for imported results that lack it */
@@ -60,6 +60,10 @@ typedef struct
   char **vocab_texts;
   /* Imported tracked probabilities: tracked[t] maps token string -> float[R] (may be NULL). */
   GHashTable **tracked;
+
+  /* Set on a result made by lens_result_with_top_k: every array except top_ids and top_probs
+   * belongs to this result, of which it holds a reference. */
+  struct LensResult *borrowed_from;
 } LensResult;
 
 typedef struct
@@ -81,6 +85,10 @@ LensResult *lens_run_ids (LensModel *model, const int32_t *ids, int T, const cha
                           const LensRunOptions *options, GError **error);
 
 LensResult *lens_result_ref (LensResult *result);
+/* The same result keeping only the `top_k` best tokens of each cell: a new reference to `result`
+ * itself when it has no more than that, otherwise a result that shares everything else with it
+ * (so changing the top-k never needs the model again when fewer tokens are asked for). */
+LensResult *lens_result_with_top_k (LensResult *result, int top_k);
 void lens_result_unref (LensResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensResult, lens_result_unref)
 

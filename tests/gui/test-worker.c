@@ -179,19 +179,47 @@ test_newer_cancels_older (void)
   g_assert_true (c.result == b.result);
   g_assert_cmpint (ll_worker_get_n_forward (w), ==, 1);
 
-  /* Another top-k is another result. */
+  /* A smaller top-k comes from the cached result without a run: each cell's best 3 of its 5. */
   Outcome d = {0};
   ll_worker_run_async (w, "The Eiffel Tower is in the city of", 3, NULL, run_cb, &d);
   wait_for (&d);
   g_assert_no_error (d.error);
-  g_assert_false (d.from_cache);
+  g_assert_true (d.from_cache);
   g_assert_cmpint (d.result->top_k, ==, 3);
+  g_assert_cmpint (ll_worker_get_n_forward (w), ==, 1);
+  size_t cells = (size_t) b.result->n_rows * b.result->n_tokens;
+  for (size_t cell = 0; cell < cells; cell++)
+    {
+      g_assert_cmpmem (d.result->top_ids + cell * 3, 3 * sizeof (int32_t),
+                       b.result->top_ids + cell * 5, 3 * sizeof (int32_t));
+      g_assert_cmpmem (d.result->top_probs + cell * 3, 3 * sizeof (float),
+                       b.result->top_probs + cell * 5, 3 * sizeof (float));
+    }
+  g_assert_cmpmem (d.result->entropy, cells * sizeof (float), b.result->entropy,
+                   cells * sizeof (float));
+
+  /* A larger one needs the model; its result then serves the smaller ones. */
+  Outcome e = {0}, f = {0};
+  ll_worker_run_async (w, "The Eiffel Tower is in the city of", 8, NULL, run_cb, &e);
+  wait_for (&e);
+  g_assert_no_error (e.error);
+  g_assert_false (e.from_cache);
+  g_assert_cmpint (e.result->top_k, ==, 8);
   g_assert_cmpint (ll_worker_get_n_forward (w), ==, 2);
+  ll_worker_run_async (w, "The Eiffel Tower is in the city of", 5, NULL, run_cb, &f);
+  wait_for (&f);
+  g_assert_true (f.from_cache);
+  g_assert_cmpint (f.result->top_k, ==, 5);
+  g_assert_cmpint (ll_worker_get_n_forward (w), ==, 2);
+  g_assert_cmpmem (f.result->top_ids, cells * 5 * sizeof (int32_t), b.result->top_ids,
+                   cells * 5 * sizeof (int32_t));
 
   outcome_clear (&a);
   outcome_clear (&b);
   outcome_clear (&c);
   outcome_clear (&d);
+  outcome_clear (&e);
+  outcome_clear (&f);
   wait_idle (w);
 }
 

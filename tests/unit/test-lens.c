@@ -173,6 +173,39 @@ test_bad_requests (void)
 }
 
 /* The bundled demo model: loads, and its lens' last row is its own next-token distribution. */
+/* A result with fewer tokens per cell shares everything else with the one it came from and
+ * outlives it; views of views work; asking for as many or more returns the result itself. */
+static void
+test_with_top_k (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  LensRunOptions opts = {.top_k = 6};
+  LensResult *r = lens_run_prompt (m, "the cat sat", &opts, &error);
+  g_assert_no_error (error);
+  size_t cells = (size_t) r->n_rows * r->n_tokens;
+  g_autofree int32_t *ids6 = g_memdup2 (r->top_ids, cells * 6 * sizeof (int32_t));
+  g_autofree float *entropy = g_memdup2 (r->entropy, cells * sizeof (float));
+
+  g_assert_true (lens_result_with_top_k (r, 6) == r);
+  lens_result_unref (r); /* the reference just taken */
+  LensResult *v4 = lens_result_with_top_k (r, 4);
+  lens_result_unref (r); /* the run's own: v4 keeps it alive */
+  LensResult *v2 = lens_result_with_top_k (v4, 2);
+  lens_result_unref (v4);
+  g_assert_cmpint (v2->top_k, ==, 2);
+  for (size_t c = 0; c < cells; c++)
+    g_assert_cmpmem (v2->top_ids + c * 2, 2 * sizeof (int32_t), ids6 + c * 6, 2 * sizeof (int32_t));
+  g_assert_cmpmem (v2->entropy, cells * sizeof (float), entropy, cells * sizeof (float));
+  g_assert_cmpstr (v2->prompt, ==, "the cat sat");
+  /* target queries still work through the shared residuals and model */
+  g_autofree float *probs = g_new (float, cells);
+  g_assert_true (lens_result_target_probs (v2, v2->top_ids[0], probs, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (fabs (probs[0] - v2->top_probs[0]), <, 1e-5);
+  lens_result_unref (v2);
+}
+
 static void
 test_demo_model (void)
 {
@@ -218,6 +251,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lens/target-queries", test_target_queries);
   g_test_add_func ("/lens/cancel-and-progress", test_cancel_and_progress);
   g_test_add_func ("/lens/bad-requests", test_bad_requests);
+  g_test_add_func ("/lens/with-top-k", test_with_top_k);
   g_test_add_func ("/lens/demo-model", test_demo_model);
   int status = g_test_run ();
 
