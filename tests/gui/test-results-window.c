@@ -11,8 +11,6 @@
  * goes back to the model; saves screenshots into --artifacts. */
 #include "config.h"
 
-#include <X11/Xlib.h>
-#include <gdk/x11/gdkx.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include "lens-results-io.h"
 #include "ll-application.h"
 #include "ll-window.h"
+#include "gui-support.h"
 
 static char *opt_model;
 static char *opt_artifacts;
@@ -30,54 +29,7 @@ static LlApplication *app;
 static int failures;
 static char *tmp_dir;
 
-#define CHECK(cond, ...)                                                                           \
-  G_STMT_START                                                                                     \
-  {                                                                                                \
-    if (cond)                                                                                      \
-      g_print ("ok   %s\n", #cond);                                                                \
-    else                                                                                           \
-      {                                                                                            \
-        failures++;                                                                                \
-        g_print ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                   \
-        g_print (__VA_ARGS__);                                                                     \
-        g_print ("\n");                                                                            \
-      }                                                                                            \
-  }                                                                                                \
-  G_STMT_END
-
 /* ---- waiting while the main loop runs ---- */
-
-static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wait_until (Condition cond, gpointer data, int timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (5, tick_cb, NULL);
-  gboolean ok;
-  while (!(ok = cond (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
-
-static gboolean
-always_false (gpointer data)
-{
-  return FALSE;
-}
-
-static void
-spin_ms (int ms)
-{
-  wait_until (always_false, NULL, ms);
-}
 
 static gboolean
 model_idle (gpointer data)
@@ -112,9 +64,9 @@ open_and_wait (const char *path, int timeout_ms)
 {
   ll_window_open_results (window, path);
   CHECK (ll_window_get_opening (window), "no loading state while %s is read", path);
-  gboolean done = wait_until (open_done, NULL, timeout_ms);
+  gboolean done = gui_wait_until (open_done, NULL, timeout_ms);
   CHECK (done, "%s did not open within %d ms", path, timeout_ms);
-  spin_ms (50);
+  gui_spin_ms (50);
   return done;
 }
 
@@ -132,14 +84,6 @@ open_ok (const char *path, int timeout_ms)
 
 /* ---- main-loop gap measurement (as in test-window.c) ---- */
 
-static gint64
-thread_cpu_us (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (gint64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 typedef struct
 {
   gint64 last, last_cpu;
@@ -154,7 +98,7 @@ gap_cb (gpointer data)
 {
   GapMeter *m = data;
   gint64 now = g_get_monotonic_time ();
-  gint64 cpu = thread_cpu_us ();
+  gint64 cpu = gui_thread_cpu_us ();
   if (m->last != 0)
     {
       gint64 gap = now - m->last, cpu_gap = cpu - m->last_cpu;
@@ -178,90 +122,18 @@ open_finished_cb (LlWindow *win, gboolean ok, GapMeter *m)
   m->opened = TRUE;
 }
 
-/* ---- pixels, pointer and tooltips (as in test-window.c) ---- */
-
-static GdkTexture *
-render_widget (GtkWidget *widget)
-{
-  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
-  if (w <= 0 || h <= 0)
-    return NULL;
-  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, w, h);
-  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snapshot);
-  if (node == NULL)
-    return NULL;
-  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  return gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
-}
+/* ---- screenshots ---- */
 
 static void
 save_screenshot (const char *name)
 {
-  g_autoptr (GdkTexture) texture = render_widget (GTK_WIDGET (window));
+  g_autoptr (GdkTexture) texture = gui_render_widget (GTK_WIDGET (window));
   CHECK (texture != NULL, "window rendered nothing");
   if (texture == NULL)
     return;
   g_autofree char *path = g_build_filename (opt_artifacts, name, NULL);
   CHECK (gdk_texture_save_to_png (texture, path), "could not write %s", path);
   g_print ("# screenshot: %s\n", path);
-}
-
-static gboolean
-warp_pointer_to (GtkWidget *widget, double x, double y)
-{
-  GtkNative *native = gtk_widget_get_native (widget);
-  double wx, wy, sx, sy;
-  if (!gtk_widget_translate_coordinates (widget, GTK_WIDGET (native), x, y, &wx, &wy))
-    return FALSE;
-  gtk_native_get_surface_transform (native, &sx, &sy);
-  GdkSurface *surface = gtk_native_get_surface (native);
-  Display *dpy = gdk_x11_display_get_xdisplay (gdk_surface_get_display (surface));
-  XWarpPointer (dpy, None, gdk_x11_surface_get_xid (surface), 0, 0, 0, 0, (int) (wx + sx),
-                (int) (wy + sy));
-  XFlush (dpy);
-  return TRUE;
-}
-
-static const char *
-find_label_text (GtkWidget *w)
-{
-  if (GTK_IS_LABEL (w) && gtk_widget_get_visible (w))
-    {
-      const char *t = gtk_label_get_text (GTK_LABEL (w));
-      if (t != NULL && t[0] != '\0')
-        return t;
-    }
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      const char *t = find_label_text (c);
-      if (t != NULL)
-        return t;
-    }
-  return NULL;
-}
-
-static GtkWidget *
-find_tooltip_window (GtkWidget *w)
-{
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
-        return c;
-      GtkWidget *found = find_tooltip_window (c);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static gboolean
-tooltip_visible (gpointer data)
-{
-  return find_tooltip_window (GTK_WIDGET (window)) != NULL;
 }
 
 /* ---- checks ---- */
@@ -281,7 +153,7 @@ check_heatmap_cells (int want_rows, int want_cols)
          "heatmap %d x %d, the file has %d layers x %d tokens", layout.n_rows, layout.n_cols,
          want_rows, want_cols);
 
-  g_autoptr (GdkTexture) texture = render_widget (view);
+  g_autoptr (GdkTexture) texture = gui_render_widget (view);
   CHECK (texture != NULL, "heatmap widget rendered nothing");
   if (texture == NULL)
     return;
@@ -322,14 +194,14 @@ check_tooltip (int row, int pos, const char *const *must_contain)
   double x = layout.grid_x + (pos + 0.5) * layout.cell_w;
   double y = layout.grid_y + (row + 0.5) * layout.cell_h;
 
-  warp_pointer_to (view, x - 2, y - 2);
-  spin_ms (50);
-  warp_pointer_to (view, x, y);
-  gboolean shown = wait_until (tooltip_visible, NULL, 5000);
+  gui_warp_pointer_to (view, x - 2, y - 2);
+  gui_spin_ms (50);
+  gui_warp_pointer_to (view, x, y);
+  gboolean shown = gui_wait_until (gui_tooltip_visible, window, 5000);
   CHECK (shown, "no tooltip appeared over cell (%d, %d)", row, pos);
   if (!shown)
     return;
-  const char *text = find_label_text (find_tooltip_window (GTK_WIDGET (window)));
+  const char *text = gui_find_label_text (gui_find_tooltip_window (GTK_WIDGET (window)));
   CHECK (text != NULL, "tooltip has no text");
   if (text == NULL)
     return;
@@ -337,8 +209,8 @@ check_tooltip (int row, int pos, const char *const *must_contain)
   for (int i = 0; must_contain[i] != NULL; i++)
     CHECK (strstr (text, must_contain[i]) != NULL, "“%s” missing from the tooltip",
            must_contain[i]);
-  warp_pointer_to (GTK_WIDGET (window), 5, 5);
-  spin_ms (100);
+  gui_warp_pointer_to (GTK_WIDGET (window), 5, 5);
+  gui_spin_ms (100);
 }
 
 /* Same tokens, layers and cells (top-k texts and probabilities within `tol`). */
@@ -497,7 +369,7 @@ script (void)
   GtkWidget *prompt = GTK_WIDGET (ll_window_get_prompt_entry (window));
   GtkEditable *targets = ll_window_get_target_entry (window);
 
-  CHECK (wait_until (model_idle, NULL, 120000), "the model did not load");
+  CHECK (gui_wait_until (model_idle, NULL, 120000), "the model did not load");
   CHECK (gtk_widget_get_sensitive (prompt), "prompt entry insensitive with a model");
 
   /* 1. logitlenskit v2: 3 layers x 3 tokens of meta-llama/Llama-3.1-70B. */
@@ -521,7 +393,7 @@ script (void)
              == 0,
          "prompt shows “%s”", gtk_editable_get_text (GTK_EDITABLE (prompt)));
   ll_window_set_visible_view (window, "heatmap");
-  spin_ms (400);
+  gui_spin_ms (400);
   check_heatmap_cells (3, 3);
   /* Layer 40, “ capital”: top-2 “ of” 0.7 and “ city” 0.02 (probabilities from "tracked"). */
   const char *want_tip[] = {"40", "capital", "of", "city", "70", NULL};
@@ -542,7 +414,7 @@ script (void)
              "tracked probabilities of “ of” wrong");
     }
   ll_window_set_visible_view (window, "line");
-  spin_ms (300);
+  gui_spin_ms (300);
   g_autofree char *line_svg = g_build_filename (tmp_dir, "line.svg", NULL);
   g_autoptr (GError) error = NULL;
   CHECK (ll_window_export_view (window, LENS_VIEW_LINE, line_svg, 1, &error), "%s",
@@ -553,20 +425,20 @@ script (void)
   CHECK (svg != NULL && strstr (svg, "<path") != NULL, "line plot SVG has no path");
   save_screenshot ("gui-results-line.png");
   ll_window_set_visible_view (window, "target");
-  spin_ms (300);
+  gui_spin_ms (300);
   save_screenshot ("gui-results-target.png");
   ll_window_set_visible_view (window, "heatmap");
 
   /* A target the file did not track is named in the window; a tracked one is added. */
   gtk_editable_set_text (targets, "of, Paris, city");
-  spin_ms (100);
+  gui_spin_ms (100);
   const char *notice = ll_window_get_notice (window);
   CHECK (strstr (notice, "Paris") != NULL && strstr (notice, "not tracked") != NULL, "notice “%s”",
          notice);
   st = ll_window_get_paint_state (window);
   CHECK (st->n_targets == 2, "%d targets", st->n_targets);
   gtk_editable_set_text (targets, "of");
-  spin_ms (100);
+  gui_spin_ms (100);
   CHECK (ll_window_get_notice (window)[0] == '\0', "notice “%s”", ll_window_get_notice (window));
   save_screenshot ("gui-results-heatmap.png");
 
@@ -586,7 +458,7 @@ script (void)
          "the previous result was not kept");
   CHECK (strstr (ll_window_get_model_summary (window), "v2-small.json") != NULL, "summary “%s”",
          ll_window_get_model_summary (window));
-  spin_ms (400); /* the banner slides in */
+  gui_spin_ms (400); /* the banner slides in */
   save_screenshot ("gui-results-error.png");
 
   /* 3. Save Results, reopen, same cells and the same target. */
@@ -657,7 +529,7 @@ script (void)
   /* CPU time of all threads (the reader's, mostly): the wall clock depends on the machine's load.
    */
   double open_cpu_ms = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
-  spin_ms (500); /* the first draws of the large heatmap */
+  gui_spin_ms (500); /* the first draws of the large heatmap */
   g_source_remove (gap_source);
   g_signal_handler_disconnect (window, handler);
   r = ll_window_get_result (window);
@@ -695,11 +567,11 @@ script (void)
   LensModel *model = ll_worker_get_model (ll_window_get_worker (window));
   g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
                                   g_variant_new_string (lens_model_path (model)));
-  CHECK (wait_until (live_and_idle, NULL, 120000),
+  CHECK (gui_wait_until (live_and_idle, NULL, 120000),
          "still showing the file after choosing the model");
   CHECK (gtk_widget_get_sensitive (prompt), "prompt entry still insensitive");
   gtk_editable_set_text (GTK_EDITABLE (prompt), "The cat");
-  CHECK (wait_until (live_result_for, (gpointer) "The cat", 60000)
+  CHECK (gui_wait_until (live_result_for, (gpointer) "The cat", 60000)
              && !ll_window_get_imported (window),
          "no live result after going back");
 
@@ -707,7 +579,7 @@ script (void)
   open_ok (v2, 10000);
   CHECK (ll_window_get_imported (window), "not in results mode");
   g_action_group_activate_action (G_ACTION_GROUP (window), "back-to-model", NULL);
-  wait_until (live_result_for, (gpointer) "The cat", 60000);
+  gui_wait_until (live_result_for, (gpointer) "The cat", 60000);
   r = ll_window_get_result (window);
   CHECK (!ll_window_get_imported (window) && gtk_widget_get_sensitive (prompt)
              && g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "The cat") == 0,

@@ -22,6 +22,7 @@
 #include "lens-results-io.h"
 #include "ll-application.h"
 #include "ll-window.h"
+#include "gui-support.h"
 
 #define SEED_PROMPT "The Eiffel Tower is in the city of"
 
@@ -32,54 +33,7 @@ static LlApplication *app;
 static int failures;
 static char *tmp_dir;
 
-#define CHECK(cond, ...)                                                                           \
-  G_STMT_START                                                                                     \
-  {                                                                                                \
-    if (cond)                                                                                      \
-      g_print ("ok   %s\n", #cond);                                                                \
-    else                                                                                           \
-      {                                                                                            \
-        failures++;                                                                                \
-        g_print ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                   \
-        g_print (__VA_ARGS__);                                                                     \
-        g_print ("\n");                                                                            \
-      }                                                                                            \
-  }                                                                                                \
-  G_STMT_END
-
 /* ---- waiting while the main loop runs ---- */
-
-static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wait_until (Condition cond, gpointer data, int timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (5, tick_cb, NULL);
-  gboolean ok;
-  while (!(ok = cond (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
-
-static gboolean
-always_false (gpointer data)
-{
-  return FALSE;
-}
-
-static void
-spin_ms (int ms)
-{
-  wait_until (always_false, NULL, ms);
-}
 
 static gboolean
 content_is (gpointer name)
@@ -136,20 +90,12 @@ typedef struct
   guint n;
 } GapMeter;
 
-static gint64
-thread_cpu_us (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (gint64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static gboolean
 gap_cb (gpointer data)
 {
   GapMeter *m = data;
   gint64 now = g_get_monotonic_time ();
-  gint64 cpu = thread_cpu_us ();
+  gint64 cpu = gui_thread_cpu_us ();
   if (m->last != 0)
     {
       gint64 gap = now - m->last;
@@ -176,93 +122,6 @@ gap_result_cb (LlWindow *win, GapMeter *m)
       m->result_arrived = TRUE;
       m->result_at = g_get_monotonic_time ();
     }
-}
-
-/* ---- rendering widgets to pixels ---- */
-
-static GdkTexture *
-render_widget (GtkWidget *widget)
-{
-  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
-  if (w <= 0 || h <= 0)
-    return NULL;
-  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, w, h);
-  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snapshot);
-  if (node == NULL)
-    return NULL;
-  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  return gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
-}
-
-/* Pixel (x, y) of a downloaded BGRA (premultiplied; opaque here) buffer. */
-static void
-pixel_rgb (const guchar *data, gsize stride, int x, int y, int *r, int *g, int *b)
-{
-  const guchar *p = data + (gsize) y * stride + (gsize) x * 4;
-  *b = p[0];
-  *g = p[1];
-  *r = p[2];
-}
-
-/* ---- the real pointer ---- */
-
-static gboolean
-warp_pointer_to (GtkWidget *widget, double x, double y)
-{
-  GtkNative *native = gtk_widget_get_native (widget);
-  double wx, wy, sx, sy;
-  if (!gtk_widget_translate_coordinates (widget, GTK_WIDGET (native), x, y, &wx, &wy))
-    return FALSE;
-  gtk_native_get_surface_transform (native, &sx, &sy);
-  GdkSurface *surface = gtk_native_get_surface (native);
-  Display *dpy = gdk_x11_display_get_xdisplay (gdk_surface_get_display (surface));
-  XWarpPointer (dpy, None, gdk_x11_surface_get_xid (surface), 0, 0, 0, 0, (int) (wx + sx),
-                (int) (wy + sy));
-  XFlush (dpy);
-  return TRUE;
-}
-
-/* The text of the tooltip popup GTK shows: a GtkTooltipWindow parented to the window. */
-static const char *
-find_label_text (GtkWidget *w)
-{
-  if (GTK_IS_LABEL (w) && gtk_widget_get_visible (w))
-    {
-      const char *t = gtk_label_get_text (GTK_LABEL (w));
-      if (t != NULL && t[0] != '\0')
-        return t;
-    }
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      const char *t = find_label_text (c);
-      if (t != NULL)
-        return t;
-    }
-  return NULL;
-}
-
-static GtkWidget *
-find_tooltip_window (GtkWidget *w)
-{
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
-        return c;
-      GtkWidget *found = find_tooltip_window (c);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static gboolean
-tooltip_visible (gpointer data)
-{
-  return find_tooltip_window (GTK_WIDGET (window)) != NULL;
 }
 
 /* ---- steps ---- */
@@ -295,13 +154,13 @@ press_key (KeySym keysym)
 static void
 type_text (GtkWidget *widget, const char *text, int ms_per_char)
 {
-  warp_pointer_to (widget, 10, 5);
+  gui_warp_pointer_to (widget, 10, 5);
   gtk_widget_grab_focus (widget);
-  spin_ms (100);
+  gui_spin_ms (100);
   for (const char *p = text; *p != '\0'; p++)
     {
       press_key (*p == ' ' ? XK_space : (KeySym) (unsigned char) *p);
-      spin_ms (ms_per_char);
+      gui_spin_ms (ms_per_char);
     }
 }
 
@@ -334,7 +193,7 @@ check_heatmap_pixels (void)
 
   /* Each cell on screen has the colour of its top-1 probability (sampled near a corner, away
    * from the token text). The widget is as large as the figure, so all cells are painted. */
-  g_autoptr (GdkTexture) texture = render_widget (view);
+  g_autoptr (GdkTexture) texture = gui_render_widget (view);
   CHECK (texture != NULL, "heatmap widget rendered nothing");
   if (texture == NULL)
     return;
@@ -358,7 +217,7 @@ check_heatmap_pixels (void)
         double er, eg, eb;
         lens_color_scale_rgb (state->heatmap_scale, p, &er, &eg, &eb);
         int pr, pg, pb;
-        pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
+        gui_pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
         total++;
         if (abs (pr - (int) lround (er * 255)) <= 3 && abs (pg - (int) lround (eg * 255)) <= 3
             && abs (pb - (int) lround (eb * 255)) <= 3)
@@ -387,14 +246,14 @@ check_hover_tooltip (void)
   double y = layout.grid_y + (row + 0.5) * layout.cell_h;
 
   /* Move in two steps, so GTK sees motion inside the widget. */
-  warp_pointer_to (view, x - 2, y - 2);
-  spin_ms (50);
-  warp_pointer_to (view, x, y);
-  gboolean shown = wait_until (tooltip_visible, NULL, 5000);
+  gui_warp_pointer_to (view, x - 2, y - 2);
+  gui_spin_ms (50);
+  gui_warp_pointer_to (view, x, y);
+  gboolean shown = gui_wait_until (gui_tooltip_visible, window, 5000);
   CHECK (shown, "no tooltip appeared over cell (%d, %d)", row, pos);
   if (!shown)
     return;
-  const char *text = find_label_text (find_tooltip_window (GTK_WIDGET (window)));
+  const char *text = gui_find_label_text (gui_find_tooltip_window (GTK_WIDGET (window)));
   CHECK (text != NULL, "tooltip has no text");
   if (text == NULL)
     return;
@@ -414,8 +273,8 @@ check_hover_tooltip (void)
   CHECK (expected != NULL && expected[0] != '\0', "no description");
 
   /* Move away so the tooltip closes before the next steps. */
-  warp_pointer_to (GTK_WIDGET (window), 5, 5);
-  spin_ms (100);
+  gui_warp_pointer_to (GTK_WIDGET (window), 5, 5);
+  gui_spin_ms (100);
 }
 
 static gboolean
@@ -470,7 +329,7 @@ check_exports (void)
 static void
 save_screenshot (const char *name)
 {
-  g_autoptr (GdkTexture) texture = render_widget (GTK_WIDGET (window));
+  g_autoptr (GdkTexture) texture = gui_render_widget (GTK_WIDGET (window));
   CHECK (texture != NULL, "window rendered nothing");
   if (texture == NULL)
     return;
@@ -486,8 +345,8 @@ script (void)
   GtkEditable *targets = ll_window_get_target_entry (window);
   LlWorker *worker = ll_window_get_worker (window);
 
-  CHECK (wait_until (model_loaded, NULL, 60000), "model did not load");
-  CHECK (wait_until (content_is, "empty", 2000), "state at start %s",
+  CHECK (gui_wait_until (model_loaded, NULL, 60000), "model did not load");
+  CHECK (gui_wait_until (content_is, "empty", 2000), "state at start %s",
          ll_window_get_content_state (window));
   if (ll_worker_get_model (worker) == NULL)
     return;
@@ -497,7 +356,8 @@ script (void)
 
   /* Empty prompt: an empty state, not an error. */
   gtk_editable_set_text (prompt, "");
-  CHECK (wait_until (content_is, "empty", 2000), "state %s", ll_window_get_content_state (window));
+  CHECK (gui_wait_until (content_is, "empty", 2000), "state %s",
+         ll_window_get_content_state (window));
   CHECK (ll_window_get_error_message (window) == NULL, "error shown for an empty prompt");
 
   /* Type the seed prompt; measure the main loop from the last key to the shown result. */
@@ -508,8 +368,8 @@ script (void)
   type_text (GTK_WIDGET (prompt), SEED_PROMPT, 20);
   gint64 t0 = g_get_monotonic_time ();
   guint gap_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 1, gap_cb, &meter, NULL);
-  gboolean done = wait_until (idle_result_for, SEED_PROMPT, 60000);
-  spin_ms (300); /* the new result's first frames */
+  gboolean done = gui_wait_until (idle_result_for, SEED_PROMPT, 60000);
+  gui_spin_ms (300); /* the new result's first frames */
   g_source_remove (gap_source);
   g_signal_handler_disconnect (window, handler);
   double elapsed_ms = (meter.result_at - t0) / 1000.0;
@@ -521,7 +381,7 @@ script (void)
   GapMeter idle = {0};
   guint idle_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 1, gap_cb, &idle, NULL);
   gint64 idle_t0 = g_get_monotonic_time ();
-  spin_ms (1000);
+  gui_spin_ms (1000);
   g_source_remove (idle_source);
   g_print ("# idle meter: %u ticks in %.1f ms, longest gap %.1f ms (main thread CPU %.1f ms)\n",
            idle.n, (g_get_monotonic_time () - idle_t0) / 1000.0, idle.max_gap_total / 1000.0,
@@ -554,7 +414,7 @@ script (void)
   CHECK (g_strcmp0 (gtk_editable_get_text (prompt), SEED_PROMPT) == 0, "typed “%s”",
          gtk_editable_get_text (prompt));
   CHECK (r->n_tokens == count_tokens (SEED_PROMPT), "%d tokens", r->n_tokens);
-  spin_ms (200); /* let the views draw */
+  gui_spin_ms (200); /* let the views draw */
   check_heatmap_pixels ();
   check_hover_tooltip ();
 
@@ -565,7 +425,7 @@ script (void)
     const LensPaintState *st = ll_window_get_paint_state (window);
     g_action_group_change_action_state (G_ACTION_GROUP (window), "heatmap-scale",
                                         g_variant_new_string ("viridis"));
-    spin_ms (300);
+    gui_spin_ms (300);
     CHECK (st->heatmap_scale == LENS_SCALE_VIRIDIS, "scale %d", st->heatmap_scale);
     check_heatmap_pixels ();
     g_action_group_change_action_state (G_ACTION_GROUP (window), "line-log-scale",
@@ -584,7 +444,7 @@ script (void)
 
   /* Target: the view shows " Paris", computed from the cached result. */
   ll_window_set_visible_view (window, "target");
-  spin_ms (100);
+  gui_spin_ms (100);
   const LensPaintState *state = ll_window_get_paint_state (window);
   CHECK (state->n_targets == 1, "%d targets", state->n_targets);
   if (state->n_targets == 1)
@@ -602,7 +462,7 @@ script (void)
   /* More targets, one of them several tokens long: no rerun, and a notice names the token. */
   guint forward = ll_worker_get_n_forward (worker);
   gtk_editable_set_text (targets, " Paris, London, \" Eiffel Tower\"");
-  spin_ms (300);
+  gui_spin_ms (300);
   CHECK (state->n_targets == 3, "%d targets", state->n_targets);
   CHECK (strstr (ll_window_get_notice (window), "Eiffel Tower") != NULL
              && strstr (ll_window_get_notice (window), "first") != NULL,
@@ -613,17 +473,17 @@ script (void)
   /* Views and selection never rerun the model either. The keyboard moves the selection from
    * the default cell (last layer, last position); the line plot and top-k panel follow it. */
   ll_window_set_visible_view (window, "line");
-  spin_ms (100);
+  gui_spin_ms (100);
   ll_window_set_visible_view (window, "heatmap");
-  spin_ms (100);
+  gui_spin_ms (100);
   GtkWidget *heatmap = ll_window_get_view (window, LENS_VIEW_HEATMAP);
-  warp_pointer_to (heatmap, 2, 2);
+  gui_warp_pointer_to (heatmap, 2, 2);
   gtk_widget_grab_focus (heatmap);
-  spin_ms (100);
+  gui_spin_ms (100);
   press_key (XK_Left);
-  spin_ms (100);
+  gui_spin_ms (100);
   press_key (XK_Up);
-  spin_ms (200);
+  gui_spin_ms (200);
   CHECK (state->sel_row == r->n_rows - 2 && state->sel_pos == r->n_tokens - 2,
          "selection after Left, Up: %d,%d", state->sel_row, state->sel_pos);
   CHECK (ll_worker_get_n_forward (worker) == forward, "view/selection reran the model");
@@ -642,10 +502,10 @@ script (void)
 
   /* Back to an earlier prompt: served from the cache, no rerun. */
   gtk_editable_set_text (prompt, "The Eiffel Tower");
-  CHECK (wait_until (idle_result_for, "The Eiffel Tower", 60000), "no result");
+  CHECK (gui_wait_until (idle_result_for, "The Eiffel Tower", 60000), "no result");
   forward = ll_worker_get_n_forward (worker);
   gtk_editable_set_text (prompt, SEED_PROMPT);
-  CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   CHECK (ll_worker_get_n_forward (worker) == forward, "an earlier prompt was run again");
 
   /* A prompt longer than the context says so. */
@@ -654,18 +514,19 @@ script (void)
     g_string_append (longer, " and the city of");
   gtk_editable_set_text (prompt, longer->str);
   g_string_free (longer, TRUE);
-  CHECK (wait_until (content_is, "error", 10000), "state %s", ll_window_get_content_state (window));
+  CHECK (gui_wait_until (content_is, "error", 10000), "state %s",
+         ll_window_get_content_state (window));
 
   /* A broken model folder: the engine's message, and the previous model stays usable. */
   gtk_editable_set_text (prompt, SEED_PROMPT);
-  CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   LensModel *before = ll_worker_get_model (worker);
   g_autofree char *broken = g_build_filename (tmp_dir, "broken-model", NULL);
   g_mkdir_with_parents (broken, 0755);
   g_autofree char *broken_config = g_build_filename (broken, "config.json", NULL);
   g_file_set_contents (broken_config, "{\"model_type\": \"gpt2\", \"n_layer\": ", -1, NULL);
   ll_window_open_model (window, broken);
-  CHECK (wait_until (error_shown, NULL, 10000), "no error shown for a broken model");
+  CHECK (gui_wait_until (error_shown, NULL, 10000), "no error shown for a broken model");
   const char *msg = ll_window_get_error_message (window);
   g_print ("# broken model: %s\n", msg ? msg : "(none)");
   CHECK (msg != NULL && strstr (msg, "config.json") != NULL, "message: %s", msg ? msg : "");
@@ -700,8 +561,8 @@ script (void)
       {
         g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
                                         g_variant_new_string (cached_path));
-        CHECK (wait_until (model_is, cached_path, 30000), "model not switched");
-        CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
+        CHECK (gui_wait_until (model_is, cached_path, 30000), "model not switched");
+        CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
         CHECK (ll_window_get_error_message (window) == NULL, "error: %s",
                ll_window_get_error_message (window));
         g_autoptr (GSettings) settings = g_settings_new (APP_ID);
@@ -714,8 +575,8 @@ script (void)
         g_free (cached_path);
         g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
                                         g_variant_new_string (opt_model));
-        CHECK (wait_until (model_is, opt_model, 30000), "model not switched back");
-        CHECK (wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
+        CHECK (gui_wait_until (model_is, opt_model, 30000), "model not switched back");
+        CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
       }
   }
 
@@ -730,7 +591,7 @@ script (void)
         CHECK (g_action_group_has_action (group, actions[i][1]), "no action %s.%s", actions[i][0],
                actions[i][1]);
         g_action_group_activate_action (group, actions[i][1], NULL);
-        spin_ms (500);
+        gui_spin_ms (500);
         GtkWindow *found = NULL;
         GListModel *toplevels = gtk_window_get_toplevels (); /* not owned */
         for (guint j = 0; j < g_list_model_get_n_items (toplevels); j++)
@@ -743,13 +604,13 @@ script (void)
         CHECK (found != NULL, "no %s shown", types[i]);
         if (found != NULL)
           {
-            g_autoptr (GdkTexture) t = render_widget (GTK_WIDGET (found));
+            g_autoptr (GdkTexture) t = gui_render_widget (GTK_WIDGET (found));
             g_autofree char *name = g_strdup_printf ("gui-%s.png", types[i]);
             g_autofree char *path = g_build_filename (opt_artifacts, name, NULL);
             if (t != NULL)
               gdk_texture_save_to_png (t, path);
             gtk_window_close (found);
-            spin_ms (200);
+            gui_spin_ms (200);
           }
       }
   }
@@ -759,24 +620,24 @@ script (void)
   r = ll_window_get_result (window); /* the model was reloaded: a new result */
   g_signal_emit_by_name (ll_window_get_view (window, LENS_VIEW_HEATMAP), "cell-selected",
                          r->n_rows - 1, r->n_tokens - 1);
-  spin_ms (600);
+  gui_spin_ms (600);
   save_screenshot ("gui-screenshot.png");
   ll_window_set_visible_view (window, "line");
-  spin_ms (300);
+  gui_spin_ms (300);
   save_screenshot ("gui-screenshot-line.png");
   ll_window_set_visible_view (window, "target");
-  spin_ms (300);
+  gui_spin_ms (300);
   save_screenshot ("gui-screenshot-target.png");
   ll_window_set_visible_view (window, "heatmap");
 
   /* The dark style: the views follow it. */
   AdwStyleManager *style = adw_style_manager_get_default ();
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
-  spin_ms (500);
+  gui_spin_ms (500);
   CHECK (ll_window_get_paint_state (window)->dark, "views not told about the dark style");
   save_screenshot ("gui-screenshot-dark.png");
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
-  spin_ms (200);
+  gui_spin_ms (200);
 }
 
 static gboolean

@@ -4,87 +4,14 @@
 #include "config.h"
 
 #include <adwaita.h>
-#include <gdk/x11/gdkx.h>
 #include <glib/gstdio.h>
 #include <string.h>
-#include <X11/Xlib.h>
 
 #include "ll-chart-view.h"
+#include "gui-support.h"
 #include "tiny-gpt2.h"
 
 static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-  do                                                                                               \
-    {                                                                                              \
-      if (!(cond))                                                                                 \
-        {                                                                                          \
-          g_printerr ("FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-          g_printerr (__VA_ARGS__);                                                                \
-          g_printerr ("\n");                                                                       \
-          failures++;                                                                              \
-        }                                                                                          \
-    }                                                                                              \
-  while (0)
-
-static void
-spin (int ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static void
-warp_pointer_to (GtkWidget *widget, double x, double y)
-{
-  GtkNative *native = gtk_widget_get_native (widget);
-  double wx, wy, sx, sy;
-  g_assert_true (gtk_widget_translate_coordinates (widget, GTK_WIDGET (native), x, y, &wx, &wy));
-  gtk_native_get_surface_transform (native, &sx, &sy);
-  GdkSurface *surface = gtk_native_get_surface (native);
-  Display *dpy = gdk_x11_display_get_xdisplay (gdk_surface_get_display (surface));
-  XWarpPointer (dpy, None, gdk_x11_surface_get_xid (surface), 0, 0, 0, 0, (int) (wx + sx),
-                (int) (wy + sy));
-  XFlush (dpy);
-}
-
-static GtkWidget *
-find_tooltip_window (GtkWidget *w)
-{
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      if (g_strcmp0 (G_OBJECT_TYPE_NAME (c), "GtkTooltipWindow") == 0 && gtk_widget_get_mapped (c))
-        return c;
-      GtkWidget *found = find_tooltip_window (c);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static const char *
-find_label_text (GtkWidget *w)
-{
-  if (GTK_IS_LABEL (w) && gtk_widget_get_visible (w))
-    {
-      const char *t = gtk_label_get_text (GTK_LABEL (w));
-      if (t != NULL && t[0] != '\0')
-        return t;
-    }
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      const char *t = find_label_text (c);
-      if (t != NULL)
-        return t;
-    }
-  return NULL;
-}
 
 /* Waits (up to 10 s) for a tooltip whose text contains all of `needles`; returns a copy. */
 static char *
@@ -94,8 +21,8 @@ wait_tooltip (GtkWidget *window, const char *const *needles)
   char *last = NULL;
   while (g_get_monotonic_time () < end)
     {
-      GtkWidget *tip = find_tooltip_window (window);
-      const char *text = tip != NULL ? find_label_text (tip) : NULL;
+      GtkWidget *tip = gui_find_tooltip_window (window);
+      const char *text = tip != NULL ? gui_find_label_text (tip) : NULL;
       if (text != NULL)
         {
           g_free (last);
@@ -106,7 +33,7 @@ wait_tooltip (GtkWidget *window, const char *const *needles)
           if (all)
             return last;
         }
-      spin (20);
+      gui_spin_ms (20);
     }
   g_printerr ("last tooltip text: %s\n", last != NULL ? last : "(none)");
   g_free (last);
@@ -153,8 +80,8 @@ main (int argc, char **argv)
   ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
   gtk_window_present (GTK_WINDOW (window));
   for (int i = 0; i < 300 && !gtk_widget_get_mapped (view); i++)
-    spin (10);
-  spin (300);
+    gui_spin_ms (10);
+  gui_spin_ms (300);
 
   /* The widget fills the pane and its cells grow with it: hit the layout at its size. */
   LensHeatmapLayout l;
@@ -168,9 +95,9 @@ main (int argc, char **argv)
     {
       int row = cells_to_visit[i].row, pos = cells_to_visit[i].pos;
       double x = l.grid_x + (pos + 0.5) * l.cell_w, y = l.grid_y + (row + 0.5) * l.cell_h;
-      warp_pointer_to (view, x - 3, y - 3);
-      spin (60);
-      warp_pointer_to (view, x, y);
+      g_assert_true (gui_warp_pointer_to (view, x - 3, y - 3));
+      gui_spin_ms (60);
+      g_assert_true (gui_warp_pointer_to (view, x, y));
 
       /* The ranks the engine gives for this cell must show up in the tooltip. */
       int the_rank = 0, top_rank = 0;
@@ -189,10 +116,10 @@ main (int argc, char **argv)
         g_print ("# tooltip over (%d,%d):\n%s\n", row, pos, text);
     }
 
-  warp_pointer_to (window, 2, 2);
-  spin (100);
+  gui_warp_pointer_to (window, 2, 2);
+  gui_spin_ms (100);
   gtk_window_destroy (GTK_WINDOW (window));
-  spin (50);
+  gui_spin_ms (50);
 
   const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
   for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
