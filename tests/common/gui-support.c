@@ -1,9 +1,12 @@
 /* gui-support.c: see gui-support.h. */
+#include "config.h"
+
 #include "gui-support.h"
 
-#include <X11/Xlib.h>
-#include <gdk/x11/gdkx.h>
+#include <glib/gstdio.h>
 #include <time.h>
+
+#include "ll-application.h"
 
 static gboolean
 tick_cb (gpointer data)
@@ -69,22 +72,6 @@ gui_pixel_rgb (const guchar *data, gsize stride, int x, int y, int *r, int *g, i
   *r = p[2];
 }
 
-gboolean
-gui_warp_pointer_to (GtkWidget *widget, double x, double y)
-{
-  GtkNative *native = gtk_widget_get_native (widget);
-  double wx, wy, sx, sy;
-  if (!gtk_widget_translate_coordinates (widget, GTK_WIDGET (native), x, y, &wx, &wy))
-    return FALSE;
-  gtk_native_get_surface_transform (native, &sx, &sy);
-  GdkSurface *surface = gtk_native_get_surface (native);
-  Display *dpy = gdk_x11_display_get_xdisplay (gdk_surface_get_display (surface));
-  XWarpPointer (dpy, None, gdk_x11_surface_get_xid (surface), 0, 0, 0, 0, (int) (wx + sx),
-                (int) (wy + sy));
-  XFlush (dpy);
-  return TRUE;
-}
-
 const char *
 gui_find_label_text (GtkWidget *w)
 {
@@ -123,4 +110,76 @@ gboolean
 gui_tooltip_visible (gpointer window)
 {
   return gui_find_tooltip_window (GTK_WIDGET (window)) != NULL;
+}
+
+void
+gui_rm_rf (const char *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+      const char *name;
+      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          gui_rm_rf (child);
+        }
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+gboolean
+gui_window_test_setup (GuiWindowTest *t, int argc, char **argv, const char *name)
+{
+  GOptionEntry entries[] = {
+      {"model", 0, 0, G_OPTION_ARG_FILENAME, &t->model, "Model folder", "DIR"},
+      {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &t->artifacts, "Where to save screenshots", "DIR"},
+      {NULL},
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || t->model == NULL
+      || t->artifacts == NULL)
+    {
+      g_printerr ("usage: %s --model DIR --artifacts DIR\n", name);
+      return FALSE;
+    }
+  g_autofree char *template = g_strdup_printf ("%s-XXXXXX", name);
+  t->tmp_dir = g_dir_make_tmp (template, &error);
+  g_assert_no_error (error);
+
+  /* Start like a first run with an empty prompt, so prompts are typed, not restored (and not
+   * already in the cache). The runner uses the memory settings backend. */
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+  g_settings_set_string (settings, "last-prompt", "");
+  g_settings_set_string (settings, "last-targets", "");
+  return TRUE;
+}
+
+int
+gui_window_test_run_app (GuiWindowTest *t, const char *argv0, GCallback window_added)
+{
+  LlApplication *app = ll_application_new (G_APPLICATION_NON_UNIQUE);
+  g_signal_connect (app, "window-added", window_added, NULL);
+  char *app_argv[] = {(char *) argv0, (char *) "--model", t->model, NULL};
+  int status = g_application_run (G_APPLICATION (app), 3, app_argv);
+  g_object_unref (app);
+  return status;
+}
+
+int
+gui_window_test_finish (GuiWindowTest *t, gboolean had_window, int status, int failures)
+{
+  gui_rm_rf (t->tmp_dir);
+  g_clear_pointer (&t->tmp_dir, g_free);
+  if (!had_window)
+    {
+      g_print ("FAIL: no window was created\n");
+      return 1;
+    }
+  g_print ("# %d failure(s)\n", failures);
+  return status != 0 || failures > 0 ? 1 : 0;
 }

@@ -39,7 +39,8 @@ GdkTexture *gui_render_widget (GtkWidget *widget);
 /* Pixel (x, y) of a downloaded BGRA (premultiplied; opaque here) buffer. */
 void gui_pixel_rgb (const guchar *data, gsize stride, int x, int y, int *r, int *g, int *b);
 
-/* Moves the X pointer to (x, y) in widget coordinates; FALSE if the point is not in its native. */
+/* Moves the X pointer to (x, y) in widget coordinates; FALSE if the point is not in its native.
+ * In gui-pointer.c (needs X11). */
 gboolean gui_warp_pointer_to (GtkWidget *widget, double x, double y);
 /* The mapped GtkTooltipWindow under `window`, or NULL. */
 GtkWidget *gui_find_tooltip_window (GtkWidget *window);
@@ -47,5 +48,24 @@ GtkWidget *gui_find_tooltip_window (GtkWidget *window);
 const char *gui_find_label_text (GtkWidget *w);
 /* A GuiCondition: is a tooltip shown for the window `data`? */
 gboolean gui_tooltip_visible (gpointer window);
+
+/* Removes a file or a folder with everything in it (symlinks are not followed). */
+void gui_rm_rf (const char *path);
+
+/* The window tests: test-NAME --model DIR --artifacts DIR, and a scratch folder. */
+typedef struct
+{
+  char *model;
+  char *artifacts;
+  char *tmp_dir;
+} GuiWindowTest;
+
+/* Parses the options (usage on stderr and FALSE when they are wrong), makes the scratch folder
+ * and clears the remembered prompt and targets, so the app starts like a first run. */
+gboolean gui_window_test_setup (GuiWindowTest *t, int argc, char **argv, const char *name);
+/* Runs the app on the model with `window_added` on its "window-added" signal; the app's status. */
+int gui_window_test_run_app (GuiWindowTest *t, const char *argv0, GCallback window_added);
+/* Removes the scratch folder and prints the summary; the test's exit status. */
+int gui_window_test_finish (GuiWindowTest *t, gboolean had_window, int status, int failures);
 
 G_END_DECLS

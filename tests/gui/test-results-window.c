@@ -22,12 +22,9 @@
 #include "ll-window.h"
 #include "gui-support.h"
 
-static char *opt_model;
-static char *opt_artifacts;
+static GuiWindowTest test;
 static LlWindow *window;
-static LlApplication *app;
 static int failures;
-static char *tmp_dir;
 
 /* ---- waiting while the main loop runs ---- */
 
@@ -131,7 +128,7 @@ save_screenshot (const char *name)
   CHECK (texture != NULL, "window rendered nothing");
   if (texture == NULL)
     return;
-  g_autofree char *path = g_build_filename (opt_artifacts, name, NULL);
+  g_autofree char *path = g_build_filename (test.artifacts, name, NULL);
   CHECK (gdk_texture_save_to_png (texture, path), "could not write %s", path);
   g_print ("# screenshot: %s\n", path);
 }
@@ -172,10 +169,11 @@ check_heatmap_cells (int want_rows, int want_cols)
         double p = r->top_probs[lens_result_cell_index (r, row, pos) * (size_t) r->top_k];
         double er, eg, eb;
         lens_color_scale_rgb (state->heatmap_scale, p, &er, &eg, &eb);
-        const guchar *px = data + (gsize) y * stride + (gsize) x * 4;
+        int pr, pg, pb;
+        gui_pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
         total++;
-        if (abs (px[2] - (int) lround (er * 255)) <= 3 && abs (px[1] - (int) lround (eg * 255)) <= 3
-            && abs (px[0] - (int) lround (eb * 255)) <= 3)
+        if (abs (pr - (int) lround (er * 255)) <= 3 && abs (pg - (int) lround (eg * 255)) <= 3
+            && abs (pb - (int) lround (eb * 255)) <= 3)
           good++;
       }
   CHECK (total == want_rows * want_cols && good == total,
@@ -415,7 +413,7 @@ script (void)
     }
   ll_window_set_visible_view (window, "line");
   gui_spin_ms (300);
-  g_autofree char *line_svg = g_build_filename (tmp_dir, "line.svg", NULL);
+  g_autofree char *line_svg = g_build_filename (test.tmp_dir, "line.svg", NULL);
   g_autoptr (GError) error = NULL;
   CHECK (ll_window_export_view (window, LENS_VIEW_LINE, line_svg, 1, &error), "%s",
          error ? error->message : "");
@@ -446,7 +444,7 @@ script (void)
   g_autofree char *contents = NULL;
   gsize len = 0;
   g_file_get_contents (v2, &contents, &len, NULL);
-  g_autofree char *bad = g_build_filename (tmp_dir, "truncated.json", NULL);
+  g_autofree char *bad = g_build_filename (test.tmp_dir, "truncated.json", NULL);
   g_file_set_contents (bad, contents, (gssize) (len / 2), NULL);
   open_and_wait (bad, 10000);
   const char *message = ll_window_get_error_message (window);
@@ -462,7 +460,7 @@ script (void)
   save_screenshot ("gui-results-error.png");
 
   /* 3. Save Results, reopen, same cells and the same target. */
-  g_autofree char *saved = g_build_filename (tmp_dir, "saved.json", NULL);
+  g_autofree char *saved = g_build_filename (test.tmp_dir, "saved.json", NULL);
   CHECK (ll_window_save_results (window, saved, &error), "%s", error ? error->message : "");
   g_clear_error (&error);
   LensResult *before = lens_result_ref (r);
@@ -484,7 +482,7 @@ script (void)
   /* 4. Export logitlenskit v2 (from the v2 file: a file of our format keeps only its targets'
    * trajectories, not those logitlenskit wants for every top-k token) and reopen it. */
   open_ok (v2, 10000);
-  g_autofree char *exported = g_build_filename (tmp_dir, "exported-v2.json", NULL);
+  g_autofree char *exported = g_build_filename (test.tmp_dir, "exported-v2.json", NULL);
   CHECK (ll_window_export_logitlenskit (window, exported, &error), "%s",
          error ? error->message : "");
   g_clear_error (&error);
@@ -503,7 +501,7 @@ script (void)
          gtk_editable_get_text (targets));
   CHECK (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "The Eiffel") == 0,
          "prompt “%s”", gtk_editable_get_text (GTK_EDITABLE (prompt)));
-  g_autofree char *own_v2 = g_build_filename (tmp_dir, "own-v2.json", NULL);
+  g_autofree char *own_v2 = g_build_filename (test.tmp_dir, "own-v2.json", NULL);
   gboolean exported_own = ll_window_export_logitlenskit (window, own_v2, &error);
   g_print ("# export of an imported own-format file: %s\n",
            exported_own ? "written" : error->message);
@@ -513,7 +511,7 @@ script (void)
   /* 6. The large file: 80 layers x 1000 tokens, about 60 MB, read off the main thread. */
   g_autoptr (GString) big = g_string_sized_new (64 << 20);
   big_generate (big);
-  g_autofree char *big_path = g_build_filename (tmp_dir, "big-80x1000.json", NULL);
+  g_autofree char *big_path = g_build_filename (test.tmp_dir, "big-80x1000.json", NULL);
   CHECK (g_file_set_contents (big_path, big->str, (gssize) big->len, NULL), "cannot write");
   g_print ("# generated %s: %.1f MB\n", big_path, big->len / 1e6);
   GapMeter meter = {0};
@@ -549,7 +547,7 @@ script (void)
            big->len / 1e6, BIG_R, BIG_T, open_ms, open_cpu_ms, meter.max_gap / 1000.0,
            meter.max_cpu_gap / 1000.0, meter.max_gap_total / 1000.0,
            meter.max_cpu_gap_total / 1000.0, meter.n);
-  g_autofree char *gap_path = g_build_filename (opt_artifacts, "gui-results-open-gap.txt", NULL);
+  g_autofree char *gap_path = g_build_filename (test.artifacts, "gui-results-open-gap.txt", NULL);
   g_autofree char *gap_text = g_strdup_printf (
       "file_mb %.1f\nlayers %d\ntokens %d\nopen_until_shown_ms %.1f\nopen_process_cpu_ms %.1f\n"
       "max_gap_while_reading_ms %.2f\nmax_cpu_gap_while_reading_ms %.2f\n"
@@ -605,50 +603,12 @@ window_added_cb (GtkApplication *application, GtkWindow *win, gpointer data)
   g_idle_add (run_script, NULL);
 }
 
-static void
-rm_rf (const char *path)
-{
-  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-  const char *name;
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int argc, char **argv)
 {
-  GOptionEntry entries[] = {
-      {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder", "DIR"},
-      {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &opt_artifacts, "Where to save screenshots",
-       "DIR"},
-      {NULL},
-  };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_model == NULL
-      || opt_artifacts == NULL)
-    {
-      g_printerr ("usage: test-results-window --model DIR --artifacts DIR\n");
-      return 2;
-    }
-  tmp_dir = g_dir_make_tmp ("test-results-window-XXXXXX", &error);
-  g_assert_no_error (error);
-  {
-    g_autoptr (GSettings) settings = g_settings_new (APP_ID);
-    g_settings_set_string (settings, "last-prompt", "");
-    g_settings_set_string (settings, "last-targets", "");
-  }
-
-  app = ll_application_new (G_APPLICATION_NON_UNIQUE);
-  g_signal_connect (app, "window-added", G_CALLBACK (window_added_cb), NULL);
-  char *app_argv[] = {argv[0], (char *) "--model", opt_model, NULL};
-  int status = g_application_run (G_APPLICATION (app), 3, app_argv);
-  g_object_unref (app);
+  if (!gui_window_test_setup (&test, argc, argv, "test-results-window"))
+    return 2;
+  int status = gui_window_test_run_app (&test, argv[0], G_CALLBACK (window_added_cb));
 
   /* The prompt typed for the model is what the next start restores, not the file's. */
   if (window != NULL)
@@ -658,13 +618,5 @@ main (int argc, char **argv)
       CHECK (g_strcmp0 (prompt, "The cat") == 0, "last-prompt “%s”", prompt);
     }
 
-  rm_rf (tmp_dir);
-  g_free (tmp_dir);
-  if (window == NULL)
-    {
-      g_print ("FAIL: no window was created\n");
-      return 1;
-    }
-  g_print ("# %d failure(s)\n", failures);
-  return status != 0 || failures > 0 ? 1 : 0;
+  return gui_window_test_finish (&test, window != NULL, status, failures);
 }

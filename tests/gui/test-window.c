@@ -26,12 +26,9 @@
 
 #define SEED_PROMPT "The Eiffel Tower is in the city of"
 
-static char *opt_model;
-static char *opt_artifacts;
+static GuiWindowTest test;
 static LlWindow *window;
-static LlApplication *app;
 static int failures;
-static char *tmp_dir;
 
 /* ---- waiting while the main loop runs ---- */
 
@@ -294,10 +291,10 @@ check_exports (void)
   for (int v = 0; v < 4; v++)
     {
       g_autoptr (GError) error = NULL;
-      g_autofree char *svg = g_strdup_printf ("%s/%s.svg", tmp_dir, names[v]);
-      g_autofree char *pdf = g_strdup_printf ("%s/%s.pdf", tmp_dir, names[v]);
-      g_autofree char *png1 = g_strdup_printf ("%s/%s.png", tmp_dir, names[v]);
-      g_autofree char *png2 = g_strdup_printf ("%s/%s@2x.png", tmp_dir, names[v]);
+      g_autofree char *svg = g_strdup_printf ("%s/%s.svg", test.tmp_dir, names[v]);
+      g_autofree char *pdf = g_strdup_printf ("%s/%s.pdf", test.tmp_dir, names[v]);
+      g_autofree char *png1 = g_strdup_printf ("%s/%s.png", test.tmp_dir, names[v]);
+      g_autofree char *png2 = g_strdup_printf ("%s/%s@2x.png", test.tmp_dir, names[v]);
 
       CHECK (ll_window_export_view (window, v, svg, 1, &error), "%s", error ? error->message : "");
       g_clear_error (&error);
@@ -333,7 +330,7 @@ save_screenshot (const char *name)
   CHECK (texture != NULL, "window rendered nothing");
   if (texture == NULL)
     return;
-  g_autofree char *path = g_build_filename (opt_artifacts, name, NULL);
+  g_autofree char *path = g_build_filename (test.artifacts, name, NULL);
   CHECK (gdk_texture_save_to_png (texture, path), "could not write %s", path);
   g_print ("# screenshot: %s\n", path);
 }
@@ -394,7 +391,7 @@ script (void)
            elapsed_ms, meter.max_gap / 1000.0, meter.max_cpu_gap / 1000.0,
            meter.max_gap_total / 1000.0, meter.max_cpu_gap_total / 1000.0, meter.n,
            idle.max_gap_total / 1000.0, idle.max_cpu_gap_total / 1000.0);
-  g_autofree char *gap_path = g_build_filename (opt_artifacts, "gui-main-loop-gap.txt", NULL);
+  g_autofree char *gap_path = g_build_filename (test.artifacts, "gui-main-loop-gap.txt", NULL);
   g_autofree char *gap_text = g_strdup_printf (
       "result_after_last_key_ms %.1f\n"
       "max_gap_while_computing_ms %.2f\nmax_cpu_gap_while_computing_ms %.2f\n"
@@ -491,7 +488,7 @@ script (void)
   check_exports ();
   {
     /* The data as JSON, read back by the engine's own reader. */
-    g_autofree char *json = g_build_filename (tmp_dir, "data.json", NULL);
+    g_autofree char *json = g_build_filename (test.tmp_dir, "data.json", NULL);
     g_autoptr (GError) error = NULL;
     CHECK (ll_window_export_data (window, json, &error), "%s", error ? error->message : "");
     g_clear_error (&error);
@@ -521,7 +518,7 @@ script (void)
   gtk_editable_set_text (prompt, SEED_PROMPT);
   CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   LensModel *before = ll_worker_get_model (worker);
-  g_autofree char *broken = g_build_filename (tmp_dir, "broken-model", NULL);
+  g_autofree char *broken = g_build_filename (test.tmp_dir, "broken-model", NULL);
   g_mkdir_with_parents (broken, 0755);
   g_autofree char *broken_config = g_build_filename (broken, "config.json", NULL);
   g_file_set_contents (broken_config, "{\"model_type\": \"gpt2\", \"n_layer\": ", -1, NULL);
@@ -570,12 +567,12 @@ script (void)
         g_auto (GStrv) recent = g_settings_get_strv (settings, "recent-models");
         CHECK (g_strcmp0 (last, cached_path) == 0, "last-model %s", last);
         CHECK (recent[0] != NULL && g_strcmp0 (recent[0], cached_path) == 0 && recent[1] != NULL
-                   && g_strcmp0 (recent[1], opt_model) == 0,
+                   && g_strcmp0 (recent[1], test.model) == 0,
                "recent-models does not list both folders, newest first");
         g_free (cached_path);
         g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
-                                        g_variant_new_string (opt_model));
-        CHECK (gui_wait_until (model_is, opt_model, 30000), "model not switched back");
+                                        g_variant_new_string (test.model));
+        CHECK (gui_wait_until (model_is, test.model, 30000), "model not switched back");
         CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
       }
   }
@@ -587,7 +584,9 @@ script (void)
     const char *types[] = {"GtkShortcutsWindow", "AdwAboutWindow"};
     for (int i = 0; i < 2; i++)
       {
-        GActionGroup *group = i == 0 ? G_ACTION_GROUP (window) : G_ACTION_GROUP (app);
+        GActionGroup *group
+            = i == 0 ? G_ACTION_GROUP (window)
+                     : G_ACTION_GROUP (gtk_window_get_application (GTK_WINDOW (window)));
         CHECK (g_action_group_has_action (group, actions[i][1]), "no action %s.%s", actions[i][0],
                actions[i][1]);
         g_action_group_activate_action (group, actions[i][1], NULL);
@@ -606,7 +605,7 @@ script (void)
           {
             g_autoptr (GdkTexture) t = gui_render_widget (GTK_WIDGET (found));
             g_autofree char *name = g_strdup_printf ("gui-%s.png", types[i]);
-            g_autofree char *path = g_build_filename (opt_artifacts, name, NULL);
+            g_autofree char *path = g_build_filename (test.artifacts, name, NULL);
             if (t != NULL)
               gdk_texture_save_to_png (t, path);
             gtk_window_close (found);
@@ -657,57 +656,12 @@ window_added_cb (GtkApplication *application, GtkWindow *win, gpointer data)
   g_idle_add (run_script, NULL);
 }
 
-static gboolean
-rm_rf (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          rm_rf (child);
-        }
-      return g_rmdir (path) == 0;
-    }
-  return g_unlink (path) == 0;
-}
-
 int
 main (int argc, char **argv)
 {
-  GOptionEntry entries[] = {
-      {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder", "DIR"},
-      {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &opt_artifacts, "Where to save screenshots",
-       "DIR"},
-      {NULL},
-  };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_model == NULL
-      || opt_artifacts == NULL)
-    {
-      g_printerr ("usage: test-window --model DIR --artifacts DIR\n");
-      return 2;
-    }
-  tmp_dir = g_dir_make_tmp ("test-window-XXXXXX", &error);
-  g_assert_no_error (error);
-
-  /* Start like a first run with an empty prompt, so the seed prompt is typed, not restored
-   * (and not already in the cache). The runner uses the memory settings backend. */
-  {
-    g_autoptr (GSettings) settings = g_settings_new (APP_ID);
-    g_settings_set_string (settings, "last-prompt", "");
-    g_settings_set_string (settings, "last-targets", "");
-  }
-
-  app = ll_application_new (G_APPLICATION_NON_UNIQUE);
-  g_signal_connect (app, "window-added", G_CALLBACK (window_added_cb), NULL);
-  char *app_argv[] = {argv[0], (char *) "--model", opt_model, NULL};
-  int status = g_application_run (G_APPLICATION (app), 3, app_argv);
-  g_object_unref (app);
+  if (!gui_window_test_setup (&test, argc, argv, "test-window"))
+    return 2;
+  int status = gui_window_test_run_app (&test, argv[0], G_CALLBACK (window_added_cb));
 
   /* What the next start restores. */
   if (window != NULL)
@@ -721,13 +675,5 @@ main (int argc, char **argv)
       CHECK (g_strcmp0 (view, "heatmap") == 0, "current-view %s", view);
     }
 
-  rm_rf (tmp_dir);
-  g_free (tmp_dir);
-  if (window == NULL)
-    {
-      g_print ("FAIL: no window was created\n");
-      return 1;
-    }
-  g_print ("# %d failure(s)\n", failures);
-  return status != 0 || failures > 0 ? 1 : 0;
+  return gui_window_test_finish (&test, window != NULL, status, failures);
 }

@@ -7,22 +7,10 @@
 #include <adwaita.h>
 #include <math.h>
 
+#include "gui-support.h"
 #include "ll-chart-view.h"
 
 static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-  do                                                                                               \
-    {                                                                                              \
-      if (!(cond))                                                                                 \
-        {                                                                                          \
-          g_printerr ("FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-          g_printerr (__VA_ARGS__);                                                                \
-          g_printerr ("\n");                                                                       \
-          failures++;                                                                              \
-        }                                                                                          \
-    }                                                                                              \
-  while (0)
 
 static const char *vocab[] = {" Paris", " the", " France", ",", " of", "\n", " capital", "The"};
 
@@ -53,14 +41,6 @@ make_result (int R, int T, int K)
   return r;
 }
 
-static void
-spin (int ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-  while (g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, FALSE);
-}
-
 static gboolean
 count_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
 {
@@ -83,21 +63,7 @@ settle (GtkWidget *widget)
       g_usleep (1000);
     }
   gtk_widget_remove_tick_callback (widget, id);
-  spin (20);
-}
-
-static GdkTexture *
-render_widget (GtkWidget *widget)
-{
-  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
-  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, w, h);
-  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snapshot);
-  if (node == NULL)
-    return NULL;
-  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  return gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  gui_spin_ms (20);
 }
 
 typedef struct
@@ -109,7 +75,7 @@ typedef struct
 static Pixels
 download (GtkWidget *widget)
 {
-  g_autoptr (GdkTexture) texture = render_widget (widget);
+  g_autoptr (GdkTexture) texture = gui_render_widget (widget);
   Pixels p = {0};
   if (texture == NULL)
     return p;
@@ -186,8 +152,8 @@ static void
 wait_allocated (GtkWidget *w)
 {
   for (int i = 0; i < 200 && (gtk_widget_get_width (w) <= 0 || !gtk_widget_get_mapped (w)); i++)
-    spin (10);
-  spin (50);
+    gui_spin_ms (10);
+  gui_spin_ms (50);
 }
 
 int
@@ -341,7 +307,7 @@ main (int argc, char **argv)
   const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
   g_autofree char *shot = g_build_filename (dir != NULL ? dir : ".", "chart-view-window.png", NULL);
   {
-    g_autoptr (GdkTexture) texture = render_widget (window);
+    g_autoptr (GdkTexture) texture = gui_render_widget (window);
     if (texture != NULL)
       gdk_texture_save_to_png (texture, shot);
   }
@@ -428,7 +394,7 @@ main (int argc, char **argv)
       if (gtk_widget_compute_bounds (view, scroller, &bounds)
           && fabs (bounds.origin.x + gtk_adjustment_get_value (hadj)) < 0.5)
         break;
-      spin (10);
+      gui_spin_ms (10);
     }
   settle (window);
   p = download (view);
@@ -490,7 +456,7 @@ main (int argc, char **argv)
          gtk_adjustment_get_value (hadj));
 
   gtk_window_destroy (GTK_WINDOW (window));
-  spin (50);
+  gui_spin_ms (50);
   if (failures > 0)
     g_printerr ("%d check(s) failed\n", failures);
   else
