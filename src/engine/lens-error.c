@@ -4,10 +4,8 @@
 
 G_DEFINE_QUARK (lens - error - quark, lens_error)
 
-/* Characters that would break a line or steer a terminal: C0 and C1 controls, DEL, and the
- * Unicode line and paragraph separators. */
-static gboolean
-breaks_line (gunichar c)
+gboolean
+lens_unichar_breaks_line (gunichar c)
 {
   return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029;
 }
@@ -30,7 +28,7 @@ lens_error_one_line (const char *message)
         g_string_append (out, "\\n");
       else if (c == '\t')
         g_string_append (out, "\\t");
-      else if (breaks_line (c))
+      else if (lens_unichar_breaks_line (c))
         g_string_append_printf (out, c < 0x80 ? "\\x%02X" : "\\u%04X", c);
       else
         g_string_append_len (out, p, next - p);

@@ -23,4 +23,8 @@ GQuark lens_error_quark (void);
  * (which can reach a message through a file or folder name) shown as escapes. Free with g_free. */
 char *lens_error_one_line (const char *message);
 
+/* Whether `c` would break a line or steer a terminal in a message: C0 and C1 controls, DEL, and
+ * the Unicode line and paragraph separators. */
+gboolean lens_unichar_breaks_line (gunichar c);
+
 G_END_DECLS

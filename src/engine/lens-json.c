@@ -34,6 +34,7 @@ typedef struct
   GPtrArray *blocks; /* ...then copied into these blocks, whose addresses never change */
   size_t block_used, block_cap;
   guint64 seed;
+  gboolean surrogate_pairs; /* the text escapes a surrogate pair (see unescape_surrogate_pairs) */
 } Scanner;
 
 /* A string's value as scan_string hands it to scan_key. */
@@ -160,6 +161,7 @@ scan_string (Scanner *sc, KeyText *key, GError **error)
           if (lo < 0xDC00 || lo > 0xDFFF)
             return scan_fail (sc, error, "lone high surrogate in \\u escape");
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          sc->surrogate_pairs = TRUE;
         }
       if (key != NULL)
         g_string_append_unichar (key->buf, cp);
@@ -477,23 +479,8 @@ scan_document (Scanner *sc, GError **error)
  * every 1024 high surrogates). Python's json.dump writes exactly such escapes by default. So
  * before json-c sees a text the scanner has accepted, its escaped pairs are replaced by the
  * UTF-8 they stand for; the scanner has checked that every high surrogate escape is followed by
- * a low one. */
-static gboolean
-has_escaped_surrogate (const char *s, size_t len)
-{
-  for (const char *p = s; (p = memchr (p, '\\', (size_t) (s + len - p))) != NULL; p += 2)
-    {
-      if (s + len - p < 6)
-        return FALSE;
-      if (p[1] == 'u' && (p[2] == 'd' || p[2] == 'D') && strchr ("89abAB", p[3]) != NULL
-          && p[3] != '\0')
-        return TRUE;
-    }
-  return FALSE;
-}
-
-/* A copy of the (valid) JSON text with every escaped surrogate pair written as UTF-8; *out_len
- * receives its length. Other escapes are copied as they are. */
+ * a low one, and noted whether there is any. Returns that copy (other escapes kept as they are);
+ * *out_len receives its length. */
 static char *
 unescape_surrogate_pairs (const char *s, size_t len, size_t *out_len)
 {
@@ -593,7 +580,7 @@ lens_json_parse_limited (const char *text, size_t len, const char *name, int max
       return NULL;
     }
   g_autofree char *rewritten = NULL;
-  if (has_escaped_surrogate (text, len))
+  if (sc.surrogate_pairs)
     {
       rewritten = unescape_surrogate_pairs (text, len, &len);
       text = rewritten;

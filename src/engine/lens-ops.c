@@ -348,18 +348,26 @@ lens_softmax_partial (const float *logits, int V, int32_t first_id, int K, int32
   return p;
 }
 
+/* Adds a slice's sums, rescaled to the common maximum m, to s and u:
+ * sum exp(l - m) = e^(m_j - m) S_j, sum exp(l - m)(l - m) = e^(m_j - m) (U_j + (m_j - m) S_j) */
+static void
+add_rescaled (const LensSoftmaxPartial *p, float m, double *s, double *u)
+{
+  double shift = (double) p->max - (double) m;
+  double scale = exp (shift);
+  *s += scale * p->sum_e;
+  *u += scale * (p->sum_ed + shift * p->sum_e);
+}
+
 void
 lens_softmax_fold (LensSoftmaxPartial *acc, int32_t *acc_ids, float *acc_logits,
                    const LensSoftmaxPartial *p, const int32_t *ids, const float *logits, int K,
                    int32_t *scratch_ids, float *scratch_logits)
 {
-  /* rescale both to the common maximum m, as in lens_softmax_merge */
   float m = p->max > acc->max ? p->max : acc->max;
-  double shift_a = (double) acc->max - (double) m, shift_p = (double) p->max - (double) m;
-  double scale_a = exp (shift_a), scale_p = exp (shift_p);
-  double s = scale_a * acc->sum_e + scale_p * p->sum_e;
-  double u
-      = scale_a * (acc->sum_ed + shift_a * acc->sum_e) + scale_p * (p->sum_ed + shift_p * p->sum_e);
+  double s = 0.0, u = 0.0;
+  add_rescaled (acc, m, &s, &u);
+  add_rescaled (p, m, &s, &u);
   *acc = (LensSoftmaxPartial){.max = m, .sum_e = s, .sum_ed = u};
 
   /* the K best of both sorted lists; acc's ids are the lower ones, so it wins ties */
@@ -383,19 +391,12 @@ LensSoftmaxStats
 lens_softmax_merge (const LensSoftmaxPartial *parts, const int32_t *top_ids,
                     const float *top_logits, int n, int K, int32_t *out_ids, float *out_probs)
 {
-  /* Rescale every slice's sums to the common maximum m:
-   * sum exp(l - m) = e^(m_j - m) S_j, sum exp(l - m)(l - m) = e^(m_j - m) (U_j + (m_j - m) S_j) */
   float m = -INFINITY;
   for (int j = 0; j < n; j++)
     m = parts[j].max > m ? parts[j].max : m;
   double s = 0.0, u = 0.0;
   for (int j = 0; j < n; j++)
-    {
-      double shift = (double) parts[j].max - (double) m;
-      double scale = exp (shift);
-      s += scale * parts[j].sum_e;
-      u += scale * (parts[j].sum_ed + shift * parts[j].sum_e);
-    }
+    add_rescaled (&parts[j], m, &s, &u);
   double log_s = log (s);
 
   /* Merge the sorted lists; on equal logits the earlier slice (lower ids) goes first. */

@@ -614,8 +614,7 @@ is_plain_file_name (const char *s, size_t len)
     return FALSE;
   for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
     {
-      gunichar c = g_utf8_get_char (p);
-      if (c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029)
+      if (lens_unichar_breaks_line (g_utf8_get_char (p)))
         return FALSE;
     }
   return TRUE;
