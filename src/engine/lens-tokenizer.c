@@ -335,12 +335,13 @@ builder_clear (Builder *b)
   b->n_vocab = b->n_ids = 0;
 }
 
-/* Sizes the builder for `n` vocabulary ids; every offset starts as "no string yet". */
+/* Sizes the builder for `n` vocabulary ids, whose strings go to (or are in) `chars`, which it
+ * takes; every offset starts as "no string yet". */
 static void
-builder_alloc (Builder *b, int n, size_t chars_hint)
+builder_alloc (Builder *b, int n, GByteArray *chars)
 {
   b->n_vocab = b->n_ids = n;
-  b->strs.chars = g_byte_array_sized_new ((guint) MIN (chars_hint, (size_t) G_MAXUINT / 2));
+  b->strs.chars = chars;
   b->strs.off = g_new (size_t, n);
   b->strs.len = g_new (size_t, n);
   for (int i = 0; i < n; i++)
@@ -414,7 +415,8 @@ read_vocab (Builder *b, json_object *vocab, const char *where, GError **error)
                  where, n, MAX_IDS);
       return FALSE;
     }
-  builder_alloc (b, n, (size_t) n * 8);
+  builder_alloc (b, n,
+                 g_byte_array_sized_new ((guint) MIN ((size_t) n * 8, (size_t) G_MAXUINT / 2)));
   json_object_object_foreach (vocab, key, val)
   {
     size_t klen = strlen (key);
@@ -604,11 +606,7 @@ read_vocab_flat (Builder *b, const char *json, size_t len)
     return FALSE;
 
   int n = (int) entries->len;
-  b->n_vocab = b->n_ids = n;
-  b->strs.off = g_new (size_t, n);
-  b->strs.len = g_new (size_t, n);
-  for (int i = 0; i < n; i++)
-    b->strs.off[i] = SIZE_MAX;
+  builder_alloc (b, n, g_steal_pointer (&chars));
   for (int i = 0; i < n; i++)
     {
       const FlatEntry *e = &g_array_index (entries, FlatEntry, i);
@@ -619,7 +617,6 @@ read_vocab_flat (Builder *b, const char *json, size_t len)
     }
   /* n distinct ids below n: all present. A key written twice (perhaps spelt differently) is a
    * JSON error the general path reports. */
-  b->strs.chars = g_steal_pointer (&chars);
   if (vocab_index (&b->strs, n, n) != 0)
     return FALSE;
   return TRUE;
