@@ -1,60 +1,61 @@
+/* lens-config.c: config.json -> LensConfig. The family's row (lens-arch.c) reads its own keys;
+ * what every family must satisfy (shapes that fit together, sizes within reason) is checked here
+ * once. */
 #include "lens-config.h"
-#include "lens-file.h"
+#include "lens-arch.h"
+#include "lens-config-private.h"
 #include "lens-error.h"
+#include "lens-file.h"
 #include "lens-json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* config.json files are a few KiB; anything this large is not one. */
 #define CONFIG_MAX_BYTES (16u << 20)
 
-const char *
-lens_arch_name (LensArch arch)
-{
-  switch (arch)
-    {
-    case LENS_ARCH_GPT2:
-      return "gpt2";
-    default:
-      return "unknown";
-    }
-}
+/* ---- typed field readers ---- */
 
-/* TRUE when `key` is present; *v is then its value, which is NULL for a JSON null. */
-static gboolean
-field (json_object *root, const char *key, json_object **v)
+gboolean
+lens_config_field (json_object *obj, const char *key, json_object **v)
 {
   *v = NULL;
-  return json_object_object_get_ex (root, key, v);
+  return json_object_object_get_ex (obj, key, v);
 }
 
-/* Reads integer field `key` into `*out`, requiring lo <= value <= hi. A missing field is an error
- * when `required`, else leaves *out alone and sets *present = FALSE (when given). */
-static gboolean
-get_int (json_object *root, const char *path, const char *key, gboolean required, int64_t lo,
-         int64_t hi, int *out, gboolean *present, GError **error)
+G_GNUC_PRINTF (5, 6)
+static void
+field_error (GError **error, int code, const char *path, const char *where, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, LENS_ERROR, code, "%s: field \"%s%s", path, where ? where : "", msg);
+}
+
+gboolean
+lens_config_int (json_object *obj, const char *path, const char *where, const char *key,
+                 gboolean required, int64_t lo, int64_t hi, int *out, gboolean *present,
+                 GError **error)
 {
   json_object *v;
-  gboolean has = field (root, key, &v);
+  /* null stands for "not set" in optional fields (head_dim, sliding_window, n_inner) */
+  gboolean has = lens_config_field (obj, key, &v) && (v != NULL || required);
   if (present)
     *present = has;
   if (!has)
     {
       if (required)
         {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: field \"%s\" is missing", path,
-                       key);
+          field_error (error, LENS_ERROR_FORMAT, path, where, "%s\" is missing", key);
           return FALSE;
         }
       return TRUE;
     }
   if (!json_object_is_type (v, json_type_int))
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: field \"%s\" must be an integer, not %s", path, key,
+      field_error (error, LENS_ERROR_FORMAT, path, where, "%s\" must be an integer, not %s", key,
                    lens_json_type_name (v));
       return FALSE;
     }
@@ -63,30 +64,56 @@ get_int (json_object *root, const char *path, const char *key, gboolean required
     {
       /* json-c saturates huge literals; print what the file says, not the saturated value. */
       const char *txt = json_object_to_json_string_ext (v, JSON_C_TO_STRING_PLAIN);
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: field \"%s\" = %s is out of range (%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
-                   ")",
-                   path, key, txt, lo, hi);
+      field_error (error, LENS_ERROR_FORMAT, path, where,
+                   "%s\" = %s is out of range (%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT ")", key,
+                   txt, lo, hi);
       return FALSE;
     }
   *out = (int) i;
   return TRUE;
 }
 
-static gboolean
-get_bool (json_object *root, const char *path, const char *key, bool dflt, bool *out,
-          GError **error)
+gboolean
+lens_config_double (json_object *obj, const char *path, const char *where, const char *key,
+                    double lo, gboolean lo_open, double hi, double dflt, double *out,
+                    GError **error)
 {
   json_object *v;
-  if (!field (root, key, &v))
+  if (!lens_config_field (obj, key, &v))
+    {
+      *out = dflt;
+      return TRUE;
+    }
+  if (!json_object_is_type (v, json_type_double) && !json_object_is_type (v, json_type_int))
+    {
+      field_error (error, LENS_ERROR_FORMAT, path, where, "%s\" must be a number, not %s", key,
+                   lens_json_type_name (v));
+      return FALSE;
+    }
+  double d = json_object_get_double (v);
+  if (!isfinite (d) || d > hi || (lo_open ? !(d > lo) : d < lo))
+    {
+      field_error (error, LENS_ERROR_FORMAT, path, where, "%s\" = %g is out of range (%s%g..%g]",
+                   key, d, lo_open ? "above " : "", lo, hi);
+      return FALSE;
+    }
+  *out = d;
+  return TRUE;
+}
+
+gboolean
+lens_config_bool (json_object *obj, const char *path, const char *where, const char *key, bool dflt,
+                  bool *out, GError **error)
+{
+  json_object *v;
+  if (!lens_config_field (obj, key, &v))
     {
       *out = dflt;
       return TRUE;
     }
   if (!json_object_is_type (v, json_type_boolean))
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: field \"%s\" must be true or false, not %s", path, key,
+      field_error (error, LENS_ERROR_FORMAT, path, where, "%s\" must be true or false, not %s", key,
                    lens_json_type_name (v));
       return FALSE;
     }
@@ -94,117 +121,85 @@ get_bool (json_object *root, const char *path, const char *key, bool dflt, bool 
   return TRUE;
 }
 
-/* GPT-2 options that change the computation in ways LensConfig cannot express: refuse them rather
- * than compute something else than transformers would. */
-static gboolean
-check_unsupported_flag (json_object *root, const char *path, const char *key, bool dflt,
-                        GError **error)
+gboolean
+lens_config_string (json_object *obj, const char *path, const char *where, const char *key,
+                    const char **out, size_t *len, GError **error)
+{
+  json_object *v;
+  *out = NULL;
+  *len = 0;
+  if (!lens_config_field (obj, key, &v) || v == NULL)
+    return TRUE;
+  if (!json_object_is_type (v, json_type_string))
+    {
+      field_error (error, LENS_ERROR_FORMAT, path, where, "%s\" must be a string, not %s", key,
+                   lens_json_type_name (v));
+      return FALSE;
+    }
+  *out = json_object_get_string (v);
+  *len = (size_t) json_object_get_string_len (v);
+  return TRUE;
+}
+
+gboolean
+lens_config_string_is (const char *s, size_t len, const char *value)
+{
+  return s != NULL && len == strlen (value) && memcmp (s, value, len) == 0;
+}
+
+gboolean
+lens_config_refuse_flag (json_object *obj, const char *path, const char *key, bool allowed,
+                         GError **error)
 {
   bool value;
-  if (!get_bool (root, path, key, dflt, &value, error))
+  if (!lens_config_bool (obj, path, NULL, key, allowed, &value, error))
     return FALSE;
-  if (value != dflt)
+  if (value != allowed)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
                    "%s: \"%s\": %s is not supported (only %s)", path, key, value ? "true" : "false",
-                   dflt ? "true" : "false");
+                   allowed ? "true" : "false");
       return FALSE;
     }
   return TRUE;
 }
 
+/* ---- what every family must satisfy ---- */
+
 static gboolean
-parse_gpt2 (json_object *root, const char *path, LensConfig *c, GError **error)
+check_shapes (const LensConfig *c, const char *path, GError **error)
 {
-  gboolean present;
-  if (!get_int (root, path, "n_layer", TRUE, 1, 1024, &c->n_layer, NULL, error)
-      || !get_int (root, path, "n_embd", TRUE, 1, 65536, &c->n_embd, NULL, error)
-      || !get_int (root, path, "n_head", TRUE, 1, 65536, &c->n_head, NULL, error)
-      || !get_int (root, path, "vocab_size", TRUE, 1, 10000000, &c->vocab_size, NULL, error))
-    return FALSE;
-  if (c->n_embd % c->n_head != 0)
+  if (c->n_head % c->n_kv_head != 0)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: n_embd (%d) is not a multiple of n_head (%d)", path, c->n_embd, c->n_head);
+                   "%s: the number of key/value heads (%d) does not divide the number of "
+                   "attention heads (%d)",
+                   path, c->n_kv_head, c->n_head);
       return FALSE;
     }
-
-  /* n_positions is the current name; very old configs only have n_ctx. */
-  if (!get_int (root, path, "n_positions", FALSE, 1, 1000000, &c->n_positions, &present, error))
-    return FALSE;
-  if (!present)
+  /* Sizes whose products index the weights and activations: keep them far from overflow (the
+   * tensors themselves are checked against the file later). */
+  if ((int64_t) c->n_head * c->head_dim > (1 << 20)
+      || (int64_t) c->n_kv_head * c->head_dim > (1 << 20))
     {
-      json_object *ctx;
-      if (!field (root, "n_ctx", &ctx))
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                       "%s: field \"n_positions\" is missing (and there is no \"n_ctx\")", path);
-          return FALSE;
-        }
-      if (!get_int (root, path, "n_ctx", TRUE, 1, 1000000, &c->n_positions, NULL, error))
-        return FALSE;
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: %d heads of %d dimensions are out of range", path, c->n_head, c->head_dim);
+      return FALSE;
     }
-
-  json_object *inner;
-  if (!field (root, "n_inner", &inner) || inner == NULL)
-    c->n_inner = 4 * c->n_embd;
-  else if (!get_int (root, path, "n_inner", TRUE, 1, 4 * 65536, &c->n_inner, NULL, error))
-    return FALSE;
-
-  json_object *eps;
-  if (!field (root, "layer_norm_epsilon", &eps))
-    c->layer_norm_epsilon = 1e-5f;
-  else
+  if (c->arch->pos == LENS_POS_ROPE && (c->rope.rotary_dim % 2 != 0 || c->rope.rotary_dim < 2))
     {
-      if (!json_object_is_type (eps, json_type_double) && !json_object_is_type (eps, json_type_int))
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                       "%s: field \"layer_norm_epsilon\" must be a number, not %s", path,
-                       lens_json_type_name (eps));
-          return FALSE;
-        }
-      double e = json_object_get_double (eps);
-      if (!(e > 0.0 && e <= 1.0) || !isfinite ((float) e) || (float) e == 0.0f)
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                       "%s: field \"layer_norm_epsilon\" = %g is out of range (0..1]", path, e);
-          return FALSE;
-        }
-      c->layer_norm_epsilon = (float) e;
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: rotary embeddings need an even head dimension, not %d", path,
+                   c->rope.rotary_dim);
+      return FALSE;
     }
-
-  json_object *act;
-  if (field (root, "activation_function", &act))
-    {
-      if (!json_object_is_type (act, json_type_string))
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                       "%s: field \"activation_function\" must be a string, not %s", path,
-                       lens_json_type_name (act));
-          return FALSE;
-        }
-      const char *a = json_object_get_string (act);
-      size_t alen = (size_t) json_object_get_string_len (act);
-      /* Both are 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) in transformers. */
-      if (!(alen == strlen (a)
-            && (strcmp (a, "gelu_new") == 0 || strcmp (a, "gelu_pytorch_tanh") == 0)))
-        {
-          g_autofree char *ad = lens_json_describe (a, (gssize) alen);
-          g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
-                       "%s: activation_function %s is not supported (supported: gelu_new, "
-                       "gelu_pytorch_tanh)",
-                       path, ad);
-          return FALSE;
-        }
-    }
-
-  if (!get_bool (root, path, "tie_word_embeddings", true, &c->tie_word_embeddings, error))
-    return FALSE;
-  if (!check_unsupported_flag (root, path, "scale_attn_weights", true, error)
-      || !check_unsupported_flag (root, path, "scale_attn_by_inverse_layer_idx", false, error)
-      || !check_unsupported_flag (root, path, "add_cross_attention", false, error))
-    return FALSE;
   return TRUE;
+}
+
+const char *
+lens_config_architecture (const LensConfig *c)
+{
+  return c->model_type;
 }
 
 gboolean
@@ -217,8 +212,7 @@ lens_config_parse (const char *json, size_t len, const char *path, LensConfig *o
   if (root == NULL)
     return FALSE;
   gboolean ok = FALSE;
-  LensConfig c;
-  memset (&c, 0, sizeof c);
+  LensConfig *c = g_new0 (LensConfig, 1);
 
   if (!json_object_is_type (root, json_type_object))
     {
@@ -227,7 +221,7 @@ lens_config_parse (const char *json, size_t len, const char *path, LensConfig *o
       goto out;
     }
   json_object *mt;
-  if (!field (root, "model_type", &mt))
+  if (!lens_config_field (root, "model_type", &mt))
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT, "%s: field \"model_type\" is missing",
                    path);
@@ -242,23 +236,32 @@ lens_config_parse (const char *json, size_t len, const char *path, LensConfig *o
     }
   const char *type = json_object_get_string (mt);
   size_t tlen = (size_t) json_object_get_string_len (mt);
-  if (tlen == strlen (type) && strcmp (type, "gpt2") == 0)
-    {
-      c.arch = LENS_ARCH_GPT2;
-      g_strlcpy (c.model_type, type, sizeof c.model_type);
-      if (!parse_gpt2 (root, path, &c, error))
-        goto out;
-    }
-  else
+  c->arch = lens_arch_find (type, tlen);
+  if (c->arch == NULL)
     {
       g_autofree char *td = lens_json_describe (type, (gssize) tlen);
       g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
-                   "%s: model_type %s is not supported (supported: gpt2)", path, td);
+                   "%s: model_type %s is not supported (supported: %s)", path, td,
+                   lens_arch_supported_list ());
       goto out;
     }
-  *out = c;
+  g_strlcpy (c->model_type, c->arch->model_type, sizeof c->model_type);
+
+  const char *dtype = NULL;
+  size_t dtype_len;
+  if (!lens_config_string (root, path, NULL, "torch_dtype", &dtype, &dtype_len, error))
+    goto out;
+  if (dtype == NULL && !lens_config_string (root, path, NULL, "dtype", &dtype, &dtype_len, error))
+    goto out;
+  if (dtype != NULL && dtype_len == strlen (dtype))
+    g_strlcpy (c->torch_dtype, dtype, sizeof c->torch_dtype);
+
+  if (!c->arch->read_hparams (root, path, c, error) || !check_shapes (c, path, error))
+    goto out;
+  *out = *c;
   ok = TRUE;
 out:
+  g_free (c);
   json_object_put (root);
   return ok;
 }

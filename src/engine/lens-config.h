@@ -1,4 +1,8 @@
-/* lens-config.h: a model's config.json, reduced to what the forward pass needs. */
+/* lens-config.h: a model's config.json, reduced to neutral hyper-parameters.
+ *
+ * Every family spells its keys its own way (GPT-2's n_embd, Llama's hidden_size, ...); each
+ * family's reader (lens-arch.c) maps them onto this one struct, which is all the forward pass and
+ * the loader look at. */
 #pragma once
 
 #include <glib.h>
@@ -6,23 +10,51 @@
 
 G_BEGIN_DECLS
 
+/* Blocks beyond this are refused as absurd (the largest public models have ~128). */
+#define LENS_MAX_LAYERS 1024
+
+typedef struct LensArch LensArch;
+
 typedef enum
 {
-  LENS_ARCH_GPT2,
-} LensArch;
+  LENS_ROPE_DEFAULT, /* inv_freq_i = theta^(-2i/d) */
+  LENS_ROPE_LINEAR,  /* inv_freq / factor */
+  LENS_ROPE_LLAMA3,  /* Llama 3.1's smooth low/high-frequency rescaling */
+} LensRopeType;
 
 typedef struct
 {
-  LensArch arch;
-  char model_type[32]; /* as written in config.json, e.g. "gpt2" */
-  int n_layer;         /* L */
-  int n_embd;          /* C */
-  int n_head;          /* NH; C % NH == 0 */
-  int n_positions;     /* maximum sequence length */
-  int vocab_size;      /* V */
-  int n_inner;         /* MLP width; 4*C when null in config.json */
-  float layer_norm_epsilon;
-  bool tie_word_embeddings; /* default true for GPT-2 */
+  LensRopeType type;
+  double theta;
+  double factor;                        /* linear, llama3 */
+  double low_freq_factor;               /* llama3 */
+  double high_freq_factor;              /* llama3 */
+  int original_max_position_embeddings; /* llama3 */
+  int rotary_dim;                       /* dimensions rotated per head (= head_dim) */
+} LensRope;
+
+typedef struct
+{
+  const LensArch *arch; /* the family's table row (never NULL once parsed) */
+  char model_type[32];  /* as written in config.json, e.g. "gpt2", "llama" */
+  int n_layer;          /* L */
+  int n_embd;           /* C, the residual width */
+  int n_head;           /* NH, query heads */
+  int n_kv_head;        /* NKV, key/value heads; NH % NKV == 0 (NKV == NH without GQA) */
+  int head_dim;         /* hd; NH * hd need not equal C (Qwen3) */
+  int n_positions;      /* context length */
+  int vocab_size;       /* V, rows of the unembedding; may exceed the tokenizer's ids */
+  int n_inner;          /* F, the MLP width */
+  float norm_eps;
+  bool tie_word_embeddings;
+  bool attn_qkv_bias; /* q, k, v projections have biases */
+  bool attn_out_bias; /* the output projection has a bias */
+  bool mlp_bias;
+  LensRope rope;      /* for position kind RoPE */
+  int sliding_window; /* tokens a query sees (itself included) on sliding layers; 0 = none */
+  /* Per block: whether it uses the sliding window. */
+  bool layer_sliding[LENS_MAX_LAYERS];
+  char torch_dtype[16]; /* config.json's torch_dtype / dtype, "" when absent (informational) */
 } LensConfig;
 
 /* Parses config.json text of `len` bytes. `path` only names the file in error messages. */
@@ -30,6 +62,7 @@ gboolean lens_config_parse (const char *json, size_t len, const char *path, Lens
                             GError **error);
 gboolean lens_config_load (const char *path, LensConfig *out, GError **error);
 
-const char *lens_arch_name (LensArch arch);
+/* The model_type, e.g. "llama". */
+const char *lens_config_architecture (const LensConfig *config);
 
 G_END_DECLS

@@ -1,166 +1,315 @@
-/* lens-model.c: loading a GPT-2 checkpoint folder and running its forward pass. */
+/* lens-model.c: loading a model folder (config.json, safetensors, tokenizer) for any family of
+ * the architecture table: every tensor the family's row names is found, its shape checked against
+ * the config and its data left in the mapping. */
 #include <math.h>
 #include <string.h>
 
 #include "lens-error.h"
-#include "lens-model.h"
-#include "lens-ops.h"
-#include "lens-safetensors.h"
-
-#include <cblas.h>
-
-/* A weight in f32: either straight from the mapping (aligned F32) or widened into `owned`. */
-typedef struct
-{
-  const float *data;
-  float *owned;
-} LensWeight;
-
-typedef struct
-{
-  LensWeight ln_1_w, ln_1_b;           /* (C) */
-  LensWeight attn_w, attn_b;           /* (C, 3C), (3C) */
-  LensWeight attn_proj_w, attn_proj_b; /* (C, C), (C) */
-  LensWeight ln_2_w, ln_2_b;           /* (C) */
-  LensWeight fc_w, fc_b;               /* (C, F), (F) */
-  LensWeight fc_proj_w, fc_proj_b;     /* (F, C), (C) */
-} LensBlockWeights;
-
-struct LensModel
-{
-  gint ref_count;
-  char *path;
-  char *name;
-  LensConfig config;
-  LensWeightStore *store;
-  LensTokenizer *tokenizer;
-  char **token_texts; /* (V) display strings */
-
-  LensWeight wte;            /* (V, C) */
-  LensWeight wpe;            /* (maxT, C) */
-  LensBlockWeights *blocks;  /* (L) */
-  LensWeight ln_f_w, ln_f_b; /* (C) */
-  LensWeight lm_head;        /* (V, C); aliases wte when tied */
-};
+#include "lens-head.h"
+#include "lens-model-private.h"
 
 static void
-weight_clear (LensWeight *w)
+vec_clear (LensVec *v)
 {
-  g_clear_pointer (&w->owned, g_free);
-  w->data = NULL;
+  g_clear_pointer (&v->owned, g_free);
+  v->data = NULL;
 }
 
-/* Finds `name` (trying the "transformer." prefix too when `prefixed`), checks its shape and makes
- * it available as f32. */
-static gboolean
-load_weight (LensModel *m, const char *name, gboolean prefixed, int n_dims, const int64_t *shape,
-             LensWeight *out, GError **error)
+/* Finds `name` under any of the family's prefixes (or exactly, when `prefixed` is FALSE). */
+static const LensTensor *
+find_tensor (const LensModel *m, const char *name, gboolean prefixed)
 {
-  const LensTensor *t = lens_weight_store_find (m->store, name);
-  if (t == NULL && prefixed)
+  if (!prefixed)
+    return lens_weight_store_find (m->store, name);
+  for (int i = 0; m->config.arch->prefixes[i] != NULL; i++)
     {
-      g_autofree char *alt = g_strconcat ("transformer.", name, NULL);
-      t = lens_weight_store_find (m->store, alt);
+      g_autofree char *full = g_strconcat (m->config.arch->prefixes[i], name, NULL);
+      const LensTensor *t = lens_weight_store_find (m->store, full);
+      if (t != NULL)
+        return t;
     }
+  return NULL;
+}
+
+static char *
+describe_shape (int n_dims, const int64_t *shape)
+{
+  GString *s = g_string_new ("[");
+  for (int i = 0; i < n_dims; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+/* Finds a tensor and checks its shape and type (F32, F16 or BF16). */
+static const LensTensor *
+require_tensor (LensModel *m, const char *name, gboolean prefixed, int n_dims, const int64_t *shape,
+                GError **error)
+{
+  const LensTensor *t = find_tensor (m, name, prefixed);
   if (t == NULL)
     {
+      g_autoptr (GString) alts = g_string_new (NULL);
+      for (int i = 1; prefixed && m->config.arch->prefixes[i] != NULL; i++)
+        g_string_append_printf (alts, " (nor \"%s\" + that name)", m->config.arch->prefixes[i]);
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: the checkpoint has no tensor \"%s\"%s", m->path, name,
-                   prefixed ? " (nor \"transformer.\" + that name)" : "");
-      return FALSE;
+                   "%s: the checkpoint has no tensor \"%s\"%s", m->path, name, alts->str);
+      return NULL;
     }
-
   gboolean same = t->n_dims == n_dims;
   for (int i = 0; same && i < n_dims; i++)
     same = t->shape[i] == shape[i];
   if (!same)
     {
-      g_autoptr (GString) want = g_string_new ("[");
-      g_autoptr (GString) got = g_string_new ("[");
-      for (int i = 0; i < n_dims; i++)
-        g_string_append_printf (want, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
-      for (int i = 0; i < t->n_dims; i++)
-        g_string_append_printf (got, "%s%" G_GINT64_FORMAT, i ? ", " : "", t->shape[i]);
+      g_autofree char *want = describe_shape (n_dims, shape);
+      g_autofree char *got = describe_shape (t->n_dims, t->shape);
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: tensor \"%s\" has shape %s], config.json implies %s]", t->file, t->name,
-                   got->str, want->str);
-      return FALSE;
+                   "%s: tensor \"%s\" has shape %s, config.json implies %s", t->file, t->name, got,
+                   want);
+      return NULL;
     }
-
-  out->data = lens_tensor_f32_direct (t);
-  if (out->data != NULL)
-    return TRUE;
-
-  out->owned = g_try_new (float, t->n_elements);
-  if (out->owned == NULL && t->n_elements > 0)
+  if (t->dtype != LENS_DTYPE_F32 && t->dtype != LENS_DTYPE_F16 && t->dtype != LENS_DTYPE_BF16)
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: out of memory widening tensor \"%s\"",
-                   t->file, t->name);
-      return FALSE;
+      g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
+                   "%s: tensor \"%s\": dtype %s is not supported for weights (only F32, F16 and "
+                   "BF16)",
+                   t->file, t->name, lens_dtype_name (t->dtype));
+      return NULL;
     }
-  if (!lens_tensor_to_f32 (t, out->owned, error))
+  m->n_params += t->n_elements;
+  return t;
+}
+
+/* Notes the storage type of a matrix for the model's dtype. */
+static void
+note_dtype (LensModel *m, LensDType dtype)
+{
+  const char *name = lens_dtype_name (dtype);
+  if (m->dtype[0] == '\0')
+    g_strlcpy (m->dtype, name, sizeof m->dtype);
+  else if (strcmp (m->dtype, name) != 0)
+    g_strlcpy (m->dtype, "mixed", sizeof m->dtype);
+}
+
+/* A matrix of logical shape (out, in), stored as `layout` says. */
+static gboolean
+load_mat (LensModel *m, const char *name, gboolean prefixed, LensLayout layout, int64_t out,
+          int64_t in, LensMat *mat, GError **error)
+{
+  gboolean in_out = layout == LENS_LAYOUT_IN_OUT;
+  const int64_t shape[2] = {in_out ? in : out, in_out ? out : in};
+  const LensTensor *t = require_tensor (m, name, prefixed, 2, shape, error);
+  if (t == NULL)
     return FALSE;
-  out->data = out->owned;
+  *mat = (LensMat){
+      .data = t->data,
+      .dtype = t->dtype,
+      .direct = lens_tensor_f32_direct (t) != NULL,
+      .in_out = in_out,
+      .rows = (int) shape[0],
+      .cols = (int) shape[1],
+  };
+  note_dtype (m, t->dtype);
   return TRUE;
 }
 
 static gboolean
-load_gpt2_weights (LensModel *m, GError **error)
+load_vec (LensModel *m, const char *name, int64_t n, LensVec *v, GError **error)
+{
+  const LensTensor *t = require_tensor (m, name, TRUE, 1, &n, error);
+  if (t == NULL)
+    return FALSE;
+  v->data = lens_tensor_f32_direct (t);
+  if (v->data != NULL)
+    return TRUE;
+  v->owned = g_new (float, n);
+  lens_convert_to_f32 (v->owned, t->data, t->dtype, (size_t) n);
+  v->data = v->owned;
+  return TRUE;
+}
+
+/* Whether a checkpoint must carry block tensor `role` under this config (the family names it). */
+static gboolean
+role_enabled (const LensConfig *c, LensBlockTensor role)
+{
+  switch (role)
+    {
+    case LENS_BT_QKV_B:
+    case LENS_BT_Q_B:
+    case LENS_BT_K_B:
+    case LENS_BT_V_B:
+      return c->attn_qkv_bias;
+    case LENS_BT_O_B:
+      return c->attn_out_bias;
+    case LENS_BT_GATE_B:
+    case LENS_BT_UP_B:
+    case LENS_BT_DOWN_B:
+      return c->mlp_bias;
+    case LENS_BT_GATE_W:
+      return c->arch->mlp == LENS_MLP_SWIGLU;
+    default:
+      return TRUE;
+    }
+}
+
+/* Where each role goes in LensBlockWeights and its logical shape: (out, in) for matrices, (n)
+ * for vectors (in == 0). */
+typedef struct
+{
+  LensMat *mat;
+  LensVec *vec;
+  int64_t out, in;
+} RoleSlot;
+
+static RoleSlot
+role_slot (const LensConfig *c, LensBlockWeights *b, LensBlockTensor role)
+{
+  int64_t C = c->n_embd, F = c->n_inner, hd = c->head_dim;
+  int64_t Q = (int64_t) c->n_head * hd, KV = (int64_t) c->n_kv_head * hd;
+  switch (role)
+    {
+    case LENS_BT_ATTN_NORM_W:
+      return (RoleSlot){NULL, &b->attn_norm_w, C, 0};
+    case LENS_BT_ATTN_NORM_B:
+      return (RoleSlot){NULL, &b->attn_norm_b, C, 0};
+    case LENS_BT_QKV_W:
+      return (RoleSlot){&b->qkv, NULL, Q + 2 * KV, C};
+    case LENS_BT_QKV_B:
+      return (RoleSlot){NULL, &b->qkv_b, Q + 2 * KV, 0};
+    case LENS_BT_Q_W:
+      return (RoleSlot){&b->q, NULL, Q, C};
+    case LENS_BT_Q_B:
+      return (RoleSlot){NULL, &b->q_b, Q, 0};
+    case LENS_BT_K_W:
+      return (RoleSlot){&b->k, NULL, KV, C};
+    case LENS_BT_K_B:
+      return (RoleSlot){NULL, &b->k_b, KV, 0};
+    case LENS_BT_V_W:
+      return (RoleSlot){&b->v, NULL, KV, C};
+    case LENS_BT_V_B:
+      return (RoleSlot){NULL, &b->v_b, KV, 0};
+    case LENS_BT_Q_NORM_W:
+      return (RoleSlot){NULL, &b->q_norm_w, hd, 0};
+    case LENS_BT_K_NORM_W:
+      return (RoleSlot){NULL, &b->k_norm_w, hd, 0};
+    case LENS_BT_O_W:
+      return (RoleSlot){&b->o, NULL, C, Q};
+    case LENS_BT_O_B:
+      return (RoleSlot){NULL, &b->o_b, C, 0};
+    case LENS_BT_MLP_NORM_W:
+      return (RoleSlot){NULL, &b->mlp_norm_w, C, 0};
+    case LENS_BT_MLP_NORM_B:
+      return (RoleSlot){NULL, &b->mlp_norm_b, C, 0};
+    case LENS_BT_GATE_W:
+      return (RoleSlot){&b->gate, NULL, F, C};
+    case LENS_BT_GATE_B:
+      return (RoleSlot){NULL, &b->gate_b, F, 0};
+    case LENS_BT_UP_W:
+      return (RoleSlot){&b->up, NULL, F, C};
+    case LENS_BT_UP_B:
+      return (RoleSlot){NULL, &b->up_b, F, 0};
+    case LENS_BT_DOWN_W:
+      return (RoleSlot){&b->down, NULL, C, F};
+    case LENS_BT_DOWN_B:
+      return (RoleSlot){NULL, &b->down_b, C, 0};
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gboolean
+load_block (LensModel *m, int l, GError **error)
+{
+  const LensArch *arch = m->config.arch;
+  LensBlockWeights *b = &m->blocks[l];
+  for (int role = 0; role < LENS_BT_N_ROLES; role++)
+    {
+      const char *tmpl = arch->block[role];
+      if (tmpl == NULL || !role_enabled (&m->config, role))
+        continue;
+      char name[128];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+      g_snprintf (name, sizeof name, tmpl, l);
+#pragma GCC diagnostic pop
+      RoleSlot slot = role_slot (&m->config, b, role);
+      gboolean ok = slot.mat != NULL
+                        ? load_mat (m, name, TRUE, arch->layout, slot.out, slot.in, slot.mat, error)
+                        : load_vec (m, name, slot.out, slot.vec, error);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* transformers' RoPE frequencies (modeling_rope_utils.py): the default theta^(-2i/d), divided by
+ * the factor for "linear", and Llama 3.1's rescaling: wavelengths longer than
+ * original_max_position_embeddings / low_freq_factor are divided by the factor, shorter than
+ * .../ high_freq_factor kept, and those in between interpolated. */
+static double *
+rope_inv_freq (const LensRope *r)
+{
+  int half = r->rotary_dim / 2;
+  double *f = g_new (double, half);
+  for (int i = 0; i < half; i++)
+    f[i] = 1.0 / pow (r->theta, (double) (2 * i) / r->rotary_dim);
+  if (r->type == LENS_ROPE_LINEAR)
+    for (int i = 0; i < half; i++)
+      f[i] /= r->factor;
+  else if (r->type == LENS_ROPE_LLAMA3)
+    {
+      double old_ctx = r->original_max_position_embeddings;
+      double low_freq_wavelen = old_ctx / r->low_freq_factor;
+      double high_freq_wavelen = old_ctx / r->high_freq_factor;
+      for (int i = 0; i < half; i++)
+        {
+          double wavelen = 2.0 * G_PI / f[i];
+          if (wavelen > low_freq_wavelen)
+            f[i] /= r->factor;
+          else if (!(wavelen < high_freq_wavelen))
+            {
+              double smooth = (old_ctx / wavelen - r->low_freq_factor)
+                              / (r->high_freq_factor - r->low_freq_factor);
+              f[i] = (1.0 - smooth) * f[i] / r->factor + smooth * f[i];
+            }
+        }
+    }
+  return f;
+}
+
+static gboolean
+load_weights (LensModel *m, GError **error)
 {
   const LensConfig *c = &m->config;
-  int64_t C = c->n_embd, V = c->vocab_size, P = c->n_positions, F = c->n_inner;
+  const LensArch *arch = c->arch;
+  int64_t C = c->n_embd, V = c->vocab_size;
 
-#define LOAD(name, w, ...)                                                                         \
-  G_STMT_START                                                                                     \
-  {                                                                                                \
-    const int64_t shape_[] = {__VA_ARGS__};                                                        \
-    if (!load_weight (m, name, TRUE, G_N_ELEMENTS (shape_), shape_, w, error))                     \
-      return FALSE;                                                                                \
-  }                                                                                                \
-  G_STMT_END
-
-  LOAD ("wte.weight", &m->wte, V, C);
-  LOAD ("wpe.weight", &m->wpe, P, C);
+  if (!load_mat (m, arch->tok_embd, TRUE, LENS_LAYOUT_OUT_IN, V, C, &m->tok_embd, error))
+    return FALSE;
+  if (arch->pos == LENS_POS_LEARNED
+      && !load_mat (m, arch->pos_embd, TRUE, LENS_LAYOUT_OUT_IN, c->n_positions, C, &m->pos_embd,
+                    error))
+    return FALSE;
   m->blocks = g_new0 (LensBlockWeights, c->n_layer);
   for (int l = 0; l < c->n_layer; l++)
-    {
-      LensBlockWeights *b = &m->blocks[l];
-      char name[96];
-#define BLOCK(suffix, w, ...)                                                                      \
-  G_STMT_START                                                                                     \
-  {                                                                                                \
-    g_snprintf (name, sizeof name, "h.%d.%s", l, suffix);                                          \
-    LOAD (name, w, __VA_ARGS__);                                                                   \
-  }                                                                                                \
-  G_STMT_END
-      BLOCK ("ln_1.weight", &b->ln_1_w, C);
-      BLOCK ("ln_1.bias", &b->ln_1_b, C);
-      BLOCK ("attn.c_attn.weight", &b->attn_w, C, 3 * C);
-      BLOCK ("attn.c_attn.bias", &b->attn_b, 3 * C);
-      BLOCK ("attn.c_proj.weight", &b->attn_proj_w, C, C);
-      BLOCK ("attn.c_proj.bias", &b->attn_proj_b, C);
-      BLOCK ("ln_2.weight", &b->ln_2_w, C);
-      BLOCK ("ln_2.bias", &b->ln_2_b, C);
-      BLOCK ("mlp.c_fc.weight", &b->fc_w, C, F);
-      BLOCK ("mlp.c_fc.bias", &b->fc_b, F);
-      BLOCK ("mlp.c_proj.weight", &b->fc_proj_w, F, C);
-      BLOCK ("mlp.c_proj.bias", &b->fc_proj_b, C);
-#undef BLOCK
-    }
-  LOAD ("ln_f.weight", &m->ln_f_w, C);
-  LOAD ("ln_f.bias", &m->ln_f_b, C);
+    if (!load_block (m, l, error))
+      return FALSE;
+  if (!load_vec (m, arch->final_norm_w, C, &m->final_norm_w, error))
+    return FALSE;
+  if (arch->final_norm_b != NULL && !load_vec (m, arch->final_norm_b, C, &m->final_norm_b, error))
+    return FALSE;
 
-  /* HF ties lm_head to wte unless tie_word_embeddings is false; an untied checkpoint must ship
-   * lm_head.weight, a tied one may still carry a copy, which we then ignore like HF does. */
+  /* transformers ties lm_head to the token embeddings when tie_word_embeddings is set; an untied
+   * checkpoint must ship lm_head.weight, a tied one may still carry a copy, ignored like there. */
   if (!c->tie_word_embeddings)
     {
-      const int64_t shape[] = {V, C};
-      if (!load_weight (m, "lm_head.weight", FALSE, 2, shape, &m->lm_head, error))
+      if (!load_mat (m, arch->lm_head, FALSE, LENS_LAYOUT_OUT_IN, V, C, &m->lm_head, error))
         return FALSE;
     }
   else
-    m->lm_head.data = m->wte.data;
-#undef LOAD
+    m->lm_head = m->tok_embd;
+  if (arch->pos == LENS_POS_ROPE)
+    m->rope_inv_freq = rope_inv_freq (&c->rope);
   return TRUE;
 }
 
@@ -236,7 +385,7 @@ lens_model_load (const char *dir, GError **error)
     return NULL;
   /* Map the weights in on the other core while this one parses the tokenizer. */
   GThread *toucher = g_thread_try_new ("lens-touch", touch_weights_thread, m->store, NULL);
-  gboolean ok = load_tokenizer (m, error) && load_gpt2_weights (m, error);
+  gboolean ok = load_tokenizer (m, error) && load_weights (m, error);
   if (ok)
     lens_weight_store_touch (m->store); /* help with what is left */
   else
@@ -266,19 +415,21 @@ lens_model_unref (LensModel *m)
 {
   if (m == NULL || !g_atomic_int_dec_and_test (&m->ref_count))
     return;
-  weight_clear (&m->wte);
-  weight_clear (&m->wpe);
   if (m->blocks != NULL)
     for (int l = 0; l < m->config.n_layer; l++)
       {
-        LensWeight *w = (LensWeight *) &m->blocks[l];
-        for (size_t i = 0; i < sizeof (LensBlockWeights) / sizeof (LensWeight); i++)
-          weight_clear (&w[i]);
+        LensBlockWeights *b = &m->blocks[l];
+        LensVec *vecs[]
+            = {&b->attn_norm_w, &b->attn_norm_b, &b->qkv_b,    &b->q_b,   &b->k_b,
+               &b->v_b,         &b->q_norm_w,    &b->k_norm_w, &b->o_b,   &b->mlp_norm_w,
+               &b->mlp_norm_b,  &b->gate_b,      &b->up_b,     &b->down_b};
+        for (guint i = 0; i < G_N_ELEMENTS (vecs); i++)
+          vec_clear (vecs[i]);
       }
   g_free (m->blocks);
-  weight_clear (&m->ln_f_w);
-  weight_clear (&m->ln_f_b);
-  weight_clear (&m->lm_head);
+  vec_clear (&m->final_norm_w);
+  vec_clear (&m->final_norm_b);
+  g_free (m->rope_inv_freq);
   g_clear_pointer (&m->store, lens_weight_store_free);
   g_clear_pointer (&m->tokenizer, lens_tokenizer_free);
   g_strfreev (m->token_texts);
@@ -325,88 +476,16 @@ lens_model_weights_size (const LensModel *m)
   return lens_weight_store_size (m->store);
 }
 
-const float *
-lens_model_unembedding (const LensModel *m)
+uint64_t
+lens_model_n_params (const LensModel *m)
 {
-  return m->lm_head.data;
+  return m->n_params;
 }
 
-void
-lens_model_final_norm (const LensModel *m, const float *x, float *y)
+const char *
+lens_model_dtype (const LensModel *m)
 {
-  lens_layernorm_forward (y, x, m->ln_f_w.data, m->ln_f_b.data, 1, m->config.n_embd,
-                          m->config.layer_norm_epsilon);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* The forward pass. Activations for T tokens, sized once per call. */
-
-typedef struct
-{
-  float *x;      /* (T, C) residual stream */
-  float *ln;     /* (T, C) normed input of a sub-block */
-  float *qkv;    /* (T, 3C) */
-  float *att;    /* (T, C) attention output before projection */
-  float *att_sc; /* (threads, T, T) attention scores, one head per thread at a time */
-  float *proj;   /* (T, C) output of a projection */
-  float *fc;     /* (T, F) */
-} LensActivations;
-
-static void
-activations_free (LensActivations *a)
-{
-  g_free (a->x);
-  g_free (a->ln);
-  g_free (a->qkv);
-  g_free (a->att);
-  g_free (a->att_sc);
-  g_free (a->proj);
-  g_free (a->fc);
-}
-
-static gboolean
-check_cancel (LensCancelFunc cancel, gpointer user_data, GError **error)
-{
-  if (cancel != NULL && cancel (user_data))
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_CANCELLED, "Cancelled");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* x (T, C) = wte[ids] + wpe[0..T) */
-static void
-embed_forward (const LensModel *m, const int32_t *ids, int T, float *x)
-{
-  int C = m->config.n_embd;
-  for (int t = 0; t < T; t++)
-    {
-      const float *te = m->wte.data + (size_t) ids[t] * C;
-      const float *pe = m->wpe.data + (size_t) t * C;
-      for (int i = 0; i < C; i++)
-        x[(size_t) t * C + i] = te[i] + pe[i];
-    }
-}
-
-/* x (T, C) += attn(ln_1(x)); x += mlp(ln_2(x)) */
-static void
-block_forward (const LensModel *m, const LensBlockWeights *b, LensActivations *a, int T)
-{
-  const LensConfig *c = &m->config;
-  int C = c->n_embd, F = c->n_inner;
-
-  lens_layernorm_forward (a->ln, a->x, b->ln_1_w.data, b->ln_1_b.data, T, C, c->layer_norm_epsilon);
-  lens_matmul_forward (a->qkv, a->ln, b->attn_w.data, b->attn_b.data, T, C, 3 * C);
-  lens_attention_forward (a->att, a->qkv, a->att_sc, T, C, c->n_head);
-  lens_matmul_forward (a->proj, a->att, b->attn_proj_w.data, b->attn_proj_b.data, T, C, C);
-  lens_residual_add (a->x, a->proj, (size_t) T * C);
-
-  lens_layernorm_forward (a->ln, a->x, b->ln_2_w.data, b->ln_2_b.data, T, C, c->layer_norm_epsilon);
-  lens_matmul_forward (a->fc, a->ln, b->fc_w.data, b->fc_b.data, T, C, F);
-  lens_gelu_new_forward (a->fc, (size_t) T * F);
-  lens_matmul_forward (a->proj, a->fc, b->fc_proj_w.data, b->fc_proj_b.data, T, F, C);
-  lens_residual_add (a->x, a->proj, (size_t) T * C);
+  return m->dtype;
 }
 
 gboolean
@@ -414,63 +493,7 @@ lens_model_forward (LensModel *m, const int32_t *ids, int T, float *residuals, f
                     LensCancelFunc cancel, LensProgressFunc progress, gpointer user_data,
                     GError **error)
 {
-  const LensConfig *c = &m->config;
-  int C = c->n_embd, V = c->vocab_size, L = c->n_layer;
-
-  if (T < 1 || T > c->n_positions)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                   "The prompt has %d tokens; this model takes 1 to %d (n_positions)", T,
-                   c->n_positions);
-      return FALSE;
-    }
-  for (int t = 0; t < T; t++)
-    if (ids[t] < 0 || ids[t] >= V)
-      {
-        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                     "Token %d at position %d is outside the vocabulary (0..%d)", ids[t], t, V - 1);
-        return FALSE;
-      }
-
-  size_t TC = (size_t) T * C;
-  LensActivations a = {
-      .x = g_new (float, TC),
-      .ln = g_new (float, TC),
-      .qkv = g_new (float, 3 * TC),
-      .att = g_new (float, TC),
-      .att_sc = g_new (float, lens_attention_scratch_floats (T, c->n_head)),
-      .proj = g_new (float, TC),
-      .fc = g_new (float, ((size_t) T * c->n_inner)),
-  };
-  gboolean ok = FALSE;
-
-  embed_forward (m, ids, T, a.x);
-  if (residuals != NULL)
-    memcpy (residuals, a.x, TC * sizeof (float));
-
-  for (int l = 0; l < L; l++)
-    {
-      if (!check_cancel (cancel, user_data, error))
-        goto out;
-      block_forward (m, &m->blocks[l], &a, T);
-      if (residuals != NULL)
-        memcpy (residuals + (size_t) (l + 1) * TC, a.x, TC * sizeof (float));
-      if (progress != NULL)
-        progress (l + 1, L, user_data);
-    }
-
-  if (logits != NULL)
-    {
-      /* logits (T, V) = ln_f(x) (T, C) . lm_head (V, C)^T */
-      lens_layernorm_forward (a.ln, a.x, m->ln_f_w.data, m->ln_f_b.data, T, C,
-                              c->layer_norm_epsilon);
-      lens_sgemm_split (T, V, C, a.ln, C, m->lm_head.data, C, TRUE, 0.0f, logits, V);
-    }
-  ok = TRUE;
-
-out:
-  activations_free (&a);
-  return ok;
+  return lens_forward_run (m, ids, T, residuals, logits, cancel, progress, user_data, error);
 }
 
 gboolean
@@ -478,18 +501,24 @@ lens_model_mean_loss (LensModel *m, const int32_t *ids, size_t N, double *mean_l
                       long *n_predicted, GError **error)
 {
   int V = m->config.vocab_size, W = m->config.n_positions;
-  g_autofree float *logits = g_new (float, ((size_t) MIN ((size_t) W, N) * V));
+  size_t max_T = MIN ((size_t) W, N);
+  float *logits = g_try_new (float, (max_T * V));
+  if (logits == NULL)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %zu x %d logits", max_T, V);
+      return FALSE;
+    }
   double total = 0.0;
   long count = 0;
+  gboolean ok = TRUE;
 
-  for (size_t start = 0; start + 1 < N; start += (size_t) W)
+  for (size_t start = 0; ok && start + 1 < N; start += (size_t) W)
     {
       int T = (int) MIN ((size_t) W, N - start);
       const int32_t *w = ids + start;
       /* logits (T, V) */
-      if (!lens_model_forward (m, w, T, NULL, logits, NULL, NULL, NULL, error))
-        return FALSE;
-      for (int t = 0; t + 1 < T; t++)
+      ok = lens_model_forward (m, w, T, NULL, logits, NULL, NULL, NULL, error);
+      for (int t = 0; ok && t + 1 < T; t++)
         {
           const float *row = logits + (size_t) t * V;
           int32_t top_id;
@@ -499,6 +528,9 @@ lens_model_mean_loss (LensModel *m, const int32_t *ids, size_t N, double *mean_l
           count++;
         }
     }
+  g_free (logits);
+  if (!ok)
+    return FALSE;
   if (count == 0)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "Needs at least two tokens of text");

@@ -1,4 +1,5 @@
-/* lens-model.h: a loaded model (config + validated weights + tokenizer) and its forward pass.
+/* lens-model.h: a loaded model (config + validated weights + tokenizer) and its forward pass,
+ * for every family of the architecture table (lens-arch.h).
  *
  * A LensModel is reference-counted and immutable after loading, so a worker thread can run it
  * while the UI thread holds results that point back at it. */
@@ -36,15 +37,17 @@ const char *lens_model_token_text (const LensModel *model, int32_t id);
 /* Bytes of weights mapped from disk (for the memory budget). */
 uint64_t lens_model_weights_size (const LensModel *model);
 
-/* Unembedding matrix (V, C), row t = the output vector of token t (tied wte or lm_head). */
-const float *lens_model_unembedding (const LensModel *model);
-/* Final norm: y = norm(x) * weight + bias, recomputed from any residual vector x (C). */
-void lens_model_final_norm (const LensModel *model, const float *x, float *y);
+/* Number of parameters (every tensor the forward pass reads, the tied unembedding once). */
+uint64_t lens_model_n_params (const LensModel *model);
+/* The weights' storage type: "F32", "F16", "BF16", or "mixed". */
+const char *lens_model_dtype (const LensModel *model);
 
 /* Runs the model on ids (T tokens, 1 <= T <= n_positions).
  * residuals: (L+1, T, C) or NULL; row 0 = embeddings, row l+1 = output of block l
- *            (what nnsight reads as model.transformer.h[l].output[0]).
- * logits:    (T, V) or NULL; the model's own next-token logits (lm_head(ln_f(h[L-1]))). */
+ *            (what nnsight reads as model.transformer.h[l].output[0], or
+ *            model.model.layers[l].output[0]).
+ * logits:    (T, V) or NULL; the model's own next-token logits (the lens head, lens-head.h, of
+ *            the last block's output). */
 gboolean lens_model_forward (LensModel *model, const int32_t *ids, int T, float *residuals,
                              float *logits, LensCancelFunc cancel, LensProgressFunc progress,
                              gpointer user_data, GError **error);

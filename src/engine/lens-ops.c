@@ -84,33 +84,185 @@ lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, 
   }
 }
 
-void
-lens_matmul_forward (float *out, const float *inp, const float *w, const float *bias, int N, int IC,
-                     int OC)
+/* ------------------------------------------------------------------------------------------ */
+/* Weights in their stored types. */
+
+static inline float
+bf16_bits_to_f32 (uint16_t h)
 {
-  /* out (N, OC) = bias broadcast, then += inp (N, IC) . w (IC, OC) */
+  uint32_t bits = (uint32_t) h << 16;
+  float f;
+  memcpy (&f, &bits, sizeof f);
+  return f;
+}
+
+/* IEEE half to float without a table or F16C, written with selects so that it vectorises
+ * (F. Giesen's half_to_float): normals rebias the exponent, Inf/NaN keep an all-ones exponent,
+ * subnormals are renormalised by a float subtraction. */
+static inline float
+f16_bits_to_f32 (uint16_t h)
+{
+  const uint32_t shifted_exp = 0x7c00u << 13;
+  uint32_t o = ((uint32_t) (h & 0x7fff)) << 13;
+  uint32_t exp = shifted_exp & o;
+  o += (uint32_t) (127 - 15) << 23;
+  uint32_t inf_nan = o + ((uint32_t) (128 - 16) << 23);
+  float sub;
+  uint32_t sub_bits = o + (1u << 23);
+  memcpy (&sub, &sub_bits, sizeof sub);
+  sub -= 6.103515625e-05f; /* 2^-14, the magic of the renormalisation */
+  memcpy (&sub_bits, &sub, sizeof sub);
+  o = exp == shifted_exp ? inf_nan : (exp == 0 ? sub_bits : o);
+  o |= ((uint32_t) (h & 0x8000)) << 16;
+  float f;
+  memcpy (&f, &o, sizeof f);
+  return f;
+}
+
+LENS_HOT void
+lens_convert_to_f32 (float *dst, const void *src, LensDType dtype, size_t n)
+{
+  const uint8_t *p = src;
+  switch (dtype)
+    {
+    case LENS_DTYPE_F32:
+      memcpy (dst, src, n * sizeof (float));
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+      for (size_t i = 0; i < n; i++)
+        {
+          uint32_t b;
+          memcpy (&b, &dst[i], 4);
+          b = GUINT32_FROM_LE (b);
+          memcpy (&dst[i], &b, 4);
+        }
+#endif
+      break;
+    case LENS_DTYPE_BF16:
+      for (size_t i = 0; i < n; i++)
+        {
+          uint16_t h;
+          memcpy (&h, p + 2 * i, 2);
+          dst[i] = bf16_bits_to_f32 (GUINT16_FROM_LE (h));
+        }
+      break;
+    case LENS_DTYPE_F16:
+      for (size_t i = 0; i < n; i++)
+        {
+          uint16_t h;
+          memcpy (&h, p + 2 * i, 2);
+          dst[i] = f16_bits_to_f32 (GUINT16_FROM_LE (h));
+        }
+      break;
+    default:
+      /* the loader only builds LensMats of these three types */
+      g_assert_not_reached ();
+    }
+}
+
+void
+lens_mat_rows_f32 (const LensMat *m, int r0, int n, float *dst)
+{
+  size_t esize = lens_dtype_size (m->dtype);
+  lens_convert_to_f32 (dst, (const uint8_t *) m->data + (size_t) r0 * m->cols * esize, m->dtype,
+                       (size_t) n * m->cols);
+}
+
+void
+lens_mat_cols_f32 (const LensMat *m, int c0, int n, float *dst)
+{
+  size_t esize = lens_dtype_size (m->dtype);
+  for (int r = 0; r < m->rows; r++)
+    lens_convert_to_f32 (dst + (size_t) r * n,
+                         (const uint8_t *) m->data + ((size_t) r * m->cols + c0) * esize, m->dtype,
+                         (size_t) n);
+}
+
+/* A converted tile holds about this many floats (512 KiB, so it is still in L2 when the GEMM
+ * reads it), and at least one whole row of the input width. */
+#define LINEAR_TILE_FLOATS 131072
+
+size_t
+lens_linear_scratch_floats (int IC)
+{
+  return MAX ((size_t) LINEAR_TILE_FLOATS, (size_t) IC);
+}
+
+/* out (N, n) += inp (N, IC) . tile, tile (n, IC) used transposed or (IC, n) as it is. */
+static void
+tile_gemm (float *out, int ldo, const float *inp, int N, int IC, const float *tile, int n,
+           gboolean transposed, float beta)
+{
+  /* OpenBLAS 0.3.21 runs a one-row sgemm through its packed GEMM path: measured 4x slower than
+   * the GEMV it amounts to (768 x 3072, this machine). One-token prompts take this. */
+  if (N == 1 && transposed)
+    cblas_sgemv (CblasRowMajor, CblasNoTrans, n, IC, 1.0f, tile, IC, inp, 1, beta, out, 1);
+  else if (N == 1)
+    cblas_sgemv (CblasRowMajor, CblasTrans, IC, n, 1.0f, tile, n, inp, 1, beta, out, 1);
+  else
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, transposed ? CblasTrans : CblasNoTrans, N, n, IC,
+                 1.0f, inp, IC, tile, transposed ? IC : n, beta, out, ldo);
+}
+
+void
+lens_linear_forward (float *out, int ldo, const float *inp, int N, const LensMat *w,
+                     const float *bias, float *scratch)
+{
+  int OC = lens_mat_out (w), IC = lens_mat_in (w);
+  /* out (N, OC) = bias broadcast, then += inp (N, IC) . W */
   float beta = 0.0f;
   if (bias != NULL)
     {
       for (int n = 0; n < N; n++)
-        memcpy (out + (size_t) n * OC, bias, sizeof (float) * (size_t) OC);
+        memcpy (out + (size_t) n * ldo, bias, sizeof (float) * (size_t) OC);
       beta = 1.0f;
     }
-  lens_sgemm_split (N, OC, IC, inp, IC, w, OC, FALSE, beta, out, OC);
+  if (w->direct)
+    {
+      lens_sgemm_split (N, OC, IC, inp, IC, w->data, w->cols, !w->in_out, beta, out, ldo);
+      return;
+    }
+
+  lens_blas_use_one_thread ();
+  int tile_cols = MAX (1, LINEAR_TILE_FLOATS / IC);
+  size_t per_thread = lens_linear_scratch_floats (IC);
+#pragma omp parallel num_threads(split_threads(OC, 64))
+  {
+    /* partitioned by the team OpenMP gave, which may be smaller than asked for */
+    int j = omp_get_thread_num (), n_threads = omp_get_num_threads ();
+    int o0 = (int) ((int64_t) OC * j / n_threads), o1 = (int) ((int64_t) OC * (j + 1) / n_threads);
+    float *tile = scratch + (size_t) j * per_thread;
+    for (int o = o0; o < o1; o += tile_cols)
+      {
+        int n = MIN (tile_cols, o1 - o);
+        if (w->in_out)
+          lens_mat_cols_f32 (w, o, n, tile); /* (IC, n) */
+        else
+          lens_mat_rows_f32 (w, o, n, tile); /* (n, IC) */
+        tile_gemm (out + o, ldo, inp, N, IC, tile, n, !w->in_out, beta);
+      }
+  }
 }
 
 void
-lens_matmul_forward_ref (float *out, const float *inp, const float *w, const float *bias, int N,
-                         int IC, int OC)
+lens_linear_forward_ref (float *out, int ldo, const float *inp, int N, const LensMat *w,
+                         const float *bias)
 {
+  int OC = lens_mat_out (w), IC = lens_mat_in (w);
+  float *all = g_new (float, ((size_t) w->rows * w->cols));
+  lens_mat_rows_f32 (w, 0, w->rows, all);
   for (int n = 0; n < N; n++)
     for (int o = 0; o < OC; o++)
       {
         double acc = bias != NULL ? bias[o] : 0.0;
         for (int i = 0; i < IC; i++)
-          acc += (double) inp[(size_t) n * IC + i] * (double) w[(size_t) i * OC + o];
-        out[(size_t) n * OC + o] = (float) acc;
+          {
+            /* element (o, i) of the projection, wherever the layout puts it */
+            size_t at = w->in_out ? (size_t) i * w->cols + o : (size_t) o * w->cols + i;
+            acc += (double) inp[(size_t) n * IC + i] * (double) all[at];
+          }
+        out[(size_t) n * ldo + o] = (float) acc;
       }
+  g_free (all);
 }
 
 void
@@ -140,6 +292,22 @@ lens_layernorm_forward (float *out, const float *inp, const float *weight, const
     }
 }
 
+void
+lens_rmsnorm_forward (float *out, const float *inp, const float *weight, int N, int C, float eps)
+{
+  for (int n = 0; n < N; n++)
+    {
+      const float *x = inp + (size_t) n * C;
+      float *y = out + (size_t) n * C;
+      double ss = 0.0;
+      for (int i = 0; i < C; i++)
+        ss += (double) x[i] * x[i];
+      double rstd = 1.0 / sqrt (ss / C + (double) eps);
+      for (int i = 0; i < C; i++)
+        y[i] = (float) (x[i] * rstd) * weight[i];
+    }
+}
+
 LENS_HOT void
 lens_gelu_new_forward (float *x, size_t N)
 {
@@ -157,6 +325,20 @@ lens_gelu_new_forward (float *x, size_t N)
     }
 }
 
+LENS_HOT void
+lens_swiglu_forward (float *gate, const float *up, size_t N)
+{
+  for (size_t i = 0; i < N; i++)
+    {
+      float v = gate[i];
+      /* silu(v) = v sigmoid(v), with e = exp(-|v|) <= 1: sigmoid = 1 / (1 + e) for v >= 0 and
+       * e / (1 + e) below */
+      float e = exp_nonpositive (v < 0.0f ? v : -v);
+      float sig = (v < 0.0f ? e : 1.0f) / (1.0f + e);
+      gate[i] = v * sig * up[i];
+    }
+}
+
 void
 lens_residual_add (float *x, const float *y, size_t N)
 {
@@ -164,99 +346,148 @@ lens_residual_add (float *x, const float *y, size_t N)
     x[i] += y[i];
 }
 
-/* Causal softmax of row i of scores (T, T) over columns 0..i, zeroing the rest. */
-static void
-causal_softmax_row (float *row, int i, int T)
+void
+lens_rope_table (const double *inv_freq, int rot, int pos0, int T, float *cos_t, float *sin_t)
 {
+  int half = rot / 2;
+  for (int t = 0; t < T; t++)
+    for (int i = 0; i < half; i++)
+      {
+        double angle = (double) (pos0 + t) * inv_freq[i];
+        cos_t[(size_t) t * half + i] = (float) cos (angle);
+        sin_t[(size_t) t * half + i] = (float) sin (angle);
+      }
+}
+
+void
+lens_rope_apply (float *x, int ld, int T, int n_heads, int hd, int rot, const float *cos_t,
+                 const float *sin_t)
+{
+  int half = rot / 2;
+  for (int t = 0; t < T; t++)
+    {
+      const float *c = cos_t + (size_t) t * half, *s = sin_t + (size_t) t * half;
+      for (int h = 0; h < n_heads; h++)
+        {
+          /* x1 = first half, x2 = second: (x1 cos - x2 sin, x2 cos + x1 sin) */
+          float *v = x + (size_t) t * ld + (size_t) h * hd;
+          for (int i = 0; i < half; i++)
+            {
+              float x1 = v[i], x2 = v[i + half];
+              v[i] = x1 * c[i] - x2 * s[i];
+              v[i + half] = x2 * c[i] + x1 * s[i];
+            }
+        }
+    }
+}
+
+/* Queries per attention work item: the scores of a block are (QUERY_BLOCK, T), so long prompts
+ * need (threads x QUERY_BLOCK x T) floats rather than T x T per head. */
+#define QUERY_BLOCK 128
+
+/* Softmax of row `row` (n keys, key j of the row is absolute key k0 + j) over the keys query i
+ * may see, zeroing the rest. */
+static void
+masked_softmax_row (float *row, int n, int k0, int i, int window)
+{
+  int lo = window > 0 ? MAX (0, i - window + 1) : 0; /* first visible key */
+  int a = MAX (lo - k0, 0), b = i - k0;              /* visible: row[a..b] */
   float maxv = -INFINITY;
-  for (int j = 0; j <= i; j++)
+  for (int j = a; j <= b; j++)
     maxv = row[j] > maxv ? row[j] : maxv;
   double sum = 0.0;
-  for (int j = 0; j <= i; j++)
+  for (int j = a; j <= b; j++)
     {
       row[j] = expf (row[j] - maxv);
       sum += row[j];
     }
   float inv = (float) (1.0 / sum);
-  for (int j = 0; j <= i; j++)
-    row[j] *= inv;
-  for (int j = i + 1; j < T; j++)
-    row[j] = 0.0f;
+  for (int j = 0; j < n; j++)
+    row[j] = (j >= a && j <= b) ? row[j] * inv : 0.0f;
 }
 
 static int
-attention_threads (int NH)
+attention_threads (void)
 {
-  return MAX (1, MIN (omp_get_max_threads (), NH));
+  return MAX (1, omp_get_max_threads ());
 }
 
 size_t
-lens_attention_scratch_floats (int T, int NH)
+lens_attention_scratch_floats (int T)
 {
-  return (size_t) attention_threads (NH) * (size_t) T * (size_t) T;
+  return (size_t) attention_threads () * (size_t) MIN (T, QUERY_BLOCK) * (size_t) T;
 }
 
 void
-lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int C, int NH)
+lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, int T, int NH,
+                        int NKV, int hd, int window, float scale)
 {
-  int hs = C / NH;
-  int C3 = 3 * C;
-  float scale = 1.0f / sqrtf ((float) hs);
+  int group = NH / NKV, n_blocks = (T + QUERY_BLOCK - 1) / QUERY_BLOCK;
+  int ldo = NH * hd;
   lens_blas_use_one_thread ();
 
-  /* heads are independent: split them over the threads, each with its own (T, T) scores */
-#pragma omp parallel for num_threads(attention_threads(NH)) schedule(static)
-  for (int h = 0; h < NH; h++)
+  /* (head, query block) pairs are independent: split them over the threads, each with its own
+   * scores */
+#pragma omp parallel for num_threads(attention_threads()) schedule(dynamic)
+  for (int item = 0; item < NH * n_blocks; item++)
     {
-      const float *q = qkv + h * hs;                                 /* (T, hs), stride 3C */
-      const float *k = qkv + C + h * hs;                             /* (T, hs), stride 3C */
-      const float *v = qkv + 2 * C + h * hs;                         /* (T, hs), stride 3C */
-      float *att = scratch + (size_t) omp_get_thread_num () * T * T; /* (T, T) */
+      int h = item / n_blocks, blk = item % n_blocks;
+      int g = h / group;
+      int i0 = blk * QUERY_BLOCK, i1 = MIN (T, i0 + QUERY_BLOCK), nq = i1 - i0;
+      /* keys that any query of the block can see: k0 .. i1 - 1 */
+      int k0 = window > 0 ? MAX (0, i0 - window + 1) : 0, nk = i1 - k0;
+      const float *q = qkv + (size_t) i0 * ld + (size_t) h * hd;              /* (nq, hd) */
+      const float *k = qkv + (size_t) k0 * ld + (size_t) (NH + g) * hd;       /* (nk, hd) */
+      const float *v = qkv + (size_t) k0 * ld + (size_t) (NH + NKV + g) * hd; /* (nk, hd) */
+      float *att
+          = scratch + (size_t) omp_get_thread_num () * MIN (T, QUERY_BLOCK) * T; /* (nq, nk) */
 
       /* att = scale * q . k^T */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f,
-                   att, T);
-      for (int i = 0; i < T; i++)
-        causal_softmax_row (att + (size_t) i * T, i, T);
-      /* out[:, h*hs : (h+1)*hs] = att (T, T) . v (T, hs) */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, att, T, v, C3, 0.0f,
-                   out + h * hs, C);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, scale, q, ld, k, ld, 0.0f,
+                   att, nk);
+      for (int r = 0; r < nq; r++)
+        masked_softmax_row (att + (size_t) r * nk, nk, k0, i0 + r, window);
+      /* out[i0:i1, h*hd : (h+1)*hd] = att (nq, nk) . v (nk, hd) */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, att, nk, v, ld,
+                   0.0f, out + (size_t) i0 * ldo + (size_t) h * hd, ldo);
     }
 }
 
 void
-lens_attention_forward_ref (float *out, const float *qkv, int T, int C, int NH)
+lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH, int NKV, int hd,
+                            int window, float scale)
 {
-  int hs = C / NH;
-  double scale = 1.0 / sqrt ((double) hs);
+  int group = NH / NKV;
   double *w = g_new (double, T);
 
   for (int h = 0; h < NH; h++)
     for (int i = 0; i < T; i++)
       {
-        const float *q = qkv + (size_t) i * 3 * C + h * hs;
+        int g = h / group;
+        const float *q = qkv + (size_t) i * ld + (size_t) h * hd;
+        int lo = window > 0 ? MAX (0, i - window + 1) : 0;
         double maxv = -INFINITY;
-        for (int j = 0; j <= i; j++)
+        for (int j = lo; j <= i; j++)
           {
-            const float *k = qkv + (size_t) j * 3 * C + C + h * hs;
+            const float *k = qkv + (size_t) j * ld + (size_t) (NH + g) * hd;
             double dot = 0.0;
-            for (int d = 0; d < hs; d++)
+            for (int d = 0; d < hd; d++)
               dot += (double) q[d] * k[d];
             w[j] = dot * scale;
             maxv = w[j] > maxv ? w[j] : maxv;
           }
         double sum = 0.0;
-        for (int j = 0; j <= i; j++)
+        for (int j = lo; j <= i; j++)
           {
             w[j] = exp (w[j] - maxv);
             sum += w[j];
           }
-        for (int d = 0; d < hs; d++)
+        for (int d = 0; d < hd; d++)
           {
             double acc = 0.0;
-            for (int j = 0; j <= i; j++)
-              acc += w[j] / sum * qkv[(size_t) j * 3 * C + 2 * C + h * hs + d];
-            out[(size_t) i * C + h * hs + d] = (float) acc;
+            for (int j = lo; j <= i; j++)
+              acc += w[j] / sum * qkv[(size_t) j * ld + (size_t) (NH + NKV + g) * hd + d];
+            out[(size_t) i * NH * hd + (size_t) h * hd + d] = (float) acc;
           }
       }
   g_free (w);

@@ -8,11 +8,49 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* out (N, OC) = inp (N, IC) . w (IC, OC) + bias (OC); w in GPT-2's Conv1D [in, out] layout. */
-void lens_matmul_forward (float *out, const float *inp, const float *w, const float *bias, int N,
-                          int IC, int OC);
-void lens_matmul_forward_ref (float *out, const float *inp, const float *w, const float *bias,
-                              int N, int IC, int OC);
+#include "lens-safetensors.h"
+
+/* A weight matrix as the checkpoint stores it (rows x cols, row-major): F32, F16 or BF16, inside
+ * the mapping. Only F32 that is aligned and in native byte order is used in place; anything else
+ * is converted to f32 a tile at a time where it is used, never as a whole (a BF16 model stays its
+ * own size in memory). */
+typedef struct
+{
+  const void *data;
+  LensDType dtype;
+  gboolean direct; /* F32 usable in place */
+  gboolean in_out; /* a projection stored as (in, out) (GPT-2's Conv1D) rather than (out, in) */
+  int rows, cols;
+} LensMat;
+
+/* dst (n) = f32 of n elements of an F32, F16 or BF16 array (any alignment, little-endian). */
+void lens_convert_to_f32 (float *dst, const void *src, LensDType dtype, size_t n);
+/* dst (n, cols) = rows r0 .. r0 + n of m, as f32. */
+void lens_mat_rows_f32 (const LensMat *m, int r0, int n, float *dst);
+/* dst (rows, n) = columns c0 .. c0 + n of m, as f32. */
+void lens_mat_cols_f32 (const LensMat *m, int c0, int n, float *dst);
+
+/* The projection's output width (OC) and input width (IC). */
+static inline int
+lens_mat_out (const LensMat *w)
+{
+  return w->in_out ? w->cols : w->rows;
+}
+static inline int
+lens_mat_in (const LensMat *w)
+{
+  return w->in_out ? w->rows : w->cols;
+}
+
+/* Floats of scratch per OpenMP thread that lens_linear_forward needs for inputs of width IC. */
+size_t lens_linear_scratch_floats (int IC);
+/* out (N, OC) (row stride ldo) = inp (N, IC) . W + bias (OC, or NULL). The output columns are
+ * split over the OpenMP threads; a matrix that is not used in place is converted tile by tile
+ * into scratch (omp_get_max_threads () x lens_linear_scratch_floats (IC) floats). */
+void lens_linear_forward (float *out, int ldo, const float *inp, int N, const LensMat *w,
+                          const float *bias, float *scratch);
+void lens_linear_forward_ref (float *out, int ldo, const float *inp, int N, const LensMat *w,
+                              const float *bias);
 
 /* out (N, C) = layernorm(inp (N, C)) * weight (C) + bias (C), biased variance, eps inside sqrt. */
 void lens_layernorm_forward (float *out, const float *inp, const float *weight, const float *bias,
@@ -33,12 +71,31 @@ void lens_blas_use_one_thread (void);
 void lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                        gboolean b_transposed, float beta, float *C, int ldc);
 
-/* out (T, C) = causal multi-head self-attention of qkv (T, 3C) (q | k | v, heads contiguous
- * within each). scratch: lens_attention_scratch_floats (T, NH) floats (a (T, T) block per
- * thread). */
-void lens_attention_forward (float *out, const float *qkv, float *scratch, int T, int C, int NH);
-size_t lens_attention_scratch_floats (int T, int NH);
-void lens_attention_forward_ref (float *out, const float *qkv, int T, int C, int NH);
+/* out (N, C) = x / sqrt(mean(x^2) + eps) * weight (C), per row; out may be inp. */
+void lens_rmsnorm_forward (float *out, const float *inp, const float *weight, int N, int C,
+                           float eps);
+
+/* gate (N) = silu(gate) * up (N): the SwiGLU MLP's activation. */
+void lens_swiglu_forward (float *gate, const float *up, size_t N);
+
+/* Rotary position embeddings (rotate-half layout, as transformers' apply_rotary_pos_emb).
+ * inv_freq (rot / 2): the frequencies after any scaling. cos/sin (T, rot / 2) for positions
+ * pos0 .. pos0 + T - 1. */
+void lens_rope_table (const double *inv_freq, int rot, int pos0, int T, float *cos_t, float *sin_t);
+/* Rotates the first `rot` dimensions of each of n_heads heads of hd in every row of x (T rows,
+ * stride ld). */
+void lens_rope_apply (float *x, int ld, int T, int n_heads, int hd, int rot, const float *cos_t,
+                      const float *sin_t);
+
+/* out (T, NH * hd) = causal multi-head self-attention. Row t of qkv (stride ld) holds the NH
+ * query heads, then NKV key heads, then NKV value heads, hd each; query head h reads key/value
+ * head h / (NH / NKV). With window > 0 a query at t sees keys t - window < j <= t. scale: the
+ * factor of q . k. scratch: lens_attention_scratch_floats (T) floats. */
+void lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, int T, int NH,
+                             int NKV, int hd, int window, float scale);
+size_t lens_attention_scratch_floats (int T);
+void lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH, int NKV,
+                                 int hd, int window, float scale);
 
 /* x (N) += y (N) */
 void lens_residual_add (float *x, const float *y, size_t N);

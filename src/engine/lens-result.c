@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "lens-error.h"
+#include "lens-head.h"
 #include "lens-ops.h"
 #include "lens-result.h"
-#include <cblas.h>
 
 static void
 model_info_clear (LensModelInfo *info)
@@ -176,12 +176,9 @@ lens_result_target_probs (const LensResult *r, int32_t id, float *probs, GError 
   if (!check_live_query (r, id, error))
     return FALSE;
 
-  int C = r->d_model;
   int cells = r->n_rows * r->n_tokens;
-  const float *w = lens_model_unembedding (r->model) + (size_t) id * C; /* (C) */
-  /* logits (R*T) = norm_resid (R*T, C) . w (C) */
-  lens_blas_use_one_thread ();
-  cblas_sgemv (CblasRowMajor, CblasNoTrans, cells, C, 1.0f, r->norm_resid, C, w, 1, 0.0f, probs, 1);
+  /* logits (R*T) = head(norm_resid (R*T, C)) at id */
+  lens_head_logits_of_ids (r->model, r->norm_resid, cells, r->d_model, &id, 1, probs);
   for (int i = 0; i < cells; i++)
     probs[i] = (float) exp ((double) probs[i] - (double) r->log_z[i]);
   return TRUE;
@@ -199,10 +196,15 @@ lens_result_target_rank (const LensResult *r, int row, int pos, int32_t id, floa
   int V = lens_model_config (r->model)->vocab_size;
   size_t cell = lens_result_cell_index (r, row, pos);
   const float *x = r->norm_resid + cell * (size_t) C;
-  g_autofree float *logits = g_new (float, V);
-
-  /* logits (V) = W_U (V, C) . x (C) */
-  lens_sgemm_split (1, V, C, x, C, lens_model_unembedding (r->model), C, TRUE, 0.0f, logits, V);
+  g_autofree float *logits = g_try_new (float, V);
+  if (logits == NULL)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d logits", V);
+      return FALSE;
+    }
+  /* logits (V) = head(x (C)) */
+  if (!lens_head_logits (r->model, x, 1, logits, error))
+    return FALSE;
   float target = logits[id];
   int above = 0;
   for (int v = 0; v < V; v++)

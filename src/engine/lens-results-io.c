@@ -10,9 +10,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
-#include <cblas.h>
 
 #include "lens-error.h"
+#include "lens-head.h"
 #include "lens-results-io.h"
 #include "lens-file.h"
 #include "lens-json.h"
@@ -2156,7 +2156,7 @@ model_desc (const LensResult *r, ModelDesc *d)
       if (d->path == NULL)
         d->path = lens_model_path (r->model);
       if (d->architecture == NULL)
-        d->architecture = lens_arch_name (c->arch);
+        d->architecture = lens_config_architecture (c);
       if (d->n_layer <= 0)
         d->n_layer = c->n_layer;
       if (d->d_model <= 0)
@@ -2363,21 +2363,17 @@ tracked_list_add (Tracked *tl, const char *text, int32_t id, int R)
 }
 
 /* Probabilities of the ids tracked at position t at every row, from the cached normalised
- * residuals: logits (R, n) = X_t (R, C) . W_t (n, C)^T, then exp (logit - log_z). One small GEMM
- * per position costs R * n * C, where one lens_result_target_probs per id would cost R * T * C. */
+ * residuals: logits (R, n) = head(X_t (R, C)) at the n ids, then exp (logit - log_z). One small
+ * GEMM per position costs R * n * C, where one lens_result_target_probs per id would cost R * T *
+ * C. */
 static void
 live_trajectories (const LensResult *r, int t, Tracked *tl)
 {
   int R = r->n_rows, T = r->n_tokens, C = r->d_model, n = (int) tl->texts->len;
-  const float *W = lens_model_unembedding (r->model);         /* (V, C) */
-  g_autofree float *Wt = g_new (float, ((size_t) n * C));     /* (n, C) */
   g_autofree float *logits = g_new (float, ((size_t) R * n)); /* (R, n) */
-  for (int i = 0; i < n; i++)
-    memcpy (Wt + (size_t) i * C, W + (size_t) g_array_index (tl->ids, int32_t, i) * C,
-            (size_t) C * sizeof (float));
-  /* Row `row` of X_t is norm_resid[row, t, :]: stride T * C. */
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, n, C, 1.0f,
-               r->norm_resid + (size_t) t * C, T * C, Wt, C, 0.0f, logits, n);
+  /* Row `row` of X_t is norm_resid[row, t, :]: stride T * C. logits = head(X_t) at the ids */
+  lens_head_logits_of_ids (r->model, r->norm_resid + (size_t) t * C, R, T * C,
+                           (const int32_t *) tl->ids->data, n, logits);
   float *traj = (float *) tl->traj->data;
   for (int row = 0; row < R; row++)
     {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lens-error.h"
+#include "lens-head.h"
 #include "lens-ops.h"
 #include "lens-result.h"
 
@@ -18,6 +19,9 @@
  * it is still in cache rather than written to memory and read back. Measured against 128 x 2048,
  * 256 x 1024 and 512 x 1024 on GPT-2 small: best or level at T = 16, 64 and 256. */
 #define LENS_VOCAB_TILE 2048
+/* Wide models get narrower tiles: a tile of W_U (converted from BF16 when stored so) stays about
+ * this many floats (6 MiB; GPT-2 small's 768-wide tiles keep their 2,048 ids). */
+#define LENS_TILE_FLOATS (1536 * 1024)
 
 typedef struct
 {
@@ -30,7 +34,7 @@ static void
 forward_progress (int done, int total, gpointer user_data)
 {
   RunProgress *p = user_data;
-  p->done_steps = done;
+  p->done_steps = MIN (done, p->total_steps); /* a smaller OpenMP team does more tiles each */
   if (p->opts.progress != NULL)
     p->opts.progress (p->done_steps, p->total_steps, p->opts.user_data);
 }
@@ -76,11 +80,35 @@ resolve_rows (const LensRunOptions *o, int L, int *n_rows, GError **error)
   return g_memdup2 (o->layers, sizeof (int) * (size_t) o->n_layers);
 }
 
+/* How the vocabulary is cut: tile t holds ids [V t / S, V (t + 1) / S), each of n_threads threads
+ * takes S / n_threads consecutive tiles. */
+typedef struct
+{
+  int n_threads;
+  int n_tiles; /* S */
+  int max_tile;
+} TilePlan;
+
+static TilePlan
+plan_tiles (const LensConfig *c, int K)
+{
+  int V = c->vocab_size;
+  /* Tiles must hold at least K ids so that each partial top-k is full. */
+  int n_threads = MAX (1, MIN (omp_get_max_threads (), V / MAX (K, 1)));
+  int tile_ids = MAX (64, MIN (LENS_VOCAB_TILE, LENS_TILE_FLOATS / c->n_embd));
+  int tiles_per_thread = MAX (1, (V / n_threads + tile_ids - 1) / tile_ids);
+  while (tiles_per_thread > 1 && V / (n_threads * tiles_per_thread) < K)
+    tiles_per_thread--;
+  int S = n_threads * tiles_per_thread;
+  return (TilePlan){n_threads, S, (V + S - 1) / S};
+}
+
 /* The unembedding of every cell, reduced on the fly. The vocabulary is cut into tiles and each
- * thread takes a contiguous run of them; for every chunk of cells it runs a single-threaded GEMM
- * per tile, reduces each row of that block to partial softmax statistics and a partial top-k,
- * and folds that into its running partial of the row. The threads' partials are merged at the
- * end. Splitting by vocabulary keeps both cores busy even for one-token prompts (13 cells). */
+ * thread takes a contiguous run of them. For each tile it gets that slice of W_U in f32 once
+ * (converted from BF16/F16 when the checkpoint stores those), then for every chunk of cells runs
+ * a single-threaded GEMM, reduces each row of that block to partial softmax statistics and a
+ * partial top-k, and folds that into its running partial of the row. The threads' partials are
+ * merged at the end. Splitting by vocabulary keeps both cores busy even for one-token prompts. */
 static gboolean
 unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GError **error)
 {
@@ -88,15 +116,9 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   int C = c->n_embd, V = c->vocab_size, K = r->top_k;
   size_t n_cells = (size_t) r->n_rows * r->n_tokens;
   int n_chunks = (int) ((n_cells + LENS_CELLS_PER_CHUNK - 1) / LENS_CELLS_PER_CHUNK);
-  const float *wu = lens_model_unembedding (model); /* (V, C) */
 
-  /* Tiles must hold at least K ids so that each partial top-k is full. */
-  int n_threads = MAX (1, MIN (omp_get_max_threads (), V / MAX (K, 1)));
-  int tiles_per_thread = MAX (1, (V / n_threads + LENS_VOCAB_TILE - 1) / LENS_VOCAB_TILE);
-  while (tiles_per_thread > 1 && V / (n_threads * tiles_per_thread) < K)
-    tiles_per_thread--;
-  int S = n_threads * tiles_per_thread; /* tile t: ids [V t / S, V (t + 1) / S) */
-  int max_tile = (V + S - 1) / S;
+  TilePlan plan = plan_tiles (c, K);
+  int n_threads = plan.n_threads, S = plan.n_tiles, max_tile = plan.max_tile;
   /* one running partial per (cell, thread) */
   LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, (n_cells * n_threads)); /* (cells, P) */
   int32_t *part_ids = g_new (int32_t, (n_cells * n_threads * K));                /* (cells, P, K) */
@@ -114,20 +136,21 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
     if (j == 0)
       team = P;
     float *logits = g_new (float, ((size_t) LENS_CELLS_PER_CHUNK * max_tile)); /* (chunk, tile) */
-    int32_t *tile_ids = g_new (int32_t, 2 * (size_t) K); /* a tile's top-k, then fold scratch */
+    float *w_tile = g_new (float, ((size_t) max_tile * C));                    /* (tile, C) */
+    int32_t *tile_top = g_new (int32_t, 2 * (size_t) K); /* a tile's top-k, then fold scratch */
     float *tile_logits = g_new (float, 2 * (size_t) K);
 
-    for (int chunk = 0; chunk < n_chunks && !g_atomic_int_get (&cancelled); chunk++)
+    for (int t = t0; t < t1 && !g_atomic_int_get (&cancelled); t++)
       {
-        size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
-        int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
-        for (int t = t0; t < t1; t++)
+        int v0 = (int) ((int64_t) V * t / S), v1 = (int) ((int64_t) V * (t + 1) / S);
+        int Vt = v1 - v0;
+        const float *wu = lens_head_tile (model, v0, v1, w_tile); /* (Vt, C) */
+        for (int chunk = 0; chunk < n_chunks; chunk++)
           {
-            int v0 = (int) ((int64_t) V * t / S), v1 = (int) ((int64_t) V * (t + 1) / S);
-            int Vt = v1 - v0;
-            /* logits (n, Vt) = norm_resid (n, C) . W_U[v0:v1] (Vt, C)^T */
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, Vt, C, 1.0f,
-                         r->norm_resid + first * C, C, wu + (size_t) v0 * C, C, 0.0f, logits, Vt);
+            size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
+            int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
+            /* logits (n, Vt) = head(norm_resid (n, C), W_U[v0:v1]) */
+            lens_head_tile_logits (model, r->norm_resid + first * C, n, C, wu, Vt, logits, Vt);
             for (int i = 0; i < n; i++)
               {
                 size_t slot = (first + (size_t) i) * n_threads + j;
@@ -138,9 +161,9 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
                 else
                   {
                     LensSoftmaxPartial p
-                        = lens_softmax_partial (row, Vt, v0, K, tile_ids, tile_logits);
+                        = lens_softmax_partial (row, Vt, v0, K, tile_top, tile_logits);
                     lens_softmax_fold (&parts[slot], part_ids + slot * K, part_logits + slot * K,
-                                       &p, tile_ids, tile_logits, K, tile_ids + K, tile_logits + K);
+                                       &p, tile_top, tile_logits, K, tile_top + K, tile_logits + K);
                   }
               }
           }
@@ -149,12 +172,12 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
           {
             if (forward_cancel (progress))
               g_atomic_int_set (&cancelled, TRUE);
-            forward_progress (lens_model_config (model)->n_layer + chunk + 1, progress->total_steps,
-                              progress);
+            forward_progress (c->n_layer + (t - t0 + 1), progress->total_steps, progress);
           }
       }
     g_free (logits);
-    g_free (tile_ids);
+    g_free (w_tile);
+    g_free (tile_top);
     g_free (tile_logits);
   }
 
@@ -214,8 +237,8 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
 
   size_t TC = (size_t) T * C;
   size_t n_cells = (size_t) R * T;
-  int n_chunks = (int) ((n_cells + LENS_CELLS_PER_CHUNK - 1) / LENS_CELLS_PER_CHUNK);
-  RunProgress progress = {.opts = o, .total_steps = L + n_chunks};
+  TilePlan plan = plan_tiles (c, K);
+  RunProgress progress = {.opts = o, .total_steps = L + plan.n_tiles / plan.n_threads};
 
   /* residuals (L+1, T, C): row 0 = embeddings, row l+1 = output of block l */
   g_autofree float *residuals = g_try_new (float, (size_t) (L + 1) * TC);
@@ -233,7 +256,7 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
   r->prompt = g_strdup (prompt);
   r->model_info.name = g_strdup (lens_model_name (model));
   r->model_info.path = g_strdup (lens_model_path (model));
-  r->model_info.architecture = g_strdup (lens_arch_name (c->arch));
+  r->model_info.architecture = g_strdup (lens_config_architecture (c));
   r->model_info.n_layer = L;
   r->model_info.d_model = C;
   r->model_info.n_head = c->n_head;
@@ -253,15 +276,11 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
       r->row_labels[i] = row_label (rows[i]);
     }
 
-  /* norm_resid (R, T, C) = ln_f(residual of each kept row) */
+  /* norm_resid (R, T, C) = final norm of the residual of each kept row */
   r->norm_resid = g_new (float, (n_cells * C));
   for (int i = 0; i < R; i++)
-    {
-      const float *src = residuals + (size_t) (rows[i] + 1) * TC;
-      for (int t = 0; t < T; t++)
-        lens_model_final_norm (model, src + (size_t) t * C,
-                               r->norm_resid + ((size_t) i * T + t) * C);
-    }
+    lens_head_norm (model, residuals + (size_t) (rows[i] + 1) * TC, r->norm_resid + (size_t) i * TC,
+                    T);
 
   if (!unembed_and_reduce (model, r, &progress, error))
     return NULL;

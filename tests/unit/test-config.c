@@ -101,7 +101,6 @@ test_gpt2_small (void)
   g_autofree char *json = q (gpt2_config);
   LensConfig c;
   expect_ok (json, &c);
-  g_assert_cmpint (c.arch, ==, LENS_ARCH_GPT2);
   g_assert_cmpstr (c.model_type, ==, "gpt2");
   g_assert_cmpint (c.n_layer, ==, 12);
   g_assert_cmpint (c.n_embd, ==, 768);
@@ -109,9 +108,11 @@ test_gpt2_small (void)
   g_assert_cmpint (c.n_positions, ==, 1024);
   g_assert_cmpint (c.vocab_size, ==, 50257);
   g_assert_cmpint (c.n_inner, ==, 3072);
-  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 1e-5f);
+  g_assert_cmpfloat (c.norm_eps, ==, 1e-5f);
   g_assert_true (c.tie_word_embeddings);
-  g_assert_cmpstr (lens_arch_name (c.arch), ==, "gpt2");
+  g_assert_cmpstr (lens_config_architecture (&c), ==, "gpt2");
+  g_assert_cmpint (c.n_kv_head, ==, 12);
+  g_assert_cmpint (c.head_dim, ==, 64);
 }
 
 static void
@@ -121,7 +122,7 @@ test_defaults_and_options (void)
   g_autofree char *minimal = config_with ("");
   expect_ok (minimal, &c);
   g_assert_cmpint (c.n_inner, ==, 32);
-  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 1e-5f);
+  g_assert_cmpfloat (c.norm_eps, ==, 1e-5f);
   g_assert_true (c.tie_word_embeddings);
 
   g_autofree char *opts = config_with (",'n_inner':24,'layer_norm_epsilon':0.001,"
@@ -131,13 +132,13 @@ test_defaults_and_options (void)
                                        "'reorder_and_upcast_attn':true");
   expect_ok (opts, &c);
   g_assert_cmpint (c.n_inner, ==, 24);
-  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 0.001f);
+  g_assert_cmpfloat (c.norm_eps, ==, 0.001f);
   g_assert_false (c.tie_word_embeddings);
 
   g_autofree char *null_inner = config_with (",'n_inner':null,'layer_norm_epsilon':1");
   expect_ok (null_inner, &c);
   g_assert_cmpint (c.n_inner, ==, 32);
-  g_assert_cmpfloat (c.layer_norm_epsilon, ==, 1.0f);
+  g_assert_cmpfloat (c.norm_eps, ==, 1.0f);
 
   /* Old configs name the context length n_ctx; n_positions wins when both are present. */
   g_autofree char *old = q ("{'model_type':'gpt2','n_layer':1,'n_embd':4,'n_head':1,"
@@ -156,8 +157,9 @@ test_defaults_and_options (void)
 static void
 test_model_type (void)
 {
-  expect_fail_field ("model_type", "'llama'", LENS_ERROR_UNSUPPORTED,
-                     "config.json: model_type \"llama\" is not supported (supported: gpt2)");
+  expect_fail_field ("model_type", "'bert'", LENS_ERROR_UNSUPPORTED,
+                     "config.json: model_type \"bert\" is not supported (supported: gpt2, llama, "
+                     "mistral, qwen2, qwen3)");
   expect_fail_field ("model_type", "'GPT2'", LENS_ERROR_UNSUPPORTED, "\"GPT2\" is not supported");
   expect_fail_field ("model_type", "'gpt2\\u0000x'", LENS_ERROR_UNSUPPORTED, "\"gpt2\\x00x\"");
   expect_fail_field ("model_type", "7", LENS_ERROR_FORMAT,
@@ -311,10 +313,10 @@ test_load (void)
   g_assert_no_error (error);
   g_assert_cmpint (c.n_layer, ==, 12);
 
-  g_assert_true (g_file_set_contents (path, "{\"model_type\":\"llama\"}", -1, NULL));
+  g_assert_true (g_file_set_contents (path, "{\"model_type\":\"bert\"}", -1, NULL));
   g_assert_false (lens_config_load (path, &c, &error));
   g_assert_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED);
-  g_autofree char *want = g_strdup_printf ("%s: model_type \"llama\" is not supported", path);
+  g_autofree char *want = g_strdup_printf ("%s: model_type \"bert\" is not supported", path);
   g_assert_true (g_str_has_prefix (error->message, want));
   g_clear_error (&error);
 

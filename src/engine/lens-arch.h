@@ -1,0 +1,98 @@
+/* lens-arch.h: the model families, as data (llama.cpp style).
+ *
+ * One row per config.json model_type: how its config keys map onto LensConfig, which norm,
+ * position encoding and MLP it uses, where its weights live (tensor-name templates and their
+ * layout) and what its output head is. The loader (lens-model.c) and the block forward
+ * (lens-forward.c) read only this row and LensConfig; adding a family is a row plus whatever
+ * genuinely new operation it needs. */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+
+#include "lens-config.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  LENS_NORM_LAYER, /* (x - mean) / sqrt(var + eps) * w + b */
+  LENS_NORM_RMS,   /* x / sqrt(mean(x^2) + eps) * w */
+} LensNormKind;
+
+typedef enum
+{
+  LENS_POS_LEARNED, /* a position-embedding table added to the token embeddings */
+  LENS_POS_ROPE,    /* rotary embeddings on q and k (rotate-half layout) */
+} LensPosKind;
+
+typedef enum
+{
+  LENS_MLP_GELU_TANH, /* down(gelu_tanh(up(x))) */
+  LENS_MLP_SWIGLU,    /* down(silu(gate(x)) * up(x)) */
+} LensMlpKind;
+
+/* How a projection's weight is stored. */
+typedef enum
+{
+  LENS_LAYOUT_OUT_IN, /* torch nn.Linear: (out, in) */
+  LENS_LAYOUT_IN_OUT, /* GPT-2's Conv1D: (in, out) */
+} LensLayout;
+
+/* The tensors of one block, by role. A family names the ones it has; which of those a checkpoint
+ * must carry also depends on the config (biases). */
+typedef enum
+{
+  LENS_BT_ATTN_NORM_W,
+  LENS_BT_ATTN_NORM_B,
+  LENS_BT_QKV_W, /* fused q|k|v projection */
+  LENS_BT_QKV_B,
+  LENS_BT_Q_W,
+  LENS_BT_Q_B,
+  LENS_BT_K_W,
+  LENS_BT_K_B,
+  LENS_BT_V_W,
+  LENS_BT_V_B,
+  LENS_BT_Q_NORM_W, /* per-head norm of q before RoPE */
+  LENS_BT_K_NORM_W,
+  LENS_BT_O_W,
+  LENS_BT_O_B,
+  LENS_BT_MLP_NORM_W,
+  LENS_BT_MLP_NORM_B,
+  LENS_BT_GATE_W,
+  LENS_BT_GATE_B,
+  LENS_BT_UP_W,
+  LENS_BT_UP_B,
+  LENS_BT_DOWN_W,
+  LENS_BT_DOWN_B,
+  LENS_BT_N_ROLES
+} LensBlockTensor;
+
+/* Reads the family's config keys into `c` (model_type, arch already set). `path` names the file. */
+typedef gboolean (*LensHparamsReader) (json_object *root, const char *path, LensConfig *c,
+                                       GError **error);
+
+struct LensArch
+{
+  const char *model_type;
+  LensHparamsReader read_hparams;
+  LensNormKind norm;
+  LensPosKind pos;
+  LensMlpKind mlp;
+  LensLayout layout;
+  /* Tensor names. Every name may carry one of `prefixes` in front (GPT-2 checkpoints come with
+   * and without "transformer."). Block names are printf templates with one %d, the block. */
+  const char *prefixes[3]; /* NULL-terminated; "" first */
+  const char *tok_embd;    /* (V, C) */
+  const char *pos_embd;    /* (n_positions, C), learned positions only */
+  const char *final_norm_w, *final_norm_b;
+  const char *lm_head; /* (V, C), read without prefix; used unless tie_word_embeddings */
+  const char *block[LENS_BT_N_ROLES];
+};
+
+/* The row for `model_type`, or NULL when no family has it. */
+const LensArch *lens_arch_find (const char *model_type, size_t len);
+/* "gpt2, llama, ..." for error messages. */
+const char *lens_arch_supported_list (void);
+
+G_END_DECLS
