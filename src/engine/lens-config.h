@@ -50,7 +50,8 @@ typedef struct
   bool attn_qkv_bias; /* q, k, v projections have biases */
   bool attn_out_bias; /* the output projection has a bias */
   bool mlp_bias;
-  LensRope rope;      /* for position kind RoPE */
+  double final_logit_softcap; /* logits -> cap tanh(logits / cap) after the unembedding; 0 = none */
+  LensRope rope;              /* for position kind RoPE */
   int sliding_window; /* tokens a query sees (itself included) on sliding layers; 0 = none */
   /* Per block: whether it uses the sliding window. */
   bool layer_sliding[LENS_MAX_LAYERS];

@@ -1,5 +1,6 @@
 /* lens-head.c: final norm + unembedding (see lens-head.h). */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -22,17 +23,20 @@ lens_head_tile (const LensModel *m, int v0, int v1, float *scratch)
   return scratch;
 }
 
-/* The transform the model applies to its logits after the unembedding. None of the families of
- * the table has one yet; a final soft-cap (Gemma 2) goes here, so that every user of the head
- * gets it. */
+/* What the model applies to its logits after the unembedding: a final soft-cap,
+ * cap * tanh(logit / cap), when its config sets one (Gemma 2's final_logit_softcapping). */
 static void
 output_transform (const LensModel *m, float *logits, int n, int Vt, int ldl)
 {
-  (void) m;
-  (void) logits;
-  (void) n;
-  (void) Vt;
-  (void) ldl;
+  double cap = m->config.final_logit_softcap;
+  if (cap <= 0.0)
+    return;
+  for (int i = 0; i < n; i++)
+    for (int v = 0; v < Vt; v++)
+      {
+        float *l = logits + (size_t) i * ldl + v;
+        *l = (float) (cap * tanh (*l / cap));
+      }
 }
 
 void
