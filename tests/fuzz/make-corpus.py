@@ -105,6 +105,42 @@ def config():
                       '"scale_attn_by_inverse_layer_idx":false,"layer_norm_epsilon":1}')
     out(t, "llama", '{"model_type":"llama","hidden_size":4096,"num_hidden_layers":32,'
                     '"rms_norm_eps":1e-6,"rope_theta":10000.0}')
+    # The Llama family as released (key spellings and values of real configs).
+    llama32 = {"architectures": ["LlamaForCausalLM"], "attention_bias": False,
+               "attention_dropout": 0.0, "bos_token_id": 128000, "eos_token_id": 128001,
+               "head_dim": 64, "hidden_act": "silu", "hidden_size": 2048,
+               "initializer_range": 0.02, "intermediate_size": 8192,
+               "max_position_embeddings": 131072, "mlp_bias": False, "model_type": "llama",
+               "num_attention_heads": 32, "num_hidden_layers": 16, "num_key_value_heads": 8,
+               "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+               "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                                "original_max_position_embeddings": 8192,
+                                "rope_type": "llama3"},
+               "rope_theta": 500000.0, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+               "use_cache": True, "vocab_size": 128256}
+    out(t, "llama-3.2-1b", json.dumps(llama32, indent=2))
+    out(t, "llama-linear", '{"model_type":"llama","hidden_size":8,"intermediate_size":16,'
+                           '"num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,'
+                           '"max_position_embeddings":32,"vocab_size":50,"rope_scaling":'
+                           '{"type":"linear","factor":2.0},"attention_bias":true,"mlp_bias":true}')
+    out(t, "llama-rope-parameters", '{"model_type":"llama","hidden_size":8,"intermediate_size":16,'
+                                    '"num_hidden_layers":1,"num_attention_heads":2,'
+                                    '"max_position_embeddings":32,"vocab_size":50,"head_dim":null,'
+                                    '"rope_parameters":{"rope_type":"default","rope_theta":1e6}}')
+    out(t, "mistral", '{"model_type":"mistral","hidden_size":4096,"intermediate_size":14336,'
+                      '"num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,'
+                      '"max_position_embeddings":32768,"vocab_size":32000,"sliding_window":4096,'
+                      '"rms_norm_eps":1e-05,"rope_theta":1000000.0,"hidden_act":"silu"}')
+    out(t, "qwen2", '{"model_type":"qwen2","hidden_size":896,"intermediate_size":4864,'
+                    '"num_hidden_layers":24,"num_attention_heads":14,"num_key_value_heads":2,'
+                    '"max_position_embeddings":32768,"vocab_size":151936,"sliding_window":32768,'
+                    '"use_sliding_window":false,"max_window_layers":21,"rope_theta":1000000.0,'
+                    '"tie_word_embeddings":true,"rms_norm_eps":1e-06}')
+    out(t, "qwen3-layer-types", '{"model_type":"qwen3","hidden_size":16,"intermediate_size":32,'
+                                '"num_hidden_layers":2,"num_attention_heads":4,'
+                                '"num_key_value_heads":2,"head_dim":8,"max_position_embeddings":64,'
+                                '"vocab_size":100,"sliding_window":4,"use_sliding_window":true,'
+                                '"layer_types":["full_attention","sliding_attention"]}')
 
 
 def bytes_to_unicode():

@@ -1,5 +1,6 @@
 /* Unit tests for lens-config: GPT-2 config.json parsing, defaults, and one test per rejection rule
  * (types, ranges, unsupported model types and options, malformed JSON). */
+#include "lens-arch.h"
 #include "lens-config.h"
 #include "lens-json.h"
 #include "lens-error.h"
@@ -357,6 +358,177 @@ test_json_surrogate_pairs (void)
   json_object_put (obj);
 }
 
+/* ---- the Llama family ---- */
+
+/* A minimal llama-family config of `type` with `extra` appended. */
+static char *
+llama_with (const char *type, const char *extra)
+{
+  g_autofree char *t = g_strdup_printf (
+      "{'model_type':'%s','hidden_size':16,'intermediate_size':24,'num_hidden_layers':3,"
+      "'num_attention_heads':4,'max_position_embeddings':64,'vocab_size':100%s}",
+      type, extra);
+  return q (t);
+}
+
+static void
+test_llama_3_2 (void)
+{
+  /* Llama-3.2-1B's config.json as released */
+  g_autofree char *json
+      = q ("{'architectures':['LlamaForCausalLM'],'attention_bias':false,'attention_dropout':0.0,"
+           "'bos_token_id':128000,'eos_token_id':128001,'head_dim':64,'hidden_act':'silu',"
+           "'hidden_size':2048,'initializer_range':0.02,'intermediate_size':8192,"
+           "'max_position_embeddings':131072,'mlp_bias':false,'model_type':'llama',"
+           "'num_attention_heads':32,'num_hidden_layers':16,'num_key_value_heads':8,"
+           "'pretraining_tp':1,'rms_norm_eps':1e-05,'rope_scaling':{'factor':32.0,"
+           "'high_freq_factor':4.0,'low_freq_factor':1.0,'original_max_position_embeddings':8192,"
+           "'rope_type':'llama3'},'rope_theta':500000.0,'tie_word_embeddings':true,"
+           "'torch_dtype':'bfloat16','transformers_version':'4.45.0.dev0','use_cache':true,"
+           "'vocab_size':128256}");
+  LensConfig c;
+  expect_ok (json, &c);
+  g_assert_cmpstr (lens_config_architecture (&c), ==, "llama");
+  g_assert_cmpint (c.n_layer, ==, 16);
+  g_assert_cmpint (c.n_embd, ==, 2048);
+  g_assert_cmpint (c.n_head, ==, 32);
+  g_assert_cmpint (c.n_kv_head, ==, 8);
+  g_assert_cmpint (c.head_dim, ==, 64);
+  g_assert_cmpint (c.n_inner, ==, 8192);
+  g_assert_cmpint (c.n_positions, ==, 131072);
+  g_assert_cmpint (c.vocab_size, ==, 128256);
+  g_assert_cmpfloat (c.norm_eps, ==, 1e-5f);
+  g_assert_true (c.tie_word_embeddings);
+  g_assert_false (c.attn_qkv_bias || c.attn_out_bias || c.mlp_bias);
+  g_assert_cmpint (c.rope.type, ==, LENS_ROPE_LLAMA3);
+  g_assert_cmpfloat (c.rope.theta, ==, 500000.0);
+  g_assert_cmpfloat (c.rope.factor, ==, 32.0);
+  g_assert_cmpfloat (c.rope.low_freq_factor, ==, 1.0);
+  g_assert_cmpfloat (c.rope.high_freq_factor, ==, 4.0);
+  g_assert_cmpint (c.rope.original_max_position_embeddings, ==, 8192);
+  g_assert_cmpint (c.rope.rotary_dim, ==, 64);
+  g_assert_cmpint (c.sliding_window, ==, 0);
+  g_assert_cmpstr (c.torch_dtype, ==, "bfloat16");
+}
+
+static void
+test_llama_family_defaults (void)
+{
+  LensConfig c;
+  /* llama: kv heads default to the heads, head_dim to hidden / heads, untied, theta 1e4 */
+  g_autofree char *llama = llama_with ("llama", ",'attention_bias':true,'mlp_bias':true");
+  expect_ok (llama, &c);
+  g_assert_cmpint (c.n_kv_head, ==, 4);
+  g_assert_cmpint (c.head_dim, ==, 4);
+  g_assert_false (c.tie_word_embeddings);
+  g_assert_true (c.attn_qkv_bias && c.attn_out_bias && c.mlp_bias);
+  g_assert_cmpint (c.rope.type, ==, LENS_ROPE_DEFAULT);
+  g_assert_cmpfloat (c.rope.theta, ==, 10000.0);
+  g_assert_cmpfloat (c.norm_eps, ==, 1e-6f);
+
+  /* the newer spelling of the RoPE settings, and the legacy "type" key */
+  g_autofree char *params = llama_with (
+      "llama", ",'rope_parameters':{'rope_type':'linear','factor':4,'rope_theta':1e6}");
+  expect_ok (params, &c);
+  g_assert_cmpint (c.rope.type, ==, LENS_ROPE_LINEAR);
+  g_assert_cmpfloat (c.rope.factor, ==, 4.0);
+  g_assert_cmpfloat (c.rope.theta, ==, 1e6);
+  g_autofree char *legacy = llama_with ("llama", ",'rope_scaling':{'type':'linear','factor':2.0}");
+  expect_ok (legacy, &c);
+  g_assert_cmpint (c.rope.type, ==, LENS_ROPE_LINEAR);
+
+  /* mistral: the window applies to every block; null means none */
+  g_autofree char *mistral = llama_with ("mistral", ",'num_key_value_heads':2,'sliding_window':5");
+  expect_ok (mistral, &c);
+  g_assert_cmpint (c.sliding_window, ==, 5);
+  g_assert_true (c.layer_sliding[0] && c.layer_sliding[2]);
+  g_assert_false (c.attn_qkv_bias || c.attn_out_bias);
+  g_autofree char *no_window = llama_with ("mistral", ",'sliding_window':null,'head_dim':null");
+  expect_ok (no_window, &c);
+  g_assert_cmpint (c.sliding_window, ==, 0);
+  g_assert_false (c.layer_sliding[0]);
+
+  /* qwen2: q/k/v biases; a window only with use_sliding_window, from max_window_layers on */
+  g_autofree char *qwen2
+      = llama_with ("qwen2", ",'sliding_window':4096,'use_sliding_window':false");
+  expect_ok (qwen2, &c);
+  g_assert_true (c.attn_qkv_bias);
+  g_assert_false (c.attn_out_bias);
+  g_assert_cmpint (c.sliding_window, ==, 0);
+  g_assert_false (c.layer_sliding[2]);
+  g_autofree char *qwen2w
+      = llama_with ("qwen2", ",'sliding_window':8,'use_sliding_window':true,'max_window_layers':1");
+  expect_ok (qwen2w, &c);
+  g_assert_cmpint (c.sliding_window, ==, 8);
+  g_assert_false (c.layer_sliding[0]);
+  g_assert_true (c.layer_sliding[1] && c.layer_sliding[2]);
+
+  /* qwen3: head_dim defaults to 128, independent of the hidden size; layer_types decide */
+  g_autofree char *qwen3 = llama_with ("qwen3", "");
+  expect_ok (qwen3, &c);
+  g_assert_cmpint (c.head_dim, ==, 128);
+  g_assert_false (c.attn_qkv_bias);
+  g_autofree char *qwen3t = llama_with (
+      "qwen3", ",'head_dim':8,'sliding_window':3,'use_sliding_window':true,'layer_types':"
+               "['sliding_attention','full_attention','sliding_attention']");
+  expect_ok (qwen3t, &c);
+  g_assert_cmpint (c.head_dim, ==, 8);
+  g_assert_true (c.layer_sliding[0] && !c.layer_sliding[1] && c.layer_sliding[2]);
+}
+
+static void
+expect_llama_fail (const char *type, const char *extra, int code, const char *needle)
+{
+  g_autofree char *json = llama_with (type, extra);
+  expect_fail_json (json, code, needle);
+}
+
+static void
+test_llama_family_reject (void)
+{
+  expect_llama_fail ("llama", ",'num_key_value_heads':3", LENS_ERROR_FORMAT,
+                     "key/value heads (3) does not divide the number of attention heads (4)");
+  g_autofree char *odd = q ("{'model_type':'llama','hidden_size':18,'intermediate_size':24,"
+                            "'num_hidden_layers':1,'num_attention_heads':4,"
+                            "'max_position_embeddings':64,'vocab_size':100}");
+  expect_fail_json (odd, LENS_ERROR_FORMAT,
+                    "hidden_size (18) is not a multiple of num_attention_heads (4)");
+  expect_llama_fail ("llama", ",'head_dim':7", LENS_ERROR_FORMAT, "even head dimension");
+  expect_llama_fail ("llama", ",'hidden_act':'gelu'", LENS_ERROR_UNSUPPORTED,
+                     "hidden_act \"gelu\" is not supported");
+  expect_llama_fail ("llama", ",'rope_scaling':{'rope_type':'yarn','factor':4}",
+                     LENS_ERROR_UNSUPPORTED, "rope_scaling.rope_type\" \"yarn\" is not supported");
+  expect_llama_fail ("llama", ",'rope_scaling':{'rope_type':'llama3','factor':8}",
+                     LENS_ERROR_FORMAT, "\"rope_scaling.low_freq_factor\" is missing");
+  expect_llama_fail ("llama", ",'rope_scaling':{'rope_type':'linear'}", LENS_ERROR_FORMAT,
+                     "\"rope_scaling.factor\" is missing");
+  expect_llama_fail ("llama", ",'rope_scaling':{'rope_type':'linear','factor':-1}",
+                     LENS_ERROR_FORMAT, "\"rope_scaling.factor\" = -1 is out of range");
+  expect_llama_fail ("llama", ",'rope_scaling':'linear'", LENS_ERROR_FORMAT,
+                     "\"rope_scaling\" must be an object or null");
+  expect_llama_fail ("llama", ",'rope_parameters':{'rope_theta':'big'}", LENS_ERROR_FORMAT,
+                     "\"rope_parameters.rope_theta\" must be a number");
+  expect_llama_fail ("mistral", ",'sliding_window':0", LENS_ERROR_FORMAT,
+                     "\"sliding_window\" = 0 is out of range");
+  expect_llama_fail ("qwen3", ",'layer_types':['full_attention']", LENS_ERROR_FORMAT,
+                     "must be an array of 3 strings");
+  expect_llama_fail ("qwen3", ",'layer_types':['full_attention','sliding_attention','x']",
+                     LENS_ERROR_FORMAT,
+                     "layer_types[1]\" is \"sliding_attention\" but there is "
+                     "no sliding_window");
+  g_autofree char *huge = q ("{'model_type':'llama','hidden_size':1000000000,"
+                             "'intermediate_size':24,'num_hidden_layers':1,"
+                             "'num_attention_heads':4,'max_position_embeddings':64,"
+                             "'vocab_size':100}");
+  expect_fail_json (huge, LENS_ERROR_FORMAT, "\"hidden_size\" = 1000000000 is out of range");
+  g_autofree char *no_heads = q ("{'model_type':'llama','hidden_size':16,'intermediate_size':24,"
+                                 "'num_hidden_layers':1,'num_attention_heads':0,"
+                                 "'max_position_embeddings':64,'vocab_size':100}");
+  expect_fail_json (no_heads, LENS_ERROR_FORMAT, "\"num_attention_heads\" = 0 is out of range");
+  g_autofree char *missing = q ("{'model_type':'qwen2','hidden_size':16}");
+  expect_fail_json (missing, LENS_ERROR_FORMAT, "\"num_hidden_layers\" is missing");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -372,6 +544,9 @@ main (int argc, char **argv)
   g_test_add_func ("/config/reject/flags", test_flags);
   g_test_add_func ("/config/reject/bad-json", test_bad_json);
   g_test_add_func ("/config/load", test_load);
+  g_test_add_func ("/config/llama-3.2", test_llama_3_2);
+  g_test_add_func ("/config/llama-family-defaults", test_llama_family_defaults);
+  g_test_add_func ("/config/reject/llama-family", test_llama_family_reject);
   g_test_add_func ("/config/json-surrogate-pairs", test_json_surrogate_pairs);
   return g_test_run ();
 }
