@@ -229,6 +229,12 @@ read_llama_common (json_object *root, const char *path, LensConfig *c, int defau
   if (!lens_config_double (root, path, NULL, "rms_norm_eps", 0.0, TRUE, 1.0, 1e-6, &eps, error))
     return FALSE;
   c->norm_eps = (float) eps;
+  if (c->norm_eps == 0.0f) /* positive, but below float's range: the norm would divide by 0 */
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: field \"rms_norm_eps\" = %g is out of range (0..1]", path, eps);
+      return FALSE;
+    }
 
   const char *act = NULL;
   size_t act_len;

@@ -494,6 +494,8 @@ test_llama_family_reject (void)
   expect_fail_json (odd, LENS_ERROR_FORMAT,
                     "hidden_size (18) is not a multiple of num_attention_heads (4)");
   expect_llama_fail ("llama", ",'head_dim':7", LENS_ERROR_FORMAT, "even head dimension");
+  expect_llama_fail ("llama", ",'rms_norm_eps':1e-55", LENS_ERROR_FORMAT,
+                     "\"rms_norm_eps\" = 1e-55 is out of range");
   expect_llama_fail ("llama", ",'hidden_act':'gelu'", LENS_ERROR_UNSUPPORTED,
                      "hidden_act \"gelu\" is not supported");
   expect_llama_fail ("llama", ",'rope_scaling':{'rope_type':'yarn','factor':4}",
