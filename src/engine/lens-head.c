@@ -14,6 +14,14 @@ lens_head_norm (const LensModel *m, const float *x, float *y, int n)
   lens_model_norm (m, &m->final_norm_w, &m->final_norm_b, x, y, n);
 }
 
+int
+lens_head_tile_ids (const LensModel *m)
+{
+  if (m->lm_head.direct)
+    return 2048;
+  return MAX (64, (1024 * 1024) / m->config.n_embd);
+}
+
 const float *
 lens_head_tile (const LensModel *m, int v0, int v1, float *scratch)
 {

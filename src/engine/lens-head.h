@@ -15,6 +15,12 @@ G_BEGIN_DECLS
 /* y (n, C) = final_norm(x (n, C)); y may be x. */
 void lens_head_norm (const LensModel *model, const float *x, float *y, int n);
 
+/* How many vocabulary ids a tile of the unembedding should hold: 2,048 when W_U is used in place
+ * (the logits of a chunk of cells against it still fit in cache); fewer when it has to be
+ * converted (about 4 MiB of f32: each GEMM packs its chunk of cells again, so much smaller tiles
+ * cost more packing than the cache saves). */
+int lens_head_tile_ids (const LensModel *model);
+
 /* Rows [v0, v1) of the unembedding W_U (V, C) in f32: a pointer into the mapping when the weights
  * are usable in place, else converted into `scratch`, which must hold (v1 - v0) x C floats. */
 const float *lens_head_tile (const LensModel *model, int v0, int v1, float *scratch);

@@ -119,10 +119,40 @@ f16_bits_to_f32 (uint16_t h)
   return f;
 }
 
-LENS_HOT void
+/* The loops below read 2-byte elements through a uint16_t pointer when the data is aligned for it
+ * (real checkpoints always are) so that GCC vectorises them; a hostile file's odd offsets take
+ * the memcpy path. The engine is built with -fno-strict-aliasing, so writing the float bits
+ * through a uint32_t pointer is fine. */
+/* In blocks of 8 so that GCC's -O2 (which vectorises only straight-line code and loops it
+ * need not version) turns each block into vector instructions. */
+LENS_HOT static void
+bf16_to_f32_aligned (float *restrict dst, const uint16_t *restrict src, size_t n)
+{
+  uint32_t *restrict d = (uint32_t *) dst;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++)
+      d[i + l] = (uint32_t) src[i + l] << 16;
+  for (; i < n; i++)
+    d[i] = (uint32_t) src[i] << 16;
+}
+
+LENS_HOT static void
+f16_to_f32_aligned (float *restrict dst, const uint16_t *restrict src, size_t n)
+{
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++)
+      dst[i + l] = f16_bits_to_f32 (src[i + l]);
+  for (; i < n; i++)
+    dst[i] = f16_bits_to_f32 (src[i]);
+}
+
+void
 lens_convert_to_f32 (float *dst, const void *src, LensDType dtype, size_t n)
 {
   const uint8_t *p = src;
+  gboolean aligned2 = G_BYTE_ORDER == G_LITTLE_ENDIAN && (uintptr_t) src % 2 == 0;
   switch (dtype)
     {
     case LENS_DTYPE_F32:
@@ -138,20 +168,26 @@ lens_convert_to_f32 (float *dst, const void *src, LensDType dtype, size_t n)
 #endif
       break;
     case LENS_DTYPE_BF16:
-      for (size_t i = 0; i < n; i++)
-        {
-          uint16_t h;
-          memcpy (&h, p + 2 * i, 2);
-          dst[i] = bf16_bits_to_f32 (GUINT16_FROM_LE (h));
-        }
+      if (aligned2)
+        bf16_to_f32_aligned (dst, src, n);
+      else
+        for (size_t i = 0; i < n; i++)
+          {
+            uint16_t h;
+            memcpy (&h, p + 2 * i, 2);
+            dst[i] = bf16_bits_to_f32 (GUINT16_FROM_LE (h));
+          }
       break;
     case LENS_DTYPE_F16:
-      for (size_t i = 0; i < n; i++)
-        {
-          uint16_t h;
-          memcpy (&h, p + 2 * i, 2);
-          dst[i] = f16_bits_to_f32 (GUINT16_FROM_LE (h));
-        }
+      if (aligned2)
+        f16_to_f32_aligned (dst, src, n);
+      else
+        for (size_t i = 0; i < n; i++)
+          {
+            uint16_t h;
+            memcpy (&h, p + 2 * i, 2);
+            dst[i] = f16_bits_to_f32 (GUINT16_FROM_LE (h));
+          }
       break;
     default:
       /* the loader only builds LensMats of these three types */

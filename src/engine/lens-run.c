@@ -12,16 +12,12 @@
 #include "lens-ops.h"
 #include "lens-result.h"
 
-/* The unembedding is computed in blocks of (cells, vocabulary): up to this many cells per GEMM
- * (each GEMM reads its vocabulary rows of W_U once, so fewer, larger chunks read less)... */
-#define LENS_CELLS_PER_CHUNK 256
-/* ...and about this many vocabulary columns, so that a block of logits (2 MB) is reduced while
- * it is still in cache rather than written to memory and read back. Measured against 128 x 2048,
- * 256 x 1024 and 512 x 1024 on GPT-2 small: best or level at T = 16, 64 and 256. */
-#define LENS_VOCAB_TILE 2048
-/* Wide models get narrower tiles: a tile of W_U (converted from BF16 when stored so) stays about
- * this many floats (6 MiB; GPT-2 small's 768-wide tiles keep their 2,048 ids). */
-#define LENS_TILE_FLOATS (1536 * 1024)
+/* The unembedding is computed in blocks of (cells, vocabulary ids): a tile of lens_head_tile_ids
+ * ids (each GEMM reads its rows of W_U once, so fewer, larger tiles read less) against as many
+ * cells as keep the block of logits at about this many floats (2 MB, so it is reduced while it
+ * is still in cache rather than written to memory and read back; measured against 128 x 2048,
+ * 256 x 1024 and 512 x 1024 on GPT-2 small: best or level at T = 16, 64 and 256). */
+#define LENS_LOGITS_BLOCK_FLOATS ((size_t) 512 * 1024)
 
 typedef struct
 {
@@ -90,12 +86,13 @@ typedef struct
 } TilePlan;
 
 static TilePlan
-plan_tiles (const LensConfig *c, int K)
+plan_tiles (const LensModel *model, int K)
 {
+  const LensConfig *c = lens_model_config (model);
   int V = c->vocab_size;
   /* Tiles must hold at least K ids so that each partial top-k is full. */
   int n_threads = MAX (1, MIN (omp_get_max_threads (), V / MAX (K, 1)));
-  int tile_ids = MAX (64, MIN (LENS_VOCAB_TILE, LENS_TILE_FLOATS / c->n_embd));
+  int tile_ids = lens_head_tile_ids (model);
   int tiles_per_thread = MAX (1, (V / n_threads + tile_ids - 1) / tile_ids);
   while (tiles_per_thread > 1 && V / (n_threads * tiles_per_thread) < K)
     tiles_per_thread--;
@@ -115,10 +112,14 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   const LensConfig *c = lens_model_config (model);
   int C = c->n_embd, V = c->vocab_size, K = r->top_k;
   size_t n_cells = (size_t) r->n_rows * r->n_tokens;
-  int n_chunks = (int) ((n_cells + LENS_CELLS_PER_CHUNK - 1) / LENS_CELLS_PER_CHUNK);
 
-  TilePlan plan = plan_tiles (c, K);
+  TilePlan plan = plan_tiles (model, K);
   int n_threads = plan.n_threads, S = plan.n_tiles, max_tile = plan.max_tile;
+  /* Cells in chunks of equal size, each small enough that its logits against one tile (chunk x
+   * tile floats) stay in cache; fewer, larger chunks pack the cells fewer times per tile. */
+  size_t max_chunk = MAX ((size_t) 16, LENS_LOGITS_BLOCK_FLOATS / (size_t) max_tile);
+  int n_chunks = (int) ((n_cells + max_chunk - 1) / max_chunk);
+  size_t chunk_cells = (n_cells + n_chunks - 1) / n_chunks;
   /* one running partial per (cell, thread) */
   LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, (n_cells * n_threads)); /* (cells, P) */
   int32_t *part_ids = g_new (int32_t, (n_cells * n_threads * K));                /* (cells, P, K) */
@@ -135,7 +136,7 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
     int t0 = (int) ((int64_t) S * j / P), t1 = (int) ((int64_t) S * (j + 1) / P);
     if (j == 0)
       team = P;
-    float *logits = g_new (float, ((size_t) LENS_CELLS_PER_CHUNK * max_tile)); /* (chunk, tile) */
+    float *logits = g_new (float, (chunk_cells * max_tile)); /* (chunk, tile) */
     float *w_tile = g_new (float, ((size_t) max_tile * C));                    /* (tile, C) */
     int32_t *tile_top = g_new (int32_t, 2 * (size_t) K); /* a tile's top-k, then fold scratch */
     float *tile_logits = g_new (float, 2 * (size_t) K);
@@ -147,8 +148,8 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
         const float *wu = lens_head_tile (model, v0, v1, w_tile); /* (Vt, C) */
         for (int chunk = 0; chunk < n_chunks; chunk++)
           {
-            size_t first = (size_t) chunk * LENS_CELLS_PER_CHUNK;
-            int n = (int) MIN ((size_t) LENS_CELLS_PER_CHUNK, n_cells - first);
+            size_t first = (size_t) chunk * chunk_cells;
+            int n = (int) MIN (chunk_cells, n_cells - first);
             /* logits (n, Vt) = head(norm_resid (n, C), W_U[v0:v1]) */
             lens_head_tile_logits (model, r->norm_resid + first * C, n, C, wu, Vt, logits, Vt);
             for (int i = 0; i < n; i++)
@@ -237,7 +238,7 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
 
   size_t TC = (size_t) T * C;
   size_t n_cells = (size_t) R * T;
-  TilePlan plan = plan_tiles (c, K);
+  TilePlan plan = plan_tiles (model, K);
   RunProgress progress = {.opts = o, .total_steps = L + plan.n_tiles / plan.n_threads};
 
   /* residuals (L+1, T, C): row 0 = embeddings, row l+1 = output of block l */
