@@ -345,15 +345,20 @@ def make_config(family, hidden, intermediate, n_layer, n_head, vocab_size, max_p
     return c
 
 
-def random_weights(cfg, rng, std=0.3, emb_std=1.0, padded_from=None):
+def random_weights(cfg, rng, emb_scale=2.5, padded_from=None):
     """float32 numpy weights under their full HF names. cfg: normalise_config output.
+    emb_scale: the embedding (and lm_head) entries' std times sqrt(hidden_size), which sets the
+    logits' spread (about emb_scale after the final norm): 2 to 3 gives lens distributions that
+    are neither one-hot nor flat, so that errors show.
     RMSNorm weights around 1, biases small, q_norm/k_norm weights spread so that they matter.
     padded_from: the tokenizer's size; rows from there to vocab_size (ids with no text, as in
     Qwen's padded vocabularies) get larger norms so that some of them reach the top-k lists."""
     C, I, L, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["n_layer"], cfg["vocab_size"]
     H, KV, D = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
 
-    def n(*shape, s=std):
+    emb_std = emb_scale / math.sqrt(C)
+
+    def n(*shape, s=1.0):
         return rng.standard_normal(shape, dtype=np.float32) * np.float32(s)
 
     def norm_w(size, s=0.2):
@@ -362,7 +367,7 @@ def random_weights(cfg, rng, std=0.3, emb_std=1.0, padded_from=None):
     def emb():
         e = n(V, C, s=emb_std)
         if padded_from is not None:
-            e[padded_from:] *= np.float32(1.6)
+            e[padded_from:] *= np.float32(1.2)
         return e
 
     # Linear weights scaled by 1/sqrt(fan_in) so the residual stream stays O(1) while every
