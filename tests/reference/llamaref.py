@@ -407,7 +407,9 @@ def write_checkpoint(d, config, weights, dtype="F32", shards=1, rng=None, tensor
                      extra_tensors=None):
     """Writes config.json + model.safetensors (or model.safetensors.index.json + `shards`
     shards) into d. Returns the float64 weights exactly as stored, for the reference.
-    extra_tensors: (name, float32 array) pairs written too, which a reader must ignore."""
+    extra_tensors: (name, float32 array) pairs written too, which a reader must ignore.
+    Empties `weights` as it goes, so that a large checkpoint is not held in float32 and float64
+    at once."""
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
@@ -419,9 +421,11 @@ def write_checkpoint(d, config, weights, dtype="F32", shards=1, rng=None, tensor
     elif tensor_order == "random":
         (rng or random.Random(0)).shuffle(names)
     for name in names:
-        raw, val = gpt2ref.quantize(weights[name], dtype)
-        stored[name] = val.reshape(weights[name].shape)
-        tensors.append((name, dtype, weights[name].shape, raw))
+        arr = weights.pop(name)
+        raw, val = gpt2ref.quantize(arr, dtype)
+        stored[name] = val.reshape(arr.shape)
+        tensors.append((name, dtype, arr.shape, raw))
+        del arr, val
     for name, arr in extra_tensors or []:
         raw, _ = gpt2ref.quantize(arr, "F32")
         tensors.append((name, "F32", arr.shape, raw))
