@@ -115,32 +115,26 @@ read_rope (json_object *root, const char *path, LensConfig *c, GError **error)
                            error))
     return FALSE;
 
+  /* transformers reads rope_scaling when a config has it, else rope_parameters; the theta may
+   * live inside either */
   json_object *scaling = NULL;
   const char *where = "rope_scaling.";
-  json_object *params;
-  if (lens_config_field (root, "rope_parameters", &params) && params != NULL)
+  if (!lens_config_field (root, "rope_scaling", &scaling) || scaling == NULL)
     {
-      if (!json_object_is_type (params, json_type_object))
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                       "%s: field \"rope_parameters\" must be an object, not %s", path,
-                       lens_json_type_name (params));
-          return FALSE;
-        }
       where = "rope_parameters.";
-      scaling = params;
-      if (!lens_config_double (params, path, where, "rope_theta", 0.0, TRUE, 1e12, r->theta,
-                               &r->theta, error))
-        return FALSE;
+      lens_config_field (root, "rope_parameters", &scaling);
     }
-  else if (lens_config_field (root, "rope_scaling", &scaling) && scaling != NULL
-           && !json_object_is_type (scaling, json_type_object))
+  if (scaling != NULL && !json_object_is_type (scaling, json_type_object))
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: field \"rope_scaling\" must be an object or null, not %s", path,
-                   lens_json_type_name (scaling));
+                   "%s: field \"%.*s\" must be an object or null, not %s", path,
+                   (int) strlen (where) - 1, where, lens_json_type_name (scaling));
       return FALSE;
     }
+  if (scaling != NULL
+      && !lens_config_double (scaling, path, where, "rope_theta", 0.0, TRUE, 1e12, r->theta,
+                              &r->theta, error))
+    return FALSE;
   if (scaling == NULL)
     return TRUE;
 
@@ -175,7 +169,8 @@ read_rope (json_object *root, const char *path, LensConfig *c, GError **error)
                        path, where, r->high_freq_factor, r->low_freq_factor);
           return FALSE;
         }
-      return lens_config_int (scaling, path, where, "original_max_position_embeddings", TRUE, 1,
+      r->original_max_position_embeddings = c->n_positions;
+      return lens_config_int (scaling, path, where, "original_max_position_embeddings", FALSE, 1,
                               16 << 20, &r->original_max_position_embeddings, NULL, error);
     }
   g_autofree char *td = lens_json_describe (type, (gssize) type_len);
@@ -209,6 +204,13 @@ read_llama_common (json_object *root, const char *path, LensConfig *c, int defau
     return FALSE;
   if (!has_kv)
     c->n_kv_head = c->n_head;
+  if (c->n_head % c->n_kv_head != 0)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: num_key_value_heads (%d) does not divide num_attention_heads (%d)", path,
+                   c->n_kv_head, c->n_head);
+      return FALSE;
+    }
   if (!has_hd)
     {
       if (default_head_dim > 0)
@@ -252,11 +254,12 @@ read_llama_common (json_object *root, const char *path, LensConfig *c, int defau
          && read_rope (root, path, c, error);
 }
 
-/* sliding_window: an integer, or null for none. */
+/* sliding_window: an integer, or null for none; `dflt` when the key is absent. */
 static gboolean
-read_window (json_object *root, const char *path, LensConfig *c, GError **error)
+read_window (json_object *root, const char *path, LensConfig *c, int dflt, GError **error)
 {
-  c->sliding_window = 0;
+  json_object *v;
+  c->sliding_window = lens_config_field (root, "sliding_window", &v) ? 0 : dflt;
   return lens_config_int (root, path, NULL, "sliding_window", FALSE, 1, G_MAXINT,
                           &c->sliding_window, NULL, error);
 }
@@ -327,8 +330,9 @@ read_llama (json_object *root, const char *path, LensConfig *c, GError **error)
 static gboolean
 read_mistral (json_object *root, const char *path, LensConfig *c, GError **error)
 {
-  /* Mistral's projections never have biases; its window applies to every block. */
-  return read_llama_common (root, path, c, 0, error) && read_window (root, path, c, error)
+  /* Mistral's projections never have biases; its window applies to every block, and is 4,096
+   * tokens when the config does not say (MistralConfig's default). */
+  return read_llama_common (root, path, c, 0, error) && read_window (root, path, c, 4096, error)
          && read_layer_types (root, path, c, 0, error);
 }
 
@@ -340,7 +344,7 @@ read_qwen_window (json_object *root, const char *path, LensConfig *c, GError **e
   bool use_window;
   int max_window_layers = 0;
   if (!lens_config_bool (root, path, NULL, "use_sliding_window", false, &use_window, error)
-      || !read_window (root, path, c, error)
+      || !read_window (root, path, c, 0, error)
       || !lens_config_int (root, path, NULL, "max_window_layers", FALSE, 0, G_MAXINT,
                            &max_window_layers, NULL, error))
     return FALSE;

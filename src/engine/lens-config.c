@@ -169,14 +169,6 @@ lens_config_refuse_flag (json_object *obj, const char *path, const char *key, bo
 static gboolean
 check_shapes (const LensConfig *c, const char *path, GError **error)
 {
-  if (c->n_head % c->n_kv_head != 0)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: the number of key/value heads (%d) does not divide the number of "
-                   "attention heads (%d)",
-                   path, c->n_kv_head, c->n_head);
-      return FALSE;
-    }
   /* Sizes whose products index the weights and activations: keep them far from overflow (the
    * tensors themselves are checked against the file later). */
   if ((int64_t) c->n_head * c->head_dim > (1 << 20)

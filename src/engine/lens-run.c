@@ -137,8 +137,8 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
     if (j == 0)
       team = P;
     float *logits = g_new (float, (chunk_cells * max_tile)); /* (chunk, tile) */
-    float *w_tile = g_new (float, ((size_t) max_tile * C));                    /* (tile, C) */
-    int32_t *tile_top = g_new (int32_t, 2 * (size_t) K); /* a tile's top-k, then fold scratch */
+    float *w_tile = g_new (float, ((size_t) max_tile * C));  /* (tile, C) */
+    int32_t *tile_top = g_new (int32_t, 2 * (size_t) K);     /* a tile's top-k, then fold scratch */
     float *tile_logits = g_new (float, 2 * (size_t) K);
 
     for (int t = t0; t < t1 && !g_atomic_int_get (&cancelled); t++)

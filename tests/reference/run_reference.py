@@ -201,8 +201,11 @@ def check_text(tok, i, text, where):
     other than tab/newline/CR may be shown as \\xNN escapes instead); otherwise some escapes."""
     want = tok.display(i)
     if want is not None:
-        escaped = CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), want)
-        check(text in (want, escaped), f"{where}: id {i} text {text!r}, want {want!r}")
+        # each control character either as itself or as its escape
+        unescaped = re.sub(r"\\x([0-9A-Fa-f]{2})",
+                           lambda m: chr(int(m.group(1), 16))
+                           if CONTROL.match(chr(int(m.group(1), 16))) else m.group(), text)
+        check(unescaped == want, f"{where}: id {i} text {text!r}, want {want!r}")
     else:
         check("\\x" in text, f"{where}: id {i} (not UTF-8 on its own) text {text!r} "
               "has no byte escapes")

@@ -436,6 +436,13 @@ test_llama_family_defaults (void)
   g_autofree char *legacy = llama_with ("llama", ",'rope_scaling':{'type':'linear','factor':2.0}");
   expect_ok (legacy, &c);
   g_assert_cmpint (c.rope.type, ==, LENS_ROPE_LINEAR);
+  /* rope_scaling wins over rope_parameters; llama3's original context defaults to the config's */
+  g_autofree char *both = llama_with (
+      "llama", ",'rope_scaling':{'rope_type':'llama3','factor':8,'low_freq_factor':1,"
+               "'high_freq_factor':4},'rope_parameters':{'rope_type':'linear','factor':3}");
+  expect_ok (both, &c);
+  g_assert_cmpint (c.rope.type, ==, LENS_ROPE_LLAMA3);
+  g_assert_cmpint (c.rope.original_max_position_embeddings, ==, 64);
 
   /* mistral: the window applies to every block; null means none */
   g_autofree char *mistral = llama_with ("mistral", ",'num_key_value_heads':2,'sliding_window':5");
@@ -447,6 +454,10 @@ test_llama_family_defaults (void)
   expect_ok (no_window, &c);
   g_assert_cmpint (c.sliding_window, ==, 0);
   g_assert_false (c.layer_sliding[0]);
+  g_autofree char *default_window = llama_with ("mistral", "");
+  expect_ok (default_window, &c);
+  g_assert_cmpint (c.sliding_window, ==, 4096);
+  g_assert_true (c.layer_sliding[1]);
 
   /* qwen2: q/k/v biases; a window only with use_sliding_window, from max_window_layers on */
   g_autofree char *qwen2
@@ -487,7 +498,7 @@ static void
 test_llama_family_reject (void)
 {
   expect_llama_fail ("llama", ",'num_key_value_heads':3", LENS_ERROR_FORMAT,
-                     "key/value heads (3) does not divide the number of attention heads (4)");
+                     "num_key_value_heads (3) does not divide num_attention_heads (4)");
   g_autofree char *odd = q ("{'model_type':'llama','hidden_size':18,'intermediate_size':24,"
                             "'num_hidden_layers':1,'num_attention_heads':4,"
                             "'max_position_embeddings':64,'vocab_size':100}");
