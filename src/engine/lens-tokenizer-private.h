@@ -5,8 +5,9 @@
 
 G_BEGIN_DECLS
 
-/* Splits `text` (valid UTF-8, no special-token handling) with GPT-2's pre-tokenizer regex and
- * returns the pieces as a GPtrArray of newly allocated strings. */
+/* Splits `text` (valid UTF-8, no added-token handling or normalization) with the tokenizer's
+ * pre-tokenizer and returns the pieces as a GPtrArray of newly allocated strings (byte-level
+ * pieces as their raw bytes, not in the byte-to-unicode alphabet). */
 GPtrArray *lens_tokenizer_pretokenize (const LensTokenizer *tok, const char *text, gssize len,
                                        GError **error);
 
@@ -18,6 +19,14 @@ LensTokenizer *lens_tokenizer_new_from_gpt2_data_general (const char *vocab_json
 
 /* Whether the one-pass vocab.json reader takes this text (it declines anything unusual). */
 gboolean lens_tokenizer_vocab_json_is_flat (const char *vocab_json, size_t len);
+
+/* lens_tokenizer_new_from_tokenizer_json_data with a tokenizer_config.json as load_dir reads it. */
+LensTokenizer *lens_tokenizer_new_from_tokenizer_json_data_with_config (
+    const char *json, size_t len, const char *config, size_t config_len, GError **error);
+
+/* Whether decode (encode (text)) gives every text back: no normalizer, nothing added, replaced or
+ * removed by the pre-tokenizer, no unknown token, a ByteLevel decoder. */
+gboolean lens_tokenizer_is_lossless (const LensTokenizer *tok);
 
 /* Whether two tokenizers have the same ids, token bytes, vocabulary strings, merges and special
  * tokens. */

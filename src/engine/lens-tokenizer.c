@@ -1,30 +1,23 @@
-/* lens-tokenizer.c: GPT-2 byte-level BPE (see lens-tokenizer.h).
+/* lens-tokenizer.c: loading a tokenizer and running its pipeline (see lens-tokenizer.h).
  *
- * Encoding follows OpenAI's encoder.py (and Hugging Face's ByteLevel + BPE, which agree with it):
- * text is split at added/special tokens, each remaining segment is split by GPT-2's regex, every
- * piece is turned into single-byte tokens and merged pair by pair, always merging every
- * occurrence of the lowest-ranked pair first. The merge loop uses a heap so that a hostile
- * multi-megabyte "word" stays O(n log n). */
+ * The pipeline is Hugging Face `tokenizers`' own, a stage per file (lens-tok-private.h): added
+ * tokens are split out of the text first (lens-tok-added.c), the rest is normalized
+ * (lens-tok-normalizer.c), split into pre-tokens (lens-tok-pretokenizer.c), each pre-token is
+ * encoded by the BPE model (lens-tok-bpe.c), and the post-processor's special tokens go around
+ * the result (lens-tok-postprocessor.c). What each token shows as comes from the decoder
+ * (lens-tok-decoder.c). GPT-2's vocab.json + merges.txt are one more way to build the same BPE
+ * model with a ByteLevel pre-tokenizer and decoder. A setting this code does not implement is
+ * refused, so a file is either tokenized exactly as Hugging Face would or not at all. */
 #include "lens-tokenizer.h"
 #include "lens-file.h"
 
 #include "lens-error.h"
 #include "lens-json.h"
+#include "lens-tok-private.h"
 #include "lens-tokenizer-private.h"
 
 #include <json-c/json.h>
 #include <string.h>
-
-/* GPT-2's pattern. GPT-2 (Python `regex`) and Hugging Face (Oniguruma) take \s to be Unicode's
- * White_Space property. PCRE2's \s in UCP mode is that plus U+180E MONGOLIAN VOWEL SEPARATOR (a
- * format character since Unicode 6.3, still in PCRE2's \h), so \s is spelt out as White_Space's
- * definition: \t-\r, U+0085 NEXT LINE and the separators \p{Z}. Letters,
- * numbers and separators all come from PCRE2's Unicode tables; tests/tokenizer checks every code
- * point against GPT-2's semantics. */
-#define WS "\\t-\\r\\x{85}\\p{Z}"
-#define GPT2_PATTERN                                                                               \
-  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS         \
-  "])|[" WS "]+"
 
 /* Upper bounds that keep every size computation far from overflow; real vocabularies have a few
  * hundred thousand entries at most. */
@@ -32,37 +25,8 @@
 /* tokenizer.json of the largest public vocabularies is tens of MB; this bounds what a hostile
  * file can make us allocate */
 #define MAX_FILE_SIZE ((gsize) 512 << 20)
-
-/* Words up to this many bytes are cached; longer ones are rare and would bloat the cache. */
-#define CACHE_MAX_WORD 64
-#define CACHE_MAX_ENTRIES (1 << 18)
-
-typedef struct
-{
-  guint64 key; /* (left id << 32) | right id; 0 marks an empty slot (see merge_key) */
-  int32_t rank;
-  int32_t merged;
-} MergeSlot;
-
-typedef struct
-{
-  uint8_t *bytes;
-  size_t len;
-  int32_t id;
-} SpecialToken;
-
-typedef struct
-{
-  const char *p;
-  size_t len;
-} WordKey;
-
-typedef struct
-{
-  WordKey key; /* key.p points into this allocation, just after the ids */
-  guint n;
-  int32_t ids[];
-} CacheEntry;
+/* tokenizer_config.json is a few kB */
+#define MAX_CONFIG_SIZE ((gsize) 16 << 20)
 
 /* The vocabulary as the files spell it (byte-to-unicode form, or added-token content), by id, and
  * an open-addressing index from string to id. All strings live in one allocation, so a vocabulary
@@ -79,98 +43,21 @@ typedef struct
 struct LensTokenizer
 {
   int n_ids;
-  /* token bytes: id -> blob[tok_off[id] .. tok_off[id] + tok_len[id]) */
+  /* display bytes: id -> blob[tok_off[id] .. tok_off[id] + tok_len[id]) */
   uint8_t *blob;
   size_t *tok_off;
   size_t *tok_len;
   VocabStrings strs;
-  int32_t byte_id[256]; /* id of the single-byte token for each byte, -1 if absent */
-  MergeSlot *merges;
-  size_t merge_cap; /* power of two */
-  SpecialToken *specials;
-  guint n_specials;
+  LensTokBpe bpe;
+  LensTokAdded *added; /* sorted by id */
+  guint n_added;
+  gboolean any_normalized; /* some added token is matched after normalization */
+  LensTokNormalizer *normalizer;
+  LensTokPreTokenizer *pretok;
+  GArray *prefix, *suffix; /* int32_t ids the post-processor puts around a text */
   int32_t eos_id;
-  GRegex *pretok;
-  GMutex cache_lock;
-  GHashTable *cache; /* WordKey* -> CacheEntry* (the key lives inside the entry) */
+  gboolean lossless; /* decode (encode (text)) == text for every text */
 };
-
-/* ---- byte <-> unicode mapping (GPT-2's bytes_to_unicode) ---- */
-
-static guint32 byte_to_cp[256];
-static int16_t cp_to_byte[324]; /* the mapping's code points are all below 256 + 68 */
-
-static void
-init_byte_map (void)
-{
-  static gsize done = 0;
-  if (g_once_init_enter (&done))
-    {
-      int n = 0;
-      for (int b = 0; b < 256; b++)
-        {
-          gboolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-          byte_to_cp[b] = printable ? (guint32) b : (guint32) (256 + n++);
-        }
-      for (int c = 0; c < 324; c++)
-        cp_to_byte[c] = -1;
-      for (int b = 0; b < 256; b++)
-        cp_to_byte[byte_to_cp[b]] = (int16_t) b;
-      g_once_init_leave (&done, 1);
-    }
-}
-
-/* ---- merge table: open addressing on (left, right) ---- */
-
-static inline guint64
-merge_key (int32_t left, int32_t right)
-{
-  /* +1 so that no real pair maps to the empty-slot value 0 */
-  return (((guint64) (guint32) left + 1) << 32) | (guint32) right;
-}
-
-static inline size_t
-merge_hash (guint64 k)
-{
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return (size_t) k;
-}
-
-static MergeSlot *
-merge_find (const LensTokenizer *tok, int32_t left, int32_t right)
-{
-  guint64 k = merge_key (left, right);
-  size_t mask = tok->merge_cap - 1;
-  for (size_t i = merge_hash (k) & mask;; i = (i + 1) & mask)
-    {
-      MergeSlot *s = &tok->merges[i];
-      if (s->key == k || s->key == 0)
-        return s;
-    }
-}
-
-/* ---- word cache ---- */
-
-static guint
-word_key_hash (gconstpointer p)
-{
-  const WordKey *k = p;
-  guint h = 2166136261u;
-  for (size_t i = 0; i < k->len; i++)
-    h = (h ^ (guint8) k->p[i]) * 16777619u;
-  return h;
-}
-
-static gboolean
-word_key_equal (gconstpointer a, gconstpointer b)
-{
-  const WordKey *x = a, *y = b;
-  return x->len == y->len && memcmp (x->p, y->p, x->len) == 0;
-}
 
 /* ---- errors ---- */
 
@@ -357,14 +244,24 @@ builder_set (Builder *b, int32_t id, const char *s, size_t len)
   g_byte_array_append (b->strs.chars, (const guint8 *) "", 1);
 }
 
+static int32_t
+vocab_lookup (const void *vs, const char *s, size_t len)
+{
+  return vocab_find (vs, s, len);
+}
+
 static LensTokenizer *
 tokenizer_alloc (void)
 {
-  init_byte_map ();
+  lens_tok_init_byte_map ();
   LensTokenizer *tok = g_new0 (LensTokenizer, 1);
   tok->eos_id = -1;
-  g_mutex_init (&tok->cache_lock);
-  tok->cache = g_hash_table_new_full (word_key_hash, word_key_equal, NULL, g_free);
+  lens_tok_bpe_init (&tok->bpe);
+  tok->bpe.lookup = vocab_lookup;
+  tok->bpe.vocab = &tok->strs;
+  tok->prefix = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  tok->suffix = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  tok->lossless = TRUE;
   return tok;
 }
 
@@ -377,13 +274,14 @@ lens_tokenizer_free (LensTokenizer *tok)
   g_free (tok->tok_off);
   g_free (tok->tok_len);
   vocab_strings_clear (&tok->strs);
-  g_free (tok->merges);
-  for (guint i = 0; i < tok->n_specials; i++)
-    g_free (tok->specials[i].bytes);
-  g_free (tok->specials);
-  g_clear_pointer (&tok->pretok, g_regex_unref);
-  g_clear_pointer (&tok->cache, g_hash_table_unref);
-  g_mutex_clear (&tok->cache_lock);
+  lens_tok_bpe_clear (&tok->bpe);
+  for (guint i = 0; i < tok->n_added; i++)
+    g_free (tok->added[i].content);
+  g_free (tok->added);
+  g_clear_pointer (&tok->normalizer, lens_tok_normalizer_free);
+  g_clear_pointer (&tok->pretok, lens_tok_pretokenizer_free);
+  g_array_unref (tok->prefix);
+  g_array_unref (tok->suffix);
   g_free (tok);
 }
 
@@ -393,7 +291,6 @@ str_lookup (const LensTokenizer *tok, const char *s, size_t len)
   return vocab_find (&tok->strs, s, len);
 }
 
-/* Reads the vocabulary object (string -> id) into the builder. Ids must be exactly 0..N-1. */
 static gboolean
 read_vocab (Builder *b, json_object *vocab, const char *where, GError **error)
 {
@@ -623,6 +520,7 @@ read_vocab_flat (Builder *b, const char *json, size_t len)
 }
 
 /* Turns the builder's strings into the tokenizer's byte table, string index and byte ids. */
+/* Turns the builder's strings into the tokenizer's string index. */
 static gboolean
 finish_vocab (LensTokenizer *tok, Builder *b, GError **error)
 {
@@ -632,59 +530,47 @@ finish_vocab (LensTokenizer *tok, Builder *b, GError **error)
       return FALSE;
     }
   tok->n_ids = b->n_ids;
-  tok->tok_off = g_new (size_t, b->n_ids);
-  tok->tok_len = g_new (size_t, b->n_ids);
-  /* a byte-alphabet character is at least one byte of the vocab string, so the token bytes are
-   * never longer than the strings */
-  uint8_t *blob = g_malloc (MAX (b->strs.chars->len, 1));
-  size_t used = 0;
-  for (int i = 0; i < b->n_ids; i++)
-    {
-      const char *s = vocab_text (&b->strs, i), *end = s + b->strs.len[i];
-      tok->tok_off[i] = used;
-      if (i >= b->n_vocab) /* added tokens beyond the vocabulary are plain text */
-        {
-          memcpy (blob + used, s, b->strs.len[i]);
-          used += b->strs.len[i];
-        }
-      else
-        while (s < end)
-          {
-            /* characters outside the byte alphabet (added tokens stored in the vocabulary) stand
-             * for their own UTF-8 bytes */
-            gunichar c = g_utf8_get_char (s);
-            const char *next = g_utf8_next_char (s);
-            if (c < 324 && cp_to_byte[c] >= 0)
-              blob[used++] = (uint8_t) cp_to_byte[c];
-            else
-              {
-                memcpy (blob + used, s, (size_t) (next - s));
-                used += (size_t) (next - s);
-              }
-            s = next;
-          }
-      tok->tok_len[i] = used - tok->tok_off[i];
-    }
-  tok->blob = blob;
-
+  tok->bpe.n_vocab = b->n_vocab;
   /* read_vocab_flat has indexed the vocabulary already; only added tokens come after */
   if (b->strs.slots == NULL || b->n_ids != b->n_vocab)
     vocab_index (&b->strs, b->n_ids, 0);
   tok->strs = b->strs;
   memset (&b->strs, 0, sizeof b->strs);
-
-  for (int c = 0; c < 256; c++)
-    {
-      char s[8];
-      int l = g_unichar_to_utf8 (byte_to_cp[c], s);
-      int32_t id = str_lookup (tok, s, (size_t) l);
-      tok->byte_id[c] = (id >= 0 && id < b->n_vocab) ? id : -1;
-    }
+  lens_tok_bpe_index_bytes (&tok->bpe);
   return TRUE;
 }
 
-/* Where a merge was read, for error messages: "line N" of merges.txt or "model.merges[N]" of
- * tokenizer.json. Only formatted when there is an error to report. */
+static const LensTokAdded *
+find_added (const LensTokenizer *tok, int32_t id)
+{
+  for (guint i = 0; i < tok->n_added; i++)
+    if (tok->added[i].id == id)
+      return &tok->added[i];
+  return NULL;
+}
+
+/* Each token's display bytes: an added token is its content, any other what the decoder makes of
+ * it alone. */
+static void
+finish_display (LensTokenizer *tok, const LensTokDecoder *decoder)
+{
+  g_autoptr (GByteArray) blob = g_byte_array_sized_new (tok->strs.chars->len + 1);
+  tok->tok_off = g_new (size_t, tok->n_ids);
+  tok->tok_len = g_new (size_t, tok->n_ids);
+  for (int32_t i = 0; i < tok->n_ids; i++)
+    {
+      const char *s = vocab_text (&tok->strs, i);
+      size_t len = tok->strs.len[i];
+      tok->tok_off[i] = blob->len;
+      if (find_added (tok, i) != NULL || i >= tok->bpe.n_vocab)
+        g_byte_array_append (blob, (const guint8 *) s, (guint) len);
+      else
+        lens_tok_decoder_token (decoder, s, len, blob);
+      tok->tok_len[i] = blob->len - tok->tok_off[i];
+    }
+  tok->blob = g_byte_array_free (g_steal_pointer (&blob), FALSE);
+}
+
 typedef struct
 {
   const char *prefix, *suffix;
@@ -698,6 +584,7 @@ merge_where (const MergeWhere *w)
 }
 
 /* Adds one merge "left right" (as vocab strings, neither containing NUL). */
+/* Adds one merge "left right" (as vocab strings, neither containing NUL). */
 static gboolean
 add_merge (LensTokenizer *tok, const char *file, const char *left, size_t llen, const char *right,
            size_t rlen, int32_t rank, const MergeWhere *where, GError **error)
@@ -709,6 +596,14 @@ add_merge (LensTokenizer *tok, const char *file, const char *left, size_t llen, 
       g_autofree char *w = merge_where (where);
       set_error (error, LENS_ERROR_FORMAT, file, "%s: token %s is not in the vocabulary", w, shown);
       return FALSE;
+    }
+  /* with a continuing_subword_prefix, "a ##b" makes "ab" (tokenizers' BpeBuilder) */
+  const char *prefix = tok->bpe.prefix;
+  size_t plen = prefix ? strlen (prefix) : 0;
+  if (plen > 0 && rlen >= plen && memcmp (right, prefix, plen) == 0)
+    {
+      right += plen;
+      rlen -= plen;
     }
   char stack[256];
   g_autofree char *heap = NULL;
@@ -725,23 +620,8 @@ add_merge (LensTokenizer *tok, const char *file, const char *left, size_t llen, 
                  w, shown);
       return FALSE;
     }
-  MergeSlot *s = merge_find (tok, a, b);
-  /* a repeated pair takes the later rank, as in encoder.py's dict(zip(merges, range(...))) and
-   * in Hugging Face's BPE */
-  s->key = merge_key (a, b);
-  s->rank = rank;
-  s->merged = m;
+  lens_tok_bpe_add_merge (&tok->bpe, a, b, m, rank);
   return TRUE;
-}
-
-static void
-alloc_merges (LensTokenizer *tok, size_t n)
-{
-  size_t cap = 16;
-  while (cap < 2 * n + 2)
-    cap *= 2;
-  tok->merge_cap = cap;
-  tok->merges = g_new0 (MergeSlot, cap);
 }
 
 static gboolean
@@ -787,7 +667,7 @@ read_merges_txt (LensTokenizer *tok, const char *merges, size_t len, GError **er
       set_error (error, LENS_ERROR_FORMAT, file, "too many lines (%zu)", n_lines);
       return FALSE;
     }
-  alloc_merges (tok, n_lines);
+  lens_tok_bpe_alloc_merges (&tok->bpe, n_lines);
 
   const char *p = merges, *end = merges + len;
   size_t lineno = 0;
@@ -825,31 +705,14 @@ read_merges_txt (LensTokenizer *tok, const char *merges, size_t len, GError **er
   return TRUE;
 }
 
-static gboolean
-compile_pattern (LensTokenizer *tok, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  tok->pretok = g_regex_new (GPT2_PATTERN, G_REGEX_OPTIMIZE, 0, &local);
-  if (tok->pretok == NULL)
-    {
-      /* cannot happen with a working GLib; reported rather than asserted */
-      g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
-                   "tokenizer: cannot compile GPT-2's pre-tokenizer pattern: %s", local->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
-add_special (LensTokenizer *tok, const uint8_t *bytes, size_t len, int32_t id)
+add_added (LensTokenizer *tok, const LensTokAdded *t)
 {
-  if (len == 0)
-    return;
-  for (guint i = 0; i < tok->n_specials; i++)
-    if (tok->specials[i].len == len && memcmp (tok->specials[i].bytes, bytes, len) == 0)
-      return;
-  tok->specials = g_renew (SpecialToken, tok->specials, tok->n_specials + 1);
-  tok->specials[tok->n_specials++] = (SpecialToken){g_memdup2 (bytes, len), len, id};
+  tok->added = g_renew (LensTokAdded, tok->added, tok->n_added + 1);
+  LensTokAdded *a = &tok->added[tok->n_added++];
+  *a = *t;
+  a->content = g_strndup (t->content, t->len);
+  tok->any_normalized |= t->normalized;
 }
 
 /* Reads vocab.json into the builder: the flat reader when it can, json-c with full diagnostics
@@ -868,6 +731,8 @@ read_vocab_json (Builder *b, const char *json, size_t len, gboolean allow_flat, 
   return ok;
 }
 
+/* GPT-2's files as a tokenizer.json would say them: ByteLevel pre-tokenizer (GPT-2's regex, no
+ * prefix space) and decoder, the BPE model, and <|endoftext|> as a special added token. */
 static LensTokenizer *
 new_from_gpt2_data (const char *vocab_json, size_t vocab_len, const char *merges, size_t merges_len,
                     gboolean allow_flat, GError **error)
@@ -877,14 +742,20 @@ new_from_gpt2_data (const char *vocab_json, size_t vocab_len, const char *merges
   gboolean ok = read_vocab_json (&b, vocab_json, vocab_len, allow_flat, error)
                 && finish_vocab (tok, &b, error);
   builder_clear (&b);
-  if (!ok || !read_merges_txt (tok, merges, merges_len, error) || !compile_pattern (tok, error))
+  if (!ok || !read_merges_txt (tok, merges, merges_len, error))
+    return NULL;
+  tok->pretok = lens_tok_pretokenizer_new_gpt2 (error);
+  if (tok->pretok == NULL)
     return NULL;
   int32_t eos = str_lookup (tok, "<|endoftext|>", 13);
   if (eos >= 0)
     {
       tok->eos_id = eos;
-      add_special (tok, (const uint8_t *) "<|endoftext|>", 13, eos);
+      add_added (tok, &(LensTokAdded){(char *) "<|endoftext|>", 13, eos, TRUE, FALSE, FALSE, FALSE,
+                                      FALSE});
     }
+  g_autoptr (LensTokDecoder) decoder = lens_tok_decoder_new_byte_level ();
+  finish_display (tok, decoder);
   return g_steal_pointer (&tok);
 }
 
@@ -905,7 +776,7 @@ lens_tokenizer_new_from_gpt2_data_general (const char *vocab_json, size_t vocab_
 gboolean
 lens_tokenizer_vocab_json_is_flat (const char *vocab_json, size_t len)
 {
-  init_byte_map ();
+  lens_tok_init_byte_map ();
   Builder b = {.file = "vocab.json"};
   gboolean flat = read_vocab_flat (&b, vocab_json, len);
   builder_clear (&b);
@@ -914,92 +785,76 @@ lens_tokenizer_vocab_json_is_flat (const char *vocab_json, size_t len)
 
 /* ---- tokenizer.json ---- */
 
+/* model: the BPE settings; vocab and merges are read by the caller. */
 static gboolean
-check_null_or (json_object *parent, const char *key, json_type allowed, const char *file,
-               const char *where, GError **error)
+read_model_settings (LensTokenizer *tok, json_object *model, const char *file, GError **error)
 {
-  json_object *v = NULL;
-  if (!json_object_object_get_ex (parent, key, &v) || v == NULL)
-    return TRUE;
-  if (!json_object_is_type (v, allowed))
+  static const char *const keys[] = {"type",
+                                     "dropout",
+                                     "unk_token",
+                                     "continuing_subword_prefix",
+                                     "end_of_word_suffix",
+                                     "fuse_unk",
+                                     "byte_fallback",
+                                     "ignore_merges",
+                                     "vocab",
+                                     "merges",
+                                     NULL};
+  json_object *v;
+  if (!lens_tok_only_keys (model, keys, file, "model", error))
+    return FALSE;
+  if (!lens_tok_get (model, "dropout", json_type_double, &v, file, "model", error))
+    return FALSE;
+  if (v != NULL && json_object_get_double (v) != 0.0)
     {
-      set_error (error, LENS_ERROR_FORMAT, file, "%s.%s must be %s or null, not %s", where, key,
-                 json_type_to_name (allowed), json_type_label (v));
+      /* dropout makes encoding random */
+      set_error (error, LENS_ERROR_UNSUPPORTED, file, "model.dropout must be null or 0");
       return FALSE;
     }
-  return TRUE;
+  static const char *const affixes[] = {"continuing_subword_prefix", "end_of_word_suffix"};
+  for (guint i = 0; i < G_N_ELEMENTS (affixes); i++)
+    {
+      if (!lens_tok_get (model, affixes[i], json_type_string, &v, file, "model", error))
+        return FALSE;
+      /* an empty affix changes nothing, as in tokenizers */
+      char *s
+          = v && json_object_get_string_len (v) > 0 ? g_strdup (json_object_get_string (v)) : NULL;
+      if (i == 0)
+        tok->bpe.prefix = s;
+      else
+        tok->bpe.suffix = s;
+    }
+  return lens_tok_get_bool (model, "fuse_unk", FALSE, &tok->bpe.fuse_unk, file, "model", error)
+         && lens_tok_get_bool (model, "byte_fallback", FALSE, &tok->bpe.byte_fallback, file,
+                               "model", error)
+         && lens_tok_get_bool (model, "ignore_merges", FALSE, &tok->bpe.ignore_merges, file,
+                               "model", error);
 }
 
-/* The settings that would change results and that this tokenizer does not implement are refused,
- * so a file is either tokenized exactly as Hugging Face would or not at all. */
+/* unk_token must name a vocabulary entry: tokenizers would fail on the first unknown character. */
 static gboolean
-check_tokenizer_json_settings (json_object *root, json_object *model, const char *file,
-                               GError **error)
+read_unk (LensTokenizer *tok, json_object *model, const char *file, GError **error)
 {
   json_object *v;
-  if (json_object_object_get_ex (root, "normalizer", &v) && v != NULL)
-    {
-      set_error (error, LENS_ERROR_UNSUPPORTED, file,
-                 "a normalizer is set; only GPT-2-style byte-level BPE without one is supported");
-      return FALSE;
-    }
-  json_object *pre = NULL, *type = NULL;
-  if (!json_object_object_get_ex (root, "pre_tokenizer", &pre) || pre == NULL
-      || !json_object_is_type (pre, json_type_object)
-      || !json_object_object_get_ex (pre, "type", &type)
-      || !json_object_is_type (type, json_type_string)
-      || strcmp (json_object_get_string (type), "ByteLevel") != 0)
-    {
-      set_error (error, LENS_ERROR_UNSUPPORTED, file,
-                 "pre_tokenizer must be {\"type\": \"ByteLevel\", ...} (GPT-2 style)");
-      return FALSE;
-    }
-  if (json_object_object_get_ex (pre, "add_prefix_space", &v) && v != NULL
-      && (!json_object_is_type (v, json_type_boolean) || json_object_get_boolean (v)))
-    {
-      set_error (error, LENS_ERROR_UNSUPPORTED, file,
-                 "pre_tokenizer.add_prefix_space must be false");
-      return FALSE;
-    }
-  if (json_object_object_get_ex (pre, "use_regex", &v) && v != NULL
-      && (!json_object_is_type (v, json_type_boolean) || !json_object_get_boolean (v)))
-    {
-      set_error (error, LENS_ERROR_UNSUPPORTED, file, "pre_tokenizer.use_regex must be true");
-      return FALSE;
-    }
-  if (!check_null_or (model, "unk_token", json_type_string, file, "model", error))
+  if (!lens_tok_get (model, "unk_token", json_type_string, &v, file, "model", error))
     return FALSE;
-  if (json_object_object_get_ex (model, "dropout", &v) && v != NULL
-      && (!(json_object_is_type (v, json_type_double) || json_object_is_type (v, json_type_int))
-          || json_object_get_double (v) != 0.0))
+  if (v == NULL)
+    return TRUE;
+  tok->bpe.unk_id
+      = str_lookup (tok, json_object_get_string (v), (size_t) json_object_get_string_len (v));
+  if (tok->bpe.unk_id < 0 || tok->bpe.unk_id >= tok->bpe.n_vocab)
     {
-      set_error (error, LENS_ERROR_UNSUPPORTED, file, "model.dropout must be null");
+      g_autofree char *shown
+          = quote (json_object_get_string (v), (size_t) json_object_get_string_len (v));
+      set_error (error, LENS_ERROR_FORMAT, file, "model.unk_token %s is not in model.vocab", shown);
       return FALSE;
     }
-  static const char *const empty_strings[] = {"continuing_subword_prefix", "end_of_word_suffix"};
-  for (guint i = 0; i < G_N_ELEMENTS (empty_strings); i++)
-    if (json_object_object_get_ex (model, empty_strings[i], &v) && v != NULL
-        && (!json_object_is_type (v, json_type_string) || json_object_get_string_len (v) != 0))
-      {
-        set_error (error, LENS_ERROR_UNSUPPORTED, file, "model.%s must be null", empty_strings[i]);
-        return FALSE;
-      }
-  static const char *const false_flags[] = {"byte_fallback", "ignore_merges"};
-  for (guint i = 0; i < G_N_ELEMENTS (false_flags); i++)
-    if (json_object_object_get_ex (model, false_flags[i], &v) && v != NULL
-        && (!json_object_is_type (v, json_type_boolean) || json_object_get_boolean (v)))
-      {
-        set_error (error, LENS_ERROR_UNSUPPORTED, file, "model.%s must be false", false_flags[i]);
-        return FALSE;
-      }
   return TRUE;
 }
 
 typedef struct
 {
-  int64_t id;
-  const char *content;
-  size_t len;
+  LensTokAdded t;
   guint index;
 } AddedToken;
 
@@ -1007,13 +862,13 @@ static int
 added_cmp (gconstpointer a, gconstpointer b)
 {
   const AddedToken *x = a, *y = b;
-  if (x->id != y->id)
-    return x->id < y->id ? -1 : 1;
+  if (x->t.id != y->t.id)
+    return x->t.id < y->t.id ? -1 : 1;
   return x->index < y->index ? -1 : (x->index > y->index);
 }
 
 /* Reads added_tokens: an entry whose id is inside the vocabulary must name the same token; the
- * others extend the id range without gaps. Their contents are collected for `specials`. */
+ * others extend the id range without gaps. */
 static gboolean
 read_added_tokens (Builder *b, json_object *arr, GArray *added, GError **error)
 {
@@ -1027,71 +882,74 @@ read_added_tokens (Builder *b, json_object *arr, GArray *added, GError **error)
   for (size_t i = 0; i < n; i++)
     {
       json_object *e = json_object_array_get_idx (arr, i), *jid = NULL, *jc = NULL;
+      g_autofree char *path = g_strdup_printf ("added_tokens[%zu]", i);
       if (!json_object_is_type (e, json_type_object))
         {
-          set_error (error, LENS_ERROR_FORMAT, b->file,
-                     "added_tokens[%zu] must be an object, not %s", i, json_type_label (e));
+          set_error (error, LENS_ERROR_FORMAT, b->file, "%s must be an object, not %s", path,
+                     json_type_label (e));
           return FALSE;
         }
+      static const char *const keys[]
+          = {"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special", NULL};
+      if (!lens_tok_only_keys (e, keys, b->file, path, error))
+        return FALSE;
       if (!json_object_object_get_ex (e, "id", &jid) || !json_object_is_type (jid, json_type_int))
         {
-          set_error (error, LENS_ERROR_FORMAT, b->file,
-                     "added_tokens[%zu].id must be an integer, not %s", i, json_type_label (jid));
+          set_error (error, LENS_ERROR_FORMAT, b->file, "%s.id must be an integer, not %s", path,
+                     json_type_label (jid));
           return FALSE;
         }
       if (!json_object_object_get_ex (e, "content", &jc)
           || !json_object_is_type (jc, json_type_string) || json_object_get_string_len (jc) == 0)
         {
-          set_error (error, LENS_ERROR_FORMAT, b->file,
-                     "added_tokens[%zu].content must be a non-empty string", i);
+          set_error (error, LENS_ERROR_FORMAT, b->file, "%s.content must be a non-empty string",
+                     path);
           return FALSE;
-        }
-      static const char *const flags[] = {"lstrip", "rstrip", "single_word"};
-      for (guint f = 0; f < G_N_ELEMENTS (flags); f++)
-        {
-          json_object *v;
-          if (json_object_object_get_ex (e, flags[f], &v) && v != NULL
-              && (!json_object_is_type (v, json_type_boolean) || json_object_get_boolean (v)))
-            {
-              set_error (error, LENS_ERROR_UNSUPPORTED, b->file,
-                         "added_tokens[%zu].%s is set; only plain added tokens are supported", i,
-                         flags[f]);
-              return FALSE;
-            }
         }
       if (!g_utf8_validate_len (json_object_get_string (jc),
                                 (gsize) json_object_get_string_len (jc), NULL))
         {
-          set_error (error, LENS_ERROR_FORMAT, b->file,
-                     "added_tokens[%zu].content is not valid UTF-8", i);
+          set_error (error, LENS_ERROR_FORMAT, b->file, "%s.content is not valid UTF-8", path);
           return FALSE;
         }
-      AddedToken t = {json_object_get_int64 (jid), json_object_get_string (jc),
-                      (size_t) json_object_get_string_len (jc), (guint) i};
-      if (t.id < 0 || t.id >= MAX_IDS)
+      AddedToken t
+          = {{(char *) json_object_get_string (jc), (size_t) json_object_get_string_len (jc), 0,
+              FALSE, FALSE, FALSE, FALSE, FALSE},
+             (guint) i};
+      int64_t id = json_object_get_int64 (jid);
+      if (id < 0 || id >= MAX_IDS)
         {
           set_error (error, LENS_ERROR_FORMAT, b->file,
-                     "added_tokens[%zu].id %" G_GINT64_FORMAT " is out of range", i, t.id);
+                     "%s.id %" G_GINT64_FORMAT " is out of range", path, id);
           return FALSE;
         }
+      t.t.id = (int32_t) id;
+      /* tokenizers' AddedToken defaults: special tokens are matched in the raw text */
+      if (!lens_tok_get_bool (e, "special", FALSE, &t.t.special, b->file, path, error)
+          || !lens_tok_get_bool (e, "lstrip", FALSE, &t.t.lstrip, b->file, path, error)
+          || !lens_tok_get_bool (e, "rstrip", FALSE, &t.t.rstrip, b->file, path, error)
+          || !lens_tok_get_bool (e, "single_word", FALSE, &t.t.single_word, b->file, path, error)
+          || !lens_tok_get_bool (e, "normalized", !t.t.special, &t.t.normalized, b->file, path,
+                                 error))
+        return FALSE;
       g_array_append_val (added, t);
     }
   g_array_sort (added, added_cmp);
 
   for (guint i = 0; i < added->len; i++)
     {
-      AddedToken *t = &g_array_index (added, AddedToken, i);
+      LensTokAdded *t = &g_array_index (added, AddedToken, i).t;
+      guint index = g_array_index (added, AddedToken, i).index;
       if (t->id < b->n_ids)
         {
-          const char *known = vocab_text (&b->strs, (int32_t) t->id);
+          const char *known = vocab_text (&b->strs, t->id);
           if (b->strs.len[t->id] != t->len || memcmp (known, t->content, t->len) != 0)
             {
               g_autofree char *mine = quote (t->content, t->len);
               g_autofree char *other = quote (known, b->strs.len[t->id]);
               set_error (error, LENS_ERROR_FORMAT, b->file,
-                         "added_tokens[%u] (%s) has id %" G_GINT64_FORMAT
-                         ", which already belongs to %s",
-                         t->index, mine, t->id, other);
+                         "added_tokens[%u] (%s) has id %d, which already belongs to %s", index,
+                         mine, t->id, other);
               return FALSE;
             }
           continue;
@@ -1099,9 +957,9 @@ read_added_tokens (Builder *b, json_object *arr, GArray *added, GError **error)
       if (t->id != b->n_ids)
         {
           set_error (error, LENS_ERROR_FORMAT, b->file,
-                     "added_tokens[%u] has id %" G_GINT64_FORMAT
-                     ", beyond the vocabulary of %d ids (ids must not leave gaps)",
-                     t->index, t->id, b->n_ids);
+                     "added_tokens[%u] has id %d, beyond the vocabulary of %d ids (ids must not "
+                     "leave gaps)",
+                     index, t->id, b->n_ids);
           return FALSE;
         }
       b->strs.off = g_renew (size_t, b->strs.off, b->n_ids + 1);
@@ -1112,23 +970,189 @@ read_added_tokens (Builder *b, json_object *arr, GArray *added, GError **error)
   return TRUE;
 }
 
-LensTokenizer *
-lens_tokenizer_new_from_tokenizer_json_data (const char *json, size_t len, GError **error)
+static gboolean
+read_merges_json (LensTokenizer *tok, json_object *merges, const char *file, GError **error)
+{
+  if (!json_object_is_type (merges, json_type_array))
+    {
+      set_error (error, LENS_ERROR_FORMAT, file, "model.merges must be an array, not %s",
+                 json_type_label (merges));
+      return FALSE;
+    }
+  size_t n_merges = json_object_array_length (merges);
+  if (n_merges > MAX_IDS)
+    {
+      set_error (error, LENS_ERROR_FORMAT, file, "model.merges has too many entries (%zu)",
+                 n_merges);
+      return FALSE;
+    }
+  lens_tok_bpe_alloc_merges (&tok->bpe, n_merges);
+  for (size_t i = 0; i < n_merges; i++)
+    {
+      json_object *m = json_object_array_get_idx (merges, i);
+      MergeWhere where = {"model.merges[", "]", i};
+      if (json_object_is_type (m, json_type_string))
+        {
+          if (!parse_merge_line (tok, file, json_object_get_string (m),
+                                 (size_t) json_object_get_string_len (m), (int32_t) i, &where,
+                                 error))
+            return FALSE;
+        }
+      else if (json_object_is_type (m, json_type_array) && json_object_array_length (m) == 2
+               && json_object_is_type (json_object_array_get_idx (m, 0), json_type_string)
+               && json_object_is_type (json_object_array_get_idx (m, 1), json_type_string))
+        {
+          json_object *left = json_object_array_get_idx (m, 0);
+          json_object *right = json_object_array_get_idx (m, 1);
+          if (!add_merge (tok, file, json_object_get_string (left),
+                          (size_t) json_object_get_string_len (left),
+                          json_object_get_string (right),
+                          (size_t) json_object_get_string_len (right), (int32_t) i, &where, error))
+            return FALSE;
+        }
+      else
+        {
+          g_autofree char *w = merge_where (&where);
+          set_error (error, LENS_ERROR_FORMAT, file,
+                     "%s must be a string \"a b\" or a pair [\"a\", \"b\"], not %s", w,
+                     json_type_label (m));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* A token named in tokenizer_config.json: a string or {"content": ...}. NULL when absent. */
+static const char *
+config_token (json_object *config, const char *key)
+{
+  json_object *v = NULL, *c = NULL;
+  if (config == NULL || !json_object_object_get_ex (config, key, &v) || v == NULL)
+    return NULL;
+  if (json_object_is_type (v, json_type_string))
+    return json_object_get_string (v);
+  if (json_object_is_type (v, json_type_object) && json_object_object_get_ex (v, "content", &c)
+      && json_object_is_type (c, json_type_string))
+    return json_object_get_string (c);
+  return NULL;
+}
+
+/* What transformers does with tokenizer_config.json when it encodes: LlamaTokenizerFast and
+ * GemmaTokenizerFast (tokenizer_class "LlamaTokenizer", "GemmaTokenizer" or their Fast names)
+ * rebuild the post-processor in __init__ (update_post_processor) as "<bos> $A <eos>", each part
+ * present when add_bos_token (default true) / add_eos_token (default false) says so.
+ * PreTrainedTokenizerFast and the other classes keep tokenizer.json's post-processor and ignore
+ * those keys. eos_token names the end-of-text token. */
+static gboolean
+apply_config (LensTokenizer *tok, json_object *config, const char *file, GError **error)
+{
+  const char *eos = config_token (config, "eos_token");
+  if (eos != NULL && str_lookup (tok, eos, strlen (eos)) >= 0)
+    tok->eos_id = str_lookup (tok, eos, strlen (eos));
+  json_object *cls = NULL;
+  if (!lens_tok_get (config, "tokenizer_class", json_type_string, &cls, file, "(top level)", error))
+    return FALSE;
+  static const char *const rebuilders[]
+      = {"LlamaTokenizer", "LlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast"};
+  gboolean rebuild = FALSE;
+  for (guint i = 0; cls != NULL && i < G_N_ELEMENTS (rebuilders); i++)
+    rebuild |= strcmp (json_object_get_string (cls), rebuilders[i]) == 0;
+  if (!rebuild)
+    return TRUE;
+  gboolean add_bos, add_eos;
+  if (!lens_tok_get_bool (config, "add_bos_token", TRUE, &add_bos, file, "(top level)", error)
+      || !lens_tok_get_bool (config, "add_eos_token", FALSE, &add_eos, file, "(top level)", error))
+    return FALSE;
+  g_array_set_size (tok->prefix, 0);
+  g_array_set_size (tok->suffix, 0);
+  static const char *const keys[] = {"bos_token", "eos_token"};
+  for (guint i = 0; i < 2; i++)
+    {
+      if (!(i == 0 ? add_bos : add_eos))
+        continue;
+      const char *name = config_token (config, keys[i]);
+      int32_t id = name ? str_lookup (tok, name, strlen (name)) : -1;
+      if (id < 0)
+        {
+          set_error (error, LENS_ERROR_FORMAT, file,
+                     "%s is set, but %s is missing or not in the vocabulary",
+                     i == 0 ? "add_bos_token" : "add_eos_token", keys[i]);
+          return FALSE;
+        }
+      g_array_append_val (i == 0 ? tok->prefix : tok->suffix, id);
+    }
+  return TRUE;
+}
+
+/* The stage objects at the top level (null or absent: no such stage). */
+static gboolean
+read_stages (LensTokenizer *tok, json_object *root, const char *file, LensTokDecoder **decoder,
+             gboolean *decoder_byte_level, GError **error)
+{
+  json_object *v = NULL;
+  if (json_object_object_get_ex (root, "normalizer", &v) && v != NULL
+      && (tok->normalizer = lens_tok_normalizer_parse (v, file, "normalizer", 0, error)) == NULL)
+    return FALSE;
+  if (json_object_object_get_ex (root, "pre_tokenizer", &v) && v != NULL
+      && (tok->pretok = lens_tok_pretokenizer_parse (v, file, "pre_tokenizer", 0, error)) == NULL)
+    return FALSE;
+  if (json_object_object_get_ex (root, "post_processor", &v) && v != NULL
+      && !lens_tok_postprocessor_parse (v, tok->n_ids, tok->prefix, tok->suffix, file,
+                                        "post_processor", 0, error))
+    return FALSE;
+  *decoder_byte_level = FALSE;
+  if (json_object_object_get_ex (root, "decoder", &v) && v != NULL)
+    {
+      if ((*decoder = lens_tok_decoder_parse (v, file, "decoder", 0, error)) == NULL)
+        return FALSE;
+      json_object *t = NULL;
+      *decoder_byte_level = json_object_object_get_ex (v, "type", &t)
+                            && strcmp (json_object_get_string (t), "ByteLevel") == 0;
+    }
+  /* truncation and padding change the ids of long texts / batches: refused when set */
+  static const char *const refused[] = {"truncation", "padding"};
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    if (json_object_object_get_ex (root, refused[i], &v) && v != NULL)
+      {
+        set_error (error, LENS_ERROR_UNSUPPORTED, file, "%s is set, which is not supported",
+                   refused[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static LensTokenizer *
+new_from_tokenizer_json (const char *json, size_t len, const char *config_json, size_t config_len,
+                         GError **error)
 {
   const char *file = "tokenizer.json";
   json_object *root = parse_json (json, len, file, error);
   if (root == NULL)
     return NULL;
+  json_object *config = NULL;
+  if (config_json != NULL
+      && (config = parse_json (config_json, config_len, "tokenizer_config.json", error)) == NULL)
+    {
+      json_object_put (root);
+      return NULL;
+    }
   g_autoptr (LensTokenizer) tok = tokenizer_alloc ();
   Builder b = {.file = file};
   g_autoptr (GArray) added = g_array_new (FALSE, FALSE, sizeof (AddedToken));
-  gboolean ok = FALSE;
+  g_autoptr (LensTokDecoder) decoder = NULL;
+  gboolean ok = FALSE, decoder_byte_level = FALSE;
   json_object *model = NULL, *type = NULL, *vocab = NULL, *merges = NULL, *added_json = NULL;
 
   if (!json_object_is_type (root, json_type_object))
     {
       set_error (error, LENS_ERROR_FORMAT, file, "the top level must be a JSON object, not %s",
                  json_type_label (root));
+      goto out;
+    }
+  if (config != NULL && !json_object_is_type (config, json_type_object))
+    {
+      set_error (error, LENS_ERROR_FORMAT, "tokenizer_config.json",
+                 "the top level must be a JSON object, not %s", json_type_label (config));
       goto out;
     }
   if (!json_object_object_get_ex (root, "model", &model)
@@ -1155,7 +1179,7 @@ lens_tokenizer_new_from_tokenizer_json_data (const char *json, size_t len, GErro
           goto out;
         }
     }
-  if (!check_tokenizer_json_settings (root, model, file, error))
+  if (!read_model_settings (tok, model, file, error))
     goto out;
   if (!json_object_object_get_ex (model, "vocab", &vocab))
     {
@@ -1167,73 +1191,54 @@ lens_tokenizer_new_from_tokenizer_json_data (const char *json, size_t len, GErro
   if (json_object_object_get_ex (root, "added_tokens", &added_json) && added_json != NULL
       && !read_added_tokens (&b, added_json, added, error))
     goto out;
-  if (!finish_vocab (tok, &b, error))
+  if (!finish_vocab (tok, &b, error) || !read_unk (tok, model, file, error))
     goto out;
-
-  if (!json_object_object_get_ex (model, "merges", &merges)
-      || !json_object_is_type (merges, json_type_array))
-    {
-      set_error (error, LENS_ERROR_FORMAT, file, "model.merges must be an array, not %s",
-                 json_type_label (merges));
-      goto out;
-    }
-  size_t n_merges = json_object_array_length (merges);
-  if (n_merges > MAX_IDS)
-    {
-      set_error (error, LENS_ERROR_FORMAT, file, "model.merges has too many entries (%zu)",
-                 n_merges);
-      goto out;
-    }
-  alloc_merges (tok, n_merges);
-  for (size_t i = 0; i < n_merges; i++)
-    {
-      json_object *m = json_object_array_get_idx (merges, i);
-      MergeWhere where = {"model.merges[", "]", i};
-      if (json_object_is_type (m, json_type_string))
-        {
-          if (!parse_merge_line (tok, file, json_object_get_string (m),
-                                 (size_t) json_object_get_string_len (m), (int32_t) i, &where,
-                                 error))
-            goto out;
-        }
-      else if (json_object_is_type (m, json_type_array) && json_object_array_length (m) == 2
-               && json_object_is_type (json_object_array_get_idx (m, 0), json_type_string)
-               && json_object_is_type (json_object_array_get_idx (m, 1), json_type_string))
-        {
-          json_object *left = json_object_array_get_idx (m, 0);
-          json_object *right = json_object_array_get_idx (m, 1);
-          if (!add_merge (tok, file, json_object_get_string (left),
-                          (size_t) json_object_get_string_len (left),
-                          json_object_get_string (right),
-                          (size_t) json_object_get_string_len (right), (int32_t) i, &where, error))
-            goto out;
-        }
-      else
-        {
-          g_autofree char *w = merge_where (&where);
-          set_error (error, LENS_ERROR_FORMAT, file,
-                     "%s must be a string \"a b\" or a pair [\"a\", \"b\"], not %s", w,
-                     json_type_label (m));
-          goto out;
-        }
-    }
-  if (!compile_pattern (tok, error))
+  json_object_object_get_ex (model, "merges", &merges);
+  if (!read_merges_json (tok, merges, file, error))
     goto out;
-
   for (guint i = 0; i < added->len; i++)
     {
-      AddedToken *t = &g_array_index (added, AddedToken, i);
-      add_special (tok, (const uint8_t *) t->content, t->len, (int32_t) t->id);
+      const LensTokAdded *t = &g_array_index (added, AddedToken, i).t;
+      if (find_added (tok, t->id) == NULL)
+        add_added (tok, t);
     }
-  /* as in Hugging Face, only added_tokens are matched in text; a vocabulary entry that looks
-   * special but is not listed there is ordinary text */
-  tok->eos_id = str_lookup (tok, "<|endoftext|>", 13);
+  if (!read_stages (tok, root, file, &decoder, &decoder_byte_level, error))
+    goto out;
+  /* the end-of-text token: tokenizer_config.json's eos_token when given, else the usual names */
+  static const char *const eos_names[] = {"<|endoftext|>", "</s>", "<|end_of_text|>"};
+  for (guint i = 0; i < G_N_ELEMENTS (eos_names) && tok->eos_id < 0; i++)
+    {
+      int32_t id = str_lookup (tok, eos_names[i], strlen (eos_names[i]));
+      if (id >= 0 && find_added (tok, id) != NULL)
+        tok->eos_id = id;
+    }
+  if (config != NULL && !apply_config (tok, config, "tokenizer_config.json", error))
+    goto out;
+  finish_display (tok, decoder);
+  tok->lossless = tok->normalizer == NULL && decoder_byte_level && tok->pretok != NULL
+                  && lens_tok_pretokenizer_lossless (tok->pretok) && tok->bpe.unk_id < 0;
   ok = TRUE;
 
 out:
   builder_clear (&b);
   json_object_put (root);
+  if (config != NULL)
+    json_object_put (config);
   return ok ? g_steal_pointer (&tok) : NULL;
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_tokenizer_json_data (const char *json, size_t len, GError **error)
+{
+  return new_from_tokenizer_json (json, len, NULL, 0, error);
+}
+
+LensTokenizer *
+lens_tokenizer_new_from_tokenizer_json_data_with_config (const char *json, size_t len,
+                                                         const char *config, size_t config_len,
+                                                         GError **error)
+{
+  return new_from_tokenizer_json (json, len, config, config_len, error);
 }
 
 /* ---- files ---- */
@@ -1287,6 +1292,7 @@ LensTokenizer *
 lens_tokenizer_load_dir (const char *dir, GError **error)
 {
   g_autofree char *tj = g_build_filename (dir, "tokenizer.json", NULL);
+  g_autofree char *tc = g_build_filename (dir, "tokenizer_config.json", NULL);
   g_autofree char *vj = g_build_filename (dir, "vocab.json", NULL);
   g_autofree char *mt = g_build_filename (dir, "merges.txt", NULL);
   gboolean have_gpt2
@@ -1294,10 +1300,20 @@ lens_tokenizer_load_dir (const char *dir, GError **error)
   if (g_file_test (tj, G_FILE_TEST_EXISTS))
     {
       g_autoptr (GError) local = NULL;
-      LensTokenizer *tok = lens_tokenizer_new_from_tokenizer_json (tj, &local);
+      size_t l = 0, cl = 0;
+      g_autofree char *d = lens_file_read (tj, MAX_FILE_SIZE, &l, error);
+      if (d == NULL)
+        return NULL;
+      g_autofree char *c = NULL;
+      if (g_file_test (tc, G_FILE_TEST_EXISTS)
+          && (c = lens_file_read (tc, MAX_CONFIG_SIZE, &cl, error)) == NULL)
+        return NULL;
+      LensTokenizer *tok = new_from_tokenizer_json (d, l, c, cl, &local);
+      prefix_path (&local, tj, "tokenizer.json");
+      prefix_path (&local, tc, "tokenizer_config.json");
       if (tok != NULL)
         return tok;
-      /* a tokenizer.json we cannot use (not BPE, other pre-tokenizer) falls back to GPT-2's
+      /* a tokenizer.json we cannot use (not BPE, an unsupported stage) falls back to GPT-2's
        * files; a broken one is reported */
       if (!have_gpt2 || !g_error_matches (local, LENS_ERROR, LENS_ERROR_UNSUPPORTED))
         {
@@ -1317,216 +1333,66 @@ lens_tokenizer_load_dir (const char *dir, GError **error)
 
 /* ---- encoding ---- */
 
-typedef struct
-{
-  int32_t rank;
-  int32_t pos; /* index of the left symbol */
-  int32_t left, right;
-} Cand;
-
-static inline gboolean
-cand_less (const Cand *a, const Cand *b)
-{
-  return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
-}
-
-static void
-heap_push (GArray *h, Cand c)
-{
-  g_array_append_val (h, c);
-  Cand *a = (Cand *) h->data;
-  guint i = h->len - 1;
-  while (i > 0)
-    {
-      guint p = (i - 1) / 2;
-      if (!cand_less (&a[i], &a[p]))
-        break;
-      Cand t = a[i];
-      a[i] = a[p];
-      a[p] = t;
-      i = p;
-    }
-}
-
-static Cand
-heap_pop (GArray *h)
-{
-  Cand *a = (Cand *) h->data;
-  Cand top = a[0];
-  a[0] = a[h->len - 1];
-  g_array_set_size (h, h->len - 1);
-  guint n = h->len, i = 0;
-  for (;;)
-    {
-      guint l = 2 * i + 1, r = l + 1, m = i;
-      if (l < n && cand_less (&a[l], &a[m]))
-        m = l;
-      if (r < n && cand_less (&a[r], &a[m]))
-        m = r;
-      if (m == i)
-        break;
-      Cand t = a[i];
-      a[i] = a[m];
-      a[m] = t;
-      i = m;
-    }
-  return top;
-}
-
-typedef struct
-{
-  GArray *id;   /* int32_t per symbol, -1 once merged into its left neighbour */
-  GArray *next; /* int32_t, -1 at the end */
-  GArray *prev; /* int32_t, -1 at the start */
-  GArray *heap; /* Cand */
-  GArray *pending;
-} Scratch;
-
-static void
-push_pair (const LensTokenizer *tok, GArray *dst, const int32_t *id, int32_t l, int32_t r,
-           gboolean heap)
-{
-  if (l < 0 || r < 0)
-    return;
-  MergeSlot *s = merge_find (tok, id[l], id[r]);
-  if (s->key == 0)
-    return;
-  Cand c = {s->rank, l, id[l], id[r]};
-  if (heap)
-    heap_push (dst, c);
-  else
-    g_array_append_val (dst, c);
-}
-
-/* BPE on one pre-token's bytes; appends the resulting ids. Merges follow encoder.py exactly: take
- * the lowest-ranked pair present, merge all its occurrences left to right, repeat. */
+/* Pre-tokenizes and encodes one stretch of normalized text that holds no added token. */
 static gboolean
-bpe_word (const LensTokenizer *tok, const uint8_t *w, size_t n, size_t offset, Scratch *sc,
-          GArray *out, GError **error)
-{
-  if (n > G_MAXINT32 / 2)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "text is too long");
-      return FALSE;
-    }
-  g_array_set_size (sc->id, n);
-  g_array_set_size (sc->next, n);
-  g_array_set_size (sc->prev, n);
-  int32_t *id = (int32_t *) sc->id->data, *next = (int32_t *) sc->next->data,
-          *prev = (int32_t *) sc->prev->data;
-  for (size_t i = 0; i < n; i++)
-    {
-      id[i] = tok->byte_id[w[i]];
-      if (id[i] < 0)
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                       "byte 0x%02x at offset %zu has no token in the vocabulary", w[i],
-                       offset + i);
-          return FALSE;
-        }
-      next[i] = i + 1 < n ? (int32_t) (i + 1) : -1;
-      prev[i] = (int32_t) i - 1;
-    }
-  g_array_set_size (sc->heap, 0);
-  for (size_t i = 0; i + 1 < n; i++)
-    push_pair (tok, sc->heap, id, (int32_t) i, (int32_t) i + 1, TRUE);
-
-  while (sc->heap->len > 0)
-    {
-      int32_t rank = ((Cand *) sc->heap->data)[0].rank;
-      g_array_set_size (sc->pending, 0);
-      while (sc->heap->len > 0 && ((Cand *) sc->heap->data)[0].rank == rank)
-        {
-          Cand c = heap_pop (sc->heap);
-          int32_t l = c.pos, r = next[l];
-          if (id[l] != c.left || r < 0 || id[r] != c.right)
-            continue; /* stale: one side was merged since */
-          id[l] = merge_find (tok, c.left, c.right)->merged;
-          id[r] = -1;
-          next[l] = next[r];
-          if (next[r] >= 0)
-            prev[next[r]] = l;
-          /* new pairs wait until this rank is done, as encoder.py's sweep does */
-          push_pair (tok, sc->pending, id, prev[l], l, FALSE);
-          push_pair (tok, sc->pending, id, l, next[l], FALSE);
-        }
-      for (guint i = 0; i < sc->pending->len; i++)
-        heap_push (sc->heap, g_array_index (sc->pending, Cand, i));
-    }
-  for (int32_t i = 0; i >= 0; i = next[i])
-    g_array_append_val (out, id[i]);
-  return TRUE;
-}
-
-static gboolean
-encode_word (const LensTokenizer *tok, const char *w, size_t n, size_t offset, Scratch *sc,
-             GArray *out, GError **error)
-{
-  LensTokenizer *mtok = (LensTokenizer *) tok; /* the cache is internal, guarded by its lock */
-  if (n <= CACHE_MAX_WORD)
-    {
-      WordKey k = {w, n};
-      g_mutex_lock (&mtok->cache_lock);
-      CacheEntry *e = g_hash_table_lookup (mtok->cache, &k);
-      if (e != NULL)
-        g_array_append_vals (out, e->ids, e->n);
-      g_mutex_unlock (&mtok->cache_lock);
-      if (e != NULL)
-        return TRUE;
-    }
-  guint before = out->len;
-  if (!bpe_word (tok, (const uint8_t *) w, n, offset, sc, out, error))
-    return FALSE;
-  if (n <= CACHE_MAX_WORD)
-    {
-      guint cnt = out->len - before;
-      CacheEntry *e = g_malloc (sizeof (CacheEntry) + cnt * sizeof (int32_t) + n);
-      e->n = cnt;
-      memcpy (e->ids, &g_array_index (out, int32_t, before), cnt * sizeof (int32_t));
-      char *kp = (char *) (e->ids + cnt);
-      memcpy (kp, w, n);
-      e->key = (WordKey){kp, n};
-      g_mutex_lock (&mtok->cache_lock);
-      if (g_hash_table_size (mtok->cache) >= CACHE_MAX_ENTRIES)
-        g_hash_table_remove_all (mtok->cache);
-      g_hash_table_replace (mtok->cache, &e->key, e);
-      g_mutex_unlock (&mtok->cache_lock);
-    }
-  return TRUE;
-}
-
-/* Pre-tokenizes a segment that contains no special token and encodes each piece; with `pieces`
- * set, collects the pieces instead. */
-static gboolean
-encode_segment (const LensTokenizer *tok, const char *s, size_t n, size_t offset, Scratch *sc,
-                GArray *out, GPtrArray *pieces, GError **error)
+encode_piece (const LensTokenizer *tok, GArray *pieces, const char *s, size_t n, size_t offset,
+              gboolean at_start, GArray *ids, GError **error)
 {
   if (n == 0)
     return TRUE;
-  g_autoptr (GMatchInfo) mi = NULL;
-  g_autoptr (GError) local = NULL;
-  size_t pos = 0;
-  g_regex_match_full (tok->pretok, s, (gssize) n, 0, 0, &mi, &local);
-  while (local == NULL && g_match_info_matches (mi))
+  LensTokPiece p = {g_memdup2 (s, n), n, offset, at_start, FALSE};
+  g_array_append_val (pieces, p);
+  gboolean ok = tok->pretok == NULL || lens_tok_pretokenizer_apply (tok->pretok, pieces, error);
+  for (guint i = 0; ok && i < pieces->len; i++)
+    ok = lens_tok_bpe_encode (&tok->bpe, &g_array_index (pieces, LensTokPiece, i), ids, error);
+  lens_tok_pieces_clear (pieces);
+  return ok;
+}
+
+/* tokenizers' encode without the post-processor: added tokens matched in the raw text, the rest
+ * normalized, normalized added tokens matched in that, then pre-tokenizer and model. */
+static gboolean
+encode_text (const LensTokenizer *tok, const char *text, size_t n, GArray *ids, GError **error)
+{
+  g_autoptr (GArray) segs = g_array_new (FALSE, FALSE, sizeof (LensTokSegment));
+  g_autoptr (GArray) segs2 = g_array_new (FALSE, FALSE, sizeof (LensTokSegment));
+  g_autoptr (GArray) pieces = g_array_new (FALSE, FALSE, sizeof (LensTokPiece));
+  g_autoptr (GString) norm = g_string_new (NULL);
+  lens_tok_added_split (tok->added, tok->n_added, FALSE, text, n, segs);
+  for (guint i = 0; i < segs->len; i++)
     {
-      int a = -1, b = -1;
-      g_match_info_fetch_pos (mi, 0, &a, &b);
-      /* the pattern's alternatives cover every character, so matches tile the segment */
-      if (a < 0 || (size_t) a != pos || b <= a)
-        break;
-      if (pieces != NULL)
-        g_ptr_array_add (pieces, g_strndup (s + a, (gsize) (b - a)));
-      else if (!encode_word (tok, s + a, (size_t) (b - a), offset + (size_t) a, sc, out, error))
-        return FALSE;
-      pos = (size_t) b;
-      g_match_info_next (mi, &local);
-    }
-  if (local != NULL || pos != n)
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                   "pre-tokenizer failed at byte offset %zu%s%s", offset + pos, local ? ": " : "",
-                   local ? local->message : "");
-      return FALSE;
+      const LensTokSegment *sg = &g_array_index (segs, LensTokSegment, i);
+      if (sg->id >= 0)
+        {
+          g_array_append_val (ids, sg->id);
+          continue;
+        }
+      if (sg->end == sg->start)
+        continue;
+      if (tok->normalizer == NULL && !tok->any_normalized)
+        {
+          if (!encode_piece (tok, pieces, text + sg->start, sg->end - sg->start, sg->start,
+                             sg->start == 0, ids, error))
+            return FALSE;
+          continue;
+        }
+      g_string_truncate (norm, 0);
+      g_string_append_len (norm, text + sg->start, (gssize) (sg->end - sg->start));
+      if (tok->normalizer != NULL)
+        lens_tok_normalizer_apply (tok->normalizer, norm);
+      g_array_set_size (segs2, 0);
+      lens_tok_added_split (tok->added, tok->n_added, TRUE, norm->str, norm->len, segs2);
+      for (guint j = 0; j < segs2->len; j++)
+        {
+          const LensTokSegment *s2 = &g_array_index (segs2, LensTokSegment, j);
+          if (s2->id >= 0)
+            g_array_append_val (ids, s2->id);
+          /* offsets inside normalized text are approximate; they only serve error messages */
+          else if (!encode_piece (tok, pieces, norm->str + s2->start, s2->end - s2->start,
+                                  sg->start + MIN (s2->start, sg->end - sg->start),
+                                  sg->start == 0 && s2->start == 0, ids, error))
+            return FALSE;
+        }
     }
   return TRUE;
 }
@@ -1552,25 +1418,9 @@ utf8_valid (const char *text, size_t n, size_t *bad)
   return TRUE;
 }
 
-static const char *
-find_bytes (const char *hay, size_t n, const uint8_t *needle, size_t m)
-{
-  const char *end = hay + n;
-  while (m > 0 && (size_t) (end - hay) >= m)
-    {
-      const char *c = memchr (hay, needle[0], (size_t) (end - hay) - m + 1);
-      if (c == NULL)
-        return NULL;
-      if (memcmp (c, needle, m) == 0)
-        return c;
-      hay = c + 1;
-    }
-  return NULL;
-}
-
-gboolean
-lens_tokenizer_encode (const LensTokenizer *tok, const char *text, gssize len, GArray *ids,
-                       GError **error)
+static gboolean
+encode (const LensTokenizer *tok, const char *text, gssize len, gboolean with_special, GArray *ids,
+        GError **error)
 {
   g_return_val_if_fail (tok != NULL && ids != NULL, FALSE);
   g_return_val_if_fail (g_array_get_element_size (ids) == sizeof (int32_t), FALSE);
@@ -1588,52 +1438,30 @@ lens_tokenizer_encode (const LensTokenizer *tok, const char *text, gssize len, G
       return FALSE;
     }
   guint start_len = ids->len;
-  Scratch sc
-      = {g_array_new (FALSE, FALSE, sizeof (int32_t)), g_array_new (FALSE, FALSE, sizeof (int32_t)),
-         g_array_new (FALSE, FALSE, sizeof (int32_t)), g_array_new (FALSE, FALSE, sizeof (Cand)),
-         g_array_new (FALSE, FALSE, sizeof (Cand))};
-  /* next occurrence of each special token at or after `pos`, or n if none */
-  size_t *next_at = g_new (size_t, tok->n_specials + 1);
-  for (guint i = 0; i < tok->n_specials; i++)
-    next_at[i] = (size_t) -1; /* not searched yet */
-  gboolean ok = TRUE;
-  size_t pos = 0;
-  while (ok && pos <= n)
+  if (with_special)
+    g_array_append_vals (ids, tok->prefix->data, tok->prefix->len);
+  if (!encode_text (tok, text, n, ids, error))
     {
-      /* leftmost special token, longest on a tie */
-      size_t best_at = n, best_len = 0;
-      int32_t best_id = -1;
-      for (guint i = 0; i < tok->n_specials; i++)
-        {
-          const SpecialToken *sp = &tok->specials[i];
-          if (next_at[i] == (size_t) -1 || next_at[i] < pos)
-            {
-              const char *f = find_bytes (text + pos, n - pos, sp->bytes, sp->len);
-              next_at[i] = f ? (size_t) (f - text) : n;
-            }
-          if (next_at[i] < best_at
-              || (next_at[i] == best_at && next_at[i] < n && sp->len > best_len))
-            {
-              best_at = next_at[i];
-              best_len = sp->len;
-              best_id = sp->id;
-            }
-        }
-      ok = encode_segment (tok, text + pos, best_at - pos, pos, &sc, ids, NULL, error);
-      if (!ok || best_id < 0)
-        break;
-      g_array_append_val (ids, best_id);
-      pos = best_at + best_len;
+      g_array_set_size (ids, start_len);
+      return FALSE;
     }
-  g_free (next_at);
-  g_array_free (sc.id, TRUE);
-  g_array_free (sc.next, TRUE);
-  g_array_free (sc.prev, TRUE);
-  g_array_free (sc.heap, TRUE);
-  g_array_free (sc.pending, TRUE);
-  if (!ok)
-    g_array_set_size (ids, start_len);
-  return ok;
+  if (with_special)
+    g_array_append_vals (ids, tok->suffix->data, tok->suffix->len);
+  return TRUE;
+}
+
+gboolean
+lens_tokenizer_encode (const LensTokenizer *tok, const char *text, gssize len, GArray *ids,
+                       GError **error)
+{
+  return encode (tok, text, len, FALSE, ids, error);
+}
+
+gboolean
+lens_tokenizer_encode_with_special (const LensTokenizer *tok, const char *text, gssize len,
+                                    GArray *ids, GError **error)
+{
+  return encode (tok, text, len, TRUE, ids, error);
 }
 
 GPtrArray *
@@ -1645,10 +1473,32 @@ lens_tokenizer_pretokenize (const LensTokenizer *tok, const char *text, gssize l
       g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "text is too long or not valid UTF-8");
       return NULL;
     }
-  GPtrArray *pieces = g_ptr_array_new_with_free_func (g_free);
-  if (!encode_segment (tok, text, n, 0, NULL, NULL, pieces, error))
-    g_clear_pointer (&pieces, g_ptr_array_unref);
-  return pieces;
+  g_autoptr (GArray) pieces = g_array_new (FALSE, FALSE, sizeof (LensTokPiece));
+  if (n > 0)
+    {
+      LensTokPiece p = {g_memdup2 (text, n), n, 0, TRUE, FALSE};
+      g_array_append_val (pieces, p);
+    }
+  if (tok->pretok != NULL && !lens_tok_pretokenizer_apply (tok->pretok, pieces, error))
+    {
+      lens_tok_pieces_clear (pieces);
+      return NULL;
+    }
+  /* byte-level pieces are given as their raw bytes */
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < pieces->len; i++)
+    {
+      LensTokPiece *p = &g_array_index (pieces, LensTokPiece, i);
+      g_ptr_array_add (out, g_strndup (p->s, p->len));
+    }
+  lens_tok_pieces_clear (pieces);
+  return out;
+}
+
+gboolean
+lens_tokenizer_is_lossless (const LensTokenizer *tok)
+{
+  return tok->lossless;
 }
 
 /* ---- queries ---- */
@@ -1791,8 +1641,9 @@ lens_tokenizer_eos_id (const LensTokenizer *tok)
 gboolean
 lens_tokenizer_equal (const LensTokenizer *a, const LensTokenizer *b)
 {
-  if (a->n_ids != b->n_ids || a->eos_id != b->eos_id || a->n_specials != b->n_specials
-      || memcmp (a->byte_id, b->byte_id, sizeof a->byte_id) != 0)
+  if (a->n_ids != b->n_ids || a->eos_id != b->eos_id || a->n_added != b->n_added
+      || a->bpe.n_vocab != b->bpe.n_vocab
+      || memcmp (a->bpe.byte_id, b->bpe.byte_id, sizeof a->bpe.byte_id) != 0)
     return FALSE;
   for (int32_t id = 0; id < a->n_ids; id++)
     if (a->tok_len[id] != b->tok_len[id]
@@ -1802,24 +1653,25 @@ lens_tokenizer_equal (const LensTokenizer *a, const LensTokenizer *b)
         || str_lookup (a, vocab_text (&a->strs, id), a->strs.len[id])
                != str_lookup (b, vocab_text (&b->strs, id), b->strs.len[id]))
       return FALSE;
-  for (guint i = 0; i < a->n_specials; i++)
-    if (a->specials[i].id != b->specials[i].id || a->specials[i].len != b->specials[i].len
-        || memcmp (a->specials[i].bytes, b->specials[i].bytes, a->specials[i].len) != 0)
+  for (guint i = 0; i < a->n_added; i++)
+    if (a->added[i].id != b->added[i].id || a->added[i].len != b->added[i].len
+        || memcmp (a->added[i].content, b->added[i].content, a->added[i].len) != 0)
       return FALSE;
   /* the merge tables: the same pairs with the same ranks and results */
-  for (size_t i = 0; i < a->merge_cap; i++)
+  for (size_t i = 0; i < a->bpe.merge_cap; i++)
     {
-      const MergeSlot *s = &a->merges[i];
+      const LensTokMerge *s = &a->bpe.merges[i];
       if (s->key == 0)
         continue;
-      const MergeSlot *t = merge_find (b, (int32_t) (s->key >> 32) - 1, (int32_t) (guint32) s->key);
+      const LensTokMerge *t = lens_tok_bpe_merge_find (&b->bpe, (int32_t) (s->key >> 32) - 1,
+                                                       (int32_t) (guint32) s->key);
       if (t->key != s->key || t->rank != s->rank || t->merged != s->merged)
         return FALSE;
     }
   size_t na = 0, nb = 0;
-  for (size_t i = 0; i < a->merge_cap; i++)
-    na += a->merges[i].key != 0;
-  for (size_t i = 0; i < b->merge_cap; i++)
-    nb += b->merges[i].key != 0;
+  for (size_t i = 0; i < a->bpe.merge_cap; i++)
+    na += a->bpe.merges[i].key != 0;
+  for (size_t i = 0; i < b->bpe.merge_cap; i++)
+    nb += b->bpe.merges[i].key != 0;
   return na == nb;
 }

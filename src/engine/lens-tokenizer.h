@@ -1,9 +1,10 @@
-/* lens-tokenizer.h: GPT-2 byte-level BPE.
+/* lens-tokenizer.h: BPE tokenizers as Hugging Face `tokenizers` runs them.
  *
- * Loads either `vocab.json` + `merges.txt` (GPT-2's own files) or a `tokenizer.json` whose
- * model.type is BPE (merges as "a b" strings or as [a, b] pairs). Pre-tokenization is GPT-2's
- * regex, applied with a Unicode-aware engine (GRegex/PCRE2); `<|endoftext|>` and the other added
- * special tokens are recognised in text. */
+ * Loads a `tokenizer.json` whose model.type is BPE, with its added tokens, normalizer,
+ * pre-tokenizer, post-processor and decoder (GPT-2, Llama 2 / Mistral with byte fallback,
+ * Llama 3, Qwen2 / Qwen3), or GPT-2's own `vocab.json` + `merges.txt`. The ids are the ones
+ * Hugging Face gives; a setting that is not implemented is refused (LENS_ERROR_UNSUPPORTED)
+ * rather than approximated. */
 #pragma once
 
 #include <glib.h>
@@ -14,7 +15,9 @@ G_BEGIN_DECLS
 
 typedef struct LensTokenizer LensTokenizer;
 
-/* Loads a tokenizer from a model folder: tokenizer.json if present and BPE, else vocab.json +
+/* Loads a tokenizer from a model folder: tokenizer.json (with tokenizer_config.json when
+ * present, for eos_token and, for Llama and Gemma tokenizer classes, add_bos_token /
+ * add_eos_token as transformers applies them) if present and supported, else vocab.json +
  * merges.txt. */
 LensTokenizer *lens_tokenizer_load_dir (const char *dir, GError **error);
 LensTokenizer *lens_tokenizer_new_from_gpt2_files (const char *vocab_json_path,
@@ -33,12 +36,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensTokenizer, lens_tokenizer_free)
 int lens_tokenizer_vocab_size (const LensTokenizer *tok);
 
 /* Appends the ids of `text` (`len` bytes, or -1 for NUL-terminated) to `ids` (a GArray of
- * int32_t). Invalid UTF-8 is an error naming the byte offset. Any length of text is fine. */
+ * int32_t), as Hugging Face's encode(text, add_special_tokens=False): added tokens written in the
+ * text are recognised, the post-processor's tokens are not added. Invalid UTF-8 is an error
+ * naming the byte offset. Any length of text is fine. Nothing is appended on failure. */
 gboolean lens_tokenizer_encode (const LensTokenizer *tok, const char *text, gssize len, GArray *ids,
                                 GError **error);
 
-/* The raw bytes a token stands for (after undoing the byte-to-unicode mapping); NULL for an id
- * out of range. Not NUL-terminated; `*len` receives the length. */
+/* The same with the special tokens the post-processor puts around a text (Llama's BOS, say), as
+ * Hugging Face's encode(text); for prompts. */
+gboolean lens_tokenizer_encode_with_special (const LensTokenizer *tok, const char *text, gssize len,
+                                             GArray *ids, GError **error);
+
+/* The raw bytes a token stands for: what the tokenizer's decoder makes of it alone (undoing the
+ * byte-to-unicode mapping, "▁" as a space, <0xNN> as that byte), a leading space kept; an added
+ * token's content. NULL for an id out of range. Not NUL-terminated; `*len` receives the
+ * length. */
 const uint8_t *lens_tokenizer_token_bytes (const LensTokenizer *tok, int32_t id, size_t *len);
 
 /* A display string for one token: its bytes as UTF-8 when they are valid UTF-8 on their own
@@ -52,7 +64,8 @@ char *lens_tokenizer_decode (const LensTokenizer *tok, const int32_t *ids, size_
 /* The id of a token given by its vocabulary string (byte-to-unicode form, e.g. "ĠParis"), or -1. */
 int32_t lens_tokenizer_lookup (const LensTokenizer *tok, const char *vocab_string);
 
-/* The id of `<|endoftext|>` (or the tokenizer's end-of-text special token), or -1. */
+/* The id of the end-of-text token: tokenizer_config.json's eos_token when loaded with it, else
+ * the added token `<|endoftext|>`, `</s>` or `<|end_of_text|>`; -1 if none. */
 int32_t lens_tokenizer_eos_id (const LensTokenizer *tok);
 
 G_END_DECLS

@@ -5,6 +5,8 @@
  *   default      the whole input is one text; prints one JSON array of ids
  *   --jsonl      every input line is a JSON string; prints one line per input: an array of ids,
  *                or {"error": "..."}
+ *   --with-special  encodes with the post-processor's special tokens
+ * (lens_tokenizer_encode_with_special)
  *   --roundtrip  also checks that decoding the ids gives the text back (exit status 1 if not)
  *   --time       prints the encoding time to stderr */
 #include "lens-tokenizer.h"
@@ -41,17 +43,20 @@ check_roundtrip (const LensTokenizer *tok, const char *text, size_t len, const G
   return FALSE;
 }
 
+static gboolean (*encode) (const LensTokenizer *, const char *, gssize, GArray *, GError **);
+
 int
 main (int argc, char **argv)
 {
   g_autofree char *dir = NULL, *vocab = NULL, *merges = NULL, *tjson = NULL;
-  gboolean jsonl = FALSE, roundtrip = FALSE, timing = FALSE;
+  gboolean jsonl = FALSE, roundtrip = FALSE, timing = FALSE, with_special = FALSE;
   GOptionEntry entries[] = {
       {"dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "Model folder", "DIR"},
       {"vocab", 0, 0, G_OPTION_ARG_FILENAME, &vocab, "vocab.json", "FILE"},
       {"merges", 0, 0, G_OPTION_ARG_FILENAME, &merges, "merges.txt", "FILE"},
       {"tokenizer-json", 0, 0, G_OPTION_ARG_FILENAME, &tjson, "tokenizer.json", "FILE"},
       {"jsonl", 0, 0, G_OPTION_ARG_NONE, &jsonl, "One JSON string per input line", NULL},
+      {"with-special", 0, 0, G_OPTION_ARG_NONE, &with_special, "Add the special tokens", NULL},
       {"roundtrip", 0, 0, G_OPTION_ARG_NONE, &roundtrip, "Check decode(encode(x)) == x", NULL},
       {"time", 0, 0, G_OPTION_ARG_NONE, &timing, "Print the encoding time", NULL},
       {NULL},
@@ -65,6 +70,7 @@ main (int argc, char **argv)
       return 2;
     }
 
+  encode = with_special ? lens_tokenizer_encode_with_special : lens_tokenizer_encode;
   g_autoptr (LensTokenizer) tok = NULL;
   if (dir)
     tok = lens_tokenizer_load_dir (dir, &error);
@@ -110,7 +116,7 @@ main (int argc, char **argv)
   if (!jsonl)
     {
       gint64 t0 = g_get_monotonic_time ();
-      if (!lens_tokenizer_encode (tok, input, (gssize) len, ids, &error))
+      if (!encode (tok, input, (gssize) len, ids, &error))
         {
           fprintf (stderr, "tokenize-driver: %s\n", error->message);
           return 1;
@@ -142,7 +148,7 @@ main (int argc, char **argv)
           g_array_set_size (ids, 0);
           g_clear_error (&error);
           gint64 t0 = g_get_monotonic_time ();
-          gboolean enc = lens_tokenizer_encode (tok, text, (gssize) tl, ids, &error);
+          gboolean enc = encode (tok, text, (gssize) tl, ids, &error);
           t_encode += g_get_monotonic_time () - t0;
           if (enc)
             {

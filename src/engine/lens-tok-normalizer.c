@@ -1,0 +1,277 @@
+/* lens-tok-normalizer.c: Hugging Face normalizers (NFC, NFKC, NFD, NFKD, Prepend, Replace, Strip,
+ * Lowercase, Sequence). Offsets are not tracked: the pipeline only needs the normalized text. */
+#include "lens-error.h"
+#include "lens-tok-private.h"
+
+#include <string.h>
+
+typedef enum
+{
+  NORM_UNICODE,
+  NORM_PREPEND,
+  NORM_REPLACE,
+  NORM_STRIP,
+  NORM_LOWERCASE,
+  NORM_SEQUENCE,
+} NormKind;
+
+struct LensTokNormalizer
+{
+  NormKind kind;
+  GNormalizeMode mode; /* NORM_UNICODE */
+  char *text;          /* Prepend's text, Replace's string pattern */
+  size_t text_len;
+  char *content;        /* Replace's replacement */
+  GRegex *regex;        /* Replace with a Regex pattern */
+  gboolean left, right; /* Strip */
+  GPtrArray *children;  /* Sequence */
+};
+
+void
+lens_tok_normalizer_free (LensTokNormalizer *n)
+{
+  if (n == NULL)
+    return;
+  g_free (n->text);
+  g_free (n->content);
+  g_clear_pointer (&n->regex, g_regex_unref);
+  g_clear_pointer (&n->children, g_ptr_array_unref);
+  g_free (n);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensTokNormalizer, lens_tok_normalizer_free)
+
+LensTokNormalizer *
+lens_tok_normalizer_parse (json_object *o, const char *file, const char *path, int depth,
+                           GError **error)
+{
+  const char *type = lens_tok_type (o, file, path, error);
+  if (type == NULL)
+    return NULL;
+  if (depth > LENS_TOK_MAX_DEPTH)
+    {
+      lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
+                      "nests Sequences deeper than %d levels", LENS_TOK_MAX_DEPTH);
+      return NULL;
+    }
+  g_autoptr (LensTokNormalizer) n = g_new0 (LensTokNormalizer, 1);
+  static const char *const only_type[] = {"type", NULL};
+  static const struct
+  {
+    const char *name;
+    GNormalizeMode mode;
+  } unicode[] = {{"NFC", G_NORMALIZE_NFC},
+                 {"NFD", G_NORMALIZE_NFD},
+                 {"NFKC", G_NORMALIZE_NFKC},
+                 {"NFKD", G_NORMALIZE_NFKD}};
+  for (guint i = 0; i < G_N_ELEMENTS (unicode); i++)
+    if (strcmp (type, unicode[i].name) == 0)
+      {
+        if (!lens_tok_only_keys (o, only_type, file, path, error))
+          return NULL;
+        n->kind = NORM_UNICODE;
+        n->mode = unicode[i].mode;
+        return g_steal_pointer (&n);
+      }
+  if (strcmp (type, "Lowercase") == 0)
+    {
+      if (!lens_tok_only_keys (o, only_type, file, path, error))
+        return NULL;
+      n->kind = NORM_LOWERCASE;
+      return g_steal_pointer (&n);
+    }
+  if (strcmp (type, "Prepend") == 0)
+    {
+      static const char *const keys[] = {"type", "prepend", NULL};
+      json_object *v;
+      if (!lens_tok_only_keys (o, keys, file, path, error)
+          || !lens_tok_get (o, "prepend", json_type_string, &v, file, path, error))
+        return NULL;
+      if (v == NULL)
+        {
+          lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs a string \"prepend\"");
+          return NULL;
+        }
+      n->kind = NORM_PREPEND;
+      n->text_len = (size_t) json_object_get_string_len (v);
+      n->text = g_strndup (json_object_get_string (v), n->text_len);
+      return g_steal_pointer (&n);
+    }
+  if (strcmp (type, "Replace") == 0)
+    {
+      static const char *const keys[] = {"type", "pattern", "content", NULL};
+      json_object *v;
+      const char *pat;
+      size_t plen;
+      gboolean is_regex;
+      if (!lens_tok_only_keys (o, keys, file, path, error)
+          || !lens_tok_pattern (o, &pat, &plen, &is_regex, file, path, error)
+          || !lens_tok_get (o, "content", json_type_string, &v, file, path, error))
+        return NULL;
+      if (v == NULL)
+        {
+          lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs a string \"content\"");
+          return NULL;
+        }
+      n->kind = NORM_REPLACE;
+      n->content = g_strndup (json_object_get_string (v), (gsize) json_object_get_string_len (v));
+      if (is_regex)
+        {
+          g_autofree char *p = g_strdup_printf ("%s.pattern.Regex", path);
+          n->regex = lens_tok_regex (pat, plen, file, p, error);
+          if (n->regex == NULL)
+            return NULL;
+        }
+      else
+        {
+          /* the empty string matches everywhere; Hugging Face then inserts the content between
+           * all characters, which no tokenizer wants */
+          if (plen == 0)
+            {
+              lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
+                              "replaces the empty string, which is not supported");
+              return NULL;
+            }
+          n->text = g_strndup (pat, plen);
+          n->text_len = plen;
+        }
+      return g_steal_pointer (&n);
+    }
+  if (strcmp (type, "Strip") == 0)
+    {
+      static const char *const keys[] = {"type", "strip_left", "strip_right", NULL};
+      n->kind = NORM_STRIP;
+      if (!lens_tok_only_keys (o, keys, file, path, error)
+          || !lens_tok_get_bool (o, "strip_left", TRUE, &n->left, file, path, error)
+          || !lens_tok_get_bool (o, "strip_right", TRUE, &n->right, file, path, error))
+        return NULL;
+      return g_steal_pointer (&n);
+    }
+  if (strcmp (type, "Sequence") == 0)
+    {
+      static const char *const keys[] = {"type", "normalizers", NULL};
+      json_object *arr;
+      if (!lens_tok_only_keys (o, keys, file, path, error)
+          || !lens_tok_get (o, "normalizers", json_type_array, &arr, file, path, error))
+        return NULL;
+      if (arr == NULL)
+        {
+          lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs an array \"normalizers\"");
+          return NULL;
+        }
+      n->kind = NORM_SEQUENCE;
+      n->children = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_tok_normalizer_free);
+      for (size_t i = 0; i < json_object_array_length (arr); i++)
+        {
+          g_autofree char *p = g_strdup_printf ("%s.normalizers[%zu]", path, i);
+          LensTokNormalizer *c = lens_tok_normalizer_parse (json_object_array_get_idx (arr, i),
+                                                            file, p, depth + 1, error);
+          if (c == NULL)
+            return NULL;
+          g_ptr_array_add (n->children, c);
+        }
+      return g_steal_pointer (&n);
+    }
+  g_autofree char *shown = g_strescape (type, NULL);
+  lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
+                  "is a normalizer of type \"%s\", which is not supported", shown);
+  return NULL;
+}
+
+/* g_utf8_normalize stops at NUL, which is valid text here: normalize between NULs. */
+static void
+unicode_normalize (GString *s, GNormalizeMode mode)
+{
+  GString *out = g_string_sized_new (s->len + 8);
+  const char *p = s->str, *end = s->str + s->len;
+  while (p <= end)
+    {
+      const char *nul = memchr (p, '\0', (size_t) (end - p));
+      const char *stop = nul ? nul : end;
+      if (stop > p)
+        {
+          g_autofree char *n = g_utf8_normalize (p, stop - p, mode);
+          g_string_append (out, n ? n : "");
+        }
+      if (nul == NULL)
+        break;
+      g_string_append_c (out, '\0');
+      p = nul + 1;
+    }
+  g_string_truncate (s, 0);
+  g_string_append_len (s, out->str, (gssize) out->len);
+  g_string_free (out, TRUE);
+}
+
+static void
+replace_string (GString *s, const char *pat, size_t plen, const char *content)
+{
+  if (s->len < plen)
+    return;
+  GString *out = g_string_sized_new (s->len);
+  size_t i = 0;
+  while (i < s->len)
+    {
+      if (i + plen <= s->len && memcmp (s->str + i, pat, plen) == 0)
+        {
+          g_string_append (out, content);
+          i += plen;
+        }
+      else
+        g_string_append_c (out, s->str[i++]);
+    }
+  g_string_truncate (s, 0);
+  g_string_append_len (s, out->str, (gssize) out->len);
+  g_string_free (out, TRUE);
+}
+
+void
+lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s)
+{
+  switch (n->kind)
+    {
+    case NORM_UNICODE:
+      unicode_normalize (s, n->mode);
+      break;
+    case NORM_LOWERCASE:
+      {
+        /* Rust's str::to_lowercase: full case mapping, as GLib's (which ignores the locale
+         * except for Turkish and Lithuanian) */
+        g_autofree char *low = g_utf8_strdown (s->str, (gssize) s->len);
+        g_string_assign (s, low);
+        break;
+      }
+    case NORM_PREPEND:
+      if (s->len > 0)
+        g_string_prepend_len (s, n->text, (gssize) n->text_len);
+      break;
+    case NORM_REPLACE:
+      if (n->regex)
+        {
+          g_autofree char *r
+              = g_regex_replace_literal (n->regex, s->str, (gssize) s->len, 0, n->content, 0, NULL);
+          if (r != NULL)
+            g_string_assign (s, r);
+        }
+      else
+        replace_string (s, n->text, n->text_len, n->content);
+      break;
+    case NORM_STRIP:
+      {
+        const char *a = s->str, *b = s->str + s->len;
+        while (n->left && a < b && lens_tok_is_white_space (g_utf8_get_char (a)))
+          a = g_utf8_next_char (a);
+        while (n->right && b > a
+               && lens_tok_is_white_space (g_utf8_get_char (g_utf8_prev_char (b))))
+          b = g_utf8_prev_char (b);
+        size_t keep = (size_t) (b - a);
+        memmove (s->str, a, keep);
+        g_string_truncate (s, keep);
+        break;
+      }
+    case NORM_SEQUENCE:
+      for (guint i = 0; i < n->children->len; i++)
+        lens_tok_normalizer_apply (n->children->pdata[i], s);
+      break;
+    }
+}
