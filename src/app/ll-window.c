@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lens-error.h"
+#include "lens-format.h"
 #include "lens-locate.h"
 #include "lens-results-io.h"
 #include "ll-chart-view.h"
@@ -225,7 +226,73 @@ push_state (LlWindow *self)
   update_selection_labels (self);
 }
 
-/* "meta-llama/Llama-3.1-70B · 80 layers · from results file “x.json”" */
+/* What the summary line says about a model; unknown values (0, NULL) are left out. */
+typedef struct
+{
+  const char *name;
+  const char *architecture; /* config.json's model_type */
+  int64_t n_params;
+  const char *dtype;  /* "F32", "F16", "BF16" or "mixed" */
+  const char *layers; /* "12 layers", or how many of them a results file shows */
+  int width, n_head, n_kv_head, vocab_size, context_length;
+} ModelFacts;
+
+static void G_GNUC_PRINTF (2, 3) append_part (GString *out, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_string_append (out, " · ");
+  g_string_append_vprintf (out, format, args);
+  va_end (args);
+}
+
+/* "Qwen3-0.6B · qwen3 · 751.6M parameters · BF16 · 28 layers · width 1024 · 16 heads (8
+ * key/value) · vocabulary 151936 · context 40960": one line, each part on its own so a part the
+ * model or file does not know is dropped rather than shown as 0. */
+static char *
+model_facts_text (const ModelFacts *f)
+{
+  GString *out = g_string_new (f->name);
+  if (f->architecture != NULL && f->architecture[0] != '\0')
+    append_part (out, "%s", f->architecture);
+  if (f->n_params > 0)
+    {
+      g_autofree char *count = lens_format_param_count ((uint64_t) f->n_params);
+      append_part (out, _ ("%s parameters"), count);
+    }
+  if (f->dtype != NULL && f->dtype[0] != '\0')
+    /* Weights stored in more than one type: "mixed" alone would not say of what. */
+    append_part (out, "%s", strcmp (f->dtype, "mixed") == 0 ? _ ("mixed weight types") : f->dtype);
+  if (f->layers != NULL)
+    append_part (out, "%s", f->layers);
+  if (f->width > 0)
+    append_part (out, _ ("width %d"), f->width);
+  if (f->n_head > 0 && f->n_kv_head > 0 && f->n_kv_head != f->n_head)
+    /* Grouped-query attention: several query heads share one key/value head. */
+    append_part (out,
+                 g_dngettext (GETTEXT_PACKAGE, "%d head (%d key/value)", "%d heads (%d key/value)",
+                              f->n_head),
+                 f->n_head, f->n_kv_head);
+  else if (f->n_head > 0)
+    append_part (out, g_dngettext (GETTEXT_PACKAGE, "%d head", "%d heads", f->n_head), f->n_head);
+  if (f->vocab_size > 0)
+    append_part (out, _ ("vocabulary %d"), f->vocab_size);
+  if (f->context_length > 0)
+    append_part (out, _ ("context %d"), f->context_length);
+  return g_string_free (out, FALSE);
+}
+
+static void
+set_model_summary (LlWindow *self, const char *summary)
+{
+  gtk_label_set_text (self->model_summary, summary);
+  /* The line is ellipsized in a narrow window; the tooltip keeps all of it readable. */
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_summary),
+                               summary[0] != '\0' ? summary : NULL);
+}
+
+/* "meta-llama/Llama-3.1-70B · 80 layers · from results file “x.json”", with whatever else the
+ * file tells of the model (logitlenskit files only name it). */
 static void
 update_imported_labels (LlWindow *self)
 {
@@ -252,9 +319,22 @@ update_imported_labels (LlWindow *self)
     layers = g_strdup_printf (
         g_dngettext (GETTEXT_PACKAGE, "%d layers, %d shown", "%d layers, %d shown", n_layer),
         n_layer, n_block_rows);
-  g_autofree char *summary
-      = g_strdup_printf (_ ("%s · %s · from results file “%s”"), name, layers, base);
-  gtk_label_set_text (self->model_summary, summary);
+  const LensModelInfo *mi = &r->model_info;
+  ModelFacts facts = {
+      .name = name,
+      .architecture = mi->architecture,
+      .n_params = mi->n_params,
+      .dtype = mi->dtype,
+      .layers = layers,
+      .width = mi->d_model,
+      .n_head = mi->n_head,
+      .n_kv_head = mi->n_kv_head,
+      .vocab_size = mi->vocab_size,
+      .context_length = mi->context_length,
+  };
+  g_autofree char *facts_text = model_facts_text (&facts);
+  g_autofree char *summary = g_strdup_printf (_ ("%s · from results file “%s”"), facts_text, base);
+  set_model_summary (self, summary);
   adw_view_switcher_title_set_subtitle (self->switcher_title, base);
 
   LensModel *model = ll_worker_get_model (self->worker);
@@ -282,7 +362,7 @@ update_model_labels (LlWindow *self)
     {
       gtk_label_set_text (self->model_button_label, _ ("No Model"));
       if (!self->imported)
-        gtk_label_set_text (self->model_summary, "");
+        set_model_summary (self, "");
       return;
     }
   const LensConfig *c = lens_model_config (model);
@@ -296,10 +376,22 @@ update_model_labels (LlWindow *self)
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_button), lens_model_path (model));
   if (self->imported)
     return;
-  g_autofree char *summary
-      = g_strdup_printf (_ ("%s · %d layers · width %d · %d heads · vocabulary %d · context %d"),
-                         name, c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_positions);
-  gtk_label_set_text (self->model_summary, summary);
+  g_autofree char *layers = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%d layer", "%d layers", c->n_layer), c->n_layer);
+  ModelFacts facts = {
+      .name = name,
+      .architecture = lens_config_architecture (c),
+      .n_params = (int64_t) lens_model_n_params (model),
+      .dtype = lens_model_dtype (model),
+      .layers = layers,
+      .width = c->n_embd,
+      .n_head = c->n_head,
+      .n_kv_head = c->n_kv_head,
+      .vocab_size = c->vocab_size,
+      .context_length = c->n_positions,
+  };
+  g_autofree char *summary = model_facts_text (&facts);
+  set_model_summary (self, summary);
 }
 
 static void
@@ -732,6 +824,16 @@ rebuild_model_menu (LlWindow *self)
         {
           LensCachedModel *m = g_ptr_array_index (cached, i);
           g_autoptr (GMenuItem) item = g_menu_item_new (m->repo_id, NULL);
+          /* Only config.json (a few KB), read each time the menu opens so it stays current; a
+           * family this program does not run fails to parse and is listed by name alone. */
+          g_autofree char *config_path = g_build_filename (m->path, "config.json", NULL);
+          LensConfig config;
+          if (lens_config_load (config_path, &config, NULL))
+            {
+              g_autofree char *label
+                  = g_strdup_printf ("%s · %s", m->repo_id, lens_config_architecture (&config));
+              g_menu_item_set_label (item, label);
+            }
           g_menu_item_set_action_and_target_value (item, "win.open-model",
                                                    g_variant_new_string (m->path));
           g_menu_append_item (section, item);

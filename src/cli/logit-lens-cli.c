@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lens-error.h"
+#include "lens-format.h"
 #include "lens-locate.h"
 #include "lens-model.h"
 #include "lens-paint.h"
@@ -207,8 +208,25 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
   if (mi->architecture != NULL)
     g_string_append_printf (out, " (%s)", mi->architecture);
   if (mi->n_layer > 0)
-    g_string_append_printf (out, ": %d layers, hidden size %d, %d heads, vocabulary %d",
-                            mi->n_layer, mi->d_model, mi->n_head, mi->vocab_size);
+    {
+      g_string_append_printf (out, ": %d layers, hidden size %d, %d heads", mi->n_layer,
+                              mi->d_model, mi->n_head);
+      /* Only grouped-query (and multi-query) attention has fewer key/value heads. */
+      if (mi->n_kv_head > 0 && mi->n_kv_head != mi->n_head)
+        g_string_append_printf (out, " (%d key/value)", mi->n_kv_head);
+      g_string_append_printf (out, ", vocabulary %d", mi->vocab_size);
+    }
+  /* Results files written before these were recorded leave them unknown: say nothing. */
+  if (mi->n_params > 0)
+    {
+      g_autofree char *count = lens_format_param_count ((uint64_t) mi->n_params);
+      g_string_append_printf (out, "%s%s parameters", mi->n_layer > 0 ? ", " : ": ", count);
+      if (mi->dtype != NULL)
+        g_string_append_printf (out, " (%s)", mi->dtype);
+    }
+  if (mi->context_length > 0)
+    g_string_append_printf (out, "%scontext %d", mi->n_layer > 0 || mi->n_params > 0 ? ", " : ": ",
+                            mi->context_length);
   g_string_append_c (out, '\n');
   if (r->prompt != NULL)
     {

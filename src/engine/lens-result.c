@@ -13,6 +13,7 @@ model_info_clear (LensModelInfo *info)
   g_clear_pointer (&info->name, g_free);
   g_clear_pointer (&info->path, g_free);
   g_clear_pointer (&info->architecture, g_free);
+  g_clear_pointer (&info->dtype, g_free);
 }
 
 static float *

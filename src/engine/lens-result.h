@@ -28,6 +28,10 @@ typedef struct
   int d_model;
   int n_head;
   int vocab_size;
+  int n_kv_head;      /* key/value heads (< n_head with grouped-query attention); 0 when unknown */
+  int context_length; /* positions the model takes (config's n_positions); 0 when unknown */
+  int64_t n_params;   /* lens_model_n_params; 0 when unknown */
+  char *dtype;        /* lens_model_dtype: "F32", "F16", "BF16" or "mixed"; NULL when unknown */
 } LensModelInfo;
 
 typedef struct LensResult

@@ -1450,9 +1450,38 @@ parse_own_model (JReader *j, const char *at, LensModelInfo *info)
         num = &info->n_head;
       else if (strcmp (key->str, "vocab_size") == 0)
         num = &info->vocab_size, hi = LENS_RESULTS_MAX_VOCAB;
+      else if (strcmp (key->str, "n_kv_head") == 0)
+        num = &info->n_kv_head;
+      else if (strcmp (key->str, "context_length") == 0)
+        num = &info->context_length;
+      else if (strcmp (key->str, "dtype") == 0)
+        str = &info->dtype;
 
       g_autofree char *path = g_strdup_printf ("model.%s", key->str);
-      if (str != NULL)
+      if (strcmp (key->str, "n_params") == 0)
+        {
+          /* Beyond int: read as a double, exact up to 2^53, far above any model. */
+          info->n_params = 0;
+          if (j_is_null (j))
+            continue;
+          if (j->failed)
+            return FALSE;
+          double raw = 0;
+          gboolean is_int;
+          if (j_peek (j) != '-' && !g_ascii_isdigit (j_peek (j)))
+            return j_type_error (j, "an integer", "%s", path);
+          if (!j_number (j, &raw, &is_int))
+            return FALSE;
+          if (!is_int || raw < 0 || raw > LENS_RESULTS_MAX_PARAMS)
+            {
+              char num_text[G_ASCII_DTOSTR_BUF_SIZE];
+              g_ascii_formatd (num_text, sizeof num_text, "%.17g", raw);
+              return j_fail (j, "%s is %s, expected an integer from 0 to %.0f", path, num_text,
+                             LENS_RESULTS_MAX_PARAMS);
+            }
+          info->n_params = (int64_t) raw;
+        }
+      else if (str != NULL)
         {
           g_clear_pointer (str, g_free);
           if (!j_opt_string (j, str, path))
@@ -1979,6 +2008,7 @@ out:
   g_free (info.name);
   g_free (info.path);
   g_free (info.architecture);
+  g_free (info.dtype);
   if (v.by_id != NULL)
     {
       for (int i = 0; i < v.vocab_size; i++)
@@ -2138,16 +2168,28 @@ json_key (GString *out, const char *key, gboolean pretty)
 /* Model description of a result, from model_info or (live results) the model itself. */
 typedef struct
 {
-  const char *name, *path, *architecture;
-  int n_layer, d_model, n_head, vocab_size;
+  const char *name, *path, *architecture, *dtype;
+  int n_layer, d_model, n_head, vocab_size, n_kv_head, context_length;
+  int64_t n_params;
 } ModelDesc;
 
 static void
 model_desc (const LensResult *r, ModelDesc *d)
 {
   const LensModelInfo *mi = &r->model_info;
-  *d = (ModelDesc){mi->name,    mi->path,   mi->architecture, mi->n_layer,
-                   mi->d_model, mi->n_head, mi->vocab_size};
+  *d = (ModelDesc){
+      .name = mi->name,
+      .path = mi->path,
+      .architecture = mi->architecture,
+      .dtype = mi->dtype,
+      .n_layer = mi->n_layer,
+      .d_model = mi->d_model,
+      .n_head = mi->n_head,
+      .vocab_size = mi->vocab_size,
+      .n_kv_head = mi->n_kv_head,
+      .context_length = mi->context_length,
+      .n_params = mi->n_params,
+  };
   if (r->model != NULL)
     {
       const LensConfig *c = lens_model_config (r->model);
@@ -2165,6 +2207,14 @@ model_desc (const LensResult *r, ModelDesc *d)
         d->n_head = c->n_head;
       if (d->vocab_size <= 0)
         d->vocab_size = c->vocab_size;
+      if (d->n_kv_head <= 0)
+        d->n_kv_head = c->n_kv_head;
+      if (d->context_length <= 0)
+        d->context_length = c->n_positions;
+      if (d->n_params <= 0)
+        d->n_params = (int64_t) lens_model_n_params (r->model);
+      if (d->dtype == NULL && lens_model_dtype (r->model)[0] != '\0')
+        d->dtype = lens_model_dtype (r->model);
     }
 }
 
@@ -2215,6 +2265,22 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
   g_string_append (o, comma);
   json_key (o, "name", pretty);
   json_string (o, md.name);
+  /* Added after the first release: new keys go last, older readers skip them. */
+  g_string_append (o, comma);
+  json_key (o, "n_kv_head", pretty);
+  json_int_or_null (o, md.n_kv_head, md.n_kv_head > 0);
+  g_string_append (o, comma);
+  json_key (o, "context_length", pretty);
+  json_int_or_null (o, md.context_length, md.context_length > 0);
+  g_string_append (o, comma);
+  json_key (o, "n_params", pretty);
+  if (md.n_params > 0)
+    g_string_append_printf (o, "%" G_GINT64_FORMAT, md.n_params);
+  else
+    g_string_append (o, "null");
+  g_string_append (o, comma);
+  json_key (o, "dtype", pretty);
+  json_string (o, md.dtype);
   g_string_append_printf (o, "},%s%s", nl, in1);
 
   json_key (o, "prompt", pretty);

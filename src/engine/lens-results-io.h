@@ -37,6 +37,7 @@ G_BEGIN_DECLS
 #define LENS_RESULTS_MAX_TOKENS (1 << 20)
 #define LENS_RESULTS_MAX_ENTRIES ((size_t) 1 << 26) /* rows * tokens * top-k */
 #define LENS_RESULTS_MAX_VOCAB (1 << 22)
+#define LENS_RESULTS_MAX_PARAMS 1e15 /* model.n_params; exact in a double (< 2^53) */
 
 typedef struct
 {

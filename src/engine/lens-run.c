@@ -262,6 +262,11 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
   r->model_info.d_model = C;
   r->model_info.n_head = c->n_head;
   r->model_info.vocab_size = V;
+  r->model_info.n_kv_head = c->n_kv_head;
+  r->model_info.context_length = c->n_positions;
+  r->model_info.n_params = (int64_t) lens_model_n_params (model);
+  const char *dtype = lens_model_dtype (model);
+  r->model_info.dtype = dtype[0] != '\0' ? g_strdup (dtype) : NULL;
   r->model = lens_model_ref (model);
   r->d_model = C;
   for (int t = 0; t < T; t++)

@@ -507,6 +507,39 @@ script (void)
            exported_own ? "written" : error->message);
   CHECK (exported_own || (error != NULL && error->message[0] != '\0'), "no message");
   g_clear_error (&error);
+  /* Written before the file recorded size, weights type and context: those are left out. */
+  summary = ll_window_get_model_summary (window);
+  CHECK (g_strcmp0 (summary, "gpt2 · gpt2 · 12 layers, 2 shown · width 768 · 12 heads · "
+                             "vocabulary 50257 · from results file “own-small.json”")
+             == 0,
+         "summary “%s”", summary);
+
+  /* 5b. A file that records them (as this program writes every result now): all shown. */
+  {
+    g_autofree char *text = NULL;
+    gsize text_len = 0;
+    CHECK (g_file_get_contents (own, &text, &text_len, NULL), "cannot read %s", own);
+    g_autoptr (GString) qwen = g_string_new (text);
+    g_string_replace (qwen,
+                      "\"model\": {\"path\": \"/models/gpt2\", \"architecture\": \"gpt2\", "
+                      "\"n_layer\": 12, \"d_model\": 768, \"n_head\": 12, \"vocab_size\": 50257}",
+                      "\"model\": {\"name\": \"Qwen/Qwen3-0.6B\", \"architecture\": \"qwen3\", "
+                      "\"n_layer\": 28, \"d_model\": 1024, \"n_head\": 16, \"vocab_size\": 151936, "
+                      "\"n_kv_head\": 8, \"context_length\": 40960, \"n_params\": 751632384, "
+                      "\"dtype\": \"BF16\"}",
+                      1);
+    g_autofree char *qwen_path = g_build_filename (test.tmp_dir, "qwen3.json", NULL);
+    CHECK (g_file_set_contents (qwen_path, qwen->str, (gssize) qwen->len, NULL), "cannot write");
+    open_ok (qwen_path, 10000);
+    summary = ll_window_get_model_summary (window);
+    CHECK (g_strcmp0 (summary, "Qwen/Qwen3-0.6B · qwen3 · 751.6M parameters · BF16 · 28 layers, 2 "
+                               "shown · width 1024 · 16 heads (8 key/value) · vocabulary 151936 · "
+                               "context 40960 · from results file “qwen3.json”")
+               == 0,
+           "summary “%s”", summary);
+    gui_spin_ms (200);
+    save_screenshot ("gui-results-qwen3-summary.png");
+  }
 
   /* 6. The large file: 80 layers x 1000 tokens, about 60 MB, read off the main thread. */
   g_autoptr (GString) big = g_string_sized_new (64 << 20);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lens-format.h"
 #include "lens-locate.h"
 #include "lens-paint.h"
 #include "lens-results-io.h"
@@ -351,6 +352,24 @@ script (void)
   g_print ("# model %s: %d layers, width %d\n", lens_model_name (ll_worker_get_model (worker)),
            config->n_layer, config->n_embd);
 
+  /* The summary line names the family, the size, the weights' type and the context. */
+  {
+    LensModel *model = ll_worker_get_model (worker);
+    const char *summary = ll_window_get_model_summary (window);
+    g_print ("# summary: %s\n", summary);
+    g_autofree char *count = lens_format_param_count (lens_model_n_params (model));
+    g_autofree char *arch = g_strdup_printf (" · %s · ", lens_config_architecture (config));
+    g_autofree char *params
+        = g_strdup_printf (" · %s parameters · %s · ", count, lens_model_dtype (model));
+    g_autofree char *layers = g_strdup_printf (" · %d layers · width %d · %d heads · ",
+                                               config->n_layer, config->n_embd, config->n_head);
+    g_autofree char *tail = g_strdup_printf (" · vocabulary %d · context %d", config->vocab_size,
+                                             config->n_positions);
+    CHECK (strstr (summary, arch) != NULL && strstr (summary, params) != NULL
+               && strstr (summary, layers) != NULL && g_str_has_suffix (summary, tail),
+           "summary “%s”", summary);
+  }
+
   /* Empty prompt: an empty state, not an error. */
   gtk_editable_set_text (prompt, "");
   CHECK (gui_wait_until (content_is, "empty", 2000), "state %s",
@@ -547,7 +566,8 @@ script (void)
             g_string_append_printf (labels, "%s|", label);
             g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (
                 section, j, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
-            if (g_strcmp0 (label, "openai-community/gpt2") == 0 && target != NULL)
+            /* The entry names the family, read from the snapshot's config.json. */
+            if (g_strcmp0 (label, "openai-community/gpt2 · gpt2") == 0 && target != NULL)
               cached_path = g_variant_dup_string (target, NULL);
           }
       }

@@ -67,6 +67,11 @@ test_v2_small (void)
   g_assert_null (r->prompt);
   g_assert_cmpstr (r->model_info.name, ==, "meta-llama/Llama-3.1-70B");
   g_assert_cmpint (r->model_info.vocab_size, ==, 0);
+  /* logitlenskit files say nothing of the model's size: unknown. */
+  g_assert_cmpint (r->model_info.n_params, ==, 0);
+  g_assert_null (r->model_info.dtype);
+  g_assert_cmpint (r->model_info.context_length, ==, 0);
+  g_assert_cmpint (r->model_info.n_kv_head, ==, 0);
 
   int layers[] = {0, 40, 79};
   const char *labels[] = {"0", "40", "79"};
@@ -182,6 +187,11 @@ test_own_small (void)
   g_assert_cmpint (r->model_info.d_model, ==, 768);
   g_assert_cmpint (r->model_info.n_head, ==, 12);
   g_assert_cmpint (r->model_info.vocab_size, ==, 50257);
+  /* Written before n_params, dtype, context_length and n_kv_head existed: unknown, not an error. */
+  g_assert_cmpint (r->model_info.n_params, ==, 0);
+  g_assert_null (r->model_info.dtype);
+  g_assert_cmpint (r->model_info.context_length, ==, 0);
+  g_assert_cmpint (r->model_info.n_kv_head, ==, 0);
   g_assert_cmpint (r->token_ids[0], ==, 464);
   g_assert_cmpint (r->token_ids[1], ==, 412);
   g_assert_cmpstr (r->token_texts[1], ==, " E");
@@ -230,6 +240,11 @@ make_result (void)
   r->model_info.d_model = 16;
   r->model_info.n_head = 2;
   r->model_info.vocab_size = V;
+  r->model_info.n_kv_head = 1;
+  r->model_info.context_length = 64;
+  /* Above 2^32, to see that the count is not squeezed through an int. */
+  r->model_info.n_params = G_GINT64_CONSTANT (70553706496);
+  r->model_info.dtype = g_strdup ("BF16");
   r->n_vocab_texts = V;
   r->vocab_texts = g_new0 (char *, V);
   for (int v = 0; v < V; v++)
@@ -361,6 +376,10 @@ test_own_round_trip (void)
       g_assert_cmpstr (back->prompt, ==, r->prompt);
       g_assert_cmpstr (back->model_info.name, ==, "hand-made");
       g_assert_cmpint (back->model_info.vocab_size, ==, 40);
+      g_assert_cmpint (back->model_info.n_kv_head, ==, 1);
+      g_assert_cmpint (back->model_info.context_length, ==, 64);
+      g_assert_cmpint (back->model_info.n_params, ==, G_GINT64_CONSTANT (70553706496));
+      g_assert_cmpstr (back->model_info.dtype, ==, "BF16");
       g_assert_cmpstr (lens_result_token_text (back, 7), ==, "\\xe2\\x80");
       g_assert_cmpuint (names->len, ==, 1);
       const LensFileTarget *ft = g_ptr_array_index (names, 0);
@@ -406,9 +425,19 @@ test_json_shape (void)
   g_assert_true (json_object_object_get_ex (doc, "format", &v));
   g_assert_cmpstr (json_object_get_string (v), ==, "logit-lens-results");
   g_assert_true (json_object_object_get_ex (doc, "model", &model));
-  const char *mkeys[] = {"path", "architecture", "n_layer", "d_model", "n_head", "vocab_size"};
+  const char *mkeys[]
+      = {"path", "architecture", "n_layer",        "d_model",  "n_head", "vocab_size",
+         "name", "n_kv_head",    "context_length", "n_params", "dtype"};
   for (guint i = 0; i < G_N_ELEMENTS (mkeys); i++)
     g_assert_true (json_object_object_get_ex (model, mkeys[i], NULL));
+  json_object_object_get_ex (model, "n_params", &v);
+  g_assert_cmpint (json_object_get_int64 (v), ==, G_GINT64_CONSTANT (70553706496));
+  json_object_object_get_ex (model, "dtype", &v);
+  g_assert_cmpstr (json_object_get_string (v), ==, "BF16");
+  json_object_object_get_ex (model, "context_length", &v);
+  g_assert_cmpint (json_object_get_int (v), ==, 64);
+  json_object_object_get_ex (model, "n_kv_head", &v);
+  g_assert_cmpint (json_object_get_int (v), ==, 1);
   json_object_object_get_ex (model, "n_layer", &v);
   g_assert_cmpint (json_object_get_int (v), ==, 3);
   json_object_object_get_ex (model, "architecture", &v);
@@ -768,6 +797,18 @@ static const Bad bad_cases[] = {
     {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 1e10}, \"tokens\": [], "
      "\"layers\": [], \"cells\": []}",
      "model.vocab_size is 10000000000, expected an integer from 0 to 4194304"},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"n_params\": 1.5}, \"tokens\": [], "
+     "\"layers\": [], \"cells\": []}",
+     "model.n_params is 1.5, expected an integer from 0 to 1000000000000000"},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"n_params\": \"7B\"}, \"tokens\": [], "
+     "\"layers\": [], \"cells\": []}",
+     "model.n_params is a string, expected an integer"},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"dtype\": 16}, \"tokens\": [], "
+     "\"layers\": [], \"cells\": []}",
+     "model.dtype is a number, expected a string"},
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"context_length\": -1}, \"tokens\": "
+     "[], \"layers\": [], \"cells\": []}",
+     "model.context_length is -1, expected an integer from 0 to 2147483647"},
     {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "
      "10, \"text\": \"a\"}], \"layers\": [0], \"cells\": [[]]}",
      "tokens[0].id is 10, expected an integer from 0 to 9"},
@@ -1203,6 +1244,13 @@ test_live (void)
   g_assert_cmpint (own->model_info.d_model, ==, TINY_GPT2_N_EMBD);
   g_assert_cmpint (own->model_info.n_head, ==, TINY_GPT2_N_HEAD);
   g_assert_cmpint (own->model_info.vocab_size, ==, TINY_GPT2_VOCAB);
+  g_assert_cmpint (own->model_info.n_kv_head, ==, TINY_GPT2_N_HEAD);
+  g_assert_cmpint (own->model_info.context_length, ==, lens_model_config (m)->n_positions);
+  g_assert_cmpint (own->model_info.n_params, ==, (int64_t) lens_model_n_params (m));
+  g_assert_cmpint (own->model_info.n_params, >, 0);
+  g_assert_cmpstr (own->model_info.dtype, ==, lens_model_dtype (m));
+  g_assert_cmpstr (r->model_info.dtype, ==, "F32");
+  g_assert_cmpint (r->model_info.n_params, ==, own->model_info.n_params);
   g_assert_cmpuint (names->len, ==, 1);
   g_assert_cmpstr (((LensFileTarget *) g_ptr_array_index (names, 0))->text, ==, " the");
   g_assert_cmpint (((LensFileTarget *) g_ptr_array_index (names, 0))->ids[0], ==, the_id);
