@@ -505,8 +505,12 @@ run_thread (GTask *task, LlWorker *self)
       return;
     }
 
+  /* With the special tokens the tokenizer adds (Llama's BOS is the first column); an empty
+   * prompt stays empty. */
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  if (!lens_tokenizer_encode (lens_model_tokenizer (d->model), d->prompt, -1, ids, &error))
+  if (d->prompt[0] != '\0'
+      && !lens_tokenizer_encode_with_special (lens_model_tokenizer (d->model), d->prompt, -1, ids,
+                                              &error))
     {
       g_task_return_error (task, error);
       return;

@@ -388,7 +388,8 @@ run_tokenize (const CliOptions *o, GString *out, GError **error)
   if (tok == NULL)
     return FALSE;
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  if (!lens_tokenizer_encode (tok, prompt, -1, ids, error))
+  /* the ids the lens runs on: with the special tokens the tokenizer adds (BOS) */
+  if (*prompt != '\0' && !lens_tokenizer_encode_with_special (tok, prompt, -1, ids, error))
     return FALSE;
 
   g_string_append_c (out, '[');
@@ -419,7 +420,9 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
   if (model == NULL)
     return FALSE;
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  if (!lens_tokenizer_encode (lens_model_tokenizer (model), text, (gssize) len, ids, error))
+  /* as the model reads text: with the special tokens its tokenizer adds (BOS) */
+  if (!lens_tokenizer_encode_with_special (lens_model_tokenizer (model), text, (gssize) len, ids,
+                                           error))
     return FALSE;
   if (ids->len < 2)
     return fail (error, "%s: needs at least two tokens of text", o->perplexity_file);

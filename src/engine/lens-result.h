@@ -81,7 +81,9 @@ typedef struct
   gpointer user_data;
 } LensRunOptions;
 
-/* Tokenizes `prompt` and runs the lens on it. */
+/* Tokenizes `prompt` as Hugging Face's tokenizer(prompt) does (with the special tokens its
+ * post-processor adds, e.g. Llama's BOS, which becomes the first position) and runs the lens on
+ * it. */
 LensResult *lens_run_prompt (LensModel *model, const char *prompt, const LensRunOptions *options,
                              GError **error);
 /* Runs the lens on given ids; `prompt` (may be NULL) is only recorded. */

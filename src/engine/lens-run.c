@@ -297,8 +297,10 @@ LensResult *
 lens_run_prompt (LensModel *model, const char *prompt, const LensRunOptions *options,
                  GError **error)
 {
+  /* An empty text stays empty even when the tokenizer would add a BOS token to it. */
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  if (!lens_tokenizer_encode (lens_model_tokenizer (model), prompt, -1, ids, error))
+  if (*prompt != '\0'
+      && !lens_tokenizer_encode_with_special (lens_model_tokenizer (model), prompt, -1, ids, error))
     return NULL;
   if (ids->len == 0)
     {
