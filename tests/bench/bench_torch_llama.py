@@ -30,6 +30,10 @@ Threads: torch.set_num_threads(N) for ATen's OpenMP pool, and OpenBLAS's own thr
 through openblas_set_num_threads (torch calls sgemm from one thread and OpenBLAS splits it).
 torch's BLAS is whatever libblas.so.3 resolves to; the script prints that path and OpenBLAS's
 openblas_get_config() so the report shows torch used the optimized OpenBLAS, not reference BLAS.
+The other GEMM this torch build has is oneDNN's (torch._C._nn.mkldnn_linear on to_mkldnn weights).
+One measurement, on a busy machine, found it faster on the unembedding (1.14 s against 1.51 s for
+272 x 2048 x 128,256) but 20x slower on the 16-row projections, so F.linear (OpenBLAS) is used
+everywhere.
 
 Output: `key value` lines for report_llama.py.
   default          load_s, then per T `torch T=... best_s ... compute_s_first ...` (best of R)

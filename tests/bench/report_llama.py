@@ -117,9 +117,13 @@ def gemm_gflop(cfg, t):
 
 
 def check_cli_json(stdout, n_rows):
-    j = json.loads(stdout)
-    if len(j["tokens"]) != T or len(j["layers"]) != n_rows:
-        raise Failed(f"CLI gave {len(j['tokens'])} tokens and {len(j['layers'])} rows, expected "
+    try:
+        j = json.loads(stdout)
+        n_tokens, n_layers = len(j["tokens"]), len(j["layers"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise Failed(f"CLI output is not the expected JSON ({e})")
+    if n_tokens != T or n_layers != n_rows:
+        raise Failed(f"CLI gave {n_tokens} tokens and {n_layers} rows, expected "
                      f"{T} and {n_rows}")
 
 
@@ -204,7 +208,10 @@ def engine_tokenizer_check(out, cli, model):
                        capture_output=True, text=True)
     if p.returncode != 0:
         raise Failed(f"--tokenize: {last_error_line(p.stderr)}")
-    got = json.loads(p.stdout)
+    try:
+        got = json.loads(p.stdout)
+    except ValueError:
+        raise Failed(f"--tokenize printed {p.stdout[:200]!r}")
     if got != want:
         out(f"# NOTE: the engine tokenizes the prompt as {got}, Llama 3.1's tokenizer as {want}")
 
@@ -212,15 +219,15 @@ def engine_tokenizer_check(out, cli, model):
 def compare_1b(out, args, threads, bench, cli, cli_cmd, ck, n_rows):
     torch_cmd = ["/usr/bin/python3", os.path.join(HERE, "bench_torch_llama.py"), args.model,
                  "--threads", str(threads), "--tokens", str(T)]
-    drop_from_page_cache(args.model)
-    out("# checkpoint dropped from the page cache first; our first CLI run reads it from disk")
-
-    # 1. Whole process. Ours first, so its first run is the cold one.
+    # 1. Whole process. Ours first, so its first run is the cold one (the checkpoint is dropped
+    # from the page cache after the tokenizer check, which may touch the weights too).
     ours = ours_err = ours_cold = None
     try:
         engine_tokenizer_check(out, cli, args.model)
     except Failed as e:
         out(f"# engine tokenizer check failed: {e}")
+    drop_from_page_cache(args.model)
+    out("# checkpoint dropped from the page cache first; our first CLI run reads it from disk")
     try:
         cold_wall, cold_rss, stdout, _ = run_timed(cli_cmd)
         check_cli_json(stdout, n_rows)
