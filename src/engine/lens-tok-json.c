@@ -148,7 +148,7 @@ lens_tok_regex (const char *pattern, size_t len, const char *file, const char *p
           switch (e)
             {
             case 's':
-              sub = in_class ? "\\p{White_Space}" : "\\p{White_Space}";
+              sub = "\\p{White_Space}";
               break;
             case 'S':
               sub = "\\P{White_Space}";
