@@ -1109,6 +1109,23 @@ read_stages (LensTokenizer *tok, json_object *root, const char *file, LensTokDec
       *decoder_byte_level = json_object_object_get_ex (v, "type", &t)
                             && strcmp (json_object_get_string (t), "ByteLevel") == 0;
     }
+  struct
+  {
+    const char *name;
+    guint n;
+  } counts[] = {
+      {"normalizer", tok->normalizer ? lens_tok_normalizer_count (tok->normalizer) : 0},
+      {"pre_tokenizer", tok->pretok ? lens_tok_pretokenizer_count (tok->pretok) : 0},
+      {"decoder", *decoder ? lens_tok_decoder_count (*decoder) : 0},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    if (counts[i].n > LENS_TOK_MAX_STAGES)
+      {
+        set_error (error, LENS_ERROR_UNSUPPORTED, file,
+                   "%s has %u stages, more than the limit of %d", counts[i].name, counts[i].n,
+                   LENS_TOK_MAX_STAGES);
+        return FALSE;
+      }
   /* truncation and padding change the ids of long texts / batches: refused when set */
   static const char *const refused[] = {"truncation", "padding"};
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
@@ -1342,7 +1359,8 @@ encode_piece (const LensTokenizer *tok, GArray *pieces, const char *s, size_t n,
     return TRUE;
   LensTokPiece p = {g_memdup2 (s, n), n, offset, at_start, FALSE};
   g_array_append_val (pieces, p);
-  gboolean ok = tok->pretok == NULL || lens_tok_pretokenizer_apply (tok->pretok, pieces, error);
+  gboolean ok = tok->pretok == NULL
+                || lens_tok_pretokenizer_apply (tok->pretok, pieces, LENS_TOK_LIMIT (n), error);
   for (guint i = 0; ok && i < pieces->len; i++)
     ok = lens_tok_bpe_encode (&tok->bpe, &g_array_index (pieces, LensTokPiece, i), ids, error);
   lens_tok_pieces_clear (pieces);
@@ -1378,8 +1396,14 @@ encode_text (const LensTokenizer *tok, const char *text, size_t n, GArray *ids, 
         }
       g_string_truncate (norm, 0);
       g_string_append_len (norm, text + sg->start, (gssize) (sg->end - sg->start));
-      if (tok->normalizer != NULL)
-        lens_tok_normalizer_apply (tok->normalizer, norm);
+      if (tok->normalizer != NULL
+          && !lens_tok_normalizer_apply (tok->normalizer, norm,
+                                         LENS_TOK_LIMIT (sg->end - sg->start)))
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                       "the normalizer makes the text more than %d times longer", LENS_TOK_GROWTH);
+          return FALSE;
+        }
       g_array_set_size (segs2, 0);
       lens_tok_added_split (tok->added, tok->n_added, TRUE, norm->str, norm->len, segs2);
       for (guint j = 0; j < segs2->len; j++)
@@ -1479,7 +1503,8 @@ lens_tokenizer_pretokenize (const LensTokenizer *tok, const char *text, gssize l
       LensTokPiece p = {g_memdup2 (text, n), n, 0, TRUE, FALSE};
       g_array_append_val (pieces, p);
     }
-  if (tok->pretok != NULL && !lens_tok_pretokenizer_apply (tok->pretok, pieces, error))
+  if (tok->pretok != NULL
+      && !lens_tok_pretokenizer_apply (tok->pretok, pieces, LENS_TOK_LIMIT (n), error))
     {
       lens_tok_pieces_clear (pieces);
       return NULL;

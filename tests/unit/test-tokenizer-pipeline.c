@@ -475,6 +475,48 @@ test_errors (void)
     g_string_append (deep, "]}");
   g_autofree char *deep_s = g_string_free (deep, FALSE);
   EXPECT_ERROR (U, "nests Sequences deeper than 16 levels", .vocab = "a", .pre = deep_s);
+  /* many stages: each is a pass over the text */
+  GString *many = g_string_new ("{\"type\": \"Sequence\", \"normalizers\": [");
+  for (int i = 0; i < 70; i++)
+    g_string_append (many, i ? ", {\"type\": \"NFC\"}" : "{\"type\": \"NFC\"}");
+  g_string_append (many, "]}");
+  g_autofree char *many_s = g_string_free (many, FALSE);
+  EXPECT_ERROR (U, "normalizer has 71 stages, more than the limit of 64", .vocab = "a",
+                .normalizer = many_s);
+}
+
+/* A pipeline that doubles the text at every stage is stopped at a bounded size, with an error. */
+static void
+test_growth (void)
+{
+  GString *dbl = g_string_new ("{\"type\": \"Sequence\", \"normalizers\": [");
+  for (int i = 0; i < 40; i++)
+    g_string_append_printf (dbl,
+                            "%s{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, "
+                            "\"content\": \"aa\"}",
+                            i ? ", " : "");
+  g_string_append (dbl, "]}");
+  g_autofree char *dbl_s = g_string_free (dbl, FALSE);
+  g_autoptr (LensTokenizer) t = BUILD (.vocab = "a", .normalizer = dbl_s);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  g_autoptr (GError) error = NULL;
+  g_assert_false (lens_tokenizer_encode (t, "aaaa", -1, ids, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "more than 16 times longer"));
+  g_clear_error (&error);
+  /* ByteLevel doubles the UTF-8 of every non-ASCII byte when applied again and again */
+  GString *bl = g_string_new ("{\"type\": \"Sequence\", \"pretokenizers\": [");
+  for (int i = 0; i < 30; i++)
+    g_string_append_printf (bl,
+                            "%s{\"type\": \"ByteLevel\", \"use_regex\": false, "
+                            "\"add_prefix_space\": false}",
+                            i ? ", " : "");
+  g_string_append (bl, "]}");
+  g_autofree char *bl_s = g_string_free (bl, FALSE);
+  g_autoptr (LensTokenizer) t2 = BUILD (.vocab = "a", .pre = bl_s);
+  g_autoptr (GPtrArray) p = lens_tokenizer_pretokenize (t2, "\xc3\xa9\xc3\xa9", -1, &error);
+  g_assert_null (p);
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
 }
 
 int
@@ -488,5 +530,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer-pipeline/post-processor", test_post_processor);
   g_test_add_func ("/tokenizer-pipeline/display", test_display);
   g_test_add_func ("/tokenizer-pipeline/errors", test_errors);
+  g_test_add_func ("/tokenizer-pipeline/growth", test_growth);
   return g_test_run ();
 }
