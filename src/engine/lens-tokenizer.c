@@ -1234,6 +1234,8 @@ new_from_tokenizer_json (const char *json, size_t len, const char *config_json, 
   finish_display (tok, decoder);
   tok->lossless = tok->normalizer == NULL && decoder_byte_level && tok->pretok != NULL
                   && lens_tok_pretokenizer_lossless (tok->pretok) && tok->bpe.unk_id < 0;
+  for (guint i = 0; i < tok->n_added; i++)
+    tok->lossless &= !tok->added[i].lstrip && !tok->added[i].rstrip; /* they take spaces */
   ok = TRUE;
 
 out:
