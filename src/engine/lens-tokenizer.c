@@ -1221,6 +1221,25 @@ new_from_tokenizer_json (const char *json, size_t len, const char *config_json, 
     }
   if (!read_stages (tok, root, file, &decoder, &decoder_byte_level, error))
     goto out;
+  /* as tokenizers' AddedVocabulary does, a normalized added token is matched by its own content
+   * normalized (with Lowercase, "Hi" is found as "hi" in the lowercased text) */
+  for (guint i = 0; tok->normalizer != NULL && i < tok->n_added; i++)
+    {
+      LensTokAdded *t = &tok->added[i];
+      if (!t->normalized)
+        continue;
+      g_autoptr (GString) c = g_string_new_len (t->content, (gssize) t->len);
+      if (!lens_tok_normalizer_apply (tok->normalizer, c, LENS_TOK_LIMIT (t->len)))
+        {
+          set_error (error, LENS_ERROR_FORMAT, file,
+                     "the normalizer makes added token %d more than %d times longer", t->id,
+                     LENS_TOK_GROWTH);
+          goto out;
+        }
+      g_free (t->content);
+      t->len = c->len;
+      t->content = g_string_free (g_steal_pointer (&c), FALSE);
+    }
   /* the end-of-text token: tokenizer_config.json's eos_token when given, else the usual names */
   static const char *const eos_names[] = {"<|endoftext|>", "</s>", "<|end_of_text|>"};
   for (guint i = 0; i < G_N_ELEMENTS (eos_names) && tok->eos_id < 0; i++)

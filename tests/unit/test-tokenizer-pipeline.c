@@ -323,6 +323,12 @@ test_added (void)
                .normalizer = "{\"type\": \"Lowercase\"}");
   ASSERT_ENC (norm, "Hi", "hi");
   ASSERT_ENC (norm, "HI", "HI");
+  /* a normalized token's own content is normalized before matching: "Hi" is looked for as "hi" */
+  g_autoptr (LensTokenizer) normc
+      = BUILD (.vocab = CHARS "|Hi",
+               .added = "[{\"id\": 18, \"content\": \"Hi\", \"normalized\": true}]",
+               .normalizer = "{\"type\": \"Lowercase\"}");
+  ASSERT_ENC (normc, "a HI", "a| |Hi");
   /* Metaspace "first": only the stretch at the very start of the text gets the prefix */
   g_autoptr (LensTokenizer) first
       = BUILD (.vocab = CHARS "|<s>|\xe2\x96\x81"
