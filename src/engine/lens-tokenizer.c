@@ -540,12 +540,21 @@ finish_vocab (LensTokenizer *tok, Builder *b, GError **error)
   return TRUE;
 }
 
+/* `added` is sorted by id (added_tokens are read in id order) */
 static const LensTokAdded *
 find_added (const LensTokenizer *tok, int32_t id)
 {
-  for (guint i = 0; i < tok->n_added; i++)
-    if (tok->added[i].id == id)
-      return &tok->added[i];
+  guint lo = 0, hi = tok->n_added;
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      if (tok->added[mid].id == id)
+        return &tok->added[mid];
+      if (tok->added[mid].id < id)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
   return NULL;
 }
 

@@ -241,6 +241,10 @@ def regressions():
     out("tokenizer-gpt2", "regress-newline-in-error", b'{"a":1,"\nab":2}\0a2}\0')
     # An empty-string token: token_bytes() returned NULL for a valid id (NULL + 0 under UBSan).
     out("tokenizer-gpt2", "regress-empty-token", b'{"":0}')
+    # A regex with a raw line break (written \n in JSON): GLib's error message quoted it raw.
+    out("tokenizer-json", "regress-regex-newline",
+        '{"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(\\n"}},'
+        '"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}')
 
 
 if __name__ == "__main__":
