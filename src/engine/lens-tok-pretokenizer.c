@@ -86,8 +86,8 @@ parse_behavior (json_object *o, Behavior dflt, Behavior *out, const char *file, 
         return TRUE;
       }
   g_autofree char *p = g_strdup_printf ("%s.behavior", path);
-  lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, p, "\"%s\" is not a known behavior",
-                  json_object_get_string (v));
+  g_autofree char *shown = g_strescape (json_object_get_string (v), NULL);
+  lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, p, "\"%s\" is not a known behavior", shown);
   return FALSE;
 }
 
@@ -201,8 +201,9 @@ lens_tok_pretokenizer_parse (json_object *o, const char *file, const char *path,
             p->prepend = PREPEND_NEVER;
           else
             {
+              g_autofree char *shown = g_strescape (s, NULL);
               lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
-                              "has an unknown prepend_scheme \"%s\"", s);
+                              "has an unknown prepend_scheme \"%s\"", shown);
               return NULL;
             }
         }
