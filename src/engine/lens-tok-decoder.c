@@ -91,6 +91,12 @@ lens_tok_decoder_parse (json_object *o, const char *file, const char *path, int 
                           "must replace a non-empty String pattern by a string content");
           return NULL;
         }
+      if (json_object_get_string_len (c) > LENS_TOK_MAX_INSERT)
+        {
+          lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
+                          "replaces by more than %d bytes", LENS_TOK_MAX_INSERT);
+          return NULL;
+        }
       d->kind = DEC_REPLACE;
       d->pattern = g_strndup (pat, plen);
       d->pattern_len = plen;
@@ -141,6 +147,15 @@ lens_tok_decoder_parse (json_object *o, const char *file, const char *path, int 
       return NULL;
     }
   return g_steal_pointer (&d);
+}
+
+guint
+lens_tok_decoder_count (const LensTokDecoder *d)
+{
+  guint c = 1;
+  for (guint i = 0; d->kind == DEC_SEQUENCE && i < d->children->len; i++)
+    c += lens_tok_decoder_count (d->children->pdata[i]);
+  return c;
 }
 
 static void

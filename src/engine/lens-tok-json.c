@@ -148,7 +148,7 @@ lens_tok_regex (const char *pattern, size_t len, const char *file, const char *p
           switch (e)
             {
             case 's':
-              sub = in_class ? "\\p{White_Space}" : "\\p{White_Space}";
+              sub = "\\p{White_Space}";
               break;
             case 'S':
               sub = "\\P{White_Space}";
@@ -210,6 +210,11 @@ lens_tok_regex (const char *pattern, size_t len, const char *file, const char *p
   if (re == NULL)
     {
       g_autofree char *shown = lens_json_describe (pattern, (gssize) len);
+      /* GLib's message repeats the (rewritten) pattern raw, line breaks and all: keep messages
+       * on one line */
+      for (char *c = local->message; *c; c++)
+        if ((guchar) *c < 0x20)
+          *c = ' ';
       lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "is not a valid regex %s: %s", shown,
                       local->message);
     }

@@ -92,6 +92,12 @@ lens_tok_normalizer_parse (json_object *o, const char *file, const char *path, i
           lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs a string \"prepend\"");
           return NULL;
         }
+      if (json_object_get_string_len (v) > LENS_TOK_MAX_INSERT)
+        {
+          lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path, "prepends more than %d bytes",
+                          LENS_TOK_MAX_INSERT);
+          return NULL;
+        }
       n->kind = NORM_PREPEND;
       n->text_len = (size_t) json_object_get_string_len (v);
       n->text = g_strndup (json_object_get_string (v), n->text_len);
@@ -111,6 +117,12 @@ lens_tok_normalizer_parse (json_object *o, const char *file, const char *path, i
       if (v == NULL)
         {
           lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs a string \"content\"");
+          return NULL;
+        }
+      if (json_object_get_string_len (v) > LENS_TOK_MAX_INSERT)
+        {
+          lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
+                          "replaces by more than %d bytes", LENS_TOK_MAX_INSERT);
           return NULL;
         }
       n->kind = NORM_REPLACE;
@@ -203,15 +215,20 @@ unicode_normalize (GString *s, GNormalizeMode mode)
   g_string_free (out, TRUE);
 }
 
-static void
-replace_string (GString *s, const char *pat, size_t plen, const char *content)
+static gboolean
+replace_string (GString *s, const char *pat, size_t plen, const char *content, size_t limit)
 {
   if (s->len < plen)
-    return;
+    return TRUE;
   GString *out = g_string_sized_new (s->len);
   size_t i = 0;
   while (i < s->len)
     {
+      if (out->len > limit)
+        {
+          g_string_free (out, TRUE);
+          return FALSE;
+        }
       if (i + plen <= s->len && memcmp (s->str + i, pat, plen) == 0)
         {
           g_string_append (out, content);
@@ -223,10 +240,20 @@ replace_string (GString *s, const char *pat, size_t plen, const char *content)
   g_string_truncate (s, 0);
   g_string_append_len (s, out->str, (gssize) out->len);
   g_string_free (out, TRUE);
+  return TRUE;
 }
 
-void
-lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s)
+guint
+lens_tok_normalizer_count (const LensTokNormalizer *n)
+{
+  guint c = 1;
+  for (guint i = 0; n->kind == NORM_SEQUENCE && i < n->children->len; i++)
+    c += lens_tok_normalizer_count (n->children->pdata[i]);
+  return c;
+}
+
+gboolean
+lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s, size_t limit)
 {
   switch (n->kind)
     {
@@ -253,8 +280,8 @@ lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s)
           if (r != NULL)
             g_string_assign (s, r);
         }
-      else
-        replace_string (s, n->text, n->text_len, n->content);
+      else if (!replace_string (s, n->text, n->text_len, n->content, limit))
+        return FALSE;
       break;
     case NORM_STRIP:
       {
@@ -271,7 +298,9 @@ lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s)
       }
     case NORM_SEQUENCE:
       for (guint i = 0; i < n->children->len; i++)
-        lens_tok_normalizer_apply (n->children->pdata[i], s);
+        if (!lens_tok_normalizer_apply (n->children->pdata[i], s, limit))
+          return FALSE;
       break;
     }
+  return s->len <= limit;
 }

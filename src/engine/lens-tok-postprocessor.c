@@ -98,7 +98,8 @@ template_single (json_object *o, int n_ids, GArray *prefix, GArray *suffix, cons
       for (size_t j = 0; j < json_object_array_length (ids); j++)
         {
           int32_t t;
-          g_autofree char *ip = g_strdup_printf ("%s.special_tokens.%s.ids[%zu]", path, name, j);
+          g_autofree char *shown = g_strescape (name, NULL);
+          g_autofree char *ip = g_strdup_printf ("%s.special_tokens.%s.ids[%zu]", path, shown, j);
           if (!check_id (json_object_array_get_idx (ids, j), n_ids, &t, file, ip, error))
             return FALSE;
           g_array_append_val (seen_a ? suffix : prefix, t);

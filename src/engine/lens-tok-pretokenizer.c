@@ -86,8 +86,8 @@ parse_behavior (json_object *o, Behavior dflt, Behavior *out, const char *file, 
         return TRUE;
       }
   g_autofree char *p = g_strdup_printf ("%s.behavior", path);
-  lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, p, "\"%s\" is not a known behavior",
-                  json_object_get_string (v));
+  g_autofree char *shown = g_strescape (json_object_get_string (v), NULL);
+  lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, p, "\"%s\" is not a known behavior", shown);
   return FALSE;
 }
 
@@ -201,8 +201,9 @@ lens_tok_pretokenizer_parse (json_object *o, const char *file, const char *path,
             p->prepend = PREPEND_NEVER;
           else
             {
+              g_autofree char *shown = g_strescape (s, NULL);
               lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
-                              "has an unknown prepend_scheme \"%s\"", s);
+                              "has an unknown prepend_scheme \"%s\"", shown);
               return NULL;
             }
         }
@@ -524,13 +525,23 @@ split_piece (const LensTokPreTokenizer *pre, LensTokPiece *p, GArray *dst, GErro
   return TRUE;
 }
 
+guint
+lens_tok_pretokenizer_count (const LensTokPreTokenizer *p)
+{
+  guint c = 1;
+  for (guint i = 0; p->kind == PRE_SEQUENCE && i < p->children->len; i++)
+    c += lens_tok_pretokenizer_count (p->children->pdata[i]);
+  return c;
+}
+
 gboolean
-lens_tok_pretokenizer_apply (const LensTokPreTokenizer *pre, GArray *pieces, GError **error)
+lens_tok_pretokenizer_apply (const LensTokPreTokenizer *pre, GArray *pieces, size_t limit,
+                             GError **error)
 {
   if (pre->kind == PRE_SEQUENCE)
     {
       for (guint i = 0; i < pre->children->len; i++)
-        if (!lens_tok_pretokenizer_apply (pre->children->pdata[i], pieces, error))
+        if (!lens_tok_pretokenizer_apply (pre->children->pdata[i], pieces, limit, error))
           return FALSE;
       return TRUE;
     }
@@ -543,6 +554,15 @@ lens_tok_pretokenizer_apply (const LensTokPreTokenizer *pre, GArray *pieces, GEr
       ok = split_piece (pre, p, out, error);
     }
   lens_tok_pieces_clear (pieces);
+  size_t total = 0;
+  for (guint i = 0; ok && i < out->len; i++)
+    total += g_array_index (out, LensTokPiece, i).len;
+  if (ok && total > limit)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "the pre-tokenizer makes the text more than %d times longer", LENS_TOK_GROWTH);
+      ok = FALSE;
+    }
   if (ok)
     g_array_append_vals (pieces, out->data, out->len);
   else

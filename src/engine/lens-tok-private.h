@@ -12,6 +12,17 @@ G_BEGIN_DECLS
 /* Sequences nest; deeper than this is refused (a hostile file could otherwise recurse without
  * bound). Real files nest two levels at most. */
 #define LENS_TOK_MAX_DEPTH 16
+/* Every stage costs a pass over the text, so a pipeline may have at most this many of each kind
+ * (real files have up to four). */
+#define LENS_TOK_MAX_STAGES 64
+/* Strings a stage inserts (Prepend, Replace content) are this long at most; real ones are one
+ * character. */
+#define LENS_TOK_MAX_INSERT 256
+/* How much longer than its input a text may grow through normalizers and pre-tokenizers:
+ * limit = LENS_TOK_GROWTH * input + 4096 bytes. Real pipelines grow it less than 4 times; hostile
+ * ones (a Replace of "a" by "aa" repeated) would otherwise grow it exponentially. */
+#define LENS_TOK_GROWTH 16
+#define LENS_TOK_LIMIT(n) ((n) *LENS_TOK_GROWTH + 4096)
 
 /* ---- shared helpers (lens-tok-json.c) ---- */
 
@@ -80,8 +91,9 @@ typedef struct LensTokNormalizer LensTokNormalizer;
 LensTokNormalizer *lens_tok_normalizer_parse (json_object *o, const char *file, const char *path,
                                               int depth, GError **error);
 void lens_tok_normalizer_free (LensTokNormalizer *n);
-/* Normalizes `s` in place. */
-void lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s);
+/* Normalizes `s` in place; FALSE if it grew beyond `limit` bytes (then `s` is unspecified). */
+gboolean lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s, size_t limit);
+guint lens_tok_normalizer_count (const LensTokNormalizer *n);
 
 /* ---- pre-tokenizers (lens-tok-pretokenizer.c) ---- */
 
@@ -91,8 +103,11 @@ LensTokPreTokenizer *lens_tok_pretokenizer_parse (json_object *o, const char *fi
 /* GPT-2's: ByteLevel with its regex and no prefix space. */
 LensTokPreTokenizer *lens_tok_pretokenizer_new_gpt2 (GError **error);
 void lens_tok_pretokenizer_free (LensTokPreTokenizer *p);
-/* Splits every piece of `pieces` (LensTokPiece) further; empty pieces are dropped. */
-gboolean lens_tok_pretokenizer_apply (const LensTokPreTokenizer *p, GArray *pieces, GError **error);
+/* Splits every piece of `pieces` (LensTokPiece) further; empty pieces are dropped. An error if
+ * the pieces grow beyond `limit` bytes in all. */
+gboolean lens_tok_pretokenizer_apply (const LensTokPreTokenizer *p, GArray *pieces, size_t limit,
+                                      GError **error);
+guint lens_tok_pretokenizer_count (const LensTokPreTokenizer *p);
 /* Whether decoding gives back exactly the text (no characters added, replaced or removed). */
 gboolean lens_tok_pretokenizer_lossless (const LensTokPreTokenizer *p);
 
@@ -174,6 +189,7 @@ LensTokDecoder *lens_tok_decoder_new_byte_level (void);
 void lens_tok_decoder_free (LensTokDecoder *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensTokDecoder, lens_tok_decoder_free)
 /* The bytes one token stands for on its own (a leading space kept), appended to `out`. */
+guint lens_tok_decoder_count (const LensTokDecoder *d);
 void lens_tok_decoder_token (const LensTokDecoder *d, const char *s, size_t len, GByteArray *out);
 
 G_END_DECLS

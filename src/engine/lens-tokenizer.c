@@ -540,12 +540,21 @@ finish_vocab (LensTokenizer *tok, Builder *b, GError **error)
   return TRUE;
 }
 
+/* `added` is sorted by id (added_tokens are read in id order) */
 static const LensTokAdded *
 find_added (const LensTokenizer *tok, int32_t id)
 {
-  for (guint i = 0; i < tok->n_added; i++)
-    if (tok->added[i].id == id)
-      return &tok->added[i];
+  guint lo = 0, hi = tok->n_added;
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      if (tok->added[mid].id == id)
+        return &tok->added[mid];
+      if (tok->added[mid].id < id)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
   return NULL;
 }
 
@@ -1109,6 +1118,23 @@ read_stages (LensTokenizer *tok, json_object *root, const char *file, LensTokDec
       *decoder_byte_level = json_object_object_get_ex (v, "type", &t)
                             && strcmp (json_object_get_string (t), "ByteLevel") == 0;
     }
+  struct
+  {
+    const char *name;
+    guint n;
+  } counts[] = {
+      {"normalizer", tok->normalizer ? lens_tok_normalizer_count (tok->normalizer) : 0},
+      {"pre_tokenizer", tok->pretok ? lens_tok_pretokenizer_count (tok->pretok) : 0},
+      {"decoder", *decoder ? lens_tok_decoder_count (*decoder) : 0},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    if (counts[i].n > LENS_TOK_MAX_STAGES)
+      {
+        set_error (error, LENS_ERROR_UNSUPPORTED, file,
+                   "%s has %u stages, more than the limit of %d", counts[i].name, counts[i].n,
+                   LENS_TOK_MAX_STAGES);
+        return FALSE;
+      }
   /* truncation and padding change the ids of long texts / batches: refused when set */
   static const char *const refused[] = {"truncation", "padding"};
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
@@ -1204,6 +1230,25 @@ new_from_tokenizer_json (const char *json, size_t len, const char *config_json, 
     }
   if (!read_stages (tok, root, file, &decoder, &decoder_byte_level, error))
     goto out;
+  /* as tokenizers' AddedVocabulary does, a normalized added token is matched by its own content
+   * normalized (with Lowercase, "Hi" is found as "hi" in the lowercased text) */
+  for (guint i = 0; tok->normalizer != NULL && i < tok->n_added; i++)
+    {
+      LensTokAdded *t = &tok->added[i];
+      if (!t->normalized)
+        continue;
+      g_autoptr (GString) c = g_string_new_len (t->content, (gssize) t->len);
+      if (!lens_tok_normalizer_apply (tok->normalizer, c, LENS_TOK_LIMIT (t->len)))
+        {
+          set_error (error, LENS_ERROR_FORMAT, file,
+                     "the normalizer makes added token %d more than %d times longer", t->id,
+                     LENS_TOK_GROWTH);
+          goto out;
+        }
+      g_free (t->content);
+      t->len = c->len;
+      t->content = g_string_free (g_steal_pointer (&c), FALSE);
+    }
   /* the end-of-text token: tokenizer_config.json's eos_token when given, else the usual names */
   static const char *const eos_names[] = {"<|endoftext|>", "</s>", "<|end_of_text|>"};
   for (guint i = 0; i < G_N_ELEMENTS (eos_names) && tok->eos_id < 0; i++)
@@ -1217,6 +1262,8 @@ new_from_tokenizer_json (const char *json, size_t len, const char *config_json, 
   finish_display (tok, decoder);
   tok->lossless = tok->normalizer == NULL && decoder_byte_level && tok->pretok != NULL
                   && lens_tok_pretokenizer_lossless (tok->pretok) && tok->bpe.unk_id < 0;
+  for (guint i = 0; i < tok->n_added; i++)
+    tok->lossless &= !tok->added[i].lstrip && !tok->added[i].rstrip; /* they take spaces */
   ok = TRUE;
 
 out:
@@ -1342,7 +1389,8 @@ encode_piece (const LensTokenizer *tok, GArray *pieces, const char *s, size_t n,
     return TRUE;
   LensTokPiece p = {g_memdup2 (s, n), n, offset, at_start, FALSE};
   g_array_append_val (pieces, p);
-  gboolean ok = tok->pretok == NULL || lens_tok_pretokenizer_apply (tok->pretok, pieces, error);
+  gboolean ok = tok->pretok == NULL
+                || lens_tok_pretokenizer_apply (tok->pretok, pieces, LENS_TOK_LIMIT (n), error);
   for (guint i = 0; ok && i < pieces->len; i++)
     ok = lens_tok_bpe_encode (&tok->bpe, &g_array_index (pieces, LensTokPiece, i), ids, error);
   lens_tok_pieces_clear (pieces);
@@ -1378,8 +1426,14 @@ encode_text (const LensTokenizer *tok, const char *text, size_t n, GArray *ids, 
         }
       g_string_truncate (norm, 0);
       g_string_append_len (norm, text + sg->start, (gssize) (sg->end - sg->start));
-      if (tok->normalizer != NULL)
-        lens_tok_normalizer_apply (tok->normalizer, norm);
+      if (tok->normalizer != NULL
+          && !lens_tok_normalizer_apply (tok->normalizer, norm,
+                                         LENS_TOK_LIMIT (sg->end - sg->start)))
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                       "the normalizer makes the text more than %d times longer", LENS_TOK_GROWTH);
+          return FALSE;
+        }
       g_array_set_size (segs2, 0);
       lens_tok_added_split (tok->added, tok->n_added, TRUE, norm->str, norm->len, segs2);
       for (guint j = 0; j < segs2->len; j++)
@@ -1479,7 +1533,8 @@ lens_tokenizer_pretokenize (const LensTokenizer *tok, const char *text, gssize l
       LensTokPiece p = {g_memdup2 (text, n), n, 0, TRUE, FALSE};
       g_array_append_val (pieces, p);
     }
-  if (tok->pretok != NULL && !lens_tok_pretokenizer_apply (tok->pretok, pieces, error))
+  if (tok->pretok != NULL
+      && !lens_tok_pretokenizer_apply (tok->pretok, pieces, LENS_TOK_LIMIT (n), error))
     {
       lens_tok_pieces_clear (pieces);
       return NULL;

@@ -58,7 +58,9 @@ const uint8_t *lens_tokenizer_token_bytes (const LensTokenizer *tok, int32_t id,
  * (an out-of-range id gives "<id N>"). Free with g_free. */
 char *lens_tokenizer_token_display (const LensTokenizer *tok, int32_t id);
 
-/* Decodes a sequence of ids to text (invalid UTF-8 replaced by U+FFFD). Free with g_free. */
+/* Decodes a sequence of ids to text: their token bytes one after the other (invalid UTF-8
+ * replaced by U+FFFD), so unlike Hugging Face's decode the space a Llama 2-style tokenizer puts
+ * before the first word is kept. Free with g_free. */
 char *lens_tokenizer_decode (const LensTokenizer *tok, const int32_t *ids, size_t n);
 
 /* The id of a token given by its vocabulary string (byte-to-unicode form, e.g. "ĠParis"), or -1. */

@@ -194,6 +194,81 @@ def tokenizers():
         json.dumps(tj(["%s %s" % m for m in merges]), ensure_ascii=False))
     out("tokenizer-json", "merges-pairs", json.dumps(tj([list(m) for m in merges]), ensure_ascii=False))
     out("tokenizer-json", "minimal", '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}')
+    pipeline_seeds(vocab, merges, eos)
+
+
+def pipeline_seeds(vocab, merges, eos):
+    """tokenizer.json files shaped like Llama 2, Llama 3 and Qwen, and one with every stage."""
+    added = lambda i, c, **kw: dict({"id": i, "content": c, "single_word": False, "lstrip": False,
+                                     "rstrip": False, "normalized": False, "special": True}, **kw)
+    # Llama 2 / Mistral: SentencePiece-style BPE with byte fallback
+    sp = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)] + \
+        ["▁", "a", "b", "c", "▁a", "ab", "▁ab", "é", "日"]
+    sp_vocab = {t: i for i, t in enumerate(sp)}
+    llama2 = {
+        "added_tokens": [added(0, "<unk>"), added(1, "<s>"), added(2, "</s>")],
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": "▁"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+        "pre_tokenizer": None,
+        "post_processor": {"type": "TemplateProcessing",
+                           "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                      {"Sequence": {"id": "A", "type_id": 0}}],
+                           "pair": [], "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>",
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": True, "byte_fallback": True, "vocab": sp_vocab,
+                  "merges": ["▁ a", "a b", "▁ ab"]}}
+    out("tokenizer-json", "llama2", json.dumps(llama2, ensure_ascii=False))
+    split = {"type": "Split", "pattern": {"Regex":
+             "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+             "behavior": "Isolated", "invert": False}
+    llama3 = {
+        "added_tokens": [added(eos, "<|endoftext|>")],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            split, {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+        "post_processor": {"type": "Sequence", "processors": [
+            {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+            {"type": "TemplateProcessing",
+             "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                        {"Sequence": {"id": "A", "type_id": 0}}],
+             "pair": [], "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [eos],
+                                                              "tokens": ["<|endoftext|>"]}}}]},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "ignore_merges": True, "vocab": vocab, "merges": ["%s %s" % m for m in merges]}}
+    out("tokenizer-json", "llama3", json.dumps(llama3, ensure_ascii=False))
+    qwen = dict(llama3, normalizer={"type": "NFC"}, post_processor={"type": "ByteLevel"})
+    qwen["model"] = dict(llama3["model"], ignore_merges=False, merges=[list(m) for m in merges])
+    out("tokenizer-json", "qwen", json.dumps(qwen, ensure_ascii=False))
+    # every other stage and setting, on a character vocabulary
+    chars = ["<unk>", "<m>", "##b", "a</w>"] + [chr(c) for c in range(32, 127)] + ["▁", "ab"]
+    cv = {t: i for i, t in enumerate(dict.fromkeys(chars))}
+    kitchen = {
+        "added_tokens": [added(1, "<m>", lstrip=True, rstrip=True, single_word=True, special=False,
+                               normalized=True)],
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "NFKD"}, {"type": "NFKC"}, {"type": "NFD"}, {"type": "Lowercase"},
+            {"type": "Strip", "strip_left": True, "strip_right": False},
+            {"type": "Replace", "pattern": {"Regex": "\\d+"}, "content": "#"}]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Whitespace"}, {"type": "WhitespaceSplit"}, {"type": "Punctuation", "behavior": "Contiguous"},
+            {"type": "Digits", "individual_digits": True},
+            {"type": "Split", "pattern": {"String": "x"}, "behavior": "MergedWithNext", "invert": True},
+            {"type": "Split", "pattern": {"Regex": "[\\w]"}, "behavior": "MergedWithPrevious"},
+            {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}]},
+        "post_processor": {"type": "RobertaProcessing", "sep": ["<m>", 1], "cls": ["<unk>", 0]},
+        "decoder": {"type": "Metaspace", "replacement": "▁"},
+        "model": {"type": "BPE", "dropout": 0.0, "unk_token": "<unk>", "continuing_subword_prefix": "##",
+                  "end_of_word_suffix": "</w>", "fuse_unk": False, "byte_fallback": False,
+                  "vocab": cv, "merges": ["a ##b"]}}
+    out("tokenizer-json", "every-stage", json.dumps(kitchen, ensure_ascii=False))
 
 
 def regressions():
@@ -202,6 +277,10 @@ def regressions():
     out("tokenizer-gpt2", "regress-newline-in-error", b'{"a":1,"\nab":2}\0a2}\0')
     # An empty-string token: token_bytes() returned NULL for a valid id (NULL + 0 under UBSan).
     out("tokenizer-gpt2", "regress-empty-token", b'{"":0}')
+    # A regex with a raw line break (written \n in JSON): GLib's error message quoted it raw.
+    out("tokenizer-json", "regress-regex-newline",
+        '{"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(\\n"}},'
+        '"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}')
 
 
 if __name__ == "__main__":
