@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lens-convert.h"
 #include "lens-error.h"
 #include "lens-head.h"
 #include "lens-model-private.h"

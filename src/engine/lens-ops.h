@@ -23,8 +23,6 @@ typedef struct
   int rows, cols;
 } LensMat;
 
-/* dst (n) = f32 of n elements of an F32, F16 or BF16 array (any alignment, little-endian). */
-void lens_convert_to_f32 (float *dst, const void *src, LensDType dtype, size_t n);
 /* dst (n, cols) = rows r0 .. r0 + n of m, as f32. */
 void lens_mat_rows_f32 (const LensMat *m, int r0, int n, float *dst);
 /* dst (rows, n) = columns c0 .. c0 + n of m, as f32. */
