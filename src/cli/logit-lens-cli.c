@@ -399,8 +399,8 @@ run_tokenize (const CliOptions *o, GString *out, GError **error)
   return TRUE;
 }
 
-/* Mean next-token loss over `path`, in consecutive windows of the model's context: each window
- * predicts its ids[1:] from its own prefix. */
+/* Mean next-token loss over `path`, in consecutive windows of the model's context (at most
+ * LENS_LOSS_MAX_WINDOW ids): each window predicts its ids[1:] from its own prefix. */
 static gboolean
 run_perplexity (const CliOptions *o, GString *out, GError **error)
 {

@@ -501,7 +501,9 @@ gboolean
 lens_model_mean_loss (LensModel *m, const int32_t *ids, size_t N, double *mean_loss,
                       long *n_predicted, GError **error)
 {
-  int V = m->config.vocab_size, W = m->config.n_positions;
+  /* Long-context models (131,072 for Llama 3.1) would need (W, V) logits of tens of GB; a window of
+   * 2,048 ids is as long as GPT-2's context and more than the demo model's. */
+  int V = m->config.vocab_size, W = MIN (m->config.n_positions, LENS_LOSS_MAX_WINDOW);
   size_t max_T = MIN ((size_t) W, N);
   float *logits = g_try_new (float, (max_T * V));
   if (logits == NULL)

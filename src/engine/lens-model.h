@@ -52,8 +52,10 @@ gboolean lens_model_forward (LensModel *model, const int32_t *ids, int T, float 
                              float *logits, LensCancelFunc cancel, LensProgressFunc progress,
                              gpointer user_data, GError **error);
 
-/* Mean next-token cross-entropy (nats) of ids (N) in consecutive windows of n_positions ids, each
- * window predicting its ids[1:] from its own prefix; *n_predicted receives the count. */
+/* Mean next-token cross-entropy (nats) of ids (N) in consecutive windows of the context length
+ * (at most LENS_LOSS_MAX_WINDOW ids), each window predicting its ids[1:] from its own prefix;
+ * *n_predicted receives the count. */
+#define LENS_LOSS_MAX_WINDOW 2048
 gboolean lens_model_mean_loss (LensModel *model, const int32_t *ids, size_t N, double *mean_loss,
                                long *n_predicted, GError **error);
 

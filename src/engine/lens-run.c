@@ -283,7 +283,13 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
     }
 
   /* norm_resid (R, T, C) = final norm of the residual of each kept row */
-  r->norm_resid = g_new (float, (n_cells * C));
+  r->norm_resid = g_try_new (float, (n_cells * C));
+  if (r->norm_resid == NULL)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", R,
+                   T);
+      return NULL;
+    }
   for (int i = 0; i < R; i++)
     lens_head_norm (model, residuals + (size_t) (rows[i] + 1) * TC, r->norm_resid + (size_t) i * TC,
                     T);
