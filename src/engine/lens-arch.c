@@ -75,6 +75,7 @@ read_gpt2 (json_object *root, const char *path, LensConfig *c, GError **error)
       return FALSE;
     }
 
+  c->act = LENS_ACT_GELU_TANH;
   c->attn_qkv_bias = c->attn_out_bias = c->mlp_bias = true;
   if (!lens_config_bool (root, path, NULL, "tie_word_embeddings", true, &c->tie_word_embeddings,
                          error)
@@ -103,16 +104,95 @@ require_factor (json_object *obj, const char *path, const char *where, const cha
   return TRUE;
 }
 
+/* One of longrope's factor lists: rotary_dim / 2 positive numbers. */
+static gboolean
+read_factor_list (json_object *scaling, const char *path, const char *where, const char *key, int n,
+                  double *out, GError **error)
+{
+  json_object *list;
+  if (!lens_config_field (scaling, key, &list) || list == NULL
+      || !json_object_is_type (list, json_type_array)
+      || json_object_array_length (list) != (size_t) n)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: field \"%s%s\" must be a list of %d numbers (rotary dimensions / 2)", path,
+                   where, key, n);
+      return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      json_object *v = json_object_array_get_idx (list, (size_t) i);
+      double d
+          = (json_object_is_type (v, json_type_double) || json_object_is_type (v, json_type_int))
+                ? json_object_get_double (v)
+                : NAN;
+      if (!(d > 0.0 && d < 1e6))
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                       "%s: field \"%s%s[%d]\" must be a positive number", path, where, key, i);
+          return FALSE;
+        }
+      out[i] = d;
+    }
+  return TRUE;
+}
+
+/* Phi-3's longrope (transformers' _compute_longrope_parameters): per-frequency divisors for
+ * short and long prompts, the boundary original_max_position_embeddings (top-level in Phi-3
+ * configs, else in the scaling dict), and cos/sin scaled by attention_factor, which defaults to
+ * sqrt(1 + ln(factor) / ln(original)) with factor = max_position_embeddings / original. */
+static gboolean
+read_longrope (json_object *root, json_object *scaling, const char *path, const char *where,
+               LensConfig *c, GError **error)
+{
+  LensRope *r = &c->rope;
+  int half = r->rotary_dim / 2;
+  if (half > LENS_MAX_ROPE_HALF)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
+                   "%s: longrope with %d rotary dimensions is not supported (at most %d)", path,
+                   r->rotary_dim, 2 * LENS_MAX_ROPE_HALF);
+      return FALSE;
+    }
+  if (!read_factor_list (scaling, path, where, "short_factor", half, r->short_factor, error)
+      || !read_factor_list (scaling, path, where, "long_factor", half, r->long_factor, error))
+    return FALSE;
+  gboolean top;
+  r->original_max_position_embeddings = 0;
+  if (!lens_config_int (root, path, NULL, "original_max_position_embeddings", FALSE, 1, 16 << 20,
+                        &r->original_max_position_embeddings, &top, error))
+    return FALSE;
+  if (!top
+      && !lens_config_int (scaling, path, where, "original_max_position_embeddings", TRUE, 1,
+                           16 << 20, &r->original_max_position_embeddings, NULL, error))
+    return FALSE;
+  double factor;
+  if (top)
+    factor = (double) c->n_positions / r->original_max_position_embeddings;
+  else if (!lens_config_double (scaling, path, where, "factor", 0.0, TRUE, 1e6, 1.0, &factor,
+                                error))
+    return FALSE;
+  r->factor = factor;
+  double dflt
+      = factor <= 1.0
+            ? 1.0
+            : sqrt (1.0 + log (factor) / log ((double) r->original_max_position_embeddings));
+  return lens_config_double (scaling, path, where, "attention_factor", 0.0, TRUE, 1e6, dflt,
+                             &r->attention_factor, error);
+}
+
 /* rope_theta and rope_scaling (transformers <= 4.x), or rope_parameters (newer configs, where
  * the theta lives inside). */
 static gboolean
-read_rope (json_object *root, const char *path, LensConfig *c, GError **error)
+read_rope (json_object *root, const char *path, LensConfig *c, double default_theta, GError **error)
 {
   LensRope *r = &c->rope;
   r->type = LENS_ROPE_DEFAULT;
-  r->rotary_dim = c->head_dim;
-  if (!lens_config_double (root, path, NULL, "rope_theta", 0.0, TRUE, 1e12, 10000.0, &r->theta,
-                           error))
+  if (r->rotary_dim == 0)
+    r->rotary_dim = c->head_dim;
+  r->attention_factor = 1.0;
+  if (!lens_config_double (root, path, NULL, "rope_theta", 0.0, TRUE, 1e12, default_theta,
+                           &r->theta, error))
     return FALSE;
 
   /* transformers reads rope_scaling when a config has it, else rope_parameters; the theta may
@@ -173,37 +253,97 @@ read_rope (json_object *root, const char *path, LensConfig *c, GError **error)
       return lens_config_int (scaling, path, where, "original_max_position_embeddings", FALSE, 1,
                               16 << 20, &r->original_max_position_embeddings, NULL, error);
     }
+  if (lens_config_string_is (type, type_len, "longrope"))
+    {
+      r->type = LENS_ROPE_LONGROPE;
+      return read_longrope (root, scaling, path, where, c, error);
+    }
   g_autofree char *td = lens_json_describe (type, (gssize) type_len);
   g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
-               "%s: field \"%srope_type\" %s is not supported (supported: default, linear, llama3)",
+               "%s: field \"%srope_type\" %s is not supported (supported: default, linear, llama3, "
+               "longrope)",
                path, where, td);
   return FALSE;
 }
 
-/* What LlamaConfig and its descendants share. `default_head_dim` is 0 for hidden/heads. */
+/* The defaults a family's config class gives the keys LlamaConfig's descendants share; 0 for a
+ * key that must be present. */
+typedef struct
+{
+  int n_layer, n_embd, n_head, n_kv_head, n_inner, vocab_size, n_positions;
+  int head_dim; /* 0: hidden_size / num_attention_heads */
+  bool tie;
+  double theta;
+  LensActivation act;
+} LlamaDefaults;
+
+static const LlamaDefaults llama_defaults = {.act = LENS_ACT_SILU, .theta = 10000.0};
+
+/* hidden_act / hidden_activation as ACT2FN names them. */
 static gboolean
-read_llama_common (json_object *root, const char *path, LensConfig *c, int default_head_dim,
+read_activation (json_object *root, const char *path, const char *key, LensActivation *act,
+                 GError **error)
+{
+  const char *name = NULL;
+  size_t len;
+  if (!lens_config_string (root, path, NULL, key, &name, &len, error))
+    return FALSE;
+  if (name == NULL)
+    return TRUE;
+  static const struct
+  {
+    const char *name;
+    LensActivation act;
+  } known[] = {
+      {"silu", LENS_ACT_SILU},
+      {"swish", LENS_ACT_SILU},
+      {"gelu_pytorch_tanh", LENS_ACT_GELU_TANH},
+      {"gelu_new", LENS_ACT_GELU_TANH},
+      {"gelu_fast", LENS_ACT_GELU_TANH},
+      {"gelu", LENS_ACT_GELU_ERF},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
+    if (lens_config_string_is (name, len, known[i].name))
+      {
+        *act = known[i].act;
+        return TRUE;
+      }
+  g_autofree char *shown = lens_json_describe (name, (gssize) len);
+  g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
+               "%s: %s %s is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)",
+               path, key, shown);
+  return FALSE;
+}
+
+/* An integer shape key: required when its default is 0. */
+static gboolean
+shape_key (json_object *root, const char *path, const char *key, int hi, int dflt, int *out,
+           GError **error)
+{
+  *out = dflt;
+  return lens_config_int (root, path, NULL, key, dflt == 0, 1, hi, out, NULL, error);
+}
+
+/* What LlamaConfig and its descendants share: shapes, RMSNorm eps, activation, tying, RoPE. */
+static gboolean
+read_llama_common (json_object *root, const char *path, LensConfig *c, const LlamaDefaults *d,
                    GError **error)
 {
   gboolean has_kv, has_hd;
-  if (!lens_config_int (root, path, NULL, "num_hidden_layers", TRUE, 1, LENS_MAX_LAYERS,
-                        &c->n_layer, NULL, error)
-      || !lens_config_int (root, path, NULL, "hidden_size", TRUE, 1, 65536, &c->n_embd, NULL, error)
-      || !lens_config_int (root, path, NULL, "num_attention_heads", TRUE, 1, 65536, &c->n_head,
-                           NULL, error)
+  if (!shape_key (root, path, "num_hidden_layers", LENS_MAX_LAYERS, d->n_layer, &c->n_layer, error)
+      || !shape_key (root, path, "hidden_size", 65536, d->n_embd, &c->n_embd, error)
+      || !shape_key (root, path, "num_attention_heads", 65536, d->n_head, &c->n_head, error)
       || !lens_config_int (root, path, NULL, "num_key_value_heads", FALSE, 1, 65536, &c->n_kv_head,
                            &has_kv, error)
       || !lens_config_int (root, path, NULL, "head_dim", FALSE, 1, 65536, &c->head_dim, &has_hd,
                            error)
-      || !lens_config_int (root, path, NULL, "intermediate_size", TRUE, 1, 1 << 20, &c->n_inner,
-                           NULL, error)
-      || !lens_config_int (root, path, NULL, "vocab_size", TRUE, 1, 10000000, &c->vocab_size, NULL,
-                           error)
-      || !lens_config_int (root, path, NULL, "max_position_embeddings", TRUE, 1, 16 << 20,
-                           &c->n_positions, NULL, error))
+      || !shape_key (root, path, "intermediate_size", 1 << 20, d->n_inner, &c->n_inner, error)
+      || !shape_key (root, path, "vocab_size", 10000000, d->vocab_size, &c->vocab_size, error)
+      || !shape_key (root, path, "max_position_embeddings", 16 << 20, d->n_positions,
+                     &c->n_positions, error))
     return FALSE;
   if (!has_kv)
-    c->n_kv_head = c->n_head;
+    c->n_kv_head = d->n_kv_head > 0 ? d->n_kv_head : c->n_head;
   if (c->n_head % c->n_kv_head != 0)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
@@ -213,8 +353,8 @@ read_llama_common (json_object *root, const char *path, LensConfig *c, int defau
     }
   if (!has_hd)
     {
-      if (default_head_dim > 0)
-        c->head_dim = default_head_dim;
+      if (d->head_dim > 0)
+        c->head_dim = d->head_dim;
       else if (c->n_embd % c->n_head != 0)
         {
           g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
@@ -237,21 +377,11 @@ read_llama_common (json_object *root, const char *path, LensConfig *c, int defau
                    "%s: field \"rms_norm_eps\" = %g is out of range (0..1]", path, eps);
       return FALSE;
     }
-
-  const char *act = NULL;
-  size_t act_len;
-  if (!lens_config_string (root, path, NULL, "hidden_act", &act, &act_len, error))
-    return FALSE;
-  if (act != NULL && !lens_config_string_is (act, act_len, "silu"))
-    {
-      g_autofree char *ad = lens_json_describe (act, (gssize) act_len);
-      g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
-                   "%s: hidden_act %s is not supported (supported: silu)", path, ad);
-      return FALSE;
-    }
-  return lens_config_bool (root, path, NULL, "tie_word_embeddings", false, &c->tie_word_embeddings,
-                           error)
-         && read_rope (root, path, c, error);
+  c->act = d->act;
+  return read_activation (root, path, "hidden_act", &c->act, error)
+         && lens_config_bool (root, path, NULL, "tie_word_embeddings", d->tie,
+                              &c->tie_word_embeddings, error)
+         && read_rope (root, path, c, d->theta, error);
 }
 
 /* sliding_window: an integer, or null for none; `dflt` when the key is absent. */
@@ -264,19 +394,14 @@ read_window (json_object *root, const char *path, LensConfig *c, int dflt, GErro
                           &c->sliding_window, NULL, error);
 }
 
-/* layer_types (newer configs: "full_attention" / "sliding_attention" per block), or Qwen2's
- * rule: blocks from max_window_layers on slide, when use_sliding_window is set. */
+/* layer_types (newer configs: "full_attention" / "sliding_attention" per block); without it,
+ * c->layer_sliding keeps the family's default rule, which the caller has set. */
 static gboolean
-read_layer_types (json_object *root, const char *path, LensConfig *c, int first_sliding,
-                  GError **error)
+read_layer_types (json_object *root, const char *path, LensConfig *c, GError **error)
 {
   json_object *types;
   if (!lens_config_field (root, "layer_types", &types) || types == NULL)
-    {
-      for (int l = 0; l < c->n_layer; l++)
-        c->layer_sliding[l] = c->sliding_window > 0 && l >= first_sliding;
-      return TRUE;
-    }
+    return TRUE;
   if (!json_object_is_type (types, json_type_array)
       || json_object_array_length (types) != (size_t) c->n_layer)
     {
@@ -319,7 +444,7 @@ static gboolean
 read_llama (json_object *root, const char *path, LensConfig *c, GError **error)
 {
   bool attention_bias;
-  if (!read_llama_common (root, path, c, 0, error)
+  if (!read_llama_common (root, path, c, &llama_defaults, error)
       || !lens_config_bool (root, path, NULL, "attention_bias", false, &attention_bias, error)
       || !lens_config_bool (root, path, NULL, "mlp_bias", false, &c->mlp_bias, error))
     return FALSE;
@@ -332,8 +457,12 @@ read_mistral (json_object *root, const char *path, LensConfig *c, GError **error
 {
   /* Mistral's projections never have biases; its window applies to every block, and is 4,096
    * tokens when the config does not say (MistralConfig's default). */
-  return read_llama_common (root, path, c, 0, error) && read_window (root, path, c, 4096, error)
-         && read_layer_types (root, path, c, 0, error);
+  if (!read_llama_common (root, path, c, &llama_defaults, error)
+      || !read_window (root, path, c, 4096, error))
+    return FALSE;
+  for (int l = 0; l < c->n_layer; l++)
+    c->layer_sliding[l] = c->sliding_window > 0;
+  return read_layer_types (root, path, c, error);
 }
 
 /* Qwen2 and Qwen3: the window only counts with use_sliding_window, and then only from block
@@ -350,14 +479,17 @@ read_qwen_window (json_object *root, const char *path, LensConfig *c, GError **e
     return FALSE;
   if (!use_window)
     c->sliding_window = 0;
-  return read_layer_types (root, path, c, max_window_layers, error);
+  for (int l = 0; l < c->n_layer; l++)
+    c->layer_sliding[l] = c->sliding_window > 0 && l >= max_window_layers;
+  return read_layer_types (root, path, c, error);
 }
 
 static gboolean
 read_qwen2 (json_object *root, const char *path, LensConfig *c, GError **error)
 {
   c->attn_qkv_bias = true; /* q, k and v have biases, the output projection none */
-  return read_llama_common (root, path, c, 0, error) && read_qwen_window (root, path, c, error);
+  return read_llama_common (root, path, c, &llama_defaults, error)
+         && read_qwen_window (root, path, c, error);
 }
 
 static gboolean
@@ -365,9 +497,228 @@ read_qwen3 (json_object *root, const char *path, LensConfig *c, GError **error)
 {
   bool attention_bias;
   /* Qwen3Config's head_dim defaults to 128, whatever the hidden size. */
-  if (!read_llama_common (root, path, c, 128, error)
+  static const LlamaDefaults qwen3 = {.head_dim = 128, .act = LENS_ACT_SILU, .theta = 10000.0};
+  if (!read_llama_common (root, path, c, &qwen3, error)
       || !lens_config_bool (root, path, NULL, "attention_bias", false, &attention_bias, error)
       || !read_qwen_window (root, path, c, error))
+    return FALSE;
+  c->attn_qkv_bias = c->attn_out_bias = attention_bias;
+  return TRUE;
+}
+
+/* ---- Gemma ---- */
+
+/* Gemma's twists shared by its three generations: embeddings scaled by sqrt(hidden_size), norms
+ * that scale by (1 + w) (the table row's norm_weight_offset), GeGLU with the tanh GELU. */
+static gboolean
+read_gemma_common (json_object *root, const char *path, LensConfig *c, const LlamaDefaults *d,
+                   GError **error)
+{
+  bool attention_bias;
+  if (!read_llama_common (root, path, c, d, error))
+    return FALSE;
+  /* Gemma reads hidden_activation; the first Gemma configs say "hidden_act": "gelu", which
+   * transformers overrode with the tanh GELU, so hidden_act does not count. */
+  c->act = LENS_ACT_GELU_TANH;
+  if (!read_activation (root, path, "hidden_activation", &c->act, error)
+      || !lens_config_bool (root, path, NULL, "attention_bias", false, &attention_bias, error))
+    return FALSE;
+  c->attn_qkv_bias = c->attn_out_bias = attention_bias;
+  c->embed_scale = sqrt ((double) c->n_embd);
+  return TRUE;
+}
+
+static gboolean
+read_gemma (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  static const LlamaDefaults gemma
+      = {.head_dim = 256, .tie = true, .theta = 10000.0, .act = LENS_ACT_GELU_TANH};
+  return read_gemma_common (root, path, c, &gemma, error);
+}
+
+/* query_pre_attn_scalar^-0.5 scales the scores; the soft-caps are optional (null: none). */
+static gboolean
+read_gemma_attention (json_object *root, const char *path, LensConfig *c, double attn_cap,
+                      double final_cap, GError **error)
+{
+  double scalar;
+  if (!lens_config_double (root, path, NULL, "query_pre_attn_scalar", 0.0, TRUE, 1e9, 256.0,
+                           &scalar, error))
+    return FALSE;
+  c->attn_scale = 1.0 / sqrt (scalar);
+  json_object *v;
+  c->attn_softcap = attn_cap;
+  if (lens_config_field (root, "attn_logit_softcapping", &v) && v == NULL)
+    c->attn_softcap = 0.0;
+  else if (!lens_config_double (root, path, NULL, "attn_logit_softcapping", 0.0, TRUE, 1e9,
+                                attn_cap, &c->attn_softcap, error))
+    return FALSE;
+  c->final_logit_softcap = final_cap;
+  if (lens_config_field (root, "final_logit_softcapping", &v) && v == NULL)
+    c->final_logit_softcap = 0.0;
+  else if (!lens_config_double (root, path, NULL, "final_logit_softcapping", 0.0, TRUE, 1e9,
+                                final_cap, &c->final_logit_softcap, error))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+read_gemma2 (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  static const LlamaDefaults gemma2
+      = {.head_dim = 256, .tie = true, .theta = 10000.0, .act = LENS_ACT_GELU_TANH};
+  if (!read_gemma_common (root, path, c, &gemma2, error)
+      || !read_gemma_attention (root, path, c, 50.0, 30.0, error)
+      || !read_window (root, path, c, 4096, error))
+    return FALSE;
+  /* Gemma2Config: blocks 0, 2, 4, ... slide */
+  for (int l = 0; l < c->n_layer; l++)
+    c->layer_sliding[l] = c->sliding_window > 0 && l % 2 == 0;
+  return read_layer_types (root, path, c, error);
+}
+
+/* Gemma 3's text model. Local (sliding) blocks rotate with rope_local_base_freq and no scaling,
+ * global ones with rope_theta and rope_scaling. */
+static gboolean
+read_gemma3_text (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  /* Gemma3TextConfig's defaults: a config nested in a gemma3 folder leaves most keys out */
+  static const LlamaDefaults gemma3 = {.n_layer = 26,
+                                       .n_embd = 2304,
+                                       .n_head = 8,
+                                       .n_kv_head = 4,
+                                       .n_inner = 9216,
+                                       .vocab_size = 262208,
+                                       .n_positions = 131072,
+                                       .head_dim = 256,
+                                       .tie = true,
+                                       .theta = 1000000.0,
+                                       .act = LENS_ACT_GELU_TANH};
+  int pattern = 6;
+  if (!read_gemma_common (root, path, c, &gemma3, error)
+      || !read_gemma_attention (root, path, c, 0.0, 0.0, error)
+      || !read_window (root, path, c, 4096, error)
+      || !lens_config_int (root, path, NULL, "sliding_window_pattern", FALSE, 1, LENS_MAX_LAYERS,
+                           &pattern, NULL, error))
+    return FALSE;
+  /* every pattern-th block is global, the others slide */
+  for (int l = 0; l < c->n_layer; l++)
+    c->layer_sliding[l] = c->sliding_window > 0 && (l + 1) % pattern != 0;
+  if (!read_layer_types (root, path, c, error))
+    return FALSE;
+  c->rope_local = c->rope;
+  c->rope_local.type = LENS_ROPE_DEFAULT;
+  c->has_local_rope = true;
+  return lens_config_double (root, path, NULL, "rope_local_base_freq", 0.0, TRUE, 1e12, 10000.0,
+                             &c->rope_local.theta, error);
+}
+
+/* A gemma3 folder (text and vision): the text model's config is nested in text_config. */
+static gboolean
+read_gemma3 (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  json_object *text;
+  if (!lens_config_field (root, "text_config", &text) || text == NULL
+      || !json_object_is_type (text, json_type_object))
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: field \"text_config\" must be an object (the text model's settings)", path);
+      return FALSE;
+    }
+  g_autofree char *where = g_strconcat (path, " (text_config)", NULL);
+  return read_gemma3_text (text, where, c, error);
+}
+
+/* ---- GPT-NeoX (Pythia) ---- */
+
+static gboolean
+read_gpt_neox (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  static const LlamaDefaults shape = {.act = LENS_ACT_GELU_ERF};
+  if (!shape_key (root, path, "num_hidden_layers", LENS_MAX_LAYERS, 0, &c->n_layer, error)
+      || !shape_key (root, path, "hidden_size", 65536, 0, &c->n_embd, error)
+      || !shape_key (root, path, "num_attention_heads", 65536, 0, &c->n_head, error)
+      || !shape_key (root, path, "intermediate_size", 1 << 20, 0, &c->n_inner, error)
+      || !shape_key (root, path, "vocab_size", 10000000, 0, &c->vocab_size, error)
+      || !shape_key (root, path, "max_position_embeddings", 16 << 20, 2048, &c->n_positions, error))
+    return FALSE;
+  if (c->n_embd % c->n_head != 0)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: hidden_size (%d) is not a multiple of num_attention_heads (%d)", path,
+                   c->n_embd, c->n_head);
+      return FALSE;
+    }
+  c->n_kv_head = c->n_head;
+  c->head_dim = c->n_embd / c->n_head;
+
+  double eps, pct;
+  bool bias;
+  c->act = shape.act;
+  if (!lens_config_double (root, path, NULL, "layer_norm_eps", 0.0, TRUE, 1.0, 1e-5, &eps, error)
+      || !read_activation (root, path, "hidden_act", &c->act, error)
+      || !lens_config_bool (root, path, NULL, "use_parallel_residual", true, &c->parallel_residual,
+                            error)
+      || !lens_config_bool (root, path, NULL, "tie_word_embeddings", false, &c->tie_word_embeddings,
+                            error)
+      || !lens_config_bool (root, path, NULL, "attention_bias", true, &bias, error)
+      || !lens_config_double (root, path, NULL, "rotary_pct", 0.0, TRUE, 1.0, 0.25, &pct, error)
+      || !lens_config_double (root, path, NULL, "partial_rotary_factor", 0.0, TRUE, 1.0, pct, &pct,
+                              error))
+    return FALSE;
+  c->norm_eps = (float) eps;
+  if (c->norm_eps == 0.0f)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: field \"layer_norm_eps\" = %g is out of range (0..1]", path, eps);
+      return FALSE;
+    }
+  c->attn_qkv_bias = c->attn_out_bias = bias;
+  c->mlp_bias = true;
+  /* rotary_ndims = int(head_dim * rotary_pct) */
+  c->rope.rotary_dim = (int) (c->head_dim * pct);
+  double base;
+  if (!lens_config_double (root, path, NULL, "rotary_emb_base", 0.0, TRUE, 1e12, 10000.0, &base,
+                           error))
+    return FALSE;
+  return read_rope (root, path, c, base, error);
+}
+
+/* ---- Phi-3 ---- */
+
+static gboolean
+read_phi3 (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  double factor = 1.0;
+  /* partial_rotary_factor must be known before the RoPE settings (longrope's factor lists have
+   * one entry per rotated pair) */
+  int n_embd = 0, n_head = 0, head_dim = 0;
+  gboolean has_hd;
+  if (!shape_key (root, path, "hidden_size", 65536, 0, &n_embd, error)
+      || !shape_key (root, path, "num_attention_heads", 65536, 0, &n_head, error)
+      || !lens_config_int (root, path, NULL, "head_dim", FALSE, 1, 65536, &head_dim, &has_hd, error)
+      || !lens_config_double (root, path, NULL, "partial_rotary_factor", 0.0, TRUE, 1.0, 1.0,
+                              &factor, error))
+    return FALSE;
+  if (!has_hd)
+    head_dim = n_embd / n_head;
+  c->rope.rotary_dim = (int) (head_dim * factor);
+  static const LlamaDefaults phi3 = {.n_positions = 4096, .act = LENS_ACT_SILU, .theta = 10000.0};
+  if (!read_llama_common (root, path, c, &phi3, error) || !read_window (root, path, c, 0, error))
+    return FALSE;
+  for (int l = 0; l < c->n_layer; l++)
+    c->layer_sliding[l] = c->sliding_window > 0;
+  return read_layer_types (root, path, c, error);
+}
+
+/* ---- OLMo 2 ---- */
+
+static gboolean
+read_olmo2 (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  bool attention_bias;
+  if (!read_llama_common (root, path, c, &llama_defaults, error)
+      || !lens_config_bool (root, path, NULL, "attention_bias", false, &attention_bias, error))
     return FALSE;
   c->attn_qkv_bias = c->attn_out_bias = attention_bias;
   return TRUE;
@@ -396,18 +747,45 @@ read_qwen3 (json_object *root, const char *path, LensConfig *c, GError **error)
 #define LLAMA_ROW(type, reader, ...)                                                               \
   {                                                                                                \
     .model_type = type, .read_hparams = reader, .norm = LENS_NORM_RMS, .pos = LENS_POS_ROPE,       \
-    .mlp = LENS_MLP_SWIGLU, .layout = LENS_LAYOUT_OUT_IN, .prefixes = {"", NULL},                  \
+    .mlp = LENS_MLP_GATED, .layout = LENS_LAYOUT_OUT_IN, .prefixes = {"", NULL},                   \
     .tok_embd = "model.embed_tokens.weight", .final_norm_w = "model.norm.weight",                  \
     .lm_head = "lm_head.weight", .block = {LLAMA_BLOCK_NAMES, __VA_ARGS__},                        \
   }
 
+/* Gemma: Llama's names, (1 + w) norms; Gemma 2 and 3 add the norms around each sub-layer (their
+ * post_attention_layernorm normalises the attention output, unlike Llama's). */
+#define GEMMA_ROW(type, reader, prefix, ...)                                                       \
+  {                                                                                                \
+    .model_type = type, .read_hparams = reader, .norm = LENS_NORM_RMS, .pos = LENS_POS_ROPE,       \
+    .mlp = LENS_MLP_GATED, .layout = LENS_LAYOUT_OUT_IN, .norm_weight_offset = 1.0f,               \
+    .prefixes = {"", prefix, NULL}, .tok_embd = "model.embed_tokens.weight",                       \
+    .final_norm_w = "model.norm.weight", .lm_head = "lm_head.weight",                              \
+    .block = {LLAMA_BLOCK_NAMES, __VA_ARGS__},                                                     \
+  }
+
+#define GEMMA2_NORMS                                                                               \
+  [LENS_BT_ATTN_POST_NORM_W] = "model.layers.%d.post_attention_layernorm.weight",                  \
+  [LENS_BT_MLP_NORM_W] = "model.layers.%d.pre_feedforward_layernorm.weight",                       \
+  [LENS_BT_MLP_POST_NORM_W] = "model.layers.%d.post_feedforward_layernorm.weight"
+
+#define QK_NORMS                                                                                   \
+  [LENS_BT_Q_NORM_W] = "model.layers.%d.self_attn.q_norm.weight",                                  \
+  [LENS_BT_K_NORM_W] = "model.layers.%d.self_attn.k_norm.weight"
+
+/* Rows start from a family's names and override a few (Gemma 2's norms): later designated
+ * initialisers win, as intended here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Winitializer-overrides"
+#endif
 static const LensArch arch_table[] = {
     {
         .model_type = "gpt2",
         .read_hparams = read_gpt2,
         .norm = LENS_NORM_LAYER,
         .pos = LENS_POS_LEARNED,
-        .mlp = LENS_MLP_GELU_TANH,
+        .mlp = LENS_MLP_PLAIN,
         .layout = LENS_LAYOUT_IN_OUT,
         .prefixes = {"", "transformer.", NULL},
         .tok_embd = "wte.weight",
@@ -434,9 +812,97 @@ static const LensArch arch_table[] = {
     LLAMA_ROW ("llama", read_llama),
     LLAMA_ROW ("mistral", read_mistral),
     LLAMA_ROW ("qwen2", read_qwen2),
-    LLAMA_ROW ("qwen3", read_qwen3, [LENS_BT_Q_NORM_W] = "model.layers.%d.self_attn.q_norm.weight",
-               [LENS_BT_K_NORM_W] = "model.layers.%d.self_attn.k_norm.weight"),
+    LLAMA_ROW ("qwen3", read_qwen3, QK_NORMS),
+    GEMMA_ROW ("gemma", read_gemma, NULL),
+    GEMMA_ROW ("gemma2", read_gemma2, NULL, GEMMA2_NORMS),
+    GEMMA_ROW ("gemma3_text", read_gemma3_text, NULL, GEMMA2_NORMS, QK_NORMS),
+    /* the text model of a gemma3 (text + vision) checkpoint, saved under language_model. */
+    GEMMA_ROW ("gemma3", read_gemma3, "language_model.", GEMMA2_NORMS, QK_NORMS),
+    {
+        .model_type = "gpt_neox",
+        .read_hparams = read_gpt_neox,
+        .norm = LENS_NORM_LAYER,
+        .pos = LENS_POS_ROPE,
+        .mlp = LENS_MLP_PLAIN,
+        .layout = LENS_LAYOUT_OUT_IN,
+        .qkv_order = LENS_QKV_PER_HEAD,
+        .prefixes = {"", NULL},
+        .tok_embd = "gpt_neox.embed_in.weight",
+        .final_norm_w = "gpt_neox.final_layer_norm.weight",
+        .final_norm_b = "gpt_neox.final_layer_norm.bias",
+        .lm_head = "embed_out.weight",
+        .block =
+            {
+                [LENS_BT_ATTN_NORM_W] = "gpt_neox.layers.%d.input_layernorm.weight",
+                [LENS_BT_ATTN_NORM_B] = "gpt_neox.layers.%d.input_layernorm.bias",
+                [LENS_BT_QKV_W] = "gpt_neox.layers.%d.attention.query_key_value.weight",
+                [LENS_BT_QKV_B] = "gpt_neox.layers.%d.attention.query_key_value.bias",
+                [LENS_BT_O_W] = "gpt_neox.layers.%d.attention.dense.weight",
+                [LENS_BT_O_B] = "gpt_neox.layers.%d.attention.dense.bias",
+                [LENS_BT_MLP_NORM_W] = "gpt_neox.layers.%d.post_attention_layernorm.weight",
+                [LENS_BT_MLP_NORM_B] = "gpt_neox.layers.%d.post_attention_layernorm.bias",
+                [LENS_BT_UP_W] = "gpt_neox.layers.%d.mlp.dense_h_to_4h.weight",
+                [LENS_BT_UP_B] = "gpt_neox.layers.%d.mlp.dense_h_to_4h.bias",
+                [LENS_BT_DOWN_W] = "gpt_neox.layers.%d.mlp.dense_4h_to_h.weight",
+                [LENS_BT_DOWN_B] = "gpt_neox.layers.%d.mlp.dense_4h_to_h.bias",
+            },
+    },
+    {
+        .model_type = "phi3",
+        .read_hparams = read_phi3,
+        .norm = LENS_NORM_RMS,
+        .pos = LENS_POS_ROPE,
+        .mlp = LENS_MLP_GATED,
+        .layout = LENS_LAYOUT_OUT_IN,
+        .prefixes = {"", NULL},
+        .tok_embd = "model.embed_tokens.weight",
+        .final_norm_w = "model.norm.weight",
+        .lm_head = "lm_head.weight",
+        .block =
+            {
+                [LENS_BT_ATTN_NORM_W] = "model.layers.%d.input_layernorm.weight",
+                [LENS_BT_QKV_W] = "model.layers.%d.self_attn.qkv_proj.weight",
+                [LENS_BT_QKV_B] = "model.layers.%d.self_attn.qkv_proj.bias",
+                [LENS_BT_O_W] = "model.layers.%d.self_attn.o_proj.weight",
+                [LENS_BT_O_B] = "model.layers.%d.self_attn.o_proj.bias",
+                [LENS_BT_MLP_NORM_W] = "model.layers.%d.post_attention_layernorm.weight",
+                [LENS_BT_GATE_UP_W] = "model.layers.%d.mlp.gate_up_proj.weight",
+                [LENS_BT_DOWN_W] = "model.layers.%d.mlp.down_proj.weight",
+            },
+    },
+    {
+        .model_type = "olmo2",
+        .read_hparams = read_olmo2,
+        .norm = LENS_NORM_RMS,
+        .pos = LENS_POS_ROPE,
+        .mlp = LENS_MLP_GATED,
+        .layout = LENS_LAYOUT_OUT_IN,
+        .qk_norm_whole = TRUE,
+        .prefixes = {"", NULL},
+        .tok_embd = "model.embed_tokens.weight",
+        .final_norm_w = "model.norm.weight",
+        .lm_head = "lm_head.weight",
+        /* post-norm: no norm before the sub-layers, one after each */
+        .block =
+            {
+                [LENS_BT_Q_W] = "model.layers.%d.self_attn.q_proj.weight",
+                [LENS_BT_Q_B] = "model.layers.%d.self_attn.q_proj.bias",
+                [LENS_BT_K_W] = "model.layers.%d.self_attn.k_proj.weight",
+                [LENS_BT_K_B] = "model.layers.%d.self_attn.k_proj.bias",
+                [LENS_BT_V_W] = "model.layers.%d.self_attn.v_proj.weight",
+                [LENS_BT_V_B] = "model.layers.%d.self_attn.v_proj.bias",
+                [LENS_BT_O_W] = "model.layers.%d.self_attn.o_proj.weight",
+                [LENS_BT_O_B] = "model.layers.%d.self_attn.o_proj.bias",
+                QK_NORMS,
+                [LENS_BT_ATTN_POST_NORM_W] = "model.layers.%d.post_attention_layernorm.weight",
+                [LENS_BT_GATE_W] = "model.layers.%d.mlp.gate_proj.weight",
+                [LENS_BT_UP_W] = "model.layers.%d.mlp.up_proj.weight",
+                [LENS_BT_DOWN_W] = "model.layers.%d.mlp.down_proj.weight",
+                [LENS_BT_MLP_POST_NORM_W] = "model.layers.%d.post_feedforward_layernorm.weight",
+            },
+    },
 };
+#pragma GCC diagnostic pop
 
 const LensArch *
 lens_arch_find (const char *model_type, size_t len)

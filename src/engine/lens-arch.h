@@ -28,9 +28,16 @@ typedef enum
 
 typedef enum
 {
-  LENS_MLP_GELU_TANH, /* down(gelu_tanh(up(x))) */
-  LENS_MLP_SWIGLU,    /* down(silu(gate(x)) * up(x)) */
+  LENS_MLP_PLAIN, /* down(act(up(x))) */
+  LENS_MLP_GATED, /* down(act(gate(x)) * up(x)): SwiGLU, GeGLU */
 } LensMlpKind;
+
+/* How a fused q|k|v projection orders its outputs. */
+typedef enum
+{
+  LENS_QKV_BLOCKS,   /* all query heads, then all key heads, then all value heads */
+  LENS_QKV_PER_HEAD, /* q, k, v of head 0, then of head 1, ... (GPT-NeoX) */
+} LensQkvOrder;
 
 /* How a projection's weight is stored. */
 typedef enum
@@ -53,18 +60,21 @@ typedef enum
   LENS_BT_K_B,
   LENS_BT_V_W,
   LENS_BT_V_B,
-  LENS_BT_Q_NORM_W, /* per-head norm of q before RoPE */
+  LENS_BT_Q_NORM_W, /* norm of q before RoPE: per head, or of the whole projection */
   LENS_BT_K_NORM_W,
   LENS_BT_O_W,
   LENS_BT_O_B,
+  LENS_BT_ATTN_POST_NORM_W, /* norm of the attention output before the residual add */
   LENS_BT_MLP_NORM_W,
   LENS_BT_MLP_NORM_B,
   LENS_BT_GATE_W,
   LENS_BT_GATE_B,
+  LENS_BT_GATE_UP_W, /* fused gate|up projection (Phi-3) */
   LENS_BT_UP_W,
   LENS_BT_UP_B,
   LENS_BT_DOWN_W,
   LENS_BT_DOWN_B,
+  LENS_BT_MLP_POST_NORM_W, /* norm of the MLP output before the residual add */
   LENS_BT_N_ROLES
 } LensBlockTensor;
 
@@ -80,9 +90,12 @@ struct LensArch
   LensPosKind pos;
   LensMlpKind mlp;
   LensLayout layout;
+  LensQkvOrder qkv_order;
+  float norm_weight_offset; /* Gemma's norms scale by (1 + w): 1, else 0 */
+  gboolean qk_norm_whole;   /* q/k norms over the whole projection (OLMo 2), not per head */
   /* Tensor names. Every name may carry one of `prefixes` in front (GPT-2 checkpoints come with
    * and without "transformer."). Block names are printf templates with one %d, the block. */
-  const char *prefixes[3]; /* NULL-terminated; "" first */
+  const char *prefixes[4]; /* NULL-terminated; "" first */
   const char *tok_embd;    /* (V, C) */
   const char *pos_embd;    /* (n_positions, C), learned positions only */
   const char *final_norm_w, *final_norm_b;

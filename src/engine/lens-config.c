@@ -248,6 +248,7 @@ lens_config_parse (const char *json, size_t len, const char *path, LensConfig *o
   if (dtype != NULL && dtype_len == strlen (dtype))
     g_strlcpy (c->torch_dtype, dtype, sizeof c->torch_dtype);
 
+  c->embed_scale = 1.0; /* the other neutral defaults are 0: none */
   if (!c->arch->read_hparams (root, path, c, error) || !check_shapes (c, path, error))
     goto out;
   *out = *c;

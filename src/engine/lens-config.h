@@ -17,10 +17,22 @@ typedef struct LensArch LensArch;
 
 typedef enum
 {
-  LENS_ROPE_DEFAULT, /* inv_freq_i = theta^(-2i/d) */
-  LENS_ROPE_LINEAR,  /* inv_freq / factor */
-  LENS_ROPE_LLAMA3,  /* Llama 3.1's smooth low/high-frequency rescaling */
+  LENS_ROPE_DEFAULT,  /* inv_freq_i = theta^(-2i/d) */
+  LENS_ROPE_LINEAR,   /* inv_freq / factor */
+  LENS_ROPE_LLAMA3,   /* Llama 3.1's smooth low/high-frequency rescaling */
+  LENS_ROPE_LONGROPE, /* Phi-3's per-frequency factors, short or long by prompt length */
 } LensRopeType;
+
+/* Frequencies of a head (rotary_dim / 2) that LensRope can carry factors for. */
+#define LENS_MAX_ROPE_HALF 512
+
+/* The activation of the MLP (of the gate, in gated MLPs). */
+typedef enum
+{
+  LENS_ACT_SILU,
+  LENS_ACT_GELU_TANH, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+  LENS_ACT_GELU_ERF,  /* 0.5 x (1 + erf(x / sqrt 2)) */
+} LensActivation;
 
 typedef struct
 {
@@ -30,7 +42,12 @@ typedef struct
   double low_freq_factor;               /* llama3 */
   double high_freq_factor;              /* llama3 */
   int original_max_position_embeddings; /* llama3 */
-  int rotary_dim;                       /* dimensions rotated per head (= head_dim) */
+  int rotary_dim;                       /* dimensions rotated per head (<= head_dim) */
+  /* longrope: per-frequency divisors for prompts up to original_max_position_embeddings (short)
+   * and beyond (long), and the factor cos and sin are scaled by */
+  double short_factor[LENS_MAX_ROPE_HALF];
+  double long_factor[LENS_MAX_ROPE_HALF];
+  double attention_factor;
 } LensRope;
 
 typedef struct
@@ -50,8 +67,15 @@ typedef struct
   bool attn_qkv_bias; /* q, k, v projections have biases */
   bool attn_out_bias; /* the output projection has a bias */
   bool mlp_bias;
+  LensActivation act;
+  bool parallel_residual; /* x + attn(norm_1 x) + mlp(norm_2 x) (GPT-NeoX) */
+  double embed_scale;     /* token embeddings are multiplied by this (Gemma: sqrt(C)); 1 = none */
+  double attn_scale;      /* factor of q . k; 0 = 1 / sqrt(head_dim) */
+  double attn_softcap;    /* attention scores -> cap tanh(scores / cap); 0 = none */
   double final_logit_softcap; /* logits -> cap tanh(logits / cap) after the unembedding; 0 = none */
   LensRope rope;              /* for position kind RoPE */
+  LensRope rope_local;        /* the sliding layers' RoPE when has_local_rope (Gemma 3) */
+  bool has_local_rope;
   int sliding_window; /* tokens a query sees (itself included) on sliding layers; 0 = none */
   /* Per block: whether it uses the sliding window. */
   bool layer_sliding[LENS_MAX_LAYERS];

@@ -18,10 +18,13 @@ typedef struct
   float *att;    /* (T, NH * hd) attention output before the output projection */
   float *att_sc; /* attention scores, lens_attention_scratch_floats (T) */
   float *proj;   /* (T, C) output of a projection */
+  float *proj2;  /* (T, C) the MLP's output beside the attention's (parallel residual) */
   float *up;     /* (T, F) */
-  float *gate;   /* (T, F), gated MLPs only */
+  float *gate;   /* (T, F), or (T, 2F) gate | up when fused; gated MLPs only */
   float *cos_t;  /* (T, rot / 2) RoPE tables */
   float *sin_t;
+  float *cos_local; /* (T, rot / 2) the sliding blocks' RoPE tables (Gemma 3) */
+  float *sin_local;
   float *tiles; /* per-thread scratch of weights converted tile by tile */
 } LensActivations;
 
@@ -50,14 +53,17 @@ activations_alloc (const LensConfig *c, int T, LensActivations *a, GError **erro
   a->att = g_try_new (float, ((size_t) T * c->n_head * c->head_dim));
   a->att_sc = g_try_new (float, lens_attention_scratch_floats (T));
   a->proj = g_try_new (float, TC);
+  a->proj2 = g_try_new (float, TC);
   a->up = g_try_new (float, TF);
-  a->gate = c->arch->mlp == LENS_MLP_SWIGLU ? g_try_new (float, TF) : g_new (float, 1);
+  a->gate = c->arch->mlp == LENS_MLP_GATED ? g_try_new (float, 2 * TF) : g_new (float, 1);
   a->cos_t = g_try_new (float, ((size_t) T * half));
   a->sin_t = g_try_new (float, ((size_t) T * half));
+  a->cos_local = g_try_new (float, ((size_t) T * half));
+  a->sin_local = g_try_new (float, ((size_t) T * half));
   a->tiles
       = g_try_new (float, ((size_t) omp_get_max_threads () * lens_linear_scratch_floats (max_in)));
-  if (a->x && a->ln && a->qkv && a->att && a->att_sc && a->proj && a->up && a->gate && a->cos_t
-      && a->sin_t && a->tiles)
+  if (a->x && a->ln && a->qkv && a->att && a->att_sc && a->proj && a->proj2 && a->up && a->gate
+      && a->cos_t && a->sin_t && a->cos_local && a->sin_local && a->tiles)
     return TRUE;
   activations_free (a);
   g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for the activations of %d tokens",
@@ -87,15 +93,20 @@ check_cancel (LensCancelFunc cancel, gpointer user_data, GError **error)
   return TRUE;
 }
 
-/* x (T, C) = tok_embd[ids] (+ pos_embd[0..T) for learned positions) */
+/* x (T, C) = tok_embd[ids] * embed_scale (+ pos_embd[0..T) for learned positions) */
 static void
 embed_forward (const LensModel *m, const int32_t *ids, int T, float *x, float *row)
 {
   int C = m->config.n_embd;
+  /* Gemma's sqrt(hidden_size), as a float32 factor */
+  float scale = (float) m->config.embed_scale;
   for (int t = 0; t < T; t++)
     {
       float *xt = x + (size_t) t * C;
       lens_mat_rows_f32 (&m->tok_embd, ids[t], 1, xt);
+      if (scale != 1.0f)
+        for (int i = 0; i < C; i++)
+          xt[i] *= scale;
       if (m->config.arch->pos == LENS_POS_LEARNED)
         {
           lens_mat_rows_f32 (&m->pos_embd, t, 1, row);
@@ -105,79 +116,180 @@ embed_forward (const LensModel *m, const int32_t *ids, int T, float *x, float *r
     }
 }
 
-/* qkv (T, QKV) = the q, k and v projections of ln (T, C), with the per-head q/k norms and RoPE
- * applied to q and k. */
+/* GPT-NeoX's fused projection gives each head's q, k, v side by side; the attention wants all
+ * queries, then all keys, then all values. Reorders every row of qkv (T, 3 NH hd) in place. */
 static void
-qkv_forward (const LensModel *m, const LensBlockWeights *b, LensActivations *a, int T)
+qkv_heads_to_blocks (float *qkv, int T, int NH, int hd, float *row)
 {
-  const LensConfig *c = &m->config;
-  int hd = c->head_dim, Q = c->n_head * hd, KV = c->n_kv_head * hd, QKV = Q + 2 * KV;
-
-  if (b->qkv.data != NULL)
-    lens_linear_forward (a->qkv, QKV, a->ln, T, &b->qkv, b->qkv_b.data, a->tiles);
-  else
+  int QKV = 3 * NH * hd;
+  for (int t = 0; t < T; t++)
     {
-      lens_linear_forward (a->qkv, QKV, a->ln, T, &b->q, b->q_b.data, a->tiles);
-      lens_linear_forward (a->qkv + Q, QKV, a->ln, T, &b->k, b->k_b.data, a->tiles);
-      lens_linear_forward (a->qkv + Q + KV, QKV, a->ln, T, &b->v, b->v_b.data, a->tiles);
-    }
-  if (b->q_norm_w.data != NULL)
-    for (int t = 0; t < T; t++)
-      {
-        float *row = a->qkv + (size_t) t * QKV;
-        lens_rmsnorm_forward (row, row, b->q_norm_w.data, c->n_head, hd, c->norm_eps);
-        lens_rmsnorm_forward (row + Q, row + Q, b->k_norm_w.data, c->n_kv_head, hd, c->norm_eps);
-      }
-  if (c->arch->pos == LENS_POS_ROPE)
-    {
-      int rot = c->rope.rotary_dim;
-      lens_rope_apply (a->qkv, QKV, T, c->n_head, hd, rot, a->cos_t, a->sin_t);
-      lens_rope_apply (a->qkv + Q, QKV, T, c->n_kv_head, hd, rot, a->cos_t, a->sin_t);
+      float *r = qkv + (size_t) t * QKV;
+      memcpy (row, r, sizeof (float) * (size_t) QKV);
+      for (int h = 0; h < NH; h++)
+        for (int j = 0; j < 3; j++)
+          memcpy (r + ((size_t) j * NH + h) * hd, row + ((size_t) h * 3 + j) * hd,
+                  sizeof (float) * (size_t) hd);
     }
 }
 
-/* x (T, C) += attn(norm_1(x)) */
+/* qkv (T, QKV) = the q, k and v projections of `in` (T, C), with the q/k norms and RoPE applied
+ * to q and k. */
 static void
-attention_forward (const LensModel *m, int l, LensActivations *a, int T)
+qkv_forward (const LensModel *m, int l, const float *in, LensActivations *a, int T)
+{
+  const LensConfig *c = &m->config;
+  const LensBlockWeights *b = &m->blocks[l];
+  int hd = c->head_dim, Q = c->n_head * hd, KV = c->n_kv_head * hd, QKV = Q + 2 * KV;
+
+  if (b->qkv.data != NULL)
+    {
+      lens_linear_forward (a->qkv, QKV, in, T, &b->qkv, b->qkv_b.data, a->tiles);
+      if (c->arch->qkv_order == LENS_QKV_PER_HEAD)
+        qkv_heads_to_blocks (a->qkv, T, c->n_head, hd, a->tiles);
+    }
+  else
+    {
+      lens_linear_forward (a->qkv, QKV, in, T, &b->q, b->q_b.data, a->tiles);
+      lens_linear_forward (a->qkv + Q, QKV, in, T, &b->k, b->k_b.data, a->tiles);
+      lens_linear_forward (a->qkv + Q + KV, QKV, in, T, &b->v, b->v_b.data, a->tiles);
+    }
+  if (b->q_norm_w.data != NULL)
+    {
+      /* per head (Qwen3, Gemma 3), or over the whole projection before the split (OLMo 2) */
+      gboolean whole = c->arch->qk_norm_whole;
+      for (int t = 0; t < T; t++)
+        {
+          float *row = a->qkv + (size_t) t * QKV;
+          lens_rmsnorm_forward (row, row, b->q_norm_w.data, whole ? 1 : c->n_head, whole ? Q : hd,
+                                c->norm_eps);
+          lens_rmsnorm_forward (row + Q, row + Q, b->k_norm_w.data, whole ? 1 : c->n_kv_head,
+                                whole ? KV : hd, c->norm_eps);
+        }
+    }
+  if (c->arch->pos == LENS_POS_ROPE)
+    {
+      gboolean local = c->has_local_rope && c->layer_sliding[l];
+      const float *cos_t = local ? a->cos_local : a->cos_t,
+                  *sin_t = local ? a->sin_local : a->sin_t;
+      int rot = local ? c->rope_local.rotary_dim : c->rope.rotary_dim;
+      lens_rope_apply (a->qkv, QKV, T, c->n_head, hd, rot, cos_t, sin_t);
+      lens_rope_apply (a->qkv + Q, QKV, T, c->n_kv_head, hd, rot, cos_t, sin_t);
+    }
+}
+
+/* out (T, C) = attn(in (T, C)), then the family's norm of it when it has one */
+static void
+attention_forward (const LensModel *m, int l, const float *in, float *out, LensActivations *a,
+                   int T)
 {
   const LensConfig *c = &m->config;
   const LensBlockWeights *b = &m->blocks[l];
   int C = c->n_embd, hd = c->head_dim;
   int QKV = (c->n_head + 2 * c->n_kv_head) * hd;
   int window = c->layer_sliding[l] ? c->sliding_window : 0;
+  double scale = c->attn_scale > 0.0 ? c->attn_scale : 1.0 / sqrt ((double) hd);
 
-  lens_model_norm (m, &b->attn_norm_w, &b->attn_norm_b, a->x, a->ln, T);
-  qkv_forward (m, b, a, T);
+  qkv_forward (m, l, in, a, T);
   lens_attention_forward (a->att, a->qkv, QKV, a->att_sc, T, c->n_head, c->n_kv_head, hd, window,
-                          (float) (1.0 / sqrt ((double) hd)));
-  lens_linear_forward (a->proj, C, a->att, T, &b->o, b->o_b.data, a->tiles);
-  lens_residual_add (a->x, a->proj, (size_t) T * C);
+                          (float) scale, (float) c->attn_softcap);
+  lens_linear_forward (out, C, a->att, T, &b->o, b->o_b.data, a->tiles);
+  if (b->attn_post_norm_w.data != NULL)
+    lens_model_norm (m, &b->attn_post_norm_w, &(LensVec){0}, out, out, T);
 }
 
-/* x (T, C) += mlp(norm_2(x)) */
+/* out (T, C) = mlp(in (T, C)), then the family's norm of it when it has one */
 static void
-mlp_forward (const LensModel *m, int l, LensActivations *a, int T)
+mlp_forward (const LensModel *m, int l, const float *in, float *out, LensActivations *a, int T)
 {
   const LensConfig *c = &m->config;
   const LensBlockWeights *b = &m->blocks[l];
   int C = c->n_embd, F = c->n_inner;
   float *act = a->up;
 
-  lens_model_norm (m, &b->mlp_norm_w, &b->mlp_norm_b, a->x, a->ln, T);
-  lens_linear_forward (a->up, F, a->ln, T, &b->up, b->up_b.data, a->tiles);
   switch (c->arch->mlp)
     {
-    case LENS_MLP_GELU_TANH:
-      lens_gelu_new_forward (a->up, (size_t) T * F);
+    case LENS_MLP_PLAIN:
+      lens_linear_forward (a->up, F, in, T, &b->up, b->up_b.data, a->tiles);
+      lens_activation_forward (a->up, (size_t) T * F, c->act);
       break;
-    case LENS_MLP_SWIGLU:
-      lens_linear_forward (a->gate, F, a->ln, T, &b->gate, b->gate_b.data, a->tiles);
-      lens_swiglu_forward (a->gate, a->up, (size_t) T * F);
-      act = a->gate;
+    case LENS_MLP_GATED:
+      if (b->gate_up.data != NULL)
+        {
+          /* gate | up (T, 2F) in one GEMM */
+          lens_linear_forward (a->gate, 2 * F, in, T, &b->gate_up, NULL, a->tiles);
+          lens_glu_forward (a->up, a->gate, 2 * F, a->gate + F, 2 * F, T, F, c->act);
+        }
+      else
+        {
+          lens_linear_forward (a->up, F, in, T, &b->up, b->up_b.data, a->tiles);
+          lens_linear_forward (a->gate, F, in, T, &b->gate, b->gate_b.data, a->tiles);
+          lens_glu_forward (a->up, a->gate, F, a->up, F, T, F, c->act);
+        }
       break;
     }
-  lens_linear_forward (a->proj, C, act, T, &b->down, b->down_b.data, a->tiles);
-  lens_residual_add (a->x, a->proj, (size_t) T * C);
+  lens_linear_forward (out, C, act, T, &b->down, b->down_b.data, a->tiles);
+  if (b->mlp_post_norm_w.data != NULL)
+    lens_model_norm (m, &b->mlp_post_norm_w, &(LensVec){0}, out, out, T);
+}
+
+/* One block, in the layout its family has: pre-norm (x += attn(norm x); x += mlp(norm x)),
+ * with norms around the sub-layers (Gemma 2/3), post-norm only (OLMo 2: the norms absent), or
+ * parallel (GPT-NeoX: x += attn(norm_1 x) + mlp(norm_2 x)). */
+static void
+block_forward (const LensModel *m, int l, LensActivations *a, int T)
+{
+  const LensConfig *c = &m->config;
+  const LensBlockWeights *b = &m->blocks[l];
+  size_t TC = (size_t) T * c->n_embd;
+
+  const float *attn_in = a->x;
+  if (b->attn_norm_w.data != NULL)
+    {
+      lens_model_norm (m, &b->attn_norm_w, &b->attn_norm_b, a->x, a->ln, T);
+      attn_in = a->ln;
+    }
+  attention_forward (m, l, attn_in, a->proj, a, T);
+
+  if (c->parallel_residual)
+    {
+      lens_model_norm (m, &b->mlp_norm_w, &b->mlp_norm_b, a->x, a->ln, T);
+      mlp_forward (m, l, a->ln, a->proj2, a, T);
+      lens_residual_add (a->x, a->proj, TC);
+      lens_residual_add (a->x, a->proj2, TC);
+      return;
+    }
+  lens_residual_add (a->x, a->proj, TC);
+  const float *mlp_in = a->x;
+  if (b->mlp_norm_w.data != NULL)
+    {
+      lens_model_norm (m, &b->mlp_norm_w, &b->mlp_norm_b, a->x, a->ln, T);
+      mlp_in = a->ln;
+    }
+  mlp_forward (m, l, mlp_in, a->proj, a, T);
+  lens_residual_add (a->x, a->proj, TC);
+}
+
+/* The RoPE tables of positions 0 .. T - 1: longrope takes its long factors for prompts longer
+ * than the original context, and scales cos and sin by its attention factor. */
+static void
+rope_tables (const LensModel *m, int T, LensActivations *a)
+{
+  const LensConfig *c = &m->config;
+  const LensRope *r = &c->rope;
+  const double *inv_freq = m->rope_inv_freq;
+  if (r->type == LENS_ROPE_LONGROPE && T > r->original_max_position_embeddings)
+    inv_freq = m->rope_inv_freq_long;
+  lens_rope_table (inv_freq, r->rotary_dim, 0, T, a->cos_t, a->sin_t);
+  if (r->attention_factor != 1.0)
+    for (size_t i = 0; i < (size_t) T * (r->rotary_dim / 2); i++)
+      {
+        a->cos_t[i] = (float) (a->cos_t[i] * r->attention_factor);
+        a->sin_t[i] = (float) (a->sin_t[i] * r->attention_factor);
+      }
+  if (c->has_local_rope)
+    lens_rope_table (m->rope_local_inv_freq, c->rope_local.rotary_dim, 0, T, a->cos_local,
+                     a->sin_local);
 }
 
 gboolean
@@ -213,14 +325,13 @@ lens_forward_run (LensModel *m, const int32_t *ids, int T, float *residuals, flo
   if (residuals != NULL)
     memcpy (residuals, a.x, TC * sizeof (float));
   if (c->arch->pos == LENS_POS_ROPE)
-    lens_rope_table (m->rope_inv_freq, c->rope.rotary_dim, 0, T, a.cos_t, a.sin_t);
+    rope_tables (m, T, &a);
 
   for (int l = 0; l < L; l++)
     {
       if (!check_cancel (cancel, user_data, error))
         goto out;
-      attention_forward (m, l, &a, T);
-      mlp_forward (m, l, &a, T);
+      block_forward (m, l, &a, T);
       if (residuals != NULL)
         memcpy (residuals + (size_t) (l + 1) * TC, a.x, TC * sizeof (float));
       if (progress != NULL)

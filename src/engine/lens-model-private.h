@@ -26,12 +26,15 @@ typedef struct
   LensVec qkv_b;
   LensMat q, k, v;
   LensVec q_b, k_b, v_b;
-  LensVec q_norm_w, k_norm_w; /* (hd) per-head norms */
+  LensVec q_norm_w, k_norm_w; /* (hd) per-head norms, or (NH hd), (NKV hd) whole-projection */
   LensMat o;
   LensVec o_b;
+  LensVec attn_post_norm_w; /* norm of the attention output (Gemma 2/3, OLMo 2) */
   LensVec mlp_norm_w, mlp_norm_b;
   LensMat gate, up, down; /* gate only in gated MLPs */
+  LensMat gate_up;        /* gate | up fused (Phi-3), instead of gate and up */
   LensVec gate_b, up_b, down_b;
+  LensVec mlp_post_norm_w; /* norm of the MLP output (Gemma 2/3, OLMo 2) */
 } LensBlockWeights;
 
 struct LensModel
@@ -50,8 +53,10 @@ struct LensModel
   LensMat pos_embd;         /* (n_positions, C), learned positions only */
   LensBlockWeights *blocks; /* (L) */
   LensVec final_norm_w, final_norm_b;
-  LensMat lm_head;       /* (V, C); the token embeddings when tied */
-  double *rope_inv_freq; /* (rotary_dim / 2), scaling applied */
+  LensMat lm_head;             /* (V, C); the token embeddings when tied */
+  double *rope_inv_freq;       /* (rotary_dim / 2), scaling applied; longrope: the short factors */
+  double *rope_inv_freq_long;  /* longrope: for prompts beyond original_max_position_embeddings */
+  double *rope_local_inv_freq; /* the sliding blocks' frequencies when has_local_rope */
 };
 
 /* y (n, C) = the model's norm (kind and eps from the config) of x (n, C) with weight w and bias

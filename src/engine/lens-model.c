@@ -114,17 +114,21 @@ load_mat (LensModel *m, const char *name, gboolean prefixed, LensLayout layout, 
   return TRUE;
 }
 
+/* A vector in f32; `offset` is added to every element (Gemma's norms scale by 1 + w, computed
+ * here once in float32 as transformers does at every call). */
 static gboolean
-load_vec (LensModel *m, const char *name, int64_t n, LensVec *v, GError **error)
+load_vec (LensModel *m, const char *name, int64_t n, float offset, LensVec *v, GError **error)
 {
   const LensTensor *t = require_tensor (m, name, TRUE, 1, &n, error);
   if (t == NULL)
     return FALSE;
-  v->data = lens_tensor_f32_direct (t);
+  v->data = offset == 0.0f ? lens_tensor_f32_direct (t) : NULL;
   if (v->data != NULL)
     return TRUE;
   v->owned = g_new (float, n);
   lens_convert_to_f32 (v->owned, t->data, t->dtype, (size_t) n);
+  for (int64_t i = 0; i < n; i++)
+    v->owned[i] += offset;
   v->data = v->owned;
   return TRUE;
 }
@@ -146,20 +150,19 @@ role_enabled (const LensConfig *c, LensBlockTensor role)
     case LENS_BT_UP_B:
     case LENS_BT_DOWN_B:
       return c->mlp_bias;
-    case LENS_BT_GATE_W:
-      return c->arch->mlp == LENS_MLP_SWIGLU;
     default:
       return TRUE;
     }
 }
 
 /* Where each role goes in LensBlockWeights and its logical shape: (out, in) for matrices, (n)
- * for vectors (in == 0). */
+ * for vectors (in == 0); whether it is a norm's weight (Gemma's offset applies). */
 typedef struct
 {
   LensMat *mat;
   LensVec *vec;
   int64_t out, in;
+  gboolean norm;
 } RoleSlot;
 
 static RoleSlot
@@ -167,10 +170,11 @@ role_slot (const LensConfig *c, LensBlockWeights *b, LensBlockTensor role)
 {
   int64_t C = c->n_embd, F = c->n_inner, hd = c->head_dim;
   int64_t Q = (int64_t) c->n_head * hd, KV = (int64_t) c->n_kv_head * hd;
+  gboolean whole = c->arch->qk_norm_whole;
   switch (role)
     {
     case LENS_BT_ATTN_NORM_W:
-      return (RoleSlot){NULL, &b->attn_norm_w, C, 0};
+      return (RoleSlot){NULL, &b->attn_norm_w, C, 0, TRUE};
     case LENS_BT_ATTN_NORM_B:
       return (RoleSlot){NULL, &b->attn_norm_b, C, 0};
     case LENS_BT_QKV_W:
@@ -190,15 +194,21 @@ role_slot (const LensConfig *c, LensBlockWeights *b, LensBlockTensor role)
     case LENS_BT_V_B:
       return (RoleSlot){NULL, &b->v_b, KV, 0};
     case LENS_BT_Q_NORM_W:
-      return (RoleSlot){NULL, &b->q_norm_w, hd, 0};
+      return (RoleSlot){NULL, &b->q_norm_w, whole ? Q : hd, 0, TRUE};
     case LENS_BT_K_NORM_W:
-      return (RoleSlot){NULL, &b->k_norm_w, hd, 0};
+      return (RoleSlot){NULL, &b->k_norm_w, whole ? KV : hd, 0, TRUE};
+    case LENS_BT_ATTN_POST_NORM_W:
+      return (RoleSlot){NULL, &b->attn_post_norm_w, C, 0, TRUE};
+    case LENS_BT_MLP_POST_NORM_W:
+      return (RoleSlot){NULL, &b->mlp_post_norm_w, C, 0, TRUE};
+    case LENS_BT_GATE_UP_W:
+      return (RoleSlot){&b->gate_up, NULL, 2 * F, C};
     case LENS_BT_O_W:
       return (RoleSlot){&b->o, NULL, C, Q};
     case LENS_BT_O_B:
       return (RoleSlot){NULL, &b->o_b, C, 0};
     case LENS_BT_MLP_NORM_W:
-      return (RoleSlot){NULL, &b->mlp_norm_w, C, 0};
+      return (RoleSlot){NULL, &b->mlp_norm_w, C, 0, TRUE};
     case LENS_BT_MLP_NORM_B:
       return (RoleSlot){NULL, &b->mlp_norm_b, C, 0};
     case LENS_BT_GATE_W:
@@ -234,9 +244,10 @@ load_block (LensModel *m, int l, GError **error)
       g_snprintf (name, sizeof name, tmpl, l);
 #pragma GCC diagnostic pop
       RoleSlot slot = role_slot (&m->config, b, role);
+      float offset = slot.norm ? arch->norm_weight_offset : 0.0f;
       gboolean ok = slot.mat != NULL
                         ? load_mat (m, name, TRUE, arch->layout, slot.out, slot.in, slot.mat, error)
-                        : load_vec (m, name, slot.out, slot.vec, error);
+                        : load_vec (m, name, slot.out, offset, slot.vec, error);
       if (!ok)
         return FALSE;
     }
@@ -248,12 +259,15 @@ load_block (LensModel *m, int l, GError **error)
  * original_max_position_embeddings / low_freq_factor are divided by the factor, shorter than
  * .../ high_freq_factor kept, and those in between interpolated. */
 static double *
-rope_inv_freq (const LensRope *r)
+rope_inv_freq (const LensRope *r, const double *longrope_factors)
 {
   int half = r->rotary_dim / 2;
   double *f = g_new (double, half);
   for (int i = 0; i < half; i++)
     f[i] = 1.0 / pow (r->theta, (double) (2 * i) / r->rotary_dim);
+  if (r->type == LENS_ROPE_LONGROPE)
+    for (int i = 0; i < half; i++)
+      f[i] /= longrope_factors[i];
   if (r->type == LENS_ROPE_LINEAR)
     for (int i = 0; i < half; i++)
       f[i] /= r->factor;
@@ -295,9 +309,10 @@ load_weights (LensModel *m, GError **error)
   for (int l = 0; l < c->n_layer; l++)
     if (!load_block (m, l, error))
       return FALSE;
-  if (!load_vec (m, arch->final_norm_w, C, &m->final_norm_w, error))
+  if (!load_vec (m, arch->final_norm_w, C, arch->norm_weight_offset, &m->final_norm_w, error))
     return FALSE;
-  if (arch->final_norm_b != NULL && !load_vec (m, arch->final_norm_b, C, &m->final_norm_b, error))
+  if (arch->final_norm_b != NULL
+      && !load_vec (m, arch->final_norm_b, C, 0.0f, &m->final_norm_b, error))
     return FALSE;
 
   /* transformers ties lm_head to the token embeddings when tie_word_embeddings is set; an untied
@@ -310,7 +325,13 @@ load_weights (LensModel *m, GError **error)
   else
     m->lm_head = m->tok_embd;
   if (arch->pos == LENS_POS_ROPE)
-    m->rope_inv_freq = rope_inv_freq (&c->rope);
+    {
+      m->rope_inv_freq = rope_inv_freq (&c->rope, c->rope.short_factor);
+      if (c->rope.type == LENS_ROPE_LONGROPE)
+        m->rope_inv_freq_long = rope_inv_freq (&c->rope, c->rope.long_factor);
+      if (c->has_local_rope)
+        m->rope_local_inv_freq = rope_inv_freq (&c->rope_local, NULL);
+    }
   return TRUE;
 }
 
@@ -431,6 +452,8 @@ lens_model_unref (LensModel *m)
   vec_clear (&m->final_norm_w);
   vec_clear (&m->final_norm_b);
   g_free (m->rope_inv_freq);
+  g_free (m->rope_inv_freq_long);
+  g_free (m->rope_local_inv_freq);
   g_clear_pointer (&m->store, lens_weight_store_free);
   g_clear_pointer (&m->tokenizer, lens_tokenizer_free);
   g_strfreev (m->token_texts);

@@ -214,7 +214,7 @@ lens_layernorm_forward (float *out, const float *inp, const float *weight, const
       var /= C;
       double rstd = 1.0 / sqrt (var + (double) eps);
       for (int i = 0; i < C; i++)
-        y[i] = (float) ((x[i] - mean) * rstd) * weight[i] + bias[i];
+        y[i] = (float) ((x[i] - mean) * rstd) * weight[i] + (bias != NULL ? bias[i] : 0.0f);
     }
 }
 
@@ -234,35 +234,108 @@ lens_rmsnorm_forward (float *out, const float *inp, const float *weight, int N, 
     }
 }
 
-LENS_HOT void
-lens_gelu_new_forward (float *x, size_t N)
+static inline float
+silu (float v)
+{
+  /* v sigmoid(v), with e = exp(-|v|) <= 1: sigmoid = 1 / (1 + e) for v >= 0 and e / (1 + e)
+   * below */
+  float e = exp_nonpositive (v < 0.0f ? v : -v);
+  return v * (v < 0.0f ? e : 1.0f) / (1.0f + e);
+}
+
+static inline float
+gelu_tanh (float v)
 {
   const float s = 0.7978845608028654f; /* sqrt(2 / pi) */
+  float u = s * (v + 0.044715f * v * v * v);
+  /* tanh(u) = sign(u) * (1 - 2 / (exp(2|u|) + 1)), through exp of a non-positive argument */
+  float a = u < 0.0f ? -u : u;
+  float e = exp_nonpositive (-2.0f * a);
+  float th = (1.0f - e) / (1.0f + e);
+  th = u < 0.0f ? -th : th;
+  return 0.5f * v * (1.0f + th);
+}
+
+static inline float
+gelu_erf (float v)
+{
+  return (float) (0.5 * v * (1.0 + erf (v * 0.70710678118654752440)));
+}
+
+void
+lens_gelu_erf_forward (float *x, size_t N)
+{
   for (size_t i = 0; i < N; i++)
+    x[i] = gelu_erf (x[i]);
+}
+
+LENS_HOT static void
+silu_glu (float *out, const float *gate, const float *up, int F)
+{
+  for (int i = 0; i < F; i++)
+    out[i] = silu (gate[i]) * up[i];
+}
+
+LENS_HOT static void
+gelu_tanh_glu (float *out, const float *gate, const float *up, int F)
+{
+  for (int i = 0; i < F; i++)
+    out[i] = gelu_tanh (gate[i]) * up[i];
+}
+
+void
+lens_glu_forward (float *out, const float *gate, int ld_gate, const float *up, int ld_up, int T,
+                  int F, LensActivation act)
+{
+  for (int t = 0; t < T; t++)
     {
-      float v = x[i];
-      float u = s * (v + 0.044715f * v * v * v);
-      /* tanh(u) = sign(u) * (1 - 2 / (exp(2|u|) + 1)), through exp of a non-positive argument */
-      float a = u < 0.0f ? -u : u;
-      float e = exp_nonpositive (-2.0f * a);
-      float th = (1.0f - e) / (1.0f + e);
-      th = u < 0.0f ? -th : th;
-      x[i] = 0.5f * v * (1.0f + th);
+      float *o = out + (size_t) t * F;
+      const float *g = gate + (size_t) t * ld_gate, *u = up + (size_t) t * ld_up;
+      switch (act)
+        {
+        case LENS_ACT_SILU:
+          silu_glu (o, g, u, F);
+          break;
+        case LENS_ACT_GELU_TANH:
+          gelu_tanh_glu (o, g, u, F);
+          break;
+        case LENS_ACT_GELU_ERF:
+          for (int i = 0; i < F; i++)
+            o[i] = gelu_erf (g[i]) * u[i];
+          break;
+        }
+    }
+}
+
+LENS_HOT static void
+silu_forward (float *x, size_t N)
+{
+  for (size_t i = 0; i < N; i++)
+    x[i] = silu (x[i]);
+}
+
+void
+lens_activation_forward (float *x, size_t N, LensActivation act)
+{
+  switch (act)
+    {
+    case LENS_ACT_SILU:
+      silu_forward (x, N);
+      break;
+    case LENS_ACT_GELU_TANH:
+      lens_gelu_new_forward (x, N);
+      break;
+    case LENS_ACT_GELU_ERF:
+      lens_gelu_erf_forward (x, N);
+      break;
     }
 }
 
 LENS_HOT void
-lens_swiglu_forward (float *gate, const float *up, size_t N)
+lens_gelu_new_forward (float *x, size_t N)
 {
   for (size_t i = 0; i < N; i++)
-    {
-      float v = gate[i];
-      /* silu(v) = v sigmoid(v), with e = exp(-|v|) <= 1: sigmoid = 1 / (1 + e) for v >= 0 and
-       * e / (1 + e) below */
-      float e = exp_nonpositive (v < 0.0f ? v : -v);
-      float sig = (v < 0.0f ? e : 1.0f) / (1.0f + e);
-      gate[i] = v * sig * up[i];
-    }
+    x[i] = gelu_tanh (x[i]);
 }
 
 void
@@ -344,9 +417,17 @@ lens_attention_scratch_floats (int T)
   return (size_t) attention_threads () * (size_t) MIN (T, QUERY_BLOCK) * (size_t) T;
 }
 
+/* s -> cap tanh(s / cap) over n scores */
+static void
+softcap_scores (float *s, size_t n, float cap)
+{
+  for (size_t i = 0; i < n; i++)
+    s[i] = (float) (cap * tanh (s[i] / cap));
+}
+
 void
 lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, int T, int NH,
-                        int NKV, int hd, int window, float scale)
+                        int NKV, int hd, int window, float scale, float softcap)
 {
   int group = NH / NKV, n_blocks = (T + QUERY_BLOCK - 1) / QUERY_BLOCK;
   int ldo = NH * hd;
@@ -371,6 +452,8 @@ lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, in
       /* att = scale * q . k^T */
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, scale, q, ld, k, ld, 0.0f,
                    att, nk);
+      if (softcap > 0.0f)
+        softcap_scores (att, (size_t) nq * nk, softcap);
       for (int r = 0; r < nq; r++)
         masked_softmax_row (att + (size_t) r * nk, nk, k0, i0 + r, window);
       /* out[i0:i1, h*hd : (h+1)*hd] = att (nq, nk) . v (nk, hd) */
@@ -381,7 +464,7 @@ lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, in
 
 void
 lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH, int NKV, int hd,
-                            int window, float scale)
+                            int window, float scale, float softcap)
 {
   int group = NH / NKV;
   double *w = g_new (double, T);
@@ -400,6 +483,8 @@ lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH,
             for (int d = 0; d < hd; d++)
               dot += (double) q[d] * k[d];
             w[j] = dot * scale;
+            if (softcap > 0.0f)
+              w[j] = softcap * tanh (w[j] / softcap);
             maxv = w[j] > maxv ? w[j] : maxv;
           }
         double sum = 0.0;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lens-config.h"
 #include "lens-safetensors.h"
 
 /* A weight matrix as the checkpoint stores it (rows x cols, row-major): F32, F16 or BF16, inside
@@ -73,8 +74,17 @@ void lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float
 void lens_rmsnorm_forward (float *out, const float *inp, const float *weight, int N, int C,
                            float eps);
 
-/* gate (N) = silu(gate) * up (N): the SwiGLU MLP's activation. */
-void lens_swiglu_forward (float *gate, const float *up, size_t N);
+/* x (N) = act(x): the activation of a plain MLP. */
+void lens_activation_forward (float *x, size_t N, LensActivation act);
+
+/* out (T, F) = act(gate) * up, gate and up (T, F) with row strides ld_gate and ld_up (they may be
+ * the two halves of one fused projection): the activation of gated MLPs (SwiGLU, GeGLU). out may
+ * be gate or up when their stride is F. */
+void lens_glu_forward (float *out, const float *gate, int ld_gate, const float *up, int ld_up,
+                       int T, int F, LensActivation act);
+
+/* x (N) = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU. */
+void lens_gelu_erf_forward (float *x, size_t N);
 
 /* Rotary position embeddings (rotate-half layout, as transformers' apply_rotary_pos_emb).
  * inv_freq (rot / 2): the frequencies after any scaling. cos/sin (T, rot / 2) for positions
@@ -88,12 +98,13 @@ void lens_rope_apply (float *x, int ld, int T, int n_heads, int hd, int rot, con
 /* out (T, NH * hd) = causal multi-head self-attention. Row t of qkv (stride ld) holds the NH
  * query heads, then NKV key heads, then NKV value heads, hd each; query head h reads key/value
  * head h / (NH / NKV). With window > 0 a query at t sees keys t - window < j <= t. scale: the
- * factor of q . k. scratch: lens_attention_scratch_floats (T) floats. */
+ * factor of q . k; softcap > 0 turns each score s into softcap tanh(s / softcap) before the
+ * mask (Gemma 2). scratch: lens_attention_scratch_floats (T) floats. */
 void lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, int T, int NH,
-                             int NKV, int hd, int window, float scale);
+                             int NKV, int hd, int window, float scale, float softcap);
 size_t lens_attention_scratch_floats (int T);
 void lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH, int NKV,
-                                 int hd, int window, float scale);
+                                 int hd, int window, float scale, float softcap);
 
 /* x (N) += y (N) */
 void lens_residual_add (float *x, const float *y, size_t N);

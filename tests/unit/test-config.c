@@ -160,7 +160,8 @@ test_model_type (void)
 {
   expect_fail_field ("model_type", "'bert'", LENS_ERROR_UNSUPPORTED,
                      "config.json: model_type \"bert\" is not supported (supported: gpt2, llama, "
-                     "mistral, qwen2, qwen3)");
+                     "mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, gemma3, gpt_neox, phi3, "
+                     "olmo2)");
   expect_fail_field ("model_type", "'GPT2'", LENS_ERROR_UNSUPPORTED, "\"GPT2\" is not supported");
   expect_fail_field ("model_type", "'gpt2\\u0000x'", LENS_ERROR_UNSUPPORTED, "\"gpt2\\x00x\"");
   expect_fail_field ("model_type", "7", LENS_ERROR_FORMAT,
@@ -507,8 +508,8 @@ test_llama_family_reject (void)
   expect_llama_fail ("llama", ",'head_dim':7", LENS_ERROR_FORMAT, "even head dimension");
   expect_llama_fail ("llama", ",'rms_norm_eps':1e-55", LENS_ERROR_FORMAT,
                      "\"rms_norm_eps\" = 1e-55 is out of range");
-  expect_llama_fail ("llama", ",'hidden_act':'gelu'", LENS_ERROR_UNSUPPORTED,
-                     "hidden_act \"gelu\" is not supported");
+  expect_llama_fail ("llama", ",'hidden_act':'relu'", LENS_ERROR_UNSUPPORTED,
+                     "hidden_act \"relu\" is not supported");
   expect_llama_fail ("llama", ",'rope_scaling':{'rope_type':'yarn','factor':4}",
                      LENS_ERROR_UNSUPPORTED, "rope_scaling.rope_type\" \"yarn\" is not supported");
   expect_llama_fail ("llama", ",'rope_scaling':{'rope_type':'llama3','factor':8}",

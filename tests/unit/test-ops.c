@@ -178,9 +178,14 @@ test_attention (void)
       g_autofree float *scratch = g_new (float, lens_attention_scratch_floats (T));
       g_autofree float *out = g_new (float, ((size_t) T * NH * hd));
       g_autofree float *ref = g_new (float, ((size_t) T * NH * hd));
-      lens_attention_forward (out, qkv, ld, scratch, T, NH, NKV, hd, window, scale);
-      lens_attention_forward_ref (ref, qkv, ld, T, NH, NKV, hd, window, scale);
-      g_assert_cmpfloat (max_abs_diff (out, ref, (size_t) T * NH * hd), <, 1e-5);
+      for (int capped = 0; capped < 2; capped++)
+        {
+          /* scores of random q, k reach about 6: a cap of 2 changes them */
+          float cap = capped ? 2.0f : 0.0f;
+          lens_attention_forward (out, qkv, ld, scratch, T, NH, NKV, hd, window, scale, cap);
+          lens_attention_forward_ref (ref, qkv, ld, T, NH, NKV, hd, window, scale, cap);
+          g_assert_cmpfloat (max_abs_diff (out, ref, (size_t) T * NH * hd), <, 1e-5);
+        }
     }
 }
 
@@ -217,7 +222,7 @@ test_rope (void)
 }
 
 static void
-test_rmsnorm_swiglu (void)
+test_rmsnorm_glu (void)
 {
   g_autoptr (GRand) rng = g_rand_new_with_seed (6);
   int N = 3, C = 50;
@@ -238,15 +243,37 @@ test_rmsnorm_swiglu (void)
   lens_rmsnorm_forward (x, x, w, N, C, 1e-6f);
   g_assert_cmpmem (x, sizeof (float) * N * C, y, sizeof (float) * N * C);
 
-  size_t n = 2000;
-  g_autofree float *gate = random_floats (rng, n, 30.0);
-  g_autofree float *up = random_floats (rng, n, 2.0);
-  g_autofree float *orig = g_memdup2 (gate, sizeof (float) * n);
-  lens_swiglu_forward (gate, up, n);
-  for (size_t i = 0; i < n; i++)
+  /* gated activations against their formulas in double, separate and fused (gate | up rows) */
+  int T = 5, F = 400;
+  g_autofree float *fused = random_floats (rng, (size_t) T * 2 * F, 8.0);
+  g_autofree float *out = g_new (float, T *F);
+  const LensActivation acts[] = {LENS_ACT_SILU, LENS_ACT_GELU_TANH, LENS_ACT_GELU_ERF};
+  for (size_t k = 0; k < G_N_ELEMENTS (acts); k++)
     {
-      double v = orig[i], want = v / (1.0 + exp (-v)) * up[i];
-      g_assert_cmpfloat (fabs (gate[i] - want), <=, 1e-6 * fabs (want) + 1e-7);
+      lens_glu_forward (out, fused, 2 * F, fused + F, 2 * F, T, F, acts[k]);
+      for (int t = 0; t < T; t++)
+        for (int i = 0; i < F; i++)
+          {
+            double v = fused[t * 2 * F + i], u = fused[t * 2 * F + F + i], a;
+            if (acts[k] == LENS_ACT_SILU)
+              a = v / (1.0 + exp (-v));
+            else if (acts[k] == LENS_ACT_GELU_TANH)
+              a = 0.5 * v * (1.0 + tanh (sqrt (2.0 / G_PI) * (v + 0.044715 * v * v * v)));
+            else
+              a = 0.5 * v * (1.0 + erf (v / sqrt (2.0)));
+            double want = a * u;
+            g_assert_cmpfloat (fabs (out[t * F + i] - want), <=, 2e-6 * fabs (want) + 1e-6);
+          }
+      /* in place over `up` with stride F, as the forward pass calls it */
+      g_autofree float *gate = g_new (float, T *F);
+      g_autofree float *up = g_new (float, T *F);
+      for (int t = 0; t < T; t++)
+        {
+          memcpy (gate + t * F, fused + t * 2 * F, sizeof (float) * F);
+          memcpy (up + t * F, fused + t * 2 * F + F, sizeof (float) * F);
+        }
+      lens_glu_forward (up, gate, F, up, F, T, F, acts[k]);
+      g_assert_cmpmem (up, sizeof (float) * T * F, out, sizeof (float) * T * F);
     }
 }
 
@@ -460,7 +487,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/f16-conversion", test_f16_conversion);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/rope", test_rope);
-  g_test_add_func ("/ops/rmsnorm-swiglu", test_rmsnorm_swiglu);
+  g_test_add_func ("/ops/rmsnorm-glu", test_rmsnorm_glu);
   g_test_add_func ("/ops/gelu-new", test_gelu);
   g_test_add_func ("/ops/layernorm-large-mean", test_layernorm);
   g_test_add_func ("/ops/softmax-topk", test_softmax_topk);
