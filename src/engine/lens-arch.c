@@ -754,11 +754,11 @@ read_olmo2 (json_object *root, const char *path, LensConfig *c, GError **error)
 
 /* Gemma: Llama's names, (1 + w) norms; Gemma 2 and 3 add the norms around each sub-layer (their
  * post_attention_layernorm normalises the attention output, unlike Llama's). */
-#define GEMMA_ROW(type, reader, prefix, ...)                                                       \
+#define GEMMA_ROW(type, reader, prefix, alias, ...)                                                \
   {                                                                                                \
     .model_type = type, .read_hparams = reader, .norm = LENS_NORM_RMS, .pos = LENS_POS_ROPE,       \
     .mlp = LENS_MLP_GATED, .layout = LENS_LAYOUT_OUT_IN, .norm_weight_offset = 1.0f,               \
-    .prefixes = {"", prefix, NULL}, .tok_embd = "model.embed_tokens.weight",                       \
+    .prefixes = {"", prefix, NULL}, .model_alias = alias, .tok_embd = "model.embed_tokens.weight", \
     .final_norm_w = "model.norm.weight", .lm_head = "lm_head.weight",                              \
     .block = {LLAMA_BLOCK_NAMES, __VA_ARGS__},                                                     \
   }
@@ -813,11 +813,12 @@ static const LensArch arch_table[] = {
     LLAMA_ROW ("mistral", read_mistral),
     LLAMA_ROW ("qwen2", read_qwen2),
     LLAMA_ROW ("qwen3", read_qwen3, QK_NORMS),
-    GEMMA_ROW ("gemma", read_gemma, NULL),
-    GEMMA_ROW ("gemma2", read_gemma2, NULL, GEMMA2_NORMS),
-    GEMMA_ROW ("gemma3_text", read_gemma3_text, NULL, GEMMA2_NORMS, QK_NORMS),
+    GEMMA_ROW ("gemma", read_gemma, NULL, NULL),
+    GEMMA_ROW ("gemma2", read_gemma2, NULL, NULL, GEMMA2_NORMS),
+    GEMMA_ROW ("gemma3_text", read_gemma3_text, NULL, NULL, GEMMA2_NORMS, QK_NORMS),
     /* the text model of a gemma3 (text + vision) checkpoint, saved under language_model. */
-    GEMMA_ROW ("gemma3", read_gemma3, "language_model.", GEMMA2_NORMS, QK_NORMS),
+    GEMMA_ROW ("gemma3", read_gemma3, "language_model.", "model.language_model.", GEMMA2_NORMS,
+               QK_NORMS),
     {
         .model_type = "gpt_neox",
         .read_hparams = read_gpt_neox,

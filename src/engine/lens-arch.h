@@ -96,6 +96,10 @@ struct LensArch
   /* Tensor names. Every name may carry one of `prefixes` in front (GPT-2 checkpoints come with
    * and without "transformer."). Block names are printf templates with one %d, the block. */
   const char *prefixes[4]; /* NULL-terminated; "" first */
+  /* Another spelling of the leading "model." of the names (newer transformers save a gemma3
+   * checkpoint's text model as "model.language_model.", older as "language_model.model."), or
+   * NULL. */
+  const char *model_alias;
   const char *tok_embd;    /* (V, C) */
   const char *pos_embd;    /* (n_positions, C), learned positions only */
   const char *final_norm_w, *final_norm_b;

@@ -22,12 +22,18 @@ find_tensor (const LensModel *m, const char *name, gboolean prefixed)
 {
   if (!prefixed)
     return lens_weight_store_find (m->store, name);
-  for (int i = 0; m->config.arch->prefixes[i] != NULL; i++)
+  const LensArch *arch = m->config.arch;
+  for (int i = 0; arch->prefixes[i] != NULL; i++)
     {
-      g_autofree char *full = g_strconcat (m->config.arch->prefixes[i], name, NULL);
+      g_autofree char *full = g_strconcat (arch->prefixes[i], name, NULL);
       const LensTensor *t = lens_weight_store_find (m->store, full);
       if (t != NULL)
         return t;
+    }
+  if (arch->model_alias != NULL && g_str_has_prefix (name, "model."))
+    {
+      g_autofree char *alias = g_strconcat (arch->model_alias, name + strlen ("model."), NULL);
+      return lens_weight_store_find (m->store, alias);
     }
   return NULL;
 }
