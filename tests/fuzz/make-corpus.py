@@ -136,6 +136,32 @@ def config():
                     '"max_position_embeddings":32768,"vocab_size":151936,"sliding_window":32768,'
                     '"use_sliding_window":false,"max_window_layers":21,"rope_theta":1000000.0,'
                     '"tie_word_embeddings":true,"rms_norm_eps":1e-06}')
+    out(t, "gemma2", '{"model_type":"gemma2","hidden_size":2304,"intermediate_size":9216,'
+                     '"num_hidden_layers":26,"num_attention_heads":8,"num_key_value_heads":4,'
+                     '"head_dim":256,"max_position_embeddings":8192,"vocab_size":256000,'
+                     '"query_pre_attn_scalar":256,"sliding_window":4096,'
+                     '"attn_logit_softcapping":50.0,"final_logit_softcapping":30.0,'
+                     '"hidden_activation":"gelu_pytorch_tanh","hidden_act":"gelu_pytorch_tanh"}')
+    out(t, "gemma3-nested", '{"model_type":"gemma3","text_config":{"model_type":"gemma3_text",'
+                            '"hidden_size":2560,"intermediate_size":10240,"num_hidden_layers":34,'
+                            '"rope_scaling":{"factor":8.0,"rope_type":"linear"},'
+                            '"sliding_window":1024},"vision_config":{"hidden_size":1152}}')
+    out(t, "gpt-neox", '{"model_type":"gpt_neox","hidden_size":512,"intermediate_size":2048,'
+                       '"num_hidden_layers":6,"num_attention_heads":8,'
+                       '"max_position_embeddings":2048,"vocab_size":50304,"rotary_pct":0.25,'
+                       '"rotary_emb_base":10000,"use_parallel_residual":true,'
+                       '"layer_norm_eps":1e-05,"hidden_act":"gelu","tie_word_embeddings":false}')
+    out(t, "phi3-longrope", '{"model_type":"phi3","hidden_size":32,"intermediate_size":64,'
+                            '"num_hidden_layers":2,"num_attention_heads":4,'
+                            '"num_key_value_heads":2,"max_position_embeddings":32,'
+                            '"original_max_position_embeddings":8,"vocab_size":100,'
+                            '"partial_rotary_factor":0.5,"rope_scaling":{"type":"longrope",'
+                            '"short_factor":[1.0,1.5],"long_factor":[2.0,4.0]},'
+                            '"sliding_window":16}')
+    out(t, "olmo2", '{"model_type":"olmo2","hidden_size":2048,"intermediate_size":8192,'
+                    '"num_hidden_layers":16,"num_attention_heads":16,"num_key_value_heads":16,'
+                    '"max_position_embeddings":4096,"vocab_size":100352,"rms_norm_eps":1e-06,'
+                    '"rope_theta":500000}')
     out(t, "qwen3-layer-types", '{"model_type":"qwen3","hidden_size":16,"intermediate_size":32,'
                                 '"num_hidden_layers":2,"num_attention_heads":4,'
                                 '"num_key_value_heads":2,"head_dim":8,"max_position_embeddings":64,'
