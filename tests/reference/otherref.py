@@ -357,9 +357,12 @@ class TorchOther:
             elif cfg["block"] in ("sequential", "pre"):
                 x = x + self.attention(l, self.norm(x, p + "input_layernorm"), cos, sin)
                 x = x + self.mlp(l, self.norm(x, p + "post_attention_layernorm"))
-            else:  # post: OLMo-2
+            elif cfg["block"] == "post":  # OLMo-2
                 x = x + self.norm(self.attention(l, x, cos, sin), p + "post_attention_layernorm")
                 x = x + self.norm(self.mlp(l, x), p + "post_feedforward_layernorm")
+            else:  # "post_residual": the classic post-LN, only as a wrong reading of OLMo-2
+                x = self.norm(x + self.attention(l, x, cos, sin), p + "post_attention_layernorm")
+                x = self.norm(x + self.mlp(l, x), p + "post_feedforward_layernorm")
             kept.append(x)
         h = self.norm(x, self.n.final)
         return torch.stack(kept), h @ self.unembed.T

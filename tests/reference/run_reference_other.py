@@ -106,7 +106,7 @@ CHECKPOINTS = [
     dict(name="phi3-l2-h48-bf16-longrope-partial0.5-gqa4x2-window5-padded-sharded",
          family="phi3", tok=("B", "json-strings"), n_layer=2, hidden=48, intermediate=96,
          n_head=4, n_kv=2, max_pos=32, dtype="BF16", tied=False, original_max=8,
-         rope_scaling="longrope", partial_rotary_factor=0.5, sliding_window=5, pad=2048,
+         rope_scaling="longrope", partial_rotary_factor=0.5, sliding_window=5, pad=2304,
          shards=3, order="sorted"),
     # The legacy "su" type name (read as longrope), tied, F16.
     dict(name="phi3-l2-h32-f16-su-type-tied", family="phi3", tok=("C", "json-pairs"),
@@ -126,7 +126,7 @@ CHECKPOINTS = [
          tied=False, rope_theta=500000.0),
     dict(name="olmo2-l3-h48-bf16-attention_bias-llama3-padded-sharded", family="olmo2",
          tok=("C", "json-strings"), n_layer=3, hidden=48, intermediate=96, n_head=4, max_pos=48,
-         dtype="BF16", tied=False, attention_bias=True, pad=3072, shards=2, order="random",
+         dtype="BF16", tied=False, attention_bias=True, pad=3584, shards=2, order="random",
          rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                        "high_freq_factor": 4.0, "original_max_position_embeddings": 64}),
     dict(name="olmo2-l2-h64-f16-tied-mqa-rope_parameters", family="olmo2",
@@ -330,12 +330,16 @@ def error_cases(cli, neox, phi3, olmo2, root, rng):
                 ["q_norm"])
 
     def legacy_buffers_ignored():
-        # The single-file neox checkpoint with the legacy buffers in U8 as well.
-        def add(ts):
-            P = neox.cfg["max_position_embeddings"]
-            return ts + [("gpt_neox.layers.1.attention.bias", "U8", [1, 1, P, P],
-                          np.tril(np.ones((P, P), dtype=np.uint8)).tobytes())]
-        d = rl.edited_copy(neox, root, "u8-buffers", tensor_edit=add)
+        # The single-file neox checkpoint with its BOOL causal-mask buffers stored as U8, and
+        # one more buffer no version knows.
+        def edit(ts):
+            out = [(nm, "U8" if nm.endswith("attention.bias") else dt, shp, raw)
+                   for nm, dt, shp, raw in ts]
+            check(sum(dt == "U8" for _, dt, _, _ in out) == neox.cfg["n_layer"],
+                  "no attention.bias buffers to convert")
+            return out + [("gpt_neox.layers.0.attention.some_future_buffer", "F32", [2, 3],
+                           np.ones(6, dtype=np.float32).tobytes())]
+        d = rl.edited_copy(neox, root, "u8-buffers", tensor_edit=edit)
         return rl.lens_case(cli, neox, prompt(neox), 5, [" x"], model_dir=d)
     cases.append(("gpt_neox-legacy-buffers-u8-ignored", legacy_buffers_ignored))
     return cases
@@ -510,7 +514,7 @@ def twists(ck):
         out["no-attention-factor"] = variant(ck, rope=dict(attention_factor=1.0))
         out["no-longrope"] = variant(ck, rope=dict(type="default"))
     else:
-        out["theta-x2"] = variant(ck, rope=dict(theta=rope["theta"] * 2))
+        out["theta/10"] = variant(ck, rope=dict(theta=rope["theta"] / 10))
     if rope["type"] == "llama3":
         out["no-rope-scaling"] = variant(ck, rope=dict(type="default"))
     if cfg["block"] == "parallel":
@@ -518,7 +522,7 @@ def twists(ck):
     elif cfg["block"] == "sequential":
         out["parallel-instead"] = variant(ck, block="parallel")
     elif cfg["block"] == "post":
-        out["pre-norm-instead"] = variant(ck, block="pre")
+        out["norm-on-residual-instead"] = variant(ck, block="post_residual")
     if cfg["model_type"] == "gpt_neox":
         out["other-gelu"] = variant(ck, act="gelu_tanh" if cfg["act"] == "gelu" else "gelu")
     if cfg["qk_norm"] == "whole":
@@ -527,12 +531,12 @@ def twists(ck):
         out["no-qkv-bias"] = variant(ck, qkv_bias=False)
     if cfg["o_bias"]:
         out["no-o-bias"] = variant(ck, o_bias=False)
-    if any(w is not None for w in cfg["windows"]):
+    if any(w is not None and w < cfg["max_position_embeddings"] for w in cfg["windows"]):
         out["no-window"] = variant(ck, windows=[None] * L)
         out["window+1"] = variant(ck, windows=[None if w is None else w + 1
                                                for w in cfg["windows"]])
     elif cfg["model_type"] == "phi3":
-        out["window-4"] = variant(ck, windows=[4] * L)
+        out["window-4-everywhere"] = variant(ck, windows=[4] * L)
     if not cfg["tied"]:
         out["tied-instead"] = variant(ck, tied=True)
     out["eps-x1e4"] = variant(ck, eps=max(cfg["eps"] * 1e4, 0.05))
@@ -749,7 +753,11 @@ def selfcheck_cases(cks, rng):
             for label, model in list(twists(ck).items()) + list(layout_twists(ck).items()):
                 d = max((lens_probs(model, ids) - b).abs().max().item()
                         for ids, b in zip(prompts, bases))
-                check(d > 100 * PROB_ATOL, f"{label}: probabilities move only {d:.2g}")
+                # Exact vs tanh GELU differ by at most 5e-4 anywhere: about the tolerance is all
+                # it can move (the fake-engine cases show the comparison, with its relative
+                # check, catches it).
+                need = PROB_ATOL if label == "other-gelu" else 100 * PROB_ATOL
+                check(d > need, f"{label}: probabilities move only {d:.2g}")
                 out.append(f"{label} {d:.2g}")
             return ", ".join(out)
         return run
