@@ -253,7 +253,12 @@ read_rope (json_object *root, const char *path, LensConfig *c, double default_th
       return lens_config_int (scaling, path, where, "original_max_position_embeddings", FALSE, 1,
                               16 << 20, &r->original_max_position_embeddings, NULL, error);
     }
-  if (lens_config_string_is (type, type_len, "longrope"))
+  /* Phi-3's first configs call longrope "su" or "yarn", which Phi3Config reads as longrope */
+  gboolean phi3 = strcmp (c->model_type, "phi3") == 0;
+  if (lens_config_string_is (type, type_len, "longrope")
+      || (phi3
+          && (lens_config_string_is (type, type_len, "su")
+              || lens_config_string_is (type, type_len, "yarn"))))
     {
       r->type = LENS_ROPE_LONGROPE;
       return read_longrope (root, scaling, path, where, c, error);
@@ -706,6 +711,13 @@ read_phi3 (json_object *root, const char *path, LensConfig *c, GError **error)
   static const LlamaDefaults phi3 = {.n_positions = 4096, .act = LENS_ACT_SILU, .theta = 10000.0};
   if (!read_llama_common (root, path, c, &phi3, error) || !read_window (root, path, c, 0, error))
     return FALSE;
+  /* Phi3Config accepts only longrope scaling */
+  if (c->rope.type != LENS_ROPE_DEFAULT && c->rope.type != LENS_ROPE_LONGROPE)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
+                   "%s: field \"rope_scaling\": phi3 models take only longrope scaling", path);
+      return FALSE;
+    }
   for (int l = 0; l < c->n_layer; l++)
     c->layer_sliding[l] = c->sliding_window > 0;
   return read_layer_types (root, path, c, error);

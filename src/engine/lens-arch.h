@@ -100,8 +100,8 @@ struct LensArch
    * checkpoint's text model as "model.language_model.", older as "language_model.model."), or
    * NULL. */
   const char *model_alias;
-  const char *tok_embd;    /* (V, C) */
-  const char *pos_embd;    /* (n_positions, C), learned positions only */
+  const char *tok_embd; /* (V, C) */
+  const char *pos_embd; /* (n_positions, C), learned positions only */
   const char *final_norm_w, *final_norm_b;
   const char *lm_head; /* (V, C), read without prefix; used unless tie_word_embeddings */
   const char *block[LENS_BT_N_ROLES];
