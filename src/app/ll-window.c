@@ -235,6 +235,7 @@ typedef struct
   const char *dtype;  /* "F32", "F16", "BF16" or "mixed" */
   const char *layers; /* "12 layers", or how many of them a results file shows */
   int width, n_head, n_kv_head, vocab_size, context_length;
+  double final_softcap; /* the output head's soft-cap, which every row of the lens applies */
 } ModelFacts;
 
 static void G_GNUC_PRINTF (2, 3) append_part (GString *out, const char *format, ...)
@@ -279,6 +280,9 @@ model_facts_text (const ModelFacts *f)
     append_part (out, _ ("vocabulary %d"), f->vocab_size);
   if (f->context_length > 0)
     append_part (out, _ ("context %d"), f->context_length);
+  if (f->final_softcap > 0.0)
+    /* Gemma 2: the lens applies the model's own head, soft-cap included, at every layer */
+    append_part (out, _ ("logits soft-capped at %g"), f->final_softcap);
   return g_string_free (out, FALSE);
 }
 
@@ -389,6 +393,7 @@ update_model_labels (LlWindow *self)
       .n_kv_head = c->n_kv_head,
       .vocab_size = c->vocab_size,
       .context_length = c->n_positions,
+      .final_softcap = c->final_logit_softcap,
   };
   g_autofree char *summary = model_facts_text (&facts);
   set_model_summary (self, summary);

@@ -227,6 +227,11 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
   if (mi->context_length > 0)
     g_string_append_printf (out, "%scontext %d", mi->n_layer > 0 || mi->n_params > 0 ? ", " : ": ",
                             mi->context_length);
+  /* Gemma 2: every row of the lens goes through the model's own head, soft-cap included */
+  if (r->model != NULL && lens_model_config (r->model)->final_logit_softcap > 0.0)
+    g_string_append_printf (out,
+                            "; logits soft-capped at %g at every layer, as the model's head does",
+                            lens_model_config (r->model)->final_logit_softcap);
   g_string_append_c (out, '\n');
   if (r->prompt != NULL)
     {
