@@ -143,9 +143,8 @@ read_factor_list (json_object *scaling, const char *path, const char *where, con
  * sqrt(1 + ln(factor) / ln(original)) with factor = max_position_embeddings / original. */
 static gboolean
 read_longrope (json_object *root, json_object *scaling, const char *path, const char *where,
-               LensConfig *c, GError **error)
+               LensConfig *c, LensRope *r, GError **error)
 {
-  LensRope *r = &c->rope;
   int half = r->rotary_dim / 2;
   if (half > LENS_MAX_ROPE_HALF)
     {
@@ -181,6 +180,9 @@ read_longrope (json_object *root, json_object *scaling, const char *path, const 
                              &r->attention_factor, error);
 }
 
+static gboolean read_rope_dict (json_object *root, json_object *scaling, const char *where,
+                                const char *path, LensConfig *c, LensRope *r, GError **error);
+
 /* rope_theta and rope_scaling (transformers <= 4.x), or rope_parameters (newer configs, where
  * the theta lives inside). */
 static gboolean
@@ -211,6 +213,15 @@ read_rope (json_object *root, const char *path, LensConfig *c, double default_th
                    (int) strlen (where) - 1, where, lens_json_type_name (scaling));
       return FALSE;
     }
+  return read_rope_dict (root, scaling, where, path, c, r, error);
+}
+
+/* A RoPE settings dict (rope_scaling, rope_parameters or one of Gemma 3's per-layer-type dicts),
+ * or NULL for none, into r (whose theta is the default for a rope_theta inside). */
+static gboolean
+read_rope_dict (json_object *root, json_object *scaling, const char *where, const char *path,
+                LensConfig *c, LensRope *r, GError **error)
+{
   if (scaling != NULL
       && !lens_config_double (scaling, path, where, "rope_theta", 0.0, TRUE, 1e12, r->theta,
                               &r->theta, error))
@@ -261,7 +272,7 @@ read_rope (json_object *root, const char *path, LensConfig *c, double default_th
               || lens_config_string_is (type, type_len, "yarn"))))
     {
       r->type = LENS_ROPE_LONGROPE;
-      return read_longrope (root, scaling, path, where, c, error);
+      return read_longrope (root, scaling, path, where, c, r, error);
     }
   g_autofree char *td = lens_json_describe (type, (gssize) type_len);
   g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
@@ -567,6 +578,22 @@ read_gemma_attention (json_object *root, const char *path, LensConfig *c, double
   return TRUE;
 }
 
+/* Sliding blocks need a window: transformers refuses to build their mask without one. */
+static gboolean
+check_window (const char *path, LensConfig *c, GError **error)
+{
+  for (int l = 0; l < c->n_layer; l++)
+    if (c->layer_sliding[l] && c->sliding_window <= 0)
+      {
+        g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                     "%s: field \"sliding_window\" is null, but block %d uses sliding-window "
+                     "attention",
+                     path, l);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static gboolean
 read_gemma2 (json_object *root, const char *path, LensConfig *c, GError **error)
 {
@@ -578,8 +605,50 @@ read_gemma2 (json_object *root, const char *path, LensConfig *c, GError **error)
     return FALSE;
   /* Gemma2Config: blocks 0, 2, 4, ... slide */
   for (int l = 0; l < c->n_layer; l++)
-    c->layer_sliding[l] = c->sliding_window > 0 && l % 2 == 0;
-  return read_layer_types (root, path, c, error);
+    c->layer_sliding[l] = l % 2 == 0;
+  return read_layer_types (root, path, c, error) && check_window (path, c, error);
+}
+
+/* Gemma 3's two RoPEs: the global blocks' from rope_theta and rope_scaling, the sliding blocks'
+ * from rope_local_base_freq without scaling; or, in newer configs, rope_parameters with a dict
+ * per layer type ("full_attention", "sliding_attention"), which rope_scaling still overrides for
+ * the global blocks. */
+static gboolean
+read_gemma3_ropes (json_object *root, const char *path, LensConfig *c, GError **error)
+{
+  c->rope_local = c->rope;
+  c->rope_local.type = LENS_ROPE_DEFAULT;
+  c->has_local_rope = true;
+  if (!lens_config_double (root, path, NULL, "rope_local_base_freq", 0.0, TRUE, 1e12, 10000.0,
+                           &c->rope_local.theta, error))
+    return FALSE;
+
+  json_object *params, *full = NULL, *sliding = NULL, *scaling = NULL;
+  if (!lens_config_field (root, "rope_parameters", &params) || params == NULL
+      || !json_object_is_type (params, json_type_object)
+      || !(lens_config_field (params, "full_attention", &full)
+           || lens_config_field (params, "sliding_attention", &sliding)))
+    return TRUE; /* read_rope has read the one-dict spelling */
+  lens_config_field (params, "sliding_attention", &sliding);
+  lens_config_field (root, "rope_scaling", &scaling);
+  if ((full != NULL && !json_object_is_type (full, json_type_object))
+      || (sliding != NULL && !json_object_is_type (sliding, json_type_object)))
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
+                   "%s: field \"rope_parameters\": each layer type's settings must be an object",
+                   path);
+      return FALSE;
+    }
+  LensRope *g = &c->rope;
+  g->type = LENS_ROPE_DEFAULT;
+  if (!lens_config_double (root, path, NULL, "rope_theta", 0.0, TRUE, 1e12, 1000000.0, &g->theta,
+                           error)
+      || !read_rope_dict (root, full, "rope_parameters.full_attention.", path, c, g, error))
+    return FALSE;
+  if (scaling != NULL && !read_rope_dict (root, scaling, "rope_scaling.", path, c, g, error))
+    return FALSE;
+  return read_rope_dict (root, sliding, "rope_parameters.sliding_attention.", path, c,
+                         &c->rope_local, error);
 }
 
 /* Gemma 3's text model. Local (sliding) blocks rotate with rope_local_base_freq and no scaling,
@@ -606,16 +675,13 @@ read_gemma3_text (json_object *root, const char *path, LensConfig *c, GError **e
       || !lens_config_int (root, path, NULL, "sliding_window_pattern", FALSE, 1, LENS_MAX_LAYERS,
                            &pattern, NULL, error))
     return FALSE;
+  /* Gemma3Attention passes no soft-cap to its attention: the setting has no effect there */
+  c->attn_softcap = 0.0;
   /* every pattern-th block is global, the others slide */
   for (int l = 0; l < c->n_layer; l++)
-    c->layer_sliding[l] = c->sliding_window > 0 && (l + 1) % pattern != 0;
-  if (!read_layer_types (root, path, c, error))
-    return FALSE;
-  c->rope_local = c->rope;
-  c->rope_local.type = LENS_ROPE_DEFAULT;
-  c->has_local_rope = true;
-  return lens_config_double (root, path, NULL, "rope_local_base_freq", 0.0, TRUE, 1e12, 10000.0,
-                             &c->rope_local.theta, error);
+    c->layer_sliding[l] = (l + 1) % pattern != 0;
+  return read_layer_types (root, path, c, error) && check_window (path, c, error)
+         && read_gemma3_ropes (root, path, c, error);
 }
 
 /* A gemma3 folder (text and vision): the text model's config is nested in text_config. */
