@@ -558,8 +558,10 @@ find_added (const LensTokenizer *tok, int32_t id)
   return NULL;
 }
 
-/* Each token's display bytes: an added token is its content, any other what the decoder makes of
- * it alone. */
+/* Each token's display bytes: what the decoder makes of it alone. Added tokens go through the
+ * decoder too, as in tokenizers' Tokenizer::decode (Gemma's added token "▁▁" decodes as two
+ * spaces; ByteLevel keeps the UTF-8 of a token with a character outside its alphabet, so
+ * "<|endoftext|>" or GPT-NeoX's added runs of spaces stay as they are). */
 static void
 finish_display (LensTokenizer *tok, const LensTokDecoder *decoder)
 {
@@ -568,16 +570,20 @@ finish_display (LensTokenizer *tok, const LensTokDecoder *decoder)
   tok->tok_len = g_new (size_t, tok->n_ids);
   for (int32_t i = 0; i < tok->n_ids; i++)
     {
-      const char *s = vocab_text (&tok->strs, i);
-      size_t len = tok->strs.len[i];
       tok->tok_off[i] = blob->len;
-      if (find_added (tok, i) != NULL || i >= tok->bpe.n_vocab)
-        g_byte_array_append (blob, (const guint8 *) s, (guint) len);
-      else
-        lens_tok_decoder_token (decoder, s, len, blob);
+      lens_tok_decoder_token (decoder, vocab_text (&tok->strs, i), tok->strs.len[i], blob);
       tok->tok_len[i] = blob->len - tok->tok_off[i];
     }
   tok->blob = g_byte_array_free (g_steal_pointer (&blob), FALSE);
+}
+
+/* Whether added token `t` decodes to its own content, as it is written in a text. */
+static gboolean
+added_decodes_as_written (const LensTokenizer *tok, const LensTokAdded *t)
+{
+  size_t len = tok->tok_len[t->id];
+  return len == tok->strs.len[t->id]
+         && memcmp (tok->blob + tok->tok_off[t->id], vocab_text (&tok->strs, t->id), len) == 0;
 }
 
 typedef struct
@@ -1263,7 +1269,8 @@ new_from_tokenizer_json (const char *json, size_t len, const char *config_json, 
   tok->lossless = tok->normalizer == NULL && decoder_byte_level && tok->pretok != NULL
                   && lens_tok_pretokenizer_lossless (tok->pretok) && tok->bpe.unk_id < 0;
   for (guint i = 0; i < tok->n_added; i++)
-    tok->lossless &= !tok->added[i].lstrip && !tok->added[i].rstrip; /* they take spaces */
+    tok->lossless &= !tok->added[i].lstrip && !tok->added[i].rstrip /* they take spaces */
+                     && added_decodes_as_written (tok, &tok->added[i]);
   ok = TRUE;
 
 out:

@@ -8,7 +8,9 @@
  *   --with-special  encodes with the post-processor's special tokens
  * (lens_tokenizer_encode_with_special)
  *   --roundtrip  also checks that decoding the ids gives the text back (exit status 1 if not)
- *   --time       prints the encoding time to stderr */
+ *   --time       prints the encoding time to stderr
+ *   --display I,J,...  prints lens_tokenizer_token_display of these ids, one JSON string a line,
+ *                and reads no input */
 #include "lens-tokenizer.h"
 
 #include <json-c/json.h>
@@ -48,7 +50,7 @@ static gboolean (*encode) (const LensTokenizer *, const char *, gssize, GArray *
 int
 main (int argc, char **argv)
 {
-  g_autofree char *dir = NULL, *vocab = NULL, *merges = NULL, *tjson = NULL;
+  g_autofree char *dir = NULL, *vocab = NULL, *merges = NULL, *tjson = NULL, *display = NULL;
   gboolean jsonl = FALSE, roundtrip = FALSE, timing = FALSE, with_special = FALSE;
   GOptionEntry entries[] = {
       {"dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "Model folder", "DIR"},
@@ -59,6 +61,8 @@ main (int argc, char **argv)
       {"with-special", 0, 0, G_OPTION_ARG_NONE, &with_special, "Add the special tokens", NULL},
       {"roundtrip", 0, 0, G_OPTION_ARG_NONE, &roundtrip, "Check decode(encode(x)) == x", NULL},
       {"time", 0, 0, G_OPTION_ARG_NONE, &timing, "Print the encoding time", NULL},
+      {"display", 0, 0, G_OPTION_ARG_STRING, &display, "Print the display text of these ids",
+       "I,J,..."},
       {NULL},
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("[FILE|-]");
@@ -87,6 +91,25 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "tokenize-driver: %s\n", error->message);
       return 1;
+    }
+
+  if (display)
+    {
+      g_auto (GStrv) parts = g_strsplit (display, ",", -1);
+      for (int i = 0; parts[i]; i++)
+        {
+          gint64 id = 0;
+          if (!g_ascii_string_to_signed (parts[i], 10, INT32_MIN, INT32_MAX, &id, &error))
+            {
+              fprintf (stderr, "tokenize-driver: --display: %s\n", error->message);
+              return 2;
+            }
+          g_autofree char *shown = lens_tokenizer_token_display (tok, (int32_t) id);
+          json_object *j = json_object_new_string (shown);
+          printf ("%s\n", json_object_to_json_string_ext (j, JSON_C_TO_STRING_PLAIN));
+          json_object_put (j);
+        }
+      return 0;
     }
 
   g_autofree char *input = NULL;

@@ -418,6 +418,123 @@ test_display (void)
   g_assert_cmpstr (a, ==, " a");
 }
 
+/* Gemma 3's pipeline: Replace " " by "▁" (no Prepend: no dummy prefix), then a Split on " " that
+ * the normalizer has left nothing to match, so the whole stretch between added tokens is one BPE
+ * word; byte fallback; "\n" and "▁▁" as added tokens that are not normalized; <bos> by the
+ * template, or by GemmaTokenizer's add_bos_token. */
+#define GEMMA_VOCAB                                                                                \
+  "<pad>|<eos>|<bos>|<unk>|\n|\xe2\x96\x81\xe2\x96\x81|<0xC3>|<0xA9>|<0x00>|<0x41>|\xe2\x96\x81|"  \
+  "a|"                                                                                             \
+  "b|\xe2\x96\x81"                                                                                 \
+  "b|ab|<start_of_turn>"
+#define GEMMA_ADDED                                                                                \
+  "[{\"id\": 0, \"content\": \"<pad>\", \"special\": true}, {\"id\": 1, \"content\": \"<eos>\", "  \
+  "\"special\": true}, {\"id\": 2, \"content\": \"<bos>\", \"special\": true}, {\"id\": 3, "       \
+  "\"content\": \"<unk>\", \"special\": true}, {\"id\": 4, \"content\": \"\\n\"}, {\"id\": 5, "    \
+  "\"content\": \"\\u2581\\u2581\"}, {\"id\": 15, \"content\": \"<start_of_turn>\", \"special\": " \
+  "true}]"
+#define GEMMA_BOS_TEMPLATE                                                                         \
+  "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<bos>\", "        \
+  "\"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [], "             \
+  "\"special_tokens\": {\"<bos>\": {\"id\": \"<bos>\", \"ids\": [2], \"tokens\": [\"<bos>\"]}}}"
+
+static LensTokenizer *
+gemma (const char *config)
+{
+  return BUILD (
+          .vocab = GEMMA_VOCAB, .added = GEMMA_ADDED,
+          .merges = "[\"a b\", \"\\u2581 b\", \"\\u2581 \\u2581\"]",
+          .model = ", \"byte_fallback\": true, \"unk_token\": \"<unk>\", \"fuse_unk\": true",
+          .normalizer
+          = "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\\u2581\"}",
+          .pre = "{\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": "
+                 "\"MergedWithPrevious\", \"invert\": false}",
+          .post = GEMMA_BOS_TEMPLATE,
+          .decoder = "{\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Replace\", \"pattern\": "
+                     "{\"String\": \"\\u2581\"}, \"content\": \" \"}, {\"type\": "
+                     "\"ByteFallback\"}, {\"type\": \"Fuse\"}]}",
+          .config = config);
+}
+
+static void
+test_gemma (void)
+{
+  g_autoptr (LensTokenizer) t = gemma (NULL);
+  /* no dummy prefix; the Split finds no " " after the normalizer, so "ab▁b" is one word and
+   * "▁ b" merges (split after the space, "▁" would stay alone) */
+  ASSERT_ENC (t, "ab b", "ab| b"); /* (enc_str shows the decoded tokens) */
+  ASSERT_ENC_SPECIAL (t, "ab", "<bos>|ab");
+  ASSERT_ENC_SPECIAL (t, "<start_of_turn>a\n", "<bos>|<start_of_turn>|a|\n");
+  ASSERT_ENC (t, "\xc3\xa9", "\xc3|\xa9"); /* byte fallback: <0xC3>, <0xA9> */
+  /* "▁▁" is not normalized: two spaces are not it (the BPE merges them into the same id, 5),
+   * and "▁▁" written in the text is it */
+  ASSERT_ENC (t, "a  b", "a|  |b");
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  g_assert_true (lens_tokenizer_encode (t, "a\xe2\x96\x81\xe2\x96\x81 b", -1, ids, NULL));
+  g_assert_cmpuint (ids->len, ==, 3); /* a, the added "▁▁", "▁b" */
+  g_assert_cmpint (g_array_index (ids, int32_t, 1), ==, 5);
+  g_assert_cmpint (g_array_index (ids, int32_t, 2), ==, 13);
+  /* the display: "▁" as a space (also at the start and in added tokens, as tokenizers decodes
+   * them), bytes as \xNN when they are not UTF-8 alone, NUL too, ASCII bytes as themselves */
+  struct
+  {
+    int32_t id;
+    const char *shown;
+  } shown[] = {
+      {2, "<bos>"},    {4, "\n"}, {5, "  "}, {6, "\\xC3"}, {7, "\\xA9"},
+      {8, "\\x00"},    {9, "A"},  {10, " "}, {13, " b"},   {15, "<start_of_turn>"},
+      {16, "<id 16>"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (shown); i++)
+    {
+      g_autofree char *d = lens_tokenizer_token_display (t, shown[i].id);
+      g_assert_cmpstr (d, ==, shown[i].shown);
+    }
+  g_autofree char *text = lens_tokenizer_decode (t, (const int32_t[]){2, 11, 5, 13, 6, 7}, 6);
+  g_assert_cmpstr (text, ==, "<bos>a   b\xc3\xa9");
+  /* decode gives "  " for "▁▁" written in a text: not lossless */
+  g_assert_false (lens_tokenizer_is_lossless (t));
+
+  /* GemmaTokenizer rebuilds the template from add_bos_token (default true) */
+  g_autoptr (LensTokenizer) nobos
+      = gemma ("{\"tokenizer_class\": \"GemmaTokenizer\", \"add_bos_token\": false, "
+               "\"bos_token\": \"<bos>\", \"eos_token\": \"<eos>\"}");
+  ASSERT_ENC_SPECIAL (nobos, "ab", "ab");
+  g_autoptr (LensTokenizer) bos
+      = gemma ("{\"tokenizer_class\": \"GemmaTokenizerFast\", \"bos_token\": \"<bos>\", "
+               "\"eos_token\": \"<eos>\", \"add_eos_token\": true}");
+  ASSERT_ENC_SPECIAL (bos, "ab", "<bos>|ab|<eos>");
+}
+
+/* GPT-NeoX / Pythia: NFC, ByteLevel with GPT-2's regex, and runs of spaces as added tokens that
+ * are normalized and outside the model's vocabulary; they decode as the spaces they are ([EOT]
+ * stands for <|endoftext|>, which the '|'-separated vocabulary cannot hold). */
+static void
+test_neox (void)
+{
+  const char *byte_level = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, "
+                           "\"trim_offsets\": true, \"use_regex\": true}";
+  g_autoptr (LensTokenizer) t
+      = BUILD (.vocab = "a|b|\xc4\xa0|\xc4\xa0"
+                        "b|[EOT]",
+               .merges = "[\"\\u0120 b\"]",
+               .added = "[{\"id\": 4, \"content\": \"[EOT]\", \"special\": true, "
+                        "\"normalized\": false}, {\"id\": 5, \"content\": \"   \", \"normalized\": "
+                        "true}, {\"id\": 6, \"content\": \"  \", \"normalized\": true}]",
+               .normalizer = "{\"type\": \"NFC\"}", .pre = byte_level, .post = byte_level,
+               .decoder = byte_level);
+  ASSERT_ENC (t, "a b", "a| b"); /* "Ġb", shown decoded */
+  /* leftmost-longest: five spaces are "   " then "  ", and the "b" after them has no space */
+  ASSERT_ENC (t, "a     b[EOT]", "a|   |  |b|[EOT]");
+  ASSERT_ENC_SPECIAL (t, "a  b", "a|  |b");
+  g_autofree char *sp = lens_tokenizer_token_display (t, 6);
+  g_assert_cmpstr (sp, ==, "  ");
+  g_autofree char *gb = lens_tokenizer_token_display (t, 3);
+  g_assert_cmpstr (gb, ==, " b");
+  g_autofree char *text = lens_tokenizer_decode (t, (const int32_t[]){0, 5, 6, 1, 3, 4}, 6);
+  g_assert_cmpstr (text, ==, "a     b b[EOT]");
+}
+
 static void
 expect_error (const Spec *s, int code, const char *needle)
 {
@@ -535,6 +652,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer-pipeline/added", test_added);
   g_test_add_func ("/tokenizer-pipeline/post-processor", test_post_processor);
   g_test_add_func ("/tokenizer-pipeline/display", test_display);
+  g_test_add_func ("/tokenizer-pipeline/gemma", test_gemma);
+  g_test_add_func ("/tokenizer-pipeline/neox", test_neox);
   g_test_add_func ("/tokenizer-pipeline/errors", test_errors);
   g_test_add_func ("/tokenizer-pipeline/growth", test_growth);
   return g_test_run ();
