@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "lens-blas.h"
 #include "ll-application.h"
 #include "ll-window.h"
 
@@ -36,7 +37,8 @@ ll_application_handle_local_options (GApplication *app, GVariantDict *options)
 {
   if (g_variant_dict_contains (options, "version"))
     {
-      g_print ("logit-lens %s\n", PACKAGE_VERSION);
+      g_autofree char *blas = lens_blas_describe ();
+      g_print ("logit-lens %s\n%s\n", PACKAGE_VERSION, blas);
       return 0;
     }
   return -1;
@@ -108,6 +110,9 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
                    "applies the final norm and the unembedding to the residual stream "
                    "after each block."),
                 "translator-credits", _ ("translator-credits"), NULL);
+  /* which BLAS kernels run decides the speed: shown where bug reports get their details */
+  g_autofree char *blas = lens_blas_describe ();
+  adw_about_window_set_debug_info (ADW_ABOUT_WINDOW (about), blas);
   gtk_window_present (GTK_WINDOW (about));
 }
 

@@ -4,11 +4,14 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 
+#include "lens-blas.h"
 #include "ll-application.h"
 
 int
 main (int argc, char **argv)
 {
+  /* before anything touches OpenBLAS's kernels (they were chosen when it loaded) */
+  lens_blas_prefer_native_kernels (argv);
   setlocale (LC_ALL, "");
   /* `meson devenv` and the install test run the app from where its translations are not at
    * LOCALEDIR yet (build tree, DESTDIR); they say where with LOGIT_LENS_LOCALEDIR. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lens-blas.h"
 #include "lens-error.h"
 #include "lens-format.h"
 #include "lens-locate.h"
@@ -545,6 +546,8 @@ run (const CliOptions *o, GString *out, GError **error)
 int
 main (int argc, char **argv)
 {
+  /* before anything touches OpenBLAS's kernels (they were chosen when it loaded) */
+  lens_blas_prefer_native_kernels (argv);
   CliOptions o = {.top_k = 10};
   GOptionEntry entries[] = {
       {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model_dir,
@@ -589,7 +592,8 @@ main (int argc, char **argv)
     }
   if (o.version)
     {
-      printf ("logit-lens-cli %s\n", PACKAGE_VERSION);
+      g_autofree char *blas = lens_blas_describe ();
+      printf ("logit-lens-cli %s\n%s\n", PACKAGE_VERSION, blas);
       return 0;
     }
   if (argc > 1)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lens-blas.h"
 #include "lens-model.h"
 #include "lens-result.h"
 
@@ -93,6 +94,7 @@ parse_list (const char *s, int *out, int max)
 int
 main (int argc, char **argv)
 {
+  lens_blas_prefer_native_kernels (argv);
   int threads = 0, reps = 3, peak_n = 2048;
   char *tokens_s = NULL;
   GOptionEntry entries[] = {{"threads", 0, 0, G_OPTION_ARG_INT, &threads,
