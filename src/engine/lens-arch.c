@@ -158,11 +158,12 @@ read_longrope (json_object *root, json_object *scaling, const char *path, const 
     return FALSE;
   gboolean top;
   r->original_max_position_embeddings = 0;
-  if (!lens_config_int (root, path, NULL, "original_max_position_embeddings", FALSE, 1, 16 << 20,
+  /* at least 2: the default attention factor divides by its logarithm */
+  if (!lens_config_int (root, path, NULL, "original_max_position_embeddings", FALSE, 2, 16 << 20,
                         &r->original_max_position_embeddings, &top, error))
     return FALSE;
   if (!top
-      && !lens_config_int (scaling, path, where, "original_max_position_embeddings", TRUE, 1,
+      && !lens_config_int (scaling, path, where, "original_max_position_embeddings", TRUE, 2,
                            16 << 20, &r->original_max_position_embeddings, NULL, error))
     return FALSE;
   double factor;
@@ -487,9 +488,9 @@ static gboolean
 read_qwen_window (json_object *root, const char *path, LensConfig *c, GError **error)
 {
   bool use_window;
-  int max_window_layers = 0;
+  int max_window_layers = 28; /* Qwen2Config's and Qwen3Config's defaults, as the window's 4096 */
   if (!lens_config_bool (root, path, NULL, "use_sliding_window", false, &use_window, error)
-      || !read_window (root, path, c, 0, error)
+      || !read_window (root, path, c, 4096, error)
       || !lens_config_int (root, path, NULL, "max_window_layers", FALSE, 0, G_MAXINT,
                            &max_window_layers, NULL, error))
     return FALSE;
@@ -558,7 +559,8 @@ read_gemma_attention (json_object *root, const char *path, LensConfig *c, double
                       double final_cap, GError **error)
 {
   double scalar;
-  if (!lens_config_double (root, path, NULL, "query_pre_attn_scalar", 0.0, TRUE, 1e9, 256.0,
+  /* below 1e-6 the scale (scalar^-0.5) turns ordinary scores into float overflow */
+  if (!lens_config_double (root, path, NULL, "query_pre_attn_scalar", 1e-6, FALSE, 1e9, 256.0,
                            &scalar, error))
     return FALSE;
   c->attn_scale = 1.0 / sqrt (scalar);
@@ -566,13 +568,14 @@ read_gemma_attention (json_object *root, const char *path, LensConfig *c, double
   c->attn_softcap = attn_cap;
   if (lens_config_field (root, "attn_logit_softcapping", &v) && v == NULL)
     c->attn_softcap = 0.0;
-  else if (!lens_config_double (root, path, NULL, "attn_logit_softcapping", 0.0, TRUE, 1e9,
+  /* caps below 1e-6 would round to 0 in float, which means "no cap" */
+  else if (!lens_config_double (root, path, NULL, "attn_logit_softcapping", 1e-6, FALSE, 1e9,
                                 attn_cap, &c->attn_softcap, error))
     return FALSE;
   c->final_logit_softcap = final_cap;
   if (lens_config_field (root, "final_logit_softcapping", &v) && v == NULL)
     c->final_logit_softcap = 0.0;
-  else if (!lens_config_double (root, path, NULL, "final_logit_softcapping", 0.0, TRUE, 1e9,
+  else if (!lens_config_double (root, path, NULL, "final_logit_softcapping", 1e-6, FALSE, 1e9,
                                 final_cap, &c->final_logit_softcap, error))
     return FALSE;
   return TRUE;
@@ -647,8 +650,20 @@ read_gemma3_ropes (json_object *root, const char *path, LensConfig *c, GError **
     return FALSE;
   if (scaling != NULL && !read_rope_dict (root, scaling, "rope_scaling.", path, c, g, error))
     return FALSE;
-  return read_rope_dict (root, sliding, "rope_parameters.sliding_attention.", path, c,
-                         &c->rope_local, error);
+  if (!read_rope_dict (root, sliding, "rope_parameters.sliding_attention.", path, c, &c->rope_local,
+                       error))
+    return FALSE;
+  /* the sliding blocks' tables are computed once for every prompt length: longrope, whose
+   * factors depend on it, is not taken there (no Gemma 3 uses it) */
+  if (c->rope_local.type != LENS_ROPE_DEFAULT && c->rope_local.type != LENS_ROPE_LINEAR)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
+                   "%s: field \"rope_parameters.sliding_attention.rope_type\": only default and "
+                   "linear are supported for the sliding blocks",
+                   path);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Gemma 3's text model. Local (sliding) blocks rotate with rope_local_base_freq and no scaling,
@@ -700,6 +715,26 @@ read_gemma3 (json_object *root, const char *path, LensConfig *c, GError **error)
   return read_gemma3_text (text, where, c, error);
 }
 
+/* ---- partial rotary (GPT-NeoX, Phi-3) ---- */
+
+/* The rotated dimensions per head, int(head_dim * fraction) as transformers computes them; they
+ * must come in pairs (rotate-half splits them in two). */
+static gboolean
+set_rotary_dim (LensConfig *c, double fraction, const char *key, const char *path, GError **error)
+{
+  int rot = (int) (c->head_dim * fraction);
+  if (rot < 2 || rot % 2 != 0)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_UNSUPPORTED,
+                   "%s: field \"%s\" = %g rotates %d of the %d dimensions of a head; a positive "
+                   "even number is supported",
+                   path, key, fraction, rot, c->head_dim);
+      return FALSE;
+    }
+  c->rope.rotary_dim = rot;
+  return TRUE;
+}
+
 /* ---- GPT-NeoX (Pythia) ---- */
 
 static gboolean
@@ -747,7 +782,8 @@ read_gpt_neox (json_object *root, const char *path, LensConfig *c, GError **erro
   c->attn_qkv_bias = c->attn_out_bias = bias;
   c->mlp_bias = true;
   /* rotary_ndims = int(head_dim * rotary_pct) */
-  c->rope.rotary_dim = (int) (c->head_dim * pct);
+  if (!set_rotary_dim (c, pct, "rotary_pct", path, error))
+    return FALSE;
   double base;
   if (!lens_config_double (root, path, NULL, "rotary_emb_base", 0.0, TRUE, 1e12, 10000.0, &base,
                            error))
@@ -773,7 +809,9 @@ read_phi3 (json_object *root, const char *path, LensConfig *c, GError **error)
     return FALSE;
   if (!has_hd)
     head_dim = n_embd / n_head;
-  c->rope.rotary_dim = (int) (head_dim * factor);
+  c->head_dim = head_dim;
+  if (!set_rotary_dim (c, factor, "partial_rotary_factor", path, error))
+    return FALSE;
   static const LlamaDefaults phi3 = {.n_positions = 4096, .act = LENS_ACT_SILU, .theta = 10000.0};
   if (!read_llama_common (root, path, c, &phi3, error) || !read_window (root, path, c, 0, error))
     return FALSE;

@@ -175,14 +175,17 @@ check_shapes (const LensConfig *c, const char *path, GError **error)
       || (int64_t) c->n_kv_head * c->head_dim > (1 << 20))
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: %d heads of %d dimensions are out of range", path, c->n_head, c->head_dim);
+                   "%s: %d attention heads (%d key/value) of head_dim %d are out of range (at most "
+                   "2^20 dimensions)",
+                   path, c->n_head, c->n_kv_head, c->head_dim);
       return FALSE;
     }
   if (c->arch->pos == LENS_POS_ROPE && (c->rope.rotary_dim % 2 != 0 || c->rope.rotary_dim < 2))
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_FORMAT,
-                   "%s: rotary embeddings need an even head dimension, not %d", path,
-                   c->rope.rotary_dim);
+                   "%s: field \"head_dim\": rotary embeddings need an even head dimension, not "
+                   "%d",
+                   path, c->rope.rotary_dim);
       return FALSE;
     }
   return TRUE;

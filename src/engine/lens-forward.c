@@ -31,8 +31,10 @@ typedef struct
 static void
 activations_free (LensActivations *a)
 {
-  float **all[] = {&a->x,  &a->ln,   &a->qkv,   &a->att,   &a->att_sc, &a->proj,
-                   &a->up, &a->gate, &a->cos_t, &a->sin_t, &a->tiles};
+  /* every buffer of LensActivations (the assertion fails when one is added without a line here) */
+  float **all[] = {&a->x,  &a->ln,   &a->qkv,   &a->att,   &a->att_sc,    &a->proj,      &a->proj2,
+                   &a->up, &a->gate, &a->cos_t, &a->sin_t, &a->cos_local, &a->sin_local, &a->tiles};
+  G_STATIC_ASSERT (sizeof (LensActivations) == 14 * sizeof (float *));
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
     g_clear_pointer (all[i], g_free);
 }
@@ -44,7 +46,10 @@ activations_alloc (const LensConfig *c, int T, LensActivations *a, GError **erro
 {
   size_t TC = (size_t) T * c->n_embd, TF = (size_t) T * c->n_inner;
   size_t QKV = (size_t) (c->n_head + 2 * c->n_kv_head) * c->head_dim;
+  /* the widest input of a projection; the tiles also serve as one row of q|k|v (GPT-NeoX's
+   * reordering) */
   size_t max_in = (size_t) MAX (MAX (c->n_embd, c->n_inner), c->n_head * c->head_dim);
+  max_in = MAX (max_in, QKV);
   size_t half = (size_t) MAX (c->rope.rotary_dim / 2, 1);
   memset (a, 0, sizeof *a);
   a->x = g_try_new (float, TC);
@@ -58,8 +63,9 @@ activations_alloc (const LensConfig *c, int T, LensActivations *a, GError **erro
   a->gate = c->arch->mlp == LENS_MLP_GATED ? g_try_new (float, 2 * TF) : g_new (float, 1);
   a->cos_t = g_try_new (float, ((size_t) T * half));
   a->sin_t = g_try_new (float, ((size_t) T * half));
-  a->cos_local = g_try_new (float, ((size_t) T * half));
-  a->sin_local = g_try_new (float, ((size_t) T * half));
+  size_t local = c->has_local_rope ? (size_t) T * half : 1;
+  a->cos_local = g_try_new (float, local);
+  a->sin_local = g_try_new (float, local);
   a->tiles
       = g_try_new (float, ((size_t) omp_get_max_threads () * lens_linear_scratch_floats (max_in)));
   if (a->x && a->ln && a->qkv && a->att && a->att_sc && a->proj && a->proj2 && a->up && a->gate

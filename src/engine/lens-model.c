@@ -447,10 +447,16 @@ lens_model_unref (LensModel *m)
     for (int l = 0; l < m->config.n_layer; l++)
       {
         LensBlockWeights *b = &m->blocks[l];
-        LensVec *vecs[]
-            = {&b->attn_norm_w, &b->attn_norm_b, &b->qkv_b,    &b->q_b,   &b->k_b,
-               &b->v_b,         &b->q_norm_w,    &b->k_norm_w, &b->o_b,   &b->mlp_norm_w,
-               &b->mlp_norm_b,  &b->gate_b,      &b->up_b,     &b->down_b};
+        /* every vector of LensBlockWeights */
+        LensVec *vecs[] = {&b->attn_norm_w, &b->attn_norm_b,
+                           &b->qkv_b,       &b->q_b,
+                           &b->k_b,         &b->v_b,
+                           &b->q_norm_w,    &b->k_norm_w,
+                           &b->o_b,         &b->attn_post_norm_w,
+                           &b->mlp_norm_w,  &b->mlp_norm_b,
+                           &b->gate_b,      &b->up_b,
+                           &b->down_b,      &b->mlp_post_norm_w};
+
         for (guint i = 0; i < G_N_ELEMENTS (vecs); i++)
           vec_clear (vecs[i]);
       }

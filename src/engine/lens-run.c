@@ -121,9 +121,19 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   int n_chunks = (int) ((n_cells + max_chunk - 1) / max_chunk);
   size_t chunk_cells = (n_cells + n_chunks - 1) / n_chunks;
   /* one running partial per (cell, thread) */
-  LensSoftmaxPartial *parts = g_new (LensSoftmaxPartial, (n_cells * n_threads)); /* (cells, P) */
-  int32_t *part_ids = g_new (int32_t, (n_cells * n_threads * K));                /* (cells, P, K) */
-  float *part_logits = g_new (float, (n_cells * n_threads * K));                 /* (cells, P, K) */
+  LensSoftmaxPartial *parts
+      = g_try_new (LensSoftmaxPartial, (n_cells * n_threads));        /* (cells, P) */
+  int32_t *part_ids = g_try_new (int32_t, (n_cells * n_threads * K)); /* (cells, P, K) */
+  float *part_logits = g_try_new (float, (n_cells * n_threads * K));  /* (cells, P, K) */
+  if (parts == NULL || part_ids == NULL || part_logits == NULL)
+    {
+      g_free (parts);
+      g_free (part_ids);
+      g_free (part_logits);
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for the top %d of %zu cells", K,
+                   n_cells);
+      return FALSE;
+    }
   int team = n_threads;
   gint cancelled = FALSE;
 

@@ -191,8 +191,11 @@ lens_tok_normalizer_parse (json_object *o, const char *file, const char *path, i
 }
 
 /* g_utf8_normalize stops at NUL, which is valid text here: normalize between NULs. */
+/* Runs `f` on each NUL-free run of s (GLib's Unicode functions stop at NUL, which prompts may
+ * contain) and puts the NULs back between the results. */
 static void
-unicode_normalize (GString *s, GNormalizeMode mode)
+map_nul_free_runs (GString *s, char *(*f) (const char *run, gssize len, gpointer data),
+                   gpointer data)
 {
   GString *out = g_string_sized_new (s->len + 8);
   const char *p = s->str, *end = s->str + s->len;
@@ -202,7 +205,7 @@ unicode_normalize (GString *s, GNormalizeMode mode)
       const char *stop = nul ? nul : end;
       if (stop > p)
         {
-          g_autofree char *n = g_utf8_normalize (p, stop - p, mode);
+          g_autofree char *n = f (p, stop - p, data);
           g_string_append (out, n ? n : "");
         }
       if (nul == NULL)
@@ -213,6 +216,56 @@ unicode_normalize (GString *s, GNormalizeMode mode)
   g_string_truncate (s, 0);
   g_string_append_len (s, out->str, (gssize) out->len);
   g_string_free (out, TRUE);
+}
+
+static char *
+normalize_run (const char *run, gssize len, gpointer mode)
+{
+  return g_utf8_normalize (run, len, (GNormalizeMode) GPOINTER_TO_INT (mode));
+}
+
+static char *
+lowercase_run (const char *run, gssize len, gpointer unused)
+{
+  /* Rust's str::to_lowercase: full case mapping, as GLib's (which ignores the locale except for
+   * Turkish and Lithuanian) */
+  return g_utf8_strdown (run, len);
+}
+
+static void
+unicode_normalize (GString *s, GNormalizeMode mode)
+{
+  map_nul_free_runs (s, normalize_run, GINT_TO_POINTER (mode));
+}
+
+/* Every match of `regex` in s replaced by `content`, by byte lengths (s may hold NUL). FALSE
+ * when the regex engine gives up (PCRE2's match limit) or the text grows beyond `limit`. */
+static gboolean
+replace_regex (GString *s, const GRegex *regex, const char *content, size_t limit)
+{
+  g_autoptr (GMatchInfo) mi = NULL;
+  g_autoptr (GError) local = NULL;
+  GString *out = g_string_sized_new (s->len);
+  size_t done = 0;
+  g_regex_match_full (regex, s->str, (gssize) s->len, 0, 0, &mi, &local);
+  while (local == NULL && g_match_info_matches (mi) && out->len <= limit)
+    {
+      int a = -1, b = -1;
+      g_match_info_fetch_pos (mi, 0, &a, &b);
+      g_string_append_len (out, s->str + done, (gssize) ((size_t) a - done));
+      g_string_append (out, content);
+      done = (size_t) b;
+      g_match_info_next (mi, &local);
+    }
+  gboolean ok = local == NULL && out->len <= limit;
+  if (ok)
+    {
+      g_string_append_len (out, s->str + done, (gssize) (s->len - done));
+      g_string_truncate (s, 0);
+      g_string_append_len (s, out->str, (gssize) out->len);
+    }
+  g_string_free (out, TRUE);
+  return ok;
 }
 
 static gboolean
@@ -261,13 +314,8 @@ lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s, size_t limit)
       unicode_normalize (s, n->mode);
       break;
     case NORM_LOWERCASE:
-      {
-        /* Rust's str::to_lowercase: full case mapping, as GLib's (which ignores the locale
-         * except for Turkish and Lithuanian) */
-        g_autofree char *low = g_utf8_strdown (s->str, (gssize) s->len);
-        g_string_assign (s, low);
-        break;
-      }
+      map_nul_free_runs (s, lowercase_run, NULL);
+      break;
     case NORM_PREPEND:
       if (s->len > 0)
         g_string_prepend_len (s, n->text, (gssize) n->text_len);
@@ -275,10 +323,8 @@ lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s, size_t limit)
     case NORM_REPLACE:
       if (n->regex)
         {
-          g_autofree char *r
-              = g_regex_replace_literal (n->regex, s->str, (gssize) s->len, 0, n->content, 0, NULL);
-          if (r != NULL)
-            g_string_assign (s, r);
+          if (!replace_regex (s, n->regex, n->content, limit))
+            return FALSE;
         }
       else if (!replace_string (s, n->text, n->text_len, n->content, limit))
         return FALSE;

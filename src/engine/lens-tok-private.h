@@ -91,7 +91,8 @@ typedef struct LensTokNormalizer LensTokNormalizer;
 LensTokNormalizer *lens_tok_normalizer_parse (json_object *o, const char *file, const char *path,
                                               int depth, GError **error);
 void lens_tok_normalizer_free (LensTokNormalizer *n);
-/* Normalizes `s` in place; FALSE if it grew beyond `limit` bytes (then `s` is unspecified). */
+/* Normalizes `s` in place; FALSE if it grew beyond `limit` bytes or a Replace pattern hit the
+ * regex engine's match limit (then `s` is unspecified). */
 gboolean lens_tok_normalizer_apply (const LensTokNormalizer *n, GString *s, size_t limit);
 guint lens_tok_normalizer_count (const LensTokNormalizer *n);
 

@@ -1438,7 +1438,9 @@ encode_text (const LensTokenizer *tok, const char *text, size_t n, GArray *ids, 
                                          LENS_TOK_LIMIT (sg->end - sg->start)))
         {
           g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                       "the normalizer makes the text more than %d times longer", LENS_TOK_GROWTH);
+                       "the normalizer failed: it makes the text more than %d times longer, or "
+                       "its pattern took too long to match",
+                       LENS_TOK_GROWTH);
           return FALSE;
         }
       g_array_set_size (segs2, 0);

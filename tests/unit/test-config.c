@@ -543,6 +543,66 @@ test_llama_family_reject (void)
   expect_fail_json (missing, LENS_ERROR_FORMAT, "\"num_hidden_layers\" is missing");
 }
 
+/* Configs that pass the families' readers' ranges but would compute garbage: each is refused with
+ * the field named (found by review). */
+static void
+test_more_families_reject (void)
+{
+  g_autofree char *tiny_scalar
+      = q ("{'model_type':'gemma2','hidden_size':16,'intermediate_size':32,"
+           "'num_hidden_layers':2,'num_attention_heads':2,'head_dim':8,"
+           "'max_position_embeddings':32,'vocab_size':100,"
+           "'query_pre_attn_scalar':1e-300}");
+  expect_fail_json (tiny_scalar, LENS_ERROR_FORMAT, "\"query_pre_attn_scalar\" = 1e-300 is out");
+  g_autofree char *tiny_cap = q ("{'model_type':'gemma2','hidden_size':16,'intermediate_size':32,"
+                                 "'num_hidden_layers':2,'num_attention_heads':2,'head_dim':8,"
+                                 "'max_position_embeddings':32,'vocab_size':100,"
+                                 "'attn_logit_softcapping':1e-300}");
+  expect_fail_json (tiny_cap, LENS_ERROR_FORMAT, "\"attn_logit_softcapping\" = 1e-300 is out");
+  g_autofree char *no_window = q ("{'model_type':'gemma2','hidden_size':16,'intermediate_size':32,"
+                                  "'num_hidden_layers':2,'num_attention_heads':2,'head_dim':8,"
+                                  "'max_position_embeddings':32,'vocab_size':100,"
+                                  "'sliding_window':null}");
+  expect_fail_json (no_window, LENS_ERROR_FORMAT,
+                    "\"sliding_window\" is null, but block 0 uses sliding-window attention");
+  g_autofree char *longrope1 = q (
+      "{'model_type':'phi3','hidden_size':16,'intermediate_size':32,'num_hidden_layers':1,"
+      "'num_attention_heads':2,'max_position_embeddings':32,'original_max_position_embeddings':1,"
+      "'vocab_size':100,'rope_scaling':{'type':'longrope','short_factor':[1,1,1,1],"
+      "'long_factor':[2,2,2,2]}}");
+  expect_fail_json (longrope1, LENS_ERROR_FORMAT,
+                    "\"original_max_position_embeddings\" = 1 is out of range");
+  g_autofree char *no_rotation = q ("{'model_type':'gpt_neox','hidden_size':16,'intermediate_size':"
+                                    "32,'num_hidden_layers':1,'num_attention_heads':2,"
+                                    "'vocab_size':100,'rotary_pct':0.1}");
+  expect_fail_json (no_rotation, LENS_ERROR_UNSUPPORTED, "\"rotary_pct\" = 0.1 rotates 0 of the 8");
+  g_autofree char *odd_rotation = q ("{'model_type':'phi3','hidden_size':32,'intermediate_size':64,"
+                                     "'num_hidden_layers':1,'num_attention_heads':2,"
+                                     "'vocab_size':100,'partial_rotary_factor':0.33}");
+  expect_fail_json (odd_rotation, LENS_ERROR_UNSUPPORTED, "\"partial_rotary_factor\" = 0.33");
+  g_autofree char *local_longrope
+      = q ("{'model_type':'gemma3_text','sliding_window':4,'rope_parameters':{'sliding_attention':"
+           "{'rope_type':'longrope','short_factor':[1],'long_factor':[2],"
+           "'original_max_position_embeddings':64}},'head_dim':2}");
+  expect_fail_json (local_longrope, LENS_ERROR_UNSUPPORTED,
+                    "\"rope_parameters.sliding_attention.rope_type\": only default and linear");
+}
+
+static void
+test_qwen_window_defaults (void)
+{
+  /* Qwen2Config / Qwen3Config: a 4096 window from block 28 on, when use_sliding_window is set */
+  LensConfig c;
+  g_autofree char *json = q ("{'model_type':'qwen2','hidden_size':16,'intermediate_size':24,"
+                             "'num_hidden_layers':30,'num_attention_heads':4,"
+                             "'max_position_embeddings':64,'vocab_size':100,"
+                             "'use_sliding_window':true}");
+  expect_ok (json, &c);
+  g_assert_cmpint (c.sliding_window, ==, 4096);
+  g_assert_false (c.layer_sliding[27]);
+  g_assert_true (c.layer_sliding[28] && c.layer_sliding[29]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -561,6 +621,8 @@ main (int argc, char **argv)
   g_test_add_func ("/config/llama-3.2", test_llama_3_2);
   g_test_add_func ("/config/llama-family-defaults", test_llama_family_defaults);
   g_test_add_func ("/config/reject/llama-family", test_llama_family_reject);
+  g_test_add_func ("/config/reject/more-families", test_more_families_reject);
+  g_test_add_func ("/config/qwen-window-defaults", test_qwen_window_defaults);
   g_test_add_func ("/config/json-surrogate-pairs", test_json_surrogate_pairs);
   return g_test_run ();
 }
