@@ -711,8 +711,18 @@ read_gemma3 (json_object *root, const char *path, LensConfig *c, GError **error)
                    "%s: field \"text_config\" must be an object (the text model's settings)", path);
       return FALSE;
     }
-  g_autofree char *where = g_strconcat (path, " (text_config)", NULL);
-  return read_gemma3_text (text, where, c, error);
+  if (read_gemma3_text (text, path, c, error))
+    return TRUE;
+  /* "config.json: field "x" ..." -> "config.json: text_config: field "x" ..." */
+  size_t n = strlen (path);
+  if (error != NULL && *error != NULL && strncmp ((*error)->message, path, n) == 0
+      && strncmp ((*error)->message + n, ": ", 2) == 0)
+    {
+      char *m = g_strdup_printf ("%s: text_config: %s", path, (*error)->message + n + 2);
+      g_free ((*error)->message);
+      (*error)->message = m;
+    }
+  return FALSE;
 }
 
 /* ---- partial rotary (GPT-NeoX, Phi-3) ---- */

@@ -307,6 +307,11 @@ def regressions():
     out("tokenizer-json", "regress-regex-newline",
         '{"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(\\n"}},'
         '"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}')
+    # A field of a gemma3 folder's nested text_config: the error named the file as
+    # "config.json (text_config)", not "config.json: ..." like every other config error.
+    out("config", "regress-gemma3-nested-field",
+        '{"model_type":"gemma3","text_config":{"model_type":"gemma3_text","hidden_size":2560,'
+        '"rms_norm_eps":{"factor":8.0}}}')
 
 
 if __name__ == "__main__":

@@ -586,6 +586,10 @@ test_more_families_reject (void)
            "'original_max_position_embeddings':64}},'head_dim':2}");
   expect_fail_json (local_longrope, LENS_ERROR_UNSUPPORTED,
                     "\"rope_parameters.sliding_attention.rope_type\": only default and linear");
+  /* a gemma3 folder's nested settings: the message says where */
+  g_autofree char *nested = q ("{'model_type':'gemma3','text_config':{'rms_norm_eps':'small'}}");
+  expect_fail_json (nested, LENS_ERROR_FORMAT,
+                    "config.json: text_config: field \"rms_norm_eps\" must be a number");
 }
 
 static void
