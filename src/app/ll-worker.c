@@ -37,6 +37,9 @@ struct _LlWorker
 
   /* One dedicated thread does all loads and runs, in order: one request at a time. */
   GThreadPool *pool;
+  /* The last run's keys, values and cells, for the next prompt that shares its beginning
+   * (typing computes only the new positions). The pool thread alone uses it. */
+  LensRunCache *run_cache;
   GMutex cache_lock;
   GQueue cache; /* of CacheEntry, most recently used first */
   size_t cache_bytes;
@@ -76,6 +79,7 @@ ll_worker_finalize (GObject *object)
 
   /* Queued tasks hold references to the worker, so the queue is empty here. */
   g_thread_pool_free (self->pool, TRUE, TRUE);
+  g_clear_pointer (&self->run_cache, lens_run_cache_free);
 
   g_clear_object (&self->run_cancellable);
   g_clear_object (&self->load_cancellable);
@@ -186,6 +190,7 @@ ll_worker_init (LlWorker *self)
 {
   self->main_context = g_main_context_ref_thread_default ();
   self->pool = g_thread_pool_new (pool_func, self, 1, TRUE, NULL);
+  self->run_cache = lens_run_cache_new ();
   g_mutex_init (&self->cache_lock);
   g_queue_init (&self->cache);
 }
@@ -284,6 +289,9 @@ load_thread (GTask *task, LlWorker *self)
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled");
       return;
     }
+  /* the cache holds the old model: let it go before a second one is mapped */
+  lens_run_cache_free (self->run_cache);
+  self->run_cache = lens_run_cache_new ();
   LensModel *model = lens_model_load (d->dir, &error);
   if (model == NULL)
     g_task_return_error (task, error);
@@ -551,7 +559,8 @@ run_thread (GTask *task, LlWorker *self)
       .progress = run_progress_cb,
       .user_data = d,
   };
-  LensResult *result = lens_run_ids (d->model, id_data, T, d->prompt, &options, &error);
+  LensResult *result
+      = lens_run_ids_cached (d->model, self->run_cache, id_data, T, d->prompt, &options, &error);
   if (result == NULL)
     {
       g_free (key);

@@ -9,14 +9,32 @@
 #include "lens-head.h"
 #include "lens-model-private.h"
 
-/* Activations for T tokens, sized once per call. */
+/* Keys and values of a block's positions, row j = [NKV key heads | NKV value heads] of position
+ * j, as the attention reads them. */
+struct LensKvCache
+{
+  int n_layer;
+  int width; /* 2 NKV hd floats a row */
+  int cap;   /* rows allocated per layer */
+  float **layers;
+};
+
+/* The positions a call computes: p .. p + n - 1 of a prompt whose earlier positions' keys and
+ * values are in kv (NULL when p is 0 and nothing is kept). */
+typedef struct
+{
+  int p, n;
+  LensKvCache *kv;
+} Span;
+
+/* Activations for the n positions of a call (T below), sized once per call. */
 typedef struct
 {
   float *x;      /* (T, C) residual stream */
   float *ln;     /* (T, C) normed input of a sub-block */
   float *qkv;    /* (T, QKV) per row: NH query heads | NKV key heads | NKV value heads */
   float *att;    /* (T, NH * hd) attention output before the output projection */
-  float *att_sc; /* attention scores, lens_attention_scratch_floats (T) */
+  float *att_sc; /* attention scores, lens_attention_scratch_floats (n, p + n) */
   float *proj;   /* (T, C) output of a projection */
   float *proj2;  /* (T, C) the MLP's output beside the attention's (parallel residual) */
   float *up;     /* (T, F) */
@@ -42,7 +60,7 @@ activations_free (LensActivations *a)
 /* Allocates everything, or nothing and FALSE (a long prompt on a big model can ask for more
  * memory than there is). */
 static gboolean
-activations_alloc (const LensConfig *c, int T, LensActivations *a, GError **error)
+activations_alloc (const LensConfig *c, int T, int keys, LensActivations *a, GError **error)
 {
   size_t TC = (size_t) T * c->n_embd, TF = (size_t) T * c->n_inner;
   size_t QKV = (size_t) (c->n_head + 2 * c->n_kv_head) * c->head_dim;
@@ -56,7 +74,7 @@ activations_alloc (const LensConfig *c, int T, LensActivations *a, GError **erro
   a->ln = g_try_new (float, TC);
   a->qkv = g_try_new (float, ((size_t) T * QKV));
   a->att = g_try_new (float, ((size_t) T * c->n_head * c->head_dim));
-  a->att_sc = g_try_new (float, lens_attention_scratch_floats (T));
+  a->att_sc = g_try_new (float, lens_attention_scratch_floats (T, keys));
   a->proj = g_try_new (float, TC);
   a->proj2 = g_try_new (float, TC);
   a->up = g_try_new (float, TF);
@@ -99,9 +117,9 @@ check_cancel (LensCancelFunc cancel, gpointer user_data, GError **error)
   return TRUE;
 }
 
-/* x (T, C) = tok_embd[ids] * embed_scale (+ pos_embd[0..T) for learned positions) */
+/* x (T, C) = tok_embd[ids] * embed_scale (+ pos_embd[p .. p + T) for learned positions) */
 static void
-embed_forward (const LensModel *m, const int32_t *ids, int T, float *x, float *row)
+embed_forward (const LensModel *m, const int32_t *ids, int p, int T, float *x, float *row)
 {
   int C = m->config.n_embd;
   /* Gemma's sqrt(hidden_size), as a float32 factor */
@@ -115,7 +133,7 @@ embed_forward (const LensModel *m, const int32_t *ids, int T, float *x, float *r
           xt[i] *= scale;
       if (m->config.arch->pos == LENS_POS_LEARNED)
         {
-          lens_mat_rows_f32 (&m->pos_embd, t, 1, row);
+          lens_mat_rows_f32 (&m->pos_embd, p + t, 1, row);
           for (int i = 0; i < C; i++)
             xt[i] += row[i];
         }
@@ -187,18 +205,30 @@ qkv_forward (const LensModel *m, int l, const float *in, LensActivations *a, int
 /* out (T, C) = attn(in (T, C)), then the family's norm of it when it has one */
 static void
 attention_forward (const LensModel *m, int l, const float *in, float *out, LensActivations *a,
-                   int T)
+                   const Span *s)
 {
   const LensConfig *c = &m->config;
   const LensBlockWeights *b = &m->blocks[l];
-  int C = c->n_embd, hd = c->head_dim;
-  int QKV = (c->n_head + 2 * c->n_kv_head) * hd;
+  int T = s->n, C = c->n_embd, hd = c->head_dim;
+  int Q = c->n_head * hd, KV2 = 2 * c->n_kv_head * hd, QKV = Q + KV2;
   int window = c->layer_sliding[l] ? c->sliding_window : 0;
   double scale = c->attn_scale > 0.0 ? c->attn_scale : 1.0 / sqrt ((double) hd);
 
   qkv_forward (m, l, in, a, T);
-  lens_attention_forward (a->att, a->qkv, QKV, a->att_sc, T, c->n_head, c->n_kv_head, hd, window,
-                          (float) scale, (float) c->attn_softcap);
+  /* keys and values: of these positions only, in place; or the earlier ones' from the cache,
+   * where these are appended */
+  const float *kv = a->qkv + Q;
+  int ldkv = QKV;
+  if (s->kv != NULL)
+    {
+      float *rows = s->kv->layers[l] + (size_t) s->p * KV2;
+      for (int t = 0; t < T; t++)
+        memcpy (rows + (size_t) t * KV2, a->qkv + (size_t) t * QKV + Q, sizeof (float) * KV2);
+      kv = s->kv->layers[l];
+      ldkv = KV2;
+    }
+  lens_attention_forward (a->att, a->qkv, QKV, kv, ldkv, a->att_sc, s->p, T, c->n_head,
+                          c->n_kv_head, hd, window, (float) scale, (float) c->attn_softcap);
   lens_linear_forward (out, C, a->att, T, &b->o, b->o_b.data, a->tiles);
   if (b->attn_post_norm_w.data != NULL)
     lens_model_norm (m, &b->attn_post_norm_w, &(LensVec){0}, out, out, T);
@@ -243,10 +273,11 @@ mlp_forward (const LensModel *m, int l, const float *in, float *out, LensActivat
  * with norms around the sub-layers (Gemma 2/3), post-norm only (OLMo 2: the norms absent), or
  * parallel (GPT-NeoX: x += attn(norm_1 x) + mlp(norm_2 x)). */
 static void
-block_forward (const LensModel *m, int l, LensActivations *a, int T)
+block_forward (const LensModel *m, int l, LensActivations *a, const Span *s)
 {
   const LensConfig *c = &m->config;
   const LensBlockWeights *b = &m->blocks[l];
+  int T = s->n;
   size_t TC = (size_t) T * c->n_embd;
 
   const float *attn_in = a->x;
@@ -255,7 +286,7 @@ block_forward (const LensModel *m, int l, LensActivations *a, int T)
       lens_model_norm (m, &b->attn_norm_w, &b->attn_norm_b, a->x, a->ln, T);
       attn_in = a->ln;
     }
-  attention_forward (m, l, attn_in, a->proj, a, T);
+  attention_forward (m, l, attn_in, a->proj, a, s);
 
   if (c->parallel_residual)
     {
@@ -276,17 +307,25 @@ block_forward (const LensModel *m, int l, LensActivations *a, int T)
   lens_residual_add (a->x, a->proj, TC);
 }
 
-/* The RoPE tables of positions 0 .. T - 1: longrope takes its long factors for prompts longer
- * than the original context, and scales cos and sin by its attention factor. */
+gboolean
+lens_model_rope_is_long (const LensModel *m, int T)
+{
+  const LensRope *r = &m->config.rope;
+  return r->type == LENS_ROPE_LONGROPE && T > r->original_max_position_embeddings;
+}
+
+/* The RoPE tables of positions p .. p + n - 1: longrope takes its long factors for prompts
+ * longer than the original context (p + n in all), and scales cos and sin by its attention
+ * factor. */
 static void
-rope_tables (const LensModel *m, int T, LensActivations *a)
+rope_tables (const LensModel *m, const Span *s, LensActivations *a)
 {
   const LensConfig *c = &m->config;
   const LensRope *r = &c->rope;
-  const double *inv_freq = m->rope_inv_freq;
-  if (r->type == LENS_ROPE_LONGROPE && T > r->original_max_position_embeddings)
-    inv_freq = m->rope_inv_freq_long;
-  lens_rope_table (inv_freq, r->rotary_dim, 0, T, a->cos_t, a->sin_t);
+  int T = s->n;
+  const double *inv_freq
+      = lens_model_rope_is_long (m, s->p + s->n) ? m->rope_inv_freq_long : m->rope_inv_freq;
+  lens_rope_table (inv_freq, r->rotary_dim, s->p, T, a->cos_t, a->sin_t);
   if (r->attention_factor != 1.0)
     for (size_t i = 0; i < (size_t) T * (r->rotary_dim / 2); i++)
       {
@@ -294,14 +333,15 @@ rope_tables (const LensModel *m, int T, LensActivations *a)
         a->sin_t[i] = (float) (a->sin_t[i] * r->attention_factor);
       }
   if (c->has_local_rope)
-    lens_rope_table (m->rope_local_inv_freq, c->rope_local.rotary_dim, 0, T, a->cos_local,
+    lens_rope_table (m->rope_local_inv_freq, c->rope_local.rotary_dim, s->p, T, a->cos_local,
                      a->sin_local);
 }
 
-gboolean
-lens_forward_run (LensModel *m, const int32_t *ids, int T, float *residuals, float *logits,
-                  LensCancelFunc cancel, LensProgressFunc progress, gpointer user_data,
-                  GError **error)
+/* Positions p .. T - 1 of ids (T in all); see lens_model_forward_from. */
+static gboolean
+forward_span (LensModel *m, LensKvCache *kv, const int32_t *ids, int T, int p, float *residuals,
+              float *logits, LensCancelFunc cancel, LensProgressFunc progress, gpointer user_data,
+              GError **error)
 {
   const LensConfig *c = &m->config;
   int C = c->n_embd, V = c->vocab_size, L = c->n_layer;
@@ -320,35 +360,39 @@ lens_forward_run (LensModel *m, const int32_t *ids, int T, float *residuals, flo
                      "Token %d at position %d is outside the vocabulary (0..%d)", ids[t], t, V - 1);
         return FALSE;
       }
-
-  LensActivations a;
-  if (!activations_alloc (c, T, &a, error))
+  g_return_val_if_fail (p >= 0 && p < T && (p == 0 || kv != NULL), FALSE);
+  if (kv != NULL && !lens_kv_cache_reserve (kv, m, T, error))
     return FALSE;
-  size_t TC = (size_t) T * C;
+
+  Span s = {.p = p, .n = T - p, .kv = kv};
+  LensActivations a;
+  if (!activations_alloc (c, s.n, T, &a, error))
+    return FALSE;
+  size_t nC = (size_t) s.n * C;
   gboolean ok = FALSE;
 
-  embed_forward (m, ids, T, a.x, a.proj);
+  embed_forward (m, ids + p, p, s.n, a.x, a.proj);
   if (residuals != NULL)
-    memcpy (residuals, a.x, TC * sizeof (float));
+    memcpy (residuals, a.x, nC * sizeof (float));
   if (c->arch->pos == LENS_POS_ROPE)
-    rope_tables (m, T, &a);
+    rope_tables (m, &s, &a);
 
   for (int l = 0; l < L; l++)
     {
       if (!check_cancel (cancel, user_data, error))
         goto out;
-      block_forward (m, l, &a, T);
+      block_forward (m, l, &a, &s);
       if (residuals != NULL)
-        memcpy (residuals + (size_t) (l + 1) * TC, a.x, TC * sizeof (float));
+        memcpy (residuals + (size_t) (l + 1) * nC, a.x, nC * sizeof (float));
       if (progress != NULL)
         progress (l + 1, L, user_data);
     }
 
-  /* logits (T, V) = head(x) */
+  /* logits (n, V) = head(x) */
   if (logits != NULL)
     {
-      lens_head_norm (m, a.x, a.ln, T);
-      if (!lens_head_logits (m, a.ln, T, logits, error))
+      lens_head_norm (m, a.x, a.ln, s.n);
+      if (!lens_head_logits (m, a.ln, s.n, logits, error))
         goto out;
     }
   ok = TRUE;
@@ -356,4 +400,73 @@ lens_forward_run (LensModel *m, const int32_t *ids, int T, float *residuals, flo
 out:
   activations_free (&a);
   return ok;
+}
+
+gboolean
+lens_forward_run (LensModel *m, const int32_t *ids, int T, float *residuals, float *logits,
+                  LensCancelFunc cancel, LensProgressFunc progress, gpointer user_data,
+                  GError **error)
+{
+  return forward_span (m, NULL, ids, T, 0, residuals, logits, cancel, progress, user_data, error);
+}
+
+gboolean
+lens_model_forward_from (LensModel *m, LensKvCache *kv, const int32_t *ids, int T, int p,
+                         float *residuals, LensCancelFunc cancel, LensProgressFunc progress,
+                         gpointer user_data, GError **error)
+{
+  return forward_span (m, kv, ids, T, p, residuals, NULL, cancel, progress, user_data, error);
+}
+
+/* ---- the key/value cache ---- */
+
+LensKvCache *
+lens_kv_cache_new (void)
+{
+  return g_new0 (LensKvCache, 1);
+}
+
+void
+lens_kv_cache_free (LensKvCache *kv)
+{
+  if (kv == NULL)
+    return;
+  for (int l = 0; l < kv->n_layer; l++)
+    g_free (kv->layers[l]);
+  g_free (kv->layers);
+  g_free (kv);
+}
+
+gboolean
+lens_kv_cache_reserve (LensKvCache *kv, const LensModel *m, int T, GError **error)
+{
+  const LensConfig *c = &m->config;
+  int width = 2 * c->n_kv_head * c->head_dim;
+  if (kv->n_layer != c->n_layer || kv->width != width)
+    {
+      /* another model: start over */
+      for (int l = 0; l < kv->n_layer; l++)
+        g_free (kv->layers[l]);
+      g_free (kv->layers);
+      kv->layers = g_new0 (float *, c->n_layer);
+      kv->n_layer = c->n_layer;
+      kv->width = width;
+      kv->cap = 0;
+    }
+  if (T <= kv->cap)
+    return TRUE;
+  int cap = MAX (T, MIN (2 * kv->cap, c->n_positions)); /* grow geometrically, keep rows */
+  for (int l = 0; l < kv->n_layer; l++)
+    {
+      float *grown = g_try_renew (float, kv->layers[l], ((size_t) cap * width));
+      if (grown == NULL)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO,
+                       "Out of memory for the keys and values of %d tokens", T);
+          return FALSE;
+        }
+      kv->layers[l] = grown;
+    }
+  kv->cap = cap;
+  return TRUE;
 }

@@ -64,6 +64,10 @@ struct LensModel
 void lens_model_norm (const LensModel *m, const LensVec *w, const LensVec *b, const float *x,
                       float *y, int n);
 
+/* Whether longrope takes its long factors for a prompt of T tokens (keys computed with the other
+ * set cannot be reused). */
+gboolean lens_model_rope_is_long (const LensModel *m, int T);
+
 /* The block forward, in lens-forward.c. */
 gboolean lens_forward_run (LensModel *m, const int32_t *ids, int T, float *residuals, float *logits,
                            LensCancelFunc cancel, LensProgressFunc progress, gpointer user_data,

@@ -52,6 +52,24 @@ gboolean lens_model_forward (LensModel *model, const int32_t *ids, int T, float 
                              float *logits, LensCancelFunc cancel, LensProgressFunc progress,
                              gpointer user_data, GError **error);
 
+/* The keys and values (after RoPE) of every block for the positions a run computed, so that a
+ * later run of the same tokens extended computes only the new positions. Owned by the caller (the
+ * lens keeps one per prompt being edited); lens_model_forward_from fills and reads it. */
+typedef struct LensKvCache LensKvCache;
+LensKvCache *lens_kv_cache_new (void);
+void lens_kv_cache_free (LensKvCache *kv);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensKvCache, lens_kv_cache_free)
+/* Room for T positions of `model` (a cache of another shape starts over). */
+gboolean lens_kv_cache_reserve (LensKvCache *kv, const LensModel *model, int T, GError **error);
+
+/* The forward pass of positions p .. T - 1 of ids, whose positions 0 .. p - 1 this model has run
+ * before with their keys and values left in kv (the caller checks that they were these ids); the
+ * new positions' keys and values are added to kv. residuals: (L+1, T - p, C) or NULL, as
+ * lens_model_forward's for the new positions. 0 <= p < T. */
+gboolean lens_model_forward_from (LensModel *model, LensKvCache *kv, const int32_t *ids, int T,
+                                  int p, float *residuals, LensCancelFunc cancel,
+                                  LensProgressFunc progress, gpointer user_data, GError **error);
+
 /* Mean next-token cross-entropy (nats) of ids (N) in consecutive windows of the context length
  * (at most LENS_LOSS_MAX_WINDOW ids), each window predicting its ids[1:] from its own prefix;
  * *n_predicted receives the count. */

@@ -412,9 +412,9 @@ attention_threads (void)
 }
 
 size_t
-lens_attention_scratch_floats (int T)
+lens_attention_scratch_floats (int n, int T)
 {
-  return (size_t) attention_threads () * (size_t) MIN (T, QUERY_BLOCK) * (size_t) T;
+  return (size_t) attention_threads () * (size_t) MIN (n, QUERY_BLOCK) * (size_t) T;
 }
 
 /* s -> cap tanh(s / cap) over n scores */
@@ -426,10 +426,12 @@ softcap_scores (float *s, size_t n, float cap)
 }
 
 void
-lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, int T, int NH,
-                        int NKV, int hd, int window, float scale, float softcap)
+lens_attention_forward (float *out, const float *q, int ldq, const float *kv, int ldkv,
+                        float *scratch, int q0, int n, int NH, int NKV, int hd, int window,
+                        float scale, float softcap)
 {
-  int group = NH / NKV, n_blocks = (T + QUERY_BLOCK - 1) / QUERY_BLOCK;
+  int T = q0 + n; /* keys */
+  int group = NH / NKV, n_blocks = (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
   int ldo = NH * hd;
   lens_blas_use_one_thread ();
 
@@ -440,48 +442,50 @@ lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, in
     {
       int h = item / n_blocks, blk = item % n_blocks;
       int g = h / group;
-      int i0 = blk * QUERY_BLOCK, i1 = MIN (T, i0 + QUERY_BLOCK), nq = i1 - i0;
+      /* query rows r0 .. r1 - 1, at positions q0 + r */
+      int r0 = blk * QUERY_BLOCK, r1 = MIN (n, r0 + QUERY_BLOCK), nq = r1 - r0;
+      int i0 = q0 + r0, i1 = q0 + r1;
       /* keys that any query of the block can see: k0 .. i1 - 1 */
       int k0 = window > 0 ? MAX (0, i0 - window + 1) : 0, nk = i1 - k0;
-      const float *q = qkv + (size_t) i0 * ld + (size_t) h * hd;              /* (nq, hd) */
-      const float *k = qkv + (size_t) k0 * ld + (size_t) (NH + g) * hd;       /* (nk, hd) */
-      const float *v = qkv + (size_t) k0 * ld + (size_t) (NH + NKV + g) * hd; /* (nk, hd) */
+      const float *qb = q + (size_t) r0 * ldq + (size_t) h * hd;          /* (nq, hd) */
+      const float *k = kv + (size_t) k0 * ldkv + (size_t) g * hd;         /* (nk, hd) */
+      const float *v = kv + (size_t) k0 * ldkv + (size_t) (NKV + g) * hd; /* (nk, hd) */
       float *att
-          = scratch + (size_t) omp_get_thread_num () * MIN (T, QUERY_BLOCK) * T; /* (nq, nk) */
+          = scratch + (size_t) omp_get_thread_num () * MIN (n, QUERY_BLOCK) * T; /* (nq, nk) */
 
       /* att = scale * q . k^T */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, scale, q, ld, k, ld, 0.0f,
-                   att, nk);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, scale, qb, ldq, k, ldkv,
+                   0.0f, att, nk);
       if (softcap > 0.0f)
         softcap_scores (att, (size_t) nq * nk, softcap);
       for (int r = 0; r < nq; r++)
         masked_softmax_row (att + (size_t) r * nk, nk, k0, i0 + r, window);
-      /* out[i0:i1, h*hd : (h+1)*hd] = att (nq, nk) . v (nk, hd) */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, att, nk, v, ld,
-                   0.0f, out + (size_t) i0 * ldo + (size_t) h * hd, ldo);
+      /* out[r0:r1, h*hd : (h+1)*hd] = att (nq, nk) . v (nk, hd) */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, att, nk, v, ldkv,
+                   0.0f, out + (size_t) r0 * ldo + (size_t) h * hd, ldo);
     }
 }
 
 void
-lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH, int NKV, int hd,
-                            int window, float scale, float softcap)
+lens_attention_forward_ref (float *out, const float *q, int ldq, const float *kv, int ldkv, int q0,
+                            int n, int NH, int NKV, int hd, int window, float scale, float softcap)
 {
-  int group = NH / NKV;
+  int group = NH / NKV, T = q0 + n;
   double *w = g_new (double, T);
 
   for (int h = 0; h < NH; h++)
-    for (int i = 0; i < T; i++)
+    for (int r = 0; r < n; r++)
       {
-        int g = h / group;
-        const float *q = qkv + (size_t) i * ld + (size_t) h * hd;
+        int g = h / group, i = q0 + r;
+        const float *qr = q + (size_t) r * ldq + (size_t) h * hd;
         int lo = window > 0 ? MAX (0, i - window + 1) : 0;
         double maxv = -INFINITY;
         for (int j = lo; j <= i; j++)
           {
-            const float *k = qkv + (size_t) j * ld + (size_t) (NH + g) * hd;
+            const float *k = kv + (size_t) j * ldkv + (size_t) g * hd;
             double dot = 0.0;
             for (int d = 0; d < hd; d++)
-              dot += (double) q[d] * k[d];
+              dot += (double) qr[d] * k[d];
             w[j] = dot * scale;
             if (softcap > 0.0f)
               w[j] = softcap * tanh (w[j] / softcap);
@@ -497,8 +501,8 @@ lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH,
           {
             double acc = 0.0;
             for (int j = lo; j <= i; j++)
-              acc += w[j] / sum * qkv[(size_t) j * ld + (size_t) (NH + NKV + g) * hd + d];
-            out[(size_t) i * NH * hd + (size_t) h * hd + d] = (float) acc;
+              acc += w[j] / sum * kv[(size_t) j * ldkv + (size_t) (NKV + g) * hd + d];
+            out[(size_t) r * NH * hd + (size_t) h * hd + d] = (float) acc;
           }
       }
   g_free (w);

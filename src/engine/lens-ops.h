@@ -95,16 +95,21 @@ void lens_rope_table (const double *inv_freq, int rot, int pos0, int T, float *c
 void lens_rope_apply (float *x, int ld, int T, int n_heads, int hd, int rot, const float *cos_t,
                       const float *sin_t);
 
-/* out (T, NH * hd) = causal multi-head self-attention. Row t of qkv (stride ld) holds the NH
- * query heads, then NKV key heads, then NKV value heads, hd each; query head h reads key/value
- * head h / (NH / NKV). With window > 0 a query at t sees keys t - window < j <= t. scale: the
- * factor of q . k; softcap > 0 turns each score s into softcap tanh(s / softcap) before the
- * mask (Gemma 2). scratch: lens_attention_scratch_floats (T) floats. */
-void lens_attention_forward (float *out, const float *qkv, int ld, float *scratch, int T, int NH,
-                             int NKV, int hd, int window, float scale, float softcap);
-size_t lens_attention_scratch_floats (int T);
-void lens_attention_forward_ref (float *out, const float *qkv, int ld, int T, int NH, int NKV,
-                                 int hd, int window, float scale, float softcap);
+/* out (n, NH * hd) = causal multi-head self-attention of the queries at positions q0 .. q0 + n - 1
+ * over the keys at positions 0 .. q0 + n - 1 (a prompt computed whole has q0 = 0; one extended
+ * by new tokens has its earlier keys and values in a cache). Row r of q (stride ldq) holds the NH
+ * query heads of position q0 + r; row j of kv (stride ldkv) the NKV key heads then the NKV value
+ * heads of position j, hd each; query head h reads key/value head h / (NH / NKV). With window > 0
+ * a query at i sees keys i - window < j <= i. scale: the factor of q . k; softcap > 0 turns each
+ * score s into softcap tanh(s / softcap) before the mask (Gemma 2). scratch:
+ * lens_attention_scratch_floats (n, q0 + n) floats. */
+void lens_attention_forward (float *out, const float *q, int ldq, const float *kv, int ldkv,
+                             float *scratch, int q0, int n, int NH, int NKV, int hd, int window,
+                             float scale, float softcap);
+size_t lens_attention_scratch_floats (int n, int T);
+void lens_attention_forward_ref (float *out, const float *q, int ldq, const float *kv, int ldkv,
+                                 int q0, int n, int NH, int NKV, int hd, int window, float scale,
+                                 float softcap);
 
 /* x (N) += y (N) */
 void lens_residual_add (float *x, const float *y, size_t N);

@@ -90,6 +90,20 @@ LensResult *lens_run_prompt (LensModel *model, const char *prompt, const LensRun
 LensResult *lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
                           const LensRunOptions *options, GError **error);
 
+/* What a lens run leaves for the next one on a prompt being edited (typing): the keys and values of
+ * every position and the last result. Not thread-safe: one run at a time. */
+typedef struct LensRunCache LensRunCache;
+LensRunCache *lens_run_cache_new (void);
+void lens_run_cache_free (LensRunCache *cache);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensRunCache, lens_run_cache_free)
+
+/* lens_run_ids, computing only the positions after the longest prefix ids share with the cache's
+ * last run (same model, layers and top-k): one more token costs one position, an edit in the
+ * middle recomputes from the first changed token. The result equals lens_run_ids' within float
+ * rounding; the cache then holds this run. */
+LensResult *lens_run_ids_cached (LensModel *model, LensRunCache *cache, const int32_t *ids, int T,
+                                 const char *prompt, const LensRunOptions *options, GError **error);
+
 LensResult *lens_result_ref (LensResult *result);
 /* The same result keeping only the `top_k` best tokens of each cell: a new reference to `result`
  * itself when it has no more than that, otherwise a result that shares everything else with it

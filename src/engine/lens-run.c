@@ -9,6 +9,7 @@
 
 #include "lens-error.h"
 #include "lens-head.h"
+#include "lens-model-private.h"
 #include "lens-ops.h"
 #include "lens-result.h"
 
@@ -213,9 +214,123 @@ unembed_and_reduce (LensModel *model, LensResult *r, RunProgress *progress, GErr
   return TRUE;
 }
 
-LensResult *
-lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
-              const LensRunOptions *options, GError **error)
+/* What a run leaves for the next one: the model, the ids and the result of the last run, and the
+ * keys and values of its positions. Positions 0 .. n_ids - 1 are valid (a failed run keeps the
+ * prefix it did not touch). */
+struct LensRunCache
+{
+  LensModel *model;
+  LensKvCache *kv;
+  int32_t *ids;
+  int n_ids;
+  LensResult *result;
+  gboolean rope_long;
+};
+
+LensRunCache *
+lens_run_cache_new (void)
+{
+  LensRunCache *cache = g_new0 (LensRunCache, 1);
+  cache->kv = lens_kv_cache_new ();
+  return cache;
+}
+
+static void
+run_cache_clear (LensRunCache *cache)
+{
+  g_clear_pointer (&cache->model, lens_model_unref);
+  g_clear_pointer (&cache->result, lens_result_unref);
+  g_clear_pointer (&cache->ids, g_free);
+  cache->n_ids = 0;
+}
+
+void
+lens_run_cache_free (LensRunCache *cache)
+{
+  if (cache == NULL)
+    return;
+  run_cache_clear (cache);
+  lens_kv_cache_free (cache->kv);
+  g_free (cache);
+}
+
+/* How many positions of ids (T) the cache's last run has computed as this run would: the same
+ * model, rows and top-k, the same ids up to there, and the same RoPE factors. At most T - 1, so
+ * that a run always computes something. */
+static int
+reusable_prefix (const LensRunCache *cache, LensModel *model, const int32_t *ids, int T,
+                 const int *rows, int R, int K)
+{
+  const LensResult *prev = cache != NULL ? cache->result : NULL;
+  if (prev == NULL || cache->model != model || prev->n_rows != R || prev->top_k != K
+      || memcmp (prev->row_layers, rows, sizeof (int) * (size_t) R) != 0
+      || cache->rope_long != lens_model_rope_is_long (model, T))
+    return 0;
+  int p = 0;
+  while (p < cache->n_ids && p < T && cache->ids[p] == ids[p])
+    p++;
+  return MIN (p, T - 1);
+}
+
+/* The empty result of a live run: model facts, tokens, rows. */
+static LensResult *
+live_result_new (LensModel *model, const int32_t *ids, int T, const char *prompt, const int *rows,
+                 int R, int K)
+{
+  const LensConfig *c = lens_model_config (model);
+  LensResult *r = lens_result_new_empty (R, T, K);
+  r->prompt = g_strdup (prompt);
+  r->model_info.name = g_strdup (lens_model_name (model));
+  r->model_info.path = g_strdup (lens_model_path (model));
+  r->model_info.architecture = g_strdup (lens_config_architecture (c));
+  r->model_info.n_layer = c->n_layer;
+  r->model_info.d_model = c->n_embd;
+  r->model_info.n_head = c->n_head;
+  r->model_info.vocab_size = c->vocab_size;
+  r->model_info.n_kv_head = c->n_kv_head;
+  r->model_info.context_length = c->n_positions;
+  r->model_info.n_params = (int64_t) lens_model_n_params (model);
+  const char *dtype = lens_model_dtype (model);
+  r->model_info.dtype = dtype[0] != '\0' ? g_strdup (dtype) : NULL;
+  r->model = lens_model_ref (model);
+  r->d_model = c->n_embd;
+  for (int t = 0; t < T; t++)
+    {
+      r->token_ids[t] = ids[t];
+      g_free (r->token_texts[t]);
+      r->token_texts[t] = g_strdup (lens_model_token_text (model, ids[t]));
+    }
+  for (int i = 0; i < R; i++)
+    {
+      r->row_layers[i] = rows[i];
+      g_free (r->row_labels[i]);
+      r->row_labels[i] = row_label (rows[i]);
+    }
+  return r;
+}
+
+/* Copies the cells of positions [t0, t0 + n) of src (n_tokens Ts) to positions [u0, u0 + n) of
+ * dst, every row: top-k, entropy, log-normaliser and normed residual. */
+static void
+copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n)
+{
+  int K = dst->top_k, C = dst->d_model;
+  for (int i = 0; i < dst->n_rows; i++)
+    {
+      size_t d = lens_result_cell_index (dst, i, u0), s = lens_result_cell_index (src, i, t0);
+      memcpy (dst->top_ids + d * K, src->top_ids + s * K, sizeof (int32_t) * (size_t) n * K);
+      memcpy (dst->top_probs + d * K, src->top_probs + s * K, sizeof (float) * (size_t) n * K);
+      memcpy (dst->entropy + d, src->entropy + s, sizeof (float) * (size_t) n);
+      memcpy (dst->log_z + d, src->log_z + s, sizeof (float) * (size_t) n);
+      memcpy (dst->norm_resid + d * C, src->norm_resid + s * C, sizeof (float) * (size_t) n * C);
+    }
+}
+
+/* The lens of ids (T); with a cache, only the positions after the prefix it shares with the
+ * cache's last run are computed, and the cache then holds this run. */
+static LensResult *
+run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, const char *prompt,
+          const LensRunOptions *options, GError **error)
 {
   const LensConfig *c = lens_model_config (model);
   int L = c->n_layer, C = c->n_embd, V = c->vocab_size;
@@ -246,67 +361,93 @@ lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
   if (rows == NULL)
     return NULL;
 
-  size_t TC = (size_t) T * C;
-  size_t n_cells = (size_t) R * T;
+  /* positions p .. T - 1 are computed (n of them), the earlier ones come from the cache */
+  int p = reusable_prefix (cache, model, ids, T, rows, R, K), n = T - p;
+  g_autoptr (LensResult) prev = cache != NULL && p > 0 ? lens_result_ref (cache->result) : NULL;
+  if (cache != NULL)
+    {
+      /* from here on, only the untouched prefix of the cache stays valid */
+      cache->n_ids = p;
+      if (cache->model != model)
+        {
+          run_cache_clear (cache);
+          cache->model = lens_model_ref (model);
+        }
+    }
+  size_t nC = (size_t) n * C;
   TilePlan plan = plan_tiles (model, K);
   RunProgress progress = {.opts = o, .total_steps = L + plan.n_tiles / plan.n_threads};
 
-  /* residuals (L+1, T, C): row 0 = embeddings, row l+1 = output of block l */
-  g_autofree float *residuals = g_try_new (float, (size_t) (L + 1) * TC);
+  /* residuals (L+1, n, C) of the new positions: row 0 = embeddings, row l+1 = output of block l */
+  g_autofree float *residuals = g_try_new (float, (size_t) (L + 1) * nC);
   if (residuals == NULL)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", L,
-                   T);
+                   n);
       return NULL;
     }
-  if (!lens_model_forward (model, ids, T, residuals, NULL, forward_cancel, forward_progress,
-                           &progress, error))
+  if (!(cache != NULL ? lens_model_forward_from (model, cache->kv, ids, T, p, residuals,
+                                                 forward_cancel, forward_progress, &progress, error)
+                      : lens_model_forward (model, ids, T, residuals, NULL, forward_cancel,
+                                            forward_progress, &progress, error)))
     return NULL;
 
-  g_autoptr (LensResult) r = lens_result_new_empty (R, T, K);
-  r->prompt = g_strdup (prompt);
-  r->model_info.name = g_strdup (lens_model_name (model));
-  r->model_info.path = g_strdup (lens_model_path (model));
-  r->model_info.architecture = g_strdup (lens_config_architecture (c));
-  r->model_info.n_layer = L;
-  r->model_info.d_model = C;
-  r->model_info.n_head = c->n_head;
-  r->model_info.vocab_size = V;
-  r->model_info.n_kv_head = c->n_kv_head;
-  r->model_info.context_length = c->n_positions;
-  r->model_info.n_params = (int64_t) lens_model_n_params (model);
-  const char *dtype = lens_model_dtype (model);
-  r->model_info.dtype = dtype[0] != '\0' ? g_strdup (dtype) : NULL;
-  r->model = lens_model_ref (model);
-  r->d_model = C;
-  for (int t = 0; t < T; t++)
+  /* the new cells alone: norm_resid (R, n, C) = final norm of each kept row's residual, then the
+   * unembedding */
+  g_autoptr (LensResult) fresh = live_result_new (model, ids + p, n, prompt, rows, R, K);
+  fresh->norm_resid = g_try_new (float, ((size_t) R * nC));
+  if (fresh->norm_resid == NULL)
     {
-      r->token_ids[t] = ids[t];
-      g_free (r->token_texts[t]);
-      r->token_texts[t] = g_strdup (lens_model_token_text (model, ids[t]));
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", R,
+                   n);
+      return NULL;
     }
   for (int i = 0; i < R; i++)
-    {
-      r->row_layers[i] = rows[i];
-      g_free (r->row_labels[i]);
-      r->row_labels[i] = row_label (rows[i]);
-    }
+    lens_head_norm (model, residuals + (size_t) (rows[i] + 1) * nC,
+                    fresh->norm_resid + (size_t) i * nC, n);
+  if (!unembed_and_reduce (model, fresh, &progress, error))
+    return NULL;
+  if (cache == NULL) /* then p is 0: the new cells are the whole prompt */
+    return g_steal_pointer (&fresh);
 
-  /* norm_resid (R, T, C) = final norm of the residual of each kept row */
-  r->norm_resid = g_try_new (float, (n_cells * C));
+  /* the whole prompt: the cached cells, then the new ones */
+  g_autoptr (LensResult) r = live_result_new (model, ids, T, prompt, rows, R, K);
+  r->norm_resid = g_try_new (float, ((size_t) R * T * C));
   if (r->norm_resid == NULL)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", R,
                    T);
       return NULL;
     }
-  for (int i = 0; i < R; i++)
-    lens_head_norm (model, residuals + (size_t) (rows[i] + 1) * TC, r->norm_resid + (size_t) i * TC,
-                    T);
+  if (p > 0)
+    copy_cells (r, 0, prev, 0, p);
+  copy_cells (r, p, fresh, 0, n);
 
-  if (!unembed_and_reduce (model, r, &progress, error))
-    return NULL;
+  if (cache != NULL)
+    {
+      g_clear_pointer (&cache->result, lens_result_unref);
+      cache->result = lens_result_ref (r);
+      g_free (cache->ids);
+      cache->ids = g_memdup2 (ids, sizeof (int32_t) * (size_t) T);
+      cache->n_ids = T;
+      cache->rope_long = lens_model_rope_is_long (model, T);
+    }
   return g_steal_pointer (&r);
+}
+
+LensResult *
+lens_run_ids (LensModel *model, const int32_t *ids, int T, const char *prompt,
+              const LensRunOptions *options, GError **error)
+{
+  return run_lens (model, NULL, ids, T, prompt, options, error);
+}
+
+LensResult *
+lens_run_ids_cached (LensModel *model, LensRunCache *cache, const int32_t *ids, int T,
+                     const char *prompt, const LensRunOptions *options, GError **error)
+{
+  g_return_val_if_fail (cache != NULL, NULL);
+  return run_lens (model, cache, ids, T, prompt, options, error);
 }
 
 LensResult *

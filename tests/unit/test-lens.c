@@ -238,6 +238,42 @@ test_demo_model (void)
     }
 }
 
+/* The run cache on GPT-2 (learned positions: the new positions' embeddings start at the cached
+ * length): extending, editing and shortening give the lens of the whole prompt. The other families
+ * are checked by tests/reference/check-incremental.py. */
+static void
+test_run_cache (void)
+{
+  g_autoptr (LensModel) m = load ();
+  int32_t ids[20];
+  for (int i = 0; i < 20; i++)
+    ids[i] = (i * 37 + 11) % V;
+  const int lengths[] = {6, 14, 15, 15, 4, 20};
+  g_autoptr (LensRunCache) cache = lens_run_cache_new ();
+  LensRunOptions opts = {.top_k = 5};
+  for (guint s = 0; s < G_N_ELEMENTS (lengths); s++)
+    {
+      if (s == 3)
+        ids[9] = (ids[9] + 1) % V; /* an edit in the middle */
+      int T = lengths[s];
+      g_autoptr (GError) error = NULL;
+      g_autoptr (LensResult) cached = lens_run_ids_cached (m, cache, ids, T, NULL, &opts, &error);
+      g_assert_no_error (error);
+      g_autoptr (LensResult) whole = lens_run_ids (m, ids, T, NULL, &opts, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (cached->n_tokens, ==, T);
+      for (size_t cell = 0; cell < (size_t) whole->n_rows * T; cell++)
+        {
+          g_assert_cmpfloat (fabs (cached->entropy[cell] - whole->entropy[cell]), <, 1e-4);
+          for (int k = 0; k < 5; k++)
+            g_assert_cmpfloat (
+                fabs (cached->top_probs[cell * 5 + k] - whole->top_probs[cell * 5 + k]), <, 1e-6);
+        }
+      for (int t = 0; t < T; t++)
+        g_assert_cmpint (cached->token_ids[t], ==, ids[t]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -253,6 +289,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lens/bad-requests", test_bad_requests);
   g_test_add_func ("/lens/with-top-k", test_with_top_k);
   g_test_add_func ("/lens/demo-model", test_demo_model);
+  g_test_add_func ("/lens/run-cache", test_run_cache);
   int status = g_test_run ();
 
   const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};

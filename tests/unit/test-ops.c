@@ -172,19 +172,29 @@ test_attention (void)
     {
       int T = shapes[s][0], NH = shapes[s][1], NKV = shapes[s][2], hd = shapes[s][3];
       int window = shapes[s][4];
-      int ld = (NH + 2 * NKV) * hd + 5;
+      int Q = NH * hd, ld = (NH + 2 * NKV) * hd + 5;
       float scale = 1.0f / sqrtf ((float) hd);
       g_autofree float *qkv = random_floats (rng, (size_t) T * ld, 2.0);
-      g_autofree float *scratch = g_new (float, lens_attention_scratch_floats (T));
+      g_autofree float *scratch = g_new (float, lens_attention_scratch_floats (T, T));
       g_autofree float *out = g_new (float, ((size_t) T * NH * hd));
       g_autofree float *ref = g_new (float, ((size_t) T * NH * hd));
       for (int capped = 0; capped < 2; capped++)
         {
           /* scores of random q, k reach about 6: a cap of 2 changes them */
           float cap = capped ? 2.0f : 0.0f;
-          lens_attention_forward (out, qkv, ld, scratch, T, NH, NKV, hd, window, scale, cap);
-          lens_attention_forward_ref (ref, qkv, ld, T, NH, NKV, hd, window, scale, cap);
+          lens_attention_forward (out, qkv, ld, qkv + Q, ld, scratch, 0, T, NH, NKV, hd, window,
+                                  scale, cap);
+          lens_attention_forward_ref (ref, qkv, ld, qkv + Q, ld, 0, T, NH, NKV, hd, window, scale,
+                                      cap);
           g_assert_cmpfloat (max_abs_diff (out, ref, (size_t) T * NH * hd), <, 1e-5);
+          /* the last positions alone, against keys and values of every position (a prompt
+           * extended by new tokens): the same rows as the whole computation */
+          int q0 = T / 3, n = T - q0;
+          g_autofree float *tail = g_new (float, ((size_t) n * NH * hd));
+          lens_attention_forward (tail, qkv + (size_t) q0 * ld, ld, qkv + Q, ld, scratch, q0, n, NH,
+                                  NKV, hd, window, scale, cap);
+          g_assert_cmpfloat (max_abs_diff (tail, out + (size_t) q0 * NH * hd, (size_t) n * NH * hd),
+                             <, 1e-5);
         }
     }
 }
