@@ -36,15 +36,11 @@ lens_head_tile (const LensModel *m, int v0, int v1, float *scratch)
 static void
 output_transform (const LensModel *m, float *logits, int n, int Vt, int ldl)
 {
-  double cap = m->config.final_logit_softcap;
-  if (cap <= 0.0)
+  float cap = (float) m->config.final_logit_softcap;
+  if (cap <= 0.0f)
     return;
   for (int i = 0; i < n; i++)
-    for (int v = 0; v < Vt; v++)
-      {
-        float *l = logits + (size_t) i * ldl + v;
-        *l = (float) (cap * tanh (*l / cap));
-      }
+    lens_softcap_forward (logits + (size_t) i * ldl, (size_t) Vt, cap);
 }
 
 void

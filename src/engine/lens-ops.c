@@ -417,12 +417,19 @@ lens_attention_scratch_floats (int n, int T)
   return (size_t) attention_threads () * (size_t) MIN (n, QUERY_BLOCK) * (size_t) T;
 }
 
-/* s -> cap tanh(s / cap) over n scores */
-static void
-softcap_scores (float *s, size_t n, float cap)
+LENS_HOT void
+lens_softcap_forward (float *x, size_t n, float cap)
 {
+  float inv = 1.0f / cap;
   for (size_t i = 0; i < n; i++)
-    s[i] = (float) (cap * tanh (s[i] / cap));
+    {
+      /* tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2|u|) <= 1: relative error about 2e-7 */
+      float u = x[i] * inv;
+      float a = u < 0.0f ? -u : u;
+      float e = exp_nonpositive (-2.0f * a);
+      float th = (1.0f - e) / (1.0f + e);
+      x[i] = cap * (u < 0.0f ? -th : th);
+    }
 }
 
 void
@@ -457,7 +464,7 @@ lens_attention_forward (float *out, const float *q, int ldq, const float *kv, in
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, scale, qb, ldq, k, ldkv,
                    0.0f, att, nk);
       if (softcap > 0.0f)
-        softcap_scores (att, (size_t) nq * nk, softcap);
+        lens_softcap_forward (att, (size_t) nq * nk, softcap);
       for (int r = 0; r < nq; r++)
         masked_softmax_row (att + (size_t) r * nk, nk, k0, i0 + r, window);
       /* out[r0:r1, h*hd : (h+1)*hd] = att (nq, nk) . v (nk, hd) */

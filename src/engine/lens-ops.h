@@ -83,6 +83,9 @@ void lens_activation_forward (float *x, size_t N, LensActivation act);
 void lens_glu_forward (float *out, const float *gate, int ld_gate, const float *up, int ld_up,
                        int T, int F, LensActivation act);
 
+/* x (n) = cap tanh(x / cap), vectorised (Gemma 2's soft-caps of attention scores and logits). */
+void lens_softcap_forward (float *x, size_t n, float cap);
+
 /* x (N) = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU. */
 void lens_gelu_erf_forward (float *x, size_t N);
 
