@@ -50,15 +50,9 @@ LensTokDecoder *
 lens_tok_decoder_parse (json_object *o, const char *file, const char *path, int depth,
                         GError **error)
 {
-  const char *type = lens_tok_type (o, file, path, error);
+  const char *type = lens_tok_type (o, file, path, depth, error);
   if (type == NULL)
     return NULL;
-  if (depth > LENS_TOK_MAX_DEPTH)
-    {
-      lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
-                      "nests Sequences deeper than %d levels", LENS_TOK_MAX_DEPTH);
-      return NULL;
-    }
   g_autoptr (LensTokDecoder) d = g_new0 (LensTokDecoder, 1);
   if (strcmp (type, "ByteLevel") == 0)
     d->kind = DEC_BYTE_LEVEL;
@@ -119,14 +113,9 @@ lens_tok_decoder_parse (json_object *o, const char *file, const char *path, int 
     }
   else if (strcmp (type, "Sequence") == 0)
     {
-      json_object *arr;
-      if (!lens_tok_get (o, "decoders", json_type_array, &arr, file, path, error))
-        return NULL;
+      json_object *arr = lens_tok_sequence (o, "decoders", file, path, error);
       if (arr == NULL)
-        {
-          lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs an array \"decoders\"");
-          return NULL;
-        }
+        return NULL;
       d->kind = DEC_SEQUENCE;
       d->children = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_tok_decoder_free);
       for (size_t i = 0; i < json_object_array_length (arr); i++)

@@ -55,7 +55,7 @@ lens_tok_get_bool (json_object *o, const char *key, gboolean dflt, gboolean *out
 }
 
 const char *
-lens_tok_type (json_object *o, const char *file, const char *path, GError **error)
+lens_tok_type (json_object *o, const char *file, const char *path, int depth, GError **error)
 {
   json_object *t = NULL;
   if (!json_object_is_type (o, json_type_object))
@@ -69,7 +69,25 @@ lens_tok_type (json_object *o, const char *file, const char *path, GError **erro
       lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs a string \"type\"");
       return NULL;
     }
+  if (depth > LENS_TOK_MAX_DEPTH)
+    {
+      lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
+                      "nests Sequences deeper than %d levels", LENS_TOK_MAX_DEPTH);
+      return NULL;
+    }
   return json_object_get_string (t);
+}
+
+json_object *
+lens_tok_sequence (json_object *o, const char *key, const char *file, const char *path,
+                   GError **error)
+{
+  json_object *arr;
+  if (!lens_tok_get (o, key, json_type_array, &arr, file, path, error))
+    return NULL;
+  if (arr == NULL)
+    lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs an array \"%s\"", key);
+  return arr;
 }
 
 gboolean

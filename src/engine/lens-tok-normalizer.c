@@ -45,15 +45,9 @@ LensTokNormalizer *
 lens_tok_normalizer_parse (json_object *o, const char *file, const char *path, int depth,
                            GError **error)
 {
-  const char *type = lens_tok_type (o, file, path, error);
+  const char *type = lens_tok_type (o, file, path, depth, error);
   if (type == NULL)
     return NULL;
-  if (depth > LENS_TOK_MAX_DEPTH)
-    {
-      lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
-                      "nests Sequences deeper than %d levels", LENS_TOK_MAX_DEPTH);
-      return NULL;
-    }
   g_autoptr (LensTokNormalizer) n = g_new0 (LensTokNormalizer, 1);
   static const char *const only_type[] = {"type", NULL};
   static const struct
@@ -164,13 +158,8 @@ lens_tok_normalizer_parse (json_object *o, const char *file, const char *path, i
       static const char *const keys[] = {"type", "normalizers", NULL};
       json_object *arr;
       if (!lens_tok_only_keys (o, keys, file, path, error)
-          || !lens_tok_get (o, "normalizers", json_type_array, &arr, file, path, error))
+          || (arr = lens_tok_sequence (o, "normalizers", file, path, error)) == NULL)
         return NULL;
-      if (arr == NULL)
-        {
-          lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs an array \"normalizers\"");
-          return NULL;
-        }
       n->kind = NORM_SEQUENCE;
       n->children = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_tok_normalizer_free);
       for (size_t i = 0; i < json_object_array_length (arr); i++)
@@ -190,7 +179,6 @@ lens_tok_normalizer_parse (json_object *o, const char *file, const char *path, i
   return NULL;
 }
 
-/* g_utf8_normalize stops at NUL, which is valid text here: normalize between NULs. */
 /* Runs `f` on each NUL-free run of s (GLib's Unicode functions stop at NUL, which prompts may
  * contain) and puts the NULs back between the results. */
 static void

@@ -117,15 +117,9 @@ gboolean
 lens_tok_postprocessor_parse (json_object *o, int n_ids, GArray *prefix, GArray *suffix,
                               const char *file, const char *path, int depth, GError **error)
 {
-  const char *type = lens_tok_type (o, file, path, error);
+  const char *type = lens_tok_type (o, file, path, depth, error);
   if (type == NULL)
     return FALSE;
-  if (depth > LENS_TOK_MAX_DEPTH)
-    {
-      lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
-                      "nests Sequences deeper than %d levels", LENS_TOK_MAX_DEPTH);
-      return FALSE;
-    }
   if (strcmp (type, "ByteLevel") == 0)
     return TRUE; /* it only trims offsets */
   if (strcmp (type, "TemplateProcessing") == 0)
@@ -151,14 +145,9 @@ lens_tok_postprocessor_parse (json_object *o, int n_ids, GArray *prefix, GArray 
     }
   if (strcmp (type, "Sequence") == 0)
     {
-      json_object *arr;
-      if (!lens_tok_get (o, "processors", json_type_array, &arr, file, path, error))
-        return FALSE;
+      json_object *arr = lens_tok_sequence (o, "processors", file, path, error);
       if (arr == NULL)
-        {
-          lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs an array \"processors\"");
-          return FALSE;
-        }
+        return FALSE;
       for (size_t i = 0; i < json_object_array_length (arr); i++)
         {
           g_autofree char *cp = g_strdup_printf ("%s.processors[%zu]", path, i);

@@ -107,15 +107,9 @@ LensTokPreTokenizer *
 lens_tok_pretokenizer_parse (json_object *o, const char *file, const char *path, int depth,
                              GError **error)
 {
-  const char *type = lens_tok_type (o, file, path, error);
+  const char *type = lens_tok_type (o, file, path, depth, error);
   if (type == NULL)
     return NULL;
-  if (depth > LENS_TOK_MAX_DEPTH)
-    {
-      lens_tok_error (error, LENS_ERROR_UNSUPPORTED, file, path,
-                      "nests Sequences deeper than %d levels", LENS_TOK_MAX_DEPTH);
-      return NULL;
-    }
   g_autoptr (LensTokPreTokenizer) p = g_new0 (LensTokPreTokenizer, 1);
   if (strcmp (type, "ByteLevel") == 0)
     {
@@ -252,13 +246,8 @@ lens_tok_pretokenizer_parse (json_object *o, const char *file, const char *path,
       static const char *const keys[] = {"type", "pretokenizers", NULL};
       json_object *arr;
       if (!lens_tok_only_keys (o, keys, file, path, error)
-          || !lens_tok_get (o, "pretokenizers", json_type_array, &arr, file, path, error))
+          || (arr = lens_tok_sequence (o, "pretokenizers", file, path, error)) == NULL)
         return NULL;
-      if (arr == NULL)
-        {
-          lens_tok_error (error, LENS_ERROR_FORMAT, file, path, "needs an array \"pretokenizers\"");
-          return NULL;
-        }
       p->kind = PRE_SEQUENCE;
       p->children = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_tok_pretokenizer_free);
       for (size_t i = 0; i < json_object_array_length (arr); i++)

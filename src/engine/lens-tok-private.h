@@ -37,8 +37,14 @@ gboolean lens_tok_get (json_object *o, const char *key, json_type type, json_obj
 /* A boolean member (missing or null: `dflt`). */
 gboolean lens_tok_get_bool (json_object *o, const char *key, gboolean dflt, gboolean *out,
                             const char *file, const char *path, GError **error);
-/* The "type" member of a stage object; an error naming PATH when missing or not a string. */
-const char *lens_tok_type (json_object *o, const char *file, const char *path, GError **error);
+/* The "type" member of a stage object at Sequence depth `depth`; an error naming PATH when
+ * missing or not a string, or when Sequences nest deeper than LENS_TOK_MAX_DEPTH. */
+const char *lens_tok_type (json_object *o, const char *file, const char *path, int depth,
+                           GError **error);
+/* The stages of a Sequence stage: its array member `key`; NULL with an error naming PATH when it
+ * is missing or not an array. */
+json_object *lens_tok_sequence (json_object *o, const char *key, const char *file, const char *path,
+                                GError **error);
 /* Refuses any member of `o` not listed in `known` (NULL-terminated): an unknown setting could
  * change results, so it is LENS_ERROR_UNSUPPORTED rather than ignored. */
 gboolean lens_tok_only_keys (json_object *o, const char *const *known, const char *file,
