@@ -2110,10 +2110,10 @@ json_float (GString *out, double v)
 }
 
 static void
-json_int_or_null (GString *out, long v, gboolean known)
+json_int_or_null (GString *out, int64_t v, gboolean known)
 {
   if (known)
-    g_string_append_printf (out, "%ld", v);
+    g_string_append_printf (out, "%" G_GINT64_FORMAT, v);
   else
     g_string_append (out, "null");
 }
@@ -2274,10 +2274,7 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
   json_int_or_null (o, md.context_length, md.context_length > 0);
   g_string_append (o, comma);
   json_key (o, "n_params", pretty);
-  if (md.n_params > 0)
-    g_string_append_printf (o, "%" G_GINT64_FORMAT, md.n_params);
-  else
-    g_string_append (o, "null");
+  json_int_or_null (o, md.n_params, md.n_params > 0);
   g_string_append (o, comma);
   json_key (o, "dtype", pretty);
   json_string (o, md.dtype);
