@@ -404,12 +404,14 @@ def random_weights(cfg, rng, emb_scale=2.5, padded_from=None):
 
 
 def write_checkpoint(d, config, weights, dtype="F32", shards=1, rng=None, tensor_order="natural",
-                     extra_tensors=None):
+                     extra_tensors=None, shuffle_extras=False):
     """Writes config.json + model.safetensors (or model.safetensors.index.json + `shards`
     shards) into d. Returns the float64 weights exactly as stored, for the reference.
-    extra_tensors: (name, float32 array) pairs written too, which a reader must ignore.
-    Empties `weights` as it goes, so that a large checkpoint is not held in float32 and float64
-    at once."""
+    extra_tensors: tensors written too, which a reader must ignore: (name, float32 array) pairs
+    stored as F32, or (name, dtype, array) triples (BOOL, U8, F32 buffers of old conversions).
+    shuffle_extras: with tensor_order "random", mix them among the weights too (else they come
+    last). Empties `weights` as it goes, so that a large checkpoint is not held in float32 and
+    float64 at once."""
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
@@ -426,9 +428,12 @@ def write_checkpoint(d, config, weights, dtype="F32", shards=1, rng=None, tensor
         stored[name] = val.reshape(arr.shape)
         tensors.append((name, dtype, arr.shape, raw))
         del arr, val
-    for name, arr in extra_tensors or []:
-        raw, _ = gpt2ref.quantize(arr, "F32")
-        tensors.append((name, "F32", arr.shape, raw))
+    for extra in extra_tensors or []:
+        name, dt, arr = extra if len(extra) == 3 else (extra[0], "F32", extra[1])
+        raw, _ = gpt2ref.quantize(arr, dt)
+        tensors.append((name, dt, arr.shape, raw))
+    if tensor_order == "random" and extra_tensors and shuffle_extras:
+        (rng or random.Random(0)).shuffle(tensors)
     meta = {"format": "pt"}
     if shards == 1:
         gpt2ref.write_safetensors(os.path.join(d, "model.safetensors"), tensors, meta)

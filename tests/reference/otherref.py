@@ -31,9 +31,7 @@ Conventions confirmed in the transformers source (see the docstrings below for e
   x + post_feedforward_layernorm(mlp(x)) (no input norm).
 """
 
-import json
 import math
-import os
 import random
 
 import numpy as np
@@ -547,42 +545,8 @@ def neox_legacy_buffers(cfg, dtype_mask="BOOL"):
 
 def write_checkpoint(d, config, weights, dtype="F32", shards=1, rng=None, tensor_order="natural",
                      extra_tensors=None):
-    """As llamaref.write_checkpoint, with extra_tensors as (name, dtype, array) triples (BOOL
-    and F32 buffers). Returns the float64 weights exactly as stored."""
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    stored = {}
-    tensors = []
-    names = list(weights.keys())
-    if tensor_order == "sorted":
-        names.sort()
-    elif tensor_order == "random":
-        (rng or random.Random(0)).shuffle(names)
-    for name in names:
-        arr = weights[name]
-        raw, val = gpt2ref.quantize(arr, dtype)
-        stored[name] = val.reshape(arr.shape)
-        tensors.append((name, dtype, arr.shape, raw))
-    for name, dt, arr in extra_tensors or []:
-        raw, _ = gpt2ref.quantize(arr, dt)
-        tensors.append((name, dt, arr.shape, raw))
-    if tensor_order == "random" and extra_tensors:
-        (rng or random.Random(0)).shuffle(tensors)
-    meta = {"format": "pt"}
-    if shards == 1:
-        gpt2ref.write_safetensors(os.path.join(d, "model.safetensors"), tensors, meta)
-    else:
-        per = (len(tensors) + shards - 1) // shards
-        weight_map = {}
-        total = 0
-        for s in range(shards):
-            fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
-            part = tensors[s * per:(s + 1) * per]
-            gpt2ref.write_safetensors(os.path.join(d, fname), part, meta)
-            for t in part:
-                weight_map[t[0]] = fname
-                total += len(t[3])
-        with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
-            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
-    return stored
+    """llamaref.write_checkpoint, with extra_tensors as (name, dtype, array) triples (BOOL and F32
+    buffers) mixed among the weights when the order is random."""
+    return llamaref.write_checkpoint(d, config, weights, dtype=dtype, shards=shards, rng=rng,
+                                     tensor_order=tensor_order, extra_tensors=extra_tensors,
+                                     shuffle_extras=True)
