@@ -32,7 +32,6 @@ Conventions confirmed in the transformers source (see the docstrings below for e
 """
 
 import math
-import random
 
 import numpy as np
 import torch
