@@ -182,17 +182,8 @@ class Checkpoint:
         self.model = gemmaref.TorchGemma(self.cfg, self.stored)
         self.cache = {}
 
-    def reference(self, ids):
-        key = tuple(ids)
-        if key not in self.cache:
-            with torch.no_grad():
-                resid, logits = self.model.forward(ids)
-                logp = self.model.lens(resid)
-                model_logp = torch.log_softmax(logits, dim=-1)
-                d = (logp[-1] - model_logp).abs().max().item()
-                check(d < 1e-9, f"reference self-check: last lens row differs from model by {d}")
-            self.cache = {key: (logp.exp().numpy(), model_logp.exp().numpy())}
-        return self.cache[key]
+    # the lens and the model's own output of ids, as the llama suite computes them
+    reference = rl.Checkpoint.reference
 
 
 # ----------------------------------------------------------------------------------------------
@@ -381,8 +372,7 @@ def naive_forward(cfg, w, ids):
     return np.stack(kept), logits
 
 
-def lens_probs(model, ids):
-    return rl.lens_probs(model, ids)
+lens_probs = rl.lens_probs
 
 
 def selfcheck_cases(cks, rng):

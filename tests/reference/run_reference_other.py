@@ -177,18 +177,8 @@ class Checkpoint:
         self.model = otherref.TorchOther(self.cfg, self.stored)
         self.cache = {}
 
-    def reference(self, ids):
-        """(probs (L+1, T, V) with row 0 the embeddings, the model's own probs (T, V))."""
-        key = tuple(ids)
-        if key not in self.cache:
-            with torch.no_grad():
-                resid, logits = self.model.forward(ids)
-                logp = self.model.lens(resid)
-                model_logp = torch.log_softmax(logits, dim=-1)
-                d = (logp[-1] - model_logp).abs().max().item()
-                check(d < 1e-9, f"reference self-check: last lens row differs from model by {d}")
-            self.cache = {key: (logp.exp().numpy(), model_logp.exp().numpy())}
-        return self.cache[key]
+    # the lens and the model's own output of ids, as the llama suite computes them
+    reference = rl.Checkpoint.reference
 
 
 def lens_case(cli, ck, prompt, top_k, targets, **kw):
@@ -476,8 +466,7 @@ def naive_forward(cfg, w, ids):
     return np.stack(kept)
 
 
-def lens_probs(model, ids):
-    return rl.lens_probs(model, ids)
+lens_probs = rl.lens_probs
 
 
 def variant(ck, **changes):
