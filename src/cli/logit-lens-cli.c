@@ -96,6 +96,11 @@ parse_layers (const char *spec, const char *what, int L, gboolean embeddings, GE
       keep[l] = TRUE;
   else
     {
+      g_autofree char *trimmed = g_strstrip (g_strdup (spec));
+      if (*trimmed == '\0')
+        return fail (error, "%s is empty: give block numbers or ranges such as 0,%d or 0-%d:2",
+                     what, L - 1, L - 1),
+               NULL;
       g_auto (GStrv) parts = g_strsplit (spec, ",", -1);
       for (char **p = parts; *p != NULL; p++)
         {
@@ -124,8 +129,16 @@ parse_layers (const char *spec, const char *what, int L, gboolean embeddings, GE
             }
           if (*end != '\0')
             return fail (error, "%s: unexpected \"%s\" in \"%s\"", what, end, part), NULL;
-          if (first < 0 || last >= L || first > last)
-            return fail (error, "%s: \"%s\" is outside 0-%d", what, part, L - 1), NULL;
+          if (first > last)
+            return fail (error,
+                         "%s: \"%s\" is a reversed range (did you mean %" G_GINT64_FORMAT
+                         "-%" G_GINT64_FORMAT "?)",
+                         what, part, last, first),
+                   NULL;
+          if (first < 0 || last >= L)
+            return fail (error, "%s: \"%s\" is outside 0-%d (the model has %d blocks)", what, part,
+                         L - 1, L),
+                   NULL;
           for (gint64 l = first; l <= last; l += step)
             keep[l] = TRUE;
         }
@@ -196,13 +209,12 @@ append_quoted (GString *out, const char *text)
   g_string_append_printf (out, "\"%s\"", esc);
 }
 
+/* Right-aligned in 10 columns, as the app shows it ("41.3%", "4.70e-10"). */
 static void
 append_prob (GString *out, double p)
 {
-  if (isnan (p))
-    g_string_append (out, "       n/a");
-  else
-    g_string_append_printf (out, "%10.6f", p);
+  g_autofree char *text = isnan (p) ? g_strdup ("n/a") : lens_format_prob (p);
+  g_string_append_printf (out, "%10s", text);
 }
 
 /* The seed notebook's printout: model, tokens, top-1 and top-5 per layer at the last position,
@@ -283,7 +295,8 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
             break;
           g_string_append (out, k ? ", " : " ");
           append_quoted (out, lens_result_token_text (r, id));
-          g_string_append_printf (out, " %.6f", r->top_probs[cell * r->top_k + k]);
+          g_autofree char *prob = lens_format_prob (r->top_probs[cell * r->top_k + k]);
+          g_string_append_printf (out, " %s", prob);
         }
       g_string_append_c (out, '\n');
     }
@@ -354,20 +367,32 @@ json_targets (GArray *targets)
 }
 
 static gboolean
+parse_view (const char *name, LensView *view, GError **error)
+{
+  static const struct
+  {
+    const char *name;
+    LensView view;
+  } views[] = {{"heatmap", LENS_VIEW_HEATMAP},
+               {"target", LENS_VIEW_TARGET},
+               {"line", LENS_VIEW_LINE},
+               {"topk", LENS_VIEW_TOPK}};
+  for (size_t i = 0; i < G_N_ELEMENTS (views); i++)
+    if (g_str_equal (name, views[i].name))
+      {
+        *view = views[i].view;
+        return TRUE;
+      }
+  return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
+}
+
+static gboolean
 export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError **error)
 {
   LensView view;
   const char *name = o->view != NULL ? o->view : "heatmap";
-  if (g_str_equal (name, "heatmap"))
-    view = LENS_VIEW_HEATMAP;
-  else if (g_str_equal (name, "target"))
-    view = LENS_VIEW_TARGET;
-  else if (g_str_equal (name, "line"))
-    view = LENS_VIEW_LINE;
-  else if (g_str_equal (name, "topk"))
-    view = LENS_VIEW_TOPK;
-  else
-    return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
+  if (!parse_view (name, &view, error))
+    return FALSE;
 
   if ((view == LENS_VIEW_TARGET || view == LENS_VIEW_LINE) && targets->len == 0)
     return fail (error, "--view %s needs at least one --target", name);
@@ -531,6 +556,12 @@ run (const CliOptions *o, GString *out, GError **error)
     return run_tokenize (o, out, error);
   if (o->perplexity_file != NULL)
     return run_perplexity (o, out, error);
+  /* checked before the model runs: a typo should not cost a run */
+  LensView view;
+  if (o->view != NULL && o->export_path == NULL)
+    return fail (error, "--view chooses the figure --export writes: give --export FILE too");
+  if (o->view != NULL && !parse_view (o->view, &view, error))
+    return FALSE;
 
   g_autoptr (LensResult) r = NULL;
   g_autoptr (GPtrArray) file_targets = NULL;
@@ -584,7 +615,7 @@ run (const CliOptions *o, GString *out, GError **error)
       g_string_append (out, json);
       g_string_append_c (out, '\n');
     }
-  else
+  else if (o->export_path == NULL) /* the figure is the output; --json adds the data */
     append_text_summary (out, r, (const CliTarget *) targets->data, (int) targets->len);
   return TRUE;
 }

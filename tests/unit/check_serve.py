@@ -121,7 +121,7 @@ def main():
         ('{"prompt": "x", "top_k": 2.5}', 'request: "top_k" must be an integer'),
         ('{"prompt": "x", "embeddings": 1}', 'request: "embeddings" must be true or false'),
         ('{"prompt": "x", "targets": " Paris"}', 'request: "targets" must be an array'),
-        ('{"prompt": "x", "layers": "5-0"}', 'layers: "5-0" is outside'),
+        ('{"prompt": "x", "layers": "0-9"}', 'layers: "0-9" is outside'),
         ('{"prompt": ""}', "prompt: the prompt is empty"),
         (json.dumps({"prompt": long_prompt}), too_long.stderr.strip().split(": ", 1)[1]),
     ]
