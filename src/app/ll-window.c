@@ -1440,13 +1440,25 @@ scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 }
 
 static void
-line_log_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+probability_scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  LensAxis axis;
+  if (!lens_axis_from_string (g_variant_get_string (value, NULL), &axis))
+    return;
+  g_simple_action_set_state (action, value);
+  self->state.prob_axis = axis;
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "probability-scale", lens_axis_to_string (axis));
+  push_state (self);
+}
+
+static void
+export_marks_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
   g_simple_action_set_state (action, value);
-  self->state.log_y = g_variant_get_boolean (value);
-  if (self->settings != NULL)
-    g_settings_set_boolean (self->settings, "line-log-scale", self->state.log_y);
+  self->state.export_marks = g_variant_get_boolean (value);
   push_state (self);
 }
 
@@ -1581,9 +1593,9 @@ restore_settings (LlWindow *self)
                                       g_variant_new_string (heatmap_scale));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "target-scale",
                                       g_variant_new_string (target_scale));
-  g_action_group_change_action_state (
-      G_ACTION_GROUP (self), "line-log-scale",
-      g_variant_new_boolean (g_settings_get_boolean (s, "line-log-scale")));
+  g_autofree char *probability_scale = g_settings_get_string (s, "probability-scale");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "probability-scale",
+                                      g_variant_new_string (probability_scale));
   gtk_adjustment_set_value (self->top_k_adjustment, g_settings_get_int (s, "top-k"));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "threads",
                                       g_variant_new_int32 (g_settings_get_int (s, "threads")));
@@ -1723,7 +1735,8 @@ static const GActionEntry win_entries[] = {
     {"back-to-model", back_to_model_activated},
     {"heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state},
     {"target-scale", NULL, "s", "'blues'", scale_change_state},
-    {"line-log-scale", NULL, NULL, "false", line_log_change_state},
+    {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
+    {"export-marks", NULL, NULL, "false", export_marks_change_state},
     {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
     {"focus-prompt", focus_prompt_activated},

@@ -34,6 +34,7 @@ typedef struct
   gboolean json;
   char *export_path;
   char *view;
+  char *scale;
   char *perplexity_file;
   char *open_path;
   gboolean serve;
@@ -410,6 +411,8 @@ export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError
   lens_paint_state_init (&state);
   state.targets = paint_targets;
   state.n_targets = (int) targets->len;
+  if (o->scale != NULL)
+    lens_axis_from_string (o->scale, &state.prob_axis); /* checked before the run */
   return lens_export_view (o->export_path, view, r, &state, 1.0, error);
 }
 
@@ -562,6 +565,12 @@ run (const CliOptions *o, GString *out, GError **error)
     return fail (error, "--view chooses the figure --export writes: give --export FILE too");
   if (o->view != NULL && !parse_view (o->view, &view, error))
     return FALSE;
+  LensAxis axis;
+  if (o->scale != NULL && o->export_path == NULL)
+    return fail (error, "--scale sets the probability scale of the figure --export writes: give "
+                        "--export FILE too");
+  if (o->scale != NULL && !lens_axis_from_string (o->scale, &axis))
+    return fail (error, "--scale: \"%s\" is not one of auto, linear, log", o->scale);
 
   g_autoptr (LensResult) r = NULL;
   g_autoptr (GPtrArray) file_targets = NULL;
@@ -748,10 +757,10 @@ serve (const CliOptions *o, GError **error)
 {
   if (o->prompt != NULL || o->prompt_file != NULL)
     return fail (error, "--serve reads its prompts from standard input; it takes no --prompt");
-  if (o->json || o->export_path != NULL || o->view != NULL || o->tokenize
+  if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL || o->tokenize
       || o->perplexity_file != NULL || o->open_path != NULL)
     return fail (error, "--serve answers every request with its --json document; it takes no "
-                        "--json, --export, --view, --tokenize, --perplexity or --open");
+                        "--json, --export, --view, --scale, --tokenize, --perplexity or --open");
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1");
   g_autoptr (LensModel) model = load_model (o, error);
@@ -808,6 +817,10 @@ main (int argc, char **argv)
        "Write a figure (.svg, .png or .pdf)", "FILE"},
       {"view", 0, 0, G_OPTION_ARG_STRING, &o.view,
        "Figure for --export: heatmap (default), target, line or topk", "VIEW"},
+      {"scale", 0, 0, G_OPTION_ARG_STRING, &o.scale,
+       "Probability scale of --view target and line: auto (default: logarithmic when the values "
+       "span more than three decades or all lie below 1%), linear or log",
+       "SCALE"},
       {"perplexity", 0, 0, G_OPTION_ARG_FILENAME, &o.perplexity_file,
        "Mean next-token loss and perplexity of the model over a text file", "FILE"},
       {"open", 0, 0, G_OPTION_ARG_FILENAME, &o.open_path,
@@ -871,6 +884,7 @@ main (int argc, char **argv)
   g_free (o.layers);
   g_free (o.export_path);
   g_free (o.view);
+  g_free (o.scale);
   g_free (o.perplexity_file);
   g_free (o.open_path);
   return ok ? 0 : 1;

@@ -435,7 +435,7 @@ script (void)
   check_hover_tooltip ();
 
   /* The colour scale menu repaints the heatmap with the new scale and remembers it; so does the
-   * line plot's log toggle. Neither reruns the model. */
+   * probability scale. Neither reruns the model. */
   {
     guint before = ll_worker_get_n_forward (worker);
     const LensPaintState *st = ll_window_get_paint_state (window);
@@ -444,17 +444,19 @@ script (void)
     gui_spin_ms (300);
     CHECK (st->heatmap_scale == LENS_SCALE_VIRIDIS, "scale %d", st->heatmap_scale);
     check_heatmap_pixels ();
-    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-log-scale",
-                                        g_variant_new_boolean (TRUE));
-    CHECK (st->log_y, "log scale not set");
+    CHECK (st->prob_axis == LENS_AXIS_AUTO, "probability scale %d by default", st->prob_axis);
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "probability-scale",
+                                        g_variant_new_string ("log"));
+    CHECK (st->prob_axis == LENS_AXIS_LOG, "log scale not set");
     g_autoptr (GSettings) settings = g_settings_new (APP_ID);
     g_autofree char *saved = g_settings_get_string (settings, "heatmap-scale");
     CHECK (g_strcmp0 (saved, "viridis") == 0, "heatmap-scale saved as %s", saved);
-    CHECK (g_settings_get_boolean (settings, "line-log-scale"), "line-log-scale not saved");
+    g_autofree char *axis = g_settings_get_string (settings, "probability-scale");
+    CHECK (g_strcmp0 (axis, "log") == 0, "probability-scale saved as %s", axis);
     g_action_group_change_action_state (G_ACTION_GROUP (window), "heatmap-scale",
                                         g_variant_new_string ("rdylbu"));
-    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-log-scale",
-                                        g_variant_new_boolean (FALSE));
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "probability-scale",
+                                        g_variant_new_string ("auto"));
     CHECK (ll_worker_get_n_forward (worker) == before, "a colour scale reran the model");
   }
 

@@ -7,7 +7,8 @@
   it names), so the examples cannot go stale.
 - Option mistakes are refused before the model runs, with a message that says what is wrong:
   an empty --layers, a reversed range, a range beyond the model, --view without --export.
-- --export writes the figure and prints nothing else (--json adds the document).
+- --export writes the figure and prints nothing else (--json adds the document); --scale
+  reaches the figure.
 - Probabilities in the text summary are written as the app writes them: percentages from 0.1%,
   scientific notation below, so a tiny probability never reads as zero.
 """
@@ -81,6 +82,8 @@ def check_refusals(cli, model):
         (["--layers", "0-11:2"], '"0-11:2" is outside 0-5 (the model has 6 blocks)'),
         (["--view", "line"], "--view chooses the figure --export writes"),
         (["--view", "pie", "--export", "x.svg"], '"pie" is not one of'),
+        (["--scale", "log"], "--scale sets the probability scale of the figure --export writes"),
+        (["--scale", "ln", "--export", "x.svg"], '--scale: "ln" is not one of auto, linear, log'),
     ]
     for args, message in cases:
         proc = run(cli, base + args)
@@ -101,6 +104,17 @@ def check_export_output(cli, model):
             json.loads(proc.stdout)
         except ValueError:
             fail(f"--export --json: stdout is not the JSON document: {proc.stdout[:80]!r}")
+        # the scale reaches the figure: " Paris" lies between 1e-6 and 1e-3 here, so auto is log
+        svgs = {}
+        for scale in ["auto", "linear", "log"]:
+            path = os.path.join(scratch, f"line-{scale}.svg")
+            proc = run(cli, base + ["--view", "line", "--scale", scale, "--export", path])
+            if proc.returncode != 0:
+                fail(f"--scale {scale}: exit {proc.returncode}: {proc.stderr.strip()}")
+                return
+            svgs[scale] = open(path, "rb").read()
+        if svgs["linear"] == svgs["log"] or svgs["auto"] != svgs["log"]:
+            fail("--scale: linear and log figures should differ, auto should be log here")
 
 
 def check_numbers(cli, model):
