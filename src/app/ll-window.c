@@ -442,6 +442,14 @@ update_targets (LlWindow *self)
   const LensResult *r = self->result;
 
   clear_targets (self);
+  int bad_row = 0, bad_pos = 0;
+  size_t n_bad = r != NULL ? lens_result_count_nonfinite (r, &bad_row, &bad_pos) : 0;
+  if (n_bad > 0)
+    g_string_append_printf (notice,
+                            _ ("The model produced NaN or infinity at %zu of %zu cells, first at "
+                               "layer %s, position %d: its weights may be corrupt."),
+                            n_bad, (size_t) r->n_rows * r->n_tokens, r->row_labels[bad_row],
+                            bad_pos);
   for (int i = 0; r != NULL && texts[i] != NULL; i++)
     {
       size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;

@@ -536,6 +536,15 @@ run_lens (const CliOptions *o, GError **error)
   return run_request (model, NULL, &req, error);
 }
 
+/* Says on stderr when the model produced NaN or infinity (the cells are null in --json). */
+static void
+warn_nonfinite (const LensResult *r)
+{
+  g_autofree char *message = lens_result_describe_nonfinite (r);
+  if (message != NULL)
+    fprintf (stderr, "logit-lens-cli: warning: %s\n", message);
+}
+
 /* The --json document of a result and its targets, on one line when not `pretty`. */
 static char *
 result_document (LensResult *r, GArray *targets, gboolean pretty)
@@ -584,6 +593,7 @@ run (const CliOptions *o, GString *out, GError **error)
     r = run_lens (o, error);
   if (r == NULL)
     return FALSE;
+  warn_nonfinite (r);
 
   g_autoptr (GArray) targets = new_target_array ();
   /* The file's own targets first, with the ids it recorded, as the live run printed them. */
@@ -735,9 +745,12 @@ serve_one (LensModel *model, LensRunCache *cache, const CliOptions *o, const cha
   if (len == 0)
     fail (&error, "request: the line is empty; expected a JSON object");
   else if (parse_request (line, len, &req, &root, &targets, &error)
-           && (r = run_request (model, cache, &req, &error)) != NULL
-           && compute_targets (r, req.targets, tracked, &error))
-    doc = result_document (r, tracked, FALSE);
+           && (r = run_request (model, cache, &req, &error)) != NULL)
+    {
+      warn_nonfinite (r);
+      if (compute_targets (r, req.targets, tracked, &error))
+        doc = result_document (r, tracked, FALSE);
+    }
   json_object_put (root);
   if (doc != NULL)
     return doc;
