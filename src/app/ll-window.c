@@ -41,6 +41,7 @@ struct _LlWindow
   GtkEntry *target_entry;
   GtkLabel *model_summary;
   GtkLabel *notice_label;
+  gboolean error_is_model_load; /* the banner shows a failed model load */
   GtkLabel *status_label;
   GtkPaned *paned;
   GtkStack *content_stack;
@@ -184,12 +185,22 @@ show_error (LlWindow *self, const char *message)
 {
   gtk_label_set_text (self->error_label, message);
   gtk_revealer_set_reveal_child (self->error_revealer, TRUE);
+  self->error_is_model_load = FALSE;
 }
 
 static void
 hide_error (LlWindow *self)
 {
   gtk_revealer_set_reveal_child (self->error_revealer, FALSE);
+}
+
+/* A model that loads answers only its own failure: an error about anything else (a results
+ * file given on the command line while the model was loading) stays until it is dismissed. */
+static void
+hide_model_load_error (LlWindow *self)
+{
+  if (self->error_is_model_load)
+    hide_error (self);
 }
 
 static void
@@ -736,6 +747,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       else
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s"), dir, error->message);
       show_error (self, message);
+      self->error_is_model_load = TRUE;
       if (ll_worker_get_model (self->worker) == NULL)
         {
           adw_status_page_set_title (self->error_page, _ ("No Model"));
@@ -758,7 +770,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     leave_imported (self);
   self->leave_imported_on_load = FALSE;
   set_model_loading (self, FALSE);
-  hide_error (self);
+  hide_model_load_error (self);
   remember_model (self, lens_model_path (model));
   GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "open-model");
   g_simple_action_set_state (G_SIMPLE_ACTION (action),
