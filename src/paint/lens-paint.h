@@ -128,8 +128,10 @@ gboolean lens_export_view (const char *path, LensView view, const LensResult *r,
                            const LensPaintState *state, double scale, GError **error);
 
 /* Pango markup describing one cell for tooltips and accessible descriptions: layer, position,
- * input token, top-k tokens with probabilities, entropy, and each target's probability and rank
- * (rank only for live results). Free with g_free. */
+ * input token, the best LENS_DESCRIBE_MAX_TOP top-k tokens with probabilities (and how many more
+ * there are), entropy, and each target's probability and rank (rank only for live results). Free
+ * with g_free. */
+#define LENS_DESCRIBE_MAX_TOP 10
 char *lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos);
 
 G_END_DECLS
