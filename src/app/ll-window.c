@@ -412,11 +412,23 @@ update_model_labels (LlWindow *self)
   set_model_summary (self, summary);
 }
 
+/* A shown result that no longer answers what the window says (another model is loading or has
+ * just loaded): dimmed and not interactive until its replacement arrives. */
+static void
+set_stale (LlWindow *self, gboolean stale)
+{
+  gtk_widget_set_opacity (GTK_WIDGET (self->paned), stale ? 0.4 : 1.0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->paned), !stale);
+}
+
 static void
 set_model_loading (LlWindow *self, gboolean loading)
 {
   gtk_stack_set_visible_child_name (self->model_icon_stack, loading ? "spinner" : "icon");
   gtk_spinner_set_spinning (self->model_spinner, loading);
+  /* the old model's result, under the new model's header soon: not the new model's answer */
+  if (loading && !self->imported && self->result != NULL)
+    set_stale (self, TRUE);
   if (loading)
     gtk_label_set_text (self->model_button_label, _ ("Loading…"));
   else
@@ -564,6 +576,7 @@ set_result (LlWindow *self, LensResult *result)
       ll_chart_view_set_result (self->views[v], result);
     }
   update_targets (self);
+  set_stale (self, FALSE);
   g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
 }
 
@@ -617,6 +630,7 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       adw_status_page_set_description (self->error_page, error->message);
       gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), FALSE);
       gtk_label_set_text (self->status_label, "");
+      set_result (self, NULL);
       set_content (self, "error");
       return;
     }
@@ -649,6 +663,8 @@ run_now (LlWindow *self)
     {
       ll_worker_cancel (self->worker);
       gtk_label_set_text (self->status_label, "");
+      /* every panel, the side panel too, stops showing the previous prompt */
+      set_result (self, NULL);
       set_content (self, "empty");
       return;
     }
@@ -739,6 +755,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return; /* a newer load is in flight */
       set_model_loading (self, FALSE);
+      set_stale (self, FALSE); /* the previous model and its result stay */
       g_autofree char *message = NULL;
       if (ll_worker_get_model (self->worker) != NULL)
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s. Still using %s."), dir,

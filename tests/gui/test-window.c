@@ -22,6 +22,7 @@
 #include "lens-paint.h"
 #include "lens-results-io.h"
 #include "ll-application.h"
+#include "ll-chart-view.h"
 #include "ll-window.h"
 #include "gui-support.h"
 
@@ -550,6 +551,9 @@ script (void)
   CHECK (ll_worker_get_n_forward (worker) == forward, "an earlier prompt was run again");
 
   /* A prompt longer than the context says so. */
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (ll_window_get_view (window, LENS_VIEW_TOPK)))
+             != NULL,
+         "no result in the side panel before the long prompt");
   GString *longer = g_string_new (NULL);
   while (count_tokens (longer->str) <= config->n_positions)
     g_string_append (longer, " and the city of");
@@ -557,6 +561,18 @@ script (void)
   g_string_free (longer, TRUE);
   CHECK (gui_wait_until (content_is, "error", 10000), "state %s",
          ll_window_get_content_state (window));
+  /* ... and no panel keeps showing the previous prompt's numbers (the side panel did) */
+  GtkWidget *side = ll_window_get_view (window, LENS_VIEW_TOPK);
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) == NULL,
+         "the Top Tokens panel still shows a result after a too long prompt");
+  gtk_editable_set_text (prompt, SEED_PROMPT);
+  CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) != NULL, "no result in the side panel");
+  gtk_editable_set_text (prompt, "");
+  CHECK (gui_wait_until (content_is, "empty", 2000), "state %s",
+         ll_window_get_content_state (window));
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) == NULL,
+         "the Top Tokens panel still shows a result after clearing the prompt");
 
   /* A broken model folder: the engine's message, and the previous model stays usable. */
   gtk_editable_set_text (prompt, SEED_PROMPT);
@@ -601,10 +617,18 @@ script (void)
     CHECK (cached_path != NULL, "no HF cache entry in the menu: %s", labels->str);
     if (cached_path != NULL)
       {
+        GtkWidget *panes
+            = gtk_widget_get_ancestor (ll_window_get_view (window, LENS_VIEW_TOPK), GTK_TYPE_PANED);
         g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
                                         g_variant_new_string (cached_path));
+        /* the old model's result is dimmed and inert until the new model's arrives */
+        CHECK (gtk_widget_get_opacity (panes) < 0.5 && !gtk_widget_get_sensitive (panes),
+               "the old result is not dimmed while another model loads");
         CHECK (gui_wait_until (model_is, cached_path, 30000), "model not switched");
         CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
+        gui_spin_ms (50);
+        CHECK (gtk_widget_get_opacity (panes) == 1.0 && gtk_widget_get_sensitive (panes),
+               "the new result is dimmed");
         CHECK (ll_window_get_error_message (window) == NULL, "error: %s",
                ll_window_get_error_message (window));
         g_autoptr (GSettings) settings = g_settings_new (APP_ID);
