@@ -480,13 +480,24 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
   if (!lens_model_mean_loss (model, (const int32_t *) ids->data, ids->len, &mean, &n_predicted,
                              error))
     return FALSE;
-  g_autofree char *file_esc = g_strescape (o->perplexity_file, NULL);
-  g_autofree char *name_esc = g_strescape (lens_model_name (model), NULL);
-  g_string_append_printf (
-      out,
-      "{\"file\": \"%s\", \"model\": \"%s\", \"tokens\": %u, \"predicted\": %ld, "
-      "\"mean_loss_nats\": %.6f, \"perplexity\": %.6f}\n",
-      file_esc, name_esc, ids->len, n_predicted, mean, exp (mean));
+  /* json-c escapes what JSON must (g_strescape wrote octal escapes, invalid JSON, for a
+   * non-ASCII name); a file name that is not UTF-8 is shown as the display name. */
+  g_autofree char *file = g_filename_display_name (o->perplexity_file);
+  json_object *doc = json_object_new_object ();
+  json_object_object_add (doc, "file", json_object_new_string (file));
+  json_object_object_add (doc, "model", json_object_new_string (lens_model_name (model)));
+  json_object_object_add (doc, "tokens", json_object_new_int64 (ids->len));
+  json_object_object_add (doc, "predicted", json_object_new_int64 (n_predicted));
+  /* six decimals as before, with a decimal point whatever the locale says */
+  char mean_text[G_ASCII_DTOSTR_BUF_SIZE], ppl_text[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd (mean_text, sizeof mean_text, "%.6f", mean);
+  g_ascii_formatd (ppl_text, sizeof ppl_text, "%.6f", exp (mean));
+  json_object_object_add (doc, "mean_loss_nats", json_object_new_double_s (mean, mean_text));
+  json_object_object_add (doc, "perplexity", json_object_new_double_s (exp (mean), ppl_text));
+  g_string_append (out, json_object_to_json_string_ext (doc, JSON_C_TO_STRING_SPACED
+                                                                 | JSON_C_TO_STRING_NOSLASHESCAPE));
+  g_string_append_c (out, '\n');
+  json_object_put (doc);
   return TRUE;
 }
 

@@ -202,6 +202,25 @@ def check_nonfinite(cli, model):
                      f"{proc.stderr.strip()!r}")
 
 
+def check_perplexity_json(cli, model):
+    """--perplexity prints JSON for any file name and in any locale (it printed octal escapes for
+    a non-ASCII name, and would print a decimal comma under a German locale)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "prüfung \"1\".txt")
+        open(path, "w", encoding="utf-8").write("The Eiffel Tower is in the city of Paris. " * 4)
+        for env in [None, dict(os.environ, LC_ALL="de_DE.UTF-8")]:
+            proc = subprocess.run([cli, "--model", model, "--perplexity", path],
+                                  capture_output=True, text=True, timeout=300, env=env)
+            try:
+                doc = json.loads(proc.stdout)
+            except ValueError:
+                fail(f"--perplexity printed no JSON ({env and env['LC_ALL']}): {proc.stdout!r} "
+                     f"{proc.stderr.strip()!r}")
+                continue
+            if doc["file"] != path or not doc["perplexity"] > 1:
+                fail(f"--perplexity: {doc}")
+
+
 def main():
     cli, model, readme = (os.path.abspath(a) for a in sys.argv[1:4])
     check_readme(cli, model, readme)
@@ -209,6 +228,7 @@ def main():
     check_export_output(cli, model)
     check_numbers(cli, model)
     check_nonfinite(cli, model)
+    check_perplexity_json(cli, model)
     print(f"{failures} failures")
     sys.exit(1 if failures else 0)
 
