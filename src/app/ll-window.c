@@ -1846,6 +1846,8 @@ ll_window_init (LlWindow *self)
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (dark_changed_cb), self, G_CONNECT_SWAPPED);
 
+  /* the heatmaps narrow their cells to show the whole prompt in the pane when they can */
+  self->state.shrink_to_fit = true;
   self->settings = new_settings_if_installed ();
   restore_settings (self);
   /* Connected after restoring so that restoring does not write the settings back. */

@@ -256,7 +256,8 @@ place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, do
  * width x height. Never smaller than natural: a figure larger than the area keeps its natural
  * cells, and the widget scrolls. */
 static void
-compute_geometry (const LensResult *r, double width, double height, Geometry *g)
+compute_geometry (const LensResult *r, const LensPaintState *state, double width, double height,
+                  Geometry *g)
 {
   Measures m;
   get_measures (r, &m);
@@ -265,6 +266,22 @@ compute_geometry (const LensResult *r, double width, double height, Geometry *g)
   place_geometry (&m, nat_cell_w, CELL_H, g, &content_w);
   if (m.n_rows <= 0 || m.n_cols <= 0)
     return;
+
+  if (state != NULL && state->shrink_to_fit && isfinite (width) && width > 0 && width < g->pub.width
+      && nat_cell_w > LENS_CELL_W_COMPACT)
+    {
+      /* Narrower cells, down to the compact width, so the whole prompt fits the pane: the fixed
+       * parts (labels, colour bar) are what the natural layout has around its grid; rotated
+       * labels may move the grid a little, so the width is checked again. */
+      double fixed = content_w - nat_cell_w * m.n_cols;
+      double cell_w = floor ((width - fixed) / m.n_cols);
+      cell_w = CLAMP (cell_w, LENS_CELL_W_COMPACT, nat_cell_w);
+      place_geometry (&m, cell_w, CELL_H, g, &content_w);
+      while (content_w > width && cell_w > LENS_CELL_W_COMPACT)
+        place_geometry (&m, --cell_w, CELL_H, g, &content_w);
+    }
+  gboolean shrunk = g->pub.cell_w < nat_cell_w;
+  nat_cell_w = g->pub.cell_w;
 
   /* Whole pixels, so cell edges stay crisp; the content width shrinks or stays as cells widen
    * (rotated labels need less room left of a wider first column), so this never overflows. */
@@ -286,13 +303,16 @@ compute_geometry (const LensResult *r, double width, double height, Geometry *g)
     }
   if (cell_h != CELL_H)
     place_geometry (&m, cell_w, cell_h, g, NULL);
+  /* a title longer than the shrunk figure is cut (the painter elides it) rather than scrolled */
+  if (shrunk && g->pub.width > width)
+    g->pub.width = MAX (ceil (content_w), ceil (width));
 }
 
 void
 lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out)
 {
   Geometry g;
-  compute_geometry (r, 0.0, 0.0, &g);
+  compute_geometry (r, state, 0.0, 0.0, &g);
   *out = g.pub;
 }
 
@@ -301,7 +321,7 @@ lens_heatmap_layout_for_size (const LensResult *r, const LensPaintState *state, 
                               double height, LensHeatmapLayout *out)
 {
   Geometry g;
-  compute_geometry (r, width, height, &g);
+  compute_geometry (r, state, width, height, &g);
   *out = g.pub;
 }
 
@@ -516,11 +536,19 @@ paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                                 .valign = LENS_ALIGN_START};
   int t0 = MAX (0, (int) floor ((x0 - l->grid_x) / l->cell_w) - 1);
   int t1 = MIN (r->n_tokens, (int) ceil ((x1 - l->grid_x + COL_LABEL_MAX) / l->cell_w) + 1);
+  /* Narrow (shrunk) columns: rotated labels closer than a line of text would overlap, so only
+   * every k-th is written (the selected one always); the tooltip names every token. */
+  int every = 1;
+  if (g->rotate_labels)
+    every = MAX (1, (int) ceil ((LENS_FONT_LABEL + 2.0) / (l->cell_w * sin (G_PI / 4.0))));
   for (int t = t0; t < t1; t++)
     {
+      gboolean selected = state->show_marks && t == state->sel_pos;
+      if (t % every != 0 && !selected)
+        continue;
       double x = l->grid_x + (t + 0.5) * l->cell_w;
       g_autofree char *label = lens_token_display (r->token_texts[t]);
-      col_style.bold = state->show_marks && t == state->sel_pos;
+      col_style.bold = selected;
       lens_set_rgb (cr, col_style.bold ? theme->text : theme->muted);
       if (g->rotate_labels)
         lens_draw_text (cr, label, x + 4.0, label_y + 4.0, &col_style);
@@ -567,7 +595,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
                     const LensTheme *theme, double width, double height)
 {
   Geometry g;
-  compute_geometry (r, width, height, &g);
+  compute_geometry (r, state, width, height, &g);
   const LensHeatmapLayout *l = &g.pub;
 
   const LensTarget *target = NULL;
@@ -612,7 +640,9 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
         const char *top;
         float p = cell_value (view, r, target_probs, row, t, &top);
         g_autofree char *text = NULL;
-        if (view == LENS_VIEW_TARGET && !isnan (p))
+        if (l->cell_w < LENS_CELL_W_TEXT)
+          ; /* compact: colour only */
+        else if (view == LENS_VIEW_TARGET && !isnan (p))
           text = lens_format_prob_short (p);
         else if (top != NULL)
           text = lens_token_display (top);
@@ -710,7 +740,7 @@ lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
   LensRgb bg
       = background != NULL ? (LensRgb){background[0], background[1], background[2]} : theme.paper;
   Geometry g;
-  compute_geometry (r, width, height, &g);
+  compute_geometry (r, state, width, height, &g);
   cairo_rectangle_t rows, cols;
   lens_heatmap_frozen_bands (&g.pub, visible, &rows, &cols);
   if (rows.width <= 0 && cols.width <= 0)

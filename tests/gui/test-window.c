@@ -416,6 +416,20 @@ script (void)
   CHECK (done, "no result for the seed prompt");
   if (!done)
     return;
+  {
+    /* At the default window size the whole seed heatmap, colour bar included, is in view: the
+     * cells narrow to fit the pane rather than push the last column (the one the side panel
+     * describes) out of sight. */
+    GtkWidget *heatmap_view = ll_window_get_view (window, LENS_VIEW_HEATMAP);
+    GtkWidget *scroll = gtk_widget_get_ancestor (heatmap_view, GTK_TYPE_SCROLLED_WINDOW);
+    GtkAdjustment *h = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (scroll));
+    int window_w = gtk_widget_get_width (GTK_WIDGET (window));
+    CHECK (gtk_adjustment_get_upper (h) <= gtk_adjustment_get_page_size (h) + 0.5,
+           "at %d px the seed heatmap needs %.0f px, %.0f shown", window_w,
+           gtk_adjustment_get_upper (h), gtk_adjustment_get_page_size (h));
+    g_print ("# seed heatmap at window width %d: %.0f px in a %.0f px pane\n", window_w,
+             gtk_adjustment_get_upper (h), gtk_adjustment_get_page_size (h));
+  }
   /* For comparison: the same meter over an idle second after the result is shown (the machine
    * may be busy with other work, which shows up here too). */
   GapMeter idle = {0};

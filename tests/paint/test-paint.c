@@ -497,6 +497,40 @@ test_heatmap_fill (void)
   lens_heatmap_layout_for_size (r, &state, -5, -5, &odd);
   g_assert_cmpmem (&odd, sizeof odd, &nat, sizeof nat);
 
+  /* Shrinking to fit (the window's views): narrower cells, the whole grid and colour bar inside
+   * the area, down to the compact width; compact cells are flat colour (no text). */
+  state.shrink_to_fit = true;
+  LensHeatmapLayout fit;
+  lens_heatmap_layout_for_size (r, &state, nat.width - 2 * T, nat.height, &fit);
+  g_assert_cmpfloat (fit.cell_w, <, nat.cell_w);
+  g_assert_cmpfloat (fit.width, <=, nat.width - 2 * T);
+  lens_heatmap_layout_for_size (r, &state, 1.0, nat.height, &fit);
+  g_assert_cmpfloat (fit.cell_w, ==, LENS_CELL_W_COMPACT);
+  LensHeatmapLayout fit_same;
+  lens_heatmap_layout_for_size (r, &state, nat.width, nat.height, &fit_same);
+  g_assert_cmpmem (&fit_same, sizeof fit_same, &nat, sizeof nat);
+  {
+    double cw = fit.width, ch = fit.height;
+    cairo_surface_t *cs
+        = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) ceil (cw), (int) ceil (ch));
+    cairo_t *ccr = cairo_create (cs);
+    lens_paint_view (ccr, LENS_VIEW_HEATMAP, r, &state, cw, ch);
+    cairo_destroy (ccr);
+    cairo_surface_flush (cs);
+    for (int row = 0; row < R; row++)
+      for (int t = 0; t < T; t++)
+        {
+          Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
+          int x0 = (int) (fit.grid_x + t * fit.cell_w), y0 = (int) (fit.grid_y + row * fit.cell_h);
+          /* every pixel of the cell but its 1 px gap has the fill: no text drawn */
+          for (int y = y0 + 1; y < y0 + (int) fit.cell_h - 2; y++)
+            for (int x = x0 + 1; x < x0 + (int) fit.cell_w - 2; x++)
+              assert_px (pixel (cs, x, y), want, 1);
+        }
+    cairo_surface_destroy (cs);
+  }
+  state.shrink_to_fit = false;
+
   /* Long prompt: wider than the area, so natural columns, but its rows fill the height. */
   g_autoptr (LensResult) wide = make_result (2, 60, 2);
   LensHeatmapLayout wn, wf;
