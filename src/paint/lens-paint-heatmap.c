@@ -28,6 +28,8 @@
 #define BAR_TITLE_H 24.0
 #define BAR_LABELS_W 48.0 /* "≤1e-12" on a log scale */
 #define ROTATION (-G_PI / 4.0)
+#define POS_NUMBERS_MIN_COLS 16 /* long prompts get position numbers under the grid */
+#define POS_NUMBERS_H 16.0
 
 static const double bar_ticks[] = {0.0, 0.25, 0.5, 0.75, 1.0};
 
@@ -47,7 +49,8 @@ typedef struct
 {
   LensHeatmapLayout pub;
   gboolean rotate_labels;
-  double col_label_h;
+  double col_label_h; /* position numbers (long prompts) and token labels under the grid */
+  gboolean pos_numbers;
   double row_label_w;
   double bar_x, bar_y, bar_h;
 } Geometry;
@@ -224,6 +227,9 @@ place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, do
   g->col_label_h = g->rotate_labels
                        ? ceil (MIN (m->widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
                        : 22.0;
+  g->pos_numbers = m->n_cols >= POS_NUMBERS_MIN_COLS;
+  if (g->pos_numbers)
+    g->col_label_h += POS_NUMBERS_H;
   g->row_label_w = ceil (MAX (m->row_w, 16.0) + 8.0);
   l->labels_w = PAD + AXIS_TITLE_W + g->row_label_w;
   l->labels_h = g->col_label_h;
@@ -536,6 +542,28 @@ paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                                 .valign = LENS_ALIGN_START};
   int t0 = MAX (0, (int) floor ((x0 - l->grid_x) / l->cell_w) - 1);
   int t1 = MIN (r->n_tokens, (int) ceil ((x1 - l->grid_x + COL_LABEL_MAX) / l->cell_w) + 1);
+  if (g->pos_numbers)
+    {
+      /* every 1, 2, 5, 10, 20, 50, ... positions, as far apart as the widest number needs */
+      char widest[16];
+      g_snprintf (widest, sizeof widest, "%d", r->n_tokens - 1);
+      double number_w;
+      lens_measure_text (widest, LENS_FONT_LABEL - 2.0, FALSE, &number_w, NULL);
+      int step = 1;
+      for (int decade = 1; step * l->cell_w < number_w + 6.0; decade *= 10)
+        for (int k = 0; k < 3 && step * l->cell_w < number_w + 6.0; k++)
+          step = decade * (k == 0 ? 2 : k == 1 ? 5 : 10);
+      LensTextStyle number_style = {
+          .size = LENS_FONT_LABEL - 2.0, .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_START};
+      lens_set_rgb (cr, theme->muted);
+      for (int t = t0 - t0 % step; t < t1; t += step)
+        {
+          char number[16];
+          g_snprintf (number, sizeof number, "%d", t);
+          lens_draw_text (cr, number, l->grid_x + (t + 0.5) * l->cell_w, label_y, &number_style);
+        }
+      label_y += POS_NUMBERS_H;
+    }
   /* Narrow (shrunk) columns: rotated labels closer than a line of text would overlap, so only
    * every k-th is written (the selected one always); the tooltip names every token. */
   int every = 1;

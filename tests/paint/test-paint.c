@@ -381,6 +381,43 @@ test_target_heatmap (void)
   cairo_surface_destroy (s);
 }
 
+/* Long prompts get position numbers between the grid and the token labels; short ones do not. */
+static void
+test_position_numbers (void)
+{
+  for (int T = 10; T <= 20; T += 10)
+    {
+      g_autoptr (LensResult) r = make_result (2, T, 2);
+      LensPaintState state;
+      lens_paint_state_init (&state);
+      LensHeatmapLayout l;
+      lens_heatmap_layout (r, &state, &l);
+      cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state, NULL);
+      /* the first 12 px under the grid (+6), across column 1 (a number, or the top of a label) */
+      int y0 = (int) (l.grid_y + l.n_rows * l.cell_h + 6), ink_top = 0, ink_numbers = 0;
+      for (int y = y0; y < y0 + 12; y++)
+        for (int x = (int) (l.grid_x + l.cell_w + 2); x < (int) (l.grid_x + 2 * l.cell_w - 2); x++)
+          {
+            gboolean ink = !px_near (pixel (s, x, y), hex_px (0xffffff), 40);
+            ink_top += ink;
+            /* a number is centred: ink in the middle third of the column */
+            ink_numbers += ink && fabs (x - (l.grid_x + 1.5 * l.cell_w)) < l.cell_w / 6;
+          }
+      if (T >= 16)
+        g_assert_cmpint (ink_numbers, >, 5);
+      g_assert_cmpint (ink_top, >, 0);
+      cairo_surface_destroy (s);
+    }
+  /* the band costs height only with numbers */
+  g_autoptr (LensResult) shorter = make_result (2, 15, 2), longer = make_result (2, 16, 2);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout ls, ll;
+  lens_heatmap_layout (shorter, &state, &ls);
+  lens_heatmap_layout (longer, &state, &ll);
+  g_assert_cmpfloat (ll.labels_h, >=, ls.labels_h + 16.0 - 0.5);
+}
+
 static void
 test_hit (void)
 {
@@ -1437,6 +1474,7 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/frame", test_heatmap_frame);
   g_test_add_func ("/paint/heatmap/target", test_target_heatmap);
   g_test_add_func ("/paint/heatmap/hit", test_hit);
+  g_test_add_func ("/paint/heatmap/position-numbers", test_position_numbers);
   g_test_add_func ("/paint/heatmap/fill", test_heatmap_fill);
   g_test_add_func ("/paint/heatmap/frozen", test_heatmap_frozen);
   g_test_add_func ("/paint/line", test_line_plot);
