@@ -52,6 +52,7 @@ struct _LlWindow
   AdwViewStack *view_stack;
   GtkScrolledWindow *heatmap_scroll;
   GtkScrolledWindow *target_scroll;
+  double heatmap_scroll_xy[2]; /* where both heatmaps are scrolled to: they share one layout */
   GtkScrolledWindow *line_scroll;
   GtkScrolledWindow *topk_scroll;
   GtkDropDown *target_dropdown;
@@ -1567,10 +1568,70 @@ show_view_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   ll_window_set_visible_view (user_data, g_variant_get_string (param, NULL));
 }
 
+/* ---- the two heatmaps scroll together ---- */
+
+static GtkAdjustment *
+heatmap_adjustment (GtkScrolledWindow *scroll, int axis)
+{
+  return axis == 0 ? gtk_scrolled_window_get_hadjustment (scroll)
+                   : gtk_scrolled_window_get_vadjustment (scroll);
+}
+
+static gboolean
+heatmap_scroll_visible (LlWindow *self, GtkAdjustment *adj, int *axis)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  GtkScrolledWindow *scroll = g_strcmp0 (name, "heatmap") == 0  ? self->heatmap_scroll
+                              : g_strcmp0 (name, "target") == 0 ? self->target_scroll
+                                                                : NULL;
+  for (int a = 0; scroll != NULL && a < 2; a++)
+    if (heatmap_adjustment (scroll, a) == adj)
+      {
+        *axis = a;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* The shown heatmap scrolled: remember where, for the other one. */
+static void
+heatmap_scrolled_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  int axis;
+  if (heatmap_scroll_visible (self, adj, &axis))
+    self->heatmap_scroll_xy[axis] = gtk_adjustment_get_value (adj);
+}
+
+/* The shown heatmap got its size (after a switch of views, or a new result): scroll it to
+ * where the other one was, so switching views keeps the place. */
+static void
+heatmap_resized_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  int axis;
+  if (heatmap_scroll_visible (self, adj, &axis)
+      && gtk_adjustment_get_value (adj) != self->heatmap_scroll_xy[axis])
+    gtk_adjustment_set_value (adj, self->heatmap_scroll_xy[axis]);
+}
+
+static void
+follow_heatmap_scroll (LlWindow *self, GtkScrolledWindow *scroll)
+{
+  for (int a = 0; a < 2; a++)
+    {
+      GtkAdjustment *adj = heatmap_adjustment (scroll, a);
+      g_signal_connect_object (adj, "value-changed", G_CALLBACK (heatmap_scrolled_cb), self, 0);
+      g_signal_connect_object (adj, "changed", G_CALLBACK (heatmap_resized_cb), self, 0);
+    }
+}
+
 static void
 visible_view_changed_cb (LlWindow *self)
 {
   const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  for (int v = 0; v < 2; v++)
+    for (int a = 0; a < 2; a++)
+      heatmap_resized_cb (
+          heatmap_adjustment (v == 0 ? self->heatmap_scroll : self->target_scroll, a), self);
   if (self->settings != NULL && name != NULL)
     g_settings_set_string (self->settings, "current-view", name);
 }
@@ -1822,6 +1883,8 @@ ll_window_init (LlWindow *self)
       gtk_scrolled_window_set_child (scrolls[v], GTK_WIDGET (self->views[v]));
       g_signal_connect (self->views[v], "cell-selected", G_CALLBACK (cell_selected_cb), self);
     }
+  follow_heatmap_scroll (self, self->heatmap_scroll);
+  follow_heatmap_scroll (self, self->target_scroll);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);

@@ -564,6 +564,36 @@ script (void)
   CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   CHECK (ll_worker_get_n_forward (worker) == forward, "an earlier prompt was run again");
 
+  /* A long prompt scrolls; the target heatmap keeps the top-token heatmap's place. */
+  {
+    GString *long_prompt = g_string_new (NULL);
+    while (count_tokens (long_prompt->str) < config->n_positions - 8)
+      g_string_append (long_prompt, " and the city of");
+    gtk_editable_set_text (prompt, long_prompt->str);
+    CHECK (gui_wait_until (idle_result_for, long_prompt->str, 60000), "no long result");
+    g_string_free (long_prompt, TRUE);
+    ll_window_set_visible_view (window, "heatmap");
+    gui_spin_ms (300);
+    GtkAdjustment *hh
+        = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (
+            ll_window_get_view (window, LENS_VIEW_HEATMAP), GTK_TYPE_SCROLLED_WINDOW)));
+    CHECK (gtk_adjustment_get_upper (hh) > gtk_adjustment_get_page_size (hh) + 100,
+           "a %d-token prompt does not scroll", config->n_positions - 8);
+    double far = gtk_adjustment_get_upper (hh) - gtk_adjustment_get_page_size (hh);
+    gtk_adjustment_set_value (hh, far / 2);
+    gui_spin_ms (100);
+    ll_window_set_visible_view (window, "target");
+    gui_spin_ms (400);
+    GtkAdjustment *th
+        = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (
+            ll_window_get_view (window, LENS_VIEW_TARGET), GTK_TYPE_SCROLLED_WINDOW)));
+    CHECK (fabs (gtk_adjustment_get_value (th) - far / 2) < 1.0,
+           "switching views lost the place: target at %.0f, heatmap at %.0f",
+           gtk_adjustment_get_value (th), far / 2);
+    ll_window_set_visible_view (window, "heatmap");
+    gui_spin_ms (100);
+  }
+
   /* A prompt longer than the context says so. */
   CHECK (ll_chart_view_get_result (LL_CHART_VIEW (ll_window_get_view (window, LENS_VIEW_TOPK)))
              != NULL,
