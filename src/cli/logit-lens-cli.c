@@ -27,6 +27,8 @@ typedef struct
   int top_k;
   char *layers;
   gboolean embeddings;
+  gboolean metrics;
+  gboolean sublayers;
   gboolean tokenize;
   gboolean json;
   char *export_path;
@@ -259,6 +261,8 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       append_prob (out, r->top_probs[cell * r->top_k]);
       g_string_append (out, "  ");
       append_quoted (out, lens_result_token_text (r, r->top_ids[cell * r->top_k]));
+      if (lens_result_has_metrics (r))
+        g_string_append_printf (out, "  KL from final %.6f", lens_result_kl_final (r, row, last));
       g_string_append_c (out, '\n');
     }
 
@@ -448,6 +452,24 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
   return TRUE;
 }
 
+/* The engine's options for a lens run of `model` as the flags ask; the returned array holds the
+ * rows `run` points to. */
+static GArray *
+run_options (const CliOptions *o, LensModel *model, LensRunOptions *run, GError **error)
+{
+  GArray *rows = parse_layers (o->layers, lens_model_config (model)->n_layer, o->embeddings, error);
+  if (rows == NULL)
+    return NULL;
+  *run = (LensRunOptions){
+      .layers = (const int *) rows->data,
+      .n_layers = (int) rows->len,
+      .top_k = o->top_k,
+      .metrics = o->metrics,
+      .sublayers = o->sublayers,
+  };
+  return rows;
+}
+
 static LensResult *
 run_lens (const CliOptions *o, GError **error)
 {
@@ -464,15 +486,10 @@ run_lens (const CliOptions *o, GError **error)
   if (model == NULL)
     return NULL;
 
-  g_autoptr (GArray) rows
-      = parse_layers (o->layers, lens_model_config (model)->n_layer, o->embeddings, error);
+  LensRunOptions run;
+  g_autoptr (GArray) rows = run_options (o, model, &run, error);
   if (rows == NULL)
     return NULL;
-  LensRunOptions run = {
-      .layers = (const int *) rows->data,
-      .n_layers = (int) rows->len,
-      .top_k = o->top_k,
-  };
   return lens_run_prompt (model, prompt, &run, error);
 }
 
@@ -490,6 +507,9 @@ run (const CliOptions *o, GString *out, GError **error)
     {
       if (o->prompt != NULL || o->prompt_file != NULL)
         return fail (error, "--open shows a saved result; it takes no --prompt");
+      if (o->metrics || o->sublayers)
+        return fail (error, "--open shows a saved result with the metrics and rows it was saved "
+                            "with; --metrics and --sublayers apply to a model run");
       r = lens_results_load_full (o->open_path, &file_targets, error);
     }
   else
@@ -564,6 +584,12 @@ main (int argc, char **argv)
       {"layers", 'l', 0, G_OPTION_ARG_STRING, &o.layers,
        "Blocks to show, e.g. 0,5,11 or 0-11:2 (the last is always kept)", "SPEC"},
       {"embeddings", 'e', 0, G_OPTION_ARG_NONE, &o.embeddings, "Add the embedding row", NULL},
+      {"metrics", 0, 0, G_OPTION_ARG_NONE, &o.metrics,
+       "Per cell: KL divergence from the model's own prediction (kl_final) and the probability, "
+       "rank and cross-entropy of the token that actually follows (next)",
+       NULL},
+      {"sublayers", 0, 0, G_OPTION_ARG_NONE, &o.sublayers,
+       "Before each block's row L, a row L.attn: the residual after its attention sub-layer", NULL},
       {"tokenize", 0, 0, G_OPTION_ARG_NONE, &o.tokenize,
        "Print the prompt's token ids as a JSON array and exit", NULL},
       {"json", 'j', 0, G_OPTION_ARG_NONE, &o.json, "Machine-readable output", NULL},

@@ -2218,6 +2218,40 @@ model_desc (const LensResult *r, ModelDesc *d)
     }
 }
 
+/* A cell's metrics: "kl_final", then "next": {"id", "prob", "rank", "cross_entropy"}, null at the
+ * last position (no token follows) or where unknown. */
+static void
+append_cell_metrics (GString *o, const LensResult *r, int row, int t, const char *comma,
+                     gboolean pretty)
+{
+  g_string_append (o, comma);
+  json_key (o, "kl_final", pretty);
+  json_float (o, lens_result_kl_final (r, row, t));
+  g_string_append (o, comma);
+  json_key (o, "next", pretty);
+  int32_t id = lens_result_next_id (r, t);
+  int rank = lens_result_next_rank (r, row, t);
+  float xent = lens_result_next_cross_entropy (r, row, t);
+  if (id < 0 || rank < 1 || isnan (xent))
+    {
+      g_string_append (o, "null");
+      return;
+    }
+  g_string_append_c (o, '{');
+  json_key (o, "id", pretty);
+  g_string_append_printf (o, "%d", id);
+  g_string_append (o, comma);
+  json_key (o, "prob", pretty);
+  json_float (o, exp (-(double) xent));
+  g_string_append (o, comma);
+  json_key (o, "rank", pretty);
+  g_string_append_printf (o, "%d", rank);
+  g_string_append (o, comma);
+  json_key (o, "cross_entropy", pretty);
+  json_float (o, xent);
+  g_string_append_c (o, '}');
+}
+
 char *
 lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_targets,
                      gboolean pretty)
@@ -2306,6 +2340,11 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
         g_string_append (o, comma);
       if (r->row_layers[row] == LENS_ROW_EMBEDDINGS)
         json_string (o, "embed");
+      else if (r->row_kinds[row] == LENS_ROW_ATTN)
+        {
+          g_autofree char *label = lens_row_label (r->row_layers[row], LENS_ROW_ATTN);
+          json_string (o, label);
+        }
       else
         g_string_append_printf (o, "%d", r->row_layers[row]);
     }
@@ -2349,6 +2388,8 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
           g_string_append (o, comma);
           json_key (o, "log_z", pretty);
           json_float (o, r->log_z[cell]);
+          if (lens_result_has_metrics (r))
+            append_cell_metrics (o, r, row, t, comma, pretty);
           g_string_append_printf (o, "}%s%s", t + 1 < T ? "," : "", nl);
         }
       g_string_append_printf (o, "%s]%s%s", in2, row + 1 < R ? "," : "", nl);
