@@ -206,6 +206,10 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
 {
   const LensModelInfo *mi = &r->model_info;
   int last = r->n_tokens - 1;
+  /* wide enough for "11.attn" when there are sub-layer rows; 6 as before otherwise */
+  int label_w = 6;
+  for (int row = 0; row < r->n_rows; row++)
+    label_w = MAX (label_w, (int) strlen (r->row_labels[row]) + 1);
 
   g_string_append_printf (out, "Model: %s", mi->name != NULL ? mi->name : "(unknown)");
   if (mi->architecture != NULL)
@@ -257,12 +261,15 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
   for (int row = 0; row < r->n_rows; row++)
     {
       size_t cell = lens_result_cell_index (r, row, last);
-      g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+      g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
       append_prob (out, r->top_probs[cell * r->top_k]);
       g_string_append (out, "  ");
       append_quoted (out, lens_result_token_text (r, r->top_ids[cell * r->top_k]));
       if (lens_result_has_metrics (r))
-        g_string_append_printf (out, "  KL from final %.6f", lens_result_kl_final (r, row, last));
+        {
+          g_string_append (out, "  KL from final");
+          append_prob (out, lens_result_kl_final (r, row, last));
+        }
       g_string_append_c (out, '\n');
     }
 
@@ -271,7 +278,7 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
   for (int row = 0; row < r->n_rows; row++)
     {
       size_t cell = lens_result_cell_index (r, row, last);
-      g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+      g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
       for (int k = 0; k < k5; k++)
         {
           int32_t id = r->top_ids[cell * r->top_k + k];
@@ -293,7 +300,7 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       g_string_append (out, " probability per layer at the last position:\n");
       for (int row = 0; row < r->n_rows; row++)
         {
-          g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+          g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
           append_prob (out, targets[i].probs[lens_result_cell_index (r, row, last)]);
           g_string_append_c (out, '\n');
         }
