@@ -120,8 +120,9 @@ void lens_run_cache_free (LensRunCache *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensRunCache, lens_run_cache_free)
 
 /* lens_run_ids, computing only the positions after the longest prefix ids share with the cache's
- * last run (same model, layers and top-k): one more token costs one position, an edit in the
- * middle recomputes from the first changed token. The result equals lens_run_ids' within float
+ * last run (same model, rows, top-k and metrics): one more token costs one position (two with
+ * metrics: the previous last position gains a next token), an edit in the middle recomputes from
+ * the first changed token. The result equals lens_run_ids' within float
  * rounding; the cache then holds this run. */
 LensResult *lens_run_ids_cached (LensModel *model, LensRunCache *cache, const int32_t *ids, int T,
                                  const char *prompt, const LensRunOptions *options, GError **error);
