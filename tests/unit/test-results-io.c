@@ -1381,6 +1381,32 @@ test_live_metrics (void)
                            -r->next_logprob[lens_result_cell_index (r, row, t)]);
       }
 
+  /* kl_final from every token's probability, in double */
+  g_autofree double *probs = g_new (double, (size_t) TINY_GPT2_VOCAB *cells); /* (V, R, T) */
+  g_autofree float *p1 = g_new (float, cells);
+  for (int32_t id = 0; id < TINY_GPT2_VOCAB; id++)
+    {
+      g_assert_true (lens_result_target_probs (r, id, p1, &error));
+      for (size_t c = 0; c < cells; c++)
+        probs[(size_t) id * cells + c] = p1[c];
+    }
+  double worst = 0.0;
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t c = lens_result_cell_index (r, row, t), f = lens_result_cell_index (r, R - 1, t);
+        double kl = 0.0;
+        for (int32_t id = 0; id < TINY_GPT2_VOCAB; id++)
+          {
+            double pf = probs[(size_t) id * cells + f], pc = probs[(size_t) id * cells + c];
+            if (pf > 0.0)
+              kl += pf * (log (pf) - log (pc));
+          }
+        worst = MAX (worst, fabs (lens_result_kl_final (r, row, t) - kl));
+        g_assert_cmpfloat (fabs (lens_result_kl_final (r, row, t) - kl), <=, 1e-5 + 1e-4 * kl);
+      }
+  g_test_message ("kl_final: max |error| %.3g against the full distributions", worst);
+
   g_autofree char *json = lens_result_to_json (r, NULL, 0, TRUE);
   g_autoptr (LensResult) back = lens_results_parse (json, strlen (json), "metrics.json", &error);
   g_assert_no_error (error);
