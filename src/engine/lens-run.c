@@ -179,26 +179,40 @@ metrics_cell (MetricsPass *mp, size_t cell, int j, int P, const float *row, int 
               const float *w, double rescale)
 {
   size_t s = cell * P + j;
-  /* sum_v w(v) z_c(v): independent lanes so that it vectorises, in double since the KL is a
-   * small difference of large terms */
-  double lanes[8] = {0};
-  int v = 0;
-  for (; v + 8 <= Vt; v += 8)
-    for (int k = 0; k < 8; k++)
-      lanes[k] += (double) w[v + k] * (double) row[v + k];
-  double acc = 0.0;
-  for (; v < Vt; v++)
-    acc += (double) w[v] * (double) row[v];
-  for (int k = 0; k < 8; k++)
-    acc += lanes[k];
-  mp->cross[s] = mp->cross[s] * rescale + acc;
-
+  /* sum_v w(v) z_c(v), and the ids above the next token's logit, in one pass of independent
+   * lanes so that it vectorises; the sum in double since the KL is a small difference of large
+   * terms */
   float zn = mp->next_logit[cell];
-  if (isnan (zn))
-    return;
+  gboolean count = !isnan (zn);
+  double lanes[8] = {0};
+  int32_t above_l[8] = {0};
+  int v = 0;
+  if (count)
+    for (; v + 8 <= Vt; v += 8)
+      for (int k = 0; k < 8; k++)
+        {
+          lanes[k] += (double) w[v + k] * (double) row[v + k];
+          above_l[k] += row[v + k] > zn;
+        }
+  else
+    for (; v + 8 <= Vt; v += 8)
+      for (int k = 0; k < 8; k++)
+        lanes[k] += (double) w[v + k] * (double) row[v + k];
+  double acc = 0.0;
   int32_t above = 0;
-  for (v = 0; v < Vt; v++)
-    above += row[v] > zn;
+  for (; v < Vt; v++)
+    {
+      acc += (double) w[v] * (double) row[v];
+      above += count && row[v] > zn;
+    }
+  for (int k = 0; k < 8; k++)
+    {
+      acc += lanes[k];
+      above += above_l[k];
+    }
+  mp->cross[s] = mp->cross[s] * rescale + acc;
+  if (!count)
+    return;
   /* the next token itself never counts (its logit here may differ from zn by rounding) */
   int32_t id = mp->next_ids[cell % mp->n];
   if (id >= v0 && id < v0 + Vt && row[id - v0] > zn)
