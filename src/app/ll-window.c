@@ -10,6 +10,7 @@
 #include "lens-format.h"
 #include "lens-locate.h"
 #include "lens-results-io.h"
+#include "lens-threads.h"
 #include "ll-chart-view.h"
 #include "ll-targets.h"
 #include "ll-window.h"
@@ -40,6 +41,7 @@ struct _LlWindow
   GtkEntry *target_entry;
   GtkLabel *model_summary;
   GtkLabel *notice_label;
+  gboolean error_is_model_load; /* the banner shows a failed model load */
   GtkLabel *status_label;
   GtkPaned *paned;
   GtkStack *content_stack;
@@ -58,6 +60,7 @@ struct _LlWindow
   GtkProgressBar *progress_bar;
   GtkAdjustment *top_k_adjustment;
   GMenu *model_menu;
+  GMenu *threads_menu;
 
   LlChartView *views[4]; /* indexed by LensView */
 
@@ -182,12 +185,22 @@ show_error (LlWindow *self, const char *message)
 {
   gtk_label_set_text (self->error_label, message);
   gtk_revealer_set_reveal_child (self->error_revealer, TRUE);
+  self->error_is_model_load = FALSE;
 }
 
 static void
 hide_error (LlWindow *self)
 {
   gtk_revealer_set_reveal_child (self->error_revealer, FALSE);
+}
+
+/* A model that loads answers only its own failure: an error about anything else (a results
+ * file given on the command line while the model was loading) stays until it is dismissed. */
+static void
+hide_model_load_error (LlWindow *self)
+{
+  if (self->error_is_model_load)
+    hide_error (self);
 }
 
 static void
@@ -399,11 +412,23 @@ update_model_labels (LlWindow *self)
   set_model_summary (self, summary);
 }
 
+/* A shown result that no longer answers what the window says (another model is loading or has
+ * just loaded): dimmed and not interactive until its replacement arrives. */
+static void
+set_stale (LlWindow *self, gboolean stale)
+{
+  gtk_widget_set_opacity (GTK_WIDGET (self->paned), stale ? 0.4 : 1.0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->paned), !stale);
+}
+
 static void
 set_model_loading (LlWindow *self, gboolean loading)
 {
   gtk_stack_set_visible_child_name (self->model_icon_stack, loading ? "spinner" : "icon");
   gtk_spinner_set_spinning (self->model_spinner, loading);
+  /* the old model's result, under the new model's header soon: not the new model's answer */
+  if (loading && !self->imported && self->result != NULL)
+    set_stale (self, TRUE);
   if (loading)
     gtk_label_set_text (self->model_button_label, _ ("Loading…"));
   else
@@ -440,6 +465,14 @@ update_targets (LlWindow *self)
   const LensResult *r = self->result;
 
   clear_targets (self);
+  int bad_row = 0, bad_pos = 0;
+  size_t n_bad = r != NULL ? lens_result_count_nonfinite (r, &bad_row, &bad_pos) : 0;
+  if (n_bad > 0)
+    g_string_append_printf (notice,
+                            _ ("The model produced NaN or infinity at %zu of %zu cells, first at "
+                               "layer %s, position %d: its weights may be corrupt."),
+                            n_bad, (size_t) r->n_rows * r->n_tokens, r->row_labels[bad_row],
+                            bad_pos);
   for (int i = 0; r != NULL && texts[i] != NULL; i++)
     {
       size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
@@ -543,6 +576,7 @@ set_result (LlWindow *self, LensResult *result)
       ll_chart_view_set_result (self->views[v], result);
     }
   update_targets (self);
+  set_stale (self, FALSE);
   g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
 }
 
@@ -596,6 +630,7 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       adw_status_page_set_description (self->error_page, error->message);
       gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), FALSE);
       gtk_label_set_text (self->status_label, "");
+      set_result (self, NULL);
       set_content (self, "error");
       return;
     }
@@ -628,6 +663,8 @@ run_now (LlWindow *self)
     {
       ll_worker_cancel (self->worker);
       gtk_label_set_text (self->status_label, "");
+      /* every panel, the side panel too, stops showing the previous prompt */
+      set_result (self, NULL);
       set_content (self, "empty");
       return;
     }
@@ -718,6 +755,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return; /* a newer load is in flight */
       set_model_loading (self, FALSE);
+      set_stale (self, FALSE); /* the previous model and its result stay */
       g_autofree char *message = NULL;
       if (ll_worker_get_model (self->worker) != NULL)
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s. Still using %s."), dir,
@@ -726,6 +764,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       else
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s"), dir, error->message);
       show_error (self, message);
+      self->error_is_model_load = TRUE;
       if (ll_worker_get_model (self->worker) == NULL)
         {
           adw_status_page_set_title (self->error_page, _ ("No Model"));
@@ -748,7 +787,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     leave_imported (self);
   self->leave_imported_on_load = FALSE;
   set_model_loading (self, FALSE);
-  hide_error (self);
+  hide_model_load_error (self);
   remember_model (self, lens_model_path (model));
   GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "open-model");
   g_simple_action_set_state (G_SIMPLE_ACTION (action),
@@ -1438,14 +1477,68 @@ scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 }
 
 static void
-line_log_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+probability_scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  LensAxis axis;
+  if (!lens_axis_from_string (g_variant_get_string (value, NULL), &axis))
+    return;
+  g_simple_action_set_state (action, value);
+  self->state.prob_axis = axis;
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "probability-scale", lens_axis_to_string (axis));
+  push_state (self);
+}
+
+static void
+export_marks_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
   g_simple_action_set_state (action, value);
-  self->state.log_y = g_variant_get_boolean (value);
-  if (self->settings != NULL)
-    g_settings_set_boolean (self->settings, "line-log-scale", self->state.log_y);
+  self->state.export_marks = g_variant_get_boolean (value);
   push_state (self);
+}
+
+static void
+threads_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  int n = CLAMP (g_variant_get_int32 (value), 0, LENS_THREADS_MAX);
+  g_simple_action_set_state (action, g_variant_new_int32 (n));
+  /* the results do not change with it (within float rounding): the next run uses it */
+  ll_worker_set_threads (self->worker, n);
+  if (self->settings != NULL)
+    g_settings_set_int (self->settings, "threads", n);
+}
+
+static void
+append_threads_item (GMenu *menu, int n)
+{
+  g_autofree char *label
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d Thread", "%d Threads", n), n);
+  g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
+  g_menu_item_set_action_and_target_value (item, "win.threads", g_variant_new_int32 (n));
+  g_menu_append_item (menu, item);
+}
+
+/* "All Cores (N)", then 1 ... 8 threads, powers of two beyond, and the number of cores. */
+static void
+fill_threads_menu (LlWindow *self)
+{
+  int cores = lens_threads_available ();
+  g_autofree char *all = g_strdup_printf (_ ("_All Cores (%d)"), lens_threads_default ());
+  g_autoptr (GMenuItem) item = g_menu_item_new (all, NULL);
+  g_menu_item_set_action_and_target_value (item, "win.threads", g_variant_new_int32 (0));
+  g_menu_append_item (self->threads_menu, item);
+
+  g_autoptr (GMenu) section = g_menu_new ();
+  for (int n = 1; n <= MIN (cores, 8); n++)
+    append_threads_item (section, n);
+  for (int n = 16; n < cores; n *= 2)
+    append_threads_item (section, n);
+  if (cores > 8)
+    append_threads_item (section, cores);
+  g_menu_append_section (self->threads_menu, NULL, G_MENU_MODEL (section));
 }
 
 static void
@@ -1537,10 +1630,12 @@ restore_settings (LlWindow *self)
                                       g_variant_new_string (heatmap_scale));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "target-scale",
                                       g_variant_new_string (target_scale));
-  g_action_group_change_action_state (
-      G_ACTION_GROUP (self), "line-log-scale",
-      g_variant_new_boolean (g_settings_get_boolean (s, "line-log-scale")));
+  g_autofree char *probability_scale = g_settings_get_string (s, "probability-scale");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "probability-scale",
+                                      g_variant_new_string (probability_scale));
   gtk_adjustment_set_value (self->top_k_adjustment, g_settings_get_int (s, "top-k"));
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "threads",
+                                      g_variant_new_int32 (g_settings_get_int (s, "threads")));
 
   g_autofree char *view = g_settings_get_string (s, "current-view");
   ll_window_set_visible_view (self, view);
@@ -1663,6 +1758,7 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (progress_bar);
   BIND (top_k_adjustment);
   BIND (model_menu);
+  BIND (threads_menu);
 #undef BIND
 }
 
@@ -1676,7 +1772,9 @@ static const GActionEntry win_entries[] = {
     {"back-to-model", back_to_model_activated},
     {"heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state},
     {"target-scale", NULL, "s", "'blues'", scale_change_state},
-    {"line-log-scale", NULL, NULL, "false", line_log_change_state},
+    {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
+    {"export-marks", NULL, NULL, "false", export_marks_change_state},
+    {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
     {"focus-prompt", focus_prompt_activated},
     {"focus-targets", focus_targets_activated},
@@ -1727,6 +1825,7 @@ ll_window_init (LlWindow *self)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
+  fill_threads_menu (self);
 
   g_signal_connect_object (self->prompt_entry, "changed", G_CALLBACK (prompt_changed_cb), self,
                            G_CONNECT_SWAPPED);

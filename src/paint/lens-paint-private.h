@@ -5,6 +5,7 @@
 #include <cairo.h>
 #include <pango/pangocairo.h>
 
+#include "lens-format.h"
 #include "lens-paint.h"
 
 G_BEGIN_DECLS
@@ -69,8 +70,6 @@ void lens_measure_text (const char *text, double size, gboolean bold, double *wi
  * "\xNN"; invalid UTF-8 is repaired; an empty token is "∅". Free with g_free. */
 char *lens_token_display (const char *text);
 
-/* "41.00%", or "3.20e-06" when below 0.01%, or "—" for NAN. Free with g_free. */
-char *lens_format_prob (double p);
 /* Short form for inside cells: "0.41", "3e-04", "—". Free with g_free. */
 char *lens_format_prob_short (double p);
 
@@ -99,6 +98,38 @@ void lens_effective_cell (const LensResult *r, const LensPaintState *state, int 
  * colours as lens_color_scale_rgb since cairo also interpolates linearly in RGB. */
 cairo_pattern_t *lens_color_scale_pattern (LensColorScale scale, double x0, double y0, double x1,
                                            double y1);
+
+/* A probability axis fitted to the values it shows (see LensAxis). */
+typedef struct
+{
+  double min_positive; /* smallest value > 0, INFINITY when none */
+  double max;          /* largest value, 0 when none */
+  gboolean any_zero;   /* a value <= 0 */
+} LensValueStats;
+
+#define LENS_VALUE_STATS_INIT                                                                      \
+  {                                                                                                \
+    INFINITY, 0.0, FALSE                                                                           \
+  }
+
+/* Adds a value; NAN (not computed) is ignored. */
+void lens_value_stats_add (LensValueStats *s, double p);
+
+typedef struct
+{
+  gboolean log;
+  double lo, hi;    /* log: exponents of ten, 10^lo .. 10^hi with hi <= 0; linear: 0 .. 1 */
+  gboolean clipped; /* log: some values (zeros, or below 10^lo) are drawn at the bottom, marked */
+  int label_step;   /* log: label every label_step-th decade */
+} LensValueAxis;
+
+void lens_value_axis_fit (LensAxis axis, const LensValueStats *s, LensValueAxis *out);
+/* Where p sits on the axis: 0 at the bottom, 1 at the top, clamped. */
+double lens_value_axis_fraction (const LensValueAxis *a, double p);
+/* Is p below the axis' range (drawn at the bottom and marked)? */
+gboolean lens_value_axis_clips (const LensValueAxis *a, double p);
+/* Tick label of the value 10^e ("1", "0.1", "1e-5") on a log axis. */
+void lens_value_axis_decade_label (int e, char *buf, size_t size);
 
 /* A fixed categorical palette (plotly's default qualitative colours). */
 LensRgb lens_palette_color (int index);
