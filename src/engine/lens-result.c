@@ -47,6 +47,7 @@ lens_result_new_empty (int n_rows, int n_tokens, int top_k)
   r->n_rows = n_rows;
   r->row_layers = g_new (int, n_rows);
   r->row_labels = g_new0 (char *, n_rows + 1);
+  r->row_kinds = g_new0 (LensRowKind, n_rows);
   for (int i = 0; i < n_rows; i++)
     {
       r->row_layers[i] = i;
@@ -112,6 +113,10 @@ lens_result_unref (LensResult *r)
   g_strfreev (r->token_texts);
   g_free (r->row_layers);
   g_strfreev (r->row_labels);
+  g_free (r->row_kinds);
+  g_free (r->kl_final);
+  g_free (r->next_logprob);
+  g_free (r->next_rank);
   g_free (r->top_ids);
   g_free (r->top_probs);
   g_free (r->entropy);
@@ -131,6 +136,65 @@ lens_result_unref (LensResult *r)
       g_free (r->tracked);
     }
   g_free (r);
+}
+
+char *
+lens_row_label (int layer, LensRowKind kind)
+{
+  if (layer == LENS_ROW_EMBEDDINGS)
+    return g_strdup ("embed");
+  return kind == LENS_ROW_ATTN ? g_strdup_printf ("%d.attn", layer) : g_strdup_printf ("%d", layer);
+}
+
+void
+lens_result_alloc_metrics (LensResult *r)
+{
+  size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
+  g_free (r->kl_final);
+  g_free (r->next_logprob);
+  g_free (r->next_rank);
+  r->kl_final = new_nan_floats (cells);
+  r->next_logprob = new_nan_floats (cells);
+  r->next_rank = g_new0 (int32_t, cells);
+}
+
+gboolean
+lens_result_has_metrics (const LensResult *r)
+{
+  return r->kl_final != NULL;
+}
+
+int32_t
+lens_result_next_id (const LensResult *r, int pos)
+{
+  if (pos < 0 || pos + 1 >= r->n_tokens)
+    return -1;
+  return r->token_ids[pos + 1];
+}
+
+float
+lens_result_kl_final (const LensResult *r, int row, int pos)
+{
+  return r->kl_final != NULL ? r->kl_final[lens_result_cell_index (r, row, pos)] : NAN;
+}
+
+float
+lens_result_next_prob (const LensResult *r, int row, int pos)
+{
+  return r->next_logprob != NULL ? expf (r->next_logprob[lens_result_cell_index (r, row, pos)])
+                                 : NAN;
+}
+
+float
+lens_result_next_cross_entropy (const LensResult *r, int row, int pos)
+{
+  return r->next_logprob != NULL ? -r->next_logprob[lens_result_cell_index (r, row, pos)] : NAN;
+}
+
+int
+lens_result_next_rank (const LensResult *r, int row, int pos)
+{
+  return r->next_rank != NULL ? r->next_rank[lens_result_cell_index (r, row, pos)] : 0;
 }
 
 const char *
