@@ -290,8 +290,12 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       append_quoted (out, lens_result_token_text (r, r->top_ids[cell * r->top_k]));
       if (lens_result_has_metrics (r))
         {
-          g_string_append (out, "  KL from final");
-          append_prob (out, lens_result_kl_final (r, row, last));
+          /* nats, not a probability: three decimals, "n/a" where unknown */
+          double kl = lens_result_kl_final (r, row, last);
+          if (isnan (kl))
+            g_string_append (out, "  KL from final        n/a");
+          else
+            g_string_append_printf (out, "  KL from final %7.3f nats", kl);
         }
       g_string_append_c (out, '\n');
     }

@@ -149,6 +149,13 @@ def check_numbers(cli, model):
             fail(f"probability {p:.3g} printed as {shown!r}")
     if "0.000000" in proc.stdout:
         fail("the text summary prints a probability as 0.000000")
+    # KL is in nats, not a probability: never a percentage
+    metrics = run(cli, ["--model", model, "--prompt", "The Eiffel Tower is in the city of",
+                        "--metrics"]).stdout
+    kl_lines = [line for line in metrics.split("\n") if "KL from final" in line]
+    if len(kl_lines) != 6 or not all(re.search(r"KL from final +\d+\.\d{3} nats$", line)
+                                      for line in kl_lines):
+        fail(f"--metrics summary: KL lines {kl_lines}")
 
 
 def nan_checkpoint(model, folder):
