@@ -567,6 +567,9 @@ run_thread (GTask *task, LlWorker *self)
       .layers = NULL,
       .n_layers = 0,
       .top_k = d->top_k,
+      /* KL to the final layer and the next token's probability and rank, for the tooltips and
+       * views (a few percent of the lens) */
+      .metrics = TRUE,
       .cancel = run_cancel_cb,
       .progress = run_progress_cb,
       .user_data = d,

@@ -958,6 +958,18 @@ test_describe (void)
   g_autofree char *tp = g_strdup_printf ("<tt>␣Paris</tt>  %s", tiny);
   g_assert_nonnull (strstr (m, tp));
   g_assert_null (strstr (m, "rank"));
+  g_assert_null (strstr (m, "KL from"));
+  /* With metrics: KL from the final layer, and the token that comes next with its probability,
+   * rank and cross-entropy. */
+  lens_result_alloc_metrics (r);
+  r->kl_final[lens_result_cell_index (r, 2, 3)] = 0.25f;
+  r->next_logprob[lens_result_cell_index (r, 2, 3)] = logf (0.125f);
+  r->next_rank[lens_result_cell_index (r, 2, 3)] = 7;
+  g_autofree char *mm = lens_describe_cell (r, &state, 2, 3);
+  g_assert_true (pango_parse_markup (mm, -1, 0, NULL, NULL, NULL, NULL));
+  g_assert_nonnull (strstr (mm, "KL from the final layer: 0.250 nats"));
+  g_assert_nonnull (strstr (mm, "<b>Next token</b>"));
+  g_assert_nonnull (strstr (mm, "12.5%, rank 7, cross-entropy 2.079 nats"));
   /* Markup in token texts is escaped; a target without data shows a dash. */
   g_assert_nonnull (strstr (m, "<tt>&lt;i&gt;</tt>  —"));
 
