@@ -99,8 +99,17 @@ lens_result_unref (LensResult *r)
     return;
   if (r->borrowed_from != NULL)
     {
-      g_free (r->top_ids);
-      g_free (r->top_probs);
+      const LensResult *b = r->borrowed_from;
+      if (r->top_ids != b->top_ids)
+        g_free (r->top_ids);
+      if (r->top_probs != b->top_probs)
+        g_free (r->top_probs);
+      if (r->entropy != b->entropy)
+        g_free (r->entropy);
+      if (r->log_z != b->log_z)
+        g_free (r->log_z);
+      if (r->ready != b->ready)
+        g_free (r->ready);
       lens_result_unref (r->borrowed_from);
       g_free (r);
       return;
@@ -118,6 +127,7 @@ lens_result_unref (LensResult *r)
   g_free (r->log_z);
   g_clear_pointer (&r->model, lens_model_unref);
   g_free (r->norm_resid);
+  g_free (r->ready);
   if (r->vocab_texts != NULL)
     {
       for (int i = 0; i < r->n_vocab_texts; i++)

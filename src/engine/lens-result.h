@@ -65,10 +65,31 @@ typedef struct LensResult
   /* Imported tracked probabilities: tracked[t] maps token string -> float[R] (may be NULL). */
   GHashTable **tracked;
 
-  /* Set on a result made by lens_result_with_top_k: every array except top_ids and top_probs
-   * belongs to this result, of which it holds a reference. */
+  /* Set on a result that shares arrays with another, of which it holds a reference (made by
+   * lens_result_with_top_k, or a progressive run's partial snapshot): each array pointer equal to
+   * the other's belongs to it, the others to this result. */
   struct LensResult *borrowed_from;
+
+  /* A progressive run's partial result (see LensRunOptions.partial): ready (T) is nonzero where
+   * the position's cells (every row) are computed; the other cells hold NAN and -1, as missing
+   * ones do, and are still being computed. NULL for a complete result. */
+  guint8 *ready;
+  int n_ready; /* positions with ready[t] set (when ready is not NULL) */
 } LensResult;
+
+/* Gets a partial result (a new snapshot, which the callee may keep a reference of: it never
+ * changes) on the thread that runs the lens. */
+typedef void (*LensPartialFunc) (LensResult *partial, gpointer user_data);
+
+typedef enum
+{
+  /* Progressive only when `partial` is set and the lens of the new cells is expected to take
+   * long enough to be worth showing in parts (LENS_PROGRESSIVE_MIN_FLOPS). */
+  LENS_PROGRESSIVE_AUTO = 0,
+  LENS_PROGRESSIVE_NEVER,
+  /* Whenever there are two positions or more to compute (tests, whatever the model's size). */
+  LENS_PROGRESSIVE_ALWAYS,
+} LensProgressive;
 
 typedef struct
 {
@@ -78,6 +99,13 @@ typedef struct
   int top_k; /* 1..V; default 10 when 0 */
   LensCancelFunc cancel;
   LensProgressFunc progress;
+  /* Progressive runs: after the forward pass, the lens of the last position is computed first,
+   * then the other new positions right to left in passes that double in size; `partial` gets a
+   * snapshot of the whole prompt after each pass but the last (cached positions of an
+   * incremental run are ready from the first one). The complete result is returned as usual and
+   * equals a non-progressive run's. */
+  LensPartialFunc partial;
+  LensProgressive progressive;
   gpointer user_data;
 } LensRunOptions;
 
@@ -132,6 +160,19 @@ static inline size_t
 lens_result_cell_index (const LensResult *r, int row, int pos)
 {
   return (size_t) row * (size_t) r->n_tokens + (size_t) pos;
+}
+
+/* Is the result partial (a progressive run's snapshot), and is a position of it computed? */
+static inline gboolean
+lens_result_is_partial (const LensResult *r)
+{
+  return r->ready != NULL;
+}
+
+static inline gboolean
+lens_result_pos_ready (const LensResult *r, int pos)
+{
+  return r->ready == NULL || r->ready[pos] != 0;
 }
 
 /* Display text of a token id as used in top_ids (tokenizer display form, leading space kept). */

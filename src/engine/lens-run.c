@@ -20,18 +20,26 @@
  * 256 x 1024 and 512 x 1024 on GPT-2 small: best or level at T = 16, 64 and 256). */
 #define LENS_LOGITS_BLOCK_FLOATS ((size_t) 512 * 1024)
 
+/* A progressive run (LensRunOptions.partial) is chosen automatically when the lens of the new
+ * cells, 2 R n V C floating-point operations, is at least this: about 0.2 s at the 50-100
+ * GFLOP/s a 2-core machine's SGEMM reaches, where waiting for the whole heatmap starts to show.
+ * Typing one more token (n = 1) never splits. */
+#define LENS_PROGRESSIVE_MIN_FLOPS 1.5e10
+
 typedef struct
 {
   LensRunOptions opts;
   int total_steps;
   int done_steps;
+  int step_base; /* steps of the progressive passes before the current one */
 } RunProgress;
 
 static void
 forward_progress (int done, int total, gpointer user_data)
 {
   RunProgress *p = user_data;
-  p->done_steps = MIN (done, p->total_steps); /* a smaller OpenMP team does more tiles each */
+  p->done_steps
+      = MIN (done + p->step_base, p->total_steps); /* a smaller OpenMP team does more tiles each */
   if (p->opts.progress != NULL)
     p->opts.progress (p->done_steps, p->total_steps, p->opts.user_data);
 }
@@ -310,9 +318,9 @@ live_result_new (LensModel *model, const int32_t *ids, int T, const char *prompt
 }
 
 /* Copies the cells of positions [t0, t0 + n) of src (n_tokens Ts) to positions [u0, u0 + n) of
- * dst, every row: top-k, entropy, log-normaliser and normed residual. */
+ * dst, every row: top-k, entropy, log-normaliser and (with `resid`) normed residual. */
 static void
-copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n)
+copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n, gboolean resid)
 {
   int K = dst->top_k, C = dst->d_model;
   for (int i = 0; i < dst->n_rows; i++)
@@ -322,8 +330,96 @@ copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n)
       memcpy (dst->top_probs + d * K, src->top_probs + s * K, sizeof (float) * (size_t) n * K);
       memcpy (dst->entropy + d, src->entropy + s, sizeof (float) * (size_t) n);
       memcpy (dst->log_z + d, src->log_z + s, sizeof (float) * (size_t) n);
-      memcpy (dst->norm_resid + d * C, src->norm_resid + s * C, sizeof (float) * (size_t) n * C);
+      if (resid)
+        memcpy (dst->norm_resid + d * C, src->norm_resid + s * C, sizeof (float) * (size_t) n * C);
     }
+}
+
+/* Progressive runs: how many passes the n new positions take (the last one, then 1, 2, 4, ...
+ * positions right to left), or 1 when the run is not progressive. Doubling keeps the passes to
+ * log2 n + 1, so the unembedding tiles converted again in each (BF16/F16 checkpoints) stay a
+ * small part of the work, while the first partial result needs only one position. */
+static int
+progressive_passes (const LensRunOptions *o, const LensConfig *c, int R, int n)
+{
+  if (n < 2 || o->progressive == LENS_PROGRESSIVE_NEVER)
+    return 1;
+  if (o->progressive == LENS_PROGRESSIVE_AUTO
+      && (o->partial == NULL
+          || 2.0 * R * n * (double) c->vocab_size * c->n_embd < LENS_PROGRESSIVE_MIN_FLOPS))
+    return 1;
+  int passes = 1;
+  for (int done = 1; done < n; done *= 2)
+    passes++;
+  return passes;
+}
+
+/* A snapshot of `whole` while its cells are being computed: its own copy of the per-cell
+ * statistics and of `ready`, everything else shared with `whole` (which the lens no longer
+ * changes: tokens, rows, normed residuals). */
+static LensResult *
+partial_snapshot (LensResult *whole, const guint8 *ready)
+{
+  size_t cells = (size_t) whole->n_rows * whole->n_tokens, tops = cells * whole->top_k;
+  LensResult *s = g_new (LensResult, 1);
+  *s = *whole;
+  s->ref_count = 1;
+  s->borrowed_from = lens_result_ref (whole);
+  s->top_ids = g_memdup2 (whole->top_ids, sizeof (int32_t) * tops);
+  s->top_probs = g_memdup2 (whole->top_probs, sizeof (float) * tops);
+  s->entropy = g_memdup2 (whole->entropy, sizeof (float) * cells);
+  s->log_z = g_memdup2 (whole->log_z, sizeof (float) * cells);
+  s->ready = g_memdup2 (ready, whole->n_tokens);
+  s->n_ready = 0;
+  for (int t = 0; t < whole->n_tokens; t++)
+    s->n_ready += ready[t] != 0;
+  return s;
+}
+
+/* The lens of positions [p, T) of r (whose norm_resid is filled and whose earlier cells are done)
+ * in `n_passes` passes, right to left, each the existing lens over a result of its positions
+ * alone; a partial snapshot goes to the caller after each pass but the last. */
+static gboolean
+unembed_progressive (LensModel *model, LensResult *r, int p, int n_passes, RunProgress *progress,
+                     GError **error)
+{
+  int T = r->n_tokens, R = r->n_rows, C = r->d_model;
+  int steps_per_pass = (progress->total_steps - lens_model_config (model)->n_layer) / n_passes;
+  g_autofree guint8 *ready = g_new0 (guint8, T);
+  memset (ready, 1, p);
+  int b = T; /* positions [b, T) are done */
+  for (int pass = 0; pass < n_passes; pass++)
+    {
+      int m = pass == 0 ? 1 : MIN (T - b, b - p); /* 1, then as many as are done: doubling */
+      if (pass == n_passes - 1)
+        m = b - p;
+      int a = b - m;
+      g_autoptr (LensResult) slice
+          = live_result_new (model, r->token_ids + a, m, NULL, r->row_layers, R, r->top_k);
+      slice->norm_resid = g_try_new (float, ((size_t) R * m * C));
+      if (slice->norm_resid == NULL)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens",
+                       R, m);
+          return FALSE;
+        }
+      for (int i = 0; i < R; i++)
+        memcpy (slice->norm_resid + (size_t) i * m * C,
+                r->norm_resid + lens_result_cell_index (r, i, a) * C,
+                sizeof (float) * (size_t) m * C);
+      progress->step_base = pass * steps_per_pass;
+      if (!unembed_and_reduce (model, slice, progress, error))
+        return FALSE;
+      copy_cells (r, a, slice, 0, m, FALSE);
+      memset (ready + a, 1, m);
+      b = a;
+      if (pass < n_passes - 1 && progress->opts.partial != NULL)
+        {
+          g_autoptr (LensResult) snapshot = partial_snapshot (r, ready);
+          progress->opts.partial (snapshot, progress->opts.user_data);
+        }
+    }
+  return TRUE;
 }
 
 /* The lens of ids (T); with a cache, only the positions after the prefix it shares with the
@@ -376,7 +472,8 @@ run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, cons
     }
   size_t nC = (size_t) n * C;
   TilePlan plan = plan_tiles (model, K);
-  RunProgress progress = {.opts = o, .total_steps = L + plan.n_tiles / plan.n_threads};
+  int n_passes = progressive_passes (&o, c, R, n);
+  RunProgress progress = {.opts = o, .total_steps = L + n_passes * (plan.n_tiles / plan.n_threads)};
 
   /* residuals (L+1, n, C) of the new positions: row 0 = embeddings, row l+1 = output of block l */
   g_autofree float *residuals = g_try_new (float, (size_t) (L + 1) * nC);
@@ -405,23 +502,29 @@ run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, cons
   for (int i = 0; i < R; i++)
     lens_head_norm (model, residuals + (size_t) (rows[i] + 1) * nC,
                     fresh->norm_resid + (size_t) i * nC, n);
-  if (!unembed_and_reduce (model, fresh, &progress, error))
+  /* A progressive run computes the new cells once the whole result exists, to show it in parts. */
+  if (n_passes == 1 && !unembed_and_reduce (model, fresh, &progress, error))
     return NULL;
+  g_autoptr (LensResult) r = NULL;
   if (cache == NULL) /* then p is 0: the new cells are the whole prompt */
-    return g_steal_pointer (&fresh);
-
-  /* the whole prompt: the cached cells, then the new ones */
-  g_autoptr (LensResult) r = live_result_new (model, ids, T, prompt, rows, R, K);
-  r->norm_resid = g_try_new (float, ((size_t) R * T * C));
-  if (r->norm_resid == NULL)
+    r = g_steal_pointer (&fresh);
+  else
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", R,
-                   T);
-      return NULL;
+      /* the whole prompt: the cached cells, then the new ones */
+      r = live_result_new (model, ids, T, prompt, rows, R, K);
+      r->norm_resid = g_try_new (float, ((size_t) R * T * C));
+      if (r->norm_resid == NULL)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens",
+                       R, T);
+          return NULL;
+        }
+      if (p > 0)
+        copy_cells (r, 0, prev, 0, p, TRUE);
+      copy_cells (r, p, fresh, 0, n, TRUE);
     }
-  if (p > 0)
-    copy_cells (r, 0, prev, 0, p);
-  copy_cells (r, p, fresh, 0, n);
+  if (n_passes > 1 && !unembed_progressive (model, r, p, n_passes, &progress, error))
+    return NULL;
 
   if (cache != NULL)
     {
