@@ -609,6 +609,23 @@ worker_progress_cb (LlWindow *self, int done, int total)
     gtk_progress_bar_set_fraction (self->progress_bar, CLAMP ((double) done / total, 0.0, 1.0));
 }
 
+/* A progressive run shows what is ready (the last position first) while the rest is computed;
+ * the views paint the other cells as pending, and a selection survives into the complete
+ * result (same shape). */
+static void
+worker_partial_cb (LlWindow *self, LensResult *partial)
+{
+  if (self->imported)
+    return;
+  g_autofree char *status
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · computing, %d of %d ready",
+                                      "%d tokens · computing, %d of %d ready", partial->n_tokens),
+                         partial->n_tokens, partial->n_ready, partial->n_tokens);
+  gtk_label_set_text (self->status_label, status);
+  set_result (self, partial);
+  set_content (self, "result");
+}
+
 static void
 run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -1004,6 +1021,11 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   if (self->result == NULL)
     {
       show_toast (self, _ ("Nothing to export yet: type a prompt first"));
+      return;
+    }
+  if (lens_result_is_partial (self->result))
+    {
+      show_toast (self, _ ("Still computing: export once every position is ready"));
       return;
     }
 
@@ -1428,6 +1450,11 @@ save_dialog (LlWindow *self, SaveKind kind)
       show_toast (self, _ ("Nothing to save yet: type a prompt or open a results file first"));
       return;
     }
+  if (lens_result_is_partial (self->result))
+    {
+      show_toast (self, _ ("Still computing: save once every position is ready"));
+      return;
+    }
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
       kind == SAVE_RESULTS ? _ ("Save Results") : _ ("Export logitlenskit JSON"), GTK_WINDOW (self),
       GTK_FILE_CHOOSER_ACTION_SAVE, kind == SAVE_RESULTS ? _ ("_Save") : _ ("_Export"),
@@ -1842,6 +1869,8 @@ ll_window_init (LlWindow *self)
   g_signal_connect_object (self->worker, "notify::busy", G_CALLBACK (worker_busy_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->worker, "progress", G_CALLBACK (worker_progress_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->worker, "partial-result", G_CALLBACK (worker_partial_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (dark_changed_cb), self, G_CONNECT_SWAPPED);

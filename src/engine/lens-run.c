@@ -335,23 +335,41 @@ copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n, gbool
     }
 }
 
-/* Progressive runs: how many passes the n new positions take (the last one, then 1, 2, 4, ...
- * positions right to left), or 1 when the run is not progressive. Doubling keeps the passes to
- * log2 n + 1, so the unembedding tiles converted again in each (BF16/F16 checkpoints) stay a
- * small part of the work, while the first partial result needs only one position. */
+/* Progressive runs cut the n new positions into passes, right to left: the last position alone,
+ * then passes that double (1, 2, 4, ... positions), so the first partial result needs one
+ * position and there are at most log2 n + 1 passes. Each pass streams the whole unembedding once
+ * more (and converts it when it is BF16/F16): measured on a Llama-3.2-1B-shaped BF16 checkpoint,
+ * about 0.2 s, the cost of some 40 cells. So past the first, a pass holds at least
+ * LENS_PASS_MIN_CELLS cells (its own extra streaming then costs at most a tenth of its work; a
+ * remainder smaller than that joins the pass before it), and a run is only split when it has
+ * that many new cells besides the last position and its lens is worth showing in parts
+ * (LENS_PROGRESSIVE_MIN_FLOPS, 2 R n V C). LENS_PROGRESSIVE_ALWAYS drops both limits. */
+#define LENS_PASS_MIN_CELLS 400
+
+/* Fills sizes (positions per pass, right to left; at most 32 passes) and returns how many; 1 when
+ * the run is not progressive. */
 static int
-progressive_passes (const LensRunOptions *o, const LensConfig *c, int R, int n)
+plan_passes (const LensRunOptions *o, const LensConfig *c, int R, int n, int *sizes)
 {
+  sizes[0] = n;
   if (n < 2 || o->progressive == LENS_PROGRESSIVE_NEVER)
     return 1;
-  if (o->progressive == LENS_PROGRESSIVE_AUTO
-      && (o->partial == NULL
+  gboolean always = o->progressive == LENS_PROGRESSIVE_ALWAYS;
+  int min_positions = always ? 1 : (LENS_PASS_MIN_CELLS + R - 1) / R;
+  if (!always
+      && (o->partial == NULL || n - 1 < min_positions
           || 2.0 * R * n * (double) c->vocab_size * c->n_embd < LENS_PROGRESSIVE_MIN_FLOPS))
     return 1;
-  int passes = 1;
-  for (int done = 1; done < n; done *= 2)
-    passes++;
-  return passes;
+  int n_passes = 0, done = 0;
+  while (done < n)
+    {
+      int m = n_passes == 0 ? 1 : MAX (done, min_positions);
+      if (n - done - m < min_positions) /* too small a remainder joins this pass */
+        m = n - done;
+      sizes[n_passes++] = m;
+      done += m;
+    }
+  return n_passes;
 }
 
 /* A snapshot of `whole` while its cells are being computed: its own copy of the per-cell
@@ -377,11 +395,11 @@ partial_snapshot (LensResult *whole, const guint8 *ready)
 }
 
 /* The lens of positions [p, T) of r (whose norm_resid is filled and whose earlier cells are done)
- * in `n_passes` passes, right to left, each the existing lens over a result of its positions
- * alone; a partial snapshot goes to the caller after each pass but the last. */
+ * in passes of sizes[] positions, right to left, each the existing lens over a result of its
+ * positions alone; a partial snapshot goes to the caller after each pass but the last. */
 static gboolean
-unembed_progressive (LensModel *model, LensResult *r, int p, int n_passes, RunProgress *progress,
-                     GError **error)
+unembed_progressive (LensModel *model, LensResult *r, int p, const int *sizes, int n_passes,
+                     RunProgress *progress, GError **error)
 {
   int T = r->n_tokens, R = r->n_rows, C = r->d_model;
   int steps_per_pass = (progress->total_steps - lens_model_config (model)->n_layer) / n_passes;
@@ -390,10 +408,7 @@ unembed_progressive (LensModel *model, LensResult *r, int p, int n_passes, RunPr
   int b = T; /* positions [b, T) are done */
   for (int pass = 0; pass < n_passes; pass++)
     {
-      int m = pass == 0 ? 1 : MIN (T - b, b - p); /* 1, then as many as are done: doubling */
-      if (pass == n_passes - 1)
-        m = b - p;
-      int a = b - m;
+      int m = sizes[pass], a = b - m;
       g_autoptr (LensResult) slice
           = live_result_new (model, r->token_ids + a, m, NULL, r->row_layers, R, r->top_k);
       slice->norm_resid = g_try_new (float, ((size_t) R * m * C));
@@ -472,7 +487,8 @@ run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, cons
     }
   size_t nC = (size_t) n * C;
   TilePlan plan = plan_tiles (model, K);
-  int n_passes = progressive_passes (&o, c, R, n);
+  int pass_sizes[32];
+  int n_passes = plan_passes (&o, c, R, n, pass_sizes);
   RunProgress progress = {.opts = o, .total_steps = L + n_passes * (plan.n_tiles / plan.n_threads)};
 
   /* residuals (L+1, n, C) of the new positions: row 0 = embeddings, row l+1 = output of block l */
@@ -523,7 +539,7 @@ run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, cons
         copy_cells (r, 0, prev, 0, p, TRUE);
       copy_cells (r, p, fresh, 0, n, TRUE);
     }
-  if (n_passes > 1 && !unembed_progressive (model, r, p, n_passes, &progress, error))
+  if (n_passes > 1 && !unembed_progressive (model, r, p, pass_sizes, n_passes, &progress, error))
     return NULL;
 
   if (cache != NULL)
