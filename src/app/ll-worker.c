@@ -55,11 +55,11 @@ struct _LlWorker
   LensProgressive progressive;
   /* The newest partial result not yet delivered, handed from the pool thread to the main one. */
   GMutex partial_lock;
-  LensResult *partial;        /* or NULL */
-  guint partial_generation;   /* the run it belongs to */
-  gboolean partial_scheduled; /* a delivery source is attached */
-  gint64 partial_last_us;     /* when the last one was delivered */
-  gboolean run_delivered;     /* main thread: the current run's result has been taken */
+  LensResult *partial;      /* or NULL */
+  guint partial_generation; /* the run it belongs to */
+  GSource *partial_source;  /* the delivery, while one is scheduled */
+  gint64 partial_last_us;   /* when the last one was delivered */
+  gboolean run_delivered;   /* main thread: the current run's result has been taken */
 };
 
 G_DEFINE_FINAL_TYPE (LlWorker, ll_worker, G_TYPE_OBJECT)
@@ -104,6 +104,7 @@ ll_worker_finalize (GObject *object)
   g_queue_clear_full (&self->cache, (GDestroyNotify) cache_entry_free);
   g_mutex_clear (&self->cache_lock);
   g_clear_pointer (&self->partial, lens_result_unref);
+  g_clear_pointer (&self->partial_source, g_source_unref);
   g_mutex_clear (&self->partial_lock);
   g_main_context_unref (self->main_context);
 
@@ -460,12 +461,23 @@ partial_main_cb (gpointer user_data)
 {
   LlWorker *self = user_data;
   g_mutex_lock (&self->partial_lock);
+  /* A source the pool thread replaced (destroyed while this one waited for the lock) leaves
+   * the newer one in place. */
+  if (self->partial_source != g_main_current_source ())
+    {
+      g_mutex_unlock (&self->partial_lock);
+      return G_SOURCE_REMOVE;
+    }
+  g_clear_pointer (&self->partial_source, g_source_unref);
   g_autoptr (LensResult) partial = g_steal_pointer (&self->partial);
-  guint generation = self->partial_generation;
-  self->partial_scheduled = FALSE;
-  self->partial_last_us = g_get_monotonic_time ();
+  /* Only the current run's partial results count, and only they start the interval: a stale
+   * one arriving after run_async must not hold the new run's first one back. */
+  gboolean current
+      = partial != NULL && self->partial_generation == self->run_generation && !self->run_delivered;
+  if (current)
+    self->partial_last_us = g_get_monotonic_time ();
   g_mutex_unlock (&self->partial_lock);
-  if (partial != NULL && generation == self->run_generation && !self->run_delivered)
+  if (current)
     g_signal_emit (self, signals[SIGNAL_PARTIAL_RESULT], 0, partial);
   return G_SOURCE_REMOVE;
 }
@@ -481,14 +493,31 @@ run_partial_cb (LensResult *partial, gpointer user_data)
   g_clear_pointer (&self->partial, lens_result_unref);
   self->partial = lens_result_ref (partial);
   self->partial_generation = d->generation;
-  if (!self->partial_scheduled)
+  gint64 now = g_get_monotonic_time ();
+  gint64 due = MAX (now, self->partial_last_us + PARTIAL_MIN_INTERVAL_US);
+  /* A delivery still waiting on an earlier run's interval (run_async resets partial_last_us)
+   * makes way for one at once, so that a new run's first partial result is never held back. */
+  if (self->partial_source != NULL && due <= now
+      && g_source_get_ready_time (self->partial_source) != 0)
     {
-      self->partial_scheduled = TRUE;
-      gint64 wait_us = self->partial_last_us + PARTIAL_MIN_INTERVAL_US - g_get_monotonic_time ();
-      GSource *source = g_timeout_source_new ((guint) CLAMP (wait_us / 1000, 0, 1000));
-      g_source_set_callback (source, partial_main_cb, g_object_ref (self), g_object_unref);
-      g_source_attach (source, self->main_context);
-      g_source_unref (source);
+      g_source_destroy (self->partial_source);
+      g_clear_pointer (&self->partial_source, g_source_unref);
+    }
+  if (self->partial_source == NULL)
+    {
+      /* Due now: an idle source, which is dispatched before the run's result (attached later at
+       * the same priority), so the window always gets the partial result first. */
+      if (due <= now)
+        self->partial_source = g_idle_source_new ();
+      else
+        {
+          self->partial_source = g_timeout_source_new (0);
+          g_source_set_ready_time (self->partial_source, due);
+        }
+      g_source_set_priority (self->partial_source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (self->partial_source, partial_main_cb, g_object_ref (self),
+                             g_object_unref);
+      g_source_attach (self->partial_source, self->main_context);
     }
   g_mutex_unlock (&self->partial_lock);
 }
@@ -680,6 +709,10 @@ ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancellable
   g_clear_object (&self->run_cancellable);
   self->run_cancellable = new_request_cancellable (cancellable);
   self->run_delivered = FALSE;
+  /* a new run's first partial result goes out at once */
+  g_mutex_lock (&self->partial_lock);
+  self->partial_last_us = 0;
+  g_mutex_unlock (&self->partial_lock);
 
   g_autoptr (GTask) task = g_task_new (self, self->run_cancellable, callback, user_data);
   g_task_set_source_tag (task, ll_worker_run_async);
