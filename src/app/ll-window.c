@@ -622,8 +622,8 @@ worker_partial_cb (LlWindow *self, LensResult *partial)
                                       "%d tokens · computing, %d of %d ready", partial->n_tokens),
                          partial->n_tokens, partial->n_ready, partial->n_tokens);
   gtk_label_set_text (self->status_label, status);
-  set_result (self, partial);
   set_content (self, "result");
+  set_result (self, partial);
 }
 
 static void
