@@ -78,6 +78,9 @@ struct _LlWindow
 
   guint debounce_id;
   guint progress_delay_id;
+  /* "changed" handlers on the heatmaps' horizontal adjustments that keep them scrolled to the
+   * right end while a progressive run shows its first positions there (0 when not following) */
+  gulong scroll_end_ids[2];
   gint64 run_started_us;
   char *loading_dir;
   /* A model chosen while a results file is shown: its load returns the window to live mode. */
@@ -609,6 +612,33 @@ worker_progress_cb (LlWindow *self, int done, int total)
     gtk_progress_bar_set_fraction (self->progress_bar, CLAMP ((double) done / total, 0.0, 1.0));
 }
 
+static void
+scroll_to_end_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  gtk_adjustment_set_value (adj,
+                            gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+/* The heatmaps of a new prompt start at its right end while its lens is computed progressively
+ * (the last positions are ready first), also once the new shape is laid out; from the complete
+ * result on, scrolling is the user's again. */
+static void
+follow_right_end (LlWindow *self, gboolean follow)
+{
+  GtkScrolledWindow *scrolls[2] = {self->heatmap_scroll, self->target_scroll};
+  for (int i = 0; i < 2; i++)
+    {
+      GtkAdjustment *adj = gtk_scrolled_window_get_hadjustment (scrolls[i]);
+      g_clear_signal_handler (&self->scroll_end_ids[i], adj);
+      if (follow)
+        {
+          scroll_to_end_cb (adj, self);
+          self->scroll_end_ids[i]
+              = g_signal_connect (adj, "changed", G_CALLBACK (scroll_to_end_cb), self);
+        }
+    }
+}
+
 /* A progressive run shows what is ready (the last position first) while the rest is computed;
  * the views paint the other cells as pending, and a selection survives into the complete
  * result (same shape). */
@@ -622,8 +652,12 @@ worker_partial_cb (LlWindow *self, LensResult *partial)
                                       "%d tokens · computing, %d of %d ready", partial->n_tokens),
                          partial->n_tokens, partial->n_ready, partial->n_tokens);
   gtk_label_set_text (self->status_label, status);
+  gboolean new_shape = self->result == NULL || self->result->n_tokens != partial->n_tokens
+                       || self->result->n_rows != partial->n_rows;
   set_content (self, "result");
   set_result (self, partial);
+  if (new_shape)
+    follow_right_end (self, TRUE);
 }
 
 static void
@@ -634,6 +668,8 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   gboolean from_cache = FALSE;
   g_autoptr (LensResult) result
       = ll_worker_run_finish (LL_WORKER (source), res, &from_cache, &error);
+  if (self->scroll_end_ids[0] != 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    follow_right_end (self, FALSE);
 
   /* A run that finished after a results file was opened must not replace it. */
   if (self->imported)
@@ -1700,6 +1736,8 @@ ll_window_dispose (GObject *object)
     g_cancellable_cancel (self->open_cancellable);
   g_clear_object (&self->open_cancellable);
   g_clear_handle_id (&self->open_pulse_id, g_source_remove);
+  if (self->heatmap_scroll != NULL)
+    follow_right_end (self, FALSE);
   gtk_widget_dispose_template (GTK_WIDGET (self), LL_TYPE_WINDOW);
 
   G_OBJECT_CLASS (ll_window_parent_class)->dispose (object);

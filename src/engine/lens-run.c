@@ -344,7 +344,7 @@ copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n, gbool
  * remainder smaller than that joins the pass before it), and a run is only split when it has
  * that many new cells besides the last position and its lens is worth showing in parts
  * (LENS_PROGRESSIVE_MIN_FLOPS, 2 R n V C). LENS_PROGRESSIVE_ALWAYS drops both limits. */
-#define LENS_PASS_MIN_CELLS 400
+#define LENS_PASS_MIN_CELLS 256
 
 /* Fills sizes (positions per pass, right to left; at most 32 passes) and returns how many; 1 when
  * the run is not progressive. */
