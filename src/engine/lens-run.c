@@ -335,41 +335,50 @@ copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n, gbool
     }
 }
 
-/* Progressive runs cut the n new positions into passes, right to left: the last position alone,
- * then passes that double (1, 2, 4, ... positions), so the first partial result needs one
- * position and there are at most log2 n + 1 passes. Each pass streams the whole unembedding once
- * more (and converts it when it is BF16/F16): measured on a Llama-3.2-1B-shaped BF16 checkpoint,
- * about 0.2 s, the cost of some 40 cells. So past the first, a pass holds at least
- * LENS_PASS_MIN_CELLS cells (its own extra streaming then costs at most a tenth of its work; a
- * remainder smaller than that joins the pass before it), and a run is only split when it has
- * that many new cells besides the last position and its lens is worth showing in parts
- * (LENS_PROGRESSIVE_MIN_FLOPS, 2 R n V C). LENS_PROGRESSIVE_ALWAYS drops both limits. */
-#define LENS_PASS_MIN_CELLS 256
+/* Progressive runs cut the n new positions into passes, right to left: the last position alone
+ * (the first partial result), then passes that double in size. Each pass streams the whole
+ * unembedding once more (and converts it when it is BF16/F16): measured on a
+ * Llama-3.2-1B-shaped BF16 checkpoint on 2 cores, 0.1 to 0.2 s, the cost of some
+ * LENS_PASS_OVERHEAD_CELLS cells. So a run gets as many extra passes as keep that under
+ * LENS_PASS_BUDGET of its work (none below about 500 new cells, 2 for 64 positions of 17 rows,
+ * 8 for 256), and is only split when partial results are wanted and its lens is worth showing
+ * in parts (LENS_PROGRESSIVE_MIN_FLOPS, 2 R n V C). LENS_PROGRESSIVE_ALWAYS splits whatever the
+ * cost: 1, 1, 2, 4, ... positions. */
+#define LENS_PASS_OVERHEAD_CELLS 40
+#define LENS_PASS_BUDGET 0.08
+#define LENS_MAX_PASSES 32
 
-/* Fills sizes (positions per pass, right to left; at most 32 passes) and returns how many; 1 when
- * the run is not progressive. */
+/* Fills sizes (positions per pass, right to left) and returns how many passes; 1 when the run
+ * is not progressive. */
 static int
 plan_passes (const LensRunOptions *o, const LensConfig *c, int R, int n, int *sizes)
 {
   sizes[0] = n;
   if (n < 2 || o->progressive == LENS_PROGRESSIVE_NEVER)
     return 1;
-  gboolean always = o->progressive == LENS_PROGRESSIVE_ALWAYS;
-  int min_positions = always ? 1 : (LENS_PASS_MIN_CELLS + R - 1) / R;
-  if (!always
-      && (o->partial == NULL || n - 1 < min_positions
-          || 2.0 * R * n * (double) c->vocab_size * c->n_embd < LENS_PROGRESSIVE_MIN_FLOPS))
+  int extra = 0;
+  if (o->progressive == LENS_PROGRESSIVE_ALWAYS)
+    for (int done = 1; done < n; done *= 2)
+      extra++;
+  else if (o->partial != NULL
+           && 2.0 * R * n * (double) c->vocab_size * c->n_embd >= LENS_PROGRESSIVE_MIN_FLOPS)
+    extra = (int) (LENS_PASS_BUDGET * R * n / LENS_PASS_OVERHEAD_CELLS);
+  extra = MIN (extra, MIN (n - 1, LENS_MAX_PASSES - 1));
+  if (extra < 1)
     return 1;
-  int n_passes = 0, done = 0;
-  while (done < n)
+  /* the other n - 1 positions in `extra` passes of sizes in the ratio 1 : 2 : 4 : ..., each at
+   * least one position */
+  sizes[0] = 1;
+  double parts = ldexp (1.0, extra) - 1.0;
+  int prev_end = 0;
+  for (int k = 0; k < extra; k++)
     {
-      int m = n_passes == 0 ? 1 : MAX (done, min_positions);
-      if (n - done - m < min_positions) /* too small a remainder joins this pass */
-        m = n - done;
-      sizes[n_passes++] = m;
-      done += m;
+      int end = (int) lround ((n - 1) * ((ldexp (1.0, k + 1) - 1.0) / parts));
+      end = CLAMP (end, prev_end + 1, n - 1 - (extra - 1 - k));
+      sizes[k + 1] = end - prev_end;
+      prev_end = end;
     }
-  return n_passes;
+  return extra + 1;
 }
 
 /* A snapshot of `whole` while its cells are being computed: its own copy of the per-cell
@@ -487,7 +496,7 @@ run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, cons
     }
   size_t nC = (size_t) n * C;
   TilePlan plan = plan_tiles (model, K);
-  int pass_sizes[32];
+  int pass_sizes[LENS_MAX_PASSES];
   int n_passes = plan_passes (&o, c, R, n, pass_sizes);
   RunProgress progress = {.opts = o, .total_steps = L + n_passes * (plan.n_tiles / plan.n_threads)};
 
