@@ -169,6 +169,8 @@ lens_result_count_nonfinite (const LensResult *r, int *row, int *pos)
     for (int t = 0; t < r->n_tokens; t++)
       {
         size_t cell = lens_result_cell_index (r, i, t);
+        if (!lens_result_pos_ready (r, t)) /* a partial result's pending cells are not known yet */
+          continue;
         /* a finite distribution has a finite best probability and entropy */
         if (isfinite (r->top_probs[cell * (size_t) r->top_k]) && isfinite (r->entropy[cell]))
           continue;

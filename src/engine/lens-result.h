@@ -138,7 +138,7 @@ LensResult *lens_run_prompt_cached (LensModel *model, LensRunCache *cache, const
 /* How many cells of a computed result have no finite distribution (the model produced NaN or
  * infinity on the way there, e.g. from a corrupt weight); the first such cell in row-major order
  * goes to *row, *pos (either may be NULL). Imported results are not counted: a file may leave
- * cells unknown on purpose. */
+ * cells unknown on purpose; nor are a partial result's pending cells. */
 size_t lens_result_count_nonfinite (const LensResult *r, int *row, int *pos);
 
 /* "The model produced NaN or infinity at 12 of 66 cells, first at layer 0, position 3: the

@@ -365,6 +365,8 @@ check_partials (const ProgressiveLog *log, const LensResult *full, int first_new
               }
         }
       g_assert_cmpint (n_ready, ==, part->n_ready);
+      /* pending cells are not taken for NaN from the model */
+      g_assert_cmpuint (lens_result_count_nonfinite (part, NULL, NULL), ==, 0);
     }
   /* the first partial result already has the last position */
   const LensResult *first = g_ptr_array_index (log->partials, 0);
