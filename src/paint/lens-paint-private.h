@@ -85,9 +85,8 @@ LensRgb lens_contrast_text (LensRgb fill);
  * of a plot area do not spill out of it. */
 double lens_grid_line (double v, double lo, double hi);
 
-/* Cell of a partial result that is still being computed: a flat neutral grey with three small dots
- * (an ellipsis) in the middle, unlike the hatching of missing values and any colour of the
- * scales. */
+/* Cell of a partial result that is still being computed: a flat neutral grey with three small
+ * dots (an ellipsis) in the middle and no text, unlike the hatching of missing values. */
 void lens_fill_pending (cairo_t *cr, const LensTheme *theme, double x, double y, double w,
                         double h);
 
