@@ -79,6 +79,9 @@ struct _LlWindow
 
   guint debounce_id;
   guint progress_delay_id;
+  /* "changed" handlers on the heatmaps' horizontal adjustments that keep them scrolled to the
+   * right end while a progressive run shows its first positions there (0 when not following) */
+  gulong scroll_end_ids[2];
   gint64 run_started_us;
   char *loading_dir;
   /* A model chosen while a results file is shown: its load returns the window to live mode. */
@@ -611,6 +614,54 @@ worker_progress_cb (LlWindow *self, int done, int total)
 }
 
 static void
+scroll_to_end_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  gtk_adjustment_set_value (adj,
+                            gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+/* The heatmaps of a new prompt start at its right end while its lens is computed progressively
+ * (the last positions are ready first), also once the new shape is laid out; from the complete
+ * result on, scrolling is the user's again. */
+static void
+follow_right_end (LlWindow *self, gboolean follow)
+{
+  GtkScrolledWindow *scrolls[2] = {self->heatmap_scroll, self->target_scroll};
+  for (int i = 0; i < 2; i++)
+    {
+      GtkAdjustment *adj = gtk_scrolled_window_get_hadjustment (scrolls[i]);
+      g_clear_signal_handler (&self->scroll_end_ids[i], adj);
+      if (follow)
+        {
+          scroll_to_end_cb (adj, self);
+          self->scroll_end_ids[i]
+              = g_signal_connect (adj, "changed", G_CALLBACK (scroll_to_end_cb), self);
+        }
+    }
+}
+
+/* A progressive run shows what is ready (the last position first) while the rest is computed;
+ * the views paint the other cells as pending, and a selection survives into the complete
+ * result (same shape). */
+static void
+worker_partial_cb (LlWindow *self, LensResult *partial)
+{
+  if (self->imported)
+    return;
+  g_autofree char *status
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · computing, %d of %d ready",
+                                      "%d tokens · computing, %d of %d ready", partial->n_tokens),
+                         partial->n_tokens, partial->n_ready, partial->n_tokens);
+  gtk_label_set_text (self->status_label, status);
+  gboolean new_shape = self->result == NULL || self->result->n_tokens != partial->n_tokens
+                       || self->result->n_rows != partial->n_rows;
+  set_content (self, "result");
+  set_result (self, partial);
+  if (new_shape)
+    follow_right_end (self, TRUE);
+}
+
+static void
 run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr (LlWindow) self = user_data;
@@ -618,6 +669,8 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   gboolean from_cache = FALSE;
   g_autoptr (LensResult) result
       = ll_worker_run_finish (LL_WORKER (source), res, &from_cache, &error);
+  if (self->scroll_end_ids[0] != 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    follow_right_end (self, FALSE);
 
   /* A run that finished after a results file was opened must not replace it. */
   if (self->imported)
@@ -1005,6 +1058,11 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   if (self->result == NULL)
     {
       show_toast (self, _ ("Nothing to export yet: type a prompt first"));
+      return;
+    }
+  if (lens_result_is_partial (self->result))
+    {
+      show_toast (self, _ ("Still computing: export once every position is ready"));
       return;
     }
 
@@ -1429,6 +1487,11 @@ save_dialog (LlWindow *self, SaveKind kind)
       show_toast (self, _ ("Nothing to save yet: type a prompt or open a results file first"));
       return;
     }
+  if (lens_result_is_partial (self->result))
+    {
+      show_toast (self, _ ("Still computing: save once every position is ready"));
+      return;
+    }
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
       kind == SAVE_RESULTS ? _ ("Save Results") : _ ("Export logitlenskit JSON"), GTK_WINDOW (self),
       GTK_FILE_CHOOSER_ACTION_SAVE, kind == SAVE_RESULTS ? _ ("_Save") : _ ("_Export"),
@@ -1734,6 +1797,8 @@ ll_window_dispose (GObject *object)
     g_cancellable_cancel (self->open_cancellable);
   g_clear_object (&self->open_cancellable);
   g_clear_handle_id (&self->open_pulse_id, g_source_remove);
+  if (self->heatmap_scroll != NULL)
+    follow_right_end (self, FALSE);
   gtk_widget_dispose_template (GTK_WIDGET (self), LL_TYPE_WINDOW);
 
   G_OBJECT_CLASS (ll_window_parent_class)->dispose (object);
@@ -1905,6 +1970,8 @@ ll_window_init (LlWindow *self)
   g_signal_connect_object (self->worker, "notify::busy", G_CALLBACK (worker_busy_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->worker, "progress", G_CALLBACK (worker_progress_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->worker, "partial-result", G_CALLBACK (worker_partial_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (dark_changed_cb), self, G_CONNECT_SWAPPED);

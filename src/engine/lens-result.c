@@ -100,8 +100,23 @@ lens_result_unref (LensResult *r)
     return;
   if (r->borrowed_from != NULL)
     {
-      g_free (r->top_ids);
-      g_free (r->top_probs);
+      const LensResult *b = r->borrowed_from;
+      if (r->top_ids != b->top_ids)
+        g_free (r->top_ids);
+      if (r->top_probs != b->top_probs)
+        g_free (r->top_probs);
+      if (r->entropy != b->entropy)
+        g_free (r->entropy);
+      if (r->log_z != b->log_z)
+        g_free (r->log_z);
+      if (r->ready != b->ready)
+        g_free (r->ready);
+      if (r->kl_final != b->kl_final)
+        g_free (r->kl_final);
+      if (r->next_logprob != b->next_logprob)
+        g_free (r->next_logprob);
+      if (r->next_rank != b->next_rank)
+        g_free (r->next_rank);
       lens_result_unref (r->borrowed_from);
       g_free (r);
       return;
@@ -123,6 +138,7 @@ lens_result_unref (LensResult *r)
   g_free (r->log_z);
   g_clear_pointer (&r->model, lens_model_unref);
   g_free (r->norm_resid);
+  g_free (r->ready);
   if (r->vocab_texts != NULL)
     {
       for (int i = 0; i < r->n_vocab_texts; i++)
@@ -223,6 +239,8 @@ lens_result_count_nonfinite (const LensResult *r, int *row, int *pos)
     for (int t = 0; t < r->n_tokens; t++)
       {
         size_t cell = lens_result_cell_index (r, i, t);
+        if (!lens_result_pos_ready (r, t)) /* a partial result's pending cells are not known yet */
+          continue;
         /* a finite distribution has a finite best probability and entropy */
         if (isfinite (r->top_probs[cell * (size_t) r->top_k]) && isfinite (r->entropy[cell]))
           continue;

@@ -83,10 +83,31 @@ typedef struct LensResult
   /* Imported tracked probabilities: tracked[t] maps token string -> float[R] (may be NULL). */
   GHashTable **tracked;
 
-  /* Set on a result made by lens_result_with_top_k: every array except top_ids and top_probs
-   * belongs to this result, of which it holds a reference. */
+  /* Set on a result that shares arrays with another, of which it holds a reference (made by
+   * lens_result_with_top_k, or a progressive run's partial snapshot): each array pointer equal to
+   * the other's belongs to it, the others to this result. */
   struct LensResult *borrowed_from;
+
+  /* A progressive run's partial result (see LensRunOptions.partial): ready (T) is nonzero where
+   * the position's cells (every row) are computed; the other cells hold NAN and -1, as missing
+   * ones do, and are still being computed. NULL for a complete result. */
+  guint8 *ready;
+  int n_ready; /* positions with ready[t] set (when ready is not NULL) */
 } LensResult;
+
+/* Gets a partial result (a new snapshot, which the callee may keep a reference of: it never
+ * changes) on the thread that runs the lens. */
+typedef void (*LensPartialFunc) (LensResult *partial, gpointer user_data);
+
+typedef enum
+{
+  /* Progressive only when `partial` is set and the lens of the new cells is expected to take
+   * long enough to be worth showing in parts (LENS_PROGRESSIVE_MIN_FLOPS). */
+  LENS_PROGRESSIVE_AUTO = 0,
+  LENS_PROGRESSIVE_NEVER,
+  /* Whenever there are two positions or more to compute (tests, whatever the model's size). */
+  LENS_PROGRESSIVE_ALWAYS,
+} LensProgressive;
 
 typedef struct
 {
@@ -100,6 +121,13 @@ typedef struct
   gboolean sublayers;
   LensCancelFunc cancel;
   LensProgressFunc progress;
+  /* Progressive runs: after the forward pass, the lens of the last position is computed first,
+   * then the other new positions right to left in passes that double in size; `partial` gets a
+   * snapshot of the whole prompt after each pass but the last (cached positions of an
+   * incremental run are ready from the first one). The complete result is returned as usual and
+   * equals a non-progressive run's. */
+  LensPartialFunc partial;
+  LensProgressive progressive;
   gpointer user_data;
 } LensRunOptions;
 
@@ -133,7 +161,7 @@ LensResult *lens_run_prompt_cached (LensModel *model, LensRunCache *cache, const
 /* How many cells of a computed result have no finite distribution (the model produced NaN or
  * infinity on the way there, e.g. from a corrupt weight); the first such cell in row-major order
  * goes to *row, *pos (either may be NULL). Imported results are not counted: a file may leave
- * cells unknown on purpose. */
+ * cells unknown on purpose; nor are a partial result's pending cells. */
 size_t lens_result_count_nonfinite (const LensResult *r, int *row, int *pos);
 
 /* "The model produced NaN or infinity at 12 of 66 cells, first at layer 0, position 3: the
@@ -172,6 +200,19 @@ void lens_result_alloc_metrics (LensResult *r);
 
 /* "embed", "3" or "3.attn": the label of a row (g_free it). */
 char *lens_row_label (int layer, LensRowKind kind);
+
+/* Is the result partial (a progressive run's snapshot), and is a position of it computed? */
+static inline gboolean
+lens_result_is_partial (const LensResult *r)
+{
+  return r->ready != NULL;
+}
+
+static inline gboolean
+lens_result_pos_ready (const LensResult *r, int pos)
+{
+  return r->ready == NULL || r->ready[pos] != 0;
+}
 
 /* Display text of a token id as used in top_ids (tokenizer display form, leading space kept). */
 const char *lens_result_token_text (const LensResult *r, int32_t id);

@@ -20,18 +20,26 @@
  * 256 x 1024 and 512 x 1024 on GPT-2 small: best or level at T = 16, 64 and 256). */
 #define LENS_LOGITS_BLOCK_FLOATS ((size_t) 512 * 1024)
 
+/* A progressive run (LensRunOptions.partial) is chosen automatically when the lens of the new
+ * cells, 2 R n V C floating-point operations, is at least this: about 0.2 s at the 50-100
+ * GFLOP/s a 2-core machine's SGEMM reaches, where waiting for the whole heatmap starts to show.
+ * Typing one more token (n = 1) never splits. */
+#define LENS_PROGRESSIVE_MIN_FLOPS 1.5e10
+
 typedef struct
 {
   LensRunOptions opts;
   int total_steps;
   int done_steps;
+  int step_base; /* steps of the progressive passes before the current one */
 } RunProgress;
 
 static void
 forward_progress (int done, int total, gpointer user_data)
 {
   RunProgress *p = user_data;
-  p->done_steps = MIN (done, p->total_steps); /* a smaller OpenMP team does more tiles each */
+  p->done_steps
+      = MIN (done + p->step_base, p->total_steps); /* a smaller OpenMP team does more tiles each */
   if (p->opts.progress != NULL)
     p->opts.progress (p->done_steps, p->total_steps, p->opts.user_data);
 }
@@ -504,9 +512,9 @@ live_result_new (LensModel *model, const int32_t *ids, int T, const char *prompt
 }
 
 /* Copies the cells of positions [t0, t0 + n) of src (n_tokens Ts) to positions [u0, u0 + n) of
- * dst, every row: top-k, entropy, log-normaliser, normed residual and metrics. */
+ * dst, every row: top-k, entropy, log-normaliser, metrics and (with `resid`) normed residual. */
 static void
-copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n)
+copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n, gboolean resid)
 {
   int K = dst->top_k, C = dst->d_model;
   for (int i = 0; i < dst->n_rows; i++)
@@ -516,14 +524,195 @@ copy_cells (LensResult *dst, int u0, const LensResult *src, int t0, int n)
       memcpy (dst->top_probs + d * K, src->top_probs + s * K, sizeof (float) * (size_t) n * K);
       memcpy (dst->entropy + d, src->entropy + s, sizeof (float) * (size_t) n);
       memcpy (dst->log_z + d, src->log_z + s, sizeof (float) * (size_t) n);
-      memcpy (dst->norm_resid + d * C, src->norm_resid + s * C, sizeof (float) * (size_t) n * C);
-      if (dst->kl_final != NULL)
+      if (resid)
+        memcpy (dst->norm_resid + d * C, src->norm_resid + s * C, sizeof (float) * (size_t) n * C);
+      if (dst->kl_final != NULL && src->kl_final != NULL)
         {
           memcpy (dst->kl_final + d, src->kl_final + s, sizeof (float) * (size_t) n);
           memcpy (dst->next_logprob + d, src->next_logprob + s, sizeof (float) * (size_t) n);
           memcpy (dst->next_rank + d, src->next_rank + s, sizeof (int32_t) * (size_t) n);
         }
     }
+}
+
+/* Progressive runs cut the n new positions into passes, right to left: the last position alone
+ * (the first partial result), then passes that double in size. Each pass streams the whole
+ * unembedding once more (and converts it when it is BF16/F16): measured on a
+ * Llama-3.2-1B-shaped BF16 checkpoint on 2 cores, 0.1 to 0.2 s, the cost of some
+ * LENS_PASS_OVERHEAD_CELLS cells. So a run gets as many extra passes as keep that under
+ * LENS_PASS_BUDGET of its work (none below about 500 new cells, 2 for 64 positions of 17 rows,
+ * 8 for 256), and is only split when partial results are wanted and its lens is worth showing
+ * in parts (LENS_PROGRESSIVE_MIN_FLOPS, 2 R n V C). LENS_PROGRESSIVE_ALWAYS splits whatever the
+ * cost: 1, 1, 2, 4, ... positions. */
+#define LENS_PASS_OVERHEAD_CELLS 40
+#define LENS_PASS_BUDGET 0.08
+#define LENS_MAX_PASSES 32
+
+/* Fills sizes (positions per pass, right to left) and returns how many passes; 1 when the run
+ * is not progressive. */
+static int
+plan_passes (const LensRunOptions *o, const LensConfig *c, int R, int n, int *sizes)
+{
+  sizes[0] = n;
+  if (n < 2 || o->progressive == LENS_PROGRESSIVE_NEVER)
+    return 1;
+  int extra = 0;
+  if (o->progressive == LENS_PROGRESSIVE_ALWAYS)
+    for (int done = 1; done < n; done *= 2)
+      extra++;
+  else if (o->partial != NULL
+           && 2.0 * R * n * (double) c->vocab_size * c->n_embd >= LENS_PROGRESSIVE_MIN_FLOPS)
+    extra = (int) (LENS_PASS_BUDGET * R * n / LENS_PASS_OVERHEAD_CELLS);
+  extra = MIN (extra, MIN (n - 1, LENS_MAX_PASSES - 1));
+  if (extra < 1)
+    return 1;
+  /* the other n - 1 positions in `extra` passes of sizes in the ratio 1 : 2 : 4 : ..., each at
+   * least one position */
+  sizes[0] = 1;
+  double parts = ldexp (1.0, extra) - 1.0;
+  int prev_end = 0;
+  for (int k = 0; k < extra; k++)
+    {
+      int end = (int) lround ((n - 1) * ((ldexp (1.0, k + 1) - 1.0) / parts));
+      end = CLAMP (end, prev_end + 1, n - 1 - (extra - 1 - k));
+      sizes[k + 1] = end - prev_end;
+      prev_end = end;
+    }
+  return extra + 1;
+}
+
+/* A snapshot of `whole` while its cells are being computed: its own copy of the per-cell
+ * statistics and of `ready`, everything else shared with `whole` (which the lens no longer
+ * changes: tokens, rows, normed residuals). */
+static LensResult *
+partial_snapshot (LensResult *whole, const guint8 *ready)
+{
+  size_t cells = (size_t) whole->n_rows * whole->n_tokens, tops = cells * whole->top_k;
+  LensResult *s = g_new (LensResult, 1);
+  *s = *whole;
+  s->ref_count = 1;
+  s->borrowed_from = lens_result_ref (whole);
+  s->top_ids = g_memdup2 (whole->top_ids, sizeof (int32_t) * tops);
+  s->top_probs = g_memdup2 (whole->top_probs, sizeof (float) * tops);
+  s->entropy = g_memdup2 (whole->entropy, sizeof (float) * cells);
+  s->log_z = g_memdup2 (whole->log_z, sizeof (float) * cells);
+  /* the metrics change with every pass too: the snapshot keeps its own */
+  if (whole->kl_final != NULL)
+    {
+      s->kl_final = g_memdup2 (whole->kl_final, sizeof (float) * cells);
+      s->next_logprob = g_memdup2 (whole->next_logprob, sizeof (float) * cells);
+      s->next_rank = g_memdup2 (whole->next_rank, sizeof (int32_t) * cells);
+    }
+  s->ready = g_memdup2 (ready, whole->n_tokens);
+  s->n_ready = 0;
+  for (int t = 0; t < whole->n_tokens; t++)
+    s->n_ready += ready[t] != 0;
+  return s;
+}
+
+/* Where the metrics of a run's new cells come from: the final row's normed residual of each new
+ * position (a kept row of the result being computed, or final_norm (n, C) for positions
+ * [first, T)) and the prompt's ids, for the token that follows each position. */
+typedef struct
+{
+  gboolean enabled;
+  int final_row;           /* the kept row that is the last block's output, or -1 */
+  const float *final_norm; /* (T - first, C) when final_row < 0 */
+  int first;               /* the first new position */
+  const int32_t *ids;      /* (T) the prompt */
+  int T;
+} MetricsSource;
+
+/* The lens of res's cells (its norm_resid filled), which are positions [a, a + m) of the prompt,
+ * with their metrics when the source has them enabled. */
+static gboolean
+unembed_cells (LensModel *model, LensResult *res, int a, const MetricsSource *src,
+               RunProgress *progress, GError **error)
+{
+  if (!src->enabled)
+    return unembed_and_reduce (model, res, NULL, progress, error);
+
+  int m = res->n_tokens, R = res->n_rows, C = res->d_model;
+  size_t cells = (size_t) R * m, P = (size_t) plan_tiles (model, res->top_k).n_threads;
+  MetricsPass mp = {.n = m};
+  mp.final_norm = src->final_row >= 0 ? res->norm_resid + (size_t) src->final_row * m * C
+                                      : src->final_norm + (size_t) (a - src->first) * C;
+  /* the token after each position; the prompt's last has none (a pass of a progressive run
+   * ends before it: its next token is the first of the pass to its right) */
+  g_autofree int32_t *next_ids = g_new (int32_t, m);
+  for (int u = 0; u < m; u++)
+    next_ids[u] = a + u + 1 < src->T ? src->ids[a + u + 1] : -1;
+  /* next_logit (R, m) = each cell's logit of its position's next token */
+  g_autofree int32_t *cell_next = g_new (int32_t, cells);
+  for (size_t cell = 0; cell < cells; cell++)
+    cell_next[cell] = next_ids[cell % m];
+  g_autofree float *next_logit = g_new (float, cells);
+  lens_head_logit_per_row (model, res->norm_resid, (int) cells, C, cell_next, next_logit);
+  mp.next_ids = next_ids;
+  mp.next_logit = next_logit;
+  g_autofree float *fmax = g_new (float, m *P);
+  for (size_t i = 0; i < m * P; i++)
+    fmax[i] = -INFINITY;
+  g_autofree double *fsum = g_new0 (double, m *P);
+  g_autofree double *fdot = g_new0 (double, m *P);
+  g_autofree double *cross = g_try_new0 (double, cells *P);
+  g_autofree int32_t *above = g_try_new0 (int32_t, cells * P);
+  if (cross == NULL || above == NULL)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_IO,
+                   "Out of memory for the metrics of %d layers x %d tokens", R, m);
+      return FALSE;
+    }
+  mp.fmax = fmax;
+  mp.fsum = fsum;
+  mp.fdot = fdot;
+  mp.cross = cross;
+  mp.above = above;
+  return unembed_and_reduce (model, res, &mp, progress, error);
+}
+
+/* The lens of positions [p, T) of r (whose norm_resid is filled and whose earlier cells are done)
+ * in passes of sizes[] positions, right to left, each the existing lens over a result of its
+ * positions alone; a partial snapshot goes to the caller after each pass but the last. */
+static gboolean
+unembed_progressive (LensModel *model, LensResult *r, int p, const int *sizes, int n_passes,
+                     const MetricsSource *metrics, RunProgress *progress, GError **error)
+{
+  int T = r->n_tokens, R = r->n_rows, C = r->d_model;
+  int steps_per_pass = (progress->total_steps - lens_model_config (model)->n_layer) / n_passes;
+  g_autofree guint8 *ready = g_new0 (guint8, T);
+  memset (ready, 1, p);
+  int b = T; /* positions [b, T) are done */
+  for (int pass = 0; pass < n_passes; pass++)
+    {
+      int m = sizes[pass], a = b - m;
+      g_autoptr (LensResult) slice
+          = live_result_new (model, r->token_ids + a, m, NULL, r->row_layers, r->row_kinds, R,
+                             r->top_k, metrics->enabled);
+      slice->norm_resid = g_try_new (float, ((size_t) R * m * C));
+      if (slice->norm_resid == NULL)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens",
+                       R, m);
+          return FALSE;
+        }
+      for (int i = 0; i < R; i++)
+        memcpy (slice->norm_resid + (size_t) i * m * C,
+                r->norm_resid + lens_result_cell_index (r, i, a) * C,
+                sizeof (float) * (size_t) m * C);
+      progress->step_base = pass * steps_per_pass;
+      if (!unembed_cells (model, slice, a, metrics, progress, error))
+        return FALSE;
+      copy_cells (r, a, slice, 0, m, FALSE);
+      memset (ready + a, 1, m);
+      b = a;
+      if (pass < n_passes - 1 && progress->opts.partial != NULL)
+        {
+          g_autoptr (LensResult) snapshot = partial_snapshot (r, ready);
+          progress->opts.partial (snapshot, progress->opts.user_data);
+        }
+    }
+  return TRUE;
 }
 
 /* The lens of ids (T); with a cache, only the positions after the prefix it shares with the
@@ -578,7 +767,9 @@ run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, cons
     }
   size_t nC = (size_t) n * C;
   TilePlan plan = plan_tiles (model, K);
-  RunProgress progress = {.opts = o, .total_steps = L + plan.n_tiles / plan.n_threads};
+  int pass_sizes[LENS_MAX_PASSES];
+  int n_passes = plan_passes (&o, c, R, n, pass_sizes);
+  RunProgress progress = {.opts = o, .total_steps = L + n_passes * (plan.n_tiles / plan.n_threads)};
 
   /* residuals (L+1, n, C) of the new positions: row 0 = embeddings, row l+1 = output of block l */
   g_autofree float *residuals = g_try_new (float, (size_t) (L + 1) * nC);
@@ -625,64 +816,50 @@ run_lens (LensModel *model, LensRunCache *cache, const int32_t *ids, int T, cons
       if (kinds[i] == LENS_ROW_OUTPUT && rows[i] == L - 1)
         final_row = i;
     }
-
-  MetricsPass metrics = {.n = n};
-  g_autofree float *final_norm = NULL, *next_logit = NULL, *fmax = NULL;
-  g_autofree double *fsum = NULL, *fdot = NULL, *cross = NULL;
-  g_autofree int32_t *next_ids = NULL, *cell_next = NULL, *above = NULL;
-  if (o.metrics)
+  /* metrics: the final row of each new position, when no kept row is it (n, C) */
+  g_autofree float *final_norm = NULL;
+  if (o.metrics && final_row < 0)
     {
-      /* the final row of each position: a kept row's, or normed here */
-      if (final_row < 0)
-        {
-          final_norm = g_new (float, nC);
-          lens_head_norm (model, residuals + (size_t) L * nC, final_norm, n);
-        }
-      size_t cells = (size_t) R * n, P = (size_t) plan.n_threads;
-      metrics.final_norm
-          = final_row >= 0 ? fresh->norm_resid + (size_t) final_row * nC : final_norm;
-      next_ids = g_new (int32_t, n);
-      for (int u = 0; u < n; u++)
-        next_ids[u] = p + u + 1 < T ? ids[p + u + 1] : -1;
-      /* next_logit (R, n) = each cell's logit of its position's next token */
-      cell_next = g_new (int32_t, cells);
-      for (size_t cell = 0; cell < cells; cell++)
-        cell_next[cell] = next_ids[cell % n];
-      next_logit = g_new (float, cells);
-      lens_head_logit_per_row (model, fresh->norm_resid, (int) cells, C, cell_next, next_logit);
-      metrics.next_ids = next_ids;
-      metrics.next_logit = next_logit;
-      metrics.fmax = fmax = g_new (float, n *P);
-      for (size_t i = 0; i < n * P; i++)
-        fmax[i] = -INFINITY;
-      metrics.fsum = fsum = g_new0 (double, n *P);
-      metrics.fdot = fdot = g_new0 (double, n *P);
-      metrics.cross = cross = g_try_new0 (double, cells *P);
-      metrics.above = above = g_try_new0 (int32_t, cells * P);
-      if (cross == NULL || above == NULL)
+      final_norm = g_try_new (float, nC);
+      if (final_norm == NULL)
         {
           g_set_error (error, LENS_ERROR, LENS_ERROR_IO,
                        "Out of memory for the metrics of %d layers x %d tokens", R, n);
           return NULL;
         }
+      lens_head_norm (model, residuals + (size_t) L * nC, final_norm, n);
     }
-  if (!unembed_and_reduce (model, fresh, o.metrics ? &metrics : NULL, &progress, error))
-    return NULL;
-  if (cache == NULL) /* then p is 0: the new cells are the whole prompt */
-    return g_steal_pointer (&fresh);
+  MetricsSource metrics = {.enabled = o.metrics,
+                           .final_row = final_row,
+                           .final_norm = final_norm,
+                           .first = p,
+                           .ids = ids,
+                           .T = T};
 
-  /* the whole prompt: the cached cells, then the new ones */
-  g_autoptr (LensResult) r = live_result_new (model, ids, T, prompt, rows, kinds, R, K, o.metrics);
-  r->norm_resid = g_try_new (float, ((size_t) R * T * C));
-  if (r->norm_resid == NULL)
+  /* A progressive run computes the new cells once the whole result exists, to show it in parts. */
+  if (n_passes == 1 && !unembed_cells (model, fresh, p, &metrics, &progress, error))
+    return NULL;
+  g_autoptr (LensResult) r = NULL;
+  if (cache == NULL) /* then p is 0: the new cells are the whole prompt */
+    r = g_steal_pointer (&fresh);
+  else
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens", R,
-                   T);
-      return NULL;
+      /* the whole prompt: the cached cells, then the new ones */
+      r = live_result_new (model, ids, T, prompt, rows, kinds, R, K, o.metrics);
+      r->norm_resid = g_try_new (float, ((size_t) R * T * C));
+      if (r->norm_resid == NULL)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %d layers x %d tokens",
+                       R, T);
+          return NULL;
+        }
+      if (p > 0)
+        copy_cells (r, 0, prev, 0, p, TRUE);
+      copy_cells (r, p, fresh, 0, n, TRUE);
     }
-  if (p > 0)
-    copy_cells (r, 0, prev, 0, p);
-  copy_cells (r, p, fresh, 0, n);
+  if (n_passes > 1
+      && !unembed_progressive (model, r, p, pass_sizes, n_passes, &metrics, &progress, error))
+    return NULL;
 
   if (cache != NULL)
     {

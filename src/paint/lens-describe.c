@@ -40,6 +40,14 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
   g_string_append (out, " ");
   append_token (out, r->token_texts[pos]);
 
+  if (!lens_result_pos_ready (r, pos))
+    {
+      /* nothing else is known yet, and a rank query would compute the cell's logits here */
+      g_string_append (out, "\n");
+      append_escaped (out, _ ("Computing…"));
+      return g_string_free (out, FALSE);
+    }
+
   g_string_append (out, "\n<b>");
   append_escaped (out, _ ("Top tokens"));
   g_string_append (out, "</b>");

@@ -361,6 +361,14 @@ active_target_probs (const LensPaintState *state, const LensTarget **target)
 char *
 lens_view_title (LensView view, const LensResult *r, const LensPaintState *state)
 {
+  if ((view == LENS_VIEW_HEATMAP || view == LENS_VIEW_TARGET) && r != NULL
+      && lens_result_is_partial (r))
+    {
+      /* A partial result says so, and how far it is. */
+      g_autofree char *title = lens_view_title (view, NULL, state);
+      /* Translators: a heatmap's title, then how many positions are computed so far */
+      return g_strdup_printf (_ ("%s · computing %d/%d"), title, r->n_ready, r->n_tokens);
+    }
   switch (view)
     {
     case LENS_VIEW_HEATMAP:
@@ -665,6 +673,11 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
         /* 1 px gaps between cells, as a plotly heatmap with xgap/ygap. */
         double x = l->grid_x + t * l->cell_w, y = l->grid_y + row * l->cell_h;
         double w = l->cell_w - 1.0, h = l->cell_h - 1.0;
+        if (!lens_result_pos_ready (r, t))
+          {
+            lens_fill_pending (cr, theme, x, y, w, h);
+            continue;
+          }
         const char *top;
         float p = cell_value (view, r, target_probs, row, t, &top);
         g_autofree char *text = NULL;
@@ -700,7 +713,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
     {
       const char *top;
       float p = cell_value (view, r, target_probs, state->hover_row, state->hover_pos, &top);
-      LensRgb fill = theme->missing;
+      LensRgb fill = lens_result_pos_ready (r, state->hover_pos) ? theme->missing : theme->pending;
       if (!isnan (p))
         lens_color_scale_rgb (scale, lens_value_axis_fraction (&axis, p), &fill.r, &fill.g,
                               &fill.b);

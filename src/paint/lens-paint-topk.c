@@ -168,5 +168,8 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       lens_draw_text (cr, value, x0 + len + 6.0, yc, &value_style);
     }
   if (shown_any == 0)
-    lens_draw_message (cr, theme, _ ("No top tokens for this cell"), x0, y0, bar_w, plot_h);
+    lens_draw_message (cr, theme,
+                       lens_result_pos_ready (r, pos) ? _ ("No top tokens for this cell")
+                                                      : _ ("Computing this position…"),
+                       x0, y0, bar_w, plot_h);
 }

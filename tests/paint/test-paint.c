@@ -256,6 +256,86 @@ test_heatmap_cells (void)
   cairo_surface_destroy (tr);
 }
 
+/* A partial result (a progressive run's): cells of positions not yet ready are painted as pending
+ * (a flat pale fill, unlike the scale's colours, the paper and the hatched missing cells, with
+ * only a small ellipsis in the middle and no token text) even when their arrays hold values;
+ * ready cells exactly as before. Tooltips of pending cells say they are being computed. */
+static void
+test_heatmap_pending (void)
+{
+  const int R = 5, T = 6, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  r->ready = g_new0 (guint8, T);
+  r->ready[4] = r->ready[5] = 1;
+  r->n_ready = 2;
+  /* a missing cell (NAN) among the ready ones, to tell pending from missing */
+  size_t gone = lens_result_cell_index (r, 1, 5);
+  r->top_probs[gone * K] = NAN;
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+
+  for (int dark = 0; dark <= 1; dark++)
+    {
+      state.dark = dark;
+      cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state,
+                                   dark ? "paint-pending-dark.png" : "paint-pending.png");
+      Px paper = pixel (s, 1, 1);
+      Px missing
+          = pixel (s, (int) (l.grid_x + 5 * l.cell_w) + 3, (int) (l.grid_y + 1 * l.cell_h) + 3);
+      Px pending = cell_corner (s, &l, 0, 0);
+      g_assert_false (px_near (pending, paper, 6));
+      g_assert_false (px_near (pending, missing, 6));
+      for (int row = 0; row < R; row++)
+        for (int t = 0; t < T; t++)
+          {
+            Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
+            if (r->ready[t])
+              {
+                if (!(row == 1 && t == 5))
+                  assert_px (cell_corner (s, &l, row, t), want, 1);
+                continue;
+              }
+            /* the same flat fill in every pending cell, never the value's colour */
+            assert_px (cell_corner (s, &l, row, t), pending, 0);
+            g_assert_false (px_near (pending, want, 8));
+            /* no text: whatever is not the fill is the ellipsis, near the middle */
+            int x0 = (int) (l.grid_x + t * l.cell_w), y0 = (int) (l.grid_y + row * l.cell_h);
+            int w = (int) l.cell_w - 1, h = (int) l.cell_h - 1;
+            int cx = x0 + w / 2, cy = y0 + h / 2, marks = 0;
+            for (int y = y0; y < y0 + h; y++)
+              for (int x = x0; x < x0 + w; x++)
+                if (!px_near (pixel (s, x, y), pending, 8))
+                  {
+                    g_assert_cmpint (abs (x - cx), <=, 8);
+                    g_assert_cmpint (abs (y - cy), <=, 3);
+                    marks++;
+                  }
+            g_assert_cmpint (marks, >, 3);
+          }
+      cairo_surface_destroy (s);
+    }
+
+  /* the same result complete: every cell in its colour */
+  g_clear_pointer (&r->ready, g_free);
+  state.dark = false;
+  cairo_surface_t *full = render (LENS_VIEW_HEATMAP, r, &state, NULL);
+  assert_px (cell_corner (full, &l, 2, 1), scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, 2, 1)), 1);
+  cairo_surface_destroy (full);
+
+  /* tooltips */
+  r->ready = g_new0 (guint8, T);
+  r->ready[5] = 1;
+  r->n_ready = 1;
+  g_autofree char *pend = lens_describe_cell (r, &state, 2, 1);
+  g_assert_nonnull (strstr (pend, "Computing"));
+  g_assert_null (strstr (pend, "Top tokens"));
+  g_autofree char *ready = lens_describe_cell (r, &state, 2, 5);
+  g_assert_nonnull (strstr (ready, "Top tokens"));
+  g_assert_null (strstr (ready, "Computing"));
+}
+
 /* Nothing is drawn in a 2 px frame around the figure: long rotated labels, the title and the
  * colour bar all stay inside. */
 static void
@@ -1487,6 +1567,7 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/target", test_target_heatmap);
   g_test_add_func ("/paint/heatmap/hit", test_hit);
   g_test_add_func ("/paint/heatmap/position-numbers", test_position_numbers);
+  g_test_add_func ("/paint/heatmap/pending", test_heatmap_pending);
   g_test_add_func ("/paint/heatmap/fill", test_heatmap_fill);
   g_test_add_func ("/paint/heatmap/frozen", test_heatmap_frozen);
   g_test_add_func ("/paint/line", test_line_plot);

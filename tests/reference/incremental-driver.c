@@ -8,12 +8,14 @@
  * every cell of each cached run with lens_run_ids on the same ids: top-k probabilities within
  * 1e-5, entropy within 1e-4, the same ids unless their probabilities tie within 1e-6; with
  * metrics, kl_final and the next token's log-probability within 1e-4 and its rank within 1 (the
- * cached and whole runs' logits differ by rounding). One line per step, then
- * "N passed, N failed". */
+ * cached and whole runs' logits differ by rounding). The sequence runs twice: plain, then
+ * progressive (LENS_PROGRESSIVE_ALWAYS), where the ready cells of each step's first partial result
+ * are compared too. One line per step, then "N passed, N failed". */
 #include <glib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lens-result.h"
 
@@ -31,6 +33,8 @@ compare (const LensResult *a, const LensResult *b)
   int K = a->top_k;
   for (size_t cell = 0; cell < (size_t) a->n_rows * a->n_tokens; cell++)
     {
+      if (!lens_result_pos_ready (a, (int) (cell % (size_t) a->n_tokens)))
+        continue;
       worst = MAX (worst, fabs (a->entropy[cell] - b->entropy[cell]) / 10.0);
       if (lens_result_has_metrics (a))
         {
@@ -58,6 +62,14 @@ compare (const LensResult *a, const LensResult *b)
         }
     }
   return worst;
+}
+
+static void
+keep_first_partial (LensResult *partial, gpointer user_data)
+{
+  LensResult **first = user_data;
+  if (*first == NULL)
+    *first = lens_result_ref (partial);
 }
 
 int
@@ -122,22 +134,41 @@ main (int argc, char **argv)
       {"metrics and sub-layers extended by one", N / 3 + 2, -1, &metrics_sub},
       {"metrics without sub-layers after them", N / 3 + 3, -1, &metrics},
   };
-  g_autoptr (LensRunCache) cache = lens_run_cache_new ();
   int passed = 0, failed = 0;
-  for (guint s = 0; s < G_N_ELEMENTS (steps); s++)
+  g_autofree int32_t *start_ids = g_memdup2 (ids, sizeof (int32_t) * (size_t) N);
+  for (int progressive = 0; progressive <= 1; progressive++)
     {
-      if (steps[s].edit_at >= 0)
-        ids[steps[s].edit_at] = (ids[steps[s].edit_at] + 1) % V;
-      g_autoptr (LensResult) cached
-          = lens_run_ids_cached (m, cache, ids, steps[s].T, NULL, steps[s].opts, &error);
-      g_autoptr (LensResult) whole
-          = cached != NULL ? lens_run_ids (m, ids, steps[s].T, NULL, steps[s].opts, &error) : NULL;
-      double d = whole != NULL ? compare (cached, whole) : INFINITY;
-      gboolean ok = d < 1e-5;
-      printf ("%s %s (T=%d): max |dp| %.2g%s%s\n", ok ? "ok  " : "FAIL", steps[s].what, steps[s].T,
-              d, error ? ": " : "", error ? error->message : "");
-      g_clear_error (&error);
-      ok ? passed++ : failed++;
+      g_autoptr (LensRunCache) cache = lens_run_cache_new ();
+      memcpy (ids, start_ids, sizeof (int32_t) * (size_t) N);
+      for (guint s = 0; s < G_N_ELEMENTS (steps); s++)
+        {
+          if (steps[s].edit_at >= 0)
+            ids[steps[s].edit_at] = (ids[steps[s].edit_at] + 1) % V;
+          LensRunOptions opts = *steps[s].opts;
+          g_autoptr (LensResult) first = NULL;
+          if (progressive)
+            {
+              opts.progressive = LENS_PROGRESSIVE_ALWAYS;
+              opts.partial = keep_first_partial;
+              opts.user_data = &first;
+            }
+          g_autoptr (LensResult) cached
+              = lens_run_ids_cached (m, cache, ids, steps[s].T, NULL, &opts, &error);
+          g_autoptr (LensResult) whole
+              = cached != NULL ? lens_run_ids (m, ids, steps[s].T, NULL, steps[s].opts, &error)
+                               : NULL;
+          double d = whole != NULL ? compare (cached, whole) : INFINITY;
+          if (first != NULL && whole != NULL)
+            d = MAX (d, compare (first, whole));
+          gboolean ok = d < 1e-5 && (cached == NULL || !lens_result_is_partial (cached));
+          printf ("%s %s%s (T=%d): max |dp| %.2g%s%s\n", ok ? "ok  " : "FAIL", steps[s].what,
+                  !progressive    ? ""
+                  : first != NULL ? ", progressive"
+                                  : ", progressive (one pass)",
+                  steps[s].T, d, error ? ": " : "", error ? error->message : "");
+          g_clear_error (&error);
+          ok ? passed++ : failed++;
+        }
     }
   printf ("%d passed, %d failed\n", passed, failed);
   return failed > 0;
