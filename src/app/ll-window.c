@@ -1555,6 +1555,20 @@ probability_scale_change_state (GSimpleAction *action, GVariant *value, gpointer
 }
 
 static void
+heatmap_color_by_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  LensColorBy by;
+  if (!lens_color_by_from_string (g_variant_get_string (value, NULL), &by))
+    return;
+  g_simple_action_set_state (action, value);
+  self->state.heatmap_color_by = by;
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "heatmap-color-by", lens_color_by_to_string (by));
+  push_state (self);
+}
+
+static void
 export_marks_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
@@ -1754,6 +1768,9 @@ restore_settings (LlWindow *self)
                                       g_variant_new_string (heatmap_scale));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "target-scale",
                                       g_variant_new_string (target_scale));
+  g_autofree char *color_by = g_settings_get_string (s, "heatmap-color-by");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "heatmap-color-by",
+                                      g_variant_new_string (color_by));
   g_autofree char *probability_scale = g_settings_get_string (s, "probability-scale");
   g_action_group_change_action_state (G_ACTION_GROUP (self), "probability-scale",
                                       g_variant_new_string (probability_scale));
@@ -1900,6 +1917,7 @@ static const GActionEntry win_entries[] = {
     {"target-scale", NULL, "s", "'blues'", scale_change_state},
     {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
     {"export-marks", NULL, NULL, "false", export_marks_change_state},
+    {"heatmap-color-by", NULL, "s", "'top'", heatmap_color_by_change_state},
     {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
     {"focus-prompt", focus_prompt_activated},

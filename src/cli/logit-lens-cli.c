@@ -37,6 +37,7 @@ typedef struct
   char *export_path;
   char *view;
   char *scale;
+  char *color_by;
   char *perplexity_file;
   char *open_path;
   gboolean serve;
@@ -430,6 +431,8 @@ export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError
   state.n_targets = (int) targets->len;
   if (o->scale != NULL)
     lens_axis_from_string (o->scale, &state.prob_axis); /* checked before the run */
+  if (o->color_by != NULL)
+    lens_color_by_from_string (o->color_by, &state.heatmap_color_by); /* checked too */
   return lens_export_view (o->export_path, view, r, &state, 1.0, error);
 }
 
@@ -562,7 +565,10 @@ run_lens (const CliOptions *o, GError **error)
       .layers = o->layers,
       .what_layers = "--layers",
       .embeddings = o->embeddings,
-      .metrics = o->metrics,
+      /* colouring by next-token values or KL needs them */
+      .metrics = o->metrics
+                 || (o->color_by != NULL && g_strcmp0 (o->color_by, "top") != 0
+                     && g_strcmp0 (o->color_by, "entropy") != 0),
       .sublayers = o->sublayers,
   };
   return run_request (model, NULL, &req, error);
@@ -606,6 +612,13 @@ run (const CliOptions *o, GString *out, GError **error)
     return fail (error, "--view chooses the figure --export writes: give --export FILE too");
   if (o->view != NULL && !parse_view (o->view, &view, error))
     return FALSE;
+  LensColorBy color_by;
+  if (o->color_by != NULL && o->export_path == NULL)
+    return fail (error, "--color-by sets what colours the heatmap --export writes: give "
+                        "--export FILE too");
+  if (o->color_by != NULL && !lens_color_by_from_string (o->color_by, &color_by))
+    return fail (error, "--color-by: \"%s\" is not one of top, next, rank, kl, entropy",
+                 o->color_by);
   LensAxis axis;
   if (o->scale != NULL && o->export_path == NULL)
     return fail (error, "--scale sets the probability scale of the figure --export writes: give "
@@ -812,8 +825,8 @@ serve (const CliOptions *o, GError **error)
 {
   if (o->prompt != NULL || o->prompt_file != NULL)
     return fail (error, "--serve reads its prompts from standard input; it takes no --prompt");
-  if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL || o->tokenize
-      || o->perplexity_file != NULL || o->open_path != NULL)
+  if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL
+      || o->color_by != NULL || o->tokenize || o->perplexity_file != NULL || o->open_path != NULL)
     return fail (error, "--serve answers every request with its --json document; it takes no "
                         "--json, --export, --view, --scale, --tokenize, --perplexity or --open");
   if (o->top_k < 1)
@@ -878,6 +891,11 @@ main (int argc, char **argv)
        "Write a figure (.svg, .png or .pdf)", "FILE"},
       {"view", 0, 0, G_OPTION_ARG_STRING, &o.view,
        "Figure for --export: heatmap (default), target, line or topk", "VIEW"},
+      {"color-by", 0, 0, G_OPTION_ARG_STRING, &o.color_by,
+       "What colours --view heatmap: top (the top-1 probability, default), next (the next "
+       "token's probability), rank (its rank), kl (KL from the final layer) or entropy; the "
+       "metrics are computed when needed",
+       "VALUE"},
       {"scale", 0, 0, G_OPTION_ARG_STRING, &o.scale,
        "Probability scale of --view target and line: auto (default: logarithmic when the values "
        "span more than three decades or all lie below 1%), linear or log",
@@ -946,6 +964,7 @@ main (int argc, char **argv)
   g_free (o.export_path);
   g_free (o.view);
   g_free (o.scale);
+  g_free (o.color_by);
   g_free (o.perplexity_file);
   g_free (o.open_path);
   return ok ? 0 : 1;

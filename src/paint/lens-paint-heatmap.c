@@ -165,11 +165,16 @@ measure_texts (const LensResult *r, Measures *m)
           m->row_w = MAX (m->row_w, w);
         }
     }
-  /* room for the longer title whichever scale is drawn, so switching scales keeps the layout */
-  double log_title_w;
-  lens_measure_text (_ ("Probability"), LENS_FONT_LABEL, FALSE, &m->bar_title_w, NULL);
-  lens_measure_text (_ ("Probability (log)"), LENS_FONT_LABEL, FALSE, &log_title_w, NULL);
-  m->bar_title_w = MAX (m->bar_title_w, log_title_w);
+  /* room for the longest colour bar title, so switching scales or values keeps the layout */
+  const char *bar_titles[]
+      = {_ ("Probability"),     _ ("Probability (log)"), _ ("Next token"), _ ("Next token (log)"),
+         _ ("Next-token rank"), _ ("KL from final"),     _ ("Entropy")};
+  for (size_t i = 0; i < G_N_ELEMENTS (bar_titles); i++)
+    {
+      double w;
+      lens_measure_text (bar_titles[i], LENS_FONT_LABEL, FALSE, &w, NULL);
+      m->bar_title_w = MAX (m->bar_title_w, w);
+    }
   lens_measure_text (_ ("Top token at each layer and position"), LENS_FONT_TITLE, TRUE, &m->title_w,
                      NULL);
 }
@@ -372,7 +377,23 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
   switch (view)
     {
     case LENS_VIEW_HEATMAP:
-      return g_strdup (_ ("Top token at each layer and position"));
+      switch (state != NULL ? state->heatmap_color_by : LENS_COLOR_TOP_PROB)
+        {
+        case LENS_COLOR_NEXT_PROB:
+          return g_strdup (_ ("Top token at each layer and position, coloured by the probability "
+                              "of the next token"));
+        case LENS_COLOR_NEXT_RANK:
+          return g_strdup (
+              _ ("Top token at each layer and position, coloured by the next token's rank"));
+        case LENS_COLOR_KL_FINAL:
+          return g_strdup (
+              _ ("Top token at each layer and position, coloured by KL from the final layer"));
+        case LENS_COLOR_ENTROPY:
+          return g_strdup (_ ("Top token at each layer and position, coloured by entropy"));
+        case LENS_COLOR_TOP_PROB:
+        default:
+          return g_strdup (_ ("Top token at each layer and position"));
+        }
     case LENS_VIEW_TARGET:
       {
         const LensTarget *target;
@@ -409,21 +430,97 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
     }
 }
 
-/* The value a cell shows (NAN when missing) and, for the top-token view, its token. */
+/* How the cells' values become colours, and how the colour bar is labelled. */
+typedef struct
+{
+  LensView view;
+  LensColorBy by;      /* top-token view */
+  LensValueAxis axis;  /* probabilities: linear 0..1, or fitted decades */
+  double max;          /* KL and entropy: the value at the top of the scale (nats) */
+  const float *target; /* target view: the active target's (R, T) probabilities, or NULL */
+} CellColors;
+
+#define RANK_DECADES 3.0 /* rank 1 at the top of the scale, 1000 and beyond at the bottom */
+
+/* The value that colours a cell (NAN when missing) and, for the top-token view, its token. */
 static float
-cell_value (LensView view, const LensResult *r, const float *target_probs, int row, int pos,
-            const char **top)
+cell_value (const CellColors *cc, const LensResult *r, int row, int pos, const char **top)
 {
   float p = NAN;
   *top = NULL;
-  if (view == LENS_VIEW_TARGET)
+  if (cc->view == LENS_VIEW_TARGET)
     {
-      if (target_probs != NULL)
-        p = target_probs[lens_result_cell_index (r, row, pos)];
+      if (cc->target != NULL)
+        p = cc->target[lens_result_cell_index (r, row, pos)];
+      return p;
     }
+  *top = top1_text (r, row, pos, &p);
+  switch (cc->by)
+    {
+    case LENS_COLOR_NEXT_PROB:
+      return lens_result_next_prob (r, row, pos);
+    case LENS_COLOR_NEXT_RANK:
+      {
+        int rank = lens_result_next_rank (r, row, pos);
+        return rank > 0 ? (float) rank : NAN;
+      }
+    case LENS_COLOR_KL_FINAL:
+      return lens_result_kl_final (r, row, pos);
+    case LENS_COLOR_ENTROPY:
+      return r->entropy[lens_result_cell_index (r, row, pos)];
+    case LENS_COLOR_TOP_PROB:
+    default:
+      return p;
+    }
+}
+
+static void
+cell_colors_init (CellColors *cc, LensView view, const LensResult *r, const LensPaintState *state,
+                  const float *target)
+{
+  *cc = (CellColors){.view = view,
+                     .by
+                     = view == LENS_VIEW_HEATMAP ? state->heatmap_color_by : LENS_COLOR_TOP_PROB,
+                     .target = target};
+  /* the data the scale is fitted to: every computed cell's value */
+  LensValueStats stats = LENS_VALUE_STATS_INIT;
+  double max = 0.0;
+  for (int row = 0; r != NULL && row < r->n_rows; row++)
+    for (int t = 0; t < r->n_tokens; t++)
+      {
+        if (!lens_result_pos_ready (r, t))
+          continue;
+        const char *top;
+        float v = cell_value (cc, r, row, t, &top);
+        lens_value_stats_add (&stats, v);
+        if (isfinite (v))
+          max = MAX (max, v);
+      }
+  gboolean fitted = view == LENS_VIEW_TARGET || cc->by == LENS_COLOR_NEXT_PROB;
+  lens_value_axis_fit (fitted ? state->prob_axis : LENS_AXIS_LINEAR, &stats, &cc->axis);
+  /* entropy tops out at ln V; KL has no bound: the largest shown value (never zero) */
+  if (cc->by == LENS_COLOR_ENTROPY && r != NULL && r->model_info.vocab_size > 1)
+    cc->max = log ((double) r->model_info.vocab_size);
   else
-    *top = top1_text (r, row, pos, &p);
-  return p;
+    cc->max = MAX (max, 1e-6);
+}
+
+/* Where a value sits on the colour scale, 0 .. 1. */
+static double
+cell_fraction (const CellColors *cc, double v)
+{
+  switch (cc->by)
+    {
+    case LENS_COLOR_NEXT_RANK:
+      return 1.0 - CLAMP (log10 (MAX (v, 1.0)) / RANK_DECADES, 0.0, 1.0);
+    case LENS_COLOR_KL_FINAL:
+    case LENS_COLOR_ENTROPY:
+      return CLAMP (v / cc->max, 0.0, 1.0);
+    case LENS_COLOR_TOP_PROB:
+    case LENS_COLOR_NEXT_PROB:
+    default:
+      return lens_value_axis_fraction (&cc->axis, v);
+    }
 }
 
 /* Selection: a thick ring in the text colour around a thin ring of the paper colour, so it shows
@@ -471,14 +568,33 @@ paint_bar_tick (cairo_t *cr, const LensTheme *theme, const Geometry *g, double f
   lens_draw_text (cr, label, g->bar_x + BAR_W + 7.0, y, &tick);
 }
 
+static const char *
+color_bar_title (const CellColors *cc)
+{
+  switch (cc->by)
+    {
+    case LENS_COLOR_NEXT_PROB:
+      return cc->axis.log ? _ ("Next token (log)") : _ ("Next token");
+    case LENS_COLOR_NEXT_RANK:
+      return _ ("Next-token rank");
+    case LENS_COLOR_KL_FINAL:
+      return _ ("KL from final");
+    case LENS_COLOR_ENTROPY:
+      return _ ("Entropy");
+    case LENS_COLOR_TOP_PROB:
+    default:
+      return cc->axis.log ? _ ("Probability (log)") : _ ("Probability");
+    }
+}
+
 static void
 paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensColorScale scale,
-                 const LensValueAxis *axis)
+                 const CellColors *cc)
 {
+  const LensValueAxis *axis = &cc->axis;
   lens_set_rgb (cr, theme->text);
   LensTextStyle title = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_END};
-  lens_draw_text (cr, axis->log ? _ ("Probability (log)") : _ ("Probability"), g->bar_x,
-                  g->bar_y - 8.0, &title);
+  lens_draw_text (cr, color_bar_title (cc), g->bar_x, g->bar_y - 8.0, &title);
 
   /* p = 1 at the top. */
   cairo_pattern_t *pattern
@@ -490,7 +606,21 @@ paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensCol
 
   cairo_set_line_width (cr, 1.0);
   char label[24];
-  if (!axis->log)
+  if (cc->by == LENS_COLOR_NEXT_RANK)
+    for (int e = 0; e <= (int) RANK_DECADES; e++)
+      {
+        /* rank 1 at the top; the bottom colour is every rank from 1000 on */
+        g_snprintf (label, sizeof label, e == (int) RANK_DECADES ? "≥%.0f" : "%.0f", pow (10.0, e));
+        paint_bar_tick (cr, theme, g, 1.0 - e / RANK_DECADES, label);
+      }
+  else if (cc->by == LENS_COLOR_KL_FINAL || cc->by == LENS_COLOR_ENTROPY)
+    for (int i = 0; i <= 2; i++)
+      {
+        /* nats: 0, half and the top of the scale */
+        g_snprintf (label, sizeof label, "%.3g", cc->max * i / 2.0);
+        paint_bar_tick (cr, theme, g, i / 2.0, label);
+      }
+  else if (!axis->log)
     for (size_t i = 0; i < G_N_ELEMENTS (bar_ticks); i++)
       {
         g_snprintf (label, sizeof label, "%g", bar_ticks[i]);
@@ -639,13 +769,9 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
   if (view == LENS_VIEW_TARGET)
     target_probs = active_target_probs (state, &target);
   LensColorScale scale = view == LENS_VIEW_TARGET ? state->target_scale : state->heatmap_scale;
-  /* top-token view: the top-1 probability on 0..1; target view: fitted to the target's values */
-  LensValueStats stats = LENS_VALUE_STATS_INIT;
-  for (size_t c = 0; target_probs != NULL && c < (size_t) r->n_rows * r->n_tokens; c++)
-    lens_value_stats_add (&stats, target_probs[c]);
-  LensValueAxis axis;
-  lens_value_axis_fit (view == LENS_VIEW_TARGET ? state->prob_axis : LENS_AXIS_LINEAR, &stats,
-                       &axis);
+  /* top-token view: the chosen value on its own scale; target view: fitted to the target's */
+  CellColors cc;
+  cell_colors_init (&cc, view, r, state, target_probs);
 
   /* Title. */
   g_autofree char *title = lens_view_title (view, r, state);
@@ -679,7 +805,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
             continue;
           }
         const char *top;
-        float p = cell_value (view, r, target_probs, row, t, &top);
+        float p = cell_value (&cc, r, row, t, &top);
         g_autofree char *text = NULL;
         if (l->cell_w < LENS_CELL_W_TEXT)
           ; /* compact: colour only */
@@ -694,8 +820,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
             continue;
           }
         LensRgb fill;
-        lens_color_scale_rgb (scale, lens_value_axis_fraction (&axis, p), &fill.r, &fill.g,
-                              &fill.b);
+        lens_color_scale_rgb (scale, cell_fraction (&cc, p), &fill.r, &fill.g, &fill.b);
         lens_set_rgb (cr, fill);
         cairo_rectangle (cr, x, y, w, h);
         cairo_fill (cr);
@@ -712,11 +837,10 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
       && !(state->hover_row == state->sel_row && state->hover_pos == state->sel_pos))
     {
       const char *top;
-      float p = cell_value (view, r, target_probs, state->hover_row, state->hover_pos, &top);
+      float p = cell_value (&cc, r, state->hover_row, state->hover_pos, &top);
       LensRgb fill = lens_result_pos_ready (r, state->hover_pos) ? theme->missing : theme->pending;
       if (!isnan (p))
-        lens_color_scale_rgb (scale, lens_value_axis_fraction (&axis, p), &fill.r, &fill.g,
-                              &fill.b);
+        lens_color_scale_rgb (scale, cell_fraction (&cc, p), &fill.r, &fill.g, &fill.b);
       outline_cell (cr, theme, l, state->hover_row, state->hover_pos, FALSE,
                     lens_contrast_text (fill));
     }
@@ -725,7 +849,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
     outline_cell (cr, theme, l, state->sel_row, state->sel_pos, TRUE, theme->text);
 
   paint_axes (cr, r, state, theme, &g);
-  paint_color_bar (cr, theme, &g, scale, &axis);
+  paint_color_bar (cr, theme, &g, scale, &cc);
 }
 
 void

@@ -115,3 +115,27 @@ lens_axis_to_string (LensAxis axis)
 {
   return (size_t) axis < G_N_ELEMENTS (axis_names) ? axis_names[axis] : "auto";
 }
+
+static const char *const color_by_names[] = {
+    [LENS_COLOR_TOP_PROB] = "top",    [LENS_COLOR_NEXT_PROB] = "next",
+    [LENS_COLOR_NEXT_RANK] = "rank",  [LENS_COLOR_KL_FINAL] = "kl",
+    [LENS_COLOR_ENTROPY] = "entropy",
+};
+
+gboolean
+lens_color_by_from_string (const char *name, LensColorBy *by)
+{
+  for (size_t i = 0; name != NULL && i < G_N_ELEMENTS (color_by_names); i++)
+    if (g_str_equal (name, color_by_names[i]))
+      {
+        *by = (LensColorBy) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+lens_color_by_to_string (LensColorBy by)
+{
+  return (size_t) by < G_N_ELEMENTS (color_by_names) ? color_by_names[by] : "top";
+}

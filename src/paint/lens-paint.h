@@ -29,6 +29,21 @@ typedef enum
   LENS_SCALE_VIRIDIS, /* perceptually uniform alternative */
 } LensColorScale;
 
+/* What colours the top-token heatmap's cells (the text is always the top-1 token). The metrics
+ * need a result computed with them (LensRunOptions.metrics); cells without a value are hatched. */
+typedef enum
+{
+  LENS_COLOR_TOP_PROB,  /* the top-1 token's probability (the seed's figure) */
+  LENS_COLOR_NEXT_PROB, /* the probability of the token that actually comes next */
+  LENS_COLOR_NEXT_RANK, /* its rank, on a log scale from 1 to 1000 and beyond */
+  LENS_COLOR_KL_FINAL,  /* KL from the final layer's distribution, nats */
+  LENS_COLOR_ENTROPY,   /* entropy of the cell's distribution, nats */
+} LensColorBy;
+
+/* "top", "next", "rank", "kl", "entropy": the CLI's --color-by and the app's setting. */
+gboolean lens_color_by_from_string (const char *name, LensColorBy *by);
+const char *lens_color_by_to_string (LensColorBy by);
+
 /* How a probability axis (the line plot's y axis, the target heatmap's colours) is drawn. */
 typedef enum
 {
@@ -61,6 +76,7 @@ typedef struct
   int n_targets;
   int active_target;            /* index into targets for the target heatmap */
   LensColorScale heatmap_scale; /* top-token heatmap */
+  LensColorBy heatmap_color_by; /* what its colours show */
   LensColorScale target_scale;  /* target heatmap */
   LensAxis prob_axis;           /* target heatmap colours and line plot y axis */
   bool show_marks;    /* selection outline, bold selected labels, dashed selected layer, hover */

@@ -498,6 +498,60 @@ test_position_numbers (void)
   g_assert_cmpfloat (ll.labels_h, >=, ls.labels_h + 16.0 - 0.5);
 }
 
+/* The top-token heatmap coloured by a metric: the next token's rank on a log scale (1 at the top,
+ * 1000 and beyond at the bottom), KL on 0 .. the largest value; a cell without a value (the last
+ * position has no next token) is hatched. */
+static void
+test_heatmap_color_by (void)
+{
+  const int R = 2, T = 4, K = 2;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  lens_result_alloc_metrics (r);
+  const int ranks[] = {1, 10, 100, 0, 5000, 3, 31, 0};
+  const float kls[] = {0.0f, 0.5f, 1.0f, 2.0f, 0.25f, 1.5f, 0.75f, 1.25f};
+  for (int c = 0; c < R * T; c++)
+    {
+      r->next_rank[c] = ranks[c];
+      r->next_logprob[c] = ranks[c] > 0 ? -1.0f : NAN;
+      r->kl_final[c] = kls[c];
+    }
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+
+  state.heatmap_color_by = LENS_COLOR_NEXT_RANK;
+  cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state, "paint-color-by-rank.png");
+  for (int c = 0; c < R * T; c++)
+    {
+      int row = c / T, t = c % T;
+      if (ranks[c] == 0)
+        {
+          /* hatched: grey and its lines, not a colour of the scale */
+          int x0 = (int) (l.grid_x + t * l.cell_w), y0 = (int) (l.grid_y + row * l.cell_h),
+              grey = 0;
+          for (int y = y0 + 2; y < y0 + (int) l.cell_h - 2; y++)
+            for (int x = x0 + 2; x < x0 + (int) l.cell_w - 2; x++)
+              grey += px_near (pixel (s, x, y), hex_px (0xdcdcdc), 2);
+          g_assert_cmpint (grey, >, 50);
+          continue;
+        }
+      double f = 1.0 - MIN (log10 ((double) ranks[c]) / 3.0, 1.0);
+      assert_px (cell_corner (s, &l, row, t), scale_px (LENS_SCALE_RDYLBU, f), 1);
+    }
+  cairo_surface_destroy (s);
+
+  state.heatmap_color_by = LENS_COLOR_KL_FINAL;
+  s = render (LENS_VIEW_HEATMAP, r, &state, "paint-color-by-kl.png");
+  for (int c = 0; c < R * T; c++)
+    assert_px (cell_corner (s, &l, c / T, c % T), scale_px (LENS_SCALE_RDYLBU, kls[c] / 2.0), 1);
+  cairo_surface_destroy (s);
+
+  LensColorBy by;
+  g_assert_true (lens_color_by_from_string ("rank", &by) && by == LENS_COLOR_NEXT_RANK);
+  g_assert_false (lens_color_by_from_string ("ranks", &by));
+}
+
 static void
 test_hit (void)
 {
@@ -1566,6 +1620,7 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/frame", test_heatmap_frame);
   g_test_add_func ("/paint/heatmap/target", test_target_heatmap);
   g_test_add_func ("/paint/heatmap/hit", test_hit);
+  g_test_add_func ("/paint/heatmap/color-by", test_heatmap_color_by);
   g_test_add_func ("/paint/heatmap/position-numbers", test_position_numbers);
   g_test_add_func ("/paint/heatmap/pending", test_heatmap_pending);
   g_test_add_func ("/paint/heatmap/fill", test_heatmap_fill);

@@ -95,6 +95,8 @@ def check_refusals(cli, model):
         (["--view", "pie", "--export", "x.svg"], '"pie" is not one of'),
         (["--scale", "log"], "--scale sets the probability scale of the figure --export writes"),
         (["--scale", "ln", "--export", "x.svg"], '--scale: "ln" is not one of auto, linear, log'),
+        (["--color-by", "rank"], "--color-by sets what colours the heatmap --export writes"),
+        (["--color-by", "ranks", "--export", "x.svg"], '--color-by: "ranks" is not one of'),
     ]
     for args, message in cases:
         proc = run(cli, base + args)
