@@ -18,6 +18,7 @@
 #include "lens-model.h"
 #include "lens-paint.h"
 #include "lens-result.h"
+#include "lens-ndif.h"
 #include "lens-results-io.h"
 #include "lens-threads.h"
 
@@ -43,6 +44,7 @@ typedef struct
   gboolean serve;
   int threads; /* -1 when not given */
   gboolean version;
+  char *ndif_model; /* --ndif-script */
 } CliOptions;
 
 /* What one lens run asks for: the flags, or one --serve request line. `what_*` name the options
@@ -857,6 +859,44 @@ serve (const CliOptions *o, GError **error)
   return TRUE;
 }
 
+/* --ndif-script MODEL_ID: the Python that runs this lens on NDIF; no model runs here. */
+static gboolean
+run_ndif_script (const CliOptions *o, GString *out, GError **error)
+{
+  const char *other = o->model_dir != NULL         ? "--model"
+                      : o->json                    ? "--json"
+                      : o->export_path != NULL     ? "--export"
+                      : o->view != NULL            ? "--view"
+                      : o->scale != NULL           ? "--scale"
+                      : o->serve                   ? "--serve"
+                      : o->open_path != NULL       ? "--open"
+                      : o->perplexity_file != NULL ? "--perplexity"
+                      : o->tokenize                ? "--tokenize"
+                      : o->layers != NULL          ? "--layers"
+                      : o->embeddings              ? "--embeddings"
+                      : o->metrics                 ? "--metrics"
+                      : o->sublayers               ? "--sublayers"
+                      : o->threads != -1           ? "--threads"
+                                                   : NULL;
+  if (other != NULL)
+    return fail (error,
+                 "--ndif-script only prints a script for NDIF, which runs the model; it takes "
+                 "--prompt or --prompt-file, --target and --top-k, not %s",
+                 other);
+  g_autofree char *prompt = read_prompt (o, error);
+  if (prompt == NULL || !validate_utf8 (prompt, prompt_source (o), error))
+    return FALSE;
+  for (char **t = o->targets; t != NULL && *t != NULL; t++)
+    if (!validate_utf8 (*t, "--target", error))
+      return FALSE;
+  g_autofree char *script
+      = lens_ndif_script (o->ndif_model, prompt, o->targets, o->top_k, NULL, error);
+  if (script == NULL)
+    return FALSE;
+  g_string_append (out, script);
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -912,6 +952,10 @@ main (int argc, char **argv)
       {"threads", 0, 0, G_OPTION_ARG_INT, &o.threads,
        "Threads to compute with (default: all cores, or OMP_NUM_THREADS)", "N"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version", NULL},
+      {"ndif-script", 0, 0, G_OPTION_ARG_STRING, &o.ndif_model,
+       "Print a Python script that runs this logit lens on NDIF for a Hugging Face model id "
+       "(owner/name) and writes a results file for --open",
+       "MODEL_ID"},
       {NULL},
   };
 
@@ -945,7 +989,12 @@ main (int argc, char **argv)
   else
     {
       lens_threads_set (MAX (o.threads, 0));
-      if (o.serve)
+      if (o.ndif_model != NULL)
+        {
+          if ((ok = run_ndif_script (&o, out, &error)))
+            fwrite (out->str, 1, out->len, stdout);
+        }
+      else if (o.serve)
         ok = serve (&o, &error);
       else if ((ok = run (&o, out, &error)))
         fwrite (out->str, 1, out->len, stdout);
@@ -967,5 +1016,6 @@ main (int argc, char **argv)
   g_free (o.color_by);
   g_free (o.perplexity_file);
   g_free (o.open_path);
+  g_free (o.ndif_model);
   return ok ? 0 : 1;
 }
