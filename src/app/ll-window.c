@@ -12,6 +12,7 @@
 #include "lens-results-io.h"
 #include "lens-threads.h"
 #include "ll-chart-view.h"
+#include "ll-ndif-dialog.h"
 #include "ll-targets.h"
 #include "ll-window.h"
 
@@ -1404,6 +1405,20 @@ new_json_filter (void)
   return filter;
 }
 
+/* The script that runs the current prompt on a big model on NDIF; the file it writes opens with
+ * Open Results. */
+static void
+run_on_ndif_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  g_auto (GStrv) targets
+      = ll_targets_parse (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+  LlNdifDialog *dialog = ll_ndif_dialog_new (
+      GTK_WINDOW (self), gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)), targets,
+      (int) gtk_adjustment_get_value (self->top_k_adjustment), "meta-llama/Llama-3.1-70B");
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 open_results_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
@@ -1910,6 +1925,7 @@ static const GActionEntry win_entries[] = {
     {"open-model-folder", open_model_folder_activated},
     {"export-view", export_view_activated, "s"},
     {"open-results", open_results_activated},
+    {"run-on-ndif", run_on_ndif_activated},
     {"save-results", save_results_activated},
     {"export-logitlenskit", export_logitlenskit_activated},
     {"back-to-model", back_to_model_activated},

@@ -183,3 +183,35 @@ gui_window_test_finish (GuiWindowTest *t, gboolean had_window, int status, int f
   g_print ("# %d failure(s)\n", failures);
   return status != 0 || failures > 0 ? 1 : 0;
 }
+
+typedef struct
+{
+  gboolean done;
+  char *text;
+} ClipboardRead;
+
+static void
+clipboard_read_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ClipboardRead *read = data;
+  read->text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), res, NULL);
+  read->done = TRUE;
+}
+
+static gboolean
+clipboard_read_done (gpointer data)
+{
+  return ((ClipboardRead *) data)->done;
+}
+
+char *
+gui_read_clipboard (GtkWidget *widget)
+{
+  ClipboardRead *read = g_new0 (ClipboardRead, 1);
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (widget), NULL, clipboard_read_cb, read);
+  if (!gui_wait_until (clipboard_read_done, read, 5000))
+    return NULL; /* the callback may still come: the small struct is left to it */
+  char *text = read->text;
+  g_free (read);
+  return text;
+}

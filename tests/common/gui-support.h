@@ -49,6 +49,10 @@ const char *gui_find_label_text (GtkWidget *w);
 /* A GuiCondition: is a tooltip shown for the window `data`? */
 gboolean gui_tooltip_visible (gpointer window);
 
+/* The text on the widget's clipboard (read as another program would, asynchronously, while the
+ * main loop runs), or NULL after 5 s. Free with g_free. */
+char *gui_read_clipboard (GtkWidget *widget);
+
 /* Removes a file or a folder with everything in it (symlinks are not followed). */
 void gui_rm_rf (const char *path);
 

@@ -23,6 +23,7 @@
 #include "lens-results-io.h"
 #include "ll-application.h"
 #include "ll-chart-view.h"
+#include "ll-ndif-dialog.h"
 #include "ll-window.h"
 #include "gui-support.h"
 
@@ -687,6 +688,48 @@ script (void)
                                         g_variant_new_string (test.model));
         CHECK (gui_wait_until (model_is, test.model, 30000), "model not switched back");
         CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
+      }
+  }
+
+  /* Run on NDIF…: the script for the current prompt, kept in step with the model id, and Copy
+   * puts exactly it on the clipboard. */
+  {
+    g_action_group_activate_action (G_ACTION_GROUP (window), "run-on-ndif", NULL);
+    gui_spin_ms (300);
+    LlNdifDialog *ndif = NULL;
+    GListModel *toplevels = gtk_window_get_toplevels (); /* not owned */
+    for (guint j = 0; j < g_list_model_get_n_items (toplevels); j++)
+      {
+        g_autoptr (GtkWindow) w = g_list_model_get_item (toplevels, j);
+        if (LL_IS_NDIF_DIALOG (w) && gtk_widget_get_visible (GTK_WIDGET (w)))
+          ndif = LL_NDIF_DIALOG (w);
+      }
+    CHECK (ndif != NULL, "no NDIF dialog shown");
+    if (ndif != NULL)
+      {
+        const char *script = ll_ndif_dialog_get_script (ndif);
+        CHECK (script != NULL && strstr (script, "meta-llama/Llama-3.1-70B") != NULL,
+               "default script: %s", script ? "no model id" : "none");
+        gtk_editable_set_text (ll_ndif_dialog_get_model_entry (ndif), "not a model id");
+        gui_spin_ms (50);
+        CHECK (ll_ndif_dialog_get_script (ndif) == NULL, "a script for a bad model id");
+        gtk_editable_set_text (ll_ndif_dialog_get_model_entry (ndif), "openai-community/gpt2");
+        gui_spin_ms (50);
+        script = ll_ndif_dialog_get_script (ndif);
+        CHECK (script != NULL && strstr (script, "openai-community/gpt2") != NULL
+                   && strstr (script, "Eiffel Tower") != NULL,
+               "script for gpt2 and the prompt");
+        ll_ndif_dialog_copy (ndif);
+        g_autofree char *copied = gui_read_clipboard (GTK_WIDGET (ndif));
+        CHECK (copied != NULL && script != NULL && g_str_equal (copied, script),
+               "the clipboard holds %zu bytes, the script %zu", copied ? strlen (copied) : 0,
+               script ? strlen (script) : 0);
+        g_autoptr (GdkTexture) t = gui_render_widget (GTK_WIDGET (ndif));
+        g_autofree char *path = g_build_filename (test.artifacts, "gui-ndif-dialog.png", NULL);
+        if (t != NULL)
+          gdk_texture_save_to_png (t, path);
+        gtk_window_close (GTK_WINDOW (ndif));
+        gui_spin_ms (200);
       }
   }
 
