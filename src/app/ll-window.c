@@ -1584,6 +1584,19 @@ heatmap_color_by_change_state (GSimpleAction *action, GVariant *value, gpointer 
 }
 
 static void
+sublayers_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  g_simple_action_set_state (action, value);
+  ll_worker_set_sublayers (self->worker, g_variant_get_boolean (value));
+  if (self->settings != NULL)
+    g_settings_set_boolean (self->settings, "sublayers", g_variant_get_boolean (value));
+  /* other rows: the lens runs again (or comes from the cache) */
+  if (!self->imported)
+    run_now (self);
+}
+
+static void
 export_marks_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
@@ -1783,6 +1796,9 @@ restore_settings (LlWindow *self)
                                       g_variant_new_string (heatmap_scale));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "target-scale",
                                       g_variant_new_string (target_scale));
+  g_action_group_change_action_state (
+      G_ACTION_GROUP (self), "sublayers",
+      g_variant_new_boolean (g_settings_get_boolean (s, "sublayers")));
   g_autofree char *color_by = g_settings_get_string (s, "heatmap-color-by");
   g_action_group_change_action_state (G_ACTION_GROUP (self), "heatmap-color-by",
                                       g_variant_new_string (color_by));
@@ -1933,6 +1949,7 @@ static const GActionEntry win_entries[] = {
     {"target-scale", NULL, "s", "'blues'", scale_change_state},
     {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
     {"export-marks", NULL, NULL, "false", export_marks_change_state},
+    {"sublayers", NULL, NULL, "false", sublayers_change_state},
     {"heatmap-color-by", NULL, "s", "'top'", heatmap_color_by_change_state},
     {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},

@@ -47,8 +47,9 @@ struct _LlWorker
   GMutex cache_lock;
   GQueue cache; /* of CacheEntry, most recently used first */
   size_t cache_bytes;
-  guint n_forward; /* atomic */
-  int threads;     /* atomic: what each job computes with; 0 = every core */
+  guint n_forward;    /* atomic */
+  int threads;        /* atomic: what each job computes with; 0 = every core */
+  gboolean sublayers; /* main thread: what the next runs ask for */
 
   /* LensRunOptions.progressive for every run: LOGIT_LENS_PROGRESSIVE=always|never (tests force
    * partial results on small models), else automatic. */
@@ -249,6 +250,13 @@ ll_worker_set_threads (LlWorker *self, int n_threads)
   g_atomic_int_set (&self->threads, CLAMP (n_threads, 0, LENS_THREADS_MAX));
 }
 
+void
+ll_worker_set_sublayers (LlWorker *self, gboolean sublayers)
+{
+  g_return_if_fail (LL_IS_WORKER (self));
+  self->sublayers = sublayers;
+}
+
 gboolean
 ll_worker_get_busy (LlWorker *self)
 {
@@ -406,6 +414,7 @@ typedef struct
   LensModel *model;
   char *prompt;
   int top_k;
+  gboolean sublayers; /* an "L.attn" row before each block's */
   guint generation;
   GCancellable *cancellable;
   gboolean from_cache; /* set by the thread before it returns */
@@ -529,13 +538,13 @@ run_cancel_cb (gpointer user_data)
   return g_cancellable_is_cancelled (d->cancellable);
 }
 
-/* Keyed by model and token ids, not top-k: a cached result with more tokens per cell serves any
- * smaller top-k (lens_result_with_top_k). */
+/* Keyed by model, rows and token ids, not top-k: a cached result with more tokens per cell serves
+ * any smaller top-k (lens_result_with_top_k). */
 static char *
-cache_key (LensModel *model, const int32_t *ids, int T)
+cache_key (LensModel *model, gboolean sublayers, const int32_t *ids, int T)
 {
   GString *s = g_string_new (lens_model_path (model));
-  g_string_append_c (s, '\n');
+  g_string_append (s, sublayers ? "\nsublayers\n" : "\n");
   for (int t = 0; t < T; t++)
     g_string_append_printf (s, "%" G_GINT32_FORMAT ",", ids[t]);
   return g_string_free (s, FALSE);
@@ -647,7 +656,7 @@ run_thread (GTask *task, LlWorker *self)
 
   const int32_t *id_data = (const int32_t *) (void *) ids->data;
   int T = (int) ids->len;
-  char *key = cache_key (d->model, id_data, T);
+  char *key = cache_key (d->model, d->sublayers, id_data, T);
   g_autoptr (LensResult) cached = cache_lookup (self, key);
   if (cached != NULL && cached->top_k >= d->top_k)
     {
@@ -662,6 +671,7 @@ run_thread (GTask *task, LlWorker *self)
       .layers = NULL,
       .n_layers = 0,
       .top_k = d->top_k,
+      .sublayers = d->sublayers,
       /* KL to the final layer and the next token's probability and rank, for the tooltips and
        * views (a few percent of the lens) */
       .metrics = TRUE,
@@ -735,6 +745,7 @@ ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancellable
   d->model = lens_model_ref (self->model);
   d->prompt = g_strdup (prompt);
   d->top_k = CLAMP (top_k, 1, lens_model_config (self->model)->vocab_size);
+  d->sublayers = self->sublayers;
   d->generation = self->run_generation;
   d->cancellable = g_object_ref (self->run_cancellable);
   g_task_set_task_data (task, d, (GDestroyNotify) run_data_free);

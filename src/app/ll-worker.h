@@ -46,6 +46,10 @@ void ll_worker_cancel (LlWorker *self);
  * OMP_NUM_THREADS). A job already running keeps its count. */
 void ll_worker_set_threads (LlWorker *self, int n_threads);
 
+/* Whether the next runs add, before each block's row, the row after its attention sub-layer
+ * ("L.attn"). */
+void ll_worker_set_sublayers (LlWorker *self, gboolean sublayers);
+
 /* Is a run or load in progress? (property "busy") */
 gboolean ll_worker_get_busy (LlWorker *self);
 

@@ -361,6 +361,14 @@ top_k_is (gpointer k)
          && !ll_worker_get_busy (ll_window_get_worker (window));
 }
 
+static gboolean
+rows_are (gpointer n)
+{
+  LensResult *r = ll_window_get_result (window);
+  return r != NULL && r->n_rows == GPOINTER_TO_INT (n) && !lens_result_is_partial (r)
+         && !ll_worker_get_busy (ll_window_get_worker (window));
+}
+
 static void
 script (void)
 {
@@ -497,6 +505,24 @@ script (void)
     g_action_group_change_action_state (G_ACTION_GROUP (window), "probability-scale",
                                         g_variant_new_string ("auto"));
     CHECK (ll_worker_get_n_forward (worker) == before, "a colour scale reran the model");
+  }
+
+  /* Sub-layer rows: "L.attn" before each block's row, then back to the blocks alone. */
+  {
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "sublayers",
+                                        g_variant_new_boolean (TRUE));
+    CHECK (gui_wait_until (rows_are, GINT_TO_POINTER (2 * r->n_rows), 60000),
+           "no result with sub-layer rows");
+    LensResult *sub = ll_window_get_result (window);
+    CHECK (sub != NULL && sub->n_rows == 2 * r->n_rows
+               && g_strcmp0 (sub->row_labels[0], "0.attn") == 0
+               && g_strcmp0 (sub->row_labels[1], "0") == 0,
+           "sub-layer rows: %d, first “%s”", sub ? sub->n_rows : -1, sub ? sub->row_labels[0] : "");
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "sublayers",
+                                        g_variant_new_boolean (FALSE));
+    CHECK (gui_wait_until (rows_are, GINT_TO_POINTER (r->n_rows), 60000),
+           "no result without sub-layer rows");
+    r = ll_window_get_result (window);
   }
 
   /* Target: the view shows " Paris", computed from the cached result. */
