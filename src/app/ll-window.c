@@ -10,6 +10,7 @@
 #include "lens-format.h"
 #include "lens-locate.h"
 #include "lens-results-io.h"
+#include "lens-threads.h"
 #include "ll-chart-view.h"
 #include "ll-targets.h"
 #include "ll-window.h"
@@ -58,6 +59,7 @@ struct _LlWindow
   GtkProgressBar *progress_bar;
   GtkAdjustment *top_k_adjustment;
   GMenu *model_menu;
+  GMenu *threads_menu;
 
   LlChartView *views[4]; /* indexed by LensView */
 
@@ -1449,6 +1451,48 @@ line_log_change_state (GSimpleAction *action, GVariant *value, gpointer user_dat
 }
 
 static void
+threads_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  int n = CLAMP (g_variant_get_int32 (value), 0, LENS_THREADS_MAX);
+  g_simple_action_set_state (action, g_variant_new_int32 (n));
+  /* the results do not change with it (within float rounding): the next run uses it */
+  ll_worker_set_threads (self->worker, n);
+  if (self->settings != NULL)
+    g_settings_set_int (self->settings, "threads", n);
+}
+
+static void
+append_threads_item (GMenu *menu, int n)
+{
+  g_autofree char *label
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d Thread", "%d Threads", n), n);
+  g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
+  g_menu_item_set_action_and_target_value (item, "win.threads", g_variant_new_int32 (n));
+  g_menu_append_item (menu, item);
+}
+
+/* "All Cores (N)", then 1 ... 8 threads, powers of two beyond, and the number of cores. */
+static void
+fill_threads_menu (LlWindow *self)
+{
+  int cores = lens_threads_available ();
+  g_autofree char *all = g_strdup_printf (_ ("_All Cores (%d)"), lens_threads_default ());
+  g_autoptr (GMenuItem) item = g_menu_item_new (all, NULL);
+  g_menu_item_set_action_and_target_value (item, "win.threads", g_variant_new_int32 (0));
+  g_menu_append_item (self->threads_menu, item);
+
+  g_autoptr (GMenu) section = g_menu_new ();
+  for (int n = 1; n <= MIN (cores, 8); n++)
+    append_threads_item (section, n);
+  for (int n = 16; n < cores; n *= 2)
+    append_threads_item (section, n);
+  if (cores > 8)
+    append_threads_item (section, cores);
+  g_menu_append_section (self->threads_menu, NULL, G_MENU_MODEL (section));
+}
+
+static void
 dismiss_error_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   hide_error (user_data);
@@ -1541,6 +1585,8 @@ restore_settings (LlWindow *self)
       G_ACTION_GROUP (self), "line-log-scale",
       g_variant_new_boolean (g_settings_get_boolean (s, "line-log-scale")));
   gtk_adjustment_set_value (self->top_k_adjustment, g_settings_get_int (s, "top-k"));
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "threads",
+                                      g_variant_new_int32 (g_settings_get_int (s, "threads")));
 
   g_autofree char *view = g_settings_get_string (s, "current-view");
   ll_window_set_visible_view (self, view);
@@ -1663,6 +1709,7 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (progress_bar);
   BIND (top_k_adjustment);
   BIND (model_menu);
+  BIND (threads_menu);
 #undef BIND
 }
 
@@ -1677,6 +1724,7 @@ static const GActionEntry win_entries[] = {
     {"heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state},
     {"target-scale", NULL, "s", "'blues'", scale_change_state},
     {"line-log-scale", NULL, NULL, "false", line_log_change_state},
+    {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
     {"focus-prompt", focus_prompt_activated},
     {"focus-targets", focus_targets_activated},
@@ -1727,6 +1775,7 @@ ll_window_init (LlWindow *self)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
+  fill_threads_menu (self);
 
   g_signal_connect_object (self->prompt_entry, "changed", G_CALLBACK (prompt_changed_cb), self,
                            G_CONNECT_SWAPPED);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lens-error.h"
+#include "lens-threads.h"
 #include "ll-worker.h"
 
 /* Enough to flip between a dozen prompts of a typical session; bounded by bytes as well since a
@@ -44,6 +45,7 @@ struct _LlWorker
   GQueue cache; /* of CacheEntry, most recently used first */
   size_t cache_bytes;
   guint n_forward; /* atomic */
+  int threads;     /* atomic: what each job computes with; 0 = every core */
 };
 
 G_DEFINE_FINAL_TYPE (LlWorker, ll_worker, G_TYPE_OBJECT)
@@ -173,8 +175,11 @@ pool_func (gpointer data, gpointer user_data)
       lower_compute_priority ();
       g_once_init_leave (&lowered, 1);
     }
+  LlWorker *self = LL_WORKER (g_task_get_source_object (task));
+  /* per job: OpenMP keeps the count per thread, and a job must not see it change half-way */
+  lens_threads_set (g_atomic_int_get (&self->threads));
   WorkFunc func = g_object_get_data (G_OBJECT (task), "ll-work-func");
-  func (task, LL_WORKER (g_task_get_source_object (task)));
+  func (task, self);
   g_object_unref (task);
 }
 
@@ -206,6 +211,13 @@ ll_worker_get_model (LlWorker *self)
 {
   g_return_val_if_fail (LL_IS_WORKER (self), NULL);
   return self->model;
+}
+
+void
+ll_worker_set_threads (LlWorker *self, int n_threads)
+{
+  g_return_if_fail (LL_IS_WORKER (self));
+  g_atomic_int_set (&self->threads, CLAMP (n_threads, 0, LENS_THREADS_MAX));
 }
 
 gboolean

@@ -40,6 +40,10 @@ LensResult *ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean
 /* Cancels the running request, if any (it finishes with G_IO_ERROR_CANCELLED). */
 void ll_worker_cancel (LlWorker *self);
 
+/* Threads the next loads and runs compute with (1 .. LENS_THREADS_MAX); 0 = every core (or
+ * OMP_NUM_THREADS). A job already running keeps its count. */
+void ll_worker_set_threads (LlWorker *self, int n_threads);
+
 /* Is a run or load in progress? (property "busy") */
 gboolean ll_worker_get_busy (LlWorker *self);
 

@@ -4,6 +4,7 @@
  * result on stdout; errors are one line on stderr and a non-zero exit status. */
 #include "config.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,11 +13,13 @@
 #include "lens-blas.h"
 #include "lens-error.h"
 #include "lens-format.h"
+#include "lens-json.h"
 #include "lens-locate.h"
 #include "lens-model.h"
 #include "lens-paint.h"
 #include "lens-result.h"
 #include "lens-results-io.h"
+#include "lens-threads.h"
 
 typedef struct
 {
@@ -33,8 +36,23 @@ typedef struct
   char *view;
   char *perplexity_file;
   char *open_path;
+  gboolean serve;
+  int threads; /* -1 when not given */
   gboolean version;
 } CliOptions;
+
+/* What one lens run asks for: the flags, or one --serve request line. `what_*` name the options
+ * in error messages as the user wrote them ("--layers" or "layers"). */
+typedef struct
+{
+  const char *prompt;
+  const char *what_prompt;
+  char **targets;
+  int top_k;
+  const char *layers;
+  const char *what_layers;
+  gboolean embeddings;
+} CliRequest;
 
 /* A target as the CLI tracks it: the text, its ids, and its probabilities (R, T). */
 typedef struct
@@ -68,7 +86,7 @@ fail (GError **error, const char *format, ...)
 /* "0,5,11", "0-11:2", "3-5,8": block indices, sorted and deduplicated; the last block is always
  * kept (it is the model's own output). */
 static GArray *
-parse_layers (const char *spec, int L, gboolean embeddings, GError **error)
+parse_layers (const char *spec, const char *what, int L, gboolean embeddings, GError **error)
 {
   g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (int));
   g_autofree gboolean *keep = g_new0 (gboolean, L);
@@ -78,6 +96,11 @@ parse_layers (const char *spec, int L, gboolean embeddings, GError **error)
       keep[l] = TRUE;
   else
     {
+      g_autofree char *trimmed = g_strstrip (g_strdup (spec));
+      if (*trimmed == '\0')
+        return fail (error, "%s is empty: give block numbers or ranges such as 0,%d or 0-%d:2",
+                     what, L - 1, L - 1),
+               NULL;
       g_auto (GStrv) parts = g_strsplit (spec, ",", -1);
       for (char **p = parts; *p != NULL; p++)
         {
@@ -87,27 +110,35 @@ parse_layers (const char *spec, int L, gboolean embeddings, GError **error)
 
           first = g_ascii_strtoll (part, &end, 10);
           if (end == part)
-            return fail (error, "--layers: \"%s\" is not a layer number or range", part), NULL;
+            return fail (error, "%s: \"%s\" is not a layer number or range", what, part), NULL;
           last = first;
           if (*end == '-')
             {
               char *start = end + 1;
               last = g_ascii_strtoll (start, &end, 10);
               if (end == start)
-                return fail (error, "--layers: \"%s\" has no end after '-'", part), NULL;
+                return fail (error, "%s: \"%s\" has no end after '-'", what, part), NULL;
             }
           if (*end == ':')
             {
               char *start = end + 1;
               step = g_ascii_strtoll (start, &end, 10);
               if (end == start || step < 1)
-                return fail (error, "--layers: \"%s\" needs a step of 1 or more after ':'", part),
+                return fail (error, "%s: \"%s\" needs a step of 1 or more after ':'", what, part),
                        NULL;
             }
           if (*end != '\0')
-            return fail (error, "--layers: unexpected \"%s\" in \"%s\"", end, part), NULL;
-          if (first < 0 || last >= L || first > last)
-            return fail (error, "--layers: \"%s\" is outside 0-%d", part, L - 1), NULL;
+            return fail (error, "%s: unexpected \"%s\" in \"%s\"", what, end, part), NULL;
+          if (first > last)
+            return fail (error,
+                         "%s: \"%s\" is a reversed range (did you mean %" G_GINT64_FORMAT
+                         "-%" G_GINT64_FORMAT "?)",
+                         what, part, last, first),
+                   NULL;
+          if (first < 0 || last >= L)
+            return fail (error, "%s: \"%s\" is outside 0-%d (the model has %d blocks)", what, part,
+                         L - 1, L),
+                   NULL;
           for (gint64 l = first; l <= last; l += step)
             keep[l] = TRUE;
         }
@@ -165,16 +196,6 @@ prompt_source (const CliOptions *o)
   return o->prompt_file != NULL ? o->prompt_file : "--prompt";
 }
 
-static gboolean
-validate_prompt (const CliOptions *o, const char *prompt, GError **error)
-{
-  if (!validate_utf8 (prompt, prompt_source (o), error))
-    return FALSE;
-  if (*prompt == '\0')
-    return fail (error, "%s: the prompt is empty", prompt_source (o));
-  return TRUE;
-}
-
 /* Display form of a token for the text output: quoted, with C escapes for control characters,
  * quotes and backslashes; other UTF-8 text stays as it is. */
 static void
@@ -188,13 +209,12 @@ append_quoted (GString *out, const char *text)
   g_string_append_printf (out, "\"%s\"", esc);
 }
 
+/* Right-aligned in 10 columns, as the app shows it ("41.3%", "4.70e-10"). */
 static void
 append_prob (GString *out, double p)
 {
-  if (isnan (p))
-    g_string_append (out, "       n/a");
-  else
-    g_string_append_printf (out, "%10.6f", p);
+  g_autofree char *text = isnan (p) ? g_strdup ("n/a") : lens_format_prob (p);
+  g_string_append_printf (out, "%10s", text);
 }
 
 /* The seed notebook's printout: model, tokens, top-1 and top-5 per layer at the last position,
@@ -275,7 +295,8 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
             break;
           g_string_append (out, k ? ", " : " ");
           append_quoted (out, lens_result_token_text (r, id));
-          g_string_append_printf (out, " %.6f", r->top_probs[cell * r->top_k + k]);
+          g_autofree char *prob = lens_format_prob (r->top_probs[cell * r->top_k + k]);
+          g_string_append_printf (out, " %s", prob);
         }
       g_string_append_c (out, '\n');
     }
@@ -346,20 +367,32 @@ json_targets (GArray *targets)
 }
 
 static gboolean
+parse_view (const char *name, LensView *view, GError **error)
+{
+  static const struct
+  {
+    const char *name;
+    LensView view;
+  } views[] = {{"heatmap", LENS_VIEW_HEATMAP},
+               {"target", LENS_VIEW_TARGET},
+               {"line", LENS_VIEW_LINE},
+               {"topk", LENS_VIEW_TOPK}};
+  for (size_t i = 0; i < G_N_ELEMENTS (views); i++)
+    if (g_str_equal (name, views[i].name))
+      {
+        *view = views[i].view;
+        return TRUE;
+      }
+  return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
+}
+
+static gboolean
 export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError **error)
 {
   LensView view;
   const char *name = o->view != NULL ? o->view : "heatmap";
-  if (g_str_equal (name, "heatmap"))
-    view = LENS_VIEW_HEATMAP;
-  else if (g_str_equal (name, "target"))
-    view = LENS_VIEW_TARGET;
-  else if (g_str_equal (name, "line"))
-    view = LENS_VIEW_LINE;
-  else if (g_str_equal (name, "topk"))
-    view = LENS_VIEW_TOPK;
-  else
-    return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
+  if (!parse_view (name, &view, error))
+    return FALSE;
 
   if ((view == LENS_VIEW_TARGET || view == LENS_VIEW_LINE) && targets->len == 0)
     return fail (error, "--view %s needs at least one --target", name);
@@ -405,6 +438,15 @@ run_tokenize (const CliOptions *o, GString *out, GError **error)
   return TRUE;
 }
 
+static LensModel *
+load_model (const CliOptions *o, GError **error)
+{
+  g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
+  if (dir == NULL)
+    return NULL;
+  return lens_model_load (dir, error);
+}
+
 /* Mean next-token loss over `path`, in consecutive windows of the model's context (at most
  * LENS_LOSS_MAX_WINDOW ids): each window predicts its ids[1:] from its own prefix. */
 static gboolean
@@ -419,10 +461,7 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
     return fail (error, "%s: not valid UTF-8 (at byte %ld)", o->perplexity_file,
                  (long) (bad - text));
 
-  g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
-  if (dir == NULL)
-    return FALSE;
-  g_autoptr (LensModel) model = lens_model_load (dir, error);
+  g_autoptr (LensModel) model = load_model (o, error);
   if (model == NULL)
     return FALSE;
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
@@ -448,32 +487,66 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
   return TRUE;
 }
 
+/* Runs one request on `model`, through `cache` when there is one (--serve: a request sharing its
+ * beginning with the previous one computes only the new positions). */
+static LensResult *
+run_request (LensModel *model, LensRunCache *cache, const CliRequest *req, GError **error)
+{
+  if (!validate_utf8 (req->prompt, req->what_prompt, error))
+    return NULL;
+  if (*req->prompt == '\0')
+    return fail (error, "%s: the prompt is empty", req->what_prompt), NULL;
+
+  g_autoptr (GArray) rows = parse_layers (
+      req->layers, req->what_layers, lens_model_config (model)->n_layer, req->embeddings, error);
+  if (rows == NULL)
+    return NULL;
+  LensRunOptions run = {
+      .layers = (const int *) rows->data,
+      .n_layers = (int) rows->len,
+      .top_k = req->top_k,
+  };
+  if (cache != NULL)
+    return lens_run_prompt_cached (model, cache, req->prompt, &run, error);
+  return lens_run_prompt (model, req->prompt, &run, error);
+}
+
 static LensResult *
 run_lens (const CliOptions *o, GError **error)
 {
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1"), NULL;
   g_autofree char *prompt = read_prompt (o, error);
-  if (prompt == NULL || !validate_prompt (o, prompt, error))
+  if (prompt == NULL)
     return NULL;
-
-  g_autofree char *dir = lens_locate_default_model (o->model_dir, NULL, NULL, error);
-  if (dir == NULL)
-    return NULL;
-  g_autoptr (LensModel) model = lens_model_load (dir, error);
+  g_autoptr (LensModel) model = load_model (o, error);
   if (model == NULL)
     return NULL;
-
-  g_autoptr (GArray) rows
-      = parse_layers (o->layers, lens_model_config (model)->n_layer, o->embeddings, error);
-  if (rows == NULL)
-    return NULL;
-  LensRunOptions run = {
-      .layers = (const int *) rows->data,
-      .n_layers = (int) rows->len,
+  CliRequest req = {
+      .prompt = prompt,
+      .what_prompt = prompt_source (o),
       .top_k = o->top_k,
+      .layers = o->layers,
+      .what_layers = "--layers",
+      .embeddings = o->embeddings,
   };
-  return lens_run_prompt (model, prompt, &run, error);
+  return run_request (model, NULL, &req, error);
+}
+
+/* The --json document of a result and its targets, on one line when not `pretty`. */
+static char *
+result_document (LensResult *r, GArray *targets, gboolean pretty)
+{
+  g_autofree LensJsonTarget *jt = json_targets (targets);
+  return lens_result_to_json (r, jt, (int) targets->len, pretty);
+}
+
+static GArray *
+new_target_array (void)
+{
+  GArray *targets = g_array_new (FALSE, TRUE, sizeof (CliTarget));
+  g_array_set_clear_func (targets, (GDestroyNotify) cli_target_clear);
+  return targets;
 }
 
 static gboolean
@@ -483,6 +556,12 @@ run (const CliOptions *o, GString *out, GError **error)
     return run_tokenize (o, out, error);
   if (o->perplexity_file != NULL)
     return run_perplexity (o, out, error);
+  /* checked before the model runs: a typo should not cost a run */
+  LensView view;
+  if (o->view != NULL && o->export_path == NULL)
+    return fail (error, "--view chooses the figure --export writes: give --export FILE too");
+  if (o->view != NULL && !parse_view (o->view, &view, error))
+    return FALSE;
 
   g_autoptr (LensResult) r = NULL;
   g_autoptr (GPtrArray) file_targets = NULL;
@@ -497,8 +576,7 @@ run (const CliOptions *o, GString *out, GError **error)
   if (r == NULL)
     return FALSE;
 
-  g_autoptr (GArray) targets = g_array_new (FALSE, TRUE, sizeof (CliTarget));
-  g_array_set_clear_func (targets, (GDestroyNotify) cli_target_clear);
+  g_autoptr (GArray) targets = new_target_array ();
   /* The file's own targets first, with the ids it recorded, as the live run printed them. */
   for (guint i = 0; file_targets != NULL && i < file_targets->len; i++)
     {
@@ -533,13 +611,172 @@ run (const CliOptions *o, GString *out, GError **error)
 
   if (o->json)
     {
-      g_autofree LensJsonTarget *jt = json_targets (targets);
-      g_autofree char *json = lens_result_to_json (r, jt, (int) targets->len, TRUE);
+      g_autofree char *json = result_document (r, targets, TRUE);
       g_string_append (out, json);
       g_string_append_c (out, '\n');
     }
-  else
+  else if (o->export_path == NULL) /* the figure is the output; --json adds the data */
     append_text_summary (out, r, (const CliTarget *) targets->data, (int) targets->len);
+  return TRUE;
+}
+
+/* --serve: the model stays loaded; each line of stdin is one request, each gets one line. */
+
+static const char *const request_keys[] = {"prompt", "targets", "top_k", "layers", "embeddings"};
+
+/* A string member without NUL characters (json-c keeps "\u0000" inside its strings). */
+static gboolean
+request_text (json_object *value, const char *key, const char **text, GError **error)
+{
+  if (!json_object_is_type (value, json_type_string))
+    return fail (error, "request: \"%s\" must be a string, not %s", key,
+                 lens_json_type_name (value));
+  *text = json_object_get_string (value);
+  if (strlen (*text) != (size_t) json_object_get_string_len (value))
+    return fail (error, "request: \"%s\" contains a NUL character", key);
+  return TRUE;
+}
+
+/* Fills `req` from one request line; its strings point into `*root` (which the caller frees) and
+ * `*targets`. Members not given keep the values of the command line's flags. */
+static gboolean
+parse_request (const char *line, size_t len, CliRequest *req, json_object **root, GStrv *targets,
+               GError **error)
+{
+  *root = lens_json_parse (line, len, "request", error);
+  if (*root == NULL)
+    return FALSE;
+  if (!json_object_is_type (*root, json_type_object))
+    return fail (error, "request: expected a JSON object, not %s", lens_json_type_name (*root));
+
+  json_object_object_foreach (*root, key, value)
+  {
+    gboolean known = FALSE;
+    for (size_t i = 0; i < G_N_ELEMENTS (request_keys) && !known; i++)
+      known = g_str_equal (key, request_keys[i]);
+    if (!known)
+      {
+        g_autofree char *shown = lens_json_describe (key, -1);
+        return fail (error,
+                     "request: unknown member %s (known: prompt, targets, top_k, layers, "
+                     "embeddings)",
+                     shown);
+      }
+    if (g_str_equal (key, "prompt") && !request_text (value, key, &req->prompt, error))
+      return FALSE;
+    if (g_str_equal (key, "layers") && !request_text (value, key, &req->layers, error))
+      return FALSE;
+    if (g_str_equal (key, "embeddings"))
+      {
+        if (!json_object_is_type (value, json_type_boolean))
+          return fail (error, "request: \"embeddings\" must be true or false, not %s",
+                       lens_json_type_name (value));
+        req->embeddings = json_object_get_boolean (value);
+      }
+    if (g_str_equal (key, "top_k"))
+      {
+        if (!json_object_is_type (value, json_type_int))
+          return fail (error, "request: \"top_k\" must be an integer, not %s",
+                       lens_json_type_name (value));
+        int64_t k = json_object_get_int64 (value);
+        if (k < 1 || k > G_MAXINT)
+          return fail (error, "request: \"top_k\" must be at least 1");
+        req->top_k = (int) k;
+      }
+    if (g_str_equal (key, "targets"))
+      {
+        if (!json_object_is_type (value, json_type_array))
+          return fail (error, "request: \"targets\" must be an array of strings, not %s",
+                       lens_json_type_name (value));
+        g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+        for (size_t i = 0; i < json_object_array_length (value); i++)
+          {
+            const char *text;
+            if (!request_text (json_object_array_get_idx (value, i), "targets", &text, error))
+              return FALSE;
+            g_strv_builder_add (b, text);
+          }
+        *targets = g_strv_builder_end (b);
+        req->targets = *targets;
+      }
+  }
+  if (req->prompt == NULL)
+    return fail (error, "request: \"prompt\" is missing");
+  return TRUE;
+}
+
+/* The response to one request line: the --json document on one line, or {"error": "..."}. */
+static char *
+serve_one (LensModel *model, LensRunCache *cache, const CliOptions *o, const char *line, size_t len)
+{
+  g_autoptr (GError) error = NULL;
+  CliRequest req = {
+      .what_prompt = "prompt",
+      .targets = o->targets,
+      .top_k = o->top_k,
+      .layers = o->layers,
+      .what_layers = "layers",
+      .embeddings = o->embeddings,
+  };
+  json_object *root = NULL;
+  g_auto (GStrv) targets = NULL;
+  g_autoptr (LensResult) r = NULL;
+  g_autoptr (GArray) tracked = new_target_array ();
+  char *doc = NULL;
+  if (len == 0)
+    fail (&error, "request: the line is empty; expected a JSON object");
+  else if (parse_request (line, len, &req, &root, &targets, &error)
+           && (r = run_request (model, cache, &req, &error)) != NULL
+           && compute_targets (r, req.targets, tracked, &error))
+    doc = result_document (r, tracked, FALSE);
+  json_object_put (root);
+  if (doc != NULL)
+    return doc;
+
+  /* json-c escapes what JSON must; the one-line form has no stray bytes or controls left. */
+  g_autofree char *message = lens_error_one_line (error->message);
+  json_object *reply = json_object_new_object ();
+  json_object_object_add (reply, "error", json_object_new_string (message));
+  doc = g_strdup (json_object_to_json_string_ext (reply, JSON_C_TO_STRING_PLAIN
+                                                             | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put (reply);
+  return doc;
+}
+
+static gboolean
+serve (const CliOptions *o, GError **error)
+{
+  if (o->prompt != NULL || o->prompt_file != NULL)
+    return fail (error, "--serve reads its prompts from standard input; it takes no --prompt");
+  if (o->json || o->export_path != NULL || o->view != NULL || o->tokenize
+      || o->perplexity_file != NULL || o->open_path != NULL)
+    return fail (error, "--serve answers every request with its --json document; it takes no "
+                        "--json, --export, --view, --tokenize, --perplexity or --open");
+  if (o->top_k < 1)
+    return fail (error, "--top-k must be at least 1");
+  g_autoptr (LensModel) model = load_model (o, error);
+  if (model == NULL)
+    return FALSE;
+  g_autoptr (LensRunCache) cache = lens_run_cache_new ();
+
+  char *line = NULL;
+  size_t size = 0;
+  ssize_t n;
+  while ((n = getline (&line, &size, stdin)) >= 0)
+    {
+      size_t len = (size_t) n;
+      while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+      g_autofree char *reply = serve_one (model, cache, o, line, len);
+      fputs (reply, stdout);
+      fputc ('\n', stdout);
+      /* the client waits for this line before it sends the next request */
+      fflush (stdout);
+    }
+  gboolean ok = !ferror (stdin);
+  free (line);
+  if (!ok)
+    return fail (error, "reading standard input: %s", g_strerror (errno));
   return TRUE;
 }
 
@@ -548,7 +785,7 @@ main (int argc, char **argv)
 {
   /* before anything touches OpenBLAS's kernels (they were chosen when it loaded) */
   lens_blas_prefer_native_kernels (argv);
-  CliOptions o = {.top_k = 10};
+  CliOptions o = {.top_k = 10, .threads = -1};
   GOptionEntry entries[] = {
       {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model_dir,
        "Model folder (config.json, model.safetensors, tokenizer files); default: GPT-2 from the "
@@ -576,6 +813,12 @@ main (int argc, char **argv)
       {"open", 0, 0, G_OPTION_ARG_FILENAME, &o.open_path,
        "Show a saved results file (this app's JSON or logitlenskit's) instead of running a model",
        "FILE"},
+      {"serve", 0, 0, G_OPTION_ARG_NONE, &o.serve,
+       "Keep the model loaded and answer JSON requests, one per line of standard input, with "
+       "one line each (see the README)",
+       NULL},
+      {"threads", 0, 0, G_OPTION_ARG_INT, &o.threads,
+       "Threads to compute with (default: all cores, or OMP_NUM_THREADS)", "N"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version", NULL},
       {NULL},
   };
@@ -603,11 +846,19 @@ main (int argc, char **argv)
       return 2;
     }
 
+  gboolean ok;
   g_autoptr (GString) out = g_string_new (NULL);
-  gboolean ok = run (&o, out, &error);
-  if (ok)
-    fwrite (out->str, 1, out->len, stdout);
+  if (o.threads != -1 && (o.threads < 1 || o.threads > LENS_THREADS_MAX))
+    ok = fail (&error, "--threads must be between 1 and %d", LENS_THREADS_MAX);
   else
+    {
+      lens_threads_set (MAX (o.threads, 0));
+      if (o.serve)
+        ok = serve (&o, &error);
+      else if ((ok = run (&o, out, &error)))
+        fwrite (out->str, 1, out->len, stdout);
+    }
+  if (!ok)
     {
       g_autofree char *line = lens_error_one_line (error->message);
       fprintf (stderr, "logit-lens-cli: %s\n", line);

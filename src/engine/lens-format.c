@@ -1,4 +1,5 @@
 /* lens-format.c: numbers shown to people. */
+#include <math.h>
 #include <string.h>
 
 #include "lens-format.h"
@@ -42,4 +43,21 @@ lens_format_param_count (uint64_t n)
       format_trimmed (num, sizeof num, v, 2);
     }
   return g_strdup_printf ("%s%c", num, units[power - 1]);
+}
+
+char *
+lens_format_prob (double p)
+{
+  if (isnan (p))
+    return g_strdup ("—");
+  if (p <= 0.0)
+    return g_strdup ("0%");
+  if (p < 1e-3)
+    return g_strdup_printf ("%.2e", p);
+  double percent = p * 100.0;
+  if (percent >= 99.95)
+    return g_strdup ("100%");
+  /* one decimal from 10%, two from 1%, three below: never fewer than three significant digits */
+  int decimals = percent >= 10.0 ? 1 : percent >= 1.0 ? 2 : 3;
+  return g_strdup_printf ("%.*f%%", decimals, percent);
 }

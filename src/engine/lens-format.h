@@ -12,4 +12,10 @@ G_BEGIN_DECLS
  * point is the notation model names use ("Qwen3-0.6B"). Free with g_free. */
 char *lens_format_param_count (uint64_t n);
 
+/* A probability, one way everywhere (tooltips, bars, the CLI's text): a percentage with three
+ * significant digits or more from 0.1% on ("41.3%", "1.86%", "0.108%", "100%"), scientific
+ * notation with three below it ("9.69e-05", "4.70e-10"), "0%" for zero and "—" for NAN (not
+ * computed). Free with g_free. */
+char *lens_format_prob (double p);
+
 G_END_DECLS

@@ -103,6 +103,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensRunCache, lens_run_cache_free)
  * rounding; the cache then holds this run. */
 LensResult *lens_run_ids_cached (LensModel *model, LensRunCache *cache, const int32_t *ids, int T,
                                  const char *prompt, const LensRunOptions *options, GError **error);
+/* lens_run_prompt through the cache. */
+LensResult *lens_run_prompt_cached (LensModel *model, LensRunCache *cache, const char *prompt,
+                                    const LensRunOptions *options, GError **error);
 
 LensResult *lens_result_ref (LensResult *result);
 /* The same result keeping only the `top_k` best tokens of each cell: a new reference to `result`

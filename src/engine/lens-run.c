@@ -450,9 +450,9 @@ lens_run_ids_cached (LensModel *model, LensRunCache *cache, const int32_t *ids, 
   return run_lens (model, cache, ids, T, prompt, options, error);
 }
 
-LensResult *
-lens_run_prompt (LensModel *model, const char *prompt, const LensRunOptions *options,
-                 GError **error)
+/* The ids a prompt runs on, or NULL with "The prompt is empty". */
+static GArray *
+prompt_ids (LensModel *model, const char *prompt, GError **error)
 {
   /* An empty text stays empty even when the tokenizer would add a BOS token to it. */
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
@@ -464,5 +464,26 @@ lens_run_prompt (LensModel *model, const char *prompt, const LensRunOptions *opt
       g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The prompt is empty");
       return NULL;
     }
+  return g_steal_pointer (&ids);
+}
+
+LensResult *
+lens_run_prompt (LensModel *model, const char *prompt, const LensRunOptions *options,
+                 GError **error)
+{
+  g_autoptr (GArray) ids = prompt_ids (model, prompt, error);
+  if (ids == NULL)
+    return NULL;
   return lens_run_ids (model, (const int32_t *) ids->data, (int) ids->len, prompt, options, error);
+}
+
+LensResult *
+lens_run_prompt_cached (LensModel *model, LensRunCache *cache, const char *prompt,
+                        const LensRunOptions *options, GError **error)
+{
+  g_autoptr (GArray) ids = prompt_ids (model, prompt, error);
+  if (ids == NULL)
+    return NULL;
+  return lens_run_ids_cached (model, cache, (const int32_t *) ids->data, (int) ids->len, prompt,
+                              options, error);
 }

@@ -136,16 +136,6 @@ lens_token_display (const char *text)
 }
 
 char *
-lens_format_prob (double p)
-{
-  if (isnan (p))
-    return g_strdup ("—");
-  if (p >= 1e-4 || p == 0.0)
-    return g_strdup_printf ("%.2f%%", p * 100.0);
-  return g_strdup_printf ("%.2e", p);
-}
-
-char *
 lens_format_prob_short (double p)
 {
   if (isnan (p))

@@ -5,6 +5,7 @@
 #include <cairo.h>
 #include <pango/pangocairo.h>
 
+#include "lens-format.h"
 #include "lens-paint.h"
 
 G_BEGIN_DECLS
@@ -69,8 +70,6 @@ void lens_measure_text (const char *text, double size, gboolean bold, double *wi
  * "\xNN"; invalid UTF-8 is repaired; an empty token is "∅". Free with g_free. */
 char *lens_token_display (const char *text);
 
-/* "41.00%", or "3.20e-06" when below 0.01%, or "—" for NAN. Free with g_free. */
-char *lens_format_prob (double p);
 /* Short form for inside cells: "0.41", "3e-04", "—". Free with g_free. */
 char *lens_format_prob_short (double p);
 

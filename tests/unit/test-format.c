@@ -1,4 +1,6 @@
-/* test-format.c: lens_format_param_count, shared by the CLI and the app. */
+/* test-format.c: lens_format_param_count and lens_format_prob, shared by the CLI and the app. */
+#include <math.h>
+
 #include "lens-format.h"
 
 static void
@@ -30,10 +32,37 @@ test_param_count (void)
   check (2000000000000000, "2000T");
 }
 
+static void
+check_prob (double p, const char *want)
+{
+  g_autofree char *got = lens_format_prob (p);
+  if (g_strcmp0 (got, want) != 0)
+    g_test_message ("%g: got %s, want %s", p, got, want);
+  g_assert_cmpstr (got, ==, want);
+}
+
+static void
+test_prob (void)
+{
+  check_prob (0.4133, "41.3%");
+  check_prob (0.0186, "1.86%");
+  check_prob (0.00108, "0.108%"); /* not "0.11%" or "0.01%": three significant digits */
+  check_prob (0.001, "0.100%");
+  check_prob (0.000108, "1.08e-04"); /* below 0.1%: scientific, never "0.01%" */
+  check_prob (9.69e-05, "9.69e-05");
+  check_prob (4.7e-10, "4.70e-10"); /* never "0.000000" */
+  check_prob (0.0, "0%");
+  check_prob (1.0, "100%");
+  check_prob (0.9996, "100%");
+  check_prob (0.9994, "99.9%");
+  check_prob (NAN, "—");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/format/param-count", test_param_count);
+  g_test_add_func ("/format/prob", test_prob);
   return g_test_run ();
 }
