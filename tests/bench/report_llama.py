@@ -13,8 +13,11 @@ at T = 16 and the same thread count, and against these targets:
 
 Also, for information: compute only (bench-lens through the engine API on token ids, so it does
 not need the engine's tokenizer.json support, vs the torch peer's lens time, best of R), model load
-times, the GEMM work, OpenBLAS's openblas_get_config() and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as
-found in the environment (recorded, never set or changed here).
+times, the GEMM work, OpenBLAS's openblas_get_config() and core in both processes, and
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as found in the environment (recorded, never changed). torch
+is given the best kernels for the CPU (benchenv.py): the OpenBLAS core our engine chose when it
+chose one, and the faster ATen capability (the compute is timed under each, the whole process
+runs under the faster).
 
   /usr/bin/python3 report_llama.py --build BUILD_DIR --model MODEL_DIR [--out FILE] [--reps R]
                                    [--runs N] [--one-off-8b]
