@@ -408,9 +408,11 @@ ll_chart_view_measure (GtkWidget *widget, GtkOrientation orientation, int for_si
   paint_state (self, &st);
   lens_view_natural_size (self->view, self->result, &st, &w, &h);
   int nat = (int) ceil (orientation == GTK_ORIENTATION_HORIZONTAL ? w : h);
-  /* Heatmaps keep their cell size and scroll; the plots shrink down to a readable minimum. */
+  /* Heatmaps keep their cell size and scroll; the plots shrink down to a readable minimum, but
+   * the top-k bars keep their height (a row per token) and scroll, or top-k 50 loses half. */
   int min = nat;
-  if (!is_heatmap (self) || !has_cells (self))
+  gboolean bars_height = self->view == LENS_VIEW_TOPK && orientation == GTK_ORIENTATION_VERTICAL;
+  if ((!is_heatmap (self) || !has_cells (self)) && !bars_height)
     min = MIN (nat, orientation == GTK_ORIENTATION_HORIZONTAL ? 360 : 240);
   *minimum = min;
   *natural = nat;

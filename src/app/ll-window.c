@@ -41,6 +41,7 @@ struct _LlWindow
   GtkEntry *target_entry;
   GtkLabel *model_summary;
   GtkLabel *notice_label;
+  gboolean error_is_model_load; /* the banner shows a failed model load */
   GtkLabel *status_label;
   GtkPaned *paned;
   GtkStack *content_stack;
@@ -184,12 +185,22 @@ show_error (LlWindow *self, const char *message)
 {
   gtk_label_set_text (self->error_label, message);
   gtk_revealer_set_reveal_child (self->error_revealer, TRUE);
+  self->error_is_model_load = FALSE;
 }
 
 static void
 hide_error (LlWindow *self)
 {
   gtk_revealer_set_reveal_child (self->error_revealer, FALSE);
+}
+
+/* A model that loads answers only its own failure: an error about anything else (a results
+ * file given on the command line while the model was loading) stays until it is dismissed. */
+static void
+hide_model_load_error (LlWindow *self)
+{
+  if (self->error_is_model_load)
+    hide_error (self);
 }
 
 static void
@@ -442,6 +453,14 @@ update_targets (LlWindow *self)
   const LensResult *r = self->result;
 
   clear_targets (self);
+  int bad_row = 0, bad_pos = 0;
+  size_t n_bad = r != NULL ? lens_result_count_nonfinite (r, &bad_row, &bad_pos) : 0;
+  if (n_bad > 0)
+    g_string_append_printf (notice,
+                            _ ("The model produced NaN or infinity at %zu of %zu cells, first at "
+                               "layer %s, position %d: its weights may be corrupt."),
+                            n_bad, (size_t) r->n_rows * r->n_tokens, r->row_labels[bad_row],
+                            bad_pos);
   for (int i = 0; r != NULL && texts[i] != NULL; i++)
     {
       size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
@@ -728,6 +747,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       else
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s"), dir, error->message);
       show_error (self, message);
+      self->error_is_model_load = TRUE;
       if (ll_worker_get_model (self->worker) == NULL)
         {
           adw_status_page_set_title (self->error_page, _ ("No Model"));
@@ -750,7 +770,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     leave_imported (self);
   self->leave_imported_on_load = FALSE;
   set_model_loading (self, FALSE);
-  hide_error (self);
+  hide_model_load_error (self);
   remember_model (self, lens_model_path (model));
   GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "open-model");
   g_simple_action_set_state (G_SIMPLE_ACTION (action),
@@ -1440,13 +1460,25 @@ scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 }
 
 static void
-line_log_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+probability_scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  LensAxis axis;
+  if (!lens_axis_from_string (g_variant_get_string (value, NULL), &axis))
+    return;
+  g_simple_action_set_state (action, value);
+  self->state.prob_axis = axis;
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "probability-scale", lens_axis_to_string (axis));
+  push_state (self);
+}
+
+static void
+export_marks_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
   g_simple_action_set_state (action, value);
-  self->state.log_y = g_variant_get_boolean (value);
-  if (self->settings != NULL)
-    g_settings_set_boolean (self->settings, "line-log-scale", self->state.log_y);
+  self->state.export_marks = g_variant_get_boolean (value);
   push_state (self);
 }
 
@@ -1581,9 +1613,9 @@ restore_settings (LlWindow *self)
                                       g_variant_new_string (heatmap_scale));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "target-scale",
                                       g_variant_new_string (target_scale));
-  g_action_group_change_action_state (
-      G_ACTION_GROUP (self), "line-log-scale",
-      g_variant_new_boolean (g_settings_get_boolean (s, "line-log-scale")));
+  g_autofree char *probability_scale = g_settings_get_string (s, "probability-scale");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "probability-scale",
+                                      g_variant_new_string (probability_scale));
   gtk_adjustment_set_value (self->top_k_adjustment, g_settings_get_int (s, "top-k"));
   g_action_group_change_action_state (G_ACTION_GROUP (self), "threads",
                                       g_variant_new_int32 (g_settings_get_int (s, "threads")));
@@ -1723,7 +1755,8 @@ static const GActionEntry win_entries[] = {
     {"back-to-model", back_to_model_activated},
     {"heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state},
     {"target-scale", NULL, "s", "'blues'", scale_change_state},
-    {"line-log-scale", NULL, NULL, "false", line_log_change_state},
+    {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
+    {"export-marks", NULL, NULL, "false", export_marks_change_state},
     {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
     {"focus-prompt", focus_prompt_activated},

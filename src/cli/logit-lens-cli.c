@@ -34,6 +34,7 @@ typedef struct
   gboolean json;
   char *export_path;
   char *view;
+  char *scale;
   char *perplexity_file;
   char *open_path;
   gboolean serve;
@@ -410,6 +411,8 @@ export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError
   lens_paint_state_init (&state);
   state.targets = paint_targets;
   state.n_targets = (int) targets->len;
+  if (o->scale != NULL)
+    lens_axis_from_string (o->scale, &state.prob_axis); /* checked before the run */
   return lens_export_view (o->export_path, view, r, &state, 1.0, error);
 }
 
@@ -533,6 +536,15 @@ run_lens (const CliOptions *o, GError **error)
   return run_request (model, NULL, &req, error);
 }
 
+/* Says on stderr when the model produced NaN or infinity (the cells are null in --json). */
+static void
+warn_nonfinite (const LensResult *r)
+{
+  g_autofree char *message = lens_result_describe_nonfinite (r);
+  if (message != NULL)
+    fprintf (stderr, "logit-lens-cli: warning: %s\n", message);
+}
+
 /* The --json document of a result and its targets, on one line when not `pretty`. */
 static char *
 result_document (LensResult *r, GArray *targets, gboolean pretty)
@@ -562,6 +574,12 @@ run (const CliOptions *o, GString *out, GError **error)
     return fail (error, "--view chooses the figure --export writes: give --export FILE too");
   if (o->view != NULL && !parse_view (o->view, &view, error))
     return FALSE;
+  LensAxis axis;
+  if (o->scale != NULL && o->export_path == NULL)
+    return fail (error, "--scale sets the probability scale of the figure --export writes: give "
+                        "--export FILE too");
+  if (o->scale != NULL && !lens_axis_from_string (o->scale, &axis))
+    return fail (error, "--scale: \"%s\" is not one of auto, linear, log", o->scale);
 
   g_autoptr (LensResult) r = NULL;
   g_autoptr (GPtrArray) file_targets = NULL;
@@ -575,6 +593,7 @@ run (const CliOptions *o, GString *out, GError **error)
     r = run_lens (o, error);
   if (r == NULL)
     return FALSE;
+  warn_nonfinite (r);
 
   g_autoptr (GArray) targets = new_target_array ();
   /* The file's own targets first, with the ids it recorded, as the live run printed them. */
@@ -726,9 +745,12 @@ serve_one (LensModel *model, LensRunCache *cache, const CliOptions *o, const cha
   if (len == 0)
     fail (&error, "request: the line is empty; expected a JSON object");
   else if (parse_request (line, len, &req, &root, &targets, &error)
-           && (r = run_request (model, cache, &req, &error)) != NULL
-           && compute_targets (r, req.targets, tracked, &error))
-    doc = result_document (r, tracked, FALSE);
+           && (r = run_request (model, cache, &req, &error)) != NULL)
+    {
+      warn_nonfinite (r);
+      if (compute_targets (r, req.targets, tracked, &error))
+        doc = result_document (r, tracked, FALSE);
+    }
   json_object_put (root);
   if (doc != NULL)
     return doc;
@@ -748,10 +770,10 @@ serve (const CliOptions *o, GError **error)
 {
   if (o->prompt != NULL || o->prompt_file != NULL)
     return fail (error, "--serve reads its prompts from standard input; it takes no --prompt");
-  if (o->json || o->export_path != NULL || o->view != NULL || o->tokenize
+  if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL || o->tokenize
       || o->perplexity_file != NULL || o->open_path != NULL)
     return fail (error, "--serve answers every request with its --json document; it takes no "
-                        "--json, --export, --view, --tokenize, --perplexity or --open");
+                        "--json, --export, --view, --scale, --tokenize, --perplexity or --open");
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1");
   g_autoptr (LensModel) model = load_model (o, error);
@@ -808,6 +830,10 @@ main (int argc, char **argv)
        "Write a figure (.svg, .png or .pdf)", "FILE"},
       {"view", 0, 0, G_OPTION_ARG_STRING, &o.view,
        "Figure for --export: heatmap (default), target, line or topk", "VIEW"},
+      {"scale", 0, 0, G_OPTION_ARG_STRING, &o.scale,
+       "Probability scale of --view target and line: auto (default: logarithmic when the values "
+       "span more than three decades or all lie below 1%), linear or log",
+       "SCALE"},
       {"perplexity", 0, 0, G_OPTION_ARG_FILENAME, &o.perplexity_file,
        "Mean next-token loss and perplexity of the model over a text file", "FILE"},
       {"open", 0, 0, G_OPTION_ARG_FILENAME, &o.open_path,
@@ -871,6 +897,7 @@ main (int argc, char **argv)
   g_free (o.layers);
   g_free (o.export_path);
   g_free (o.view);
+  g_free (o.scale);
   g_free (o.perplexity_file);
   g_free (o.open_path);
   return ok ? 0 : 1;

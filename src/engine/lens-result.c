@@ -149,6 +149,42 @@ lens_result_has_model (const LensResult *r)
   return r->model != NULL && r->norm_resid != NULL;
 }
 
+size_t
+lens_result_count_nonfinite (const LensResult *r, int *row, int *pos)
+{
+  size_t n = 0;
+  if (r == NULL || r->model == NULL)
+    return 0;
+  for (int i = 0; i < r->n_rows; i++)
+    for (int t = 0; t < r->n_tokens; t++)
+      {
+        size_t cell = lens_result_cell_index (r, i, t);
+        /* a finite distribution has a finite best probability and entropy */
+        if (isfinite (r->top_probs[cell * (size_t) r->top_k]) && isfinite (r->entropy[cell]))
+          continue;
+        if (n++ == 0)
+          {
+            if (row != NULL)
+              *row = i;
+            if (pos != NULL)
+              *pos = t;
+          }
+      }
+  return n;
+}
+
+char *
+lens_result_describe_nonfinite (const LensResult *r)
+{
+  int row = 0, pos = 0;
+  size_t n = lens_result_count_nonfinite (r, &row, &pos);
+  if (n == 0)
+    return NULL;
+  return g_strdup_printf ("The model produced NaN or infinity at %zu of %zu cells, first at layer "
+                          "%s, position %d: its weights may be corrupt",
+                          n, (size_t) r->n_rows * r->n_tokens, r->row_labels[row], pos);
+}
+
 static gboolean
 check_live_query (const LensResult *r, int32_t id, GError **error)
 {

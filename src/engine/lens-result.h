@@ -107,6 +107,16 @@ LensResult *lens_run_ids_cached (LensModel *model, LensRunCache *cache, const in
 LensResult *lens_run_prompt_cached (LensModel *model, LensRunCache *cache, const char *prompt,
                                     const LensRunOptions *options, GError **error);
 
+/* How many cells of a computed result have no finite distribution (the model produced NaN or
+ * infinity on the way there, e.g. from a corrupt weight); the first such cell in row-major order
+ * goes to *row, *pos (either may be NULL). Imported results are not counted: a file may leave
+ * cells unknown on purpose. */
+size_t lens_result_count_nonfinite (const LensResult *r, int *row, int *pos);
+
+/* "The model produced NaN or infinity at 12 of 66 cells, first at layer 0, position 3: the
+ * checkpoint's weights may be corrupt", or NULL when there is nothing to say. Free with g_free. */
+char *lens_result_describe_nonfinite (const LensResult *r);
+
 LensResult *lens_result_ref (LensResult *result);
 /* The same result keeping only the `top_k` best tokens of each cell: a new reference to `result`
  * itself when it has no more than that, otherwise a result that shares everything else with it

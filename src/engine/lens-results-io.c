@@ -356,6 +356,16 @@ j_is_null (JReader *j)
   return j_literal (j, "null");
 }
 
+/* Consumes NaN if it is next. Not JSON, but what Python's json.dump writes (by default) for a
+ * value a model could not compute, so logitlenskit files carry it: read as unknown, like null. */
+static gboolean
+j_is_nan (JReader *j)
+{
+  if (j_peek (j) != 'N')
+    return FALSE;
+  return j_literal (j, "NaN");
+}
+
 static gboolean
 j_expect (JReader *j, char c, const char *what)
 {
@@ -443,6 +453,10 @@ j_skip (JReader *j, int depth)
       return j_literal (j, "false");
     case 'n':
       return j_literal (j, "null");
+    case 'N':
+      /* Python's json.dump spelling of a value that could not be computed (see j_is_nan);
+       * Infinity stays an error: no probability or entropy is infinite */
+      return j_literal (j, "NaN");
     case -1:
       return j_syntax (j, "expected a value");
     default:
@@ -508,7 +522,8 @@ typedef enum
   VAL_SYNTAX, /* j->failed is set */
 } ValStatus;
 
-/* A probability in [0, 1 + PROB_SLACK] (stored clamped to 1); null gives NAN when allowed. */
+/* A probability in [0, 1 + PROB_SLACK] (stored clamped to 1); null gives NAN when allowed, and
+ * NaN (Python's spelling of a value that could not be computed) always does. */
 static ValStatus
 j_prob (JReader *j, gboolean allow_null, float *out, double *raw)
 {
@@ -519,6 +534,20 @@ j_prob (JReader *j, gboolean allow_null, float *out, double *raw)
         return VAL_SYNTAX;
       *out = NAN;
       return VAL_OK;
+    }
+  if (c == 'N')
+    {
+      if (!j_is_nan (j))
+        return VAL_SYNTAX;
+      *out = NAN;
+      return VAL_OK;
+    }
+  if (c == 'I' || (c == '-' && j->p + 1 < j->end && j->p[1] == 'I'))
+    {
+      /* Python's Infinity: named in the message as a number out of range */
+      *raw = c == '-' ? -INFINITY : INFINITY;
+      j->p += c == '-';
+      return j_literal (j, "Infinity") ? VAL_RANGE : VAL_SYNTAX;
     }
   if (c != '-' && !(c >= '0' && c <= '9'))
     return VAL_TYPE;
@@ -1009,7 +1038,7 @@ parse_entropy_v2 (JReader *j, const char *at, int R, int T, float *entropy)
       while (j_next (j, ']', &m))
         {
           int t = m - 1;
-          if (j_is_null (j))
+          if (j_is_null (j) || j_is_nan (j))
             continue;
           if (j->failed)
             return FALSE;
@@ -1682,7 +1711,8 @@ parse_own_cell (JReader *j, TopBuilder *b, OwnVocab *v, int row, int t, float *e
                   else if (strcmp (key->str, "prob") == 0)
                     {
                       double raw = 0;
-                      ValStatus st = j_prob (j, FALSE, &prob, &raw);
+                      /* null: the model gave no finite value there (written so by us) */
+                      ValStatus st = j_prob (j, TRUE, &prob, &raw);
                       if (st != VAL_OK)
                         return j_prob_error (j, st, raw, "%s.prob", epath);
                       have_prob = TRUE;
@@ -1709,7 +1739,7 @@ parse_own_cell (JReader *j, TopBuilder *b, OwnVocab *v, int row, int t, float *e
           gboolean is_entropy = key->str[0] == 'e';
           float *dst = is_entropy ? entropy : log_z;
           *dst = NAN;
-          if (j_is_null (j))
+          if (j_is_null (j) || j_is_nan (j))
             continue;
           if (j->failed)
             return FALSE;

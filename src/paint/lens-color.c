@@ -129,7 +129,9 @@ lens_paint_state_init (LensPaintState *state)
       .active_target = 0,
       .heatmap_scale = LENS_SCALE_RDYLBU,
       .target_scale = LENS_SCALE_BLUES,
-      .log_y = false,
+      .prob_axis = LENS_AXIS_AUTO,
+      .show_marks = true,
+      .export_marks = false,
       .dark = false,
       .transparent_background = false,
   };

@@ -44,16 +44,33 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
   append_escaped (out, _ ("Top tokens"));
   g_string_append (out, "</b>");
   size_t k0 = cell * (size_t) r->top_k;
+  int shown = 0, more = 0;
   for (int k = 0; k < r->top_k; k++)
     {
       int32_t id = r->top_ids[k0 + k];
       float p = r->top_probs[k0 + k];
       if (id < 0 || isnan (p))
         continue;
+      /* a tooltip that fits on the screen: the rest is in the Top Tokens panel */
+      if (shown == LENS_DESCRIBE_MAX_TOP)
+        {
+          more++;
+          continue;
+        }
+      shown++;
       g_string_append_printf (out, "\n%d. ", k + 1);
       append_token (out, lens_result_token_text (r, id));
       g_autofree char *prob = lens_format_prob (p);
       g_string_append_printf (out, "  %s", prob);
+    }
+  if (more > 0)
+    {
+      g_autofree char *rest
+          = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "… %d more in the Top Tokens panel",
+                                          "… %d more in the Top Tokens panel", more),
+                             more);
+      g_string_append (out, "\n");
+      append_escaped (out, rest);
     }
 
   if (!isnan (r->entropy[cell]))

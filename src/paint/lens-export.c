@@ -136,9 +136,12 @@ lens_export_view (const char *path, LensView view, const LensResult *r, const Le
       lens_paint_state_init (&defaults);
       state = &defaults;
     }
-  /* A file has no theme behind it. */
+  /* A file has no theme behind it, and a figure for a paper no pointer or selection marks
+   * unless they were asked for (the selection still chooses what the line and top-k show). */
   LensPaintState file_state = *state;
   file_state.transparent_background = false;
+  file_state.hover_row = file_state.hover_pos = -1;
+  file_state.show_marks = state->export_marks;
 
   double width, height;
   lens_view_natural_size (view, r, &file_state, &width, &height);

@@ -231,3 +231,71 @@ lens_effective_cell (const LensResult *r, const LensPaintState *state, int *row,
   *row = sel_row >= 0 && sel_row < r->n_rows ? sel_row : r->n_rows - 1;
   *pos = sel_pos >= 0 && sel_pos < r->n_tokens ? sel_pos : r->n_tokens - 1;
 }
+
+void
+lens_value_stats_add (LensValueStats *s, double p)
+{
+  if (isnan (p))
+    return;
+  if (p <= 0.0)
+    s->any_zero = TRUE;
+  else
+    s->min_positive = MIN (s->min_positive, p);
+  s->max = MAX (s->max, p);
+}
+
+void
+lens_value_axis_fit (LensAxis axis, const LensValueStats *s, LensValueAxis *out)
+{
+  gboolean have_positive = s->min_positive <= s->max && s->max > 0.0;
+  gboolean log = axis == LENS_AXIS_LOG;
+  if (axis == LENS_AXIS_AUTO)
+    /* On a linear 0..1 axis values under 1% of the largest, or under 1% at all, sit on the floor
+     * indistinguishable from each other and from zero. */
+    log = have_positive && (s->max < 0.01 || s->min_positive < s->max * 1e-3);
+  *out = (LensValueAxis){.log = log, .lo = 0.0, .hi = 1.0, .label_step = 1};
+  if (!log)
+    return;
+
+  /* Values are floats: 1e-8f is 9.99999994e-9, which must still count as the decade 1e-8. */
+  const double slack = 1e-5;  /* decades */
+  double hi = 0.0, lo = -6.0; /* nothing to fit: a plain six decades */
+  if (have_positive)
+    {
+      hi = MIN (0.0, ceil (log10 (s->max) - slack));
+      lo = floor (log10 (s->min_positive) + slack);
+      lo = CLAMP (lo, hi - LENS_LOG_MAX_DECADES, hi - 1.0);
+    }
+  out->lo = lo;
+  out->hi = hi;
+  out->clipped = s->any_zero || (have_positive && log10 (s->min_positive) < lo - slack);
+  /* at most about seven labels */
+  out->label_step = MAX (1, (int) ceil ((hi - lo) / 6.0));
+}
+
+double
+lens_value_axis_fraction (const LensValueAxis *a, double p)
+{
+  if (!a->log)
+    return CLAMP (p, 0.0, 1.0);
+  if (!(p > 0.0))
+    return 0.0;
+  return CLAMP ((log10 (p) - a->lo) / (a->hi - a->lo), 0.0, 1.0);
+}
+
+gboolean
+lens_value_axis_clips (const LensValueAxis *a, double p)
+{
+  return a->log && !isnan (p) && (p <= 0.0 || log10 (p) < a->lo - 1e-5);
+}
+
+void
+lens_value_axis_decade_label (int e, char *buf, size_t size)
+{
+  if (e == 0)
+    g_strlcpy (buf, "1", size);
+  else if (e == -1)
+    g_strlcpy (buf, "0.1", size);
+  else
+    g_snprintf (buf, size, "1e%d", e);
+}

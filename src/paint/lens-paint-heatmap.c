@@ -26,7 +26,7 @@
 #define BAR_H_MIN 140.0
 #define BAR_H_MAX 480.0
 #define BAR_TITLE_H 24.0
-#define BAR_LABELS_W 40.0
+#define BAR_LABELS_W 48.0 /* "≤1e-12" on a log scale */
 #define ROTATION (-G_PI / 4.0)
 
 static const double bar_ticks[] = {0.0, 0.25, 0.5, 0.75, 1.0};
@@ -162,7 +162,11 @@ measure_texts (const LensResult *r, Measures *m)
           m->row_w = MAX (m->row_w, w);
         }
     }
+  /* room for the longer title whichever scale is drawn, so switching scales keeps the layout */
+  double log_title_w;
   lens_measure_text (_ ("Probability"), LENS_FONT_LABEL, FALSE, &m->bar_title_w, NULL);
+  lens_measure_text (_ ("Probability (log)"), LENS_FONT_LABEL, FALSE, &log_title_w, NULL);
+  m->bar_title_w = MAX (m->bar_title_w, log_title_w);
   lens_measure_text (_ ("Top token at each layer and position"), LENS_FONT_TITLE, TRUE, &m->title_w,
                      NULL);
 }
@@ -421,11 +425,26 @@ outline_cell (cairo_t *cr, const LensTheme *theme, const LensHeatmapLayout *l, i
 }
 
 static void
-paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensColorScale scale)
+paint_bar_tick (cairo_t *cr, const LensTheme *theme, const Geometry *g, double fraction,
+                const char *label)
+{
+  LensTextStyle tick = {.size = LENS_FONT_LABEL - 1.0, .valign = LENS_ALIGN_CENTER};
+  double y = round (g->bar_y + g->bar_h * (1.0 - fraction)) + 0.5;
+  lens_set_rgb (cr, theme->muted);
+  cairo_move_to (cr, g->bar_x + BAR_W, y);
+  cairo_line_to (cr, g->bar_x + BAR_W + 4.0, y);
+  cairo_stroke (cr);
+  lens_draw_text (cr, label, g->bar_x + BAR_W + 7.0, y, &tick);
+}
+
+static void
+paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensColorScale scale,
+                 const LensValueAxis *axis)
 {
   lens_set_rgb (cr, theme->text);
   LensTextStyle title = {.size = LENS_FONT_LABEL, .valign = LENS_ALIGN_END};
-  lens_draw_text (cr, _ ("Probability"), g->bar_x, g->bar_y - 8.0, &title);
+  lens_draw_text (cr, axis->log ? _ ("Probability (log)") : _ ("Probability"), g->bar_x,
+                  g->bar_y - 8.0, &title);
 
   /* p = 1 at the top. */
   cairo_pattern_t *pattern
@@ -435,19 +454,26 @@ paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensCol
   cairo_fill (cr);
   cairo_pattern_destroy (pattern);
 
-  LensTextStyle tick = {.size = LENS_FONT_LABEL - 1.0, .valign = LENS_ALIGN_CENTER};
   cairo_set_line_width (cr, 1.0);
-  for (size_t i = 0; i < G_N_ELEMENTS (bar_ticks); i++)
-    {
-      double y = round (g->bar_y + g->bar_h * (1.0 - bar_ticks[i])) + 0.5;
-      lens_set_rgb (cr, theme->muted);
-      cairo_move_to (cr, g->bar_x + BAR_W, y);
-      cairo_line_to (cr, g->bar_x + BAR_W + 4.0, y);
-      cairo_stroke (cr);
-      char label[16];
-      g_snprintf (label, sizeof label, "%g", bar_ticks[i]);
-      lens_draw_text (cr, label, g->bar_x + BAR_W + 7.0, y, &tick);
-    }
+  char label[24];
+  if (!axis->log)
+    for (size_t i = 0; i < G_N_ELEMENTS (bar_ticks); i++)
+      {
+        g_snprintf (label, sizeof label, "%g", bar_ticks[i]);
+        paint_bar_tick (cr, theme, g, bar_ticks[i], label);
+      }
+  else
+    for (int e = (int) axis->hi; e >= (int) axis->lo; e--)
+      {
+        gboolean bottom = e == (int) axis->lo;
+        if ((int) (axis->hi - e) % axis->label_step != 0 && !bottom)
+          continue;
+        lens_value_axis_decade_label (e, label, sizeof label);
+        /* the bottom colour stands for everything below it too */
+        g_autofree char *shown
+            = bottom && axis->clipped ? g_strdup_printf ("≤%s", label) : g_strdup (label);
+        paint_bar_tick (cr, theme, g, (e - axis->lo) / (axis->hi - axis->lo), shown);
+      }
 }
 
 /* Row labels right-aligned at `right`, only those within [y0, y1). */
@@ -463,7 +489,7 @@ paint_row_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       double y = l->grid_y + (row + 0.5) * l->cell_h;
       if (y + l->cell_h < y0 || y - l->cell_h > y1)
         continue;
-      row_style.bold = row == state->sel_row;
+      row_style.bold = state->show_marks && row == state->sel_row;
       lens_set_rgb (cr, row_style.bold ? theme->text : theme->muted);
       lens_draw_text (cr, r->row_labels[row], right - 6.0, y, &row_style);
     }
@@ -494,7 +520,7 @@ paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
     {
       double x = l->grid_x + (t + 0.5) * l->cell_w;
       g_autofree char *label = lens_token_display (r->token_texts[t]);
-      col_style.bold = t == state->sel_pos;
+      col_style.bold = state->show_marks && t == state->sel_pos;
       lens_set_rgb (cr, col_style.bold ? theme->text : theme->muted);
       if (g->rotate_labels)
         lens_draw_text (cr, label, x + 4.0, label_y + 4.0, &col_style);
@@ -549,6 +575,13 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
   if (view == LENS_VIEW_TARGET)
     target_probs = active_target_probs (state, &target);
   LensColorScale scale = view == LENS_VIEW_TARGET ? state->target_scale : state->heatmap_scale;
+  /* top-token view: the top-1 probability on 0..1; target view: fitted to the target's values */
+  LensValueStats stats = LENS_VALUE_STATS_INIT;
+  for (size_t c = 0; target_probs != NULL && c < (size_t) r->n_rows * r->n_tokens; c++)
+    lens_value_stats_add (&stats, target_probs[c]);
+  LensValueAxis axis;
+  lens_value_axis_fit (view == LENS_VIEW_TARGET ? state->prob_axis : LENS_AXIS_LINEAR, &stats,
+                       &axis);
 
   /* Title. */
   g_autofree char *title = lens_view_title (view, r, state);
@@ -590,7 +623,8 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
             continue;
           }
         LensRgb fill;
-        lens_color_scale_rgb (scale, p, &fill.r, &fill.g, &fill.b);
+        lens_color_scale_rgb (scale, lens_value_axis_fraction (&axis, p), &fill.r, &fill.g,
+                              &fill.b);
         lens_set_rgb (cr, fill);
         cairo_rectangle (cr, x, y, w, h);
         cairo_fill (cr);
@@ -602,24 +636,25 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
     lens_draw_message (cr, theme, _ ("Add a target token to see its probability at every cell"),
                        l->grid_x, l->grid_y, l->n_cols * l->cell_w, l->n_rows * l->cell_h);
 
-  if (state->hover_row >= 0 && state->hover_row < l->n_rows && state->hover_pos >= 0
-      && state->hover_pos < l->n_cols
+  if (state->show_marks && state->hover_row >= 0 && state->hover_row < l->n_rows
+      && state->hover_pos >= 0 && state->hover_pos < l->n_cols
       && !(state->hover_row == state->sel_row && state->hover_pos == state->sel_pos))
     {
       const char *top;
       float p = cell_value (view, r, target_probs, state->hover_row, state->hover_pos, &top);
       LensRgb fill = theme->missing;
       if (!isnan (p))
-        lens_color_scale_rgb (scale, p, &fill.r, &fill.g, &fill.b);
+        lens_color_scale_rgb (scale, lens_value_axis_fraction (&axis, p), &fill.r, &fill.g,
+                              &fill.b);
       outline_cell (cr, theme, l, state->hover_row, state->hover_pos, FALSE,
                     lens_contrast_text (fill));
     }
-  if (state->sel_row >= 0 && state->sel_row < l->n_rows && state->sel_pos >= 0
+  if (state->show_marks && state->sel_row >= 0 && state->sel_row < l->n_rows && state->sel_pos >= 0
       && state->sel_pos < l->n_cols)
     outline_cell (cr, theme, l, state->sel_row, state->sel_pos, TRUE, theme->text);
 
   paint_axes (cr, r, state, theme, &g);
-  paint_color_bar (cr, theme, &g, scale);
+  paint_color_bar (cr, theme, &g, scale, &axis);
 }
 
 void

@@ -15,7 +15,6 @@
 #define LEGEND_ROW 22.0
 #define LEGEND_SWATCH 26.0
 #define LEGEND_MAX_LABEL 160.0
-#define LOG_DECADES 6 /* log axis spans 1e-6 .. 1 */
 
 typedef struct
 {
@@ -34,6 +33,14 @@ legend_width (const LensPaintState *state)
       double w;
       lens_measure_text (shown, LENS_FONT_LABEL, FALSE, &w, NULL);
       widest = MAX (widest, MIN (w, LEGEND_MAX_LABEL));
+    }
+  if (widest > 0.0 && state->prob_axis != LENS_AXIS_LINEAR)
+    {
+      /* room for the note on clipped values, as long as it can get */
+      g_autofree char *note = g_strdup_printf (_ ("▼ below %s"), "1e-45");
+      double w;
+      lens_measure_text (note, LENS_FONT_LABEL, FALSE, &w, NULL);
+      widest = MAX (widest, w - LEGEND_SWATCH - 6.0);
     }
   return widest > 0.0 ? LEGEND_SWATCH + 6.0 + widest : 0.0;
 }
@@ -65,16 +72,23 @@ x_of (const LineGeometry *g, int row, int n_rows)
   return g->x + g->w * (row + 0.5) / n_rows;
 }
 
-/* Vertical pixel of probability p; log axis clamps below 1e-6 to the bottom. */
+/* Vertical pixel of probability p; values below a log axis sit on its bottom edge (and are
+ * marked there). */
 static double
-y_of (const LineGeometry *g, double p, gboolean log_y)
+y_of (const LineGeometry *g, double p, const LensValueAxis *axis)
 {
-  double f;
-  if (log_y)
-    f = (log10 (MAX (p, pow (10.0, -LOG_DECADES))) + LOG_DECADES) / LOG_DECADES;
-  else
-    f = CLAMP (p, 0.0, 1.0);
-  return g->y + g->h * (1.0 - f);
+  return g->y + g->h * (1.0 - lens_value_axis_fraction (axis, p));
+}
+
+/* The axis fitted to every target's values at position `pos`. */
+static void
+fit_axis (const LensResult *r, const LensPaintState *state, int pos, LensValueAxis *axis)
+{
+  LensValueStats stats = LENS_VALUE_STATS_INIT;
+  for (int i = 0; state->targets != NULL && i < state->n_targets; i++)
+    for (int row = 0; state->targets[i].probs != NULL && row < r->n_rows; row++)
+      lens_value_stats_add (&stats, state->targets[i].probs[lens_result_cell_index (r, row, pos)]);
+  lens_value_axis_fit (state->prob_axis, &stats, axis);
 }
 
 gboolean
@@ -95,7 +109,7 @@ lens_line_hit (const LensResult *r, const LensPaintState *state, double width, d
 
 static void
 paint_grid (cairo_t *cr, const LensResult *r, const LensPaintState *state, const LensTheme *theme,
-            const LineGeometry *g)
+            const LineGeometry *g, const LensValueAxis *axis)
 {
   lens_set_rgb (cr, theme->plot_bg);
   cairo_rectangle (cr, g->x, g->y, g->w, g->h);
@@ -104,18 +118,21 @@ paint_grid (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
   LensTextStyle tick
       = {.size = LENS_FONT_LABEL - 1.0, .halign = LENS_ALIGN_END, .valign = LENS_ALIGN_CENTER};
   cairo_set_line_width (cr, 1.0);
-  int n_y = state->log_y ? LOG_DECADES + 1 : 6;
+  /* linear: 0, 0.2, ... 1; log: every decade of the fitted range, every label_step-th labelled */
+  int n_y = axis->log ? (int) (axis->hi - axis->lo) + 1 : 6;
   for (int i = 0; i < n_y; i++)
     {
-      double p = state->log_y ? pow (10.0, -i) : i / 5.0;
-      double y = lens_grid_line (y_of (g, p, state->log_y), g->y, g->y + g->h);
+      double p = axis->log ? pow (10.0, axis->hi - i) : i / 5.0;
+      double y = lens_grid_line (y_of (g, p, axis), g->y, g->y + g->h);
       lens_set_rgb (cr, theme->grid);
       cairo_move_to (cr, g->x, y);
       cairo_line_to (cr, g->x + g->w, y);
       cairo_stroke (cr);
       char label[16];
-      if (state->log_y)
-        g_snprintf (label, sizeof label, i == 0 ? "1" : "1e-%d", i);
+      if (axis->log && i % axis->label_step != 0)
+        continue;
+      if (axis->log)
+        lens_value_axis_decade_label ((int) axis->hi - i, label, sizeof label);
       else
         g_snprintf (label, sizeof label, "%.1f", p);
       lens_set_rgb (cr, theme->muted);
@@ -142,19 +159,35 @@ paint_grid (cairo_t *cr, const LensResult *r, const LensPaintState *state, const
       cairo_stroke (cr);
       if ((n_rows - 1 - row) % every == 0)
         {
-          lens_set_rgb (cr, row == state->sel_row ? theme->text : theme->muted);
-          xtick.bold = row == state->sel_row;
+          gboolean selected = state->show_marks && row == state->sel_row;
+          lens_set_rgb (cr, selected ? theme->text : theme->muted);
+          xtick.bold = selected;
           lens_draw_text (cr, r->row_labels[row], x, g->y + g->h + 6.0, &xtick);
         }
     }
 
   lens_set_rgb (cr, theme->text);
-  LensTextStyle axis
+  LensTextStyle title
       = {.size = LENS_FONT_AXIS, .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_CENTER};
-  lens_draw_text (cr, _ ("Layer"), g->x + g->w / 2.0, g->y + g->h + BOTTOM_H - 12.0, &axis);
-  axis.angle = -G_PI / 2.0;
-  lens_draw_text (cr, state->log_y ? _ ("Probability (log)") : _ ("Probability"), PAD + 10.0,
-                  g->y + g->h / 2.0, &axis);
+  lens_draw_text (cr, _ ("Layer"), g->x + g->w / 2.0, g->y + g->h + BOTTOM_H - 12.0, &title);
+  title.angle = -G_PI / 2.0;
+  lens_draw_text (cr, axis->log ? _ ("Probability (log)") : _ ("Probability"), PAD + 10.0,
+                  g->y + g->h / 2.0, &title);
+}
+
+/* A value below the log axis: a triangle pointing down from the bottom edge. */
+static void
+paint_clipped_marker (cairo_t *cr, const LensTheme *theme, LensRgb color, double x, double y)
+{
+  cairo_move_to (cr, x - 5.0, y - 4.0);
+  cairo_line_to (cr, x + 5.0, y - 4.0);
+  cairo_line_to (cr, x, y + 4.0);
+  cairo_close_path (cr);
+  lens_set_rgb (cr, color);
+  cairo_fill_preserve (cr);
+  lens_set_rgb (cr, theme->paper);
+  cairo_set_line_width (cr, 1.0);
+  cairo_stroke (cr);
 }
 
 static void
@@ -183,11 +216,13 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                                .max_width = width - 2 * PAD};
   lens_draw_text (cr, title, PAD, PAD + TITLE_H / 2.0 - 4.0, &title_style);
 
-  paint_grid (cr, r, state, theme, &g);
-
   int row_sel, pos;
   lens_effective_cell (r, state, &row_sel, &pos);
-  if (state->hover_row >= 0 && state->hover_row < r->n_rows)
+  LensValueAxis axis;
+  fit_axis (r, state, pos, &axis);
+  paint_grid (cr, r, state, theme, &g, &axis);
+
+  if (state->show_marks && state->hover_row >= 0 && state->hover_row < r->n_rows)
     {
       /* The hovered layer's column, lightly shaded. */
       double band = g.w / r->n_rows;
@@ -195,7 +230,7 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       cairo_rectangle (cr, g.x + state->hover_row * band, g.y, band, g.h);
       cairo_fill (cr);
     }
-  if (state->sel_row >= 0 && state->sel_row < r->n_rows)
+  if (state->show_marks && state->sel_row >= 0 && state->sel_row < r->n_rows)
     {
       /* The selected layer, so the plot and the heatmap read together. */
       double x = x_of (&g, state->sel_row, r->n_rows);
@@ -238,7 +273,7 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
               drawing = FALSE;
               continue;
             }
-          double x = x_of (&g, row, r->n_rows), y = y_of (&g, p, state->log_y);
+          double x = x_of (&g, row, r->n_rows), y = y_of (&g, p, &axis);
           if (drawing)
             cairo_line_to (cr, x, y);
           else
@@ -251,8 +286,11 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       for (int row = 0; row < r->n_rows; row++)
         {
           float p = probs[lens_result_cell_index (r, row, pos)];
-          if (!isnan (p))
-            paint_marker (cr, theme, color, x_of (&g, row, r->n_rows), y_of (&g, p, state->log_y));
+          double x = x_of (&g, row, r->n_rows);
+          if (lens_value_axis_clips (&axis, p))
+            paint_clipped_marker (cr, theme, color, x, g.y + g.h);
+          else if (!isnan (p))
+            paint_marker (cr, theme, color, x, y_of (&g, p, &axis));
         }
     }
   cairo_restore (cr);
@@ -273,5 +311,15 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       g_autofree char *shown = lens_token_display (state->targets[i].label);
       lens_set_rgb (cr, theme->text);
       lens_draw_text (cr, shown, g.legend_x + LEGEND_SWATCH + 2.0, y, &legend);
+    }
+  if (axis.clipped)
+    {
+      /* Say what the triangles on the bottom edge mean. */
+      char bound[16];
+      lens_value_axis_decade_label ((int) axis.lo, bound, sizeof bound);
+      g_autofree char *note = g_strdup_printf (_ ("▼ below %s"), bound);
+      double y = g.y + 8.0 + (state->n_targets + 0.5) * LEGEND_ROW;
+      lens_set_rgb (cr, theme->muted);
+      lens_draw_text (cr, note, g.legend_x, y, &legend);
     }
 }

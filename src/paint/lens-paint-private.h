@@ -99,6 +99,38 @@ void lens_effective_cell (const LensResult *r, const LensPaintState *state, int 
 cairo_pattern_t *lens_color_scale_pattern (LensColorScale scale, double x0, double y0, double x1,
                                            double y1);
 
+/* A probability axis fitted to the values it shows (see LensAxis). */
+typedef struct
+{
+  double min_positive; /* smallest value > 0, INFINITY when none */
+  double max;          /* largest value, 0 when none */
+  gboolean any_zero;   /* a value <= 0 */
+} LensValueStats;
+
+#define LENS_VALUE_STATS_INIT                                                                      \
+  {                                                                                                \
+    INFINITY, 0.0, FALSE                                                                           \
+  }
+
+/* Adds a value; NAN (not computed) is ignored. */
+void lens_value_stats_add (LensValueStats *s, double p);
+
+typedef struct
+{
+  gboolean log;
+  double lo, hi;    /* log: exponents of ten, 10^lo .. 10^hi with hi <= 0; linear: 0 .. 1 */
+  gboolean clipped; /* log: some values (zeros, or below 10^lo) are drawn at the bottom, marked */
+  int label_step;   /* log: label every label_step-th decade */
+} LensValueAxis;
+
+void lens_value_axis_fit (LensAxis axis, const LensValueStats *s, LensValueAxis *out);
+/* Where p sits on the axis: 0 at the bottom, 1 at the top, clamped. */
+double lens_value_axis_fraction (const LensValueAxis *a, double p);
+/* Is p below the axis' range (drawn at the bottom and marked)? */
+gboolean lens_value_axis_clips (const LensValueAxis *a, double p);
+/* Tick label of the value 10^e ("1", "0.1", "1e-5") on a log axis. */
+void lens_value_axis_decade_label (int e, char *buf, size_t size);
+
 /* A fixed categorical palette (plotly's default qualitative colours). */
 LensRgb lens_palette_color (int index);
 

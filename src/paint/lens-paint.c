@@ -91,3 +91,27 @@ lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const LensPain
       }
   cairo_restore (cr);
 }
+
+static const char *const axis_names[] = {
+    [LENS_AXIS_AUTO] = "auto",
+    [LENS_AXIS_LINEAR] = "linear",
+    [LENS_AXIS_LOG] = "log",
+};
+
+gboolean
+lens_axis_from_string (const char *name, LensAxis *axis)
+{
+  for (size_t i = 0; name != NULL && i < G_N_ELEMENTS (axis_names); i++)
+    if (g_str_equal (name, axis_names[i]))
+      {
+        *axis = (LensAxis) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+lens_axis_to_string (LensAxis axis)
+{
+  return (size_t) axis < G_N_ELEMENTS (axis_names) ? axis_names[axis] : "auto";
+}

@@ -29,6 +29,22 @@ typedef enum
   LENS_SCALE_VIRIDIS, /* perceptually uniform alternative */
 } LensColorScale;
 
+/* How a probability axis (the line plot's y axis, the target heatmap's colours) is drawn. */
+typedef enum
+{
+  LENS_AXIS_AUTO,   /* logarithmic when the values shown span more than three decades or all lie
+                       below 1%, linear otherwise */
+  LENS_AXIS_LINEAR, /* 0 .. 1 */
+  LENS_AXIS_LOG,    /* powers of ten from the smallest value shown (at most LENS_LOG_MAX_DECADES
+                       below the largest; smaller values and zeros are marked as clipped) */
+} LensAxis;
+
+#define LENS_LOG_MAX_DECADES 12
+
+/* "auto", "linear", "log": the names the CLI's --scale and the app's setting use. */
+gboolean lens_axis_from_string (const char *name, LensAxis *axis);
+const char *lens_axis_to_string (LensAxis axis);
+
 typedef struct
 {
   const char *label;  /* display text, e.g. " Paris" */
@@ -46,9 +62,11 @@ typedef struct
   int active_target;            /* index into targets for the target heatmap */
   LensColorScale heatmap_scale; /* top-token heatmap */
   LensColorScale target_scale;  /* target heatmap */
-  bool log_y;                   /* line plot: logarithmic probability axis */
-  bool dark;                    /* dark theme colours for text, grid and background */
-  bool transparent_background;  /* widgets draw over the theme background */
+  LensAxis prob_axis;           /* target heatmap colours and line plot y axis */
+  bool show_marks;   /* selection outline, bold selected labels, dashed selected layer, hover */
+  bool export_marks; /* lens_export_view keeps the marks only when set: figures are clean */
+  bool dark;         /* dark theme colours for text, grid and background */
+  bool transparent_background; /* widgets draw over the theme background */
 } LensPaintState;
 
 void lens_paint_state_init (LensPaintState *state);
@@ -104,13 +122,16 @@ void lens_color_scale_rgb (LensColorScale scale, double p, double *red, double *
                            double *blue);
 
 /* Writes a view to `path`; format from the extension (.svg, .png, .pdf). `scale` multiplies the
- * pixel size of PNGs (1 or 2). */
+ * pixel size of PNGs (1 or 2). The selection still chooses what the line plot and the top-k bars
+ * show, but it is marked (and hover never is) only with state->export_marks. */
 gboolean lens_export_view (const char *path, LensView view, const LensResult *r,
                            const LensPaintState *state, double scale, GError **error);
 
 /* Pango markup describing one cell for tooltips and accessible descriptions: layer, position,
- * input token, top-k tokens with probabilities, entropy, and each target's probability and rank
- * (rank only for live results). Free with g_free. */
+ * input token, the best LENS_DESCRIBE_MAX_TOP top-k tokens with probabilities (and how many more
+ * there are), entropy, and each target's probability and rank (rank only for live results). Free
+ * with g_free. */
+#define LENS_DESCRIBE_MAX_TOP 10
 char *lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos);
 
 G_END_DECLS

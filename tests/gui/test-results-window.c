@@ -370,6 +370,25 @@ script (void)
   CHECK (gui_wait_until (model_idle, NULL, 120000), "the model did not load");
   CHECK (gtk_widget_get_sensitive (prompt), "prompt entry insensitive with a model");
 
+  /* 0. A bad file given on the command line fails while the model loads: the model finishing
+   * afterwards must not hide that error (it used to clear every error). */
+  {
+    g_autofree char *garbage = g_build_filename (test.tmp_dir, "not-results.json", NULL);
+    CHECK (g_file_set_contents (garbage, "{\"hello\": 1}", -1, NULL), "write %s", garbage);
+    g_autofree char *model_dir
+        = g_strdup (lens_model_path (ll_worker_get_model (ll_window_get_worker (window))));
+    open_and_wait (garbage, 10000);
+    ll_window_open_default_model (window, model_dir);
+    CHECK (gui_wait_until (model_idle, NULL, 120000), "the model did not load again");
+    gui_spin_ms (100);
+    const char *message = ll_window_get_error_message (window);
+    CHECK (message != NULL && strstr (message, "not-results.json") != NULL,
+           "the results error was hidden by the model load: “%s”", message);
+    g_action_group_activate_action (G_ACTION_GROUP (window), "dismiss-error", NULL);
+    gui_spin_ms (50);
+    CHECK (ll_window_get_error_message (window) == NULL, "error not dismissed");
+  }
+
   /* 1. logitlenskit v2: 3 layers x 3 tokens of meta-llama/Llama-3.1-70B. */
   open_ok (v2, 10000);
   LensResult *r = ll_window_get_result (window);

@@ -336,6 +336,29 @@ save_screenshot (const char *name)
   g_print ("# screenshot: %s\n", path);
 }
 
+static GtkSpinButton *
+find_spin_button (GtkWidget *widget)
+{
+  if (GTK_IS_SPIN_BUTTON (widget))
+    return GTK_SPIN_BUTTON (widget);
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    {
+      GtkSpinButton *found = find_spin_button (c);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+top_k_is (gpointer k)
+{
+  LensResult *r = ll_window_get_result (window);
+  return r != NULL && r->top_k == GPOINTER_TO_INT (k)
+         && !ll_worker_get_busy (ll_window_get_worker (window));
+}
+
 static void
 script (void)
 {
@@ -435,7 +458,7 @@ script (void)
   check_hover_tooltip ();
 
   /* The colour scale menu repaints the heatmap with the new scale and remembers it; so does the
-   * line plot's log toggle. Neither reruns the model. */
+   * probability scale. Neither reruns the model. */
   {
     guint before = ll_worker_get_n_forward (worker);
     const LensPaintState *st = ll_window_get_paint_state (window);
@@ -444,17 +467,19 @@ script (void)
     gui_spin_ms (300);
     CHECK (st->heatmap_scale == LENS_SCALE_VIRIDIS, "scale %d", st->heatmap_scale);
     check_heatmap_pixels ();
-    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-log-scale",
-                                        g_variant_new_boolean (TRUE));
-    CHECK (st->log_y, "log scale not set");
+    CHECK (st->prob_axis == LENS_AXIS_AUTO, "probability scale %d by default", st->prob_axis);
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "probability-scale",
+                                        g_variant_new_string ("log"));
+    CHECK (st->prob_axis == LENS_AXIS_LOG, "log scale not set");
     g_autoptr (GSettings) settings = g_settings_new (APP_ID);
     g_autofree char *saved = g_settings_get_string (settings, "heatmap-scale");
     CHECK (g_strcmp0 (saved, "viridis") == 0, "heatmap-scale saved as %s", saved);
-    CHECK (g_settings_get_boolean (settings, "line-log-scale"), "line-log-scale not saved");
+    g_autofree char *axis = g_settings_get_string (settings, "probability-scale");
+    CHECK (g_strcmp0 (axis, "log") == 0, "probability-scale saved as %s", axis);
     g_action_group_change_action_state (G_ACTION_GROUP (window), "heatmap-scale",
                                         g_variant_new_string ("rdylbu"));
-    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-log-scale",
-                                        g_variant_new_boolean (FALSE));
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "probability-scale",
+                                        g_variant_new_string ("auto"));
     CHECK (ll_worker_get_n_forward (worker) == before, "a colour scale reran the model");
   }
 
@@ -657,6 +682,36 @@ script (void)
   save_screenshot ("gui-screenshot-dark.png");
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
   gui_spin_ms (200);
+
+  /* Top-k 50: the Top Tokens panel scrolls to its last bar, and a cell's tooltip stays short. */
+  {
+    GtkSpinButton *spin = find_spin_button (GTK_WIDGET (window));
+    CHECK (spin != NULL, "no top-k spin button");
+    if (spin != NULL)
+      {
+        gtk_spin_button_set_value (spin, 50);
+        CHECK (gui_wait_until (top_k_is, GINT_TO_POINTER (50), 60000), "no top-k 50 result");
+        gui_spin_ms (300);
+        GtkWidget *bars = ll_window_get_view (window, LENS_VIEW_TOPK);
+        GtkWidget *scroll = gtk_widget_get_ancestor (bars, GTK_TYPE_SCROLLED_WINDOW);
+        GtkAdjustment *v = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroll));
+        double nat_w, nat_h;
+        lens_view_natural_size (LENS_VIEW_TOPK, ll_window_get_result (window),
+                                ll_window_get_paint_state (window), &nat_w, &nat_h);
+        CHECK (gtk_adjustment_get_upper (v) >= nat_h - 1
+                   && gtk_adjustment_get_upper (v) > gtk_adjustment_get_page_size (v),
+               "top-k panel: %.0f px of %.0f reachable, page %.0f", gtk_adjustment_get_upper (v),
+               nat_h, gtk_adjustment_get_page_size (v));
+        r = ll_window_get_result (window);
+        g_autofree char *tip = lens_describe_cell (r, ll_window_get_paint_state (window), 0, 0);
+        int rows = 0;
+        for (const char *p = tip; (p = strstr (p, ". <tt>")) != NULL; p++)
+          rows++;
+        CHECK (rows == LENS_DESCRIBE_MAX_TOP && strstr (tip, "40 more") != NULL,
+               "top-k 50 tooltip lists %d tokens: %s", rows, tip);
+        save_screenshot ("gui-screenshot-topk50.png");
+      }
+  }
 }
 
 static gboolean

@@ -672,7 +672,8 @@ test_line_plot (void)
   const Px colors[] = {hex_px (0x636efa), hex_px (0xef553b)};
   for (int log_y = 0; log_y <= 1; log_y++)
     {
-      state.log_y = log_y;
+      /* the log axis fits 10^-5.25 .. 1 (and a zero, clipped): 1e-6 .. 1 */
+      state.prob_axis = log_y ? LENS_AXIS_LOG : LENS_AXIS_LINEAR;
       cairo_surface_t *s
           = render (LENS_VIEW_LINE, r, &state, log_y ? "paint-line-log.png" : "paint-line.png");
       int x0, y0, x1, y1;
@@ -710,7 +711,7 @@ test_line_plot (void)
     }
 
   /* Another position: both targets are flat at 0.5 (linear axis). */
-  state.log_y = false;
+  state.prob_axis = LENS_AXIS_LINEAR;
   state.sel_pos = 1;
   state.sel_row = 2;
   cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state, "paint-line-selected.png");
@@ -923,6 +924,191 @@ output_path (const char *name)
 {
   const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
   return g_build_filename (dir != NULL ? dir : ".", name, NULL);
+}
+
+/* ---- probability axes that follow the data ------------------------------------------------ */
+
+/* Marker centre of `row` on a log axis 10^lo .. 10^hi in the plot area (x0, y0)-(x1, y1). */
+static void
+log_marker (int R, int row, double p, double lo, double hi, int x0, int y0, int x1, int y1, int *x,
+            int *y)
+{
+  double f = (log10 (p) - lo) / (hi - lo);
+  *x = (int) (x0 + (x1 - x0 + 1) * (row + 0.5) / R);
+  *y = (int) (y0 + (y1 - y0 + 1) * (1.0 - CLAMP (f, 0.0, 1.0)));
+}
+
+static void
+test_line_log_fit (void)
+{
+  /* The demo model's " Paris" after a long prompt: 4.7e-10 .. 2.3e-7. A fixed 1e-6 floor drew
+   * one flat line; the axis must reach 1e-10 and place every marker. */
+  const int R = 5, T = 2, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  float probs[] = {0.5f, 4.7e-10f, 0.5f, 3e-9f, 0.5f, 2e-8f, 0.5f, 1e-7f, 0.5f, 2.3e-7f};
+  g_assert_cmpint (lens_result_cell_index (r, 1, 1), ==, 3);
+  LensTarget targets[] = {{" Paris", 0, probs}};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.dark = true;
+  state.targets = targets;
+  state.n_targets = 1;
+  const Px color = hex_px (0x636efa);
+
+  for (int auto_axis = 0; auto_axis <= 1; auto_axis++)
+    {
+      /* all below 1%: auto picks the same log axis as log */
+      state.prob_axis = auto_axis ? LENS_AXIS_AUTO : LENS_AXIS_LOG;
+      cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state, "paint-line-log-fit.png");
+      int x0, y0, x1, y1;
+      find_plot_area (s, &x0, &y0, &x1, &y1);
+      int prev_y = G_MAXINT;
+      for (int row = 0; row < R; row++)
+        {
+          int x, y;
+          log_marker (R, row, probs[lens_result_cell_index (r, row, T - 1)], -10.0, -6.0, x0, y0,
+                      x1, y1, &x, &y);
+          assert_px (pixel (s, x, y), color, 2);
+          g_assert_cmpint (y, <, prev_y - 20); /* every marker clearly above the last one */
+          prev_y = y;
+        }
+      cairo_surface_destroy (s);
+    }
+
+  /* A zero and a value 30 decades down cannot be placed: the axis stops 12 decades below the
+   * largest value and those points are marked on the bottom edge with a triangle. */
+  float clipped[] = {0.5f, 0.0f, 0.5f, 1e-30f, 0.5f, 1e-3f, 0.5f, 0.1f, 0.5f, 0.5f};
+  targets[0].probs = clipped;
+  state.prob_axis = LENS_AXIS_LOG;
+  cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state, "paint-line-log-clipped.png");
+  int x0, y0, x1, y1;
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  for (int row = 0; row < R; row++)
+    {
+      int x, y;
+      float p = clipped[lens_result_cell_index (r, row, T - 1)];
+      log_marker (R, row, p > 0 ? p : 1e-45, -12.0, 0.0, x0, y0, x1, y1, &x, &y);
+      if (row < 2)
+        {
+          /* on the bottom edge (a triangle pointing down through it) */
+          g_assert_cmpint (y, >=, y1);
+          assert_px (pixel (s, x, y1), color, 2);
+        }
+      else
+        assert_px (pixel (s, x, y), color, 2);
+    }
+  /* The legend says what the edge markers mean, under the target entries; nothing is written
+   * there when nothing is clipped. */
+  int w = cairo_image_surface_get_width (s);
+  int note_y0 = y0 + 8 + 22 * 1, note_y1 = y0 + 8 + 22 * 2;
+  int written = 0;
+  for (int y = note_y0; y < note_y1; y++)
+    for (int x = x1 + 12; x < w; x++)
+      written += !px_near (pixel (s, x, y), hex_px (0x1e1e1e), 8);
+  g_assert_cmpint (written, >, 30);
+  targets[0].probs = probs;
+  cairo_surface_t *unclipped = render (LENS_VIEW_LINE, r, &state, NULL);
+  written = 0;
+  for (int y = note_y0; y < note_y1; y++)
+    for (int x = x1 + 12; x < w; x++)
+      written += !px_near (pixel (unclipped, x, y), hex_px (0x1e1e1e), 8);
+  g_assert_cmpint (written, ==, 0);
+  cairo_surface_destroy (unclipped);
+  cairo_surface_destroy (s);
+}
+
+static void
+test_target_heatmap_log (void)
+{
+  /* Targets at 1e-8 .. 1e-3 were all white on the fixed 0..1 scale. */
+  const int R = 2, T = 3, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  float probs[] = {1e-8f, 1e-7f, 1e-6f, 1e-5f, 1e-4f, 1e-3f};
+  LensTarget targets[] = {{" Paris", 0, probs}};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.targets = targets;
+  state.n_targets = 1;
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+
+  LensAxis axes[] = {LENS_AXIS_AUTO, LENS_AXIS_LOG, LENS_AXIS_LINEAR};
+  for (size_t a = 0; a < G_N_ELEMENTS (axes); a++)
+    {
+      state.prob_axis = axes[a];
+      cairo_surface_t *s = render (LENS_VIEW_TARGET, r, &state, "paint-target-log.png");
+      for (int row = 0; row < R; row++)
+        for (int t = 0; t < T; t++)
+          {
+            double p = probs[lens_result_cell_index (r, row, t)];
+            /* log: 1e-8 .. 1e-3 spread over the whole scale */
+            double f = axes[a] == LENS_AXIS_LINEAR ? p : (log10 (p) + 8.0) / 5.0;
+            assert_px (cell_corner (s, &l, row, t), scale_px (LENS_SCALE_BLUES, f), 1);
+          }
+      cairo_surface_destroy (s);
+    }
+}
+
+static gboolean
+same_pixels (cairo_surface_t *a, cairo_surface_t *b)
+{
+  int w = cairo_image_surface_get_width (a), h = cairo_image_surface_get_height (a);
+  if (w != cairo_image_surface_get_width (b) || h != cairo_image_surface_get_height (b))
+    return FALSE;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      if (!px_near (pixel (a, x, y), pixel (b, x, y), 0))
+        return FALSE;
+  return TRUE;
+}
+
+static cairo_surface_t *
+export_png (LensView view, const LensResult *r, const LensPaintState *state, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = output_path (name);
+  g_assert_true (lens_export_view (path, view, r, state, 1.0, &error));
+  g_assert_no_error (error);
+  cairo_surface_t *png = cairo_image_surface_create_from_png (path);
+  g_assert_cmpint (cairo_surface_status (png), ==, CAIRO_STATUS_SUCCESS);
+  return png;
+}
+
+static void
+test_export_marks (void)
+{
+  /* A figure for a paper carries no selection outline, bold labels, dashed layer or hover. */
+  const int R = 4, T = 5, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  float probs[R * T];
+  for (int i = 0; i < R * T; i++)
+    probs[i] = 0.05f * (float) i;
+  LensTarget targets[] = {{" Paris", 0, probs}};
+  LensPaintState clean, marked;
+  lens_paint_state_init (&clean);
+  clean.targets = targets;
+  clean.n_targets = 1;
+  /* the line plot and the bars are about the last position either way */
+  clean.sel_pos = T - 1;
+  marked = clean;
+  marked.sel_row = 1;
+  marked.hover_row = 2;
+  marked.hover_pos = 0;
+
+  LensView views[] = {LENS_VIEW_HEATMAP, LENS_VIEW_TARGET, LENS_VIEW_LINE};
+  for (size_t v = 0; v < G_N_ELEMENTS (views); v++)
+    {
+      cairo_surface_t *a = export_png (views[v], r, &clean, "export-clean.png");
+      cairo_surface_t *b = export_png (views[v], r, &marked, "export-unmarked.png");
+      g_assert_true (same_pixels (a, b));
+      marked.export_marks = true;
+      cairo_surface_t *c = export_png (views[v], r, &marked, "export-marked.png");
+      marked.export_marks = false;
+      g_assert_false (same_pixels (a, c));
+      cairo_surface_destroy (a);
+      cairo_surface_destroy (b);
+      cairo_surface_destroy (c);
+    }
 }
 
 static void
@@ -1200,7 +1386,7 @@ test_gallery (void)
         }
     }
   state.dark = false;
-  state.log_y = true;
+  state.prob_axis = LENS_AXIS_LOG;
   cairo_surface_destroy (render (LENS_VIEW_LINE, r, &state, "gallery-line-log.png"));
   state.n_targets = 0;
   state.targets = NULL;
@@ -1220,6 +1406,9 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/fill", test_heatmap_fill);
   g_test_add_func ("/paint/heatmap/frozen", test_heatmap_frozen);
   g_test_add_func ("/paint/line", test_line_plot);
+  g_test_add_func ("/paint/line/log-fit", test_line_log_fit);
+  g_test_add_func ("/paint/heatmap/target-log", test_target_heatmap_log);
+  g_test_add_func ("/paint/export/marks", test_export_marks);
   g_test_add_func ("/paint/topk", test_topk);
   g_test_add_func ("/paint/describe", test_describe);
   g_test_add_func ("/paint/export", test_export);

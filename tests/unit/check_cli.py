@@ -7,12 +7,17 @@
   it names), so the examples cannot go stale.
 - Option mistakes are refused before the model runs, with a message that says what is wrong:
   an empty --layers, a reversed range, a range beyond the model, --view without --export.
-- --export writes the figure and prints nothing else (--json adds the document).
+- --export writes the figure and prints nothing else (--json adds the document); --scale
+  reaches the figure.
 - Probabilities in the text summary are written as the app writes them: percentages from 0.1%,
   scientific notation below, so a tiny probability never reads as zero.
+- A model that produces NaN (a corrupt bias) is reported with the first layer and position, and
+  its --json document opens again; a logitlenskit file with Python's NaN opens, NaN as unknown.
 """
 import json
 import os
+import shutil
+import struct
 import re
 import shlex
 import subprocess
@@ -81,6 +86,8 @@ def check_refusals(cli, model):
         (["--layers", "0-11:2"], '"0-11:2" is outside 0-5 (the model has 6 blocks)'),
         (["--view", "line"], "--view chooses the figure --export writes"),
         (["--view", "pie", "--export", "x.svg"], '"pie" is not one of'),
+        (["--scale", "log"], "--scale sets the probability scale of the figure --export writes"),
+        (["--scale", "ln", "--export", "x.svg"], '--scale: "ln" is not one of auto, linear, log'),
     ]
     for args, message in cases:
         proc = run(cli, base + args)
@@ -101,6 +108,17 @@ def check_export_output(cli, model):
             json.loads(proc.stdout)
         except ValueError:
             fail(f"--export --json: stdout is not the JSON document: {proc.stdout[:80]!r}")
+        # the scale reaches the figure: " Paris" lies between 1e-6 and 1e-3 here, so auto is log
+        svgs = {}
+        for scale in ["auto", "linear", "log"]:
+            path = os.path.join(scratch, f"line-{scale}.svg")
+            proc = run(cli, base + ["--view", "line", "--scale", scale, "--export", path])
+            if proc.returncode != 0:
+                fail(f"--scale {scale}: exit {proc.returncode}: {proc.stderr.strip()}")
+                return
+            svgs[scale] = open(path, "rb").read()
+        if svgs["linear"] == svgs["log"] or svgs["auto"] != svgs["log"]:
+            fail("--scale: linear and log figures should differ, auto should be log here")
 
 
 def check_numbers(cli, model):
@@ -126,12 +144,71 @@ def check_numbers(cli, model):
         fail("the text summary prints a probability as 0.000000")
 
 
+def nan_checkpoint(model, folder):
+    """The demo model with one NaN in block 2's MLP output bias: every cell from layer 2 on."""
+    shutil.copytree(model, folder)
+    path = os.path.join(folder, "model.safetensors")
+    data = bytearray(open(path, "rb").read())
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    name = next(k for k in header if k.endswith("h.2.mlp.c_proj.bias"))
+    assert header[name]["dtype"] == "F16"
+    offset = 8 + n + header[name]["data_offsets"][0]
+    data[offset:offset + 2] = struct.pack("<H", 0x7E00)  # F16 quiet NaN
+    open(path, "wb").write(data)
+
+
+def check_nonfinite(cli, model):
+    with tempfile.TemporaryDirectory() as scratch:
+        broken = os.path.join(scratch, "nan-model")
+        nan_checkpoint(model, broken)
+        proc = run(cli, ["--model", broken, "--prompt", "The Eiffel Tower", "--target", " Paris",
+                         "--json"])
+        warning = "NaN or infinity at 24 of 36 cells, first at layer 2, position 0"
+        if proc.returncode != 0 or warning not in proc.stderr:
+            fail(f"NaN model: exit {proc.returncode}, expected a warning with {warning!r}, "
+                 f"got {proc.stderr.strip()!r}")
+            return
+        saved = os.path.join(scratch, "nan.json")
+        open(saved, "w", encoding="utf-8").write(proc.stdout)
+        doc = json.loads(proc.stdout)
+        if doc["cells"][2][0]["top"][0]["prob"] is not None:
+            fail("NaN model: a non-finite cell is not null in --json")
+        again = run(cli, ["--open", saved, "--json"])
+        if again.returncode != 0:
+            fail(f"NaN model: its own --json does not open again: {again.stderr.strip()}")
+        elif json.loads(again.stdout)["cells"][2][0]["top"][0]["prob"] is not None:
+            fail("NaN model: the reopened file lost the unknown cell")
+
+        # logitlenskit files written by Python's json.dump carry NaN for such values
+        v2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "results",
+                          "v2-small.json")
+        text = open(v2, encoding="utf-8").read().replace('"\\n": [0.5, 0.2, 0.1]',
+                                                         '"\\n": [NaN, 0.2, 0.1]', 1)
+        assert "NaN" in text, "the sample changed: update this test"
+        nan_v2 = os.path.join(scratch, "nan-v2.json")
+        open(nan_v2, "w", encoding="utf-8").write(text)
+        proc = run(cli, ["--open", nan_v2, "--json"])
+        if proc.returncode != 0:
+            fail(f"logitlenskit file with NaN: {proc.stderr.strip()}")
+        for bad, message in [("[Infinity, 0.2, 0.1]", "are not JSON numbers"),
+                             ("[NaNa, 0.2, 0.1]", "invalid JSON"),
+                             ("[1.5, 0.2, 0.1]", "outside [0, 1]")]:
+            path = os.path.join(scratch, "bad-v2.json")
+            open(path, "w", encoding="utf-8").write(text.replace("[NaN, 0.2, 0.1]", bad))
+            proc = run(cli, ["--open", path])
+            if proc.returncode == 0 or message not in proc.stderr:
+                fail(f"logitlenskit file with {bad}: expected a refusal, got {proc.returncode} "
+                     f"{proc.stderr.strip()!r}")
+
+
 def main():
     cli, model, readme = (os.path.abspath(a) for a in sys.argv[1:4])
     check_readme(cli, model, readme)
     check_refusals(cli, model)
     check_export_output(cli, model)
     check_numbers(cli, model)
+    check_nonfinite(cli, model)
     print(f"{failures} failures")
     sys.exit(1 if failures else 0)
 
