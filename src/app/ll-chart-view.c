@@ -408,12 +408,23 @@ ll_chart_view_measure (GtkWidget *widget, GtkOrientation orientation, int for_si
   paint_state (self, &st);
   lens_view_natural_size (self->view, self->result, &st, &w, &h);
   int nat = (int) ceil (orientation == GTK_ORIENTATION_HORIZONTAL ? w : h);
+  if (is_heatmap (self) && has_cells (self) && orientation == GTK_ORIENTATION_HORIZONTAL)
+    {
+      /* as narrow as the compact cells allow: the pane decides between that and natural */
+      LensHeatmapLayout compact;
+      lens_heatmap_layout_for_size (self->result, &st, 1.0, 0.0, &compact);
+      *minimum = (int) ceil (compact.width);
+      *natural = nat;
+      return;
+    }
   /* Heatmaps keep their cell size and scroll; the plots shrink down to a readable minimum, but
    * the top-k bars keep their height (a row per token) and scroll, or top-k 50 loses half. */
   int min = nat;
   gboolean bars_height = self->view == LENS_VIEW_TOPK && orientation == GTK_ORIENTATION_VERTICAL;
   if ((!is_heatmap (self) || !has_cells (self)) && !bars_height)
-    min = MIN (nat, orientation == GTK_ORIENTATION_HORIZONTAL ? 360 : 240);
+    min = MIN (nat, orientation == GTK_ORIENTATION_VERTICAL ? 240
+                    : self->view == LENS_VIEW_TOPK ? 240 /* the side panel gives way first */
+                                                   : 360);
   *minimum = min;
   *natural = nat;
 }

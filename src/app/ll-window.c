@@ -52,6 +52,7 @@ struct _LlWindow
   AdwViewStack *view_stack;
   GtkScrolledWindow *heatmap_scroll;
   GtkScrolledWindow *target_scroll;
+  double heatmap_scroll_xy[2]; /* where both heatmaps are scrolled to: they share one layout */
   GtkScrolledWindow *line_scroll;
   GtkScrolledWindow *topk_scroll;
   GtkDropDown *target_dropdown;
@@ -78,6 +79,9 @@ struct _LlWindow
 
   guint debounce_id;
   guint progress_delay_id;
+  /* "changed" handlers on the heatmaps' horizontal adjustments that keep them scrolled to the
+   * right end while a progressive run shows its first positions there (0 when not following) */
+  gulong scroll_end_ids[2];
   gint64 run_started_us;
   char *loading_dir;
   /* A model chosen while a results file is shown: its load returns the window to live mode. */
@@ -412,11 +416,23 @@ update_model_labels (LlWindow *self)
   set_model_summary (self, summary);
 }
 
+/* A shown result that no longer answers what the window says (another model is loading or has
+ * just loaded): dimmed and not interactive until its replacement arrives. */
+static void
+set_stale (LlWindow *self, gboolean stale)
+{
+  gtk_widget_set_opacity (GTK_WIDGET (self->paned), stale ? 0.4 : 1.0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->paned), !stale);
+}
+
 static void
 set_model_loading (LlWindow *self, gboolean loading)
 {
   gtk_stack_set_visible_child_name (self->model_icon_stack, loading ? "spinner" : "icon");
   gtk_spinner_set_spinning (self->model_spinner, loading);
+  /* the old model's result, under the new model's header soon: not the new model's answer */
+  if (loading && !self->imported && self->result != NULL)
+    set_stale (self, TRUE);
   if (loading)
     gtk_label_set_text (self->model_button_label, _ ("Loading…"));
   else
@@ -564,6 +580,7 @@ set_result (LlWindow *self, LensResult *result)
       ll_chart_view_set_result (self->views[v], result);
     }
   update_targets (self);
+  set_stale (self, FALSE);
   g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
 }
 
@@ -597,6 +614,54 @@ worker_progress_cb (LlWindow *self, int done, int total)
 }
 
 static void
+scroll_to_end_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  gtk_adjustment_set_value (adj,
+                            gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+/* The heatmaps of a new prompt start at its right end while its lens is computed progressively
+ * (the last positions are ready first), also once the new shape is laid out; from the complete
+ * result on, scrolling is the user's again. */
+static void
+follow_right_end (LlWindow *self, gboolean follow)
+{
+  GtkScrolledWindow *scrolls[2] = {self->heatmap_scroll, self->target_scroll};
+  for (int i = 0; i < 2; i++)
+    {
+      GtkAdjustment *adj = gtk_scrolled_window_get_hadjustment (scrolls[i]);
+      g_clear_signal_handler (&self->scroll_end_ids[i], adj);
+      if (follow)
+        {
+          scroll_to_end_cb (adj, self);
+          self->scroll_end_ids[i]
+              = g_signal_connect (adj, "changed", G_CALLBACK (scroll_to_end_cb), self);
+        }
+    }
+}
+
+/* A progressive run shows what is ready (the last position first) while the rest is computed;
+ * the views paint the other cells as pending, and a selection survives into the complete
+ * result (same shape). */
+static void
+worker_partial_cb (LlWindow *self, LensResult *partial)
+{
+  if (self->imported)
+    return;
+  g_autofree char *status
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · computing, %d of %d ready",
+                                      "%d tokens · computing, %d of %d ready", partial->n_tokens),
+                         partial->n_tokens, partial->n_ready, partial->n_tokens);
+  gtk_label_set_text (self->status_label, status);
+  gboolean new_shape = self->result == NULL || self->result->n_tokens != partial->n_tokens
+                       || self->result->n_rows != partial->n_rows;
+  set_content (self, "result");
+  set_result (self, partial);
+  if (new_shape)
+    follow_right_end (self, TRUE);
+}
+
+static void
 run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr (LlWindow) self = user_data;
@@ -604,6 +669,8 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   gboolean from_cache = FALSE;
   g_autoptr (LensResult) result
       = ll_worker_run_finish (LL_WORKER (source), res, &from_cache, &error);
+  if (self->scroll_end_ids[0] != 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    follow_right_end (self, FALSE);
 
   /* A run that finished after a results file was opened must not replace it. */
   if (self->imported)
@@ -617,6 +684,7 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       adw_status_page_set_description (self->error_page, error->message);
       gtk_widget_set_visible (GTK_WIDGET (self->error_open_button), FALSE);
       gtk_label_set_text (self->status_label, "");
+      set_result (self, NULL);
       set_content (self, "error");
       return;
     }
@@ -649,6 +717,8 @@ run_now (LlWindow *self)
     {
       ll_worker_cancel (self->worker);
       gtk_label_set_text (self->status_label, "");
+      /* every panel, the side panel too, stops showing the previous prompt */
+      set_result (self, NULL);
       set_content (self, "empty");
       return;
     }
@@ -739,6 +809,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return; /* a newer load is in flight */
       set_model_loading (self, FALSE);
+      set_stale (self, FALSE); /* the previous model and its result stay */
       g_autofree char *message = NULL;
       if (ll_worker_get_model (self->worker) != NULL)
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s. Still using %s."), dir,
@@ -987,6 +1058,11 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   if (self->result == NULL)
     {
       show_toast (self, _ ("Nothing to export yet: type a prompt first"));
+      return;
+    }
+  if (lens_result_is_partial (self->result))
+    {
+      show_toast (self, _ ("Still computing: export once every position is ready"));
       return;
     }
 
@@ -1411,6 +1487,11 @@ save_dialog (LlWindow *self, SaveKind kind)
       show_toast (self, _ ("Nothing to save yet: type a prompt or open a results file first"));
       return;
     }
+  if (lens_result_is_partial (self->result))
+    {
+      show_toast (self, _ ("Still computing: save once every position is ready"));
+      return;
+    }
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
       kind == SAVE_RESULTS ? _ ("Save Results") : _ ("Export logitlenskit JSON"), GTK_WINDOW (self),
       GTK_FILE_CHOOSER_ACTION_SAVE, kind == SAVE_RESULTS ? _ ("_Save") : _ ("_Export"),
@@ -1550,10 +1631,70 @@ show_view_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   ll_window_set_visible_view (user_data, g_variant_get_string (param, NULL));
 }
 
+/* ---- the two heatmaps scroll together ---- */
+
+static GtkAdjustment *
+heatmap_adjustment (GtkScrolledWindow *scroll, int axis)
+{
+  return axis == 0 ? gtk_scrolled_window_get_hadjustment (scroll)
+                   : gtk_scrolled_window_get_vadjustment (scroll);
+}
+
+static gboolean
+heatmap_scroll_visible (LlWindow *self, GtkAdjustment *adj, int *axis)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  GtkScrolledWindow *scroll = g_strcmp0 (name, "heatmap") == 0  ? self->heatmap_scroll
+                              : g_strcmp0 (name, "target") == 0 ? self->target_scroll
+                                                                : NULL;
+  for (int a = 0; scroll != NULL && a < 2; a++)
+    if (heatmap_adjustment (scroll, a) == adj)
+      {
+        *axis = a;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* The shown heatmap scrolled: remember where, for the other one. */
+static void
+heatmap_scrolled_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  int axis;
+  if (heatmap_scroll_visible (self, adj, &axis))
+    self->heatmap_scroll_xy[axis] = gtk_adjustment_get_value (adj);
+}
+
+/* The shown heatmap got its size (after a switch of views, or a new result): scroll it to
+ * where the other one was, so switching views keeps the place. */
+static void
+heatmap_resized_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  int axis;
+  if (heatmap_scroll_visible (self, adj, &axis)
+      && gtk_adjustment_get_value (adj) != self->heatmap_scroll_xy[axis])
+    gtk_adjustment_set_value (adj, self->heatmap_scroll_xy[axis]);
+}
+
+static void
+follow_heatmap_scroll (LlWindow *self, GtkScrolledWindow *scroll)
+{
+  for (int a = 0; a < 2; a++)
+    {
+      GtkAdjustment *adj = heatmap_adjustment (scroll, a);
+      g_signal_connect_object (adj, "value-changed", G_CALLBACK (heatmap_scrolled_cb), self, 0);
+      g_signal_connect_object (adj, "changed", G_CALLBACK (heatmap_resized_cb), self, 0);
+    }
+}
+
 static void
 visible_view_changed_cb (LlWindow *self)
 {
   const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  for (int v = 0; v < 2; v++)
+    for (int a = 0; a < 2; a++)
+      heatmap_resized_cb (
+          heatmap_adjustment (v == 0 ? self->heatmap_scroll : self->target_scroll, a), self);
   if (self->settings != NULL && name != NULL)
     g_settings_set_string (self->settings, "current-view", name);
 }
@@ -1656,6 +1797,8 @@ ll_window_dispose (GObject *object)
     g_cancellable_cancel (self->open_cancellable);
   g_clear_object (&self->open_cancellable);
   g_clear_handle_id (&self->open_pulse_id, g_source_remove);
+  if (self->heatmap_scroll != NULL)
+    follow_right_end (self, FALSE);
   gtk_widget_dispose_template (GTK_WIDGET (self), LL_TYPE_WINDOW);
 
   G_OBJECT_CLASS (ll_window_parent_class)->dispose (object);
@@ -1805,6 +1948,8 @@ ll_window_init (LlWindow *self)
       gtk_scrolled_window_set_child (scrolls[v], GTK_WIDGET (self->views[v]));
       g_signal_connect (self->views[v], "cell-selected", G_CALLBACK (cell_selected_cb), self);
     }
+  follow_heatmap_scroll (self, self->heatmap_scroll);
+  follow_heatmap_scroll (self, self->target_scroll);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
@@ -1826,9 +1971,13 @@ ll_window_init (LlWindow *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->worker, "progress", G_CALLBACK (worker_progress_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->worker, "partial-result", G_CALLBACK (worker_partial_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (dark_changed_cb), self, G_CONNECT_SWAPPED);
 
+  /* the heatmaps narrow their cells to show the whole prompt in the pane when they can */
+  self->state.shrink_to_fit = true;
   self->settings = new_settings_if_installed ();
   restore_settings (self);
   /* Connected after restoring so that restoring does not write the settings back. */

@@ -15,6 +15,9 @@
  * long prompt on a big model keeps (R, T, C) floats of normalised residuals per result. */
 #define CACHE_MAX_ENTRIES 48
 #define CACHE_MAX_BYTES ((size_t) 768 * 1024 * 1024)
+/* Partial results of a progressive run reach the main thread at most this often (the newest one
+ * wins), so a fast series of passes never floods the main loop with repaints. */
+#define PARTIAL_MIN_INTERVAL_US (100 * 1000)
 
 typedef struct
 {
@@ -46,6 +49,17 @@ struct _LlWorker
   size_t cache_bytes;
   guint n_forward; /* atomic */
   int threads;     /* atomic: what each job computes with; 0 = every core */
+
+  /* LensRunOptions.progressive for every run: LOGIT_LENS_PROGRESSIVE=always|never (tests force
+   * partial results on small models), else automatic. */
+  LensProgressive progressive;
+  /* The newest partial result not yet delivered, handed from the pool thread to the main one. */
+  GMutex partial_lock;
+  LensResult *partial;      /* or NULL */
+  guint partial_generation; /* the run it belongs to */
+  GSource *partial_source;  /* the delivery, while one is scheduled */
+  gint64 partial_last_us;   /* when the last one was delivered */
+  gboolean run_delivered;   /* main thread: the current run's result has been taken */
 };
 
 G_DEFINE_FINAL_TYPE (LlWorker, ll_worker, G_TYPE_OBJECT)
@@ -62,6 +76,7 @@ enum
 {
   SIGNAL_MODEL_CHANGED,
   SIGNAL_PROGRESS,
+  SIGNAL_PARTIAL_RESULT,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -88,6 +103,9 @@ ll_worker_finalize (GObject *object)
   g_clear_pointer (&self->model, lens_model_unref);
   g_queue_clear_full (&self->cache, (GDestroyNotify) cache_entry_free);
   g_mutex_clear (&self->cache_lock);
+  g_clear_pointer (&self->partial, lens_result_unref);
+  g_clear_pointer (&self->partial_source, g_source_unref);
+  g_mutex_clear (&self->partial_lock);
   g_main_context_unref (self->main_context);
 
   G_OBJECT_CLASS (ll_worker_parent_class)->finalize (object);
@@ -129,6 +147,11 @@ ll_worker_class_init (LlWorkerClass *klass)
   signals[SIGNAL_PROGRESS]
       = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                       G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+  /* (LensResult *partial) of the current run, on the main thread, before its result; never for
+   * a superseded run. Immutable: keep a reference to use it after the handler returns. */
+  signals[SIGNAL_PARTIAL_RESULT]
+      = g_signal_new ("partial-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 }
 
 typedef void (*WorkFunc) (GTask *task, LlWorker *self);
@@ -198,6 +221,12 @@ ll_worker_init (LlWorker *self)
   self->run_cache = lens_run_cache_new ();
   g_mutex_init (&self->cache_lock);
   g_queue_init (&self->cache);
+  g_mutex_init (&self->partial_lock);
+  const char *progressive = g_getenv ("LOGIT_LENS_PROGRESSIVE");
+  if (g_strcmp0 (progressive, "always") == 0)
+    self->progressive = LENS_PROGRESSIVE_ALWAYS;
+  else if (g_strcmp0 (progressive, "never") == 0)
+    self->progressive = LENS_PROGRESSIVE_NEVER;
 }
 
 LlWorker *
@@ -428,6 +457,72 @@ run_progress_cb (int done, int total, gpointer user_data)
 }
 
 static gboolean
+partial_main_cb (gpointer user_data)
+{
+  LlWorker *self = user_data;
+  g_mutex_lock (&self->partial_lock);
+  /* A source the pool thread replaced (destroyed while this one waited for the lock) leaves
+   * the newer one in place. */
+  if (self->partial_source != g_main_current_source ())
+    {
+      g_mutex_unlock (&self->partial_lock);
+      return G_SOURCE_REMOVE;
+    }
+  g_clear_pointer (&self->partial_source, g_source_unref);
+  g_autoptr (LensResult) partial = g_steal_pointer (&self->partial);
+  /* Only the current run's partial results count, and only they start the interval: a stale
+   * one arriving after run_async must not hold the new run's first one back. */
+  gboolean current
+      = partial != NULL && self->partial_generation == self->run_generation && !self->run_delivered;
+  if (current)
+    self->partial_last_us = g_get_monotonic_time ();
+  g_mutex_unlock (&self->partial_lock);
+  if (current)
+    g_signal_emit (self, signals[SIGNAL_PARTIAL_RESULT], 0, partial);
+  return G_SOURCE_REMOVE;
+}
+
+/* Pool thread: keeps the newest partial result and schedules its delivery, at most every
+ * PARTIAL_MIN_INTERVAL_US. */
+static void
+run_partial_cb (LensResult *partial, gpointer user_data)
+{
+  RunData *d = user_data;
+  LlWorker *self = d->self;
+  g_mutex_lock (&self->partial_lock);
+  g_clear_pointer (&self->partial, lens_result_unref);
+  self->partial = lens_result_ref (partial);
+  self->partial_generation = d->generation;
+  gint64 now = g_get_monotonic_time ();
+  gint64 due = MAX (now, self->partial_last_us + PARTIAL_MIN_INTERVAL_US);
+  /* A delivery still waiting on an earlier run's interval (run_async resets partial_last_us)
+   * makes way for one at once, so that a new run's first partial result is never held back. */
+  if (self->partial_source != NULL && due <= now
+      && g_source_get_ready_time (self->partial_source) != 0)
+    {
+      g_source_destroy (self->partial_source);
+      g_clear_pointer (&self->partial_source, g_source_unref);
+    }
+  if (self->partial_source == NULL)
+    {
+      /* Due now: an idle source, which is dispatched before the run's result (attached later at
+       * the same priority), so the window always gets the partial result first. */
+      if (due <= now)
+        self->partial_source = g_idle_source_new ();
+      else
+        {
+          self->partial_source = g_timeout_source_new (0);
+          g_source_set_ready_time (self->partial_source, due);
+        }
+      g_source_set_priority (self->partial_source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (self->partial_source, partial_main_cb, g_object_ref (self),
+                             g_object_unref);
+      g_source_attach (self->partial_source, self->main_context);
+    }
+  g_mutex_unlock (&self->partial_lock);
+}
+
+static gboolean
 run_cancel_cb (gpointer user_data)
 {
   RunData *d = user_data;
@@ -567,8 +662,13 @@ run_thread (GTask *task, LlWorker *self)
       .layers = NULL,
       .n_layers = 0,
       .top_k = d->top_k,
+      /* KL to the final layer and the next token's probability and rank, for the tooltips and
+       * views (a few percent of the lens) */
+      .metrics = TRUE,
       .cancel = run_cancel_cb,
       .progress = run_progress_cb,
+      .partial = run_partial_cb,
+      .progressive = self->progressive,
       .user_data = d,
   };
   LensResult *result
@@ -611,6 +711,11 @@ ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancellable
   ll_worker_cancel (self);
   g_clear_object (&self->run_cancellable);
   self->run_cancellable = new_request_cancellable (cancellable);
+  self->run_delivered = FALSE;
+  /* a new run's first partial result goes out at once */
+  g_mutex_lock (&self->partial_lock);
+  self->partial_last_us = 0;
+  g_mutex_unlock (&self->partial_lock);
 
   g_autoptr (GTask) task = g_task_new (self, self->run_cancellable, callback, user_data);
   g_task_set_source_tag (task, ll_worker_run_async);
@@ -650,6 +755,8 @@ ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache
         && (d->generation != self->run_generation || g_cancellable_is_cancelled (d->cancellable));
   g_autoptr (GError) local_error = NULL;
   g_autoptr (LensResult) r = g_task_propagate_pointer (task, &local_error);
+  if (d != NULL && d->generation == self->run_generation)
+    self->run_delivered = TRUE; /* its partial results, if any are still on their way, are late */
   if (stale)
     {
       set_superseded_error (error);

@@ -2,8 +2,10 @@
  *
  * Owns the current model, runs one request at a time on a GTask thread, cancels the older request
  * when a newer one arrives (the engine polls the GCancellable between layers) and never delivers a
- * stale result. Results are cached by (model folder, top-k, token ids), so asking again for an
- * earlier prompt returns at once without running the model. */
+ * stale result. A run of a big prompt on a big model is progressive: "partial-result" shows what
+ * is ready (the last position first) before the complete result arrives. Results are cached by
+ * (model folder, top-k, token ids), so asking again for an earlier prompt returns at once without
+ * running the model. */
 #pragma once
 
 #include <gio/gio.h>

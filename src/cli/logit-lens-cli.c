@@ -30,6 +30,8 @@ typedef struct
   int top_k;
   char *layers;
   gboolean embeddings;
+  gboolean metrics;
+  gboolean sublayers;
   gboolean tokenize;
   gboolean json;
   char *export_path;
@@ -53,6 +55,8 @@ typedef struct
   const char *layers;
   const char *what_layers;
   gboolean embeddings;
+  gboolean metrics;   /* kl_final and next in every cell */
+  gboolean sublayers; /* "L.attn" rows */
 } CliRequest;
 
 /* A target as the CLI tracks it: the text, its ids, and its probabilities (R, T). */
@@ -225,6 +229,10 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
 {
   const LensModelInfo *mi = &r->model_info;
   int last = r->n_tokens - 1;
+  /* wide enough for "11.attn" when there are sub-layer rows; 6 as before otherwise */
+  int label_w = 6;
+  for (int row = 0; row < r->n_rows; row++)
+    label_w = MAX (label_w, (int) strlen (r->row_labels[row]) + 1);
 
   g_string_append_printf (out, "Model: %s", mi->name != NULL ? mi->name : "(unknown)");
   if (mi->architecture != NULL)
@@ -276,10 +284,19 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
   for (int row = 0; row < r->n_rows; row++)
     {
       size_t cell = lens_result_cell_index (r, row, last);
-      g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+      g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
       append_prob (out, r->top_probs[cell * r->top_k]);
       g_string_append (out, "  ");
       append_quoted (out, lens_result_token_text (r, r->top_ids[cell * r->top_k]));
+      if (lens_result_has_metrics (r))
+        {
+          /* nats, not a probability: three decimals, "n/a" where unknown */
+          double kl = lens_result_kl_final (r, row, last);
+          if (isnan (kl))
+            g_string_append (out, "  KL from final        n/a");
+          else
+            g_string_append_printf (out, "  KL from final %7.3f nats", kl);
+        }
       g_string_append_c (out, '\n');
     }
 
@@ -288,7 +305,7 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
   for (int row = 0; row < r->n_rows; row++)
     {
       size_t cell = lens_result_cell_index (r, row, last);
-      g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+      g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
       for (int k = 0; k < k5; k++)
         {
           int32_t id = r->top_ids[cell * r->top_k + k];
@@ -311,7 +328,7 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       g_string_append (out, " probability per layer at the last position:\n");
       for (int row = 0; row < r->n_rows; row++)
         {
-          g_string_append_printf (out, "  layer %-6s", r->row_labels[row]);
+          g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
           append_prob (out, targets[i].probs[lens_result_cell_index (r, row, last)]);
           g_string_append_c (out, '\n');
         }
@@ -480,13 +497,24 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
   if (!lens_model_mean_loss (model, (const int32_t *) ids->data, ids->len, &mean, &n_predicted,
                              error))
     return FALSE;
-  g_autofree char *file_esc = g_strescape (o->perplexity_file, NULL);
-  g_autofree char *name_esc = g_strescape (lens_model_name (model), NULL);
-  g_string_append_printf (
-      out,
-      "{\"file\": \"%s\", \"model\": \"%s\", \"tokens\": %u, \"predicted\": %ld, "
-      "\"mean_loss_nats\": %.6f, \"perplexity\": %.6f}\n",
-      file_esc, name_esc, ids->len, n_predicted, mean, exp (mean));
+  /* json-c escapes what JSON must (g_strescape wrote octal escapes, invalid JSON, for a
+   * non-ASCII name); a file name that is not UTF-8 is shown as the display name. */
+  g_autofree char *file = g_filename_display_name (o->perplexity_file);
+  json_object *doc = json_object_new_object ();
+  json_object_object_add (doc, "file", json_object_new_string (file));
+  json_object_object_add (doc, "model", json_object_new_string (lens_model_name (model)));
+  json_object_object_add (doc, "tokens", json_object_new_int64 (ids->len));
+  json_object_object_add (doc, "predicted", json_object_new_int64 (n_predicted));
+  /* six decimals as before, with a decimal point whatever the locale says */
+  char mean_text[G_ASCII_DTOSTR_BUF_SIZE], ppl_text[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd (mean_text, sizeof mean_text, "%.6f", mean);
+  g_ascii_formatd (ppl_text, sizeof ppl_text, "%.6f", exp (mean));
+  json_object_object_add (doc, "mean_loss_nats", json_object_new_double_s (mean, mean_text));
+  json_object_object_add (doc, "perplexity", json_object_new_double_s (exp (mean), ppl_text));
+  g_string_append (out, json_object_to_json_string_ext (doc, JSON_C_TO_STRING_SPACED
+                                                                 | JSON_C_TO_STRING_NOSLASHESCAPE));
+  g_string_append_c (out, '\n');
+  json_object_put (doc);
   return TRUE;
 }
 
@@ -508,6 +536,8 @@ run_request (LensModel *model, LensRunCache *cache, const CliRequest *req, GErro
       .layers = (const int *) rows->data,
       .n_layers = (int) rows->len,
       .top_k = req->top_k,
+      .metrics = req->metrics,
+      .sublayers = req->sublayers,
   };
   if (cache != NULL)
     return lens_run_prompt_cached (model, cache, req->prompt, &run, error);
@@ -532,6 +562,8 @@ run_lens (const CliOptions *o, GError **error)
       .layers = o->layers,
       .what_layers = "--layers",
       .embeddings = o->embeddings,
+      .metrics = o->metrics,
+      .sublayers = o->sublayers,
   };
   return run_request (model, NULL, &req, error);
 }
@@ -587,6 +619,9 @@ run (const CliOptions *o, GString *out, GError **error)
     {
       if (o->prompt != NULL || o->prompt_file != NULL)
         return fail (error, "--open shows a saved result; it takes no --prompt");
+      if (o->metrics || o->sublayers)
+        return fail (error, "--open shows a saved result with the metrics and rows it was saved "
+                            "with; --metrics and --sublayers apply to a model run");
       r = lens_results_load_full (o->open_path, &file_targets, error);
     }
   else
@@ -641,7 +676,8 @@ run (const CliOptions *o, GString *out, GError **error)
 
 /* --serve: the model stays loaded; each line of stdin is one request, each gets one line. */
 
-static const char *const request_keys[] = {"prompt", "targets", "top_k", "layers", "embeddings"};
+static const char *const request_keys[]
+    = {"prompt", "targets", "top_k", "layers", "embeddings", "metrics", "sublayers"};
 
 /* A string member without NUL characters (json-c keeps "\u0000" inside its strings). */
 static gboolean
@@ -678,19 +714,23 @@ parse_request (const char *line, size_t len, CliRequest *req, json_object **root
         g_autofree char *shown = lens_json_describe (key, -1);
         return fail (error,
                      "request: unknown member %s (known: prompt, targets, top_k, layers, "
-                     "embeddings)",
+                     "embeddings, metrics, sublayers)",
                      shown);
       }
     if (g_str_equal (key, "prompt") && !request_text (value, key, &req->prompt, error))
       return FALSE;
     if (g_str_equal (key, "layers") && !request_text (value, key, &req->layers, error))
       return FALSE;
-    if (g_str_equal (key, "embeddings"))
+    if (g_str_equal (key, "embeddings") || g_str_equal (key, "metrics")
+        || g_str_equal (key, "sublayers"))
       {
         if (!json_object_is_type (value, json_type_boolean))
-          return fail (error, "request: \"embeddings\" must be true or false, not %s",
+          return fail (error, "request: \"%s\" must be true or false, not %s", key,
                        lens_json_type_name (value));
-        req->embeddings = json_object_get_boolean (value);
+        gboolean *flag = g_str_equal (key, "embeddings") ? &req->embeddings
+                         : g_str_equal (key, "metrics")  ? &req->metrics
+                                                         : &req->sublayers;
+        *flag = json_object_get_boolean (value);
       }
     if (g_str_equal (key, "top_k"))
       {
@@ -736,6 +776,8 @@ serve_one (LensModel *model, LensRunCache *cache, const CliOptions *o, const cha
       .layers = o->layers,
       .what_layers = "layers",
       .embeddings = o->embeddings,
+      .metrics = o->metrics,
+      .sublayers = o->sublayers,
   };
   json_object *root = NULL;
   g_auto (GStrv) targets = NULL;
@@ -823,6 +865,12 @@ main (int argc, char **argv)
       {"layers", 'l', 0, G_OPTION_ARG_STRING, &o.layers,
        "Blocks to show, e.g. 0,5,11 or 0-11:2 (the last is always kept)", "SPEC"},
       {"embeddings", 'e', 0, G_OPTION_ARG_NONE, &o.embeddings, "Add the embedding row", NULL},
+      {"metrics", 0, 0, G_OPTION_ARG_NONE, &o.metrics,
+       "Per cell: KL divergence from the model's own prediction (kl_final) and the probability, "
+       "rank and cross-entropy of the token that actually follows (next)",
+       NULL},
+      {"sublayers", 0, 0, G_OPTION_ARG_NONE, &o.sublayers,
+       "Before each block's row L, a row L.attn: the residual after its attention sub-layer", NULL},
       {"tokenize", 0, 0, G_OPTION_ARG_NONE, &o.tokenize,
        "Print the prompt's token ids as a JSON array and exit", NULL},
       {"json", 'j', 0, G_OPTION_ARG_NONE, &o.json, "Machine-readable output", NULL},

@@ -271,9 +271,10 @@ mlp_forward (const LensModel *m, int l, const float *in, float *out, LensActivat
 
 /* One block, in the layout its family has: pre-norm (x += attn(norm x); x += mlp(norm x)),
  * with norms around the sub-layers (Gemma 2/3), post-norm only (OLMo 2: the norms absent), or
- * parallel (GPT-NeoX: x += attn(norm_1 x) + mlp(norm_2 x)). */
+ * parallel (GPT-NeoX: x += attn(norm_1 x) + mlp(norm_2 x)). attn_resid (T, C), when not NULL,
+ * receives the residual after the attention sub-layer (parallel: x + attn(norm_1 x) alone). */
 static void
-block_forward (const LensModel *m, int l, LensActivations *a, const Span *s)
+block_forward (const LensModel *m, int l, LensActivations *a, const Span *s, float *attn_resid)
 {
   const LensConfig *c = &m->config;
   const LensBlockWeights *b = &m->blocks[l];
@@ -293,10 +294,14 @@ block_forward (const LensModel *m, int l, LensActivations *a, const Span *s)
       lens_model_norm (m, &b->mlp_norm_w, &b->mlp_norm_b, a->x, a->ln, T);
       mlp_forward (m, l, a->ln, a->proj2, a, T);
       lens_residual_add (a->x, a->proj, TC);
+      if (attn_resid != NULL)
+        memcpy (attn_resid, a->x, TC * sizeof (float));
       lens_residual_add (a->x, a->proj2, TC);
       return;
     }
   lens_residual_add (a->x, a->proj, TC);
+  if (attn_resid != NULL)
+    memcpy (attn_resid, a->x, TC * sizeof (float));
   const float *mlp_in = a->x;
   if (b->mlp_norm_w.data != NULL)
     {
@@ -340,8 +345,8 @@ rope_tables (const LensModel *m, const Span *s, LensActivations *a)
 /* Positions p .. T - 1 of ids (T in all); see lens_model_forward_from. */
 static gboolean
 forward_span (LensModel *m, LensKvCache *kv, const int32_t *ids, int T, int p, float *residuals,
-              float *logits, LensCancelFunc cancel, LensProgressFunc progress, gpointer user_data,
-              GError **error)
+              float *attn_residuals, float *logits, LensCancelFunc cancel,
+              LensProgressFunc progress, gpointer user_data, GError **error)
 {
   const LensConfig *c = &m->config;
   int C = c->n_embd, V = c->vocab_size, L = c->n_layer;
@@ -381,7 +386,8 @@ forward_span (LensModel *m, LensKvCache *kv, const int32_t *ids, int T, int p, f
     {
       if (!check_cancel (cancel, user_data, error))
         goto out;
-      block_forward (m, l, &a, &s);
+      block_forward (m, l, &a, &s,
+                     attn_residuals != NULL ? attn_residuals + (size_t) l * nC : NULL);
       if (residuals != NULL)
         memcpy (residuals + (size_t) (l + 1) * nC, a.x, nC * sizeof (float));
       if (progress != NULL)
@@ -407,15 +413,17 @@ lens_forward_run (LensModel *m, const int32_t *ids, int T, float *residuals, flo
                   LensCancelFunc cancel, LensProgressFunc progress, gpointer user_data,
                   GError **error)
 {
-  return forward_span (m, NULL, ids, T, 0, residuals, logits, cancel, progress, user_data, error);
+  return forward_span (m, NULL, ids, T, 0, residuals, NULL, logits, cancel, progress, user_data,
+                       error);
 }
 
 gboolean
 lens_model_forward_from (LensModel *m, LensKvCache *kv, const int32_t *ids, int T, int p,
-                         float *residuals, LensCancelFunc cancel, LensProgressFunc progress,
-                         gpointer user_data, GError **error)
+                         float *residuals, float *attn_residuals, LensCancelFunc cancel,
+                         LensProgressFunc progress, gpointer user_data, GError **error)
 {
-  return forward_span (m, kv, ids, T, p, residuals, NULL, cancel, progress, user_data, error);
+  return forward_span (m, kv, ids, T, p, residuals, attn_residuals, NULL, cancel, progress,
+                       user_data, error);
 }
 
 /* ---- the key/value cache ---- */

@@ -93,3 +93,20 @@ lens_head_logits_of_ids (const LensModel *m, const float *y, int n, int ldy, con
                n_ids);
   output_transform (m, out, n, n_ids, n_ids);
 }
+
+void
+lens_head_logit_per_row (const LensModel *m, const float *y, int n, int ldy, const int32_t *ids,
+                         float *out)
+{
+  int C = m->config.n_embd;
+  g_autofree float *w = g_new (float, C); /* (C) row ids[i] of W_U */
+  for (int i = 0; i < n; i++)
+    {
+      out[i] = NAN;
+      if (ids[i] < 0)
+        continue;
+      lens_mat_rows_f32 (&m->lm_head, ids[i], 1, w);
+      out[i] = cblas_sdot (C, y + (size_t) i * ldy, 1, w, 1);
+      output_transform (m, out + i, 1, 1, 1);
+    }
+}

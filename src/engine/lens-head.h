@@ -40,4 +40,9 @@ gboolean lens_head_logits (const LensModel *model, const float *y, int n, float 
 void lens_head_logits_of_ids (const LensModel *model, const float *y, int n, int ldy,
                               const int32_t *ids, int n_ids, float *out);
 
+/* out (n) = the logit of ids[i] for normed residual row i of y (n rows, stride ldy), one id per
+ * row; NAN where ids[i] < 0. Ids must be inside the vocabulary. */
+void lens_head_logit_per_row (const LensModel *model, const float *y, int n, int ldy,
+                              const int32_t *ids, float *out);
+
 G_END_DECLS

@@ -64,11 +64,14 @@ gboolean lens_kv_cache_reserve (LensKvCache *kv, const LensModel *model, int T, 
 
 /* The forward pass of positions p .. T - 1 of ids, whose positions 0 .. p - 1 this model has run
  * before with their keys and values left in kv (the caller checks that they were these ids); the
- * new positions' keys and values are added to kv. residuals: (L+1, T - p, C) or NULL, as
- * lens_model_forward's for the new positions. 0 <= p < T. */
+ * new positions' keys and values are added to kv. kv may be NULL when p is 0 (nothing kept).
+ * residuals: (L+1, T - p, C) or NULL, as lens_model_forward's for the new positions.
+ * attn_residuals: (L, T - p, C) or NULL; row l = the residual after block l's attention sub-layer
+ * (parallel-residual blocks: the block's input plus the attention output alone). 0 <= p < T. */
 gboolean lens_model_forward_from (LensModel *model, LensKvCache *kv, const int32_t *ids, int T,
-                                  int p, float *residuals, LensCancelFunc cancel,
-                                  LensProgressFunc progress, gpointer user_data, GError **error);
+                                  int p, float *residuals, float *attn_residuals,
+                                  LensCancelFunc cancel, LensProgressFunc progress,
+                                  gpointer user_data, GError **error);
 
 /* Mean next-token cross-entropy (nats) of ids (N) in consecutive windows of the context length
  * (at most LENS_LOSS_MAX_WINDOW ids), each window predicting its ids[1:] from its own prefix;

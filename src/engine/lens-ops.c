@@ -16,7 +16,10 @@
 static inline float
 exp_nonpositive (float x)
 {
-  x = x < -87.0f ? -87.0f : x;
+  /* NaN (a model that produced one) takes the clamp too, so the integer conversion below is
+   * defined, and is given back at the end: the lens reports such cells instead of hiding them. */
+  float in = x;
+  x = x >= -87.0f ? x : -87.0f;
   float t = x * 1.44269504088896341f;
   float r = (t + 12582912.0f) - 12582912.0f; /* round to nearest integer (|t| < 2^22) */
   float f = (t - r) * 0.693147180559945309f; /* |f| <= ln2 / 2 */
@@ -32,7 +35,7 @@ exp_nonpositive (float x)
   uint32_t bits = (uint32_t) e << 23;
   float scale;
   memcpy (&scale, &bits, sizeof scale);
-  return p * scale;
+  return in == in ? p * scale : in;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -47,6 +47,7 @@ lens_result_new_empty (int n_rows, int n_tokens, int top_k)
   r->n_rows = n_rows;
   r->row_layers = g_new (int, n_rows);
   r->row_labels = g_new0 (char *, n_rows + 1);
+  r->row_kinds = g_new0 (LensRowKind, n_rows);
   for (int i = 0; i < n_rows; i++)
     {
       r->row_layers[i] = i;
@@ -99,8 +100,23 @@ lens_result_unref (LensResult *r)
     return;
   if (r->borrowed_from != NULL)
     {
-      g_free (r->top_ids);
-      g_free (r->top_probs);
+      const LensResult *b = r->borrowed_from;
+      if (r->top_ids != b->top_ids)
+        g_free (r->top_ids);
+      if (r->top_probs != b->top_probs)
+        g_free (r->top_probs);
+      if (r->entropy != b->entropy)
+        g_free (r->entropy);
+      if (r->log_z != b->log_z)
+        g_free (r->log_z);
+      if (r->ready != b->ready)
+        g_free (r->ready);
+      if (r->kl_final != b->kl_final)
+        g_free (r->kl_final);
+      if (r->next_logprob != b->next_logprob)
+        g_free (r->next_logprob);
+      if (r->next_rank != b->next_rank)
+        g_free (r->next_rank);
       lens_result_unref (r->borrowed_from);
       g_free (r);
       return;
@@ -112,12 +128,17 @@ lens_result_unref (LensResult *r)
   g_strfreev (r->token_texts);
   g_free (r->row_layers);
   g_strfreev (r->row_labels);
+  g_free (r->row_kinds);
+  g_free (r->kl_final);
+  g_free (r->next_logprob);
+  g_free (r->next_rank);
   g_free (r->top_ids);
   g_free (r->top_probs);
   g_free (r->entropy);
   g_free (r->log_z);
   g_clear_pointer (&r->model, lens_model_unref);
   g_free (r->norm_resid);
+  g_free (r->ready);
   if (r->vocab_texts != NULL)
     {
       for (int i = 0; i < r->n_vocab_texts; i++)
@@ -131,6 +152,65 @@ lens_result_unref (LensResult *r)
       g_free (r->tracked);
     }
   g_free (r);
+}
+
+char *
+lens_row_label (int layer, LensRowKind kind)
+{
+  if (layer == LENS_ROW_EMBEDDINGS)
+    return g_strdup ("embed");
+  return kind == LENS_ROW_ATTN ? g_strdup_printf ("%d.attn", layer) : g_strdup_printf ("%d", layer);
+}
+
+void
+lens_result_alloc_metrics (LensResult *r)
+{
+  size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
+  g_free (r->kl_final);
+  g_free (r->next_logprob);
+  g_free (r->next_rank);
+  r->kl_final = new_nan_floats (cells);
+  r->next_logprob = new_nan_floats (cells);
+  r->next_rank = g_new0 (int32_t, cells);
+}
+
+gboolean
+lens_result_has_metrics (const LensResult *r)
+{
+  return r->kl_final != NULL;
+}
+
+int32_t
+lens_result_next_id (const LensResult *r, int pos)
+{
+  if (pos < 0 || pos + 1 >= r->n_tokens)
+    return -1;
+  return r->token_ids[pos + 1];
+}
+
+float
+lens_result_kl_final (const LensResult *r, int row, int pos)
+{
+  return r->kl_final != NULL ? r->kl_final[lens_result_cell_index (r, row, pos)] : NAN;
+}
+
+float
+lens_result_next_prob (const LensResult *r, int row, int pos)
+{
+  return r->next_logprob != NULL ? expf (r->next_logprob[lens_result_cell_index (r, row, pos)])
+                                 : NAN;
+}
+
+float
+lens_result_next_cross_entropy (const LensResult *r, int row, int pos)
+{
+  return r->next_logprob != NULL ? -r->next_logprob[lens_result_cell_index (r, row, pos)] : NAN;
+}
+
+int
+lens_result_next_rank (const LensResult *r, int row, int pos)
+{
+  return r->next_rank != NULL ? r->next_rank[lens_result_cell_index (r, row, pos)] : 0;
 }
 
 const char *
@@ -159,6 +239,8 @@ lens_result_count_nonfinite (const LensResult *r, int *row, int *pos)
     for (int t = 0; t < r->n_tokens; t++)
       {
         size_t cell = lens_result_cell_index (r, i, t);
+        if (!lens_result_pos_ready (r, t)) /* a partial result's pending cells are not known yet */
+          continue;
         /* a finite distribution has a finite best probability and entropy */
         if (isfinite (r->top_probs[cell * (size_t) r->top_k]) && isfinite (r->entropy[cell]))
           continue;

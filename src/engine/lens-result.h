@@ -19,6 +19,15 @@ G_BEGIN_DECLS
 
 #define LENS_ROW_EMBEDDINGS (-1)
 
+/* What a row of the lens reads: a block's output (or, for LENS_ROW_EMBEDDINGS, the embeddings),
+ * or the residual after that block's attention sub-layer, before its MLP (for parallel-residual
+ * models, the block's input plus the attention output alone). */
+typedef enum
+{
+  LENS_ROW_OUTPUT = 0,
+  LENS_ROW_ATTN = 1,
+} LensRowKind;
+
 typedef struct
 {
   char *name;         /* display name, e.g. "gpt2" or "Llama-3.1-70B" */
@@ -44,15 +53,24 @@ typedef struct LensResult
   int32_t *token_ids; /* (T) input ids; -1 where unknown (imported) */
   char **token_texts; /* (T) display text of each input token */
 
-  int n_rows;        /* R */
-  int *row_layers;   /* (R) block index, or LENS_ROW_EMBEDDINGS */
-  char **row_labels; /* (R) "embed", "0", "1", ... (imported files may use their own) */
+  int n_rows;             /* R */
+  int *row_layers;        /* (R) block index, or LENS_ROW_EMBEDDINGS */
+  char **row_labels;      /* (R) "embed", "0.attn", "0", ... (imported files may use their own) */
+  LensRowKind *row_kinds; /* (R) never NULL; all LENS_ROW_OUTPUT unless sub-layer rows were asked */
 
   int top_k;        /* K; a cell may have fewer valid entries (id -1, prob NAN) */
   int32_t *top_ids; /* (R, T, K) token ids, best first */
   float *top_probs; /* (R, T, K) */
   float *entropy;   /* (R, T) nats; NAN when unknown */
   float *log_z;     /* (R, T) log-sum-exp of the cell's logits; NAN when unknown */
+
+  /* Metrics (LensRunOptions.metrics, or a file that saved them); all three NULL when not
+   * computed, NAN / 0 in a cell where unknown. The token that follows position t is
+   * token_ids[t + 1]; the last position has none (NAN / 0). Use the accessors below. */
+  float *kl_final;     /* (R, T) KL(P_final || P_cell) in nats, P_final = the last block's row
+                        * at the same position (the model's own prediction) */
+  float *next_logprob; /* (R, T) log P_cell(next token) */
+  int32_t *next_rank;  /* (R, T) 1 + number of ids with a strictly higher logit; 0 = unknown */
 
   /* Live results only. */
   LensModel *model;  /* owned reference, or NULL */
@@ -65,10 +83,31 @@ typedef struct LensResult
   /* Imported tracked probabilities: tracked[t] maps token string -> float[R] (may be NULL). */
   GHashTable **tracked;
 
-  /* Set on a result made by lens_result_with_top_k: every array except top_ids and top_probs
-   * belongs to this result, of which it holds a reference. */
+  /* Set on a result that shares arrays with another, of which it holds a reference (made by
+   * lens_result_with_top_k, or a progressive run's partial snapshot): each array pointer equal to
+   * the other's belongs to it, the others to this result. */
   struct LensResult *borrowed_from;
+
+  /* A progressive run's partial result (see LensRunOptions.partial): ready (T) is nonzero where
+   * the position's cells (every row) are computed; the other cells hold NAN and -1, as missing
+   * ones do, and are still being computed. NULL for a complete result. */
+  guint8 *ready;
+  int n_ready; /* positions with ready[t] set (when ready is not NULL) */
 } LensResult;
+
+/* Gets a partial result (a new snapshot, which the callee may keep a reference of: it never
+ * changes) on the thread that runs the lens. */
+typedef void (*LensPartialFunc) (LensResult *partial, gpointer user_data);
+
+typedef enum
+{
+  /* Progressive only when `partial` is set and the lens of the new cells is expected to take
+   * long enough to be worth showing in parts (LENS_PROGRESSIVE_MIN_FLOPS). */
+  LENS_PROGRESSIVE_AUTO = 0,
+  LENS_PROGRESSIVE_NEVER,
+  /* Whenever there are two positions or more to compute (tests, whatever the model's size). */
+  LENS_PROGRESSIVE_ALWAYS,
+} LensProgressive;
 
 typedef struct
 {
@@ -76,8 +115,19 @@ typedef struct
   const int *layers;
   int n_layers;
   int top_k; /* 1..V; default 10 when 0 */
+  /* kl_final, next_logprob and next_rank of every cell, in the same pass over the vocabulary */
+  gboolean metrics;
+  /* before each kept block's row, a LENS_ROW_ATTN row of the same block */
+  gboolean sublayers;
   LensCancelFunc cancel;
   LensProgressFunc progress;
+  /* Progressive runs: after the forward pass, the lens of the last position is computed first,
+   * then the other new positions right to left in passes that double in size; `partial` gets a
+   * snapshot of the whole prompt after each pass but the last (cached positions of an
+   * incremental run are ready from the first one). The complete result is returned as usual and
+   * equals a non-progressive run's. */
+  LensPartialFunc partial;
+  LensProgressive progressive;
   gpointer user_data;
 } LensRunOptions;
 
@@ -98,8 +148,9 @@ void lens_run_cache_free (LensRunCache *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LensRunCache, lens_run_cache_free)
 
 /* lens_run_ids, computing only the positions after the longest prefix ids share with the cache's
- * last run (same model, layers and top-k): one more token costs one position, an edit in the
- * middle recomputes from the first changed token. The result equals lens_run_ids' within float
+ * last run (same model, rows, top-k and metrics): one more token costs one position (two with
+ * metrics: the previous last position gains a next token), an edit in the middle recomputes from
+ * the first changed token. The result equals lens_run_ids' within float
  * rounding; the cache then holds this run. */
 LensResult *lens_run_ids_cached (LensModel *model, LensRunCache *cache, const int32_t *ids, int T,
                                  const char *prompt, const LensRunOptions *options, GError **error);
@@ -110,7 +161,7 @@ LensResult *lens_run_prompt_cached (LensModel *model, LensRunCache *cache, const
 /* How many cells of a computed result have no finite distribution (the model produced NaN or
  * infinity on the way there, e.g. from a corrupt weight); the first such cell in row-major order
  * goes to *row, *pos (either may be NULL). Imported results are not counted: a file may leave
- * cells unknown on purpose. */
+ * cells unknown on purpose; nor are a partial result's pending cells. */
 size_t lens_result_count_nonfinite (const LensResult *r, int *row, int *pos);
 
 /* "The model produced NaN or infinity at 12 of 66 cells, first at layer 0, position 3: the
@@ -132,6 +183,35 @@ static inline size_t
 lens_result_cell_index (const LensResult *r, int row, int pos)
 {
   return (size_t) row * (size_t) r->n_tokens + (size_t) pos;
+}
+
+/* Whether the result has kl_final / next metrics. */
+gboolean lens_result_has_metrics (const LensResult *r);
+/* The token that follows position `pos` (the one its `next` metrics are about), or -1 at the last
+ * position or where unknown. */
+int32_t lens_result_next_id (const LensResult *r, int pos);
+/* Per-cell metrics, NAN (rank: 0) when the result has none or the cell has no next token. */
+float lens_result_kl_final (const LensResult *r, int row, int pos);
+float lens_result_next_prob (const LensResult *r, int row, int pos);
+float lens_result_next_cross_entropy (const LensResult *r, int row, int pos); /* -log prob, nats */
+int lens_result_next_rank (const LensResult *r, int row, int pos);
+/* Allocates the metric arrays of r (NAN / 0 filled); for builders and importers. */
+void lens_result_alloc_metrics (LensResult *r);
+
+/* "embed", "3" or "3.attn": the label of a row (g_free it). */
+char *lens_row_label (int layer, LensRowKind kind);
+
+/* Is the result partial (a progressive run's snapshot), and is a position of it computed? */
+static inline gboolean
+lens_result_is_partial (const LensResult *r)
+{
+  return r->ready != NULL;
+}
+
+static inline gboolean
+lens_result_pos_ready (const LensResult *r, int pos)
+{
+  return r->ready == NULL || r->ready[pos] != 0;
 }
 
 /* Display text of a token id as used in top_ids (tokenizer display form, leading space kept). */

@@ -816,9 +816,11 @@ static gboolean G_GNUC_PRINTF (6, 7)
   return j_fail (j, "%s has %d values, %s has %d", path, count, n_what, n);
 }
 
-/* "layers": block indices; "embed" (ours) or -1 (logitlenskit export) is the embedding row. */
+/* "layers": block indices; "embed" (ours) or -1 (logitlenskit export) is the embedding row;
+ * "L.attn" (ours, when `kinds` is not NULL: it receives each row's LensRowKind) is the residual
+ * after block L's attention sub-layer. */
 static gboolean
-parse_layers (JReader *j, const char *at, GArray *rows)
+parse_layers (JReader *j, const char *at, GArray *rows, GArray *kinds)
 {
   j->p = at;
   if (j_peek (j) != '[')
@@ -828,16 +830,29 @@ parse_layers (JReader *j, const char *at, GArray *rows)
   while (j_next (j, ']', &n))
     {
       int layer;
+      LensRowKind kind = LENS_ROW_OUTPUT;
       if (j_peek (j) == '"')
         {
           if (!j_string (j, j->scratch))
             return FALSE;
-          if (strcmp (j->scratch->str, "embed") != 0)
+          const char *str = j->scratch->str;
+          char *end = NULL;
+          gint64 attn = -1;
+          if (kinds != NULL && g_ascii_isdigit (str[0]))
+            attn = g_ascii_strtoll (str, &end, 10);
+          if (attn >= 0 && attn <= 1000000 && end != NULL && strcmp (end, ".attn") == 0)
             {
-              g_autofree char *d = describe (j->scratch->str);
-              return j_fail (j, "layers[%d] is %s, expected a layer index or \"embed\"", n - 1, d);
+              layer = (int) attn;
+              kind = LENS_ROW_ATTN;
             }
-          layer = LENS_ROW_EMBEDDINGS;
+          else if (strcmp (str, "embed") == 0)
+            layer = LENS_ROW_EMBEDDINGS;
+          else
+            {
+              g_autofree char *d = describe (str);
+              return j_fail (j, "layers[%d] is %s, expected a layer index%s or \"embed\"", n - 1, d,
+                             kinds != NULL ? ", \"L.attn\"" : "");
+            }
         }
       else
         {
@@ -851,6 +866,8 @@ parse_layers (JReader *j, const char *at, GArray *rows)
       if (n > LENS_RESULTS_MAX_ROWS)
         return j_fail (j, "layers has more than %d entries", LENS_RESULTS_MAX_ROWS);
       g_array_append_val (rows, layer);
+      if (kinds != NULL)
+        g_array_append_val (kinds, kind);
     }
   if (j->failed)
     return FALSE;
@@ -894,17 +911,18 @@ check_cells_budget (JReader *j, int R, int T)
   return TRUE;
 }
 
-/* Fills the parts every format shares. Takes the strings of `texts`. */
+/* Fills the parts every format shares. Takes the strings of `texts`. kinds: NULL when every row
+ * is a block's output. */
 static void
-fill_rows_and_tokens (LensResult *r, const GArray *rows, GPtrArray *texts)
+fill_rows_and_tokens (LensResult *r, const GArray *rows, const GArray *kinds, GPtrArray *texts)
 {
   for (int i = 0; i < r->n_rows; i++)
     {
       int layer = g_array_index (rows, int, i);
       r->row_layers[i] = layer;
+      r->row_kinds[i] = kinds != NULL ? g_array_index (kinds, LensRowKind, i) : LENS_ROW_OUTPUT;
       g_free (r->row_labels[i]);
-      r->row_labels[i]
-          = layer == LENS_ROW_EMBEDDINGS ? g_strdup ("embed") : g_strdup_printf ("%d", layer);
+      r->row_labels[i] = lens_row_label (layer, r->row_kinds[i]);
     }
   for (int t = 0; t < r->n_tokens; t++)
     {
@@ -1101,7 +1119,8 @@ parse_v2 (JReader *j, const Members *m)
   if (!require (j, m->layers, "layers", fmt) || !require (j, m->input, "input", fmt)
       || !require (j, m->tracked, "tracked", fmt) || !require (j, m->topk, "topk", fmt))
     goto out;
-  if (!parse_layers (j, m->layers, rows) || !parse_token_strings (j, m->input, "input", input))
+  if (!parse_layers (j, m->layers, rows, NULL)
+      || !parse_token_strings (j, m->input, "input", input))
     goto out;
   R = (int) rows->len;
   T = (int) input->len;
@@ -1201,7 +1220,7 @@ parse_v2 (JReader *j, const Members *m)
       g_clear_pointer (&r, lens_result_unref);
       goto out;
     }
-  fill_rows_and_tokens (r, rows, input);
+  fill_rows_and_tokens (r, rows, NULL, input);
   vocab_move_to (&vocab, r);
   r->tracked = tracked;
   tracked = NULL;
@@ -1340,7 +1359,8 @@ parse_v1 (JReader *j, const Members *m)
   if (!require (j, m->layers, "layers", fmt) || !require (j, m->tokens, "tokens", fmt)
       || !require (j, m->cells, "cells", fmt))
     goto out;
-  if (!parse_layers (j, m->layers, rows) || !parse_token_strings (j, m->tokens, "tokens", tokens))
+  if (!parse_layers (j, m->layers, rows, NULL)
+      || !parse_token_strings (j, m->tokens, "tokens", tokens))
     goto out;
   R = (int) rows->len;
   T = (int) tokens->len;
@@ -1429,7 +1449,7 @@ parse_v1 (JReader *j, const Members *m)
   r = top_finish (&b, j);
   if (r == NULL)
     goto out;
-  fill_rows_and_tokens (r, rows, tokens);
+  fill_rows_and_tokens (r, rows, NULL, tokens);
   vocab_move_to (&vocab, r);
   r->tracked = tracked;
   tracked = NULL;
@@ -1645,10 +1665,113 @@ own_vocab_add (JReader *j, OwnVocab *v, long id, const char *text, int32_t *out,
   return TRUE;
 }
 
-/* One cell: {"top": [{"id", "text", "prob"}], "entropy", "log_z"} */
+/* A cell's metrics as read: kl_final, next log-probability and rank ((R, T) each, NAN / 0 where
+ * absent); `any` is set once a cell has either key. */
+typedef struct
+{
+  float *kl_final;
+  float *next_logprob;
+  int32_t *next_rank;
+  gboolean any;
+  const int32_t *token_ids; /* (T) -1 where the file gives none */
+  int n_tokens;
+  int vocab_size; /* > 0 when known */
+} OwnMetrics;
+
+/* A non-negative number (nats; a rounding hair below 0 is read as 0) or null (NAN). */
+static gboolean
+j_nats (JReader *j, float *out, const char *path, const char *key)
+{
+  *out = NAN;
+  if (j_is_null (j))
+    return TRUE;
+  if (j->failed)
+    return FALSE;
+  int c = j_peek (j);
+  double x;
+  if (c != '-' && !(c >= '0' && c <= '9'))
+    return j_type_error (j, "a number", "%s.%s", path, key);
+  if (!j_number (j, &x, NULL))
+    return FALSE;
+  if (x < -1e-6)
+    return j_fail (j, "%s.%s is negative", path, key);
+  if (x > 1e30)
+    return j_fail (j, "%s.%s is too large", path, key);
+  *out = x < 0 ? 0.0f : (float) x;
+  return TRUE;
+}
+
+/* "next": null, or {"id", "prob", "rank", "cross_entropy"} about the token after position t. */
+static gboolean
+parse_own_next (JReader *j, OwnMetrics *mx, size_t cell, int t, const char *path)
+{
+  if (j_is_null (j))
+    return TRUE;
+  if (j->failed)
+    return FALSE;
+  if (j_peek (j) != '{')
+    return j_type_error (j, "an object or null", "%s.next", path);
+  if (t + 1 >= mx->n_tokens)
+    return j_fail (j, "%s.next is given, but no token follows the last position", path);
+  j->p++;
+  g_autoptr (GString) key = g_string_new (NULL);
+  long id = -1, rank = 0;
+  float prob = NAN, xent = NAN;
+  int n = 0;
+  while (j_next (j, '}', &n))
+    {
+      if (!j_key (j, key))
+        return FALSE;
+      double raw = 0;
+      if (strcmp (key->str, "id") == 0)
+        {
+          long hi = mx->vocab_size > 0 ? mx->vocab_size - 1 : G_MAXINT32;
+          ValStatus st = j_int (j, 0, hi, &id, &raw);
+          if (st != VAL_OK)
+            return j_int_error (j, st, raw, 0, hi, "%s.next.id", path);
+        }
+      else if (strcmp (key->str, "rank") == 0)
+        {
+          long hi = mx->vocab_size > 0 ? mx->vocab_size : G_MAXINT32;
+          ValStatus st = j_int (j, 1, hi, &rank, &raw);
+          if (st != VAL_OK)
+            return j_int_error (j, st, raw, 1, hi, "%s.next.rank", path);
+        }
+      else if (strcmp (key->str, "prob") == 0)
+        {
+          ValStatus st = j_prob (j, FALSE, &prob, &raw);
+          if (st != VAL_OK)
+            return j_prob_error (j, st, raw, "%s.next.prob", path);
+        }
+      else if (strcmp (key->str, "cross_entropy") == 0)
+        {
+          if (!j_nats (j, &xent, path, "next.cross_entropy"))
+            return FALSE;
+        }
+      else if (!j_skip (j, 1))
+        return FALSE;
+    }
+  if (j->failed)
+    return FALSE;
+  if (id < 0 || rank < 1 || isnan (prob))
+    return j_fail (j, "%s.next needs \"id\", \"prob\" and \"rank\"", path);
+  int32_t want = mx->token_ids[t + 1];
+  if (want >= 0 && id != want)
+    return j_fail (j, "%s.next.id is %ld, but the next token (tokens[%d]) is %d", path, id, t + 1,
+                   want);
+  /* both are written from one log-probability: they agree unless the file was edited */
+  if (!isnan (xent) && fabs (exp (-(double) xent) - prob) > 1e-4 + 1e-3 * prob)
+    return j_fail (j, "%s.next.prob and next.cross_entropy disagree", path);
+  mx->next_logprob[cell] = !isnan (xent) ? -xent : logf (prob);
+  mx->next_rank[cell] = (int32_t) rank;
+  return TRUE;
+}
+
+/* One cell: {"top": [{"id", "text", "prob"}], "entropy", "log_z"}, and with metrics "kl_final"
+ * and "next" */
 static gboolean
 parse_own_cell (JReader *j, TopBuilder *b, OwnVocab *v, int row, int t, float *entropy,
-                float *log_z)
+                float *log_z, OwnMetrics *mx)
 {
   g_autofree char *path = g_strdup_printf ("cells[%d][%d]", row, t);
   if (j_peek (j) != '{')
@@ -1752,6 +1875,18 @@ parse_own_cell (JReader *j, TopBuilder *b, OwnVocab *v, int row, int t, float *e
           if (is_entropy && x < -1e-6)
             return j_fail (j, "%s.entropy is negative", path);
           *dst = is_entropy && x < 0 ? 0.0f : (float) x;
+        }
+      else if (strcmp (key->str, "kl_final") == 0)
+        {
+          mx->any = TRUE;
+          if (!j_nats (j, &mx->kl_final[(size_t) row * mx->n_tokens + t], path, "kl_final"))
+            return FALSE;
+        }
+      else if (strcmp (key->str, "next") == 0)
+        {
+          mx->any = TRUE;
+          if (!parse_own_next (j, mx, (size_t) row * mx->n_tokens + t, t, path))
+            return FALSE;
         }
       else if (!j_skip (j, 1))
         return FALSE;
@@ -1894,11 +2029,13 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   LensModelInfo info = {0};
   g_autofree char *prompt = NULL;
   g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (GArray) kinds = g_array_new (FALSE, FALSE, sizeof (LensRowKind));
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
   g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
   TopBuilder b = {0};
   OwnVocab v = {0};
   float *entropy = NULL, *log_z = NULL;
+  OwnMetrics mx = {0};
   LensResult *r = NULL;
   int R = 0, T = 0;
 
@@ -1934,7 +2071,7 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
         goto out;
     }
   if (!parse_own_tokens (j, m->tokens, ids, texts, info.vocab_size)
-      || !parse_layers (j, m->layers, rows))
+      || !parse_layers (j, m->layers, rows, kinds))
     goto out;
   R = (int) rows->len;
   T = (int) texts->len;
@@ -1951,6 +2088,14 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   log_z = g_new (float, ((size_t) R * T));
   for (size_t c = 0; c < (size_t) R * T; c++)
     entropy[c] = log_z[c] = NAN;
+  mx.kl_final = g_new (float, ((size_t) R * T));
+  mx.next_logprob = g_new (float, ((size_t) R * T));
+  mx.next_rank = g_new0 (int32_t, ((size_t) R * T));
+  for (size_t c = 0; c < (size_t) R * T; c++)
+    mx.kl_final[c] = mx.next_logprob[c] = NAN;
+  mx.token_ids = (const int32_t *) ids->data;
+  mx.n_tokens = T;
+  mx.vocab_size = info.vocab_size;
 
   /* cells[layer][token] */
   j->p = m->cells;
@@ -1987,7 +2132,7 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
               continue;
             }
           size_t c = (size_t) row * T + t;
-          if (!parse_own_cell (j, &b, &v, row, t, entropy + c, log_z + c))
+          if (!parse_own_cell (j, &b, &v, row, t, entropy + c, log_z + c, &mx))
             goto out;
         }
       if (j->failed)
@@ -2009,10 +2154,16 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   r = top_finish (&b, j);
   if (r == NULL)
     goto out;
-  fill_rows_and_tokens (r, rows, texts);
+  fill_rows_and_tokens (r, rows, kinds, texts);
   memcpy (r->token_ids, ids->data, (size_t) T * sizeof (int32_t));
   memcpy (r->entropy, entropy, (size_t) R * T * sizeof (float));
   memcpy (r->log_z, log_z, (size_t) R * T * sizeof (float));
+  if (mx.any)
+    {
+      r->kl_final = g_steal_pointer (&mx.kl_final);
+      r->next_logprob = g_steal_pointer (&mx.next_logprob);
+      r->next_rank = g_steal_pointer (&mx.next_rank);
+    }
   r->model_info = info;
   memset (&info, 0, sizeof info);
   r->tracked = g_new0 (GHashTable *, T);
@@ -2049,6 +2200,9 @@ out:
   top_clear (&b);
   g_free (entropy);
   g_free (log_z);
+  g_free (mx.kl_final);
+  g_free (mx.next_logprob);
+  g_free (mx.next_rank);
   return r;
 }
 
@@ -2248,6 +2402,40 @@ model_desc (const LensResult *r, ModelDesc *d)
     }
 }
 
+/* A cell's metrics: "kl_final", then "next": {"id", "prob", "rank", "cross_entropy"}, null at the
+ * last position (no token follows) or where unknown. */
+static void
+append_cell_metrics (GString *o, const LensResult *r, int row, int t, const char *comma,
+                     gboolean pretty)
+{
+  g_string_append (o, comma);
+  json_key (o, "kl_final", pretty);
+  json_float (o, lens_result_kl_final (r, row, t));
+  g_string_append (o, comma);
+  json_key (o, "next", pretty);
+  int32_t id = lens_result_next_id (r, t);
+  int rank = lens_result_next_rank (r, row, t);
+  float xent = lens_result_next_cross_entropy (r, row, t);
+  if (id < 0 || rank < 1 || isnan (xent))
+    {
+      g_string_append (o, "null");
+      return;
+    }
+  g_string_append_c (o, '{');
+  json_key (o, "id", pretty);
+  g_string_append_printf (o, "%d", id);
+  g_string_append (o, comma);
+  json_key (o, "prob", pretty);
+  json_float (o, exp (-(double) xent));
+  g_string_append (o, comma);
+  json_key (o, "rank", pretty);
+  g_string_append_printf (o, "%d", rank);
+  g_string_append (o, comma);
+  json_key (o, "cross_entropy", pretty);
+  json_float (o, xent);
+  g_string_append_c (o, '}');
+}
+
 char *
 lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_targets,
                      gboolean pretty)
@@ -2336,6 +2524,11 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
         g_string_append (o, comma);
       if (r->row_layers[row] == LENS_ROW_EMBEDDINGS)
         json_string (o, "embed");
+      else if (r->row_kinds[row] == LENS_ROW_ATTN)
+        {
+          g_autofree char *label = lens_row_label (r->row_layers[row], LENS_ROW_ATTN);
+          json_string (o, label);
+        }
       else
         g_string_append_printf (o, "%d", r->row_layers[row]);
     }
@@ -2379,6 +2572,8 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
           g_string_append (o, comma);
           json_key (o, "log_z", pretty);
           json_float (o, r->log_z[cell]);
+          if (lens_result_has_metrics (r))
+            append_cell_metrics (o, r, row, t, comma, pretty);
           g_string_append_printf (o, "}%s%s", t + 1 < T ? "," : "", nl);
         }
       g_string_append_printf (o, "%s]%s%s", in2, row + 1 < R ? "," : "", nl);
@@ -2484,6 +2679,16 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
   g_return_val_if_fail (n_targets == 0 || targets != NULL, NULL);
 
   int R = r->n_rows, T = r->n_tokens, K = r->top_k;
+  for (int row = 0; row < R; row++)
+    if (r->row_kinds[row] != LENS_ROW_OUTPUT)
+      {
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                     "logitlenskit's format has one row per layer, so the sub-layer row %s cannot "
+                     "be exported to it; run the lens without sub-layer rows, or save in this "
+                     "app's own format, which keeps them",
+                     r->row_labels[row]);
+        return NULL;
+      }
   gboolean live = lens_result_has_model (r);
   ModelDesc md;
   model_desc (r, &md);

@@ -57,7 +57,9 @@ char *lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, i
  * logitlenskit's format_data_for_widget. tracked[t] holds every token of position t's top-k
  * lists across all rows plus the targets, with their probability at every row: computed from the
  * model for live results, taken from r->tracked for imported ones (an error if a token was never
- * tracked there). The embedding row is written as layer -1. Free with g_free. */
+ * tracked there). The embedding row is written as layer -1. Metrics are not written (the format
+ * has no place for them); a result with sub-layer rows is an error (it has none for those
+ * either). Free with g_free. */
 char *lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *targets,
                                         int n_targets, GError **error);
 

@@ -155,6 +155,8 @@ lens_theme_get (const LensPaintState *state, LensTheme *theme)
         .muted = hex (0xb8c2d0),
         .missing = hex (0x3a3a3a),
         .hatch = hex (0x5a5a5a),
+        .pending = hex (0x2a2a2a),
+        .pending_mark = hex (0x8a8a8a),
     };
   else
     *theme = (LensTheme){
@@ -165,5 +167,7 @@ lens_theme_get (const LensPaintState *state, LensTheme *theme)
         .muted = hex (0x506784),
         .missing = hex (0xdcdcdc),
         .hatch = hex (0xb4b4b4),
+        .pending = hex (0xebebeb),
+        .pending_mark = hex (0x8a8a8a),
     };
 }

@@ -40,6 +40,14 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
   g_string_append (out, " ");
   append_token (out, r->token_texts[pos]);
 
+  if (!lens_result_pos_ready (r, pos))
+    {
+      /* nothing else is known yet, and a rank query would compute the cell's logits here */
+      g_string_append (out, "\n");
+      append_escaped (out, _ ("Computing…"));
+      return g_string_free (out, FALSE);
+    }
+
   g_string_append (out, "\n<b>");
   append_escaped (out, _ ("Top tokens"));
   g_string_append (out, "</b>");
@@ -78,6 +86,34 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
       g_autofree char *entropy = g_strdup_printf (_ ("Entropy: %.3f nats"), r->entropy[cell]);
       g_string_append (out, "\n");
       append_escaped (out, entropy);
+    }
+
+  /* Metrics, when the run computed them: how far this layer is from the model's own answer and
+   * how it rates the token that actually comes next. */
+  if (lens_result_has_metrics (r))
+    {
+      float kl = lens_result_kl_final (r, row, pos);
+      if (!isnan (kl))
+        {
+          g_autofree char *text = g_strdup_printf (_ ("KL from the final layer: %.3f nats"), kl);
+          g_string_append (out, "\n");
+          append_escaped (out, text);
+        }
+      int32_t next = lens_result_next_id (r, pos);
+      float p = lens_result_next_prob (r, row, pos);
+      if (next >= 0 && !isnan (p))
+        {
+          g_string_append (out, "\n<b>");
+          append_escaped (out, _ ("Next token"));
+          g_string_append (out, "</b> ");
+          append_token (out, lens_result_token_text (r, next));
+          g_autofree char *prob = lens_format_prob (p);
+          g_autofree char *detail = g_strdup_printf (_ ("%s, rank %d, cross-entropy %.3f nats"),
+                                                     prob, lens_result_next_rank (r, row, pos),
+                                                     lens_result_next_cross_entropy (r, row, pos));
+          g_string_append (out, "  ");
+          append_escaped (out, detail);
+        }
     }
 
   if (state != NULL && state->targets != NULL && state->n_targets > 0)

@@ -195,6 +195,27 @@ lens_fill_missing (cairo_t *cr, const LensTheme *theme, double x, double y, doub
 }
 
 void
+lens_fill_pending (cairo_t *cr, const LensTheme *theme, double x, double y, double w, double h)
+{
+  cairo_save (cr);
+  lens_set_rgb (cr, theme->pending);
+  cairo_rectangle (cr, x, y, w, h);
+  cairo_fill (cr);
+  double radius = MIN (1.5, h / 8.0), step = 3.0 * radius + 1.0;
+  if (w > 6.0 * step && h > 4.0 * radius)
+    {
+      lens_set_rgb (cr, theme->pending_mark);
+      for (int i = -1; i <= 1; i++)
+        {
+          cairo_new_sub_path (cr);
+          cairo_arc (cr, x + w / 2.0 + i * step, y + h / 2.0, radius, 0.0, 2.0 * G_PI);
+        }
+      cairo_fill (cr);
+    }
+  cairo_restore (cr);
+}
+
+void
 lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message, double x, double y,
                    double width, double height)
 {

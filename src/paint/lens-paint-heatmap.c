@@ -28,6 +28,8 @@
 #define BAR_TITLE_H 24.0
 #define BAR_LABELS_W 48.0 /* "≤1e-12" on a log scale */
 #define ROTATION (-G_PI / 4.0)
+#define POS_NUMBERS_MIN_COLS 16 /* long prompts get position numbers under the grid */
+#define POS_NUMBERS_H 16.0
 
 static const double bar_ticks[] = {0.0, 0.25, 0.5, 0.75, 1.0};
 
@@ -47,7 +49,8 @@ typedef struct
 {
   LensHeatmapLayout pub;
   gboolean rotate_labels;
-  double col_label_h;
+  double col_label_h; /* position numbers (long prompts) and token labels under the grid */
+  gboolean pos_numbers;
   double row_label_w;
   double bar_x, bar_y, bar_h;
 } Geometry;
@@ -224,6 +227,9 @@ place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, do
   g->col_label_h = g->rotate_labels
                        ? ceil (MIN (m->widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
                        : 22.0;
+  g->pos_numbers = m->n_cols >= POS_NUMBERS_MIN_COLS;
+  if (g->pos_numbers)
+    g->col_label_h += POS_NUMBERS_H;
   g->row_label_w = ceil (MAX (m->row_w, 16.0) + 8.0);
   l->labels_w = PAD + AXIS_TITLE_W + g->row_label_w;
   l->labels_h = g->col_label_h;
@@ -256,7 +262,8 @@ place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, do
  * width x height. Never smaller than natural: a figure larger than the area keeps its natural
  * cells, and the widget scrolls. */
 static void
-compute_geometry (const LensResult *r, double width, double height, Geometry *g)
+compute_geometry (const LensResult *r, const LensPaintState *state, double width, double height,
+                  Geometry *g)
 {
   Measures m;
   get_measures (r, &m);
@@ -265,6 +272,22 @@ compute_geometry (const LensResult *r, double width, double height, Geometry *g)
   place_geometry (&m, nat_cell_w, CELL_H, g, &content_w);
   if (m.n_rows <= 0 || m.n_cols <= 0)
     return;
+
+  if (state != NULL && state->shrink_to_fit && isfinite (width) && width > 0 && width < g->pub.width
+      && nat_cell_w > LENS_CELL_W_COMPACT)
+    {
+      /* Narrower cells, down to the compact width, so the whole prompt fits the pane: the fixed
+       * parts (labels, colour bar) are what the natural layout has around its grid; rotated
+       * labels may move the grid a little, so the width is checked again. */
+      double fixed = content_w - nat_cell_w * m.n_cols;
+      double cell_w = floor ((width - fixed) / m.n_cols);
+      cell_w = CLAMP (cell_w, LENS_CELL_W_COMPACT, nat_cell_w);
+      place_geometry (&m, cell_w, CELL_H, g, &content_w);
+      while (content_w > width && cell_w > LENS_CELL_W_COMPACT)
+        place_geometry (&m, --cell_w, CELL_H, g, &content_w);
+    }
+  gboolean shrunk = g->pub.cell_w < nat_cell_w;
+  nat_cell_w = g->pub.cell_w;
 
   /* Whole pixels, so cell edges stay crisp; the content width shrinks or stays as cells widen
    * (rotated labels need less room left of a wider first column), so this never overflows. */
@@ -286,13 +309,16 @@ compute_geometry (const LensResult *r, double width, double height, Geometry *g)
     }
   if (cell_h != CELL_H)
     place_geometry (&m, cell_w, cell_h, g, NULL);
+  /* a title longer than the shrunk figure is cut (the painter elides it) rather than scrolled */
+  if (shrunk && g->pub.width > width)
+    g->pub.width = MAX (ceil (content_w), ceil (width));
 }
 
 void
 lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out)
 {
   Geometry g;
-  compute_geometry (r, 0.0, 0.0, &g);
+  compute_geometry (r, state, 0.0, 0.0, &g);
   *out = g.pub;
 }
 
@@ -301,7 +327,7 @@ lens_heatmap_layout_for_size (const LensResult *r, const LensPaintState *state, 
                               double height, LensHeatmapLayout *out)
 {
   Geometry g;
-  compute_geometry (r, width, height, &g);
+  compute_geometry (r, state, width, height, &g);
   *out = g.pub;
 }
 
@@ -335,6 +361,14 @@ active_target_probs (const LensPaintState *state, const LensTarget **target)
 char *
 lens_view_title (LensView view, const LensResult *r, const LensPaintState *state)
 {
+  if ((view == LENS_VIEW_HEATMAP || view == LENS_VIEW_TARGET) && r != NULL
+      && lens_result_is_partial (r))
+    {
+      /* A partial result says so, and how far it is. */
+      g_autofree char *title = lens_view_title (view, NULL, state);
+      /* Translators: a heatmap's title, then how many positions are computed so far */
+      return g_strdup_printf (_ ("%s · computing %d/%d"), title, r->n_ready, r->n_tokens);
+    }
   switch (view)
     {
     case LENS_VIEW_HEATMAP:
@@ -516,11 +550,41 @@ paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                                 .valign = LENS_ALIGN_START};
   int t0 = MAX (0, (int) floor ((x0 - l->grid_x) / l->cell_w) - 1);
   int t1 = MIN (r->n_tokens, (int) ceil ((x1 - l->grid_x + COL_LABEL_MAX) / l->cell_w) + 1);
+  if (g->pos_numbers)
+    {
+      /* every 1, 2, 5, 10, 20, 50, ... positions, as far apart as the widest number needs */
+      char widest[16];
+      g_snprintf (widest, sizeof widest, "%d", r->n_tokens - 1);
+      double number_w;
+      lens_measure_text (widest, LENS_FONT_LABEL - 2.0, FALSE, &number_w, NULL);
+      int step = 1;
+      for (int decade = 1; step * l->cell_w < number_w + 6.0; decade *= 10)
+        for (int k = 0; k < 3 && step * l->cell_w < number_w + 6.0; k++)
+          step = decade * (k == 0 ? 2 : k == 1 ? 5 : 10);
+      LensTextStyle number_style = {
+          .size = LENS_FONT_LABEL - 2.0, .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_START};
+      lens_set_rgb (cr, theme->muted);
+      for (int t = t0 - t0 % step; t < t1; t += step)
+        {
+          char number[16];
+          g_snprintf (number, sizeof number, "%d", t);
+          lens_draw_text (cr, number, l->grid_x + (t + 0.5) * l->cell_w, label_y, &number_style);
+        }
+      label_y += POS_NUMBERS_H;
+    }
+  /* Narrow (shrunk) columns: rotated labels closer than a line of text would overlap, so only
+   * every k-th is written (the selected one always); the tooltip names every token. */
+  int every = 1;
+  if (g->rotate_labels)
+    every = MAX (1, (int) ceil ((LENS_FONT_LABEL + 2.0) / (l->cell_w * sin (G_PI / 4.0))));
   for (int t = t0; t < t1; t++)
     {
+      gboolean selected = state->show_marks && t == state->sel_pos;
+      if (t % every != 0 && !selected)
+        continue;
       double x = l->grid_x + (t + 0.5) * l->cell_w;
       g_autofree char *label = lens_token_display (r->token_texts[t]);
-      col_style.bold = state->show_marks && t == state->sel_pos;
+      col_style.bold = selected;
       lens_set_rgb (cr, col_style.bold ? theme->text : theme->muted);
       if (g->rotate_labels)
         lens_draw_text (cr, label, x + 4.0, label_y + 4.0, &col_style);
@@ -567,7 +631,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
                     const LensTheme *theme, double width, double height)
 {
   Geometry g;
-  compute_geometry (r, width, height, &g);
+  compute_geometry (r, state, width, height, &g);
   const LensHeatmapLayout *l = &g.pub;
 
   const LensTarget *target = NULL;
@@ -609,10 +673,17 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
         /* 1 px gaps between cells, as a plotly heatmap with xgap/ygap. */
         double x = l->grid_x + t * l->cell_w, y = l->grid_y + row * l->cell_h;
         double w = l->cell_w - 1.0, h = l->cell_h - 1.0;
+        if (!lens_result_pos_ready (r, t))
+          {
+            lens_fill_pending (cr, theme, x, y, w, h);
+            continue;
+          }
         const char *top;
         float p = cell_value (view, r, target_probs, row, t, &top);
         g_autofree char *text = NULL;
-        if (view == LENS_VIEW_TARGET && !isnan (p))
+        if (l->cell_w < LENS_CELL_W_TEXT)
+          ; /* compact: colour only */
+        else if (view == LENS_VIEW_TARGET && !isnan (p))
           text = lens_format_prob_short (p);
         else if (top != NULL)
           text = lens_token_display (top);
@@ -642,7 +713,7 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
     {
       const char *top;
       float p = cell_value (view, r, target_probs, state->hover_row, state->hover_pos, &top);
-      LensRgb fill = theme->missing;
+      LensRgb fill = lens_result_pos_ready (r, state->hover_pos) ? theme->missing : theme->pending;
       if (!isnan (p))
         lens_color_scale_rgb (scale, lens_value_axis_fraction (&axis, p), &fill.r, &fill.g,
                               &fill.b);
@@ -710,7 +781,7 @@ lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
   LensRgb bg
       = background != NULL ? (LensRgb){background[0], background[1], background[2]} : theme.paper;
   Geometry g;
-  compute_geometry (r, width, height, &g);
+  compute_geometry (r, state, width, height, &g);
   cairo_rectangle_t rows, cols;
   lens_heatmap_frozen_bands (&g.pub, visible, &rows, &cols);
   if (rows.width <= 0 && cols.width <= 0)

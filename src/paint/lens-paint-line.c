@@ -251,6 +251,11 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
                          g.x, g.y, g.w, g.h);
       return;
     }
+  if (!lens_result_pos_ready (r, pos))
+    {
+      lens_draw_message (cr, theme, _ ("Computing this position…"), g.x, g.y, g.w, g.h);
+      return;
+    }
 
   cairo_save (cr);
   cairo_rectangle (cr, g.x - 6.0, g.y - 6.0, g.w + 12.0, g.h + 12.0);

@@ -18,13 +18,15 @@ typedef struct
 /* Colours of the non-data parts of a figure, after plotly's "plotly" / "plotly_dark" templates. */
 typedef struct
 {
-  LensRgb paper;   /* figure background (skipped when transparent) */
-  LensRgb plot_bg; /* plot area of line/bar charts */
-  LensRgb grid;    /* grid lines over plot_bg */
-  LensRgb text;    /* titles, labels */
-  LensRgb muted;   /* tick labels, secondary text */
-  LensRgb missing; /* cells without data */
-  LensRgb hatch;   /* diagonal lines over missing cells */
+  LensRgb paper;        /* figure background (skipped when transparent) */
+  LensRgb plot_bg;      /* plot area of line/bar charts */
+  LensRgb grid;         /* grid lines over plot_bg */
+  LensRgb text;         /* titles, labels */
+  LensRgb muted;        /* tick labels, secondary text */
+  LensRgb missing;      /* cells without data */
+  LensRgb hatch;        /* diagonal lines over missing cells */
+  LensRgb pending;      /* cells of a partial result still being computed */
+  LensRgb pending_mark; /* the dots over pending cells */
 } LensTheme;
 
 void lens_theme_get (const LensPaintState *state, LensTheme *theme);
@@ -82,6 +84,11 @@ LensRgb lens_contrast_text (LensRgb fill);
 /* Pixel-centred coordinate of a 1 px grid line at v, kept inside [lo, hi) so lines at the edges
  * of a plot area do not spill out of it. */
 double lens_grid_line (double v, double lo, double hi);
+
+/* Cell of a partial result that is still being computed: a flat neutral grey with three small
+ * dots (an ellipsis) in the middle and no text, unlike the hatching of missing values. */
+void lens_fill_pending (cairo_t *cr, const LensTheme *theme, double x, double y, double w,
+                        double h);
 
 /* Grey cell with diagonal hatching for missing values. */
 void lens_fill_missing (cairo_t *cr, const LensTheme *theme, double x, double y, double w,

@@ -118,6 +118,12 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
   cairo_fill (cr);
   LensTextStyle tick = {.size = LENS_FONT_LABEL - 1.0, .halign = LENS_ALIGN_CENTER};
   cairo_set_line_width (cr, 1.0);
+  /* a narrow panel labels every other grid line (or fewer) so the numbers never touch */
+  char widest[16];
+  g_snprintf (widest, sizeof widest, "%g", x_max * (n_ticks - 1) / n_ticks);
+  double tick_w;
+  lens_measure_text (widest, tick.size, FALSE, &tick_w, NULL);
+  int every = MAX (1, (int) ceil ((tick_w + 8.0) / (bar_w / n_ticks)));
   for (int i = 0; i <= n_ticks; i++)
     {
       double x = lens_grid_line (x0 + bar_w * i / n_ticks, x0, x0 + bar_w);
@@ -125,6 +131,8 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       cairo_move_to (cr, x, y0);
       cairo_line_to (cr, x, y0 + plot_h);
       cairo_stroke (cr);
+      if (i % every != 0)
+        continue;
       char label[16];
       g_snprintf (label, sizeof label, "%g", x_max * i / n_ticks);
       lens_set_rgb (cr, theme->muted);
@@ -160,5 +168,8 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       lens_draw_text (cr, value, x0 + len + 6.0, yc, &value_style);
     }
   if (shown_any == 0)
-    lens_draw_message (cr, theme, _ ("No top tokens for this cell"), x0, y0, bar_w, plot_h);
+    lens_draw_message (cr, theme,
+                       lens_result_pos_ready (r, pos) ? _ ("No top tokens for this cell")
+                                                      : _ ("Computing this position…"),
+                       x0, y0, bar_w, plot_h);
 }

@@ -63,9 +63,11 @@ typedef struct
   LensColorScale heatmap_scale; /* top-token heatmap */
   LensColorScale target_scale;  /* target heatmap */
   LensAxis prob_axis;           /* target heatmap colours and line plot y axis */
-  bool show_marks;   /* selection outline, bold selected labels, dashed selected layer, hover */
-  bool export_marks; /* lens_export_view keeps the marks only when set: figures are clean */
-  bool dark;         /* dark theme colours for text, grid and background */
+  bool show_marks;    /* selection outline, bold selected labels, dashed selected layer, hover */
+  bool shrink_to_fit; /* heatmaps painted into a smaller area narrow their cells (down to
+                         LENS_CELL_W_COMPACT) instead of keeping the natural size */
+  bool export_marks;  /* lens_export_view keeps the marks only when set: figures are clean */
+  bool dark;          /* dark theme colours for text, grid and background */
   bool transparent_background; /* widgets draw over the theme background */
 } LensPaintState;
 
@@ -82,11 +84,17 @@ typedef struct
   double labels_h; /* token labels under the grid */
 } LensHeatmapLayout;
 
+/* The narrowest heatmap cells (shrink_to_fit); below LENS_CELL_W_TEXT a cell shows its colour
+ * only, and the tooltip says the rest. */
+#define LENS_CELL_W_COMPACT 14.0
+#define LENS_CELL_W_TEXT 26.0
+
 /* At the natural size (exports, the widget's requested size). */
 void lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out);
 /* Painted into width x height: the cells grow (whole pixels, up to 160 x 64, text size fixed) to
- * fill the area; an area smaller than natural gives the natural layout. The figure stays at the
- * top left: out->width/height may be less than the area once the cells reach their cap. */
+ * fill the area; an area smaller than natural gives the natural layout, or with
+ * state->shrink_to_fit narrower cells down to LENS_CELL_W_COMPACT. The figure stays at the top
+ * left: out->width/height may be less than the area once the cells reach their cap. */
 void lens_heatmap_layout_for_size (const LensResult *r, const LensPaintState *state, double width,
                                    double height, LensHeatmapLayout *out);
 /* Cell under (x, y) in figure coordinates; FALSE outside the grid. */

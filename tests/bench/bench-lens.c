@@ -1,12 +1,13 @@
 /* bench-lens: times the full logit lens through the public engine API.
  *
  *   bench-lens MODEL_DIR [--threads N] [--tokens 1,16,64,256] [--reps R] [--peak-n N]
- *              [--append T0 [--append-reps R]]
+ *                        [--progressive] [--append T0 [--append-reps R]]
  *
  * Prints the OpenBLAS build and the kernels running (lens_blas_describe, as --version does), the
  * measured single-precision GEMM peak at the thread count (large square cblas_sgemm), the model
  * load time, and per T the best-of-R wall time of lens_run_ids over embeddings + every block
  * output at every position with top-10 and entropy.
+ * Output is one `key value...` record per line so tests/bench/report.py can read it.
  *
  * --append T0 also times what typing one more token costs: lens_run_ids_cached on a T0-token
  * prompt, then, R times, on that prompt plus one new token (a different one each time, so every
@@ -16,7 +17,9 @@
  * pass (up to the progress report of the last block) and the rest (final norm, unembedding,
  * assembling the result).
  *
- * Output is one `key value...` record per line so tests/bench/report.py can read it. */
+ * --progressive asks for partial results (LENS_PROGRESSIVE_AUTO, as the app does) and also prints,
+ * per T, the time to the first partial result (the last position) and the number of partial
+ * results. */
 #include <cblas.h>
 #include <glib.h>
 #include <math.h>
@@ -39,6 +42,31 @@ static double
 now_s (void)
 {
   return (double) g_get_monotonic_time () / 1e6;
+}
+
+typedef struct
+{
+  double first_partial; /* seconds from the start, or 0 */
+  int n_partials;
+  double start;
+  int n_layer;
+  double forward; /* when the progress passed the forward pass's steps */
+} PartialLog;
+
+static void
+log_progress (int done, int total, gpointer user_data)
+{
+  PartialLog *log = user_data;
+  if (done >= log->n_layer && log->forward == 0.0)
+    log->forward = now_s () - log->start;
+}
+
+static void
+log_partial (LensResult *partial, gpointer user_data)
+{
+  PartialLog *log = user_data;
+  if (log->n_partials++ == 0)
+    log->first_partial = now_s () - log->start;
 }
 
 /* Best GFLOP/s of C = A·B on n×n matrices over a few repetitions (2n³ FLOPs each). */
@@ -152,6 +180,8 @@ bench_append (LensModel *model, const LensRunOptions *base, int T0, int reps)
   LensRunOptions opt = *base;
   opt.progress = append_progress;
   opt.user_data = &clock;
+  opt.partial = NULL; /* one new position: a single pass whatever --progressive says */
+  opt.progressive = LENS_PROGRESSIVE_NEVER;
   GRand *rand = g_rand_new_with_seed (64);
   g_autofree int32_t *ids = g_new (int32_t, T0 + 1);
   for (int t = 0; t < T0 + 1; t++)
@@ -220,6 +250,7 @@ main (int argc, char **argv)
 {
   lens_blas_prefer_native_kernels (argv);
   int threads = 0, reps = 3, peak_n = 2048, append = 0, append_reps = 21;
+  gboolean progressive = FALSE;
   char *tokens_s = NULL;
   GOptionEntry entries[] = {{"threads", 0, 0, G_OPTION_ARG_INT, &threads,
                              "threads (default: OpenBLAS's and OpenMP's default)", "N"},
@@ -229,6 +260,8 @@ main (int argc, char **argv)
                              "Repetitions per T; the best is kept (default 3)", "R"},
                             {"peak-n", 0, 0, G_OPTION_ARG_INT, &peak_n,
                              "Matrix size of the sgemm peak (default 2048)", "N"},
+                            {"progressive", 0, 0, G_OPTION_ARG_NONE, &progressive,
+                             "Progressive runs; time the first partial result too", NULL},
                             {"append", 0, 0, G_OPTION_ARG_INT, &append,
                              "Also time one more token after a T0-token prompt", "T0"},
                             {"append-reps", 0, 0, G_OPTION_ARG_INT, &append_reps,
@@ -288,7 +321,15 @@ main (int argc, char **argv)
   layers[0] = LENS_ROW_EMBEDDINGS;
   for (int l = 0; l < c->n_layer; l++)
     layers[l + 1] = l;
+  PartialLog plog = {0};
   LensRunOptions opt = {.layers = layers, .n_layers = R, .top_k = 10};
+  if (progressive)
+    {
+      opt.progressive = LENS_PROGRESSIVE_AUTO; /* split where the engine would in the app */
+      opt.partial = log_partial;
+      opt.progress = log_progress;
+      opt.user_data = &plog;
+    }
 
   GRand *rand = g_rand_new_with_seed (42);
   for (int i = 0; i < nT; i++)
@@ -302,10 +343,11 @@ main (int argc, char **argv)
       g_autofree int32_t *ids = g_new (int32_t, T);
       for (int t = 0; t < T; t++)
         ids[t] = (int32_t) g_rand_int_range (rand, 0, c->vocab_size);
-      double best = 1e30;
+      double best = 1e30, best_first = 1e30, best_forward = 1e30, best_plain = 1e30;
       for (int r = 0; r < reps; r++)
         {
           double s = now_s ();
+          plog = (PartialLog){.start = s, .n_layer = c->n_layer};
           g_autoptr (LensResult) res = lens_run_ids (model, ids, T, NULL, &opt, &error);
           double dt = now_s () - s;
           if (!res)
@@ -316,7 +358,27 @@ main (int argc, char **argv)
             }
           if (dt < best)
             best = dt;
+          if (plog.n_partials > 0 && plog.first_partial < best_first)
+            best_first = plog.first_partial;
+          if (plog.forward > 0.0 && plog.forward < best_forward)
+            best_forward = plog.forward;
+          if (progressive)
+            {
+              /* the same run in one pass, right after, so that both see the same machine */
+              LensRunOptions plain = opt;
+              plain.progressive = LENS_PROGRESSIVE_NEVER;
+              s = now_s ();
+              g_autoptr (LensResult) res1 = lens_run_ids (model, ids, T, NULL, &plain, &error);
+              dt = now_s () - s;
+              if (res1 != NULL && dt < best_plain)
+                best_plain = dt;
+            }
         }
+      if (progressive)
+        printf ("progressive T=%d forward_s %.6f first_partial_s %.6f partials %d "
+                "one_pass_best_s %.6f\n",
+                T, best_forward, plog.n_partials > 0 ? best_first : -1.0, plog.n_partials,
+                best_plain);
       double fl = lens_flops (c, T, R);
       printf ("lens T=%d best_s %.6f gflop %.4f gflops %.2f at_peak_s %.6f\n", T, best, fl / 1e9,
               fl / best / 1e9, fl / (peak * 1e9));

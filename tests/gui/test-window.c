@@ -22,6 +22,7 @@
 #include "lens-paint.h"
 #include "lens-results-io.h"
 #include "ll-application.h"
+#include "ll-chart-view.h"
 #include "ll-window.h"
 #include "gui-support.h"
 
@@ -415,6 +416,20 @@ script (void)
   CHECK (done, "no result for the seed prompt");
   if (!done)
     return;
+  {
+    /* At the default window size the whole seed heatmap, colour bar included, is in view: the
+     * cells narrow to fit the pane rather than push the last column (the one the side panel
+     * describes) out of sight. */
+    GtkWidget *heatmap_view = ll_window_get_view (window, LENS_VIEW_HEATMAP);
+    GtkWidget *scroll = gtk_widget_get_ancestor (heatmap_view, GTK_TYPE_SCROLLED_WINDOW);
+    GtkAdjustment *h = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (scroll));
+    int window_w = gtk_widget_get_width (GTK_WIDGET (window));
+    CHECK (gtk_adjustment_get_upper (h) <= gtk_adjustment_get_page_size (h) + 0.5,
+           "at %d px the seed heatmap needs %.0f px, %.0f shown", window_w,
+           gtk_adjustment_get_upper (h), gtk_adjustment_get_page_size (h));
+    g_print ("# seed heatmap at window width %d: %.0f px in a %.0f px pane\n", window_w,
+             gtk_adjustment_get_upper (h), gtk_adjustment_get_page_size (h));
+  }
   /* For comparison: the same meter over an idle second after the result is shown (the machine
    * may be busy with other work, which shows up here too). */
   GapMeter idle = {0};
@@ -549,7 +564,40 @@ script (void)
   CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   CHECK (ll_worker_get_n_forward (worker) == forward, "an earlier prompt was run again");
 
+  /* A long prompt scrolls; the target heatmap keeps the top-token heatmap's place. */
+  {
+    GString *long_prompt = g_string_new (NULL);
+    while (count_tokens (long_prompt->str) < config->n_positions - 8)
+      g_string_append (long_prompt, " and the city of");
+    gtk_editable_set_text (prompt, long_prompt->str);
+    CHECK (gui_wait_until (idle_result_for, long_prompt->str, 60000), "no long result");
+    g_string_free (long_prompt, TRUE);
+    ll_window_set_visible_view (window, "heatmap");
+    gui_spin_ms (300);
+    GtkAdjustment *hh
+        = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (
+            ll_window_get_view (window, LENS_VIEW_HEATMAP), GTK_TYPE_SCROLLED_WINDOW)));
+    CHECK (gtk_adjustment_get_upper (hh) > gtk_adjustment_get_page_size (hh) + 100,
+           "a %d-token prompt does not scroll", config->n_positions - 8);
+    double far = gtk_adjustment_get_upper (hh) - gtk_adjustment_get_page_size (hh);
+    gtk_adjustment_set_value (hh, far / 2);
+    gui_spin_ms (100);
+    ll_window_set_visible_view (window, "target");
+    gui_spin_ms (400);
+    GtkAdjustment *th
+        = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (
+            ll_window_get_view (window, LENS_VIEW_TARGET), GTK_TYPE_SCROLLED_WINDOW)));
+    CHECK (fabs (gtk_adjustment_get_value (th) - far / 2) < 1.0,
+           "switching views lost the place: target at %.0f, heatmap at %.0f",
+           gtk_adjustment_get_value (th), far / 2);
+    ll_window_set_visible_view (window, "heatmap");
+    gui_spin_ms (100);
+  }
+
   /* A prompt longer than the context says so. */
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (ll_window_get_view (window, LENS_VIEW_TOPK)))
+             != NULL,
+         "no result in the side panel before the long prompt");
   GString *longer = g_string_new (NULL);
   while (count_tokens (longer->str) <= config->n_positions)
     g_string_append (longer, " and the city of");
@@ -557,6 +605,18 @@ script (void)
   g_string_free (longer, TRUE);
   CHECK (gui_wait_until (content_is, "error", 10000), "state %s",
          ll_window_get_content_state (window));
+  /* ... and no panel keeps showing the previous prompt's numbers (the side panel did) */
+  GtkWidget *side = ll_window_get_view (window, LENS_VIEW_TOPK);
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) == NULL,
+         "the Top Tokens panel still shows a result after a too long prompt");
+  gtk_editable_set_text (prompt, SEED_PROMPT);
+  CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) != NULL, "no result in the side panel");
+  gtk_editable_set_text (prompt, "");
+  CHECK (gui_wait_until (content_is, "empty", 2000), "state %s",
+         ll_window_get_content_state (window));
+  CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) == NULL,
+         "the Top Tokens panel still shows a result after clearing the prompt");
 
   /* A broken model folder: the engine's message, and the previous model stays usable. */
   gtk_editable_set_text (prompt, SEED_PROMPT);
@@ -601,10 +661,18 @@ script (void)
     CHECK (cached_path != NULL, "no HF cache entry in the menu: %s", labels->str);
     if (cached_path != NULL)
       {
+        GtkWidget *panes
+            = gtk_widget_get_ancestor (ll_window_get_view (window, LENS_VIEW_TOPK), GTK_TYPE_PANED);
         g_action_group_activate_action (G_ACTION_GROUP (window), "open-model",
                                         g_variant_new_string (cached_path));
+        /* the old model's result is dimmed and inert until the new model's arrives */
+        CHECK (gtk_widget_get_opacity (panes) < 0.5 && !gtk_widget_get_sensitive (panes),
+               "the old result is not dimmed while another model loads");
         CHECK (gui_wait_until (model_is, cached_path, 30000), "model not switched");
         CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result after switching");
+        gui_spin_ms (50);
+        CHECK (gtk_widget_get_opacity (panes) == 1.0 && gtk_widget_get_sensitive (panes),
+               "the new result is dimmed");
         CHECK (ll_window_get_error_message (window) == NULL, "error: %s",
                ll_window_get_error_message (window));
         g_autoptr (GSettings) settings = g_settings_new (APP_ID);

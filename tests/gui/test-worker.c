@@ -223,6 +223,123 @@ test_newer_cancels_older (void)
   wait_idle (w);
 }
 
+typedef struct
+{
+  GPtrArray *partials; /* of LensResult */
+  Outcome *final;      /* the run they belong to */
+} PartialLog;
+
+static void
+partial_cb (LlWorker *w, LensResult *partial, gpointer data)
+{
+  PartialLog *log = data;
+  /* a partial result never arrives after its run's result */
+  g_assert_false (log->final->done);
+  g_ptr_array_add (log->partials, lens_result_ref (partial));
+}
+
+/* Progressive runs (forced on the small model by LOGIT_LENS_PROGRESSIVE=always): partial results
+ * reach the main thread before the complete one, their ready cells equal its cells, the last
+ * position is ready first, only the complete result is cached, and a superseded run's partial
+ * results are never delivered. */
+static void
+test_progressive (void)
+{
+  g_setenv ("LOGIT_LENS_PROGRESSIVE", "always", TRUE);
+  g_autoptr (LlWorker) w = loaded_worker ();
+  g_unsetenv ("LOGIT_LENS_PROGRESSIVE");
+  g_autoptr (GPtrArray) partials
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_result_unref);
+  Outcome o = {0};
+  PartialLog log = {partials, &o};
+  g_signal_connect (w, "partial-result", G_CALLBACK (partial_cb), &log);
+
+  const char *prompt = "The quick brown fox jumps over the lazy dog and then";
+  ll_worker_run_async (w, prompt, 5, NULL, run_cb, &o);
+  wait_for (&o);
+  g_assert_no_error (o.error);
+  g_assert_false (o.from_cache);
+  g_assert_false (lens_result_is_partial (o.result));
+  int T = o.result->n_tokens, K = o.result->top_k;
+  g_assert_cmpint (T, >=, 4);
+  g_assert_cmpuint (partials->len, >=, 1);
+  for (guint i = 0; i < partials->len; i++)
+    {
+      const LensResult *part = g_ptr_array_index (partials, i);
+      g_assert_true (lens_result_is_partial (part));
+      g_assert_cmpstr (part->prompt, ==, prompt);
+      g_assert_cmpint (part->n_tokens, ==, T);
+      g_assert_cmpint (part->n_ready, <, T);
+      g_assert_true (lens_result_pos_ready (part, T - 1));
+      g_assert_false (lens_result_pos_ready (part, 0));
+      for (int t = 0; t < T; t++)
+        if (lens_result_pos_ready (part, t))
+          for (int row = 0; row < part->n_rows; row++)
+            {
+              size_t cell = lens_result_cell_index (part, row, t);
+              g_assert_cmpmem (part->top_ids + cell * K, K * sizeof (int32_t),
+                               o.result->top_ids + cell * K, K * sizeof (int32_t));
+            }
+    }
+  /* the complete result equals a plain run of the engine */
+  g_autoptr (GError) error = NULL;
+  LensRunOptions options = {.top_k = 5};
+  g_autoptr (LensResult) direct
+      = lens_run_prompt (ll_worker_get_model (w), prompt, &options, &error);
+  g_assert_no_error (error);
+  size_t n = (size_t) direct->n_rows * T;
+  for (size_t cell = 0; cell < n; cell++)
+    g_assert_cmpint (direct->top_ids[cell * K], ==, o.result->top_ids[cell * K]);
+  wait_idle (w);
+
+  /* asked again: the complete result from the cache, no partial results */
+  g_ptr_array_set_size (partials, 0);
+  Outcome again = {0};
+  log.final = &again;
+  ll_worker_run_async (w, prompt, 5, NULL, run_cb, &again);
+  wait_for (&again);
+  g_assert_true (again.from_cache);
+  g_assert_true (again.result == o.result);
+  g_assert_cmpuint (partials->len, ==, 0);
+  wait_idle (w);
+
+  /* a longer prompt: the cached positions are ready in the first partial result already */
+  Outcome longer = {0};
+  log.final = &longer;
+  g_autofree char *extended = g_strconcat (prompt, " ran far away into the woods", NULL);
+  ll_worker_run_async (w, extended, 5, NULL, run_cb, &longer);
+  wait_for (&longer);
+  g_assert_no_error (longer.error);
+  g_assert_cmpuint (partials->len, >=, 1);
+  const LensResult *first = g_ptr_array_index (partials, 0);
+  g_assert_true (lens_result_pos_ready (first, 0) && lens_result_pos_ready (first, T - 2));
+  g_assert_cmpint (first->n_ready, >=, T);
+  wait_idle (w);
+
+  /* a superseded run's partial results never arrive */
+  g_ptr_array_set_size (partials, 0);
+  Outcome a = {0}, b = {0};
+  log.final = &b;
+  ll_worker_run_async (w, "One two three four five six seven eight nine ten eleven", 5, NULL,
+                       run_cb, &a);
+  ll_worker_run_async (w, "Alpha beta gamma delta epsilon zeta eta theta", 5, NULL, run_cb, &b);
+  wait_for (&a);
+  wait_for (&b);
+  g_assert_error (a.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_no_error (b.error);
+  g_assert_cmpuint (partials->len, >=, 1);
+  for (guint i = 0; i < partials->len; i++)
+    g_assert_cmpstr (((LensResult *) g_ptr_array_index (partials, i))->prompt, ==,
+                     "Alpha beta gamma delta epsilon zeta eta theta");
+  wait_idle (w);
+
+  outcome_clear (&o);
+  outcome_clear (&again);
+  outcome_clear (&longer);
+  outcome_clear (&a);
+  outcome_clear (&b);
+}
+
 static void
 test_cancel_and_errors (void)
 {
@@ -297,5 +414,6 @@ main (int argc, char **argv)
   g_test_add_func ("/worker/load", test_load);
   g_test_add_func ("/worker/newer-cancels-older", test_newer_cancels_older);
   g_test_add_func ("/worker/cancel-and-errors", test_cancel_and_errors);
+  g_test_add_func ("/worker/progressive", test_progressive);
   return g_test_run ();
 }

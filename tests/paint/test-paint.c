@@ -256,6 +256,86 @@ test_heatmap_cells (void)
   cairo_surface_destroy (tr);
 }
 
+/* A partial result (a progressive run's): cells of positions not yet ready are painted as pending
+ * (a flat pale fill, unlike the scale's colours, the paper and the hatched missing cells, with
+ * only a small ellipsis in the middle and no token text) even when their arrays hold values;
+ * ready cells exactly as before. Tooltips of pending cells say they are being computed. */
+static void
+test_heatmap_pending (void)
+{
+  const int R = 5, T = 6, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  r->ready = g_new0 (guint8, T);
+  r->ready[4] = r->ready[5] = 1;
+  r->n_ready = 2;
+  /* a missing cell (NAN) among the ready ones, to tell pending from missing */
+  size_t gone = lens_result_cell_index (r, 1, 5);
+  r->top_probs[gone * K] = NAN;
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+
+  for (int dark = 0; dark <= 1; dark++)
+    {
+      state.dark = dark;
+      cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state,
+                                   dark ? "paint-pending-dark.png" : "paint-pending.png");
+      Px paper = pixel (s, 1, 1);
+      Px missing
+          = pixel (s, (int) (l.grid_x + 5 * l.cell_w) + 3, (int) (l.grid_y + 1 * l.cell_h) + 3);
+      Px pending = cell_corner (s, &l, 0, 0);
+      g_assert_false (px_near (pending, paper, 6));
+      g_assert_false (px_near (pending, missing, 6));
+      for (int row = 0; row < R; row++)
+        for (int t = 0; t < T; t++)
+          {
+            Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
+            if (r->ready[t])
+              {
+                if (!(row == 1 && t == 5))
+                  assert_px (cell_corner (s, &l, row, t), want, 1);
+                continue;
+              }
+            /* the same flat fill in every pending cell, never the value's colour */
+            assert_px (cell_corner (s, &l, row, t), pending, 0);
+            g_assert_false (px_near (pending, want, 8));
+            /* no text: whatever is not the fill is the ellipsis, near the middle */
+            int x0 = (int) (l.grid_x + t * l.cell_w), y0 = (int) (l.grid_y + row * l.cell_h);
+            int w = (int) l.cell_w - 1, h = (int) l.cell_h - 1;
+            int cx = x0 + w / 2, cy = y0 + h / 2, marks = 0;
+            for (int y = y0; y < y0 + h; y++)
+              for (int x = x0; x < x0 + w; x++)
+                if (!px_near (pixel (s, x, y), pending, 8))
+                  {
+                    g_assert_cmpint (abs (x - cx), <=, 8);
+                    g_assert_cmpint (abs (y - cy), <=, 3);
+                    marks++;
+                  }
+            g_assert_cmpint (marks, >, 3);
+          }
+      cairo_surface_destroy (s);
+    }
+
+  /* the same result complete: every cell in its colour */
+  g_clear_pointer (&r->ready, g_free);
+  state.dark = false;
+  cairo_surface_t *full = render (LENS_VIEW_HEATMAP, r, &state, NULL);
+  assert_px (cell_corner (full, &l, 2, 1), scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, 2, 1)), 1);
+  cairo_surface_destroy (full);
+
+  /* tooltips */
+  r->ready = g_new0 (guint8, T);
+  r->ready[5] = 1;
+  r->n_ready = 1;
+  g_autofree char *pend = lens_describe_cell (r, &state, 2, 1);
+  g_assert_nonnull (strstr (pend, "Computing"));
+  g_assert_null (strstr (pend, "Top tokens"));
+  g_autofree char *ready = lens_describe_cell (r, &state, 2, 5);
+  g_assert_nonnull (strstr (ready, "Top tokens"));
+  g_assert_null (strstr (ready, "Computing"));
+}
+
 /* Nothing is drawn in a 2 px frame around the figure: long rotated labels, the title and the
  * colour bar all stay inside. */
 static void
@@ -381,6 +461,43 @@ test_target_heatmap (void)
   cairo_surface_destroy (s);
 }
 
+/* Long prompts get position numbers between the grid and the token labels; short ones do not. */
+static void
+test_position_numbers (void)
+{
+  for (int T = 10; T <= 20; T += 10)
+    {
+      g_autoptr (LensResult) r = make_result (2, T, 2);
+      LensPaintState state;
+      lens_paint_state_init (&state);
+      LensHeatmapLayout l;
+      lens_heatmap_layout (r, &state, &l);
+      cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state, NULL);
+      /* the first 12 px under the grid (+6), across column 1 (a number, or the top of a label) */
+      int y0 = (int) (l.grid_y + l.n_rows * l.cell_h + 6), ink_top = 0, ink_numbers = 0;
+      for (int y = y0; y < y0 + 12; y++)
+        for (int x = (int) (l.grid_x + l.cell_w + 2); x < (int) (l.grid_x + 2 * l.cell_w - 2); x++)
+          {
+            gboolean ink = !px_near (pixel (s, x, y), hex_px (0xffffff), 40);
+            ink_top += ink;
+            /* a number is centred: ink in the middle third of the column */
+            ink_numbers += ink && fabs (x - (l.grid_x + 1.5 * l.cell_w)) < l.cell_w / 6;
+          }
+      if (T >= 16)
+        g_assert_cmpint (ink_numbers, >, 5);
+      g_assert_cmpint (ink_top, >, 0);
+      cairo_surface_destroy (s);
+    }
+  /* the band costs height only with numbers */
+  g_autoptr (LensResult) shorter = make_result (2, 15, 2), longer = make_result (2, 16, 2);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout ls, ll;
+  lens_heatmap_layout (shorter, &state, &ls);
+  lens_heatmap_layout (longer, &state, &ll);
+  g_assert_cmpfloat (ll.labels_h, >=, ls.labels_h + 16.0 - 0.5);
+}
+
 static void
 test_hit (void)
 {
@@ -496,6 +613,40 @@ test_heatmap_fill (void)
   g_assert_cmpmem (&odd, sizeof odd, &nat, sizeof nat);
   lens_heatmap_layout_for_size (r, &state, -5, -5, &odd);
   g_assert_cmpmem (&odd, sizeof odd, &nat, sizeof nat);
+
+  /* Shrinking to fit (the window's views): narrower cells, the whole grid and colour bar inside
+   * the area, down to the compact width; compact cells are flat colour (no text). */
+  state.shrink_to_fit = true;
+  LensHeatmapLayout fit;
+  lens_heatmap_layout_for_size (r, &state, nat.width - 2 * T, nat.height, &fit);
+  g_assert_cmpfloat (fit.cell_w, <, nat.cell_w);
+  g_assert_cmpfloat (fit.width, <=, nat.width - 2 * T);
+  lens_heatmap_layout_for_size (r, &state, 1.0, nat.height, &fit);
+  g_assert_cmpfloat (fit.cell_w, ==, LENS_CELL_W_COMPACT);
+  LensHeatmapLayout fit_same;
+  lens_heatmap_layout_for_size (r, &state, nat.width, nat.height, &fit_same);
+  g_assert_cmpmem (&fit_same, sizeof fit_same, &nat, sizeof nat);
+  {
+    double cw = fit.width, ch = fit.height;
+    cairo_surface_t *cs
+        = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) ceil (cw), (int) ceil (ch));
+    cairo_t *ccr = cairo_create (cs);
+    lens_paint_view (ccr, LENS_VIEW_HEATMAP, r, &state, cw, ch);
+    cairo_destroy (ccr);
+    cairo_surface_flush (cs);
+    for (int row = 0; row < R; row++)
+      for (int t = 0; t < T; t++)
+        {
+          Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
+          int x0 = (int) (fit.grid_x + t * fit.cell_w), y0 = (int) (fit.grid_y + row * fit.cell_h);
+          /* every pixel of the cell but its 1 px gap has the fill: no text drawn */
+          for (int y = y0 + 1; y < y0 + (int) fit.cell_h - 2; y++)
+            for (int x = x0 + 1; x < x0 + (int) fit.cell_w - 2; x++)
+              assert_px (pixel (cs, x, y), want, 1);
+        }
+    cairo_surface_destroy (cs);
+  }
+  state.shrink_to_fit = false;
 
   /* Long prompt: wider than the area, so natural columns, but its rows fill the height. */
   g_autoptr (LensResult) wide = make_result (2, 60, 2);
@@ -887,6 +1038,18 @@ test_describe (void)
   g_autofree char *tp = g_strdup_printf ("<tt>␣Paris</tt>  %s", tiny);
   g_assert_nonnull (strstr (m, tp));
   g_assert_null (strstr (m, "rank"));
+  g_assert_null (strstr (m, "KL from"));
+  /* With metrics: KL from the final layer, and the token that comes next with its probability,
+   * rank and cross-entropy. */
+  lens_result_alloc_metrics (r);
+  r->kl_final[lens_result_cell_index (r, 2, 3)] = 0.25f;
+  r->next_logprob[lens_result_cell_index (r, 2, 3)] = logf (0.125f);
+  r->next_rank[lens_result_cell_index (r, 2, 3)] = 7;
+  g_autofree char *mm = lens_describe_cell (r, &state, 2, 3);
+  g_assert_true (pango_parse_markup (mm, -1, 0, NULL, NULL, NULL, NULL));
+  g_assert_nonnull (strstr (mm, "KL from the final layer: 0.250 nats"));
+  g_assert_nonnull (strstr (mm, "<b>Next token</b>"));
+  g_assert_nonnull (strstr (mm, "12.5%, rank 7, cross-entropy 2.079 nats"));
   /* Markup in token texts is escaped; a target without data shows a dash. */
   g_assert_nonnull (strstr (m, "<tt>&lt;i&gt;</tt>  —"));
 
@@ -1403,6 +1566,8 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/frame", test_heatmap_frame);
   g_test_add_func ("/paint/heatmap/target", test_target_heatmap);
   g_test_add_func ("/paint/heatmap/hit", test_hit);
+  g_test_add_func ("/paint/heatmap/position-numbers", test_position_numbers);
+  g_test_add_func ("/paint/heatmap/pending", test_heatmap_pending);
   g_test_add_func ("/paint/heatmap/fill", test_heatmap_fill);
   g_test_add_func ("/paint/heatmap/frozen", test_heatmap_frozen);
   g_test_add_func ("/paint/line", test_line_plot);

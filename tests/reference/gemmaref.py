@@ -298,16 +298,19 @@ class TorchGemma:
         cfg = self.cfg
         x = self.embed(ids)
         kept = [x]
+        self.mids = []  # the residual after each layer's attention sub-layer (--sublayers)
         for l in range(cfg["n_layer"]):
             p = f"{self.p}layers.{l}."
             a = self.attention(l, self.norm(x, p + "input_layernorm.weight"))
             if cfg["sandwich"]:
                 a = self.norm(a, p + "post_attention_layernorm.weight")
                 x = x + a
+                self.mids.append(x)
                 m = self.mlp(l, self.norm(x, p + "pre_feedforward_layernorm.weight"))
                 x = x + self.norm(m, p + "post_feedforward_layernorm.weight")
             else:
                 x = x + a
+                self.mids.append(x)
                 x = x + self.mlp(l, self.norm(x, p + "post_attention_layernorm.weight"))
             kept.append(x)
         return torch.stack(kept), self.head(x)

@@ -515,6 +515,7 @@ class TorchGPT2:
         idx = torch.tensor(ids, dtype=torch.long)
         x = w["wte.weight"][idx] + w["wpe.weight"][:T]
         kept = [x]
+        self.mids = []  # the residual after each block's attention sub-layer (--sublayers)
         causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
         if self.fast:
             import torch.nn.functional as F
@@ -545,6 +546,7 @@ class TorchGPT2:
             y = (att @ v).transpose(0, 1).reshape(T, C)
             y = conv1d(y, p + "attn.c_proj")
             x = x + y
+            self.mids.append(x)
             m = ln(x, p + "ln_2")
             m = gelu_new(conv1d(m, p + "mlp.c_fc"))
             m = conv1d(m, p + "mlp.c_proj")

@@ -267,12 +267,14 @@ class TorchLlama:
         T = len(ids)
         x = self.w["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)]
         kept = [x]
+        self.mids = []  # the residual after each layer's attention sub-layer (--sublayers)
         cos, sin = rope_cos_sin(self.inv_freq.to(torch.float64), T)
         cos, sin = cos.to(self.dtype), sin.to(self.dtype)
         for l in range(cfg["n_layer"]):
             p = f"model.layers.{l}."
             h = rms_norm(x, self.w[p + "input_layernorm.weight"], cfg["eps"])
             x = x + self.attention(l, h, cos, sin)
+            self.mids.append(x)
             h = rms_norm(x, self.w[p + "post_attention_layernorm.weight"], cfg["eps"])
             x = x + self.mlp(l, h)
             kept.append(x)

@@ -343,6 +343,7 @@ class TorchOther:
         T = len(ids)
         x = self.w[self.n.embed][torch.tensor(ids, dtype=torch.long)]
         kept = [x]
+        self.mids = []  # the residual after each layer's attention sub-layer (--sublayers)
         cos, sin = rope_cos_sin(cfg["rope"], T)
         cos, sin = cos.to(self.dtype), sin.to(self.dtype)
         for l in range(cfg["n_layer"]):
@@ -350,15 +351,19 @@ class TorchOther:
             if cfg["block"] == "parallel":
                 a = self.attention(l, self.norm(x, p + "input_layernorm"), cos, sin)
                 m = self.mlp(l, self.norm(x, p + "post_attention_layernorm"))
+                self.mids.append(x + a)  # the attention's contribution alone
                 x = x + a + m
             elif cfg["block"] in ("sequential", "pre"):
                 x = x + self.attention(l, self.norm(x, p + "input_layernorm"), cos, sin)
+                self.mids.append(x)
                 x = x + self.mlp(l, self.norm(x, p + "post_attention_layernorm"))
             elif cfg["block"] == "post":  # OLMo-2
                 x = x + self.norm(self.attention(l, x, cos, sin), p + "post_attention_layernorm")
+                self.mids.append(x)
                 x = x + self.norm(self.mlp(l, x), p + "post_feedforward_layernorm")
             else:  # "post_residual": the classic post-LN, only as a wrong reading of OLMo-2
                 x = self.norm(x + self.attention(l, x, cos, sin), p + "post_attention_layernorm")
+                self.mids.append(x)
                 x = self.norm(x + self.mlp(l, x), p + "post_feedforward_layernorm")
             kept.append(x)
         h = self.norm(x, self.n.final)

@@ -337,6 +337,24 @@ def lens_case(cli, ck, prompt, top_k, targets, layers_spec=None, with_embed=True
            f"max|dH|={worst_h:.2g} {dt:.2f}s"
 
 
+def metrics_case(cli, ck, prompt, top_k, **kw):
+    """--metrics (and --sublayers unless sublayers=False) against the reference."""
+    import metricsref
+    ids = ck.tok.encode(prompt)
+
+    def ids_of(j):
+        got = [t["id"] for t in j["tokens"]]
+        check(got == ids, f"token ids differ:\n  cli  {got}\n  mine {ids}")
+        return ids
+
+    try:
+        return metricsref.metrics_case(
+            cli, ck.model, ck.dir, prompt, ids_of, top_k=top_k, L=ck.cfg["n_layer"],
+            text_ok=lambda i, text, where: check_text(ck.tok, i, text, where), **kw)
+    except metricsref.Failure as e:  # run_reference's own, imported a second time as a module
+        raise Failure(str(e))
+
+
 def tokenize_case(cli, ck, text):
     ids = ck.tok.encode(text)
     p, dt = run_cli(cli, ["--model", ck.dir, "--tokenize", "--prompt", text])
@@ -604,6 +622,13 @@ def main():
             cases.append((f"{n}/embed-layers-last-only-topk1",
                           lambda ck=ck, p=short, L=L:
                           lens_case(cli, ck, p, 1, [], layers_spec=str(L - 1))))
+            # --metrics --sublayers: every row (attention sub-layers included), kl_final, next
+            cases.append((f"{n}/metrics-sublayers-embed",
+                          lambda ck=ck, p=short: metrics_case(cli, ck, p, 5)))
+            if L >= 3:
+                cases.append((f"{n}/metrics-sublayers-layers-{spec_layers}",
+                              lambda ck=ck, p=short, s=spec_layers:
+                              metrics_case(cli, ck, p, 3, layers_spec=s, with_embed=False)))
             long_text = fit_prompt(ck.tok, 3 * P, rng, with_eot=True)
             cases.append((f"{n}/tokenize-3x-context",
                           lambda ck=ck, t=long_text: tokenize_case(cli, ck, t)))
@@ -619,6 +644,13 @@ def main():
                               lambda ck=ck, p=full, t=targets: lens_case(
                                   cli, ck, p, 10, t,
                                   env={"OMP_NUM_THREADS": "4", "OMP_THREAD_LIMIT": "2"})))
+                # metrics over several tiles and threads, folded and merged
+                cases.append((f"{n}/full-context-metrics-openmp-team-smaller-than-asked",
+                              lambda ck=ck, p=full: metrics_case(
+                                  cli, ck, p, 10, sublayers=False,
+                                  env={"OMP_NUM_THREADS": "4", "OMP_THREAD_LIMIT": "2"})))
+                cases.append((f"{n}/full-context-metrics-sublayers",
+                              lambda ck=ck, p=full: metrics_case(cli, ck, p, 10)))
             if V < 1000:
                 one = fit_prompt(ck.tok, 1, rng)
                 cases.append((f"{n}/one-token-topk-all-{V}",

@@ -325,6 +325,23 @@ def lens_case(cli, ck, prompt, top_k, targets, layers_spec=None, with_embed=True
            f"max|dH|={worst_h:.2g}{pad} {dt:.2f}s"
 
 
+def metrics_case(cli, ck, prompt, top_k, **kw):
+    """--metrics (and --sublayers unless sublayers=False) against the reference; for the
+    checkpoints of every runner built on this one (ck.model: a torch model keeping .mids)."""
+    import metricsref
+    mine = ck.tok.encode(prompt)
+
+    def ids_of(j):
+        ids = [t["id"] for t in j["tokens"]]
+        check(ids == mine or ids == [ck.bos] + mine,
+              f"token ids differ:\n  cli  {ids}\n  mine {mine}")
+        return ids
+
+    return metricsref.metrics_case(
+        cli, ck.model, ck.dir, prompt, ids_of, top_k=top_k, L=ck.cfg["n_layer"],
+        text_ok=lambda i, text, where: check_text(ck, i, text, where), **kw)
+
+
 def lens_cases(cli, ck, rng, root):
     cases = []
     L = ck.cfg["n_layer"]
@@ -342,6 +359,12 @@ def lens_cases(cli, ck, rng, root):
                                     with_embed=False)))
     cases.append((f"{n}/embed-layers-last-only-topk1",
                   lambda: lens_case(cli, ck, short, 1, [], layers_spec=str(L - 1))))
+    # --metrics --sublayers: every row (attention sub-layers included), kl_final, next
+    cases.append((f"{n}/metrics-sublayers-embed", lambda: metrics_case(cli, ck, short, 5)))
+    if L >= 3:
+        cases.append((f"{n}/metrics-sublayers-layers-{spec_layers}",
+                      lambda: metrics_case(cli, ck, short, 3, layers_spec=spec_layers,
+                                           with_embed=False)))
     if V > 4096:
         # A top-k near a quarter of the vocabulary: every tile's partial list is full.
         K = V // 4 - 50

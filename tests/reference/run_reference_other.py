@@ -216,6 +216,8 @@ def lens_cases(cli, ck, rng):
     else:
         cases.append((f"{n}/embed-layers-last-only-topk1",
                       lambda: lens_case(cli, ck, short, 1, [], layers_spec=str(L - 1))))
+    # --metrics --sublayers (parallel residual: the attention's sub-layer row is x + attn alone)
+    cases.append((f"{n}/metrics-sublayers-embed", lambda: rl.metrics_case(cli, ck, short, 5)))
     if V <= 1024:
         one = rr.fit_prompt(ck.tok, 1, rng)
         cases.append((f"{n}/one-token-topk-all-{V}", lambda: lens_case(cli, ck, one, V, [" x"])))

@@ -100,6 +100,12 @@ def main():
         ({"prompt": base + " Paris"}, None),                       # one more token
         ({"prompt": "The Louvre Tower is in the city of"}, None),  # an edit in the middle
         ({"prompt": base}, None),                                  # back again
+        # metrics and sub-layer rows: not taken from the cache of a run without them; one more
+        # token gives the previous last position its next token
+        ({"prompt": base, "metrics": True, "sublayers": True},
+         ["--top-k", "5", "--target", " Paris", "--metrics", "--sublayers"]),
+        ({"prompt": base + " Paris", "metrics": True, "sublayers": True},
+         ["--top-k", "5", "--target", " Paris", "--metrics", "--sublayers"]),
         ({"prompt": base, "top_k": 3, "targets": [" London", " Rome"]},
          ["--top-k", "3", "--target", " London", "--target", " Rome"]),
         ({"prompt": base, "layers": "0,2", "embeddings": True},
@@ -120,6 +126,7 @@ def main():
         ('{"prompt": "x", "top_k": 0}', 'request: "top_k" must be at least 1'),
         ('{"prompt": "x", "top_k": 2.5}', 'request: "top_k" must be an integer'),
         ('{"prompt": "x", "embeddings": 1}', 'request: "embeddings" must be true or false'),
+        ('{"prompt": "x", "metrics": "yes"}', 'request: "metrics" must be true or false'),
         ('{"prompt": "x", "targets": " Paris"}', 'request: "targets" must be an array'),
         ('{"prompt": "x", "layers": "0-9"}', 'layers: "0-9" is outside'),
         ('{"prompt": ""}', "prompt: the prompt is empty"),

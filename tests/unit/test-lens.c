@@ -274,6 +274,199 @@ test_run_cache (void)
     }
 }
 
+/* Cells of `a` and `b` at position t of `a` and tb of `b` (every row) agree within float
+ * rounding. */
+static void
+assert_same_position (const LensResult *a, int t, const LensResult *b, int tb)
+{
+  int K = a->top_k;
+  g_assert_cmpint (b->top_k, ==, K);
+  g_assert_cmpint (a->n_rows, ==, b->n_rows);
+  g_assert_cmpint (a->token_ids[t], ==, b->token_ids[tb]);
+  for (int row = 0; row < a->n_rows; row++)
+    {
+      size_t ca = lens_result_cell_index (a, row, t), cb = lens_result_cell_index (b, row, tb);
+      g_assert_cmpfloat (fabs (a->entropy[ca] - b->entropy[cb]), <, 1e-5);
+      g_assert_cmpfloat (fabs (a->log_z[ca] - b->log_z[cb]), <, 1e-5);
+      for (int k = 0; k < K; k++)
+        {
+          g_assert_cmpint (a->top_ids[ca * K + k], ==, b->top_ids[cb * K + k]);
+          g_assert_cmpfloat (fabs (a->top_probs[ca * K + k] - b->top_probs[cb * K + k]), <, 1e-6);
+        }
+    }
+}
+
+typedef struct
+{
+  GPtrArray *partials; /* of LensResult */
+  gboolean cancel_after_partial;
+  int last_done, total;
+} ProgressiveLog;
+
+static void
+keep_partial (LensResult *partial, gpointer user_data)
+{
+  ProgressiveLog *log = user_data;
+  g_ptr_array_add (log->partials, lens_result_ref (partial));
+}
+
+static gboolean
+cancel_once_partial (gpointer user_data)
+{
+  ProgressiveLog *log = user_data;
+  return log->cancel_after_partial && log->partials->len > 0;
+}
+
+static void
+check_progress (int done, int total, gpointer user_data)
+{
+  ProgressiveLog *log = user_data;
+  g_assert_cmpint (done, <=, total);
+  g_assert_cmpint (done, >=, log->last_done);
+  log->last_done = done;
+  log->total = total;
+}
+
+/* Partial results from a progressive run: the cells they say are ready equal the complete
+ * result's (the ready positions grow from the right, the last one first; cached positions are
+ * ready from the start), the others are pending (NAN); the complete result equals a plain run's;
+ * a run cancelled after its first partial result leaves the run cache usable. */
+static void
+check_partials (const ProgressiveLog *log, const LensResult *full, int first_new)
+{
+  int T = full->n_tokens, prev_ready = 0;
+  g_assert_cmpuint (log->partials->len, >=, 2);
+  for (guint i = 0; i < log->partials->len; i++)
+    {
+      const LensResult *part = g_ptr_array_index (log->partials, i);
+      g_assert_true (lens_result_is_partial (part));
+      g_assert_false (lens_result_is_partial (full));
+      g_assert_cmpint (part->n_tokens, ==, T);
+      g_assert_cmpint (part->n_ready, >, prev_ready);
+      g_assert_cmpint (part->n_ready, <, T);
+      prev_ready = part->n_ready;
+      int n_ready = 0;
+      for (int t = 0; t < T; t++)
+        {
+          /* cached positions, then the new ones from the right */
+          gboolean expect = t < first_new || t >= T - (part->n_ready - first_new);
+          g_assert_cmpint (lens_result_pos_ready (part, t), ==, expect);
+          if (expect)
+            {
+              n_ready++;
+              assert_same_position (part, t, full, t);
+            }
+          else
+            for (int row = 0; row < part->n_rows; row++)
+              {
+                size_t cell = lens_result_cell_index (part, row, t);
+                g_assert_true (isnan (part->entropy[cell]));
+                g_assert_cmpint (part->top_ids[cell * part->top_k], ==, -1);
+              }
+        }
+      g_assert_cmpint (n_ready, ==, part->n_ready);
+      /* pending cells are not taken for NaN from the model */
+      g_assert_cmpuint (lens_result_count_nonfinite (part, NULL, NULL), ==, 0);
+    }
+  /* the first partial result already has the last position */
+  const LensResult *first = g_ptr_array_index (log->partials, 0);
+  g_assert_cmpint (first->n_ready, ==, first_new + 1);
+}
+
+static void
+test_progressive (void)
+{
+  g_autoptr (LensModel) m = load ();
+  enum
+  {
+    T = 13
+  };
+  int32_t ids[T];
+  for (int i = 0; i < T; i++)
+    ids[i] = (i * 53 + 7) % V;
+  g_autoptr (GError) error = NULL;
+  LensRunOptions plain = {.top_k = 4};
+  g_autoptr (LensResult) whole = lens_run_ids (m, ids, T, NULL, &plain, &error);
+  g_assert_no_error (error);
+
+  /* no cache: 13 positions in passes of 1, 1, 2, 4 and 5 */
+  g_autoptr (GPtrArray) partials
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_result_unref);
+  ProgressiveLog log = {.partials = partials};
+  LensRunOptions opts = {.top_k = 4,
+                         .progressive = LENS_PROGRESSIVE_ALWAYS,
+                         .partial = keep_partial,
+                         .progress = check_progress,
+                         .user_data = &log};
+  g_autoptr (LensResult) r = lens_run_ids (m, ids, T, "p", &opts, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (partials->len, ==, 4);
+  g_assert_cmpint (log.last_done, ==, log.total);
+  for (int t = 0; t < T; t++)
+    assert_same_position (r, t, whole, t);
+  check_partials (&log, r, 0);
+  /* target queries on a partial result: real values where ready, pending (NAN) elsewhere */
+  const LensResult *part = g_ptr_array_index (partials, 1);
+  size_t cells = (size_t) part->n_rows * T;
+  g_autofree float *probs = g_new (float, cells);
+  g_assert_true (lens_result_target_probs (part, whole->top_ids[0], probs, &error));
+  g_assert_true (isnan (probs[0]));
+  size_t last = lens_result_cell_index (part, 0, T - 1);
+  g_assert_false (isnan (probs[last]));
+
+  /* automatic: a tiny model is not worth splitting */
+  g_ptr_array_set_size (partials, 0);
+  opts.progressive = LENS_PROGRESSIVE_AUTO;
+  log.last_done = 0;
+  g_autoptr (LensResult) r_auto = lens_run_ids (m, ids, T, NULL, &opts, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (partials->len, ==, 0);
+
+  /* incremental: 5 positions from the cache, 8 new ones in passes of 1, 1, 2 and 4; the cached
+   * positions are ready in every partial result */
+  g_autoptr (LensRunCache) cache = lens_run_cache_new ();
+  g_autoptr (LensResult) head = lens_run_ids_cached (m, cache, ids, 5, NULL, &plain, &error);
+  g_assert_no_error (error);
+  opts.progressive = LENS_PROGRESSIVE_ALWAYS;
+  log.last_done = 0;
+  g_autoptr (LensResult) rc = lens_run_ids_cached (m, cache, ids, T, NULL, &opts, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (partials->len, ==, 3);
+  for (int t = 0; t < T; t++)
+    assert_same_position (rc, t, whole, t);
+  check_partials (&log, rc, 5);
+
+  /* cancelled after the first partial result (an edit at position 8), then run again: the cache
+   * must give the lens of the new prompt */
+  g_ptr_array_set_size (partials, 0);
+  ids[8] = (ids[8] + 1) % V;
+  log.cancel_after_partial = TRUE;
+  log.last_done = 0;
+  opts.cancel = cancel_once_partial;
+  LensResult *none = lens_run_ids_cached (m, cache, ids, T, NULL, &opts, &error);
+  g_assert_null (none);
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpuint (partials->len, ==, 1);
+  const LensResult *cut = g_ptr_array_index (partials, 0);
+  g_assert_true (lens_result_pos_ready (cut, T - 1) && !lens_result_pos_ready (cut, T - 2));
+
+  g_autoptr (LensResult) edited = lens_run_ids (m, ids, T, NULL, &plain, &error);
+  g_assert_no_error (error);
+  for (int len = T; len >= T - 1; len--)
+    {
+      /* the same prompt, then one shorter (all from the cache) */
+      log.cancel_after_partial = FALSE;
+      g_ptr_array_set_size (partials, 0);
+      log.last_done = 0;
+      g_autoptr (LensResult) again = lens_run_ids_cached (m, cache, ids, len, NULL, &opts, &error);
+      g_assert_no_error (error);
+      g_assert_false (lens_result_is_partial (again));
+      for (int t = 0; t < len; t++)
+        assert_same_position (again, t, edited, t);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -290,6 +483,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lens/with-top-k", test_with_top_k);
   g_test_add_func ("/lens/demo-model", test_demo_model);
   g_test_add_func ("/lens/run-cache", test_run_cache);
+  g_test_add_func ("/lens/progressive", test_progressive);
   int status = g_test_run ();
 
   const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};

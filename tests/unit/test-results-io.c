@@ -826,6 +826,37 @@ static const Bad bad_cases[] = {
      "1, \"text\": \"a\"}], \"layers\": [0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\","
      " \"prob\": 0.5}]}]], \"targets\": [{\"text\": \"c\", \"ids\": [3, 12], \"prob\": [[0.5]]}]}",
      "targets[0].ids[1] is 12, expected an integer from 0 to 9"},
+
+/* metrics and sub-layer rows (--metrics, --sublayers) */
+#define OWN2(layers, cell0, cell1)                                                                 \
+  "{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": [{\"id\": "   \
+  "1, "                                                                                            \
+  "\"text\": \"a\"}, {\"id\": 2, \"text\": \"b\"}], \"layers\": " layers                           \
+  ", \"cells\": [[{\"top\": "                                                                      \
+  "[{\"id\": 3, \"text\": \"c\", \"prob\": 0.5}]" cell0                                            \
+  "}, {\"top\": [{\"id\": 3, \"text\": \"c\", "                                                    \
+  "\"prob\": 0.5}]" cell1 "}]]}"
+    {OWN2 ("[\"0.mlp\"]", "", ""),
+     "layers[0] is \"0.mlp\", expected a layer index, \"L.attn\" or \"embed\""},
+    {OWN2 ("[\"-1.attn\"]", "", ""),
+     "layers[0] is \"-1.attn\", expected a layer index, \"L.attn\" or \"embed\""},
+    {OWN2 ("[0]", ", \"kl_final\": -0.5", ""), "cells[0][0].kl_final is negative"},
+    {OWN2 ("[0]", ", \"kl_final\": \"0\"", ""), "cells[0][0].kl_final is a string, expected a "
+                                                "number"},
+    {OWN2 ("[0]", "", ", \"next\": {\"id\": 2, \"prob\": 0.5, \"rank\": 1}"),
+     "cells[0][1].next is given, but no token follows the last position"},
+    {OWN2 ("[0]", ", \"next\": {\"id\": 3, \"prob\": 0.5, \"rank\": 1}", ""),
+     "cells[0][0].next.id is 3, but the next token (tokens[1]) is 2"},
+    {OWN2 ("[0]", ", \"next\": {\"id\": 2, \"prob\": 0.5, \"rank\": 0}", ""),
+     "cells[0][0].next.rank is 0, expected an integer from 1 to 10"},
+    {OWN2 ("[0]", ", \"next\": {\"id\": 2, \"prob\": 1.5, \"rank\": 1}", ""),
+     "cells[0][0].next.prob is 1.5, outside [0, 1]"},
+    {OWN2 ("[0]", ", \"next\": {\"id\": 2, \"rank\": 1}", ""),
+     "cells[0][0].next needs \"id\", \"prob\" and \"rank\""},
+    {OWN2 ("[0]", ", \"next\": {\"id\": 2, \"prob\": 0.5, \"rank\": 1, \"cross_entropy\": 2}", ""),
+     "cells[0][0].next.prob and next.cross_entropy disagree"},
+    {OWN2 ("[0]", ", \"next\": [2]", ""),
+     "cells[0][0].next is an array, expected an object or null"},
 };
 
 static void
@@ -1303,6 +1334,121 @@ test_live (void)
   remove_model (dir);
 }
 
+/* A live run with metrics and sub-layer rows: written, read back and written again, the same;
+ * every next-token probability and rank as lens_result_target_rank computes them from the cell's
+ * full logits. */
+static void
+test_live_metrics (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("results-io-model-XXXXXX", &error);
+  g_assert_no_error (error);
+  write_tiny_gpt2 (dir);
+  g_autoptr (LensModel) m = lens_model_load (dir, &error);
+  g_assert_no_error (error);
+  const int layers[] = {LENS_ROW_EMBEDDINGS, 0, 2};
+  LensRunOptions opts
+      = {.layers = layers, .n_layers = 3, .top_k = 4, .metrics = TRUE, .sublayers = TRUE};
+  g_autoptr (LensResult) r = lens_run_prompt (m, "the theory of the thing", &opts, &error);
+  g_assert_no_error (error);
+  int R = r->n_rows, T = r->n_tokens;
+  size_t cells = (size_t) R * T;
+  const char *labels[] = {"embed", "0.attn", "0", "2.attn", "2"};
+  g_assert_cmpint (R, ==, G_N_ELEMENTS (labels));
+  for (int row = 0; row < R; row++)
+    {
+      g_assert_cmpstr (r->row_labels[row], ==, labels[row]);
+      g_assert_cmpint (r->row_kinds[row], ==, strstr (labels[row], "attn") ? LENS_ROW_ATTN : 0);
+    }
+  g_assert_true (lens_result_has_metrics (r));
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        g_assert_cmpfloat (lens_result_kl_final (r, row, t), >=, 0.0);
+        if (row == R - 1) /* the last block against itself */
+          g_assert_cmpfloat (lens_result_kl_final (r, row, t), <, 1e-5);
+        if (t == T - 1)
+          {
+            g_assert_true (isnan (lens_result_next_prob (r, row, t)));
+            g_assert_cmpint (lens_result_next_rank (r, row, t), ==, 0);
+            continue;
+          }
+        float prob;
+        int rank;
+        g_assert_true (
+            lens_result_target_rank (r, row, t, lens_result_next_id (r, t), &prob, &rank, &error));
+        g_assert_cmpint (lens_result_next_rank (r, row, t), ==, rank);
+        g_assert_cmpfloat (fabs (lens_result_next_prob (r, row, t) - prob), <=, 1e-6 + 1e-5 * prob);
+        g_assert_cmpfloat (lens_result_next_cross_entropy (r, row, t), ==,
+                           -r->next_logprob[lens_result_cell_index (r, row, t)]);
+      }
+
+  /* kl_final from every token's probability, in double */
+  g_autofree double *probs = g_new (double, (size_t) TINY_GPT2_VOCAB *cells); /* (V, R, T) */
+  g_autofree float *p1 = g_new (float, cells);
+  for (int32_t id = 0; id < TINY_GPT2_VOCAB; id++)
+    {
+      g_assert_true (lens_result_target_probs (r, id, p1, &error));
+      for (size_t c = 0; c < cells; c++)
+        probs[(size_t) id * cells + c] = p1[c];
+    }
+  double worst = 0.0;
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t c = lens_result_cell_index (r, row, t), f = lens_result_cell_index (r, R - 1, t);
+        double kl = 0.0;
+        for (int32_t id = 0; id < TINY_GPT2_VOCAB; id++)
+          {
+            double pf = probs[(size_t) id * cells + f], pc = probs[(size_t) id * cells + c];
+            if (pf > 0.0)
+              kl += pf * (log (pf) - log (pc));
+          }
+        worst = MAX (worst, fabs (lens_result_kl_final (r, row, t) - kl));
+        g_assert_cmpfloat (fabs (lens_result_kl_final (r, row, t) - kl), <=, 1e-5 + 1e-4 * kl);
+      }
+  g_test_message ("kl_final: max |error| %.3g against the full distributions", worst);
+
+  g_autofree char *json = lens_result_to_json (r, NULL, 0, TRUE);
+  g_autoptr (LensResult) back = lens_results_parse (json, strlen (json), "metrics.json", &error);
+  g_assert_no_error (error);
+  assert_same_cells (r, back, 0.0);
+  g_assert_cmpmem (back->row_kinds, R * sizeof (LensRowKind), r->row_kinds,
+                   R * sizeof (LensRowKind));
+  g_assert_true (lens_result_has_metrics (back));
+  g_assert_cmpmem (back->kl_final, cells * 4, r->kl_final, cells * 4);
+  g_assert_cmpmem (back->next_rank, cells * 4, r->next_rank, cells * 4);
+  for (size_t c = 0; c < cells; c++)
+    if (isnan (r->next_logprob[c]))
+      g_assert_true (isnan (back->next_logprob[c]));
+    else
+      g_assert_cmpfloat (back->next_logprob[c], ==, r->next_logprob[c]);
+  g_autofree char *again = lens_result_to_json (back, NULL, 0, TRUE);
+  g_assert_cmpstr (again, ==, json);
+
+  /* logitlenskit's format has rows for layers only */
+  g_autofree char *v2 = lens_result_to_logitlenskit_json (r, NULL, 0, &error);
+  g_assert_null (v2);
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "sub-layer row 0.attn"));
+  g_clear_error (&error);
+
+  /* without metrics: no metric keys, and a file without them reads as none */
+  LensRunOptions plain = {.layers = layers, .n_layers = 3, .top_k = 4};
+  g_autoptr (LensResult) p = lens_run_prompt (m, "the theory of the thing", &plain, &error);
+  g_assert_no_error (error);
+  g_assert_false (lens_result_has_metrics (p));
+  g_autofree char *pj = lens_result_to_json (p, NULL, 0, TRUE);
+  g_assert_null (strstr (pj, "kl_final"));
+  g_assert_null (strstr (pj, "attn"));
+  g_autoptr (LensResult) pb = lens_results_parse (pj, strlen (pj), "plain.json", &error);
+  g_assert_no_error (error);
+  g_assert_false (lens_result_has_metrics (pb));
+  g_assert_true (isnan (lens_result_kl_final (pb, 0, 0)));
+
+  remove_model (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1322,6 +1468,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/results-io/write-file", test_write_file);
   g_test_add_func ("/results-io/live", test_live);
+  g_test_add_func ("/results-io/live-metrics", test_live_metrics);
   /* Seconds of CPU, minutes of wall time on a busy machine: only with -m slow (the separate
    * results-io-slow test, which has a longer timeout). */
   if (g_test_slow ())
