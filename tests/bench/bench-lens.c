@@ -1,17 +1,28 @@
 /* bench-lens: times the full logit lens through the public engine API.
  *
  *   bench-lens MODEL_DIR [--threads N] [--tokens 1,16,64,256] [--reps R] [--peak-n N]
- *                        [--progressive]
+ *                        [--progressive] [--append T0 [--append-reps R]]
  *
- * Prints the OpenBLAS build, the measured single-precision GEMM peak at the thread count (large
- * square cblas_sgemm), the model load time, and per T the best-of-R wall time of
- * lens_run_ids over embeddings + every block output at every position with top-10 and entropy.
+ * Prints the OpenBLAS build and the kernels running (lens_blas_describe, as --version does), the
+ * measured single-precision GEMM peak at the thread count (large square cblas_sgemm), the model
+ * load time, and per T the best-of-R wall time of lens_run_ids over embeddings + every block
+ * output at every position with top-10 and entropy.
  * Output is one `key value...` record per line so tests/bench/report.py can read it.
+ *
+ * --append T0 also times what typing one more token costs: lens_run_ids_cached on a T0-token
+ * prompt, then, R times, on that prompt plus one new token (a different one each time, so every
+ * run computes exactly one position), each followed by lens_result_to_json of the whole result
+ * (the document `logit-lens-cli --serve` writes per request; there is no per-column JSON). It
+ * reports the median and best of the run, the JSON and both, and splits the run into the forward
+ * pass (up to the progress report of the last block) and the rest (final norm, unembedding,
+ * assembling the result).
+ *
  * --progressive asks for partial results (LENS_PROGRESSIVE_AUTO, as the app does) and also prints,
  * per T, the time to the first partial result (the last position) and the number of partial
  * results. */
 #include <cblas.h>
 #include <glib.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +31,7 @@
 #include "lens-blas.h"
 #include "lens-model.h"
 #include "lens-result.h"
+#include "lens-results-io.h"
 
 /* OpenBLAS extensions (declared in OpenBLAS's cblas.h, repeated in case another cblas.h wins). */
 char *openblas_get_config (void);
@@ -120,11 +132,124 @@ parse_list (const char *s, int *out, int max)
   return n;
 }
 
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+/* Median of v (n), which it sorts. */
+static double
+median (double *v, int n)
+{
+  qsort (v, (size_t) n, sizeof (double), cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Records when the forward pass ends: lens_run reports progress once per block (done = 1 .. L),
+ * then per unembedding tile (done > L). */
+typedef struct
+{
+  int n_layer;
+  double forward_done;
+} AppendClock;
+
+static void
+append_progress (int done, int total, gpointer user_data)
+{
+  (void) total;
+  AppendClock *clock = user_data;
+  if (done == clock->n_layer && clock->forward_done == 0)
+    clock->forward_done = now_s ();
+}
+
+/* The --append mode (see the top of the file). Returns the exit status. */
+static int
+bench_append (LensModel *model, const LensRunOptions *base, int T0, int reps)
+{
+  const LensConfig *c = lens_model_config (model);
+  if (T0 + 1 > c->n_positions)
+    {
+      printf ("skip append T0=%d (n_positions %d)\n", T0, c->n_positions);
+      return 0;
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensRunCache) cache = lens_run_cache_new ();
+  AppendClock clock = {c->n_layer, 0};
+  LensRunOptions opt = *base;
+  opt.progress = append_progress;
+  opt.user_data = &clock;
+  opt.partial = NULL; /* one new position: a single pass whatever --progressive says */
+  opt.progressive = LENS_PROGRESSIVE_NEVER;
+  GRand *rand = g_rand_new_with_seed (64);
+  g_autofree int32_t *ids = g_new (int32_t, T0 + 1);
+  for (int t = 0; t < T0 + 1; t++)
+    ids[t] = (int32_t) g_rand_int_range (rand, 0, c->vocab_size);
+
+  double t_first = now_s ();
+  g_autoptr (LensResult) first = lens_run_ids_cached (model, cache, ids, T0, NULL, &opt, &error);
+  if (!first)
+    {
+      fprintf (stderr, "bench-lens: append T0=%d: %s\n", T0, error->message);
+      g_rand_free (rand);
+      return 1;
+    }
+  t_first = now_s () - t_first;
+
+  g_autofree double *run = g_new (double, reps);
+  g_autofree double *fwd = g_new (double, reps);
+  g_autofree double *rest = g_new (double, reps);
+  g_autofree double *json = g_new (double, reps);
+  g_autofree double *total = g_new (double, reps);
+  size_t json_bytes = 0;
+  for (int r = 0; r < reps; r++)
+    {
+      /* a new last token each time: the cache holds T0 + 1 ids, of which T0 are shared */
+      int32_t last = ids[T0];
+      while (ids[T0] == last)
+        ids[T0] = (int32_t) g_rand_int_range (rand, 0, c->vocab_size);
+      clock.forward_done = 0;
+      double s = now_s ();
+      g_autoptr (LensResult) res
+          = lens_run_ids_cached (model, cache, ids, T0 + 1, NULL, &opt, &error);
+      double s_run = now_s ();
+      if (!res)
+        {
+          fprintf (stderr, "bench-lens: append T0=%d: %s\n", T0, error->message);
+          g_rand_free (rand);
+          return 1;
+        }
+      g_autofree char *doc = lens_result_to_json (res, NULL, 0, FALSE);
+      double s_json = now_s ();
+      json_bytes = strlen (doc);
+      run[r] = s_run - s;
+      fwd[r] = clock.forward_done > 0 ? clock.forward_done - s : NAN;
+      rest[r] = clock.forward_done > 0 ? s_run - clock.forward_done : NAN;
+      json[r] = s_json - s_run;
+      total[r] = s_json - s;
+    }
+  g_rand_free (rand);
+  double best_run = run[0], best_total = total[0];
+  for (int r = 1; r < reps; r++)
+    {
+      best_run = MIN (best_run, run[r]);
+      best_total = MIN (best_total, total[r]);
+    }
+  printf ("append T0=%d reps %d first_run_s %.6f run_median_s %.6f run_best_s %.6f "
+          "forward_median_s %.6f lens_median_s %.6f json_median_s %.6f total_median_s %.6f "
+          "total_best_s %.6f json_bytes %zu\n",
+          T0, reps, t_first, median (run, reps), best_run, median (fwd, reps), median (rest, reps),
+          median (json, reps), median (total, reps), best_total, json_bytes);
+  fflush (stdout);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   lens_blas_prefer_native_kernels (argv);
-  int threads = 0, reps = 3, peak_n = 2048;
+  int threads = 0, reps = 3, peak_n = 2048, append = 0, append_reps = 21;
   gboolean progressive = FALSE;
   char *tokens_s = NULL;
   GOptionEntry entries[] = {{"threads", 0, 0, G_OPTION_ARG_INT, &threads,
@@ -137,11 +262,16 @@ main (int argc, char **argv)
                              "Matrix size of the sgemm peak (default 2048)", "N"},
                             {"progressive", 0, 0, G_OPTION_ARG_NONE, &progressive,
                              "Progressive runs; time the first partial result too", NULL},
+                            {"append", 0, 0, G_OPTION_ARG_INT, &append,
+                             "Also time one more token after a T0-token prompt", "T0"},
+                            {"append-reps", 0, 0, G_OPTION_ARG_INT, &append_reps,
+                             "Appended tokens timed; the median is kept (default 21)", "R"},
                             {NULL}};
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL_DIR - time the logit lens");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2 || reps < 1 || peak_n < 64)
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2 || reps < 1 || peak_n < 64
+      || append < 0 || append_reps < 1)
     {
       fprintf (stderr, "bench-lens: %s\n", error ? error->message : "usage: bench-lens MODEL_DIR");
       return 2;
@@ -162,8 +292,12 @@ main (int argc, char **argv)
     }
 
   printf ("openblas_config %s\n", openblas_get_config ());
+  g_autofree char *blas = lens_blas_describe ();
+  printf ("blas %s\n", blas);
+  printf ("blas_core %s\n", lens_blas_core_name ());
   printf ("threads %d (OpenBLAS for the peak), %d (OpenMP for the engine)\n",
           openblas_get_num_threads (), omp_get_max_threads ());
+  int peak_threads = openblas_get_num_threads ();
   double peak = sgemm_peak (peak_n, 3);
   printf ("sgemm_peak_gflops %.2f n=%d\n", peak, peak_n);
   fflush (stdout);
@@ -251,5 +385,12 @@ main (int argc, char **argv)
       fflush (stdout);
     }
   g_rand_free (rand);
-  return 0;
+  /* again after the runs: on a shared machine one measurement can land in a busy moment, and the
+   * better of the two is nearer the machine's peak (report.py uses it). The engine has set
+   * OpenBLAS to one thread (it calls it inside its own OpenMP threads): back to the count the
+   * first measurement had. */
+  openblas_set_num_threads (peak_threads);
+  printf ("sgemm_peak_after_gflops %.2f n=%d\n", sgemm_peak (peak_n, 3), peak_n);
+  fflush (stdout);
+  return append > 0 ? bench_append (model, &opt, append, append_reps) : 0;
 }

@@ -7,7 +7,10 @@ Loads the checkpoint's weights (one model.safetensors, any of F32/F16/BF16, wide
 then per T runs GPT-2 (transformers' GPT2Model semantics, eager attention) keeping the
 embeddings and every block output, and the lens on all of them at every position: ln_f,
 unembedding, softmax, top-10 and entropy. Best-of-R wall time per T, printed as
-`torch T=... best_s ...` lines for report.py.
+`torch T=... best_s ...` lines for report.py, after the kernels torch runs (benchenv.py):
+OpenBLAS's openblas_get_config() and core, ATen's CPU capability, and the OPENBLAS_* /
+ATEN_CPU_CAPABILITY variables it was given. OpenBLAS gets the same thread count as torch's ATen
+pool (torch calls sgemm from one thread and OpenBLAS splits it).
 """
 
 import argparse
@@ -16,9 +19,12 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 
 import torch  # noqa: E402
+import benchenv  # noqa: E402
 import gpt2ref  # noqa: E402
 
 
@@ -32,6 +38,12 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"torch_version {torch.__version__}")
     print(f"torch_threads {torch.get_num_threads()}")
+    for k, v in benchenv.torch_kernels():
+        print(f"{k} {v}")
+    lib = benchenv.loaded_openblas()[3]
+    if lib is not None:
+        lib.openblas_set_num_threads(args.threads)
+        print(f"torch_openblas_threads {lib.openblas_get_num_threads()}")
 
     with open(os.path.join(args.model, "config.json")) as f:
         cfg = json.load(f)

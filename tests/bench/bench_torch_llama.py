@@ -238,6 +238,12 @@ def main():
 
     torch.set_num_threads(args.threads)
     config, blas_threads, blas_path = openblas_info(args.threads)
+    if not args.whole_process:
+        # the kernels torch runs (asking costs a few ms: not in the timed whole process)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import benchenv
+        for k, v in benchenv.torch_kernels():
+            say(k, v)
     say("torch_version", torch.__version__)
     say("torch_threads", torch.get_num_threads())
     say("torch_blas", f"{blas_path} ({blas_threads} OpenBLAS threads)")

