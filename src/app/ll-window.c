@@ -326,7 +326,7 @@ update_imported_labels (LlWindow *self)
   /* Files from logitlenskit list only some layers; the model's count is the highest + 1. */
   int n_layer = r->model_info.n_layer, n_block_rows = 0, max_layer = -1;
   for (int i = 0; i < r->n_rows; i++)
-    if (r->row_layers[i] >= 0)
+    if (r->row_layers[i] >= 0 && r->row_kinds[i] == LENS_ROW_OUTPUT) /* not the "L.attn" rows */
       {
         n_block_rows++;
         max_layer = MAX (max_layer, r->row_layers[i]);

@@ -1695,9 +1695,11 @@ j_nats (JReader *j, float *out, const char *path, const char *key)
     return FALSE;
   if (x < -1e-6)
     return j_fail (j, "%s.%s is negative", path, key);
-  if (x > 1e30)
+  /* checked as stored: a float that rounds above the limit would not read back */
+  float f = x < 0 ? 0.0f : (float) x;
+  if (!(f <= 1e30f))
     return j_fail (j, "%s.%s is too large", path, key);
-  *out = x < 0 ? 0.0f : (float) x;
+  *out = f;
   return TRUE;
 }
 
@@ -1756,7 +1758,10 @@ parse_own_next (JReader *j, OwnMetrics *mx, size_t cell, int t, const char *path
   if (id < 0 || rank < 1 || isnan (prob))
     return j_fail (j, "%s.next needs \"id\", \"prob\" and \"rank\"", path);
   int32_t want = mx->token_ids[t + 1];
-  if (want >= 0 && id != want)
+  if (want < 0)
+    return j_fail (j, "%s.next.id is %ld, but the next token (tokens[%d]) has no id", path, id,
+                   t + 1);
+  if (id != want)
     return j_fail (j, "%s.next.id is %ld, but the next token (tokens[%d]) is %d", path, id, t + 1,
                    want);
   /* both are written from one log-probability: they agree unless the file was edited */
@@ -2426,6 +2431,8 @@ append_cell_metrics (GString *o, const LensResult *r, int row, int t, const char
   g_string_append_printf (o, "%d", id);
   g_string_append (o, comma);
   json_key (o, "prob", pretty);
+  /* what the reader accepts, whatever the result holds: a probability, a cross-entropy >= 0 */
+  xent = xent < 0.0f ? 0.0f : xent;
   json_float (o, exp (-(double) xent));
   g_string_append (o, comma);
   json_key (o, "rank", pretty);

@@ -264,13 +264,17 @@ metrics_finish (const MetricsPass *mp, LensResult *r, int n_threads, int team)
           cross += mp->cross[cell * P + j] * fac[(size_t) u * P + j];
           above += mp->above[cell * P + j];
         }
-      /* >= 0 in exact arithmetic; rounding can leave the final row itself a hair below */
+      /* >= 0 in exact arithmetic; rounding can leave the final row itself a hair below. A NaN
+       * (a model that produced one) stays NaN: it is unknown, not "the same as final". */
       double kl = base[u] - cross + (double) r->log_z[cell];
-      r->kl_final[cell] = (float) MAX (kl, 0.0);
+      r->kl_final[cell] = kl < 0.0 ? 0.0f : (float) kl;
       float zn = mp->next_logit[cell];
       if (!isnan (zn))
         {
-          r->next_logprob[cell] = (float) ((double) zn - (double) r->log_z[cell]);
+          /* <= 0 in exact arithmetic, but zn (a dot product) and log_z (the tile GEMM) round
+           * differently: a nearly certain next token could come out a hair above probability 1 */
+          double lp = (double) zn - (double) r->log_z[cell];
+          r->next_logprob[cell] = lp > 0.0 ? 0.0f : (float) lp;
           r->next_rank[cell] = 1 + above;
         }
     }

@@ -190,6 +190,11 @@ def check_nonfinite(cli, model):
         doc = json.loads(proc.stdout)
         if doc["cells"][2][0]["top"][0]["prob"] is not None:
             fail("NaN model: a non-finite cell is not null in --json")
+        # with metrics: KL at a position whose final row is NaN is unknown (null), not 0
+        proc = run(cli, ["--model", broken, "--prompt", "The Eiffel Tower", "--metrics", "--json"])
+        kls = [row[0]["kl_final"] for row in json.loads(proc.stdout)["cells"]]
+        if any(kl is not None for kl in kls):
+            fail(f"NaN model with --metrics: kl_final at position 0 is {kls}, expected null")
         again = run(cli, ["--open", saved, "--json"])
         if again.returncode != 0:
             fail(f"NaN model: its own --json does not open again: {again.stderr.strip()}")

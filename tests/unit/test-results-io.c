@@ -857,6 +857,12 @@ static const Bad bad_cases[] = {
      "cells[0][0].next.prob and next.cross_entropy disagree"},
     {OWN2 ("[0]", ", \"next\": [2]", ""),
      "cells[0][0].next is an array, expected an object or null"},
+    /* a next token named where the tokens have no ids cannot be checked (and would be lost) */
+    {"{\"format\": \"logit-lens-results\", \"model\": {\"vocab_size\": 10}, \"tokens\": "
+     "[{\"text\": \"a\"}, {\"text\": \"b\"}], \"layers\": [0], \"cells\": [[{\"top\": [{\"id\": "
+     "3, \"text\": \"c\", \"prob\": 0.5}], \"next\": {\"id\": 2, \"prob\": 0.5, \"rank\": 1}}, "
+     "{\"top\": [{\"id\": 3, \"text\": \"c\", \"prob\": 0.5}]}]]}",
+     "cells[0][0].next.id is 2, but the next token (tokens[1]) has no id"},
 };
 
 static void
@@ -1408,6 +1414,24 @@ test_live_metrics (void)
         g_assert_cmpfloat (fabs (lens_result_kl_final (r, row, t) - kl), <=, 1e-5 + 1e-4 * kl);
       }
   g_test_message ("kl_final: max |error| %.3g against the full distributions", worst);
+
+  /* What the app writes it reads back, even at the limits: a next-token log-probability a hair
+   * above 0 (rounding, for a nearly certain token) and the largest KL the reader takes. */
+  {
+    g_autoptr (LensResult) edge = lens_result_ref (r);
+    size_t c0 = lens_result_cell_index (edge, 0, 0);
+    float saved_lp = edge->next_logprob[c0], saved_kl = edge->kl_final[c0];
+    edge->next_logprob[c0] = 3e-5f;
+    edge->kl_final[c0] = 1e30f;
+    g_autofree char *edge_json = lens_result_to_json (edge, NULL, 0, FALSE);
+    g_autoptr (LensResult) edge_back
+        = lens_results_parse (edge_json, strlen (edge_json), "edge.json", &error);
+    g_assert_no_error (error);
+    g_assert_cmpfloat (lens_result_next_prob (edge_back, 0, 0), ==, 1.0f);
+    g_assert_cmpfloat (lens_result_kl_final (edge_back, 0, 0), ==, 1e30f);
+    edge->next_logprob[c0] = saved_lp;
+    edge->kl_final[c0] = saved_kl;
+  }
 
   g_autofree char *json = lens_result_to_json (r, NULL, 0, TRUE);
   g_autoptr (LensResult) back = lens_results_parse (json, strlen (json), "metrics.json", &error);
