@@ -392,5 +392,8 @@ main (int argc, char **argv)
   openblas_set_num_threads (peak_threads);
   printf ("sgemm_peak_after_gflops %.2f n=%d\n", sgemm_peak (peak_n, 3), peak_n);
   fflush (stdout);
+  /* and back to one for the engine (it sets that only once per process): OpenBLAS's own threads
+   * inside the engine's OpenMP threads would oversubscribe the cores and time them, not us */
+  openblas_set_num_threads (1);
   return append > 0 ? bench_append (model, &opt, append, append_reps) : 0;
 }
