@@ -719,6 +719,7 @@ run_now (LlWindow *self)
       ll_worker_cancel (self->worker);
       gtk_label_set_text (self->status_label, "");
       /* every panel, the side panel too, stops showing the previous prompt */
+      follow_right_end (self, FALSE);
       set_result (self, NULL);
       set_content (self, "empty");
       return;
@@ -811,6 +812,11 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
         return; /* a newer load is in flight */
       set_model_loading (self, FALSE);
       set_stale (self, FALSE); /* the previous model and its result stay */
+      /* starting the load cancelled the run in progress: run the prompt again on the model that
+       * stays (the caches make it cheap), or a partial or older result would stay on screen */
+      follow_right_end (self, FALSE);
+      if (!self->imported && ll_worker_get_model (self->worker) != NULL)
+        run_now (self);
       g_autofree char *message = NULL;
       if (ll_worker_get_model (self->worker) != NULL)
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s. Still using %s."), dir,
@@ -1149,6 +1155,8 @@ set_entry_text_quietly (LlWindow *self, GtkEntry *entry, const char *text)
 static void
 enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, const char *path)
 {
+  /* a live run cancelled by the opening no longer decides where the heatmaps scroll */
+  follow_right_end (self, FALSE);
   if (!self->imported)
     {
       g_free (self->live_prompt);

@@ -22,6 +22,9 @@
 #include "lens-results-io.h"
 #include "lens-threads.h"
 
+/* no --threads on the command line (a value nobody can type as a count) */
+#define THREADS_NOT_GIVEN G_MININT
+
 typedef struct
 {
   char *model_dir;
@@ -42,7 +45,7 @@ typedef struct
   char *perplexity_file;
   char *open_path;
   gboolean serve;
-  int threads; /* -1 when not given */
+  int threads; /* THREADS_NOT_GIVEN when not given */
   gboolean version;
   char *ndif_model; /* --ndif-script */
 } CliOptions;
@@ -510,12 +513,21 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
   json_object_object_add (doc, "model", json_object_new_string (lens_model_name (model)));
   json_object_object_add (doc, "tokens", json_object_new_int64 (ids->len));
   json_object_object_add (doc, "predicted", json_object_new_int64 (n_predicted));
-  /* six decimals as before, with a decimal point whatever the locale says */
-  char mean_text[G_ASCII_DTOSTR_BUF_SIZE], ppl_text[G_ASCII_DTOSTR_BUF_SIZE];
-  g_ascii_formatd (mean_text, sizeof mean_text, "%.6f", mean);
-  g_ascii_formatd (ppl_text, sizeof ppl_text, "%.6f", exp (mean));
-  json_object_object_add (doc, "mean_loss_nats", json_object_new_double_s (mean, mean_text));
-  json_object_object_add (doc, "perplexity", json_object_new_double_s (exp (mean), ppl_text));
+  /* six decimals as before, with a decimal point whatever the locale says; null (and a warning)
+   * when the model produced NaN or infinity, which JSON cannot write */
+  double values[2] = {mean, exp (mean)};
+  const char *keys[2] = {"mean_loss_nats", "perplexity"};
+  for (int i = 0; i < 2; i++)
+    {
+      char number[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ascii_formatd (number, sizeof number, "%.6f", values[i]);
+      json_object_object_add (doc, keys[i],
+                              isfinite (values[i]) ? json_object_new_double_s (values[i], number)
+                                                   : json_object_new_null ());
+    }
+  if (!isfinite (mean))
+    fprintf (stderr, "logit-lens-cli: warning: the model produced NaN or infinity: the loss is "
+                     "not a number\n");
   g_string_append (out, json_object_to_json_string_ext (doc, JSON_C_TO_STRING_SPACED
                                                                  | JSON_C_TO_STRING_NOSLASHESCAPE));
   g_string_append_c (out, '\n');
@@ -644,6 +656,12 @@ run (const CliOptions *o, GString *out, GError **error)
   if (r == NULL)
     return FALSE;
   warn_nonfinite (r);
+  if (o->color_by != NULL && color_by != LENS_COLOR_TOP_PROB && color_by != LENS_COLOR_ENTROPY
+      && !lens_result_has_metrics (r))
+    return fail (error,
+                 "%s has no metrics (it was saved without --metrics): --color-by %s needs "
+                 "them",
+                 o->open_path != NULL ? o->open_path : "the result", o->color_by);
 
   g_autoptr (GArray) targets = new_target_array ();
   /* The file's own targets first, with the ids it recorded, as the live run printed them. */
@@ -830,7 +848,8 @@ serve (const CliOptions *o, GError **error)
   if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL
       || o->color_by != NULL || o->tokenize || o->perplexity_file != NULL || o->open_path != NULL)
     return fail (error, "--serve answers every request with its --json document; it takes no "
-                        "--json, --export, --view, --scale, --tokenize, --perplexity or --open");
+                        "--json, --export, --view, --scale, --color-by, --tokenize, --perplexity "
+                        "or --open");
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1");
   g_autoptr (LensModel) model = load_model (o, error);
@@ -863,21 +882,22 @@ serve (const CliOptions *o, GError **error)
 static gboolean
 run_ndif_script (const CliOptions *o, GString *out, GError **error)
 {
-  const char *other = o->model_dir != NULL         ? "--model"
-                      : o->json                    ? "--json"
-                      : o->export_path != NULL     ? "--export"
-                      : o->view != NULL            ? "--view"
-                      : o->scale != NULL           ? "--scale"
-                      : o->serve                   ? "--serve"
-                      : o->open_path != NULL       ? "--open"
-                      : o->perplexity_file != NULL ? "--perplexity"
-                      : o->tokenize                ? "--tokenize"
-                      : o->layers != NULL          ? "--layers"
-                      : o->embeddings              ? "--embeddings"
-                      : o->metrics                 ? "--metrics"
-                      : o->sublayers               ? "--sublayers"
-                      : o->threads != -1           ? "--threads"
-                                                   : NULL;
+  const char *other = o->model_dir != NULL              ? "--model"
+                      : o->json                         ? "--json"
+                      : o->export_path != NULL          ? "--export"
+                      : o->view != NULL                 ? "--view"
+                      : o->scale != NULL                ? "--scale"
+                      : o->serve                        ? "--serve"
+                      : o->open_path != NULL            ? "--open"
+                      : o->perplexity_file != NULL      ? "--perplexity"
+                      : o->tokenize                     ? "--tokenize"
+                      : o->layers != NULL               ? "--layers"
+                      : o->embeddings                   ? "--embeddings"
+                      : o->metrics                      ? "--metrics"
+                      : o->sublayers                    ? "--sublayers"
+                      : o->color_by != NULL             ? "--color-by"
+                      : o->threads != THREADS_NOT_GIVEN ? "--threads"
+                                                        : NULL;
   if (other != NULL)
     return fail (error,
                  "--ndif-script only prints a script for NDIF, which runs the model; it takes "
@@ -902,7 +922,7 @@ main (int argc, char **argv)
 {
   /* before anything touches OpenBLAS's kernels (they were chosen when it loaded) */
   lens_blas_prefer_native_kernels (argv);
-  CliOptions o = {.top_k = 10, .threads = -1};
+  CliOptions o = {.top_k = 10, .threads = THREADS_NOT_GIVEN};
   GOptionEntry entries[] = {
       {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model_dir,
        "Model folder (config.json, model.safetensors, tokenizer files); default: GPT-2 from the "
@@ -984,7 +1004,7 @@ main (int argc, char **argv)
 
   gboolean ok;
   g_autoptr (GString) out = g_string_new (NULL);
-  if (o.threads != -1 && (o.threads < 1 || o.threads > LENS_THREADS_MAX))
+  if (o.threads != THREADS_NOT_GIVEN && (o.threads < 1 || o.threads > LENS_THREADS_MAX))
     ok = fail (&error, "--threads must be between 1 and %d", LENS_THREADS_MAX);
   else
     {

@@ -57,7 +57,15 @@ lens_format_prob (double p)
   double percent = p * 100.0;
   if (percent >= 99.95)
     return g_strdup ("100%");
-  /* one decimal from 10%, two from 1%, three below: never fewer than three significant digits */
-  int decimals = percent >= 10.0 ? 1 : percent >= 1.0 ? 2 : 3;
+  /* one decimal from 10%, two from 1%, three below: never fewer than three significant digits.
+   * Decided on the rounded value, so 9.9996% is "10.0%", not "10.00%". */
+  int decimals = 3;
+  for (int d = 3; d >= 1; d--)
+    {
+      double scale = pow (10.0, d), rounded = round (percent * scale) / scale;
+      decimals = d;
+      if (rounded < (d == 3 ? 1.0 : d == 2 ? 10.0 : INFINITY))
+        break;
+    }
   return g_strdup_printf ("%.*f%%", decimals, percent);
 }

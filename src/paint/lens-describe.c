@@ -106,7 +106,8 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
           g_string_append (out, "\n<b>");
           append_escaped (out, _ ("Next token"));
           g_string_append (out, "</b> ");
-          append_token (out, lens_result_token_text (r, next));
+          /* the input token itself: an imported file's top-k table need not hold it */
+          append_token (out, r->token_texts[pos + 1]);
           g_autofree char *prob = lens_format_prob (p);
           g_autofree char *detail = g_strdup_printf (_ ("%s, rank %d, cross-entropy %.3f nats"),
                                                      prob, lens_result_next_rank (r, row, pos),

@@ -369,6 +369,19 @@ rows_are (gpointer n)
          && !ll_worker_get_busy (ll_window_get_worker (window));
 }
 
+typedef struct
+{
+  GtkAdjustment *adjustment;
+  double value;
+} AdjustmentAt;
+
+static gboolean
+adjustment_at (gpointer data)
+{
+  const AdjustmentAt *at = data;
+  return fabs (gtk_adjustment_get_value (at->adjustment) - at->value) < 1.0;
+}
+
 static void
 script (void)
 {
@@ -509,18 +522,18 @@ script (void)
 
   /* Sub-layer rows: "L.attn" before each block's row, then back to the blocks alone. */
   {
+    int blocks = r->n_rows; /* r is replaced by the next result */
     g_action_group_change_action_state (G_ACTION_GROUP (window), "sublayers",
                                         g_variant_new_boolean (TRUE));
-    CHECK (gui_wait_until (rows_are, GINT_TO_POINTER (2 * r->n_rows), 60000),
+    CHECK (gui_wait_until (rows_are, GINT_TO_POINTER (2 * blocks), 60000),
            "no result with sub-layer rows");
     LensResult *sub = ll_window_get_result (window);
-    CHECK (sub != NULL && sub->n_rows == 2 * r->n_rows
-               && g_strcmp0 (sub->row_labels[0], "0.attn") == 0
+    CHECK (sub != NULL && sub->n_rows == 2 * blocks && g_strcmp0 (sub->row_labels[0], "0.attn") == 0
                && g_strcmp0 (sub->row_labels[1], "0") == 0,
            "sub-layer rows: %d, first “%s”", sub ? sub->n_rows : -1, sub ? sub->row_labels[0] : "");
     g_action_group_change_action_state (G_ACTION_GROUP (window), "sublayers",
                                         g_variant_new_boolean (FALSE));
-    CHECK (gui_wait_until (rows_are, GINT_TO_POINTER (r->n_rows), 60000),
+    CHECK (gui_wait_until (rows_are, GINT_TO_POINTER (blocks), 60000),
            "no result without sub-layer rows");
     r = ll_window_get_result (window);
   }
@@ -610,10 +623,12 @@ script (void)
     gtk_adjustment_set_value (hh, far / 2);
     gui_spin_ms (100);
     ll_window_set_visible_view (window, "target");
-    gui_spin_ms (400);
     GtkAdjustment *th
         = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (
             ll_window_get_view (window, LENS_VIEW_TARGET), GTK_TYPE_SCROLLED_WINDOW)));
+    /* the target view lays out a frame or more later (longer on a busy machine) */
+    AdjustmentAt at = {th, far / 2};
+    gui_wait_until (adjustment_at, &at, 5000);
     CHECK (fabs (gtk_adjustment_get_value (th) - far / 2) < 1.0,
            "switching views lost the place: target at %.0f, heatmap at %.0f",
            gtk_adjustment_get_value (th), far / 2);

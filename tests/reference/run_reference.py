@@ -129,21 +129,10 @@ def fit_prompt(tok, n, rng, with_eot=False):
     raise RuntimeError(f"could not build a prompt of {n} tokens")
 
 
-# LeakSanitizer's own crash while it suspends the threads at exit ("Tracer caught signal 11"):
-# a failure of the tool, not a leak report, seen about once in a few hundred sanitizer runs of
-# the CLI on a loaded machine. Such a run is repeated once, and says so; a leak or any other
-# failure is not.
-LSAN_TOOL_CRASH = b"LeakSanitizer has encountered a fatal error"
-
-
 def run_cli(cli, args, timeout=120, env=None):
     t0 = time.monotonic()
-    for attempt in range(2):
-        p = subprocess.run([cli] + args, capture_output=True, timeout=timeout,
-                           env=dict(os.environ, **env) if env else None)
-        if p.returncode == 0 or LSAN_TOOL_CRASH not in p.stderr or attempt == 1:
-            break
-        print(f"note: LeakSanitizer itself crashed on {args[:4]}...; running it once more")
+    p = subprocess.run([cli] + args, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, **env) if env else None)
     return p, time.monotonic() - t0
 
 

@@ -56,6 +56,9 @@ test_prob (void)
   check_prob (0.9996, "100%");
   check_prob (0.9994, "99.9%");
   check_prob (NAN, "—");
+  check_prob (0.099996, "10.0%"); /* rounds up into the next band: its decimals */
+  check_prob (0.0099999, "1.00%");
+  check_prob (0.00999, "0.999%");
 }
 
 int
