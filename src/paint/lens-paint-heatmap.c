@@ -482,10 +482,17 @@ cell_colors_init (CellColors *cc, LensView view, const LensResult *r, const Lens
                      .by
                      = view == LENS_VIEW_HEATMAP ? state->heatmap_color_by : LENS_COLOR_TOP_PROB,
                      .target = target};
-  /* the data the scale is fitted to: every computed cell's value */
+  gboolean fitted = view == LENS_VIEW_TARGET || cc->by == LENS_COLOR_NEXT_PROB;
+  /* entropy tops out at ln V when the vocabulary is known */
+  gboolean entropy_bound
+      = cc->by == LENS_COLOR_ENTROPY && r != NULL && r->model_info.vocab_size > 1;
+  /* Only a fitted axis or a scale topped by the largest value needs the data: the default
+   * top-1 probability and the rank have fixed scales, and this runs on every repaint. */
+  gboolean scan
+      = fitted || cc->by == LENS_COLOR_KL_FINAL || (cc->by == LENS_COLOR_ENTROPY && !entropy_bound);
   LensValueStats stats = LENS_VALUE_STATS_INIT;
   double max = 0.0;
-  for (int row = 0; r != NULL && row < r->n_rows; row++)
+  for (int row = 0; scan && r != NULL && row < r->n_rows; row++)
     for (int t = 0; t < r->n_tokens; t++)
       {
         if (!lens_result_pos_ready (r, t))
@@ -496,13 +503,9 @@ cell_colors_init (CellColors *cc, LensView view, const LensResult *r, const Lens
         if (isfinite (v))
           max = MAX (max, v);
       }
-  gboolean fitted = view == LENS_VIEW_TARGET || cc->by == LENS_COLOR_NEXT_PROB;
   lens_value_axis_fit (fitted ? state->prob_axis : LENS_AXIS_LINEAR, &stats, &cc->axis);
-  /* entropy tops out at ln V; KL has no bound: the largest shown value (never zero) */
-  if (cc->by == LENS_COLOR_ENTROPY && r != NULL && r->model_info.vocab_size > 1)
-    cc->max = log ((double) r->model_info.vocab_size);
-  else
-    cc->max = MAX (max, 1e-6);
+  /* KL has no bound: the largest shown value (never zero) */
+  cc->max = entropy_bound ? log ((double) r->model_info.vocab_size) : MAX (max, 1e-6);
 }
 
 /* Where a value sits on the colour scale, 0 .. 1. */
