@@ -361,6 +361,21 @@ top_k_is (gpointer k)
          && !ll_worker_get_busy (ll_window_get_worker (window));
 }
 
+/* A visible toplevel of the type named `type` (the window list holds it), or NULL. */
+static GtkWindow *
+find_shown_window (const char *type)
+{
+  GtkWindow *found = NULL;
+  GListModel *toplevels = gtk_window_get_toplevels (); /* not owned */
+  for (guint j = 0; j < g_list_model_get_n_items (toplevels); j++)
+    {
+      g_autoptr (GtkWindow) w = g_list_model_get_item (toplevels, j);
+      if (g_strcmp0 (G_OBJECT_TYPE_NAME (w), type) == 0 && gtk_widget_get_visible (GTK_WIDGET (w)))
+        found = w;
+    }
+  return found;
+}
+
 static gboolean
 rows_are (gpointer n)
 {
@@ -737,14 +752,8 @@ script (void)
   {
     g_action_group_activate_action (G_ACTION_GROUP (window), "run-on-ndif", NULL);
     gui_spin_ms (300);
-    LlNdifDialog *ndif = NULL;
-    GListModel *toplevels = gtk_window_get_toplevels (); /* not owned */
-    for (guint j = 0; j < g_list_model_get_n_items (toplevels); j++)
-      {
-        g_autoptr (GtkWindow) w = g_list_model_get_item (toplevels, j);
-        if (LL_IS_NDIF_DIALOG (w) && gtk_widget_get_visible (GTK_WIDGET (w)))
-          ndif = LL_NDIF_DIALOG (w);
-      }
+    GtkWindow *shown = find_shown_window ("LlNdifDialog");
+    LlNdifDialog *ndif = shown != NULL ? LL_NDIF_DIALOG (shown) : NULL;
     CHECK (ndif != NULL, "no NDIF dialog shown");
     if (ndif != NULL)
       {
@@ -788,15 +797,7 @@ script (void)
                actions[i][1]);
         g_action_group_activate_action (group, actions[i][1], NULL);
         gui_spin_ms (500);
-        GtkWindow *found = NULL;
-        GListModel *toplevels = gtk_window_get_toplevels (); /* not owned */
-        for (guint j = 0; j < g_list_model_get_n_items (toplevels); j++)
-          {
-            g_autoptr (GtkWindow) w = g_list_model_get_item (toplevels, j);
-            if (g_strcmp0 (G_OBJECT_TYPE_NAME (w), types[i]) == 0
-                && gtk_widget_get_visible (GTK_WIDGET (w)))
-              found = w;
-          }
+        GtkWindow *found = find_shown_window (types[i]);
         CHECK (found != NULL, "no %s shown", types[i]);
         if (found != NULL)
           {
