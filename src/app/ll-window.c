@@ -110,8 +110,6 @@ enum
 };
 static guint signals[N_SIGNALS];
 
-static const char *const view_names[] = {"heatmap", "target", "line", "topk"};
-
 static void run_now (LlWindow *self);
 static void update_targets (LlWindow *self);
 static void prompt_changed_cb (LlWindow *self);
@@ -146,18 +144,6 @@ scale_from_string (const char *s, LensColorScale *out)
   else
     return FALSE;
   return TRUE;
-}
-
-static gboolean
-view_from_string (const char *s, LensView *out)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (view_names); i++)
-    if (g_strcmp0 (s, view_names[i]) == 0)
-      {
-        *out = (LensView) i;
-        return TRUE;
-      }
-  return FALSE;
 }
 
 static const char *
@@ -1060,7 +1046,7 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   g_auto (GStrv) parts = g_strsplit (g_variant_get_string (param, NULL), ":", 2);
   LensView view;
 
-  if (g_strv_length (parts) != 2 || !view_from_string (parts[0], &view))
+  if (g_strv_length (parts) != 2 || !lens_view_from_string (parts[0], &view))
     return;
   if (self->result == NULL)
     {
@@ -1081,8 +1067,8 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
       title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE, _ ("_Export"), _ ("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_autofree char *name
-      = g_strdup_printf ("logit-lens-%s%s.%s", view_names[view], scale > 1.0 ? "@2x" : "", ext);
+  g_autofree char *name = g_strdup_printf ("logit-lens-%s%s.%s", lens_view_to_string (view),
+                                           scale > 1.0 ? "@2x" : "", ext);
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), name);
 
   g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
@@ -2219,7 +2205,7 @@ void
 ll_window_set_visible_view (LlWindow *self, const char *name)
 {
   LensView view;
-  if (view_from_string (name, &view) && view != LENS_VIEW_TOPK)
+  if (lens_view_from_string (name, &view) && view != LENS_VIEW_TOPK)
     adw_view_stack_set_visible_child_name (self->view_stack, name);
 }
 

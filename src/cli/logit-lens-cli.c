@@ -393,20 +393,8 @@ json_targets (GArray *targets)
 static gboolean
 parse_view (const char *name, LensView *view, GError **error)
 {
-  static const struct
-  {
-    const char *name;
-    LensView view;
-  } views[] = {{"heatmap", LENS_VIEW_HEATMAP},
-               {"target", LENS_VIEW_TARGET},
-               {"line", LENS_VIEW_LINE},
-               {"topk", LENS_VIEW_TOPK}};
-  for (size_t i = 0; i < G_N_ELEMENTS (views); i++)
-    if (g_str_equal (name, views[i].name))
-      {
-        *view = views[i].view;
-        return TRUE;
-      }
+  if (lens_view_from_string (name, view))
+    return TRUE;
   return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
 }
 

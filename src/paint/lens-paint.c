@@ -92,6 +92,43 @@ lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const LensPain
   cairo_restore (cr);
 }
 
+/* The names of LensView, LensAxis and LensColorBy values, as the CLI's flags and the app's
+ * settings spell them; `names` is indexed by the enum. */
+static gboolean
+name_index (const char *const *names, size_t n_names, const char *name, int *index)
+{
+  for (size_t i = 0; name != NULL && i < n_names; i++)
+    if (g_str_equal (name, names[i]))
+      {
+        *index = (int) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static const char *const view_names[] = {
+    [LENS_VIEW_HEATMAP] = "heatmap",
+    [LENS_VIEW_TARGET] = "target",
+    [LENS_VIEW_LINE] = "line",
+    [LENS_VIEW_TOPK] = "topk",
+};
+
+gboolean
+lens_view_from_string (const char *name, LensView *view)
+{
+  int i;
+  if (!name_index (view_names, G_N_ELEMENTS (view_names), name, &i))
+    return FALSE;
+  *view = (LensView) i;
+  return TRUE;
+}
+
+const char *
+lens_view_to_string (LensView view)
+{
+  return (size_t) view < G_N_ELEMENTS (view_names) ? view_names[view] : "heatmap";
+}
+
 static const char *const axis_names[] = {
     [LENS_AXIS_AUTO] = "auto",
     [LENS_AXIS_LINEAR] = "linear",
@@ -101,13 +138,11 @@ static const char *const axis_names[] = {
 gboolean
 lens_axis_from_string (const char *name, LensAxis *axis)
 {
-  for (size_t i = 0; name != NULL && i < G_N_ELEMENTS (axis_names); i++)
-    if (g_str_equal (name, axis_names[i]))
-      {
-        *axis = (LensAxis) i;
-        return TRUE;
-      }
-  return FALSE;
+  int i;
+  if (!name_index (axis_names, G_N_ELEMENTS (axis_names), name, &i))
+    return FALSE;
+  *axis = (LensAxis) i;
+  return TRUE;
 }
 
 const char *
@@ -125,13 +160,11 @@ static const char *const color_by_names[] = {
 gboolean
 lens_color_by_from_string (const char *name, LensColorBy *by)
 {
-  for (size_t i = 0; name != NULL && i < G_N_ELEMENTS (color_by_names); i++)
-    if (g_str_equal (name, color_by_names[i]))
-      {
-        *by = (LensColorBy) i;
-        return TRUE;
-      }
-  return FALSE;
+  int i;
+  if (!name_index (color_by_names, G_N_ELEMENTS (color_by_names), name, &i))
+    return FALSE;
+  *by = (LensColorBy) i;
+  return TRUE;
 }
 
 const char *

@@ -22,6 +22,10 @@ typedef enum
   LENS_VIEW_TOPK,    /* top-k bars of the selected cell */
 } LensView;
 
+/* "heatmap", "target", "line", "topk": the CLI's --view and the app's settings. */
+gboolean lens_view_from_string (const char *name, LensView *view);
+const char *lens_view_to_string (LensView view);
+
 typedef enum
 {
   LENS_SCALE_RDYLBU,  /* diverging, centred at 0.5; high = red (plotly RdYlBu_r, the seed's) */
