@@ -151,10 +151,10 @@ void lens_color_scale_rgb (LensColorScale scale, double p, double *red, double *
 
 /* The most positions a heatmap figure (top-token or target) holds when exported. At the narrowest
  * natural column (48 px) 64 positions make a figure about 3,300 px wide, the width of an A4 or
- * Letter page in landscape at 300 dpi; the widest columns (96 px) make it about 6,300 px, a PNG
- * cairo can still write at scale 4 and a PDF page a viewer still fits to paper with legible
- * labels. Before this limit a 245-token prompt made a 19,263 px PNG and a 1,000-position results
- * file an 86,153 pt PDF page. */
+ * Letter page in landscape at 300 dpi; the widest columns (96 px) make it about 6,400 px, a PNG
+ * cairo can still write at scale 4 and a PDF page well inside the 14,400 pt a side that PDF
+ * viewers are built for (PDF 1.7, annex C). Before this limit a 245-token prompt made a 19,263 px
+ * PNG and a 1,000-position results file an 86,153 pt PDF page and a 48 MB SVG. */
 #define LENS_EXPORT_MAX_POSITIONS 64
 
 /* The positions an export of `view` shows, as indices into r's positions: all of them, or for a

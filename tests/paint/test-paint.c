@@ -1600,6 +1600,47 @@ test_range_numbers (void)
   cairo_surface_destroy (sb);
 }
 
+/* The colour bar of a wide figure (80 layers x 1,000 positions, as a results file from NDIF), painted
+ * where the window shows it: scrolled to the right end, the cairo origin is far to the left of
+ * the surface, as the chart view paints a large figure. The strip has the scale's colours from
+ * top (1) to bottom (0), and the position numbers and token labels under the last columns are
+ * inside the figure's height. */
+static void
+test_wide_color_bar (void)
+{
+  g_autoptr (LensResult) r = make_result (80, 1000, 1);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.shrink_to_fit = true;
+  LensHeatmapLayout l;
+  lens_heatmap_layout_for_size (r, &state, 900, 600, &l);
+  double grid_x1 = l.grid_x + l.n_cols * l.cell_w;
+  g_assert_cmpfloat (l.width, >, 10000);
+  /* the last 300 pixels of the figure */
+  const int view_w = 300, view_h = (int) ceil (l.height);
+  double x0 = l.width - view_w;
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, view_w, view_h);
+  cairo_t *cr = cairo_create (s);
+  cairo_translate (cr, -x0, 0);
+  cairo_rectangle (cr, x0, 0, view_w, view_h);
+  cairo_clip (cr);
+  lens_paint_view (cr, LENS_VIEW_HEATMAP, r, &state, l.width, l.height);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "wide-color-bar.png", NULL);
+  cairo_surface_write_to_png (s, path);
+
+  /* the strip: 20 px right of the grid, 16 wide, from 24 px under the grid's top */
+  int bar_x = (int) (grid_x1 + 20 + 8 - x0);
+  double bar_top = l.grid_y + 24, bar_h = 480; /* the grid is taller than the bar's maximum */
+  for (double f = 0.1; f < 1.0; f += 0.4)
+    assert_px (pixel (s, bar_x, (int) (bar_top + bar_h * (1.0 - f))),
+               scale_px (LENS_SCALE_RDYLBU, f), 6);
+  cairo_surface_destroy (s);
+}
+
 /* ---- robustness -------------------------------------------------------------------------- */
 
 static void
@@ -1737,6 +1778,7 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/export", test_export);
   g_test_add_func ("/paint/export/huge", test_export_huge);
   g_test_add_func ("/paint/export/cut", test_export_cut);
+  g_test_add_func ("/paint/heatmap/wide-color-bar", test_wide_color_bar);
   g_test_add_func ("/paint/heatmap/range-numbers", test_range_numbers);
   g_test_add_func ("/paint/empty-and-hostile", test_empty_and_hostile);
   g_test_add_func ("/paint/gallery", test_gallery);
