@@ -77,6 +77,7 @@ struct _LlWindow
   GPtrArray *target_texts; /* (char *) each target as parsed from the entry, for JSON */
   GtkStringList *target_names;
   char *notice;
+  char *export_notice; /* what the last figure export left out, or "" */
 
   guint debounce_id;
   guint progress_delay_id;
@@ -1027,7 +1028,7 @@ export_chooser_response_cb (GtkNativeDialog *dialog, int response, gpointer user
           g_autofree char *message = g_strdup_printf (_ ("Could not export: %s"), error->message);
           show_error (self, message);
         }
-      else
+      else if (self->export_notice[0] == '\0') /* a cut export said so already */
         {
           g_autofree char *base = g_filename_display_basename (path);
           g_autofree char *text = g_strdup_printf (_ ("Exported “%s”"), base);
@@ -1859,6 +1860,7 @@ ll_window_finalize (GObject *object)
   g_clear_pointer (&self->target_texts, g_ptr_array_unref);
   g_clear_object (&self->target_names);
   g_free (self->notice);
+  g_free (self->export_notice);
   g_free (self->loading_dir);
   g_free (self->imported_path);
   g_clear_pointer (&self->file_targets, g_ptr_array_unref);
@@ -1963,6 +1965,7 @@ ll_window_init (LlWindow *self)
   self->target_texts = g_ptr_array_new_with_free_func (g_free);
   self->target_names = gtk_string_list_new (NULL);
   self->notice = g_strdup ("");
+  self->export_notice = g_strdup ("");
   self->live_prompt = g_strdup ("");
   self->live_targets = g_strdup ("");
   gtk_drop_down_set_model (self->target_dropdown, G_LIST_MODEL (self->target_names));
@@ -2063,7 +2066,26 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
   state.hover_row = state.hover_pos = -1;
   state.dark = false;
   state.transparent_background = false;
-  return lens_export_view (path, view, self->result, &state, scale, error);
+  if (!lens_export_view (path, view, self->result, &state, scale, error))
+    return FALSE;
+
+  /* A heatmap of a long prompt holds its last positions only: say which, where the user looks. */
+  const LensResult *r = self->result;
+  int first, count;
+  g_free (self->export_notice);
+  if (lens_export_positions (view, r, &first, &count))
+    {
+      g_autofree char *base = g_filename_display_basename (path);
+      self->export_notice = g_strdup_printf (
+          /* Translators: file name, the positions exported, all positions, the limit */
+          _ ("Exported “%s” with positions %d–%d of %d–%d: a figure holds at most %d positions"),
+          base, r->first_pos + first, r->first_pos + first + count - 1, r->first_pos,
+          r->first_pos + r->n_tokens - 1, LENS_EXPORT_MAX_POSITIONS);
+      show_toast (self, self->export_notice);
+    }
+  else
+    self->export_notice = g_strdup ("");
+  return TRUE;
 }
 
 /* The targets as the JSON writers take them: each with all of its token ids (the first is
@@ -2199,6 +2221,12 @@ const char *
 ll_window_get_notice (LlWindow *self)
 {
   return self->notice;
+}
+
+const char *
+ll_window_get_export_notice (LlWindow *self)
+{
+  return self->export_notice;
 }
 
 void

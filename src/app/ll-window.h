@@ -59,6 +59,9 @@ const char *ll_window_get_content_state (LlWindow *self);
 const char *ll_window_get_error_message (LlWindow *self);
 /* Notices about targets (e.g. which token of a multi-token target is tracked), or "". */
 const char *ll_window_get_notice (LlWindow *self);
+/* What the last ll_window_export_view left out (a heatmap of a long prompt keeps its last
+ * LENS_EXPORT_MAX_POSITIONS positions; also shown as a toast), or "". */
+const char *ll_window_get_export_notice (LlWindow *self);
 void ll_window_set_visible_view (LlWindow *self, const char *name);
 /* The model menu, rebuilt (demo model, HF cache, recent folders) by this call as when it opens. */
 GMenuModel *ll_window_get_model_menu (LlWindow *self);

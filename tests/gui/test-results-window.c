@@ -121,6 +121,25 @@ open_finished_cb (LlWindow *win, gboolean ok, GapMeter *m)
 
 /* ---- screenshots ---- */
 
+/* Is a label with `text` in it shown under `w` (a toast, a banner)? */
+static gboolean
+find_label_containing (GtkWidget *w, const char *text)
+{
+  if (GTK_IS_LABEL (w) && gtk_widget_get_mapped (w)
+      && strstr (gtk_label_get_text (GTK_LABEL (w)), text) != NULL)
+    return TRUE;
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    if (find_label_containing (c, text))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+label_shown (gpointer text)
+{
+  return find_label_containing (GTK_WIDGET (window), text);
+}
+
 static void
 save_screenshot (const char *name)
 {
@@ -610,6 +629,31 @@ script (void)
   g_file_set_contents (gap_path, gap_text, -1, NULL);
   save_screenshot ("gui-results-large.png");
   g_string_set_size (big, 0);
+
+  /* Its heatmap exported: a figure of the last LENS_EXPORT_MAX_POSITIONS positions, not an
+   * 86,000 px strip, and the window says which positions it holds; the line plot is whole. */
+  g_autofree char *big_png = g_build_filename (test.tmp_dir, "big-heatmap.png", NULL);
+  CHECK (ll_window_export_view (window, LENS_VIEW_HEATMAP, big_png, 1, &error), "%s",
+         error ? error->message : "");
+  g_clear_error (&error);
+  g_autoptr (GdkTexture) big_figure = gdk_texture_new_from_filename (big_png, &error);
+  CHECK (big_figure != NULL
+             && gdk_texture_get_width (big_figure) < LENS_EXPORT_MAX_POSITIONS * 96 + 400,
+         "exported heatmap %d px wide", big_figure ? gdk_texture_get_width (big_figure) : -1);
+  g_clear_error (&error);
+  g_autofree char *want_notice = g_strdup_printf ("positions %d–%d of 0–%d", BIG_T - 64, BIG_T - 1,
+                                                  BIG_T - 1);
+  CHECK (strstr (ll_window_get_export_notice (window), want_notice) != NULL,
+         "export notice “%s”, expected it to name %s", ll_window_get_export_notice (window),
+         want_notice);
+  CHECK (gui_wait_until (label_shown, want_notice, 5000),
+         "no message in the window names the exported positions");
+  g_autofree char *big_line = g_build_filename (test.tmp_dir, "big-line.svg", NULL);
+  CHECK (ll_window_export_view (window, LENS_VIEW_LINE, big_line, 1, &error), "%s",
+         error ? error->message : "");
+  g_clear_error (&error);
+  CHECK (ll_window_get_export_notice (window)[0] == '\0', "line plot export notice “%s”",
+         ll_window_get_export_notice (window));
 
   /* 7. Choosing the model from the model menu goes back to live runs. */
   open_ok (v2, 10000);
