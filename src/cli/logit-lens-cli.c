@@ -174,45 +174,19 @@ parse_layers (const char *spec, const char *what, int L, gboolean embeddings, GE
 static gboolean
 parse_positions (const char *spec, const LensResult *r, int *first, int *count, GError **error)
 {
-  const char *what = "--positions";
-  g_autofree char *part = g_strstrip (g_strdup (spec));
-  int lo = r != NULL ? r->first_pos : 0, hi = r != NULL ? r->first_pos + r->n_tokens - 1 : 0;
-  if (*part == '\0')
-    return r != NULL ? fail (error, "%s is empty: give a position or a range such as %d or %d-%d",
-                             what, hi, lo, hi)
-                     : fail (error, "%s is empty: give a position or a range such as 0-9", what);
-  char *end;
-  gint64 a = g_ascii_strtoll (part, &end, 10), b = a;
-  if (end == part)
-    return fail (error, "%s: \"%s\" is not a position number or range", what, part);
-  if (*end == '-')
-    {
-      char *start = end + 1;
-      b = g_ascii_strtoll (start, &end, 10);
-      if (end == start)
-        return fail (error, "%s: \"%s\" has no end after '-'", what, part);
-    }
-  if (*end != '\0')
-    return fail (error, "%s: unexpected \"%s\" in \"%s\" (one position N or range A-B)", what,
-                 end, part);
-  if (a > b)
-    return fail (error,
-                 "%s: \"%s\" is a reversed range (did you mean %" G_GINT64_FORMAT
-                 "-%" G_GINT64_FORMAT "?)",
-                 what, part, b, a);
   if (r == NULL)
-    return TRUE;
-  if (a < lo || b > hi)
-    {
-      if (lo > 0 || r->next_after_last >= 0)
-        return fail (error, "%s: \"%s\" is outside %d-%d (the positions of the prompt this result "
-                     "holds)",
-                     what, part, lo, hi);
-      return fail (error, "%s: \"%s\" is outside %d-%d (the prompt has %d tokens)", what, part,
-                   lo, hi, r->n_tokens);
-    }
-  *first = (int) (a - lo);
-  *count = (int) (b - a + 1);
+    return lens_range_parse (spec, "--positions", 1, 0, NULL, NULL, NULL, error);
+  /* a range already (an opened --positions document) counts in its prompt's numbers */
+  gboolean range = r->first_pos > 0 || r->next_after_last >= 0;
+  g_autofree char *of
+      = range ? g_strdup ("the positions of the prompt this result holds")
+              : g_strdup_printf ("the prompt has %d tokens", r->n_tokens);
+  int a, b;
+  if (!lens_range_parse (spec, "--positions", r->first_pos, r->first_pos + r->n_tokens - 1, of, &a,
+                         &b, error))
+    return FALSE;
+  *first = a - r->first_pos;
+  *count = b - a + 1;
   return TRUE;
 }
 

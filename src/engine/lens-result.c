@@ -532,3 +532,67 @@ lens_result_slice (const LensResult *r, int first_row, int n_rows, int first_pos
     }
   return s;
 }
+
+gboolean
+lens_range_parse (const char *spec, const char *what, int lo, int hi, const char *of, int *first,
+                  int *last, GError **error)
+{
+  g_autofree char *part = g_strstrip (g_strdup (spec != NULL ? spec : ""));
+  if (*part == '\0')
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "%s is empty: give one number N or a range A-B", what);
+      return FALSE;
+    }
+  char *end;
+  gint64 a = g_ascii_strtoll (part, &end, 10), b = a;
+  if (end == part)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is not a number or range",
+                   what, part);
+      return FALSE;
+    }
+  if (*end == '-')
+    {
+      char *start = end + 1;
+      b = g_ascii_strtoll (start, &end, 10);
+      if (end == start)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" has no end after '-'",
+                       what, part);
+          return FALSE;
+        }
+    }
+  if (*end != '\0')
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "%s: unexpected \"%s\" in \"%s\" (one number N or range A-B)", what, end,
+                   part);
+      return FALSE;
+    }
+  if (a > b)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "%s: \"%s\" is a reversed range (did you mean %" G_GINT64_FORMAT
+                   "-%" G_GINT64_FORMAT "?)",
+                   what, part, b, a);
+      return FALSE;
+    }
+  if (lo > hi)
+    return TRUE;
+  if (a < lo || b > hi)
+    {
+      if (of != NULL)
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is outside %d-%d (%s)", what,
+                     part, lo, hi, of);
+      else
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is outside %d-%d", what,
+                     part, lo, hi);
+      return FALSE;
+    }
+  if (first != NULL)
+    *first = (int) a;
+  if (last != NULL)
+    *last = (int) b;
+  return TRUE;
+}

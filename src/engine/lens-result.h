@@ -204,6 +204,13 @@ LensResult *lens_result_slice (const LensResult *r, int first_row, int n_rows, i
 void lens_result_slice_cells (const LensResult *r, int first_row, int n_rows, int first_pos,
                               int n_pos, const float *cells, float *out);
 
+/* "A-B" or "N": one inclusive range of whole numbers, as the CLI's --positions and the window's
+ * Range take positions and layers. `what` names the field in messages ("--positions"); the
+ * range must lie inside lo..hi, which `of` explains ("the prompt has 11 tokens"; may be NULL);
+ * with lo > hi only the form is checked (e.g. before a run says what the bounds are). */
+gboolean lens_range_parse (const char *spec, const char *what, int lo, int hi, const char *of,
+                           int *first, int *last, GError **error);
+
 /* Whether the result has kl_final / next metrics. */
 gboolean lens_result_has_metrics (const LensResult *r);
 /* The token that follows position `pos` (the one its `next` metrics are about), or -1 where

@@ -97,6 +97,7 @@ def check_refusals(cli, model):
         (["--positions", "5-2"], '--positions: "5-2" is a reversed range (did you mean 2-5?)'),
         (["--positions", "3-"], '--positions: "3-" has no end after \'-\''),
         (["--positions", "1,4"], '--positions: unexpected ",4" in "1,4"'),
+        (["--positions", "x"], '--positions: "x" is not a number or range'),
         (["--positions", "40"], '--positions: "40" is outside 0-10 (the prompt has 11 tokens)'),
         (["--positions", "-1-3"], '--positions: "-1-3" is outside 0-10'),
         (["--view", "line"], "--view chooses the figure --export writes"),

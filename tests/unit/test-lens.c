@@ -301,6 +301,42 @@ test_slice_tracked (void)
       g_assert_cmpfloat (probs[row * 2 + t], ==, (float) (10 * (row + 1) + t + 2) / 100.0f);
 }
 
+/* One range "A-B" or number "N" inside bounds, with the CLI's messages; lo > hi checks the form. */
+static void
+test_range_parse (void)
+{
+  g_autoptr (GError) error = NULL;
+  int a = -1, b = -1;
+  g_assert_true (lens_range_parse (" 200-244 ", "--positions", 0, 244, NULL, &a, &b, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (a, ==, 200);
+  g_assert_cmpint (b, ==, 244);
+  g_assert_true (lens_range_parse ("7", "Layers", 0, 79, NULL, &a, &b, &error));
+  g_assert_cmpint (a, ==, 7);
+  g_assert_cmpint (b, ==, 7);
+  g_assert_true (lens_range_parse ("99999-999999", "x", 1, 0, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  const char *bad[][2] = {
+      {"", "--positions is empty: give one number N or a range A-B"},
+      {"5-2", "--positions: \"5-2\" is a reversed range (did you mean 2-5?)"},
+      {"3-", "--positions: \"3-\" has no end after '-'"},
+      {"a", "--positions: \"a\" is not a number or range"},
+      {"1,4", "--positions: unexpected \",4\" in \"1,4\" (one number N or range A-B)"},
+      {"245", "--positions: \"245\" is outside 0-244 (the prompt has 245 tokens)"},
+      {"-1-3", "--positions: \"-1-3\" is outside 0-244 (the prompt has 245 tokens)"},
+      {"0-99999999999999999999", "--positions: \"0-99999999999999999999\" is outside 0-244 (the "
+                                 "prompt has 245 tokens)"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (lens_range_parse (bad[i][0], "--positions", 0, 244,
+                                        "the prompt has 245 tokens", &a, &b, &error));
+      g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+      g_assert_cmpstr (error->message, ==, bad[i][1]);
+      g_clear_error (&error);
+    }
+}
+
 /* The bundled demo model: loads, and its lens' last row is its own next-token distribution. */
 /* A result with fewer tokens per cell shares everything else with the one it came from and
  * outlives it; views of views work; asking for as many or more returns the result itself. */
@@ -612,6 +648,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lens/with-top-k", test_with_top_k);
   g_test_add_func ("/lens/slice", test_slice);
   g_test_add_func ("/lens/slice-tracked", test_slice_tracked);
+  g_test_add_func ("/lens/range-parse", test_range_parse);
   g_test_add_func ("/lens/demo-model", test_demo_model);
   g_test_add_func ("/lens/run-cache", test_run_cache);
   g_test_add_func ("/lens/progressive", test_progressive);
