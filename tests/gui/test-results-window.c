@@ -19,6 +19,7 @@
 #include "lens-paint.h"
 #include "lens-results-io.h"
 #include "ll-application.h"
+#include "ll-chart-view.h"
 #include "ll-window.h"
 #include "gui-support.h"
 
@@ -132,6 +133,21 @@ find_label_containing (GtkWidget *w, const char *text)
     if (find_label_containing (c, text))
       return TRUE;
   return FALSE;
+}
+
+/* The button labelled `label` under `w`, or NULL. */
+static GtkButton *
+find_button (GtkWidget *w, const char *label)
+{
+  if (GTK_IS_BUTTON (w) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (w)), label) == 0)
+    return GTK_BUTTON (w);
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkButton *found = find_button (c, label);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
 }
 
 static gboolean
@@ -654,6 +670,60 @@ script (void)
   g_clear_error (&error);
   CHECK (ll_window_get_export_notice (window)[0] == '\0', "line plot export notice “%s”",
          ll_window_get_export_notice (window));
+
+  /* The Range popover: an invalid range is refused with the CLI's message and changes nothing;
+   * layers 10-20 and positions 200-244 reach every view (numbered as in the prompt) and the
+   * export; Show All goes back to everything. */
+  GtkEditable *range_layers = ll_window_get_range_entry (window, FALSE);
+  GtkEditable *range_positions = ll_window_get_range_entry (window, TRUE);
+  gtk_editable_set_text (range_layers, "10-20");
+  gtk_editable_set_text (range_positions, "300-200");
+  g_signal_emit_by_name (range_positions, "activate");
+  CHECK (g_strcmp0 (ll_window_get_range_error (window),
+                    "Positions: \"300-200\" is a reversed range (did you mean 200-300?)")
+             == 0,
+         "range error “%s”", ll_window_get_range_error (window));
+  CHECK (ll_window_get_result (window) == r, "an invalid range changed the result");
+  gtk_editable_set_text (range_positions, "1000");
+  g_signal_emit_by_name (range_layers, "activate");
+  CHECK (g_strcmp0 (ll_window_get_range_error (window),
+                    "Positions: \"1000\" is outside 0-999 (the prompt has 1000 tokens)")
+             == 0,
+         "range error “%s”", ll_window_get_range_error (window));
+  gtk_editable_set_text (range_positions, " 200-244");
+  g_signal_emit_by_name (range_positions, "activate");
+  CHECK (ll_window_get_range_error (window) == NULL, "range error “%s”",
+         ll_window_get_range_error (window));
+  LensResult *part = ll_window_get_result (window);
+  CHECK (part != NULL && part->n_rows == 11 && part->n_tokens == 45 && part->first_pos == 200
+             && g_strcmp0 (part->row_labels[0], "10") == 0
+             && g_strcmp0 (part->token_texts[0], r->token_texts[200]) == 0,
+         "range shows %d x %d from position %d", part ? part->n_rows : -1,
+         part ? part->n_tokens : -1, part ? part->first_pos : -1);
+  for (LensView v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+    CHECK (ll_chart_view_get_result (LL_CHART_VIEW (ll_window_get_view (window, v))) == part,
+           "view %d does not show the range", v);
+  gui_spin_ms (300);
+  check_heatmap_cells (11, 45);
+  save_screenshot ("gui-results-range.png");
+  g_autofree char *range_png = g_build_filename (test.tmp_dir, "range-heatmap.png", NULL);
+  CHECK (ll_window_export_view (window, LENS_VIEW_HEATMAP, range_png, 1, &error), "%s",
+         error ? error->message : "");
+  g_clear_error (&error);
+  g_autoptr (GdkTexture) range_figure = gdk_texture_new_from_filename (range_png, &error);
+  g_clear_error (&error);
+  CHECK (range_figure != NULL && ll_window_get_export_notice (window)[0] == '\0'
+             && gdk_texture_get_width (range_figure) < 45 * 96 + 400
+             && gdk_texture_get_height (range_figure) < 11 * 26 + 400,
+         "range export %d x %d, notice “%s”", range_figure ? gdk_texture_get_width (range_figure) : -1,
+         range_figure ? gdk_texture_get_height (range_figure) : -1,
+         ll_window_get_export_notice (window));
+  GtkButton *show_all = find_button (gtk_widget_get_parent (GTK_WIDGET (range_layers)), "Show _All");
+  CHECK (show_all != NULL, "no Show All button next to the range entries");
+  if (show_all != NULL)
+    g_signal_emit_by_name (show_all, "clicked");
+  CHECK (ll_window_get_result (window) == r && r->n_tokens == BIG_T,
+         "Show All did not show the whole file");
 
   /* 7. Choosing the model from the model menu goes back to live runs. */
   open_ok (v2, 10000);
