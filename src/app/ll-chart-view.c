@@ -28,7 +28,7 @@ struct _LlChartView
   GtkScrolledWindow *scroller; /* nearest scrolled window ancestor (not owned), or NULL */
   gulong hadj_handler, vadj_handler;
   gulong hadj_size_handler, vadj_size_handler; /* "changed": the visible area was resized */
-  GtkAdjustment *hadj, *vadj; /* owned refs while connected */
+  GtkAdjustment *hadj, *vadj;                  /* owned refs while connected */
 
   /* The figure without the hover outline, kept between frames: moving the pointer only repaints
    * the hovered cell on top of it. */

@@ -568,9 +568,9 @@ range_of_result (LlWindow *self, LensResult *r)
       for (int row = 0; row < r->n_rows; row++)
         {
           int layer = r->row_layers[row];
-          gboolean inside = layer == LENS_ROW_EMBEDDINGS
-                                ? self->range_layer_first <= lowest
-                                : layer >= self->range_layer_first && layer <= self->range_layer_last;
+          gboolean inside = layer == LENS_ROW_EMBEDDINGS ? self->range_layer_first <= lowest
+                                                         : layer >= self->range_layer_first
+                                                               && layer <= self->range_layer_last;
           if (inside && first < 0)
             first = row;
           if (inside)
@@ -796,8 +796,7 @@ worker_partial_cb (LlWindow *self, LensResult *partial)
                                       "%d tokens · computing, %d of %d ready", partial->n_tokens),
                          partial->n_tokens, partial->n_ready, partial->n_tokens);
   gtk_label_set_text (self->status_label, status);
-  gboolean new_shape = self->full_result == NULL
-                       || self->full_result->n_tokens != partial->n_tokens
+  gboolean new_shape = self->full_result == NULL || self->full_result->n_tokens != partial->n_tokens
                        || self->full_result->n_rows != partial->n_rows;
   set_content (self, "result");
   set_result (self, partial);

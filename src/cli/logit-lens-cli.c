@@ -178,9 +178,8 @@ parse_positions (const char *spec, const LensResult *r, int *first, int *count, 
     return lens_range_parse (spec, "--positions", 1, 0, NULL, NULL, NULL, error);
   /* a range already (an opened --positions document) counts in its prompt's numbers */
   gboolean range = r->first_pos > 0 || r->next_after_last >= 0;
-  g_autofree char *of
-      = range ? g_strdup ("the positions of the prompt this result holds")
-              : g_strdup_printf ("the prompt has %d tokens", r->n_tokens);
+  g_autofree char *of = range ? g_strdup ("the positions of the prompt this result holds")
+                              : g_strdup_printf ("the prompt has %d tokens", r->n_tokens);
   int a, b;
   if (!lens_range_parse (spec, "--positions", r->first_pos, r->first_pos + r->n_tokens - 1, of, &a,
                          &b, error))

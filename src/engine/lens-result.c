@@ -445,7 +445,7 @@ lens_result_slice (const LensResult *r, int first_row, int n_rows, int first_pos
                    GError **error)
 {
   g_return_val_if_fail (r != NULL, NULL);
-    if (!range_inside (first_row, n_rows, r->n_rows))
+  if (!range_inside (first_row, n_rows, r->n_rows))
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
                    "%d rows from row %d are not inside the result's %d rows", n_rows, first_row,
@@ -548,8 +548,8 @@ lens_range_parse (const char *spec, const char *what, int lo, int hi, const char
   gint64 a = g_ascii_strtoll (part, &end, 10), b = a;
   if (end == part)
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is not a number or range",
-                   what, part);
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is not a number or range", what,
+                   part);
       return FALSE;
     }
   if (*end == '-')
@@ -558,16 +558,15 @@ lens_range_parse (const char *spec, const char *what, int lo, int hi, const char
       b = g_ascii_strtoll (start, &end, 10);
       if (end == start)
         {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" has no end after '-'",
-                       what, part);
+          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" has no end after '-'", what,
+                       part);
           return FALSE;
         }
     }
   if (*end != '\0')
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                   "%s: unexpected \"%s\" in \"%s\" (one number N or range A-B)", what, end,
-                   part);
+                   "%s: unexpected \"%s\" in \"%s\" (one number N or range A-B)", what, end, part);
       return FALSE;
     }
   if (a > b)
@@ -586,8 +585,8 @@ lens_range_parse (const char *spec, const char *what, int lo, int hi, const char
         g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is outside %d-%d (%s)", what,
                      part, lo, hi, of);
       else
-        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is outside %d-%d", what,
-                     part, lo, hi);
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is outside %d-%d", what, part,
+                     lo, hi);
       return FALSE;
     }
   if (first != NULL)

@@ -631,7 +631,7 @@ j_opt_string (JReader *j, char **out, const char *path)
 typedef struct
 {
   const char *format, *version, *model, *prompt, *tokens, *layers, *cells, *targets;
-  const char *first_position;
+  const char *first_pos; /* "first_position" */
   const char *meta, *input, *tracked, *topk, *entropy;
 } Members;
 
@@ -646,7 +646,7 @@ static const struct
     {"cells", offsetof (Members, cells)},     {"targets", offsetof (Members, targets)},
     {"meta", offsetof (Members, meta)},       {"input", offsetof (Members, input)},
     {"tracked", offsetof (Members, tracked)}, {"topk", offsetof (Members, topk)},
-    {"entropy", offsetof (Members, entropy)}, {"first_position", offsetof (Members, first_position)},
+    {"entropy", offsetof (Members, entropy)}, {"first_position", offsetof (Members, first_pos)},
 };
 
 /* Token strings -> ids of a table local to the result (logitlenskit files have no ids). */
@@ -2085,9 +2085,9 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
     goto out;
   /* a range of a longer prompt (--positions): the prompt's number of its first token */
   long first_pos = 0;
-  if (m->first_position != NULL)
+  if (m->first_pos != NULL)
     {
-      j->p = m->first_position;
+      j->p = m->first_pos;
       double raw = 0;
       ValStatus st = j_int (j, 0, G_MAXINT - T, &first_pos, &raw);
       if (st != VAL_OK)

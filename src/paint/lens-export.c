@@ -118,8 +118,8 @@ gboolean
 lens_export_positions (LensView view, const LensResult *r, int *first, int *count)
 {
   int T = r != NULL ? r->n_tokens : 0;
-  gboolean cut = (view == LENS_VIEW_HEATMAP || view == LENS_VIEW_TARGET)
-                 && T > LENS_EXPORT_MAX_POSITIONS;
+  gboolean cut
+      = (view == LENS_VIEW_HEATMAP || view == LENS_VIEW_TARGET) && T > LENS_EXPORT_MAX_POSITIONS;
   *count = cut ? LENS_EXPORT_MAX_POSITIONS : T;
   *first = T - *count;
   return cut;
@@ -163,7 +163,7 @@ cut_figure (const LensResult *r, LensPaintState *state, int first, int count, Cu
       cut->targets[i] = state->targets[i];
       if (state->targets[i].probs == NULL)
         continue;
-      cut->probs[i] = g_new (float, (size_t) r->n_rows * (size_t) count);
+      cut->probs[i] = g_new (float, (size_t) r->n_rows *(size_t) count);
       lens_result_slice_cells (r, 0, r->n_rows, first, count, state->targets[i].probs,
                                cut->probs[i]);
       cut->targets[i].probs = cut->probs[i];

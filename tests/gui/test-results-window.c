@@ -129,7 +129,8 @@ find_label_containing (GtkWidget *w, const char *text)
   if (GTK_IS_LABEL (w) && gtk_widget_get_mapped (w)
       && strstr (gtk_label_get_text (GTK_LABEL (w)), text) != NULL)
     return TRUE;
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     if (find_label_containing (c, text))
       return TRUE;
   return FALSE;
@@ -141,7 +142,8 @@ find_button (GtkWidget *w, const char *label)
 {
   if (GTK_IS_BUTTON (w) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (w)), label) == 0)
     return GTK_BUTTON (w);
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
     {
       GtkButton *found = find_button (c, label);
       if (found != NULL)
@@ -657,8 +659,8 @@ script (void)
              && gdk_texture_get_width (big_figure) < LENS_EXPORT_MAX_POSITIONS * 96 + 400,
          "exported heatmap %d px wide", big_figure ? gdk_texture_get_width (big_figure) : -1);
   g_clear_error (&error);
-  g_autofree char *want_notice = g_strdup_printf ("positions %d–%d of 0–%d", BIG_T - 64, BIG_T - 1,
-                                                  BIG_T - 1);
+  g_autofree char *want_notice
+      = g_strdup_printf ("positions %d–%d of 0–%d", BIG_T - 64, BIG_T - 1, BIG_T - 1);
   CHECK (strstr (ll_window_get_export_notice (window), want_notice) != NULL,
          "export notice “%s”, expected it to name %s", ll_window_get_export_notice (window),
          want_notice);
@@ -715,10 +717,12 @@ script (void)
   CHECK (range_figure != NULL && ll_window_get_export_notice (window)[0] == '\0'
              && gdk_texture_get_width (range_figure) < 45 * 96 + 400
              && gdk_texture_get_height (range_figure) < 11 * 26 + 400,
-         "range export %d x %d, notice “%s”", range_figure ? gdk_texture_get_width (range_figure) : -1,
+         "range export %d x %d, notice “%s”",
+         range_figure ? gdk_texture_get_width (range_figure) : -1,
          range_figure ? gdk_texture_get_height (range_figure) : -1,
          ll_window_get_export_notice (window));
-  GtkButton *show_all = find_button (gtk_widget_get_parent (GTK_WIDGET (range_layers)), "Show _All");
+  GtkButton *show_all
+      = find_button (gtk_widget_get_parent (GTK_WIDGET (range_layers)), "Show _All");
   CHECK (show_all != NULL, "no Show All button next to the range entries");
   if (show_all != NULL)
     g_signal_emit_by_name (show_all, "clicked");

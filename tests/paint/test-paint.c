@@ -1517,7 +1517,7 @@ test_export_cut (void)
   g_assert_cmpint (first, ==, 0);
 
   /* a target whose probability is the position's number, so a wrong cut shows */
-  g_autofree float *probs = g_new (float, (size_t) R * T);
+  g_autofree float *probs = g_new (float, (size_t) R *T);
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
       probs[lens_result_cell_index (r, row, t)] = (float) t / (float) T;
@@ -1529,10 +1529,10 @@ test_export_cut (void)
   state.prob_axis = LENS_AXIS_LINEAR;
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (LensResult) tail
-      = lens_result_slice (r, 0, R, T - LENS_EXPORT_MAX_POSITIONS, LENS_EXPORT_MAX_POSITIONS, &error);
+  g_autoptr (LensResult) tail = lens_result_slice (r, 0, R, T - LENS_EXPORT_MAX_POSITIONS,
+                                                   LENS_EXPORT_MAX_POSITIONS, &error);
   g_assert_no_error (error);
-  g_autofree float *tail_probs = g_new (float, (size_t) R * LENS_EXPORT_MAX_POSITIONS);
+  g_autofree float *tail_probs = g_new (float, (size_t) R *LENS_EXPORT_MAX_POSITIONS);
   lens_result_slice_cells (r, 0, R, T - LENS_EXPORT_MAX_POSITIONS, LENS_EXPORT_MAX_POSITIONS, probs,
                            tail_probs);
   LensTarget tail_target = target;
@@ -1600,9 +1600,9 @@ test_range_numbers (void)
   cairo_surface_destroy (sb);
 }
 
-/* The colour bar of a wide figure (80 layers x 1,000 positions, as a results file from NDIF), painted
- * where the window shows it: scrolled to the right end, the cairo origin is far to the left of
- * the surface, as the chart view paints a large figure. The strip has the scale's colours from
+/* The colour bar of a wide figure (80 layers x 1,000 positions, as a results file from NDIF),
+ * painted where the window shows it: scrolled to the right end, the cairo origin is far to the left
+ * of the surface, as the chart view paints a large figure. The strip has the scale's colours from
  * top (1) to bottom (0), and the position numbers and token labels under the last columns are
  * inside the figure's height. */
 static void

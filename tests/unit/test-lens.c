@@ -182,8 +182,7 @@ test_slice (void)
   g_autoptr (GError) error = NULL;
   const int layers[] = {LENS_ROW_EMBEDDINGS, 0, 1, 2};
   LensRunOptions opts = {.layers = layers, .n_layers = 4, .top_k = 5, .metrics = TRUE};
-  g_autoptr (LensResult) r
-      = lens_run_prompt (m, "the theory of the thing", &opts, &error);
+  g_autoptr (LensResult) r = lens_run_prompt (m, "the theory of the thing", &opts, &error);
   g_assert_no_error (error);
   g_assert_cmpint (r->n_tokens, >=, 8);
   int T = r->n_tokens, K = r->top_k;
@@ -217,8 +216,8 @@ test_slice (void)
 
   size_t cells = (size_t) r->n_rows * T;
   g_autofree float *whole = g_new (float, cells);
-  g_autofree float *part = g_new (float, (size_t) n_rows * n_pos);
-  g_autofree float *cut = g_new (float, (size_t) n_rows * n_pos);
+  g_autofree float *part = g_new (float, (size_t) n_rows *n_pos);
+  g_autofree float *cut = g_new (float, (size_t) n_rows *n_pos);
   int32_t target = r->top_ids[lens_result_cell_index (r, 3, T - 1) * K];
   g_assert_true (lens_result_target_probs (r, target, whole, &error));
   g_assert_true (lens_result_target_probs (s, target, part, &error));
@@ -244,8 +243,8 @@ test_slice (void)
         g_assert_cmpfloat (fabs (part[b] - whole[a]), <=, 1e-6 * fmax (1.0, whole[a]));
         int rank_s = 0, rank_r = 0;
         g_assert_true (lens_result_target_rank (s, row, t, target, NULL, &rank_s, &error));
-        g_assert_true (lens_result_target_rank (r, row0 + row, pos0 + t, target, NULL, &rank_r,
-                                                &error));
+        g_assert_true (
+            lens_result_target_rank (r, row0 + row, pos0 + t, target, NULL, &rank_r, &error));
         g_assert_cmpint (rank_s, ==, rank_r);
       }
 
