@@ -382,8 +382,14 @@ lens_result_target_probs_for_text (const LensResult *r, const char *text, float 
     *n_ids = 1;
   if (!found)
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                   "\"%s\" was not tracked in this results file", text);
+      /* a range of the file may leave out the positions that tracked it */
+      if (r->first_pos > 0 || r->next_after_last >= 0)
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                     "\"%s\" was not tracked at positions %d-%d of this results file", text,
+                     r->first_pos, r->first_pos + r->n_tokens - 1);
+      else
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                     "\"%s\" was not tracked in this results file", text);
       return FALSE;
     }
   return TRUE;

@@ -292,12 +292,21 @@ test_slice_tracked (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (LensResult) s = lens_result_slice (r, 1, 2, 2, 2, &error);
   g_assert_no_error (error);
-  float probs[4];
+  float probs[9];
   g_assert_true (lens_result_target_probs_for_text (s, " Paris", probs, NULL, NULL, &error));
   g_assert_no_error (error);
   for (int row = 0; row < 2; row++)
     for (int t = 0; t < 2; t++)
       g_assert_cmpfloat (probs[row * 2 + t], ==, (float) (10 * (row + 1) + t + 2) / 100.0f);
+
+  /* a token the file tracked only outside the range: the message says where it looked */
+  g_hash_table_insert (r->tracked[0], g_strdup (" Rome"), g_new0 (float, 3));
+  g_autoptr (LensResult) tail = lens_result_slice (r, 0, 3, 1, 3, &error);
+  g_assert_no_error (error);
+  g_assert_false (lens_result_target_probs_for_text (tail, " Rome", probs, NULL, NULL, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_cmpstr (error->message, ==,
+                   "\" Rome\" was not tracked at positions 1-3 of this results file");
 }
 
 /* One range "A-B" or number "N" inside bounds, with the CLI's messages; lo > hi checks the form. */
