@@ -2249,7 +2249,8 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
       g_autofree char *base = g_filename_display_basename (path);
       self->export_notice = g_strdup_printf (
           /* Translators: file name, the positions exported, all positions, the limit */
-          _ ("Exported “%s” with positions %d–%d of %d–%d: a figure holds at most %d positions"),
+          _ ("Exported “%s” with positions %d–%d of %d–%d: a figure holds at most %d "
+             "positions; choose others with Range"),
           base, r->first_pos + first, r->first_pos + first + count - 1, r->first_pos,
           r->first_pos + r->n_tokens - 1, LENS_EXPORT_MAX_POSITIONS);
       show_toast (self, self->export_notice);
