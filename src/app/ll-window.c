@@ -477,7 +477,7 @@ update_targets (LlWindow *self)
                             _ ("The model produced NaN or infinity at %zu of %zu cells, first at "
                                "layer %s, position %d: its weights may be corrupt."),
                             n_bad, (size_t) r->n_rows * r->n_tokens, r->row_labels[bad_row],
-                            bad_pos);
+                            r->first_pos + bad_pos);
   for (int i = 0; r != NULL && texts[i] != NULL; i++)
     {
       size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;

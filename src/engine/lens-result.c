@@ -265,7 +265,8 @@ lens_result_describe_nonfinite (const LensResult *r)
     return NULL;
   return g_strdup_printf ("The model produced NaN or infinity at %zu of %zu cells, first at layer "
                           "%s, position %d: its weights may be corrupt",
-                          n, (size_t) r->n_rows * r->n_tokens, r->row_labels[row], pos);
+                          n, (size_t) r->n_rows * r->n_tokens, r->row_labels[row],
+                          r->first_pos + pos);
 }
 
 static gboolean

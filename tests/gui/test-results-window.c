@@ -754,6 +754,40 @@ script (void)
          "back to model did not restore the prompt");
   CHECK (r != NULL && r->model != NULL && g_strcmp0 (r->prompt, "The cat") == 0,
          "no live result after Back to Model");
+
+  /* 9. A range of a live result: its targets are the model's probabilities at those cells (from
+   * the range's own residuals), as in the whole prompt. */
+  if (r == NULL || r->n_tokens < 2)
+    return;
+  gtk_editable_set_text (ll_window_get_target_entry (window), "cat");
+  const LensPaintState *ps = ll_window_get_paint_state (window);
+  CHECK (ps->n_targets == 1, "%d targets for “cat”", ps->n_targets);
+  if (ps->n_targets != 1)
+    return;
+  int whole_rows = r->n_rows, whole_tokens = r->n_tokens;
+  g_autofree float *whole_probs
+      = g_memdup2 (ps->targets[0].probs, sizeof (float) * (size_t) whole_rows * whole_tokens);
+  g_autoptr (GError) range_error = NULL;
+  g_autofree char *last = g_strdup_printf ("%d", whole_tokens - 1);
+  CHECK (ll_window_set_range (window, "", last, &range_error), "%s",
+         range_error ? range_error->message : "");
+  LensResult *tail = ll_window_get_result (window);
+  ps = ll_window_get_paint_state (window);
+  CHECK (tail != NULL && tail->n_tokens == 1 && tail->first_pos == whole_tokens - 1
+             && tail->n_rows == whole_rows && ps->n_targets == 1,
+         "live range %d x %d from %d, %d targets", tail ? tail->n_rows : -1,
+         tail ? tail->n_tokens : -1, tail ? tail->first_pos : -1, ps->n_targets);
+  int same = 0;
+  for (int row = 0; tail != NULL && ps->n_targets == 1 && row < whole_rows; row++)
+    {
+      float want = whole_probs[(size_t) row * whole_tokens + whole_tokens - 1];
+      same += fabsf (ps->targets[0].probs[row] - want) <= 1e-6f * fmaxf (1.0f, want);
+    }
+  CHECK (same == whole_rows, "%d of %d rows of the live range's target agree with the whole", same,
+         whole_rows);
+  CHECK (ll_window_set_range (window, "", "", &range_error), "%s",
+         range_error ? range_error->message : "");
+  CHECK (ll_window_get_result (window)->n_tokens == whole_tokens, "Show All after a live range");
 }
 
 static gboolean
