@@ -211,10 +211,16 @@ update_selection_labels (LlWindow *self)
       gtk_label_set_text (self->line_position_label, "");
       return;
     }
-  /* The plots' titles name the cell; until one is chosen, say how to choose. */
+  /* The plots' titles name the cell; until one is chosen, say how to choose. A next-token
+   * metric has nothing at the last position, so the plot shows the one before it. */
+  gboolean scores_next = self->state.line_metric == LENS_COLOR_NEXT_PROB
+                         || self->state.line_metric == LENS_COLOR_NEXT_RANK;
   gtk_label_set_text (self->line_position_label,
-                      _ ("Showing the last position: click a heatmap cell or use the arrow keys "
-                         "to choose another"));
+                      scores_next && r->n_tokens >= 2
+                          ? _ ("Showing the last position with a next token: click a heatmap cell "
+                               "or use the arrow keys to choose another")
+                          : _ ("Showing the last position: click a heatmap cell or use the arrow "
+                               "keys to choose another"));
 }
 
 static void
@@ -1578,6 +1584,31 @@ heatmap_color_by_change_state (GSimpleAction *action, GVariant *value, gpointer 
 }
 
 static void
+line_metric_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  LensColorBy metric;
+  if (!lens_color_by_from_string (g_variant_get_string (value, NULL), &metric))
+    return;
+  g_simple_action_set_state (action, value);
+  self->state.line_metric = metric;
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, "line-metric", lens_color_by_to_string (metric));
+  push_state (self);
+}
+
+static void
+line_top1_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  g_simple_action_set_state (action, value);
+  self->state.line_top1 = g_variant_get_boolean (value);
+  if (self->settings != NULL)
+    g_settings_set_boolean (self->settings, "line-track-top1", self->state.line_top1);
+  push_state (self);
+}
+
+static void
 sublayers_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
@@ -1796,6 +1827,12 @@ restore_settings (LlWindow *self)
   g_autofree char *color_by = g_settings_get_string (s, "heatmap-color-by");
   g_action_group_change_action_state (G_ACTION_GROUP (self), "heatmap-color-by",
                                       g_variant_new_string (color_by));
+  g_autofree char *line_metric = g_settings_get_string (s, "line-metric");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "line-metric",
+                                      g_variant_new_string (line_metric));
+  g_action_group_change_action_state (
+      G_ACTION_GROUP (self), "line-track-top1",
+      g_variant_new_boolean (g_settings_get_boolean (s, "line-track-top1")));
   g_autofree char *probability_scale = g_settings_get_string (s, "probability-scale");
   g_action_group_change_action_state (G_ACTION_GROUP (self), "probability-scale",
                                       g_variant_new_string (probability_scale));
@@ -1945,6 +1982,8 @@ static const GActionEntry win_entries[] = {
     {"export-marks", NULL, NULL, "false", export_marks_change_state},
     {"sublayers", NULL, NULL, "false", sublayers_change_state},
     {"heatmap-color-by", NULL, "s", "'top'", heatmap_color_by_change_state},
+    {"line-metric", NULL, "s", "'top'", line_metric_change_state},
+    {"line-track-top1", NULL, NULL, "true", line_top1_change_state},
     {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
     {"focus-prompt", focus_prompt_activated},

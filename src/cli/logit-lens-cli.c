@@ -42,6 +42,8 @@ typedef struct
   char *view;
   char *scale;
   char *color_by;
+  char *line_metric;          /* --line-metric */
+  gboolean line_targets_only; /* --line-targets-only */
   char *perplexity_file;
   char *open_path;
   gboolean serve;
@@ -398,6 +400,13 @@ parse_view (const char *name, LensView *view, GError **error)
   return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
 }
 
+/* Does colouring by (or plotting) this --color-by / --line-metric value need the metrics? */
+static gboolean
+needs_metrics (const char *metric)
+{
+  return metric != NULL && g_strcmp0 (metric, "top") != 0 && g_strcmp0 (metric, "entropy") != 0;
+}
+
 static gboolean
 export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError **error)
 {
@@ -406,8 +415,15 @@ export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError
   if (!parse_view (name, &view, error))
     return FALSE;
 
-  if ((view == LENS_VIEW_TARGET || view == LENS_VIEW_LINE) && targets->len == 0)
-    return fail (error, "--view %s needs at least one --target", name);
+  LensColorBy line_metric = LENS_COLOR_TOP_PROB;
+  if (o->line_metric != NULL)
+    lens_color_by_from_string (o->line_metric, &line_metric); /* checked before the run */
+  /* the line plot draws the top-1 tokens or a metric without targets */
+  gboolean line_needs_targets = line_metric == LENS_COLOR_TOP_PROB && o->line_targets_only;
+  if ((view == LENS_VIEW_TARGET || (view == LENS_VIEW_LINE && line_needs_targets))
+      && targets->len == 0)
+    return fail (error, "--view %s%s needs at least one --target", name,
+                 view == LENS_VIEW_LINE ? " --line-targets-only" : "");
 
   g_autofree LensTarget *paint_targets = g_new0 (LensTarget, MAX (targets->len, 1));
   for (guint i = 0; i < targets->len; i++)
@@ -426,6 +442,8 @@ export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError
     lens_axis_from_string (o->scale, &state.prob_axis); /* checked before the run */
   if (o->color_by != NULL)
     lens_color_by_from_string (o->color_by, &state.heatmap_color_by); /* checked too */
+  state.line_metric = line_metric;
+  state.line_top1 = !o->line_targets_only;
   return lens_export_view (o->export_path, view, r, &state, 1.0, error);
 }
 
@@ -568,9 +586,7 @@ run_lens (const CliOptions *o, GError **error)
       .what_layers = "--layers",
       .embeddings = o->embeddings,
       /* colouring by next-token values or KL needs them */
-      .metrics = o->metrics
-                 || (o->color_by != NULL && g_strcmp0 (o->color_by, "top") != 0
-                     && g_strcmp0 (o->color_by, "entropy") != 0),
+      .metrics = o->metrics || needs_metrics (o->color_by) || needs_metrics (o->line_metric),
       .sublayers = o->sublayers,
   };
   return run_request (model, NULL, &req, error);
@@ -621,6 +637,16 @@ run (const CliOptions *o, GString *out, GError **error)
   if (o->color_by != NULL && !lens_color_by_from_string (o->color_by, &color_by))
     return fail (error, "--color-by: \"%s\" is not one of top, next, rank, kl, entropy",
                  o->color_by);
+  LensColorBy line_metric;
+  if ((o->line_metric != NULL || o->line_targets_only)
+      && (o->export_path == NULL || g_strcmp0 (o->view, "line") != 0))
+    return fail (error,
+                 "%s sets what the line plot --export writes: give --view line and "
+                 "--export FILE too",
+                 o->line_metric != NULL ? "--line-metric" : "--line-targets-only");
+  if (o->line_metric != NULL && !lens_color_by_from_string (o->line_metric, &line_metric))
+    return fail (error, "--line-metric: \"%s\" is not one of top, next, rank, kl, entropy",
+                 o->line_metric);
   LensAxis axis;
   if (o->scale != NULL && o->export_path == NULL)
     return fail (error, "--scale sets the probability scale of the figure --export writes: give "
@@ -650,6 +676,11 @@ run (const CliOptions *o, GString *out, GError **error)
                  "%s has no metrics (it was saved without --metrics): --color-by %s needs "
                  "them",
                  o->open_path != NULL ? o->open_path : "the result", o->color_by);
+  if (needs_metrics (o->line_metric) && !lens_result_has_metrics (r))
+    return fail (error,
+                 "%s has no metrics (it was saved without --metrics): --line-metric %s needs "
+                 "them",
+                 o->open_path != NULL ? o->open_path : "the result", o->line_metric);
 
   g_autoptr (GArray) targets = new_target_array ();
   /* The file's own targets first, with the ids it recorded, as the live run printed them. */
@@ -834,10 +865,11 @@ serve (const CliOptions *o, GError **error)
   if (o->prompt != NULL || o->prompt_file != NULL)
     return fail (error, "--serve reads its prompts from standard input; it takes no --prompt");
   if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL
-      || o->color_by != NULL || o->tokenize || o->perplexity_file != NULL || o->open_path != NULL)
+      || o->color_by != NULL || o->line_metric != NULL || o->line_targets_only || o->tokenize
+      || o->perplexity_file != NULL || o->open_path != NULL)
     return fail (error, "--serve answers every request with its --json document; it takes no "
-                        "--json, --export, --view, --scale, --color-by, --tokenize, --perplexity "
-                        "or --open");
+                        "--json, --export, --view, --scale, --color-by, --line-metric, "
+                        "--line-targets-only, --tokenize, --perplexity or --open");
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1");
   g_autoptr (LensModel) model = load_model (o, error);
@@ -884,6 +916,8 @@ run_ndif_script (const CliOptions *o, GString *out, GError **error)
                       : o->metrics                      ? "--metrics"
                       : o->sublayers                    ? "--sublayers"
                       : o->color_by != NULL             ? "--color-by"
+                      : o->line_metric != NULL          ? "--line-metric"
+                      : o->line_targets_only            ? "--line-targets-only"
                       : o->threads != THREADS_NOT_GIVEN ? "--threads"
                                                         : NULL;
   if (other != NULL)
@@ -944,6 +978,14 @@ main (int argc, char **argv)
        "token's probability), rank (its rank), kl (KL from the final layer) or entropy; the "
        "metrics are computed when needed",
        "VALUE"},
+      {"line-metric", 0, 0, G_OPTION_ARG_STRING, &o.line_metric,
+       "What --view line draws across layers at the last position: top (the probability of the "
+       "targets and of every token that is top-1 at some layer, default), next (the next token's "
+       "probability), rank (its rank), kl (KL from the final layer) or entropy",
+       "VALUE"},
+      {"line-targets-only", 0, 0, G_OPTION_ARG_NONE, &o.line_targets_only,
+       "--view line draws the targets alone, without the tokens that are top-1 at some layer",
+       NULL},
       {"scale", 0, 0, G_OPTION_ARG_STRING, &o.scale,
        "Probability scale of --view target and line: auto (default: logarithmic when the values "
        "span more than three decades or all lie below 1%), linear or log",
@@ -1022,6 +1064,7 @@ main (int argc, char **argv)
   g_free (o.view);
   g_free (o.scale);
   g_free (o.color_by);
+  g_free (o.line_metric);
   g_free (o.perplexity_file);
   g_free (o.open_path);
   g_free (o.ndif_model);

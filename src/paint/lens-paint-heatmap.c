@@ -409,11 +409,35 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
         if (r == NULL)
           return g_strdup (_ ("Target probability across layers"));
         int row, pos;
-        lens_effective_cell (r, state, &row, &pos);
+        lens_line_cell (r, state, &row, &pos);
         g_autofree char *shown = lens_token_display (r->token_texts[pos]);
-        /* Translators: position number and its input token */
-        return g_strdup_printf (_ ("Target probability across layers at position %d “%s”"), pos,
-                                shown);
+        switch (state->line_metric)
+          {
+          case LENS_COLOR_NEXT_PROB:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Next-token probability across layers at position %d “%s”"),
+                                    pos, shown);
+          case LENS_COLOR_NEXT_RANK:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Next-token rank across layers at position %d “%s”"), pos,
+                                    shown);
+          case LENS_COLOR_KL_FINAL:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("KL to the final layer across layers at position %d “%s”"),
+                                    pos, shown);
+          case LENS_COLOR_ENTROPY:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Entropy across layers at position %d “%s”"), pos, shown);
+          case LENS_COLOR_TOP_PROB:
+          default:
+            if (state->line_top1)
+              /* Translators: position number and its input token */
+              return g_strdup_printf (
+                  _ ("Targets and top-1 tokens across layers at position %d “%s”"), pos, shown);
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Target probability across layers at position %d “%s”"), pos,
+                                    shown);
+          }
       }
     case LENS_VIEW_TOPK:
     default:

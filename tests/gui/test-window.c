@@ -532,6 +532,22 @@ script (void)
                                         g_variant_new_string ("rdylbu"));
     g_action_group_change_action_state (G_ACTION_GROUP (window), "probability-scale",
                                         g_variant_new_string ("auto"));
+    /* What the line plot shows: a metric, and the top-1 tokens tracked or not; remembered. */
+    CHECK (st->line_metric == LENS_COLOR_TOP_PROB && st->line_top1, "line plot defaults %d %d",
+           st->line_metric, st->line_top1);
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-metric",
+                                        g_variant_new_string ("kl"));
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-track-top1",
+                                        g_variant_new_boolean (FALSE));
+    CHECK (st->line_metric == LENS_COLOR_KL_FINAL && !st->line_top1, "line plot %d %d",
+           st->line_metric, st->line_top1);
+    g_autofree char *line_metric = g_settings_get_string (settings, "line-metric");
+    CHECK (g_strcmp0 (line_metric, "kl") == 0, "line-metric saved as %s", line_metric);
+    CHECK (!g_settings_get_boolean (settings, "line-track-top1"), "line-track-top1 not saved");
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-metric",
+                                        g_variant_new_string ("top"));
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-track-top1",
+                                        g_variant_new_boolean (TRUE));
     CHECK (ll_worker_get_n_forward (worker) == before, "a colour scale reran the model");
   }
 

@@ -96,6 +96,13 @@ def check_refusals(cli, model):
         (["--scale", "ln", "--export", "x.svg"], '--scale: "ln" is not one of auto, linear, log'),
         (["--color-by", "rank"], "--color-by sets what colours the heatmap --export writes"),
         (["--color-by", "ranks", "--export", "x.svg"], '--color-by: "ranks" is not one of'),
+        (["--line-metric", "kl"], "--line-metric sets what the line plot --export writes"),
+        (["--line-metric", "kl", "--export", "x.svg"],
+         "--line-metric sets what the line plot --export writes"),
+        (["--line-metric", "kls", "--view", "line", "--export", "x.svg"],
+         '--line-metric: "kls" is not one of top, next, rank, kl, entropy'),
+        (["--line-targets-only", "--view", "line", "--export", "x.svg"],
+         "--view line --line-targets-only needs at least one --target"),
     ]
     for args, message in cases:
         proc = run(cli, base + args)
@@ -127,6 +134,21 @@ def check_export_output(cli, model):
             svgs[scale] = open(path, "rb").read()
         if svgs["linear"] == svgs["log"] or svgs["auto"] != svgs["log"]:
             fail("--scale: linear and log figures should differ, auto should be log here")
+        # the line plot tracks the top-1 tokens unless told not to, and plots any metric
+        # (computing the metrics it needs); each choice is a different figure
+        lines = {}
+        for extra in [[], ["--line-targets-only"], ["--line-metric", "kl"],
+                      ["--line-metric", "rank"], ["--line-metric", "entropy"]]:
+            path = os.path.join(scratch, "line.svg")
+            proc = run(cli, base + ["--view", "line", "--export", path] + extra)
+            if proc.returncode != 0:
+                fail(f"--view line {extra}: exit {proc.returncode}: {proc.stderr.strip()}")
+                return
+            lines[" ".join(extra)] = open(path, "rb").read()
+        if len(set(lines.values())) != len(lines):
+            fail("--view line: the top-1 tracking and metric choices should give different figures")
+        if b"KL to the final layer" not in lines["--line-metric kl"]:
+            fail("--line-metric kl: the figure does not say it plots KL")
 
 
 def check_numbers(cli, model):
@@ -203,6 +225,10 @@ def check_nonfinite(cli, model):
                          os.path.join(scratch, "rank.svg")])
         if proc.returncode == 0 or "has no metrics" not in proc.stderr:
             fail(f"--open without metrics --color-by rank: {proc.returncode} {proc.stderr!r}")
+        proc = run(cli, ["--open", saved, "--view", "line", "--line-metric", "kl", "--export",
+                         os.path.join(scratch, "kl.svg")])
+        if proc.returncode == 0 or "--line-metric kl needs them" not in proc.stderr:
+            fail(f"--open without metrics --line-metric kl: {proc.returncode} {proc.stderr!r}")
         # with metrics: KL at a position whose final row is NaN is unknown (null), not 0
         proc = run(cli, ["--model", broken, "--prompt", "The Eiffel Tower", "--metrics", "--json"])
         kls = [row[0]["kl_final"] for row in json.loads(proc.stdout)["cells"]]

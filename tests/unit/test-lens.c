@@ -100,6 +100,46 @@ test_target_queries (void)
   g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
 }
 
+/* The line plot's tracked tokens: the distinct top-1 ids of a position, and one token's
+ * probability at every row of it, the same numbers as the whole-grid target query. */
+static void
+test_token_trajectory (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) r = lens_run_prompt (m, "the cat sat on", NULL, &error);
+  g_assert_no_error (error);
+  int R = r->n_rows, T = r->n_tokens, K = r->top_k;
+  g_autofree float *grid = g_new (float, (size_t) R *T);
+  g_autofree float *traj = g_new (float, R);
+  g_autofree int32_t *ids = g_new (int32_t, R);
+  for (int pos = 0; pos < T; pos++)
+    {
+      int n = lens_result_top1_ids (r, pos, ids);
+      g_assert_cmpint (n, >=, 1);
+      g_assert_cmpint (n, <=, R);
+      /* each id is top-1 at some row, once; the first is the first row's */
+      g_assert_cmpint (ids[0], ==, r->top_ids[lens_result_cell_index (r, 0, pos) * K]);
+      for (int i = 0; i < n; i++)
+        {
+          gboolean top_somewhere = FALSE;
+          for (int row = 0; row < R; row++)
+            top_somewhere |= r->top_ids[lens_result_cell_index (r, row, pos) * K] == ids[i];
+          g_assert_true (top_somewhere);
+          for (int j = 0; j < i; j++)
+            g_assert_cmpint (ids[j], !=, ids[i]);
+        }
+      for (int i = 0; i < n; i++)
+        {
+          lens_result_token_trajectory (r, pos, ids[i], traj);
+          g_assert_true (lens_result_target_probs (r, ids[i], grid, &error));
+          for (int row = 0; row < R; row++)
+            g_assert_cmpfloat (fabsf (traj[row] - grid[lens_result_cell_index (r, row, pos)]), <=,
+                               1e-6f + 1e-5f * grid[lens_result_cell_index (r, row, pos)]);
+        }
+    }
+}
+
 static gboolean
 cancel_after_first (gpointer user_data)
 {
@@ -478,6 +518,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/lens/last-row-is-model-output", test_last_row_is_model_output);
   g_test_add_func ("/lens/target-queries", test_target_queries);
+  g_test_add_func ("/lens/token-trajectory", test_token_trajectory);
   g_test_add_func ("/lens/cancel-and-progress", test_cancel_and_progress);
   g_test_add_func ("/lens/bad-requests", test_bad_requests);
   g_test_add_func ("/lens/with-top-k", test_with_top_k);
