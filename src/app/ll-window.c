@@ -12,6 +12,7 @@
 #include "lens-results-io.h"
 #include "lens-threads.h"
 #include "ll-chart-view.h"
+#include "ll-compare-page.h"
 #include "ll-ndif-dialog.h"
 #include "ll-targets.h"
 #include "ll-window.h"
@@ -59,6 +60,7 @@ struct _LlWindow
   GtkDropDown *target_dropdown;
   GtkStack *target_stack;
   GtkLabel *line_position_label;
+  LlComparePage *compare_page;
   GtkProgressBar *progress_bar;
   GtkAdjustment *top_k_adjustment;
   GMenu *model_menu;
@@ -157,6 +159,8 @@ view_title (LensView view)
       return _ ("Target Heatmap");
     case LENS_VIEW_LINE:
       return _ ("Line Plot");
+    case LENS_VIEW_DIFF:
+      return _ ("Difference Heatmap");
     case LENS_VIEW_TOPK:
     default:
       return _ ("Top Tokens");
@@ -233,6 +237,7 @@ push_state (LlWindow *self)
     self->state.active_target = 0;
   for (int v = 0; v < 4; v++)
     ll_chart_view_set_state (self->views[v], &self->state);
+  ll_compare_page_set_current (self->compare_page, self->result, &self->state);
   update_selection_labels (self);
 }
 
@@ -573,6 +578,7 @@ set_result (LlWindow *self, LensResult *result)
       ll_chart_view_set_result (self->views[v], result);
     }
   update_targets (self);
+  ll_compare_page_set_current (self->compare_page, self->result, &self->state);
   set_stale (self, FALSE);
   g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
 }
@@ -1584,6 +1590,29 @@ heatmap_color_by_change_state (GSimpleAction *action, GVariant *value, gpointer 
 }
 
 static void
+pin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  if (self->result == NULL || lens_result_is_partial (self->result))
+    {
+      show_toast (self, self->result == NULL ? _ ("Nothing to pin yet: type a prompt first")
+                                             : _ ("Still computing: pin once every position is "
+                                                  "ready"));
+      return;
+    }
+  ll_compare_page_pin (self->compare_page, self->result);
+  adw_view_stack_set_visible_child_name (self->view_stack, "diff");
+  show_toast (self, _ ("Pinned: change the prompt or open a results file to compare"));
+}
+
+static void
+unpin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  ll_compare_page_pin (self->compare_page, NULL);
+}
+
+static void
 line_metric_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
@@ -1929,6 +1958,7 @@ ll_window_class_init (LlWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/logitlens/LogitLens/ll-window.ui");
+  g_type_ensure (LL_TYPE_COMPARE_PAGE);
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, LlWindow, name)
   BIND (toast_overlay);
   BIND (model_button);
@@ -1960,6 +1990,7 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (target_dropdown);
   BIND (target_stack);
   BIND (line_position_label);
+  BIND (compare_page);
   BIND (progress_bar);
   BIND (top_k_adjustment);
   BIND (model_menu);
@@ -1989,6 +2020,8 @@ static const GActionEntry win_entries[] = {
     {"focus-prompt", focus_prompt_activated},
     {"focus-targets", focus_targets_activated},
     {"show-view", show_view_activated, "s"},
+    {"pin-result", pin_result_activated},
+    {"unpin-result", unpin_result_activated},
 };
 
 static void
@@ -1997,6 +2030,7 @@ ll_window_init (LlWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->worker = ll_worker_new ();
+  ll_compare_page_set_worker (self->compare_page, self->worker);
   self->targets = g_array_new (FALSE, TRUE, sizeof (LensTarget));
   self->target_mem = g_ptr_array_new_with_free_func (g_free);
   self->target_texts = g_ptr_array_new_with_free_func (g_free);
@@ -2102,6 +2136,8 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
   state.hover_row = state.hover_pos = -1;
   state.dark = false;
   state.transparent_background = false;
+  if (view == LENS_VIEW_DIFF && !ll_compare_page_fill_state (self->compare_page, &state, error))
+    return FALSE;
   return lens_export_view (path, view, self->result, &state, scale, error);
 }
 
@@ -2204,8 +2240,16 @@ ll_window_get_paint_state (LlWindow *self)
 GtkWidget *
 ll_window_get_view (LlWindow *self, LensView view)
 {
+  if (view == LENS_VIEW_DIFF)
+    return ll_compare_page_get_diff_view (self->compare_page);
   g_return_val_if_fail ((int) view >= 0 && (int) view < 4, NULL);
   return GTK_WIDGET (self->views[view]);
+}
+
+LlComparePage *
+ll_window_get_compare_page (LlWindow *self)
+{
+  return self->compare_page;
 }
 
 GtkEditable *

@@ -1144,6 +1144,71 @@ test_line_metrics (void)
     }
 }
 
+/* The difference view: a diverging scale symmetric around 0 up to the next 1-2-5 step of the
+ * largest |difference|, hatched cells without a partner; KL on a sequential scale from 0. */
+static void
+test_diff_view (void)
+{
+  const int R = 3, T = 4, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  float diff[3 * 4];
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      diff[lens_result_cell_index (r, row, t)]
+          = t == T - 1 ? NAN : 0.015f * (float) (row - 1) + 0.001f * (float) t;
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.diff_values = diff;
+  state.diff_kind = LENS_DIFF_TARGET;
+  state.diff_pinned = "The pinned prompt";
+  LensTarget target = {" Paris", 0, diff}; /* only its label is used by this view */
+  state.targets = &target;
+  state.n_targets = 1;
+  cairo_surface_t *s = render (LENS_VIEW_DIFF, r, &state, "paint-diff-target.png");
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  /* the largest |difference| is 0.017: the scale runs from -0.02 to +0.02 */
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T - 1; t++)
+      {
+        double v = diff[lens_result_cell_index (r, row, t)];
+        assert_px (cell_corner (s, &l, row, t), scale_px (LENS_SCALE_RDYLBU, 0.5 + v / 0.04), 1);
+      }
+  int x0 = (int) (l.grid_x + (T - 1) * l.cell_w), y0 = (int) l.grid_y;
+  int hatch = 0;
+  for (int y = y0; y < y0 + (int) l.cell_h - 1; y++)
+    for (int x = x0; x < x0 + (int) l.cell_w - 1; x++)
+      hatch += px_near (pixel (s, x, y), hex_px (0xb4b4b4), 30);
+  g_assert_cmpint (hatch, >, 20);
+  cairo_surface_destroy (s);
+
+  /* KL: 0 .. the largest value, Blues */
+  float kl[3 * 4];
+  for (int i = 0; i < R * T; i++)
+    kl[i] = 0.25f * (float) i;
+  state.diff_values = kl;
+  state.diff_kind = LENS_DIFF_KL;
+  s = render (LENS_VIEW_DIFF, r, &state, "paint-diff-kl.png");
+  double top = 0.25 * (R * T - 1);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      assert_px (cell_corner (s, &l, row, t),
+                 scale_px (LENS_SCALE_BLUES, kl[lens_result_cell_index (r, row, t)] / top), 1);
+  cairo_surface_destroy (s);
+
+  /* Nothing pinned: every cell hatched, no colour from either scale. */
+  state.diff_values = NULL;
+  s = render (LENS_VIEW_DIFF, r, &state, "paint-diff-none.png");
+  int hatched = 0;
+  for (int y = (int) l.grid_y; y < (int) (l.grid_y + l.cell_h) - 1; y++)
+    for (int x = (int) l.grid_x; x < (int) (l.grid_x + l.cell_w) - 1; x++)
+      hatched += px_near (pixel (s, x, y), hex_px (0xb4b4b4), 30);
+  g_assert_cmpint (hatched, >, 20);
+  cairo_surface_destroy (s);
+  LensView view;
+  g_assert_true (lens_view_from_string ("diff", &view) && view == LENS_VIEW_DIFF);
+}
+
 /* ---- top-k ------------------------------------------------------------------------------- */
 
 static void
@@ -1809,6 +1874,7 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/line/log-fit", test_line_log_fit);
   g_test_add_func ("/paint/line/top1", test_line_top1);
   g_test_add_func ("/paint/line/metrics", test_line_metrics);
+  g_test_add_func ("/paint/diff", test_diff_view);
   g_test_add_func ("/paint/heatmap/target-log", test_target_heatmap_log);
   g_test_add_func ("/paint/export/marks", test_export_marks);
   g_test_add_func ("/paint/topk", test_topk);

@@ -103,6 +103,17 @@ def check_refusals(cli, model):
          '--line-metric: "kls" is not one of top, next, rank, kl, entropy'),
         (["--line-targets-only", "--view", "line", "--export", "x.svg"],
          "--view line --line-targets-only needs at least one --target"),
+        (["--compare-prompt", "The Colosseum"],
+         "--compare-prompt compares two results in the figure --view diff writes"),
+        (["--view", "diff", "--export", "x.svg"],
+         "--view diff compares with one pinned result: give either --compare-prompt"),
+        (["--view", "diff", "--export", "x.svg", "--compare-prompt", "a", "--diff", "kls"],
+         '--diff: "kls" is not one of target, kl'),
+        (["--view", "diff", "--export", "x.svg", "--compare-prompt", "a", "--diff", "target"],
+         "--view diff needs at least one --target"),
+        (["--view", "diff", "--export", "x.svg", "--compare-prompt", "a", "--layers", "0-2"]
+         + ["--compare-open", "x.json"],
+         "--view diff compares with one pinned result"),
     ]
     for args, message in cases:
         proc = run(cli, base + args)
@@ -149,6 +160,31 @@ def check_export_output(cli, model):
             fail("--view line: the top-1 tracking and metric choices should give different figures")
         if b"KL to the final layer" not in lines["--line-metric kl"]:
             fail("--line-metric kl: the figure does not say it plots KL")
+        # two prompts compared: the target's difference (the default with a target) and KL,
+        # against a second prompt run here or a saved result; KL needs both run here
+        pinned_json = os.path.join(scratch, "pinned.json")
+        proc = run(cli, ["--model", model, "--prompt", "The Colosseum is in the city of",
+                         "--target", " Paris", "--json"])
+        with open(pinned_json, "w", encoding="utf-8") as f:
+            f.write(proc.stdout)
+        diffs = {}
+        for extra in [["--compare-prompt", "The Colosseum is in the city of"],
+                      ["--compare-prompt", "The Colosseum is in the city of", "--diff", "kl"],
+                      ["--compare-open", pinned_json]]:
+            path = os.path.join(scratch, "diff.svg")
+            proc = run(cli, base + ["--view", "diff", "--export", path] + extra)
+            if proc.returncode != 0:
+                fail(f"--view diff {extra}: exit {proc.returncode}: {proc.stderr.strip()}")
+                return
+            diffs[" ".join(extra)] = open(path, "rb").read()
+        if len(set(diffs.values())) != 2:
+            fail("--view diff: the saved and the re-run pinned prompt should give the same target "
+                 "difference, and KL another figure")
+        proc = run(cli, base + ["--view", "diff", "--export", os.path.join(scratch, "d.svg"),
+                                "--compare-open", pinned_json, "--diff", "kl"])
+        if proc.returncode == 0 or "needs both computed here" not in proc.stderr:
+            fail(f"--compare-open --diff kl: expected a refusal, got {proc.returncode} "
+                 f"{proc.stderr.strip()!r}")
 
 
 def check_numbers(cli, model):
