@@ -1575,17 +1575,22 @@ probability_scale_change_state (GSimpleAction *action, GVariant *value, gpointer
   push_state (self);
 }
 
+/* "heatmap-color-by" and "line-metric": a LensColorBy each, saved under the action's name. */
 static void
-heatmap_color_by_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+color_by_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
   LensColorBy by;
   if (!lens_color_by_from_string (g_variant_get_string (value, NULL), &by))
     return;
+  const char *name = g_action_get_name (G_ACTION (action));
   g_simple_action_set_state (action, value);
-  self->state.heatmap_color_by = by;
+  if (g_str_equal (name, "line-metric"))
+    self->state.line_metric = by;
+  else
+    self->state.heatmap_color_by = by;
   if (self->settings != NULL)
-    g_settings_set_string (self->settings, "heatmap-color-by", lens_color_by_to_string (by));
+    g_settings_set_string (self->settings, name, lens_color_by_to_string (by));
   push_state (self);
 }
 
@@ -1610,20 +1615,6 @@ unpin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_da
 {
   LlWindow *self = user_data;
   ll_compare_page_pin (self->compare_page, NULL);
-}
-
-static void
-line_metric_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  LensColorBy metric;
-  if (!lens_color_by_from_string (g_variant_get_string (value, NULL), &metric))
-    return;
-  g_simple_action_set_state (action, value);
-  self->state.line_metric = metric;
-  if (self->settings != NULL)
-    g_settings_set_string (self->settings, "line-metric", lens_color_by_to_string (metric));
-  push_state (self);
 }
 
 static void
@@ -2012,8 +2003,8 @@ static const GActionEntry win_entries[] = {
     {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
     {"export-marks", NULL, NULL, "false", export_marks_change_state},
     {"sublayers", NULL, NULL, "false", sublayers_change_state},
-    {"heatmap-color-by", NULL, "s", "'top'", heatmap_color_by_change_state},
-    {"line-metric", NULL, "s", "'top'", line_metric_change_state},
+    {"heatmap-color-by", NULL, "s", "'top'", color_by_change_state},
+    {"line-metric", NULL, "s", "'top'", color_by_change_state},
     {"line-track-top1", NULL, NULL, "true", line_top1_change_state},
     {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
