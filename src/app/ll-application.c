@@ -153,6 +153,8 @@ ll_application_startup (GApplication *app)
       {"win.show-view::heatmap", {"<Alt>1", NULL}},
       {"win.show-view::target", {"<Alt>2", NULL}},
       {"win.show-view::line", {"<Alt>3", NULL}},
+      {"win.show-view::diff", {"<Alt>4", NULL}},
+      {"win.pin-result", {"<Control><Shift>p", NULL}},
       {"win.export-view::heatmap:png", {"<Control>e", NULL}},
       {"window.close", {"<Control>w", NULL}},
   };

@@ -69,7 +69,8 @@ static guint signals[N_SIGNALS];
 static gboolean
 is_heatmap (LlChartView *self)
 {
-  return self->view == LENS_VIEW_HEATMAP || self->view == LENS_VIEW_TARGET;
+  return self->view == LENS_VIEW_HEATMAP || self->view == LENS_VIEW_TARGET
+         || self->view == LENS_VIEW_DIFF;
 }
 
 static gboolean
@@ -117,6 +118,8 @@ view_name (LensView view)
       return g_strdup (_ ("Target heatmap"));
     case LENS_VIEW_LINE:
       return g_strdup (_ ("Target probability across layers"));
+    case LENS_VIEW_DIFF:
+      return g_strdup (_ ("Difference from the pinned result"));
     case LENS_VIEW_TOPK:
     default:
       return g_strdup (_ ("Top tokens of the selected cell"));
@@ -758,7 +761,7 @@ void
 ll_chart_view_set_view (LlChartView *self, LensView view)
 {
   g_return_if_fail (LL_IS_CHART_VIEW (self));
-  g_return_if_fail (view >= LENS_VIEW_HEATMAP && view <= LENS_VIEW_TOPK);
+  g_return_if_fail (view >= LENS_VIEW_HEATMAP && view <= LENS_VIEW_DIFF);
   if (self->view == view)
     return;
   self->view = view;
@@ -880,7 +883,7 @@ ll_chart_view_class_init (LlChartViewClass *klass)
 
   /* An int rather than an enum type: LensView lives in the GObject-free painters. */
   properties[PROP_VIEW]
-      = g_param_spec_int ("view", NULL, NULL, LENS_VIEW_HEATMAP, LENS_VIEW_TOPK, LENS_VIEW_HEATMAP,
+      = g_param_spec_int ("view", NULL, NULL, LENS_VIEW_HEATMAP, LENS_VIEW_DIFF, LENS_VIEW_HEATMAP,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -12,6 +12,7 @@
 #include "lens-results-io.h"
 #include "lens-threads.h"
 #include "ll-chart-view.h"
+#include "ll-compare-page.h"
 #include "ll-ndif-dialog.h"
 #include "ll-targets.h"
 #include "ll-window.h"
@@ -59,6 +60,7 @@ struct _LlWindow
   GtkDropDown *target_dropdown;
   GtkStack *target_stack;
   GtkLabel *line_position_label;
+  LlComparePage *compare_page;
   GtkProgressBar *progress_bar;
   GtkAdjustment *top_k_adjustment;
   GMenu *model_menu;
@@ -70,6 +72,7 @@ struct _LlWindow
   LlWorker *worker;
   LensResult *result; /* what the views show: full_result, or the Range of it */
   LensResult *full_result;
+  LensResult *pinned_full; /* the pinned result as given; the compare page gets its Range */
   LensPaintState state;
 
   /* The Range popover's choice, in block numbers and the prompt's positions (inclusive);
@@ -171,6 +174,8 @@ view_title (LensView view)
       return _ ("Target Heatmap");
     case LENS_VIEW_LINE:
       return _ ("Line Plot");
+    case LENS_VIEW_DIFF:
+      return _ ("Difference Heatmap");
     case LENS_VIEW_TOPK:
     default:
       return _ ("Top Tokens");
@@ -225,10 +230,16 @@ update_selection_labels (LlWindow *self)
       gtk_label_set_text (self->line_position_label, "");
       return;
     }
-  /* The plots' titles name the cell; until one is chosen, say how to choose. */
+  /* The plots' titles name the cell; until one is chosen, say how to choose. A next-token
+   * metric has nothing at the last position, so the plot shows the one before it. */
+  gboolean scores_next = self->state.line_metric == LENS_COLOR_NEXT_PROB
+                         || self->state.line_metric == LENS_COLOR_NEXT_RANK;
   gtk_label_set_text (self->line_position_label,
-                      _ ("Showing the last position: click a heatmap cell or use the arrow keys "
-                         "to choose another"));
+                      scores_next && r->n_tokens >= 2
+                          ? _ ("Showing the last position with a next token: click a heatmap cell "
+                               "or use the arrow keys to choose another")
+                          : _ ("Showing the last position: click a heatmap cell or use the arrow "
+                               "keys to choose another"));
 }
 
 static void
@@ -241,6 +252,7 @@ push_state (LlWindow *self)
     self->state.active_target = 0;
   for (int v = 0; v < 4; v++)
     ll_chart_view_set_state (self->views[v], &self->state);
+  ll_compare_page_set_current (self->compare_page, self->result, &self->state);
   update_selection_labels (self);
 }
 
@@ -629,11 +641,23 @@ set_result (LlWindow *self, LensResult *full)
       ll_chart_view_set_result (self->views[v], result);
     }
   update_targets (self);
+  ll_compare_page_set_current (self->compare_page, self->result, &self->state);
   set_stale (self, FALSE);
   g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
 }
 
 /* ---- range ---- */
+
+/* The compare page compares cells by index: it gets the same Range of the pinned result as of
+ * the current one, so that both start at the same layer and position. */
+static void
+pin_range (LlWindow *self)
+{
+  if (self->pinned_full == NULL)
+    return;
+  g_autoptr (LensResult) part = range_of_result (self, self->pinned_full);
+  ll_compare_page_pin (self->compare_page, part);
+}
 
 static void
 range_apply_clicked_cb (LlWindow *self)
@@ -724,6 +748,7 @@ ll_window_set_range (LlWindow *self, const char *layers, const char *positions, 
       g_autoptr (LensResult) full = lens_result_ref (self->full_result);
       set_result (self, full);
     }
+  pin_range (self);
   return TRUE;
 }
 
@@ -1719,17 +1744,59 @@ probability_scale_change_state (GSimpleAction *action, GVariant *value, gpointer
   push_state (self);
 }
 
+/* "heatmap-color-by" and "line-metric": a LensColorBy each, saved under the action's name. */
 static void
-heatmap_color_by_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+color_by_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
 {
   LlWindow *self = user_data;
   LensColorBy by;
   if (!lens_color_by_from_string (g_variant_get_string (value, NULL), &by))
     return;
+  const char *name = g_action_get_name (G_ACTION (action));
   g_simple_action_set_state (action, value);
-  self->state.heatmap_color_by = by;
+  if (g_str_equal (name, "line-metric"))
+    self->state.line_metric = by;
+  else
+    self->state.heatmap_color_by = by;
   if (self->settings != NULL)
-    g_settings_set_string (self->settings, "heatmap-color-by", lens_color_by_to_string (by));
+    g_settings_set_string (self->settings, name, lens_color_by_to_string (by));
+  push_state (self);
+}
+
+static void
+pin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  if (self->result == NULL || lens_result_is_partial (self->result))
+    {
+      show_toast (self, self->result == NULL ? _ ("Nothing to pin yet: type a prompt first")
+                                             : _ ("Still computing: pin once every position is "
+                                                  "ready"));
+      return;
+    }
+  g_clear_pointer (&self->pinned_full, lens_result_unref);
+  self->pinned_full = lens_result_ref (self->full_result);
+  pin_range (self);
+  adw_view_stack_set_visible_child_name (self->view_stack, "diff");
+  show_toast (self, _ ("Pinned: change the prompt or open a results file to compare"));
+}
+
+static void
+unpin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  g_clear_pointer (&self->pinned_full, lens_result_unref);
+  ll_compare_page_pin (self->compare_page, NULL);
+}
+
+static void
+line_top1_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  g_simple_action_set_state (action, value);
+  self->state.line_top1 = g_variant_get_boolean (value);
+  if (self->settings != NULL)
+    g_settings_set_boolean (self->settings, "line-track-top1", self->state.line_top1);
   push_state (self);
 }
 
@@ -1952,6 +2019,12 @@ restore_settings (LlWindow *self)
   g_autofree char *color_by = g_settings_get_string (s, "heatmap-color-by");
   g_action_group_change_action_state (G_ACTION_GROUP (self), "heatmap-color-by",
                                       g_variant_new_string (color_by));
+  g_autofree char *line_metric = g_settings_get_string (s, "line-metric");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "line-metric",
+                                      g_variant_new_string (line_metric));
+  g_action_group_change_action_state (
+      G_ACTION_GROUP (self), "line-track-top1",
+      g_variant_new_boolean (g_settings_get_boolean (s, "line-track-top1")));
   g_autofree char *probability_scale = g_settings_get_string (s, "probability-scale");
   g_action_group_change_action_state (G_ACTION_GROUP (self), "probability-scale",
                                       g_variant_new_string (probability_scale));
@@ -2011,6 +2084,7 @@ ll_window_finalize (GObject *object)
   g_clear_object (&self->worker);
   g_clear_pointer (&self->result, lens_result_unref);
   g_clear_pointer (&self->full_result, lens_result_unref);
+  g_clear_pointer (&self->pinned_full, lens_result_unref);
   g_clear_pointer (&self->targets, g_array_unref);
   g_clear_pointer (&self->target_mem, g_ptr_array_unref);
   g_clear_pointer (&self->target_texts, g_ptr_array_unref);
@@ -2050,6 +2124,7 @@ ll_window_class_init (LlWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/logitlens/LogitLens/ll-window.ui");
+  g_type_ensure (LL_TYPE_COMPARE_PAGE);
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, LlWindow, name)
   BIND (toast_overlay);
   BIND (model_button);
@@ -2081,6 +2156,7 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (target_dropdown);
   BIND (target_stack);
   BIND (line_position_label);
+  BIND (compare_page);
   BIND (progress_bar);
   BIND (top_k_adjustment);
   BIND (model_menu);
@@ -2109,12 +2185,16 @@ static const GActionEntry win_entries[] = {
     {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
     {"export-marks", NULL, NULL, "false", export_marks_change_state},
     {"sublayers", NULL, NULL, "false", sublayers_change_state},
-    {"heatmap-color-by", NULL, "s", "'top'", heatmap_color_by_change_state},
+    {"heatmap-color-by", NULL, "s", "'top'", color_by_change_state},
+    {"line-metric", NULL, "s", "'top'", color_by_change_state},
+    {"line-track-top1", NULL, NULL, "true", line_top1_change_state},
     {"threads", NULL, "i", "0", threads_change_state},
     {"dismiss-error", dismiss_error_activated},
     {"focus-prompt", focus_prompt_activated},
     {"focus-targets", focus_targets_activated},
     {"show-view", show_view_activated, "s"},
+    {"pin-result", pin_result_activated},
+    {"unpin-result", unpin_result_activated},
 };
 
 static void
@@ -2123,6 +2203,7 @@ ll_window_init (LlWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->worker = ll_worker_new ();
+  ll_compare_page_set_worker (self->compare_page, self->worker);
   self->targets = g_array_new (FALSE, TRUE, sizeof (LensTarget));
   self->target_mem = g_ptr_array_new_with_free_func (g_free);
   self->target_texts = g_ptr_array_new_with_free_func (g_free);
@@ -2237,6 +2318,8 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
   state.hover_row = state.hover_pos = -1;
   state.dark = false;
   state.transparent_background = false;
+  if (view == LENS_VIEW_DIFF && !ll_compare_page_fill_state (self->compare_page, &state, error))
+    return FALSE;
   if (!lens_export_view (path, view, self->result, &state, scale, error))
     return FALSE;
 
@@ -2359,8 +2442,16 @@ ll_window_get_paint_state (LlWindow *self)
 GtkWidget *
 ll_window_get_view (LlWindow *self, LensView view)
 {
+  if (view == LENS_VIEW_DIFF)
+    return ll_compare_page_get_diff_view (self->compare_page);
   g_return_val_if_fail ((int) view >= 0 && (int) view < 4, NULL);
   return GTK_WIDGET (self->views[view]);
+}
+
+LlComparePage *
+ll_window_get_compare_page (LlWindow *self)
+{
+  return self->compare_page;
 }
 
 GtkEditable *

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "lens-paint.h"
+#include "ll-compare-page.h"
 #include "lens-result.h"
 #include "ll-worker.h"
 
@@ -51,6 +52,8 @@ LlWorker *ll_window_get_worker (LlWindow *self);
 LensResult *ll_window_get_result (LlWindow *self);
 const LensPaintState *ll_window_get_paint_state (LlWindow *self);
 GtkWidget *ll_window_get_view (LlWindow *self, LensView view);
+/* The Compare view (pinned result and difference). */
+LlComparePage *ll_window_get_compare_page (LlWindow *self);
 GtkEditable *ll_window_get_prompt_entry (LlWindow *self);
 GtkEditable *ll_window_get_target_entry (LlWindow *self);
 /* "empty", "loading", "error" or "result". */

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lens-compare.h"
 #include "lens-error.h"
 #include "lens-threads.h"
 #include "ll-worker.h"
@@ -781,4 +782,72 @@ ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache
   if (from_cache != NULL)
     *from_cache = d != NULL && d->from_cache;
   return g_steal_pointer (&r);
+}
+
+/* ---- comparing two results ---- */
+
+typedef struct
+{
+  LensResult *pinned, *current;
+} CompareData;
+
+static void
+compare_data_free (CompareData *d)
+{
+  lens_result_unref (d->pinned);
+  lens_result_unref (d->current);
+  g_free (d);
+}
+
+static gboolean
+compare_cancel_cb (gpointer user_data)
+{
+  return g_cancellable_is_cancelled (user_data);
+}
+
+static void
+compare_thread (GTask *task, LlWorker *self)
+{
+  CompareData *d = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  size_t cells = (size_t) d->current->n_rows * (size_t) d->current->n_tokens;
+  g_autofree float *kl = g_try_new (float, cells);
+  GError *error = NULL;
+  if (kl == NULL)
+    g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_IO, "Out of memory for %zu cells", cells);
+  else if (!lens_compare_kl (d->pinned, d->current, kl, compare_cancel_cb, cancellable, &error))
+    {
+      if (g_error_matches (error, LENS_ERROR, LENS_ERROR_CANCELLED))
+        {
+          g_clear_error (&error);
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled");
+        }
+      else
+        g_task_return_error (task, error);
+    }
+  else
+    g_task_return_pointer (task, g_steal_pointer (&kl), g_free);
+}
+
+void
+ll_worker_compare_kl_async (LlWorker *self, LensResult *pinned, LensResult *current,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_return_if_fail (LL_IS_WORKER (self));
+  g_return_if_fail (pinned != NULL && current != NULL);
+  CompareData *d = g_new0 (CompareData, 1);
+  d->pinned = lens_result_ref (pinned);
+  d->current = lens_result_ref (current);
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ll_worker_compare_kl_async);
+  g_task_set_task_data (task, d, (GDestroyNotify) compare_data_free);
+  queue_work (self, task, compare_thread);
+}
+
+float *
+ll_worker_compare_kl_finish (LlWorker *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -39,6 +39,15 @@ void ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancel
 LensResult *ll_worker_run_finish (LlWorker *self, GAsyncResult *result, gboolean *from_cache,
                                   GError **error);
 
+/* KL(P_pinned || P_current) at every aligned cell of `current` (lens_compare_kl), on the worker's
+ * thread after anything queued before it: a float array (R, T of current) to free with g_free.
+ * Errors: LENS_ERROR_INPUT when the two cannot be compared (the message says why),
+ * G_IO_ERROR_CANCELLED when `cancellable` is cancelled. Independent of the run requests. */
+void ll_worker_compare_kl_async (LlWorker *self, LensResult *pinned, LensResult *current,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+float *ll_worker_compare_kl_finish (LlWorker *self, GAsyncResult *result, GError **error);
+
 /* Cancels the running request, if any (it finishes with G_IO_ERROR_CANCELLED). */
 void ll_worker_cancel (LlWorker *self);
 

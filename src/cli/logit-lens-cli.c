@@ -43,6 +43,11 @@ typedef struct
   char *view;
   char *scale;
   char *color_by;
+  char *line_metric;          /* --line-metric */
+  gboolean line_targets_only; /* --line-targets-only */
+  char *compare_prompt;       /* --compare-prompt: the pinned side of --view diff */
+  char *compare_open;         /* --compare-open */
+  char *diff;                 /* --diff */
   char *perplexity_file;
   char *open_path;
   gboolean serve;
@@ -434,19 +439,66 @@ parse_view (const char *name, LensView *view, GError **error)
 {
   if (lens_view_from_string (name, view))
     return TRUE;
-  return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk", name);
+  return fail (error, "--view: \"%s\" is not one of heatmap, target, line, topk, diff", name);
+}
+
+/* Does colouring by (or plotting) this --color-by / --line-metric value need the metrics? */
+static gboolean
+needs_metrics (const char *metric)
+{
+  return metric != NULL && g_strcmp0 (metric, "top") != 0 && g_strcmp0 (metric, "entropy") != 0;
+}
+
+/* --view diff: the values of `pinned` against `r`, per cell of r (R, T); NULL on error. */
+static float *
+diff_values (const CliOptions *o, const LensResult *pinned, const LensResult *r, GArray *targets,
+             LensDiffKind kind, GError **error)
+{
+  if (!lens_compare_rows_match (pinned, r, error))
+    return NULL;
+  size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
+  g_autofree float *values = g_new (float, cells);
+  if (kind == LENS_DIFF_KL)
+    {
+      if (!lens_compare_kl (pinned, r, values, NULL, NULL, error))
+        return NULL;
+      return g_steal_pointer (&values);
+    }
+  /* the first target, as the target heatmap shows it, looked up in the pinned result */
+  const CliTarget *t = &g_array_index (targets, CliTarget, 0);
+  g_autofree float *pinned_probs = g_new (float, (size_t) pinned->n_rows * pinned->n_tokens);
+  if (!lens_result_target_probs_for_text (pinned, t->text, pinned_probs, NULL, NULL, error))
+    {
+      g_prefix_error (error,
+                      "%s: ", o->compare_open != NULL ? o->compare_open : "--compare-prompt");
+      return NULL;
+    }
+  lens_compare_target_diff (pinned, pinned_probs, r, t->probs, values);
+  return g_steal_pointer (&values);
 }
 
 static gboolean
-export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError **error)
+export_figure (const CliOptions *o, const LensResult *r, const LensResult *pinned, GArray *targets,
+               GError **error)
 {
   LensView view;
   const char *name = o->view != NULL ? o->view : "heatmap";
   if (!parse_view (name, &view, error))
     return FALSE;
 
-  if ((view == LENS_VIEW_TARGET || view == LENS_VIEW_LINE) && targets->len == 0)
-    return fail (error, "--view %s needs at least one --target", name);
+  LensColorBy line_metric = LENS_COLOR_TOP_PROB;
+  if (o->line_metric != NULL)
+    lens_color_by_from_string (o->line_metric, &line_metric); /* checked before the run */
+  /* the line plot draws the top-1 tokens or a metric without targets */
+  gboolean line_needs_targets = line_metric == LENS_COLOR_TOP_PROB && o->line_targets_only;
+  LensDiffKind diff_kind = targets->len > 0 ? LENS_DIFF_TARGET : LENS_DIFF_KL;
+  if (o->diff != NULL)
+    lens_diff_kind_from_string (o->diff, &diff_kind); /* checked before the run */
+  if ((view == LENS_VIEW_TARGET || (view == LENS_VIEW_LINE && line_needs_targets)
+       || (view == LENS_VIEW_DIFF && diff_kind == LENS_DIFF_TARGET))
+      && targets->len == 0)
+    return fail (error, "--view %s%s needs at least one --target", name,
+                 view == LENS_VIEW_LINE ? " --line-targets-only" : "");
 
   g_autofree LensTarget *paint_targets = g_new0 (LensTarget, MAX (targets->len, 1));
   for (guint i = 0; i < targets->len; i++)
@@ -465,6 +517,18 @@ export_figure (const CliOptions *o, const LensResult *r, GArray *targets, GError
     lens_axis_from_string (o->scale, &state.prob_axis); /* checked before the run */
   if (o->color_by != NULL)
     lens_color_by_from_string (o->color_by, &state.heatmap_color_by); /* checked too */
+  state.line_metric = line_metric;
+  state.line_top1 = !o->line_targets_only;
+  g_autofree float *diff = NULL;
+  if (view == LENS_VIEW_DIFF)
+    {
+      diff = diff_values (o, pinned, r, targets, diff_kind, error);
+      if (diff == NULL)
+        return FALSE;
+      state.diff_values = diff;
+      state.diff_kind = diff_kind;
+      state.diff_pinned = pinned->prompt;
+    }
   if (!lens_export_view (o->export_path, view, r, &state, 1.0, error))
     return FALSE;
   int first, count;
@@ -597,8 +661,10 @@ run_request (LensModel *model, LensRunCache *cache, const CliRequest *req, GErro
   return lens_run_prompt (model, req->prompt, &run, error);
 }
 
+/* The lens of the prompt; with --compare-prompt, that prompt's too (*pinned), on the same model
+ * with the same rows. */
 static LensResult *
-run_lens (const CliOptions *o, GError **error)
+run_lens (const CliOptions *o, LensResult **pinned, GError **error)
 {
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1"), NULL;
@@ -616,12 +682,16 @@ run_lens (const CliOptions *o, GError **error)
       .what_layers = "--layers",
       .embeddings = o->embeddings,
       /* colouring by next-token values or KL needs them */
-      .metrics = o->metrics
-                 || (o->color_by != NULL && g_strcmp0 (o->color_by, "top") != 0
-                     && g_strcmp0 (o->color_by, "entropy") != 0),
+      .metrics = o->metrics || needs_metrics (o->color_by) || needs_metrics (o->line_metric),
       .sublayers = o->sublayers,
   };
-  return run_request (model, NULL, &req, error);
+  g_autoptr (LensResult) r = run_request (model, NULL, &req, error);
+  if (r == NULL || o->compare_prompt == NULL)
+    return g_steal_pointer (&r);
+  req.prompt = o->compare_prompt;
+  req.what_prompt = "--compare-prompt";
+  *pinned = run_request (model, NULL, &req, error);
+  return *pinned != NULL ? g_steal_pointer (&r) : NULL;
 }
 
 /* Says on stderr when the model produced NaN or infinity (the cells are null in --json). */
@@ -669,6 +739,33 @@ run (const CliOptions *o, GString *out, GError **error)
   if (o->color_by != NULL && !lens_color_by_from_string (o->color_by, &color_by))
     return fail (error, "--color-by: \"%s\" is not one of top, next, rank, kl, entropy",
                  o->color_by);
+  gboolean is_diff = g_strcmp0 (o->view, "diff") == 0 && o->export_path != NULL;
+  if ((o->compare_prompt != NULL || o->compare_open != NULL || o->diff != NULL) && !is_diff)
+    return fail (error,
+                 "%s compares two results in the figure --view diff writes: give --view "
+                 "diff and --export FILE too",
+                 o->compare_prompt != NULL ? "--compare-prompt"
+                 : o->compare_open != NULL ? "--compare-open"
+                                           : "--diff");
+  if (is_diff && (o->compare_prompt == NULL) == (o->compare_open == NULL))
+    return fail (error, "--view diff compares with one pinned result: give either "
+                        "--compare-prompt TEXT or --compare-open FILE");
+  LensDiffKind diff_kind;
+  if (o->diff != NULL && !lens_diff_kind_from_string (o->diff, &diff_kind))
+    return fail (error, "--diff: \"%s\" is not one of target, kl", o->diff);
+  if (o->compare_prompt != NULL && o->open_path != NULL)
+    return fail (error, "--compare-prompt runs the model; with --open, compare with a saved "
+                        "result through --compare-open");
+  LensColorBy line_metric;
+  if ((o->line_metric != NULL || o->line_targets_only)
+      && (o->export_path == NULL || g_strcmp0 (o->view, "line") != 0))
+    return fail (error,
+                 "%s sets what the line plot --export writes: give --view line and "
+                 "--export FILE too",
+                 o->line_metric != NULL ? "--line-metric" : "--line-targets-only");
+  if (o->line_metric != NULL && !lens_color_by_from_string (o->line_metric, &line_metric))
+    return fail (error, "--line-metric: \"%s\" is not one of top, next, rank, kl, entropy",
+                 o->line_metric);
   LensAxis axis;
   if (o->scale != NULL && o->export_path == NULL)
     return fail (error, "--scale sets the probability scale of the figure --export writes: give "
@@ -679,6 +776,7 @@ run (const CliOptions *o, GString *out, GError **error)
     return FALSE;
 
   g_autoptr (LensResult) r = NULL;
+  g_autoptr (LensResult) pinned = NULL; /* --view diff: the other side */
   g_autoptr (GPtrArray) file_targets = NULL;
   if (o->open_path != NULL)
     {
@@ -690,9 +788,15 @@ run (const CliOptions *o, GString *out, GError **error)
       r = lens_results_load_full (o->open_path, &file_targets, error);
     }
   else
-    r = run_lens (o, error);
+    r = run_lens (o, &pinned, error);
   if (r == NULL)
     return FALSE;
+  if (o->compare_open != NULL)
+    {
+      pinned = lens_results_load_full (o->compare_open, NULL, error);
+      if (pinned == NULL)
+        return FALSE;
+    }
   warn_nonfinite (r);
   if (o->positions != NULL)
     {
@@ -703,6 +807,30 @@ run (const CliOptions *o, GString *out, GError **error)
       LensResult *range = lens_result_slice (r, 0, r->n_rows, first, count, error);
       if (range == NULL)
         return FALSE;
+      /* --view diff compares cells by index: the pinned side gets what it has of the range */
+      if (pinned != NULL)
+        {
+          int lo = MAX (range->first_pos, pinned->first_pos);
+          int hi = MIN (range->first_pos + count - 1, pinned->first_pos + pinned->n_tokens - 1);
+          if (lo != range->first_pos || lo > hi)
+            {
+              lens_result_unref (range);
+              return fail (error,
+                           "--positions: \"%s\" starts outside the pinned result's "
+                           "positions %d-%d",
+                           o->positions, pinned->first_pos,
+                           pinned->first_pos + pinned->n_tokens - 1);
+            }
+          LensResult *pinned_range = lens_result_slice (pinned, 0, pinned->n_rows,
+                                                        lo - pinned->first_pos, hi - lo + 1, error);
+          if (pinned_range == NULL)
+            {
+              lens_result_unref (range);
+              return FALSE;
+            }
+          lens_result_unref (pinned);
+          pinned = pinned_range;
+        }
       lens_result_unref (r);
       r = range;
     }
@@ -712,6 +840,11 @@ run (const CliOptions *o, GString *out, GError **error)
                  "%s has no metrics (it was saved without --metrics): --color-by %s needs "
                  "them",
                  o->open_path != NULL ? o->open_path : "the result", o->color_by);
+  if (needs_metrics (o->line_metric) && !lens_result_has_metrics (r))
+    return fail (error,
+                 "%s has no metrics (it was saved without --metrics): --line-metric %s needs "
+                 "them",
+                 o->open_path != NULL ? o->open_path : "the result", o->line_metric);
 
   g_autoptr (GArray) targets = new_target_array ();
   /* The file's own targets first, with the ids it recorded, as the live run printed them. */
@@ -743,7 +876,7 @@ run (const CliOptions *o, GString *out, GError **error)
   if (!compute_targets (r, extra, targets, error))
     return FALSE;
 
-  if (o->export_path != NULL && !export_figure (o, r, targets, error))
+  if (o->export_path != NULL && !export_figure (o, r, pinned, targets, error))
     return FALSE;
 
   if (o->json)
@@ -896,11 +1029,13 @@ serve (const CliOptions *o, GError **error)
   if (o->prompt != NULL || o->prompt_file != NULL)
     return fail (error, "--serve reads its prompts from standard input; it takes no --prompt");
   if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL
-      || o->color_by != NULL || o->tokenize || o->perplexity_file != NULL || o->open_path != NULL
-      || o->positions != NULL)
+      || o->color_by != NULL || o->line_metric != NULL || o->line_targets_only
+      || o->compare_prompt != NULL || o->compare_open != NULL || o->diff != NULL || o->tokenize
+      || o->perplexity_file != NULL || o->open_path != NULL || o->positions != NULL)
     return fail (error, "--serve answers every request with its --json document; it takes no "
-                        "--json, --export, --view, --scale, --color-by, --tokenize, --perplexity, "
-                        "--open or --positions");
+                        "--json, --export, --view, --scale, --color-by, --line-metric, "
+                        "--line-targets-only, --compare-prompt, --compare-open, --diff, "
+                        "--tokenize, --perplexity, --open or --positions");
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1");
   g_autoptr (LensModel) model = load_model (o, error);
@@ -948,6 +1083,11 @@ run_ndif_script (const CliOptions *o, GString *out, GError **error)
                       : o->metrics                      ? "--metrics"
                       : o->sublayers                    ? "--sublayers"
                       : o->color_by != NULL             ? "--color-by"
+                      : o->line_metric != NULL          ? "--line-metric"
+                      : o->line_targets_only            ? "--line-targets-only"
+                      : o->compare_prompt != NULL       ? "--compare-prompt"
+                      : o->compare_open != NULL         ? "--compare-open"
+                      : o->diff != NULL                 ? "--diff"
                       : o->threads != THREADS_NOT_GIVEN ? "--threads"
                                                         : NULL;
   if (other != NULL)
@@ -1006,12 +1146,30 @@ main (int argc, char **argv)
       {"export", 'o', 0, G_OPTION_ARG_FILENAME, &o.export_path,
        "Write a figure (.svg, .png or .pdf)", "FILE"},
       {"view", 0, 0, G_OPTION_ARG_STRING, &o.view,
-       "Figure for --export: heatmap (default), target, line or topk", "VIEW"},
+       "Figure for --export: heatmap (default), target, line, topk or diff (see --compare-prompt)",
+       "VIEW"},
       {"color-by", 0, 0, G_OPTION_ARG_STRING, &o.color_by,
        "What colours --view heatmap: top (the top-1 probability, default), next (the next "
        "token's probability), rank (its rank), kl (KL from the final layer) or entropy; the "
        "metrics are computed when needed",
        "VALUE"},
+      {"line-metric", 0, 0, G_OPTION_ARG_STRING, &o.line_metric,
+       "What --view line draws across layers at the last position: top (the probability of the "
+       "targets and of every token that is top-1 at some layer, default), next (the next token's "
+       "probability), rank (its rank), kl (KL from the final layer) or entropy",
+       "VALUE"},
+      {"line-targets-only", 0, 0, G_OPTION_ARG_NONE, &o.line_targets_only,
+       "--view line draws the targets alone, without the tokens that are top-1 at some layer",
+       NULL},
+      {"compare-prompt", 0, 0, G_OPTION_ARG_STRING, &o.compare_prompt,
+       "--view diff: compare with this prompt's lens on the same model (the pinned side)", "TEXT"},
+      {"compare-open", 0, 0, G_OPTION_ARG_FILENAME, &o.compare_open,
+       "--view diff: compare with a saved results file (the pinned side)", "FILE"},
+      {"diff", 0, 0, G_OPTION_ARG_STRING, &o.diff,
+       "What --view diff shows per cell: target (the first target's probability, this prompt "
+       "minus the pinned one; the default with a --target) or kl (KL from the pinned "
+       "distribution, both run here on one model; the default without a target)",
+       "KIND"},
       {"scale", 0, 0, G_OPTION_ARG_STRING, &o.scale,
        "Probability scale of --view target and line: auto (default: logarithmic when the values "
        "span more than three decades or all lie below 1%), linear or log",
@@ -1091,6 +1249,10 @@ main (int argc, char **argv)
   g_free (o.view);
   g_free (o.scale);
   g_free (o.color_by);
+  g_free (o.line_metric);
+  g_free (o.compare_prompt);
+  g_free (o.compare_open);
+  g_free (o.diff);
   g_free (o.perplexity_file);
   g_free (o.open_path);
   g_free (o.ndif_model);

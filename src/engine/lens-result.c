@@ -337,6 +337,65 @@ lens_result_target_rank (const LensResult *r, int row, int pos, int32_t id, floa
   return TRUE;
 }
 
+int
+lens_result_top1_ids (const LensResult *r, int pos, int32_t *ids)
+{
+  g_return_val_if_fail (r != NULL && pos >= 0 && pos < r->n_tokens, 0);
+  int n = 0;
+  if (r->top_k <= 0)
+    return 0;
+  for (int row = 0; row < r->n_rows; row++)
+    {
+      int32_t id = r->top_ids[lens_result_cell_index (r, row, pos) * (size_t) r->top_k];
+      gboolean seen = id < 0;
+      for (int i = 0; i < n && !seen; i++)
+        seen = ids[i] == id;
+      if (!seen)
+        ids[n++] = id;
+    }
+  return n;
+}
+
+void
+lens_result_token_trajectory (const LensResult *r, int pos, int32_t id, float *probs)
+{
+  g_return_if_fail (r != NULL && pos >= 0 && pos < r->n_tokens);
+  int R = r->n_rows, T = r->n_tokens, K = r->top_k;
+
+  if (lens_result_has_model (r) && id >= 0 && id < lens_model_config (r->model)->vocab_size)
+    {
+      /* logits (R) = head(norm_resid[:, pos] (R, C), row stride T*C) at id */
+      lens_head_logits_of_ids (r->model, r->norm_resid + (size_t) pos * r->d_model, R,
+                               T * r->d_model, &id, 1, probs);
+      for (int row = 0; row < R; row++)
+        {
+          double log_z = r->log_z[lens_result_cell_index (r, row, pos)];
+          probs[row] = (float) exp ((double) probs[row] - log_z);
+        }
+      return;
+    }
+
+  const float *tracked = NULL;
+  if (r->tracked != NULL && r->tracked[pos] != NULL && id >= 0)
+    tracked = g_hash_table_lookup (r->tracked[pos], lens_result_token_text (r, id));
+  for (int row = 0; row < R; row++)
+    {
+      if (tracked != NULL)
+        {
+          probs[row] = tracked[row];
+          continue;
+        }
+      size_t cell = lens_result_cell_index (r, row, pos) * (size_t) K;
+      probs[row] = NAN;
+      for (int k = 0; k < K && id >= 0; k++)
+        if (r->top_ids[cell + k] == id)
+          {
+            probs[row] = r->top_probs[cell + k];
+            break;
+          }
+    }
+}
+
 gboolean
 lens_result_target_probs_for_text (const LensResult *r, const char *text, float *probs,
                                    int32_t *first_id, int *n_ids, GError **error)

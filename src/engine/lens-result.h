@@ -253,6 +253,16 @@ gboolean lens_result_target_probs (const LensResult *r, int32_t id, float *probs
 gboolean lens_result_target_rank (const LensResult *r, int row, int pos, int32_t id, float *prob,
                                   int *rank, GError **error);
 
+/* The distinct tokens that are top-1 at some row of position `pos`, in the order of the first row
+ * where each is; ids (R entries) gets them, the count is returned (0 when no cell is known). */
+int lens_result_top1_ids (const LensResult *r, int pos, int32_t *ids);
+
+/* The probability of token `id` at every row of position `pos`: probs (R). Live results compute
+ * it exactly from the kept residuals. Imported results take the file's tracked values for that
+ * token's text at `pos` when it has them, else each cell's top-k: NAN where the token is not among
+ * a cell's top-k (its probability there is unknown, only below the k-th). */
+void lens_result_token_trajectory (const LensResult *r, int pos, int32_t id, float *probs);
+
 /* A target given as text: live results tokenize it (the first token is tracked; *n_ids tells
  * whether it was several); imported results look the string up in `tracked`.
  * probs (R, T), NAN where the file did not track it. */

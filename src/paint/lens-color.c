@@ -130,6 +130,8 @@ lens_paint_state_init (LensPaintState *state)
       .heatmap_scale = LENS_SCALE_RDYLBU,
       .target_scale = LENS_SCALE_BLUES,
       .prob_axis = LENS_AXIS_AUTO,
+      .line_metric = LENS_COLOR_TOP_PROB,
+      .line_top1 = true,
       .show_marks = true,
       .export_marks = false,
       .dark = false,

@@ -254,6 +254,17 @@ lens_effective_cell (const LensResult *r, const LensPaintState *state, int *row,
 }
 
 void
+lens_line_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos)
+{
+  lens_effective_cell (r, state, row, pos);
+  gboolean scores_next = state != NULL
+                         && (state->line_metric == LENS_COLOR_NEXT_PROB
+                             || state->line_metric == LENS_COLOR_NEXT_RANK);
+  if (scores_next && (state->sel_pos < 0 || state->sel_pos >= r->n_tokens) && r->n_tokens >= 2)
+    *pos = r->n_tokens - 2;
+}
+
+void
 lens_value_stats_add (LensValueStats *s, double p)
 {
   if (isnan (p))

@@ -369,7 +369,7 @@ active_target_probs (const LensPaintState *state, const LensTarget **target)
 char *
 lens_view_title (LensView view, const LensResult *r, const LensPaintState *state)
 {
-  if ((view == LENS_VIEW_HEATMAP || view == LENS_VIEW_TARGET) && r != NULL
+  if ((view == LENS_VIEW_HEATMAP || view == LENS_VIEW_TARGET || view == LENS_VIEW_DIFF) && r != NULL
       && lens_result_is_partial (r))
     {
       /* A partial result says so, and how far it is. */
@@ -397,6 +397,26 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
         default:
           return g_strdup (_ ("Top token at each layer and position"));
         }
+    case LENS_VIEW_DIFF:
+      {
+        g_autofree char *pinned = state != NULL && state->diff_pinned != NULL
+                                      ? lens_token_display (state->diff_pinned)
+                                      : g_strdup ("");
+        /* long prompts: the title is ellipsized when painted */
+        if (state != NULL && state->diff_kind == LENS_DIFF_KL)
+          /* Translators: the placeholder is the pinned prompt */
+          return g_strdup_printf (_ ("KL(pinned ‖ this prompt) at each layer and position · "
+                                     "pinned: “%s”"),
+                                  pinned);
+        const LensTarget *target;
+        active_target_probs (state, &target);
+        if (target == NULL)
+          return g_strdup (_ ("Target probability: this prompt − pinned"));
+        g_autofree char *shown = lens_token_display (target->label);
+        /* Translators: a target token, then the pinned prompt */
+        return g_strdup_printf (_ ("Probability of “%s”: this prompt − pinned · pinned: “%s”"),
+                                shown, pinned);
+      }
     case LENS_VIEW_TARGET:
       {
         const LensTarget *target;
@@ -412,11 +432,36 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
         if (r == NULL)
           return g_strdup (_ ("Target probability across layers"));
         int row, pos;
-        lens_effective_cell (r, state, &row, &pos);
+        lens_line_cell (r, state, &row, &pos);
         g_autofree char *shown = lens_token_display (r->token_texts[pos]);
-        /* Translators: position number and its input token */
-        return g_strdup_printf (_ ("Target probability across layers at position %d “%s”"),
-                                r->first_pos + pos, shown);
+        pos += r->first_pos; /* the prompt's number, in a range too */
+        switch (state->line_metric)
+          {
+          case LENS_COLOR_NEXT_PROB:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Next-token probability across layers at position %d “%s”"),
+                                    pos, shown);
+          case LENS_COLOR_NEXT_RANK:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Next-token rank across layers at position %d “%s”"), pos,
+                                    shown);
+          case LENS_COLOR_KL_FINAL:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("KL to the final layer across layers at position %d “%s”"),
+                                    pos, shown);
+          case LENS_COLOR_ENTROPY:
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Entropy across layers at position %d “%s”"), pos, shown);
+          case LENS_COLOR_TOP_PROB:
+          default:
+            if (state->line_top1)
+              /* Translators: position number and its input token */
+              return g_strdup_printf (
+                  _ ("Targets and top-1 tokens across layers at position %d “%s”"), pos, shown);
+            /* Translators: position number and its input token */
+            return g_strdup_printf (_ ("Target probability across layers at position %d “%s”"), pos,
+                                    shown);
+          }
       }
     case LENS_VIEW_TOPK:
     default:
@@ -434,6 +479,17 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
     }
 }
 
+/* Short signed form for inside difference cells: "+0.12", "-3e-04", "0"; KL: "0.41". */
+static char *
+format_diff_short (double v, LensDiffKind kind)
+{
+  if (kind == LENS_DIFF_KL)
+    return g_strdup_printf (v < 0.01 && v > 0.0 ? "%.0e" : "%.2f", v);
+  if (v == 0.0)
+    return g_strdup ("0");
+  return g_strdup_printf (fabs (v) < 0.01 ? "%+.0e" : "%+.2f", v);
+}
+
 /* How the cells' values become colours, and how the colour bar is labelled. */
 typedef struct
 {
@@ -442,6 +498,9 @@ typedef struct
   LensValueAxis axis;  /* probabilities: linear 0..1, or fitted decades */
   double max;          /* KL and entropy: the value at the top of the scale (nats) */
   const float *target; /* target view: the active target's (R, T) probabilities, or NULL */
+  const float *diff;   /* difference view: LensPaintState.diff_values, or NULL */
+  LensDiffKind diff_kind;
+  double diff_max; /* difference view: the scale's end (|difference| or KL) */
 } CellColors;
 
 #define RANK_DECADES 3.0 /* rank 1 at the top of the scale, 1000 and beyond at the bottom */
@@ -452,6 +511,8 @@ cell_value (const CellColors *cc, const LensResult *r, int row, int pos, const c
 {
   float p = NAN;
   *top = NULL;
+  if (cc->view == LENS_VIEW_DIFF)
+    return cc->diff != NULL ? cc->diff[lens_result_cell_index (r, row, pos)] : NAN;
   if (cc->view == LENS_VIEW_TARGET)
     {
       if (cc->target != NULL)
@@ -486,6 +547,35 @@ cell_colors_init (CellColors *cc, LensView view, const LensResult *r, const Lens
                      .by
                      = view == LENS_VIEW_HEATMAP ? state->heatmap_color_by : LENS_COLOR_TOP_PROB,
                      .target = target};
+  if (view == LENS_VIEW_DIFF)
+    {
+      cc->diff = state->diff_values;
+      cc->diff_kind = state->diff_kind;
+      double max = 0.0;
+      for (int row = 0; cc->diff != NULL && row < r->n_rows; row++)
+        for (int t = 0; t < r->n_tokens; t++)
+          {
+            double v = fabs (cc->diff[lens_result_cell_index (r, row, t)]);
+            if (isfinite (v))
+              max = MAX (max, v);
+          }
+      /* Differences of probabilities: a symmetric scale to the next 1, 2, 5 step (at most 1),
+       * so a small effect is not washed out by a fixed -1 .. 1; KL: up to its largest value. */
+      if (cc->diff_kind == LENS_DIFF_TARGET)
+        {
+          static const double ends[] = {1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0};
+          cc->diff_max = 1.0;
+          for (size_t i = 0; i < G_N_ELEMENTS (ends); i++)
+            if (ends[i] >= max)
+              {
+                cc->diff_max = ends[i];
+                break;
+              }
+        }
+      else
+        cc->diff_max = MAX (max, 1e-6);
+      return;
+    }
   gboolean fitted = view == LENS_VIEW_TARGET || cc->by == LENS_COLOR_NEXT_PROB;
   /* entropy tops out at ln V when the vocabulary is known */
   gboolean entropy_bound
@@ -516,6 +606,9 @@ cell_colors_init (CellColors *cc, LensView view, const LensResult *r, const Lens
 static double
 cell_fraction (const CellColors *cc, double v)
 {
+  if (cc->view == LENS_VIEW_DIFF)
+    return cc->diff_kind == LENS_DIFF_TARGET ? CLAMP (0.5 + v / (2.0 * cc->diff_max), 0.0, 1.0)
+                                             : CLAMP (v / cc->diff_max, 0.0, 1.0);
   switch (cc->by)
     {
     case LENS_COLOR_NEXT_RANK:
@@ -578,6 +671,8 @@ paint_bar_tick (cairo_t *cr, const LensTheme *theme, const Geometry *g, double f
 static const char *
 color_bar_title (const CellColors *cc)
 {
+  if (cc->view == LENS_VIEW_DIFF)
+    return cc->diff_kind == LENS_DIFF_TARGET ? _ ("This − pinned") : _ ("KL (nats)");
   switch (cc->by)
     {
     case LENS_COLOR_NEXT_PROB:
@@ -613,7 +708,21 @@ paint_color_bar (cairo_t *cr, const LensTheme *theme, const Geometry *g, LensCol
 
   cairo_set_line_width (cr, 1.0);
   char label[24];
-  if (cc->by == LENS_COLOR_NEXT_RANK)
+  if (cc->view == LENS_VIEW_DIFF && cc->diff_kind == LENS_DIFF_TARGET)
+    for (int i = 0; i <= 4; i++)
+      {
+        /* -max, -max/2, 0, +max/2, +max */
+        double v = cc->diff_max * (i - 2) / 2.0;
+        g_snprintf (label, sizeof label, "%+.3g", v);
+        paint_bar_tick (cr, theme, g, i / 4.0, i == 2 ? "0" : label);
+      }
+  else if (cc->view == LENS_VIEW_DIFF)
+    for (int i = 0; i <= 2; i++)
+      {
+        g_snprintf (label, sizeof label, "%.3g", cc->diff_max * i / 2.0);
+        paint_bar_tick (cr, theme, g, i / 2.0, label);
+      }
+  else if (cc->by == LENS_COLOR_NEXT_RANK)
     for (int e = 0; e <= (int) RANK_DECADES; e++)
       {
         /* rank 1 at the top; the bottom colour is every rank from 1000 on */
@@ -779,7 +888,14 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
   const float *target_probs = NULL;
   if (view == LENS_VIEW_TARGET)
     target_probs = active_target_probs (state, &target);
-  LensColorScale scale = view == LENS_VIEW_TARGET ? state->target_scale : state->heatmap_scale;
+  /* a difference diverges around zero (red: higher in this prompt); KL grows from zero */
+  LensColorScale scale
+      = view == LENS_VIEW_TARGET ? state->target_scale
+        : view == LENS_VIEW_DIFF
+            ? (state->diff_kind == LENS_DIFF_TARGET ? LENS_SCALE_RDYLBU : LENS_SCALE_BLUES)
+            : state->heatmap_scale;
+  if (view == LENS_VIEW_DIFF && state->diff_kind == LENS_DIFF_TARGET)
+    target_probs = active_target_probs (state, &target);
   /* top-token view: the chosen value on its own scale; target view: fitted to the target's */
   CellColors cc;
   cell_colors_init (&cc, view, r, state, target_probs);
@@ -822,6 +938,8 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
           ; /* compact: colour only */
         else if (view == LENS_VIEW_TARGET && !isnan (p))
           text = lens_format_prob_short (p);
+        else if (view == LENS_VIEW_DIFF && !isnan (p))
+          text = format_diff_short (p, state->diff_kind);
         else if (top != NULL)
           text = lens_token_display (top);
 
@@ -841,6 +959,12 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
 
   if (view == LENS_VIEW_TARGET && target_probs == NULL)
     lens_draw_message (cr, theme, _ ("Add a target token to see its probability at every cell"),
+                       l->grid_x, l->grid_y, l->n_cols * l->cell_w, l->n_rows * l->cell_h);
+  else if (view == LENS_VIEW_DIFF && state->diff_values == NULL)
+    lens_draw_message (cr, theme,
+                       state->diff_kind == LENS_DIFF_TARGET && target_probs == NULL
+                           ? _ ("Add a target token to compare its probability")
+                           : _ ("Pin a result, then change the prompt to compare"),
                        l->grid_x, l->grid_y, l->n_cols * l->cell_w, l->n_rows * l->cell_h);
 
   if (state->show_marks && state->hover_row >= 0 && state->hover_row < l->n_rows
@@ -903,7 +1027,7 @@ lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
                            const cairo_rectangle_t *visible, const double background[3])
 {
   if (r == NULL || r->n_rows <= 0 || r->n_tokens <= 0 || r->top_k <= 0 || visible == NULL
-      || (view != LENS_VIEW_HEATMAP && view != LENS_VIEW_TARGET))
+      || (view != LENS_VIEW_HEATMAP && view != LENS_VIEW_TARGET && view != LENS_VIEW_DIFF))
     return;
   LensPaintState defaults;
   if (state == NULL)

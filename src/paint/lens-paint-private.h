@@ -101,6 +101,10 @@ void lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message
 /* The cell the line plot and top-k panel show: the selection, else the last row / position. */
 void lens_effective_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos);
 
+/* The position the line plot shows: lens_effective_cell's, except that without a selection a
+ * next-token metric shows the last position that has a next token. */
+void lens_line_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos);
+
 /* The scale's stops as a cairo gradient from (x0, y0) at p = 0 to (x1, y1) at p = 1; the same
  * colours as lens_color_scale_rgb since cairo also interpolates linearly in RGB. */
 cairo_pattern_t *lens_color_scale_pattern (LensColorScale scale, double x0, double y0, double x1,

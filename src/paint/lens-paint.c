@@ -32,6 +32,7 @@ lens_view_natural_size (LensView view, const LensResult *r, const LensPaintState
     {
     case LENS_VIEW_HEATMAP:
     case LENS_VIEW_TARGET:
+    case LENS_VIEW_DIFF:
       {
         LensHeatmapLayout layout;
         lens_heatmap_layout (r, state, &layout);
@@ -79,6 +80,7 @@ lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const LensPain
       {
       case LENS_VIEW_HEATMAP:
       case LENS_VIEW_TARGET:
+      case LENS_VIEW_DIFF:
         lens_paint_heatmap (cr, view, r, state, &theme, width, height);
         break;
       case LENS_VIEW_LINE:
@@ -107,10 +109,8 @@ name_index (const char *const *names, size_t n_names, const char *name, int *ind
 }
 
 static const char *const view_names[] = {
-    [LENS_VIEW_HEATMAP] = "heatmap",
-    [LENS_VIEW_TARGET] = "target",
-    [LENS_VIEW_LINE] = "line",
-    [LENS_VIEW_TOPK] = "topk",
+    [LENS_VIEW_HEATMAP] = "heatmap", [LENS_VIEW_TARGET] = "target", [LENS_VIEW_LINE] = "line",
+    [LENS_VIEW_TOPK] = "topk",       [LENS_VIEW_DIFF] = "diff",
 };
 
 gboolean

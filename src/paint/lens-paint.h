@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "lens-compare.h"
 #include "lens-result.h"
 
 G_BEGIN_DECLS
@@ -18,11 +19,14 @@ typedef enum
 {
   LENS_VIEW_HEATMAP, /* top-1 token per cell, coloured by its probability */
   LENS_VIEW_TARGET,  /* probability of the active target token per cell */
-  LENS_VIEW_LINE,    /* each target's probability across layers at the selected position */
+  LENS_VIEW_LINE,    /* across layers at the selected position: the probability of each target
+                        and top-1 token, or one metric (LensPaintState.line_metric) */
   LENS_VIEW_TOPK,    /* top-k bars of the selected cell */
+  LENS_VIEW_DIFF,    /* per cell, this result against a pinned one (LensPaintState.diff_*):
+                        the difference of a target's probability, or the KL divergence */
 } LensView;
 
-/* "heatmap", "target", "line", "topk": the CLI's --view and the app's settings. */
+/* "heatmap", "target", "line", "topk", "diff": the CLI's --view and the app's settings. */
 gboolean lens_view_from_string (const char *name, LensView *view);
 const char *lens_view_to_string (LensView view);
 
@@ -83,6 +87,14 @@ typedef struct
   LensColorBy heatmap_color_by; /* what its colours show */
   LensColorScale target_scale;  /* target heatmap */
   LensAxis prob_axis;           /* target heatmap colours and line plot y axis */
+  LensColorBy line_metric;      /* what the line plot draws across layers: LENS_COLOR_TOP_PROB
+                                   the tracked tokens' probabilities, else that metric */
+  bool line_top1; /* with LENS_COLOR_TOP_PROB, track every token that is top-1 at some row of
+                     the position as well as the targets (the default) */
+  const float *diff_values; /* LENS_VIEW_DIFF: (R, T) per cell of this result, NAN where the
+                               pinned result has no partner cell; NULL when nothing is pinned */
+  LensDiffKind diff_kind;
+  const char *diff_pinned; /* the pinned result's prompt, for the title (may be NULL) */
   bool show_marks;    /* selection outline, bold selected labels, dashed selected layer, hover */
   bool shrink_to_fit; /* heatmaps painted into a smaller area narrow their cells (down to
                          LENS_CELL_W_COMPACT) instead of keeping the natural size */

@@ -19,6 +19,7 @@
 #include "lens-paint.h"
 #include "lens-results-io.h"
 #include "ll-application.h"
+#include "ll-compare-page.h"
 #include "ll-chart-view.h"
 #include "ll-window.h"
 #include "gui-support.h"
@@ -785,9 +786,21 @@ script (void)
     }
   CHECK (same == whole_rows, "%d of %d rows of the live range's target agree with the whole", same,
          whole_rows);
+  /* A pinned result is compared over the same range: both sides start at its first position. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "pin-result", NULL);
+  LlComparePage *compare = ll_window_get_compare_page (window);
+  LensResult *pinned = ll_compare_page_get_pinned (compare);
+  CHECK (pinned != NULL && pinned->n_tokens == 1 && pinned->first_pos == whole_tokens - 1,
+         "pinned under a range: %d positions from %d", pinned ? pinned->n_tokens : -1,
+         pinned ? pinned->first_pos : -1);
   CHECK (ll_window_set_range (window, "", "", &range_error), "%s",
          range_error ? range_error->message : "");
   CHECK (ll_window_get_result (window)->n_tokens == whole_tokens, "Show All after a live range");
+  pinned = ll_compare_page_get_pinned (compare);
+  CHECK (pinned != NULL && pinned->n_tokens == whole_tokens && pinned->first_pos == 0,
+         "pinned after Show All: %d positions from %d", pinned ? pinned->n_tokens : -1,
+         pinned ? pinned->first_pos : -1);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "unpin-result", NULL);
 }
 
 static gboolean

@@ -48,6 +48,14 @@ model_loaded (gpointer data)
 }
 
 static gboolean
+compare_ready (gpointer page)
+{
+  LensPaintState st;
+  lens_paint_state_init (&st);
+  return ll_compare_page_fill_state (page, &st, NULL);
+}
+
+static gboolean
 idle_result_for (gpointer prompt)
 {
   LensResult *r = ll_window_get_result (window);
@@ -532,6 +540,22 @@ script (void)
                                         g_variant_new_string ("rdylbu"));
     g_action_group_change_action_state (G_ACTION_GROUP (window), "probability-scale",
                                         g_variant_new_string ("auto"));
+    /* What the line plot shows: a metric, and the top-1 tokens tracked or not; remembered. */
+    CHECK (st->line_metric == LENS_COLOR_TOP_PROB && st->line_top1, "line plot defaults %d %d",
+           st->line_metric, st->line_top1);
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-metric",
+                                        g_variant_new_string ("kl"));
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-track-top1",
+                                        g_variant_new_boolean (FALSE));
+    CHECK (st->line_metric == LENS_COLOR_KL_FINAL && !st->line_top1, "line plot %d %d",
+           st->line_metric, st->line_top1);
+    g_autofree char *line_metric = g_settings_get_string (settings, "line-metric");
+    CHECK (g_strcmp0 (line_metric, "kl") == 0, "line-metric saved as %s", line_metric);
+    CHECK (!g_settings_get_boolean (settings, "line-track-top1"), "line-track-top1 not saved");
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-metric",
+                                        g_variant_new_string ("top"));
+    g_action_group_change_action_state (G_ACTION_GROUP (window), "line-track-top1",
+                                        g_variant_new_boolean (TRUE));
     CHECK (ll_worker_get_n_forward (worker) == before, "a colour scale reran the model");
   }
 
@@ -618,6 +642,65 @@ script (void)
   gtk_editable_set_text (prompt, SEED_PROMPT);
   CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   CHECK (ll_worker_get_n_forward (worker) == forward, "an earlier prompt was run again");
+
+  /* Compare: pin this result, run another prompt; the difference view gets current − pinned of
+   * the active target, then KL from the worker (zero where both prompts are still the same),
+   * and exports; unpinned, there is nothing to export. */
+  {
+    LensResult *pinned = ll_window_get_result (window);
+    g_action_group_activate_action (G_ACTION_GROUP (window), "pin-result", NULL);
+    LlComparePage *page = ll_window_get_compare_page (window);
+    CHECK (ll_compare_page_get_pinned (page) == pinned, "the result was not pinned");
+    const char *other = "The Colosseum is in the city of";
+    gtk_editable_set_text (prompt, other);
+    CHECK (gui_wait_until (idle_result_for, (gpointer) other, 60000), "no result");
+    LensResult *cur = ll_window_get_result (window);
+    const LensPaintState *ws = ll_window_get_paint_state (window);
+    CHECK (ws->n_targets > 0 && ws->targets[0].probs != NULL, "no target to compare");
+    LensPaintState st;
+    lens_paint_state_init (&st);
+    g_autoptr (GError) error = NULL;
+    CHECK (ll_compare_page_fill_state (page, &st, &error), "no difference: %s",
+           error ? error->message : "");
+    g_autofree float *pinned_probs = g_new (float, (size_t) pinned->n_rows * pinned->n_tokens);
+    CHECK (lens_result_target_probs (pinned, ws->targets[0].id, pinned_probs, &error), "probs");
+    for (int row = 0; row < cur->n_rows; row++)
+      for (int t = 0; t < MIN (cur->n_tokens, pinned->n_tokens); t++)
+        {
+          size_t c = lens_result_cell_index (cur, row, t);
+          float want
+              = ws->targets[0].probs[c] - pinned_probs[lens_result_cell_index (pinned, row, t)];
+          CHECK (st.diff_values[c] == want, "difference at %d,%d: %g, not %g", row, t,
+                 st.diff_values[c], want);
+        }
+    g_object_set (page, "diff-kind", "kl", NULL);
+    CHECK (gui_wait_until (compare_ready, page, 60000), "no KL");
+    lens_paint_state_init (&st);
+    CHECK (ll_compare_page_fill_state (page, &st, &error), "no KL: %s",
+           error ? error->message : "");
+    double largest = 0;
+    for (int row = 0; row < cur->n_rows; row++)
+      {
+        /* "The" starts both prompts: the same distribution at position 0 */
+        CHECK (fabsf (st.diff_values[lens_result_cell_index (cur, row, 0)]) < 1e-5f,
+               "KL at position 0 of row %d: %g", row,
+               st.diff_values[lens_result_cell_index (cur, row, 0)]);
+        largest = MAX (largest, st.diff_values[lens_result_cell_index (cur, row, 2)]);
+      }
+    CHECK (largest > 1e-3, "KL where the prompts differ: %g", largest);
+    g_autofree char *svg = g_build_filename (test.tmp_dir, "diff.svg", NULL);
+    CHECK (ll_window_export_view (window, LENS_VIEW_DIFF, svg, 1, &error), "%s",
+           error ? error->message : "");
+    CHECK (g_file_test (svg, G_FILE_TEST_EXISTS), "no diff export");
+    g_object_set (page, "diff-kind", "target", NULL);
+    g_action_group_activate_action (G_ACTION_GROUP (window), "unpin-result", NULL);
+    CHECK (ll_compare_page_get_pinned (page) == NULL, "still pinned");
+    CHECK (!ll_window_export_view (window, LENS_VIEW_DIFF, svg, 1, &error), "exported unpinned");
+    g_clear_error (&error);
+    ll_window_set_visible_view (window, "heatmap");
+    gtk_editable_set_text (prompt, SEED_PROMPT);
+    CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  }
 
   /* A long prompt scrolls; the target heatmap keeps the top-token heatmap's place. */
   {

@@ -873,6 +873,7 @@ test_line_plot (void)
   state.dark = true;
   state.targets = targets;
   state.n_targets = 2;
+  state.line_top1 = false; /* the targets' lines alone; /paint/line/top1 adds the top-1 tokens */
 
   const Px colors[] = {hex_px (0x636efa), hex_px (0xef553b)};
   for (int log_y = 0; log_y <= 1; log_y++)
@@ -963,6 +964,249 @@ test_line_plot (void)
   state.n_targets = 0;
   state.targets = NULL;
   cairo_surface_destroy (render (LENS_VIEW_LINE, r, &state, "paint-line-empty.png"));
+}
+
+/* Marker centre of `row` for value f (0 bottom .. 1 top of the plot area). */
+static void
+line_marker (int R, int row, double f, int x0, int y0, int x1, int y1, int *x, int *y)
+{
+  *x = (int) (x0 + (x1 - x0 + 1) * (row + 0.5) / R);
+  *y = (int) (y0 + (y1 - y0 + 1) * (1.0 - f));
+}
+
+/* Pixels of `color` in the 7 x 7 square around (x, y). */
+static int
+color_near (cairo_surface_t *s, int x, int y, Px color)
+{
+  int n = 0;
+  for (int dy = -3; dy <= 3; dy++)
+    for (int dx = -3; dx <= 3; dx++)
+      n += px_near (pixel (s, x + dx, y + dy), color, 2);
+  return n;
+}
+
+static void
+test_line_top1 (void)
+{
+  /* make_result's position 3 of 8 rows has a different top-1 token at every row (ids 3..10);
+   * id 6 (" capital") is top-1 at row 3 and second at row 0, absent from the top-3 of rows 1-2
+   * and 4-7: its line has markers at rows 0 and 3 only (unknown elsewhere, never guessed). */
+  const int R = 8, T = 4, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  int32_t ids[8];
+  g_assert_cmpint (lens_result_top1_ids (r, T - 1, ids), ==, R);
+  g_assert_cmpint (ids[3], ==, 6);
+  float traj[8];
+  lens_result_token_trajectory (r, T - 1, 6, traj);
+  double p3 = cell_prob (R, T, 3, T - 1), p0 = (1.0 - cell_prob (R, T, 0, T - 1)) / (K + 1);
+  g_assert_cmpfloat_with_epsilon (traj[3], p3, 1e-6);
+  g_assert_cmpfloat_with_epsilon (traj[0], p0, 1e-6);
+  for (int row = 0; row < R; row++)
+    if (row != 0 && row != 3)
+      g_assert_true (isnan (traj[row]));
+
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.dark = true;
+  state.prob_axis = LENS_AXIS_LINEAR;
+  g_assert_true (state.line_top1); /* the default */
+  cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state, "paint-line-top1.png");
+  int x0, y0, x1, y1;
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  /* the fourth top-1 token gets the fourth palette colour */
+  Px capital = hex_px (0xab63fa);
+  int x, y;
+  line_marker (R, 3, p3, x0, y0, x1, y1, &x, &y);
+  assert_px (pixel (s, x, y), capital, 2);
+  line_marker (R, 0, p0, x0, y0, x1, y1, &x, &y);
+  assert_px (pixel (s, x, y), capital, 2);
+  /* no line where its probability is unknown: between rows 1 and 2 at either value */
+  for (int row = 1; row <= 2; row++)
+    {
+      line_marker (R, row, p0, x0, y0, x1, y1, &x, &y);
+      g_assert_cmpint (color_near (s, x, y, capital), ==, 0);
+    }
+  /* every top-1 token's own marker, in its colour, at the row where it is top-1 (the legend
+   * lists them, so the plot is narrower than the figure) */
+  for (int row = 0; row < R; row++)
+    {
+      line_marker (R, row, cell_prob (R, T, row, T - 1), x0, y0, x1, y1, &x, &y);
+      g_assert_cmpint (
+          color_near (s, x, y, hex_px (0x636efa)) + color_near (s, x, y, capital)
+              + color_near (s, x, y, hex_px (0xef553b)) + color_near (s, x, y, hex_px (0x00cc96))
+              + color_near (s, x, y, hex_px (0xffa15a)) + color_near (s, x, y, hex_px (0x19d3f3))
+              + color_near (s, x, y, hex_px (0xff6692)) + color_near (s, x, y, hex_px (0xb6e880)),
+          >, 4);
+    }
+  cairo_surface_destroy (s);
+
+  /* A target that is also a top-1 token is drawn once, in the target's colour. */
+  g_autofree float *probs = g_new (float, R *T);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      probs[lens_result_cell_index (r, row, t)]
+          = t == T - 1 && (row == 0 || row == 3) ? traj[row] : NAN;
+  LensTarget target = {" capital", -1, probs};
+  state.targets = &target;
+  state.n_targets = 1;
+  s = render (LENS_VIEW_LINE, r, &state, "paint-line-top1-target.png");
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  line_marker (R, 3, p3, x0, y0, x1, y1, &x, &y);
+  assert_px (pixel (s, x, y), hex_px (0x636efa), 2);
+  cairo_surface_destroy (s);
+
+  /* Without tracking, only the target: no other token's colour in the plot. */
+  state.line_top1 = false;
+  s = render (LENS_VIEW_LINE, r, &state, "paint-line-top1-off.png");
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  int others = 0;
+  for (int yy = y0; yy <= y1; yy++)
+    for (int xx = x0; xx <= x1; xx++)
+      others += px_near (pixel (s, xx, yy), hex_px (0xef553b), 2)
+                + px_near (pixel (s, xx, yy), hex_px (0x00cc96), 2);
+  g_assert_cmpint (others, ==, 0);
+  cairo_surface_destroy (s);
+}
+
+static void
+test_line_metrics (void)
+{
+  const int R = 4, T = 3, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  lens_result_alloc_metrics (r);
+  const float kl[] = {2.0f, 1.5f, 0.5f, 0.0f};
+  const int rank[] = {1000, 100, 10, 1};
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t c = lens_result_cell_index (r, row, t);
+        r->kl_final[c] = kl[row];
+        if (t < T - 1)
+          {
+            r->next_rank[c] = rank[row];
+            r->next_logprob[c] = logf (0.1f * (float) (row + 1));
+          }
+      }
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.dark = true;
+  state.sel_pos = 0;
+  const Px color = hex_px (0x636efa);
+
+  /* KL: nats from 0 to 2 (the largest value is a whole tick) */
+  state.line_metric = LENS_COLOR_KL_FINAL;
+  cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state, "paint-line-kl.png");
+  int x0, y0, x1, y1, x, y;
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  for (int row = 0; row < R; row++)
+    {
+      line_marker (R, row, kl[row] / 2.0, x0, y0, x1, y1, &x, &y);
+      assert_px (pixel (s, x, MIN (y, y1 - 1)), color, 2);
+    }
+  cairo_surface_destroy (s);
+
+  /* rank: decades from 1 (top) to 1000 (bottom) */
+  state.line_metric = LENS_COLOR_NEXT_RANK;
+  s = render (LENS_VIEW_LINE, r, &state, "paint-line-rank.png");
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  for (int row = 0; row < R; row++)
+    {
+      line_marker (R, row, 1.0 - log10 (rank[row]) / 3.0, x0, y0, x1, y1, &x, &y);
+      assert_px (pixel (s, x, CLAMP (y, y0 + 1, y1 - 1)), color, 2);
+    }
+  cairo_surface_destroy (s);
+
+  /* next-token probability on the linear probability axis */
+  state.line_metric = LENS_COLOR_NEXT_PROB;
+  state.prob_axis = LENS_AXIS_LINEAR;
+  s = render (LENS_VIEW_LINE, r, &state, "paint-line-next.png");
+  find_plot_area (s, &x0, &y0, &x1, &y1);
+  for (int row = 0; row < R; row++)
+    {
+      line_marker (R, row, 0.1 * (row + 1), x0, y0, x1, y1, &x, &y);
+      assert_px (pixel (s, x, y), color, 2);
+    }
+  cairo_surface_destroy (s);
+
+  /* The last position has no next token: a message, no line. The same without metrics. */
+  for (int without = 0; without <= 1; without++)
+    {
+      state.sel_pos = without ? 0 : T - 1;
+      g_autoptr (LensResult) plain = make_result (R, T, K);
+      s = render (LENS_VIEW_LINE, without ? plain : r, &state, NULL);
+      find_plot_area (s, &x0, &y0, &x1, &y1);
+      int n = 0;
+      for (int yy = y0; yy <= y1; yy++)
+        for (int xx = x0; xx <= x1; xx++)
+          n += px_near (pixel (s, xx, yy), color, 2);
+      g_assert_cmpint (n, ==, 0);
+      cairo_surface_destroy (s);
+    }
+}
+
+/* The difference view: a diverging scale symmetric around 0 up to the next 1-2-5 step of the
+ * largest |difference|, hatched cells without a partner; KL on a sequential scale from 0. */
+static void
+test_diff_view (void)
+{
+  const int R = 3, T = 4, K = 3;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  float diff[3 * 4];
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      diff[lens_result_cell_index (r, row, t)]
+          = t == T - 1 ? NAN : 0.015f * (float) (row - 1) + 0.001f * (float) t;
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.diff_values = diff;
+  state.diff_kind = LENS_DIFF_TARGET;
+  state.diff_pinned = "The pinned prompt";
+  LensTarget target = {" Paris", 0, diff}; /* only its label is used by this view */
+  state.targets = &target;
+  state.n_targets = 1;
+  cairo_surface_t *s = render (LENS_VIEW_DIFF, r, &state, "paint-diff-target.png");
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  /* the largest |difference| is 0.017: the scale runs from -0.02 to +0.02 */
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T - 1; t++)
+      {
+        double v = diff[lens_result_cell_index (r, row, t)];
+        assert_px (cell_corner (s, &l, row, t), scale_px (LENS_SCALE_RDYLBU, 0.5 + v / 0.04), 1);
+      }
+  int x0 = (int) (l.grid_x + (T - 1) * l.cell_w), y0 = (int) l.grid_y;
+  int hatch = 0;
+  for (int y = y0; y < y0 + (int) l.cell_h - 1; y++)
+    for (int x = x0; x < x0 + (int) l.cell_w - 1; x++)
+      hatch += px_near (pixel (s, x, y), hex_px (0xb4b4b4), 30);
+  g_assert_cmpint (hatch, >, 20);
+  cairo_surface_destroy (s);
+
+  /* KL: 0 .. the largest value, Blues */
+  float kl[3 * 4];
+  for (int i = 0; i < R * T; i++)
+    kl[i] = 0.25f * (float) i;
+  state.diff_values = kl;
+  state.diff_kind = LENS_DIFF_KL;
+  s = render (LENS_VIEW_DIFF, r, &state, "paint-diff-kl.png");
+  double top = 0.25 * (R * T - 1);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      assert_px (cell_corner (s, &l, row, t),
+                 scale_px (LENS_SCALE_BLUES, kl[lens_result_cell_index (r, row, t)] / top), 1);
+  cairo_surface_destroy (s);
+
+  /* Nothing pinned: every cell hatched, no colour from either scale. */
+  state.diff_values = NULL;
+  s = render (LENS_VIEW_DIFF, r, &state, "paint-diff-none.png");
+  int hatched = 0;
+  for (int y = (int) l.grid_y; y < (int) (l.grid_y + l.cell_h) - 1; y++)
+    for (int x = (int) l.grid_x; x < (int) (l.grid_x + l.cell_w) - 1; x++)
+      hatched += px_near (pixel (s, x, y), hex_px (0xb4b4b4), 30);
+  g_assert_cmpint (hatched, >, 20);
+  cairo_surface_destroy (s);
+  LensView view;
+  g_assert_true (lens_view_from_string ("diff", &view) && view == LENS_VIEW_DIFF);
 }
 
 /* ---- top-k ------------------------------------------------------------------------------- */
@@ -1170,6 +1414,7 @@ test_line_log_fit (void)
   state.dark = true;
   state.targets = targets;
   state.n_targets = 1;
+  state.line_top1 = false; /* the axis fitted to the target alone */
   const Px color = hex_px (0x636efa);
 
   for (int auto_axis = 0; auto_axis <= 1; auto_axis++)
@@ -1771,6 +2016,9 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/frozen", test_heatmap_frozen);
   g_test_add_func ("/paint/line", test_line_plot);
   g_test_add_func ("/paint/line/log-fit", test_line_log_fit);
+  g_test_add_func ("/paint/line/top1", test_line_top1);
+  g_test_add_func ("/paint/line/metrics", test_line_metrics);
+  g_test_add_func ("/paint/diff", test_diff_view);
   g_test_add_func ("/paint/heatmap/target-log", test_target_heatmap_log);
   g_test_add_func ("/paint/export/marks", test_export_marks);
   g_test_add_func ("/paint/topk", test_topk);

@@ -106,6 +106,24 @@ def check_refusals(cli, model):
         (["--scale", "ln", "--export", "x.svg"], '--scale: "ln" is not one of auto, linear, log'),
         (["--color-by", "rank"], "--color-by sets what colours the heatmap --export writes"),
         (["--color-by", "ranks", "--export", "x.svg"], '--color-by: "ranks" is not one of'),
+        (["--line-metric", "kl"], "--line-metric sets what the line plot --export writes"),
+        (["--line-metric", "kl", "--export", "x.svg"],
+         "--line-metric sets what the line plot --export writes"),
+        (["--line-metric", "kls", "--view", "line", "--export", "x.svg"],
+         '--line-metric: "kls" is not one of top, next, rank, kl, entropy'),
+        (["--line-targets-only", "--view", "line", "--export", "x.svg"],
+         "--view line --line-targets-only needs at least one --target"),
+        (["--compare-prompt", "The Colosseum"],
+         "--compare-prompt compares two results in the figure --view diff writes"),
+        (["--view", "diff", "--export", "x.svg"],
+         "--view diff compares with one pinned result: give either --compare-prompt"),
+        (["--view", "diff", "--export", "x.svg", "--compare-prompt", "a", "--diff", "kls"],
+         '--diff: "kls" is not one of target, kl'),
+        (["--view", "diff", "--export", "x.svg", "--compare-prompt", "a", "--diff", "target"],
+         "--view diff needs at least one --target"),
+        (["--view", "diff", "--export", "x.svg", "--compare-prompt", "a", "--layers", "0-2"]
+         + ["--compare-open", "x.json"],
+         "--view diff compares with one pinned result"),
     ]
     for args, message in cases:
         proc = run(cli, base + args)
@@ -137,6 +155,46 @@ def check_export_output(cli, model):
             svgs[scale] = open(path, "rb").read()
         if svgs["linear"] == svgs["log"] or svgs["auto"] != svgs["log"]:
             fail("--scale: linear and log figures should differ, auto should be log here")
+        # the line plot tracks the top-1 tokens unless told not to, and plots any metric
+        # (computing the metrics it needs); each choice is a different figure
+        lines = {}
+        for extra in [[], ["--line-targets-only"], ["--line-metric", "kl"],
+                      ["--line-metric", "rank"], ["--line-metric", "entropy"]]:
+            path = os.path.join(scratch, "line.svg")
+            proc = run(cli, base + ["--view", "line", "--export", path] + extra)
+            if proc.returncode != 0:
+                fail(f"--view line {extra}: exit {proc.returncode}: {proc.stderr.strip()}")
+                return
+            lines[" ".join(extra)] = open(path, "rb").read()
+        if len(set(lines.values())) != len(lines):
+            fail("--view line: the top-1 tracking and metric choices should give different figures")
+        if b"KL to the final layer" not in lines["--line-metric kl"]:
+            fail("--line-metric kl: the figure does not say it plots KL")
+        # two prompts compared: the target's difference (the default with a target) and KL,
+        # against a second prompt run here or a saved result; KL needs both run here
+        pinned_json = os.path.join(scratch, "pinned.json")
+        proc = run(cli, ["--model", model, "--prompt", "The Colosseum is in the city of",
+                         "--target", " Paris", "--json"])
+        with open(pinned_json, "w", encoding="utf-8") as f:
+            f.write(proc.stdout)
+        diffs = {}
+        for extra in [["--compare-prompt", "The Colosseum is in the city of"],
+                      ["--compare-prompt", "The Colosseum is in the city of", "--diff", "kl"],
+                      ["--compare-open", pinned_json]]:
+            path = os.path.join(scratch, "diff.svg")
+            proc = run(cli, base + ["--view", "diff", "--export", path] + extra)
+            if proc.returncode != 0:
+                fail(f"--view diff {extra}: exit {proc.returncode}: {proc.stderr.strip()}")
+                return
+            diffs[" ".join(extra)] = open(path, "rb").read()
+        if len(set(diffs.values())) != 2:
+            fail("--view diff: the saved and the re-run pinned prompt should give the same target "
+                 "difference, and KL another figure")
+        proc = run(cli, base + ["--view", "diff", "--export", os.path.join(scratch, "d.svg"),
+                                "--compare-open", pinned_json, "--diff", "kl"])
+        if proc.returncode == 0 or "needs both computed here" not in proc.stderr:
+            fail(f"--compare-open --diff kl: expected a refusal, got {proc.returncode} "
+                 f"{proc.stderr.strip()!r}")
 
 
 def check_numbers(cli, model):
@@ -200,6 +258,18 @@ def check_positions(cli, model):
                 fail(f"--positions 2-5: cell [{row}][{t}] differs from the whole's [{row}][{2 + t}]")
         if part["targets"][0]["prob"][row] != whole["targets"][0]["prob"][row][2:6]:
             fail(f"--positions 2-5: target probabilities of row {row} are not the whole's")
+
+    # --view diff compares cells by index: the pinned side is cut to the same range
+    with tempfile.TemporaryDirectory() as scratch:
+        diff_args = ["--model", model, "--prompt", "The Eiffel Tower is in the city of",
+                     "--view", "diff", "--diff", "kl", "--export", os.path.join(scratch, "d.svg")]
+        diff_proc = run(cli, diff_args + ["--compare-prompt", "The Eiffel Tower is in the city of",
+                                     "--positions", "3-6"])
+        if diff_proc.returncode != 0:
+            fail(f"--view diff --positions: {diff_proc.stderr.strip()!r}")
+        diff_proc = run(cli, diff_args + ["--compare-prompt", "The Eiffel", "--positions", "8-9"])
+        if diff_proc.returncode == 0 or "starts outside the pinned result's positions" not in diff_proc.stderr:
+            fail(f"--view diff --positions past the pinned prompt: {diff_proc.stderr.strip()!r}")
 
     summary = run(cli, base + ["--positions", "7"]).stdout
     if "Tokens (1, positions 7-7):" not in summary or "at position 7, the last of the range" \
@@ -291,6 +361,10 @@ def check_nonfinite(cli, model):
                          os.path.join(scratch, "rank.svg")])
         if proc.returncode == 0 or "has no metrics" not in proc.stderr:
             fail(f"--open without metrics --color-by rank: {proc.returncode} {proc.stderr!r}")
+        proc = run(cli, ["--open", saved, "--view", "line", "--line-metric", "kl", "--export",
+                         os.path.join(scratch, "kl.svg")])
+        if proc.returncode == 0 or "--line-metric kl needs them" not in proc.stderr:
+            fail(f"--open without metrics --line-metric kl: {proc.returncode} {proc.stderr!r}")
         # with metrics: KL at a position whose final row is NaN is unknown (null), not 0
         proc = run(cli, ["--model", broken, "--prompt", "The Eiffel Tower", "--metrics", "--json"])
         kls = [row[0]["kl_final"] for row in json.loads(proc.stdout)["cells"]]

@@ -8,7 +8,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "lens-compare.h"
 #include "lens-error.h"
+#include "lens-head.h"
 #include "lens-ops.h"
 #include "lens-result.h"
 #include "tiny-gpt2.h"
@@ -98,6 +100,136 @@ test_target_queries (void)
 
   g_assert_false (lens_result_target_probs (r, V, probs, &error));
   g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+}
+
+/* The line plot's tracked tokens: the distinct top-1 ids of a position, and one token's
+ * probability at every row of it, the same numbers as the whole-grid target query. */
+static void
+test_token_trajectory (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) r = lens_run_prompt (m, "the cat sat on", NULL, &error);
+  g_assert_no_error (error);
+  int R = r->n_rows, T = r->n_tokens, K = r->top_k;
+  g_autofree float *grid = g_new (float, (size_t) R *T);
+  g_autofree float *traj = g_new (float, R);
+  g_autofree int32_t *ids = g_new (int32_t, R);
+  for (int pos = 0; pos < T; pos++)
+    {
+      int n = lens_result_top1_ids (r, pos, ids);
+      g_assert_cmpint (n, >=, 1);
+      g_assert_cmpint (n, <=, R);
+      /* each id is top-1 at some row, once; the first is the first row's */
+      g_assert_cmpint (ids[0], ==, r->top_ids[lens_result_cell_index (r, 0, pos) * K]);
+      for (int i = 0; i < n; i++)
+        {
+          gboolean top_somewhere = FALSE;
+          for (int row = 0; row < R; row++)
+            top_somewhere |= r->top_ids[lens_result_cell_index (r, row, pos) * K] == ids[i];
+          g_assert_true (top_somewhere);
+          for (int j = 0; j < i; j++)
+            g_assert_cmpint (ids[j], !=, ids[i]);
+        }
+      for (int i = 0; i < n; i++)
+        {
+          lens_result_token_trajectory (r, pos, ids[i], traj);
+          g_assert_true (lens_result_target_probs (r, ids[i], grid, &error));
+          for (int row = 0; row < R; row++)
+            g_assert_cmpfloat (fabsf (traj[row] - grid[lens_result_cell_index (r, row, pos)]), <=,
+                               1e-6f + 1e-5f * grid[lens_result_cell_index (r, row, pos)]);
+        }
+    }
+}
+
+/* Two prompts compared cell by cell: KL against a naive double-precision sum over the full
+ * distributions of both cells; the target difference; alignment by position index. */
+static void
+test_compare (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) a = lens_run_prompt (m, "the cat sat on the", NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (LensResult) b = lens_run_prompt (m, "a dog sat", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (a->n_tokens, >, b->n_tokens);
+  g_assert_true (lens_compare_rows_match (a, b, &error));
+  int R = b->n_rows, T = b->n_tokens, V = lens_model_config (m)->vocab_size;
+  g_assert_cmpint (lens_compare_n_positions (a, b), ==, T);
+
+  /* pinned a (longer) against current b: every cell of b has a partner */
+  g_autofree float *kl = g_new (float, (size_t) R *T);
+  g_assert_true (lens_compare_kl (a, b, kl, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_autofree float *la = g_new (float, V);
+  g_autofree float *lb = g_new (float, V);
+  double largest = 0.0;
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      {
+        size_t ca = lens_result_cell_index (a, row, t), cb = lens_result_cell_index (b, row, t);
+        g_assert_true (lens_head_logits (m, a->norm_resid + ca * a->d_model, 1, la, &error));
+        g_assert_true (lens_head_logits (m, b->norm_resid + cb * b->d_model, 1, lb, &error));
+        /* log-softmax of each from scratch, not from the results' log_z */
+        double ma = -INFINITY, mb = -INFINITY, za = 0.0, zb = 0.0;
+        for (int v = 0; v < V; v++)
+          ma = MAX (ma, la[v]), mb = MAX (mb, lb[v]);
+        for (int v = 0; v < V; v++)
+          za += exp (la[v] - ma), zb += exp (lb[v] - mb);
+        double want = 0.0;
+        for (int v = 0; v < V; v++)
+          {
+            double lpa = la[v] - ma - log (za), lpb = lb[v] - mb - log (zb);
+            want += exp (lpa) * (lpa - lpb);
+          }
+        largest = MAX (largest, want);
+        g_assert_cmpfloat (fabs (kl[cb] - want), <=, 1e-5 + 1e-4 * want);
+      }
+  g_assert_cmpfloat (largest, >, 1e-3); /* the prompts differ: not a test of zeros */
+
+  /* the other way round: positions past the shorter prompt have no partner */
+  size_t cells_a = (size_t) a->n_rows * a->n_tokens;
+  g_autofree float *kl_a = g_new (float, cells_a);
+  g_assert_true (lens_compare_kl (b, a, kl_a, NULL, NULL, &error));
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < a->n_tokens; t++)
+      g_assert_true (isnan (kl_a[lens_result_cell_index (a, row, t)]) == (t >= T));
+  /* a result against itself: 0 */
+  g_assert_true (lens_compare_kl (b, b, kl, NULL, NULL, &error));
+  for (size_t i = 0; i < (size_t) R * T; i++)
+    g_assert_cmpfloat (fabs (kl[i]), <, 1e-6);
+
+  /* the target difference is current - pinned, cell by cell */
+  int32_t id = b->top_ids[0];
+  g_autofree float *pa = g_new (float, cells_a);
+  g_autofree float *pb = g_new (float, (size_t) R *T);
+  g_autofree float *diff = g_new (float, (size_t) R *T);
+  g_assert_true (lens_result_target_probs (a, id, pa, &error));
+  g_assert_true (lens_result_target_probs (b, id, pb, &error));
+  lens_compare_target_diff (a, pa, b, pb, diff);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      g_assert_cmpfloat (diff[lens_result_cell_index (b, row, t)], ==,
+                         pb[lens_result_cell_index (b, row, t)]
+                             - pa[lens_result_cell_index (a, row, t)]);
+
+  /* other rows cannot be compared */
+  LensRunOptions sublayers = {.sublayers = TRUE};
+  g_autoptr (LensResult) c = lens_run_prompt (m, "a dog sat", &sublayers, &error);
+  g_assert_no_error (error);
+  g_assert_false (lens_compare_rows_match (a, c, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+  g_autofree float *kl_c = g_new (float, (size_t) c->n_rows * c->n_tokens);
+  g_assert_false (lens_compare_kl (a, c, kl_c, NULL, NULL, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_clear_error (&error);
+
+  LensDiffKind kind;
+  g_assert_true (lens_diff_kind_from_string ("kl", &kind) && kind == LENS_DIFF_KL);
+  g_assert_false (lens_diff_kind_from_string ("KL", &kind));
+  g_assert_cmpstr (lens_diff_kind_to_string (LENS_DIFF_TARGET), ==, "target");
 }
 
 static gboolean
@@ -651,6 +783,8 @@ main (int argc, char **argv)
 
   g_test_add_func ("/lens/last-row-is-model-output", test_last_row_is_model_output);
   g_test_add_func ("/lens/target-queries", test_target_queries);
+  g_test_add_func ("/lens/token-trajectory", test_token_trajectory);
+  g_test_add_func ("/lens/compare", test_compare);
   g_test_add_func ("/lens/cancel-and-progress", test_cancel_and_progress);
   g_test_add_func ("/lens/bad-requests", test_bad_requests);
   g_test_add_func ("/lens/with-top-k", test_with_top_k);
