@@ -136,6 +136,34 @@ save_screenshot (const char *name)
 /* ---- checks ---- */
 
 /* Every cell of the heatmap is on screen with the colour of its top-1 probability. */
+/* Pixels of the prompt's text as dark as text in the normal colour; a read-only prompt is dimmed
+ * and has none. */
+static int
+count_dark_prompt_pixels (void)
+{
+  g_autoptr (GdkTexture) texture
+      = gui_render_widget (GTK_WIDGET (ll_window_get_prompt_view (window)));
+  if (texture == NULL)
+    return -1;
+  int tw = gdk_texture_get_width (texture), th = gdk_texture_get_height (texture);
+  gsize stride = (gsize) tw * 4;
+  g_autofree guchar *data = g_malloc (stride * (gsize) th);
+  gdk_texture_download (texture, data, stride);
+  int dark = 0;
+  for (int y = 0; y < th; y++)
+    for (int x = 0; x < tw; x++)
+      {
+        int pr, pg, pb;
+        gui_pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
+        /* the widget alone is drawn on nothing: seen on white (the colours are premultiplied),
+         * the text is dark where it is opaque enough */
+        int white = 255 - data[(gsize) y * stride + (gsize) x * 4 + 3];
+        if (MAX (pr, MAX (pg, pb)) + white < 90)
+          dark++;
+      }
+  return dark;
+}
+
 static void
 check_heatmap_cells (int want_rows, int want_cols)
 {
@@ -371,6 +399,9 @@ script (void)
   CHECK (gui_wait_until (model_idle, NULL, 120000), "the model did not load");
   CHECK (gtk_widget_is_sensitive (prompt) && gtk_text_view_get_editable (prompt_view),
          "prompt not editable with a model");
+  gui_text_view_set_text (prompt_view, "The cat sat");
+  CHECK (gui_wait_until (live_result_for, (gpointer) "The cat sat", 60000), "no live result");
+  int live_dark = count_dark_prompt_pixels ();
 
   /* 0. A bad file given on the command line fails while the model loads: the model finishing
    * afterwards must not hide that error (it used to clear every error). */
@@ -417,6 +448,11 @@ script (void)
     /* the file's count, without a limit: the model that made it is not here */
     CHECK (g_strcmp0 (ll_window_get_prompt_count (window), "3 tokens") == 0, "count “%s”",
            ll_window_get_prompt_count (window));
+    /* and its text is dimmed */
+    int file_dark = count_dark_prompt_pixels ();
+    g_print ("# dark pixels in the prompt: %d live, %d from the file\n", live_dark, file_dark);
+    CHECK (live_dark > 50 && file_dark == 0, "dark pixels in the prompt: %d live, %d read-only",
+           live_dark, file_dark);
   }
   ll_window_set_visible_view (window, "heatmap");
   gui_spin_ms (400);
