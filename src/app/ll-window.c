@@ -19,6 +19,9 @@
 
 /* Typing recomputes after this pause, so a fast typist does not start a run per key. */
 #define DEBOUNCE_MS 150
+/* The prompt editor grows with its text up to this many lines, then scrolls: a paragraph stays
+ * readable while the views keep most of the window. */
+#define PROMPT_MAX_LINES 6
 /* Cache hits finish well within this; only real runs show the progress bar. */
 #define PROGRESS_DELAY_MS 120
 #define MAX_RECENT_MODELS 8
@@ -39,7 +42,11 @@ struct _LlWindow
   GtkLabel *imported_label;
   AdwViewSwitcherTitle *switcher_title;
   GtkSpinButton *top_k_spin;
-  GtkEntry *prompt_entry;
+  GtkWidget *prompt_box; /* the entry-like frame around the prompt's text view and count */
+  GtkScrolledWindow *prompt_scroll;
+  GtkTextView *prompt_view;
+  GtkLabel *prompt_placeholder;
+  GtkLabel *prompt_count_label;
   GtkEntry *target_entry;
   GtkLabel *model_summary;
   GtkLabel *notice_label;
@@ -211,6 +218,79 @@ hide_model_load_error (LlWindow *self)
 {
   if (self->error_is_model_load)
     hide_error (self);
+}
+
+/* ---- the prompt ---- */
+
+static GtkTextBuffer *
+prompt_buffer (LlWindow *self)
+{
+  return gtk_text_view_get_buffer (self->prompt_view);
+}
+
+/* The prompt as typed, newlines included (the tokenizer sees them). Free with g_free. */
+static char *
+dup_prompt_text (LlWindow *self)
+{
+  GtkTextIter start, end;
+  gtk_text_buffer_get_bounds (prompt_buffer (self), &start, &end);
+  return gtk_text_buffer_get_text (prompt_buffer (self), &start, &end, FALSE);
+}
+
+static gboolean
+prompt_is_empty (LlWindow *self)
+{
+  return gtk_text_buffer_get_char_count (prompt_buffer (self)) == 0;
+}
+
+static void
+update_prompt_placeholder (LlWindow *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->prompt_placeholder), prompt_is_empty (self));
+}
+
+/* Text the window puts in the prompt (a results file's, the one restored): no run, and not a
+ * step Undo goes back to. */
+static void
+set_prompt_text_quietly (LlWindow *self, const char *text)
+{
+  GtkTextBuffer *buffer = prompt_buffer (self);
+  g_signal_handlers_block_by_func (buffer, prompt_changed_cb, self);
+  gtk_text_buffer_begin_irreversible_action (buffer);
+  gtk_text_buffer_set_text (buffer, text, -1);
+  gtk_text_buffer_end_irreversible_action (buffer);
+  g_signal_handlers_unblock_by_func (buffer, prompt_changed_cb, self);
+  update_prompt_placeholder (self);
+}
+
+/* "37 / 1,024 tokens" beside the prompt; over the limit the frame turns red and the count says
+ * by how much. A results file's prompt has no limit (max_tokens 0); n_tokens < 0 is unknown. */
+static void
+show_prompt_count (LlWindow *self, int n_tokens, int max_tokens)
+{
+  g_autofree char *text = NULL;
+  gboolean over = max_tokens > 0 && n_tokens > max_tokens;
+  if (n_tokens < 0)
+    text = g_strdup ("");
+  else if (max_tokens <= 0)
+    text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%'d token", "%'d tokens", n_tokens),
+                            n_tokens);
+  else if (over)
+    text = g_strdup_printf (_ ("%'d / %'d tokens, %'d over the limit"), n_tokens, max_tokens,
+                            n_tokens - max_tokens);
+  else
+    text = g_strdup_printf (_ ("%'d / %'d tokens"), n_tokens, max_tokens);
+  gtk_label_set_text (self->prompt_count_label, text);
+  if (over)
+    {
+      gtk_widget_add_css_class (self->prompt_box, "error");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->prompt_count_label), "dim-label");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (self->prompt_box, "error");
+      gtk_widget_add_css_class (GTK_WIDGET (self->prompt_count_label), "dim-label");
+    }
 }
 
 static void
@@ -816,10 +896,11 @@ worker_partial_cb (LlWindow *self, LensResult *partial)
 {
   if (self->imported)
     return;
+  /* the token count is beside the prompt */
   g_autofree char *status
-      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · computing, %d of %d ready",
-                                      "%d tokens · computing, %d of %d ready", partial->n_tokens),
-                         partial->n_tokens, partial->n_ready, partial->n_tokens);
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "computing, %d of %d position ready",
+                                      "computing, %d of %d positions ready", partial->n_tokens),
+                         partial->n_ready, partial->n_tokens);
   gtk_label_set_text (self->status_label, status);
   gboolean new_shape = self->full_result == NULL || self->full_result->n_tokens != partial->n_tokens
                        || self->full_result->n_rows != partial->n_rows;
@@ -858,15 +939,9 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     }
 
   double seconds = (g_get_monotonic_time () - self->run_started_us) / 1e6;
-  g_autofree char *status = NULL;
-  if (from_cache)
-    status = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d token · from cache",
-                                           "%d tokens · from cache", result->n_tokens),
-                              result->n_tokens);
-  else
-    status = g_strdup_printf (
-        g_dngettext (GETTEXT_PACKAGE, "%d token · %.2f s", "%d tokens · %.2f s", result->n_tokens),
-        result->n_tokens, seconds);
+  /* how long it took (the token count is beside the prompt) */
+  g_autofree char *status
+      = from_cache ? g_strdup (_ ("from cache")) : g_strdup_printf (_ ("%.2f s"), seconds);
   gtk_label_set_text (self->status_label, status);
   set_result (self, result);
   set_content (self, "result");
@@ -880,10 +955,11 @@ run_now (LlWindow *self)
   if (ll_worker_get_model (self->worker) == NULL || self->imported)
     return; /* runs when the model has loaded, or when the window is back from a file */
 
-  const char *prompt = gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry));
+  g_autofree char *prompt = dup_prompt_text (self);
   if (prompt[0] == '\0')
     {
       ll_worker_cancel (self->worker);
+      show_prompt_count (self, 0, ll_worker_get_max_prompt_tokens (self->worker));
       gtk_label_set_text (self->status_label, "");
       /* every panel, the side panel too, stops showing the previous prompt */
       follow_right_end (self, FALSE);
@@ -915,11 +991,36 @@ schedule_run (LlWindow *self)
 static void
 prompt_changed_cb (LlWindow *self)
 {
-  /* An emptied prompt shows the empty state at once; anything else waits for a pause. */
-  if (gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry))[0] == '\0')
-    run_now (self);
+  update_prompt_placeholder (self);
+  /* An emptied prompt shows the empty state at once, anything else after a pause. "At once" is
+   * the next idle moment: typing or pasting over a selection empties the buffer and fills it
+   * again in one go, and the refill replaces the idle callback with the pause. */
+  g_clear_handle_id (&self->debounce_id, g_source_remove);
+  if (prompt_is_empty (self))
+    self->debounce_id = g_idle_add (debounce_cb, self);
   else
     schedule_run (self);
+}
+
+/* The editor's height limit, in lines of the font it shows the prompt in. */
+static void
+fit_prompt_lines (LlWindow *self)
+{
+  g_autoptr (PangoLayout) layout
+      = gtk_widget_create_pango_layout (GTK_WIDGET (self->prompt_view), "Ag");
+  int line_height = 0;
+  pango_layout_get_pixel_size (layout, NULL, &line_height);
+  gtk_scrolled_window_set_max_content_height (
+      self->prompt_scroll, PROMPT_MAX_LINES * line_height
+                               + gtk_text_view_get_top_margin (self->prompt_view)
+                               + gtk_text_view_get_bottom_margin (self->prompt_view));
+}
+
+static void
+worker_prompt_tokenized_cb (LlWindow *self, int n_tokens, int max_tokens)
+{
+  if (!self->imported)
+    show_prompt_count (self, n_tokens, max_tokens);
 }
 
 static void
@@ -1310,16 +1411,6 @@ file_targets_entry_text (const LensResult *r, GPtrArray *file_targets)
 }
 
 static void
-set_entry_text_quietly (LlWindow *self, GtkEntry *entry, const char *text)
-{
-  if (entry == self->prompt_entry)
-    g_signal_handlers_block_by_func (entry, prompt_changed_cb, self);
-  gtk_editable_set_text (GTK_EDITABLE (entry), text);
-  if (entry == self->prompt_entry)
-    g_signal_handlers_unblock_by_func (entry, prompt_changed_cb, self);
-}
-
-static void
 enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, const char *path)
 {
   /* a live run cancelled by the opening no longer decides where the heatmaps scroll */
@@ -1327,7 +1418,7 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
   if (!self->imported)
     {
       g_free (self->live_prompt);
-      self->live_prompt = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
+      self->live_prompt = dup_prompt_text (self);
       g_free (self->live_targets);
       self->live_targets = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
     }
@@ -1341,22 +1432,25 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
   self->file_targets = file_targets != NULL ? g_ptr_array_ref (file_targets) : NULL;
 
   /* The prompt shows what the file was computed for, and cannot be edited: there is no model
-   * behind the result to run a new one. */
+   * behind the result to run a new one. It can still be scrolled, read and copied. */
   g_autoptr (GString) prompt = g_string_new (result->prompt);
   if (result->prompt == NULL)
     for (int t = 0; t < result->n_tokens; t++)
       g_string_append (prompt, result->token_texts[t]);
-  set_entry_text_quietly (self, self->prompt_entry, prompt->str);
-  /* Focus leaves the entry before it goes insensitive, to the view a keyboard user wants next. */
+  set_prompt_text_quietly (self, prompt->str);
+  show_prompt_count (self, result->n_tokens, 0);
+  /* Focus leaves the prompt and the top-k before they stop taking input, to the view a keyboard
+   * user wants next. */
   GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
   if (focus != NULL
-      && (focus == GTK_WIDGET (self->prompt_entry)
-          || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->prompt_entry))
+      && (focus == GTK_WIDGET (self->prompt_view)
+          || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->prompt_view))
           || focus == GTK_WIDGET (self->top_k_spin)
           || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->top_k_spin))))
     gtk_widget_grab_focus (GTK_WIDGET (self->views[LENS_VIEW_HEATMAP]));
-  gtk_widget_set_sensitive (GTK_WIDGET (self->prompt_entry), FALSE);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_entry),
+  gtk_text_view_set_editable (self->prompt_view, FALSE);
+  gtk_widget_add_css_class (GTK_WIDGET (self->prompt_view), "read-only"); /* dimmed */
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_view),
                                _ ("Opened from results file — open a model to run new prompts"));
   gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), FALSE);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin),
@@ -1368,12 +1462,10 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
   gtk_label_set_text (self->status_label, "");
   set_result (self, result);
   g_autofree char *targets = file_targets_entry_text (result, file_targets);
-  set_entry_text_quietly (self, self->target_entry, targets);
+  /* the file's targets are tracked as the entry changes */
+  gtk_editable_set_text (GTK_EDITABLE (self->target_entry), targets);
   update_imported_labels (self);
   gtk_revealer_set_reveal_child (self->imported_revealer, TRUE);
-  g_autofree char *status = g_strdup_printf (
-      g_dngettext (GETTEXT_PACKAGE, "%d token", "%d tokens", result->n_tokens), result->n_tokens);
-  gtk_label_set_text (self->status_label, status);
   set_content (self, "result");
 }
 
@@ -1387,8 +1479,9 @@ leave_imported (LlWindow *self)
   g_clear_pointer (&self->file_targets, g_ptr_array_unref);
   gtk_revealer_set_reveal_child (self->imported_revealer, FALSE);
   adw_view_switcher_title_set_subtitle (self->switcher_title, NULL);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->prompt_entry), TRUE);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_entry),
+  gtk_text_view_set_editable (self->prompt_view, TRUE);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->prompt_view), "read-only");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_view),
                                _ ("Prompt: the lens runs as you type"));
   gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), TRUE);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin), _ ("Tokens kept per cell"));
@@ -1396,11 +1489,13 @@ leave_imported (LlWindow *self)
                                _ ("Target tokens, separated by commas. A leading space is added, "
                                   "as words inside a sentence have one; write \"quotes\" for an "
                                   "exact token text."));
-  set_entry_text_quietly (self, self->prompt_entry, self->live_prompt);
+  set_prompt_text_quietly (self, self->live_prompt);
+  /* the count of the prompt typed for the model comes back with its run */
+  show_prompt_count (self, -1, 0);
   /* The file's result goes: its targets are not the model's. */
   gtk_label_set_text (self->status_label, "");
   set_result (self, NULL);
-  set_entry_text_quietly (self, self->target_entry, self->live_targets);
+  gtk_editable_set_text (GTK_EDITABLE (self->target_entry), self->live_targets);
   set_content (self, "empty");
   update_model_labels (self);
   run_now (self);
@@ -1588,9 +1683,10 @@ run_on_ndif_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   LlWindow *self = user_data;
   g_auto (GStrv) targets
       = ll_targets_parse (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+  g_autofree char *prompt = dup_prompt_text (self);
   LlNdifDialog *dialog = ll_ndif_dialog_new (
-      GTK_WINDOW (self), gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)), targets,
-      (int) gtk_adjustment_get_value (self->top_k_adjustment), "meta-llama/Llama-3.1-70B");
+      GTK_WINDOW (self), prompt, targets, (int) gtk_adjustment_get_value (self->top_k_adjustment),
+      "meta-llama/Llama-3.1-70B");
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -1874,7 +1970,7 @@ static void
 focus_prompt_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   LlWindow *self = user_data;
-  gtk_widget_grab_focus (GTK_WIDGET (self->prompt_entry));
+  gtk_widget_grab_focus (GTK_WIDGET (self->prompt_view));
 }
 
 static void
@@ -1981,10 +2077,9 @@ ll_window_close_request (GtkWindow *window)
       g_settings_set_int (self->settings, "window-height", height);
       g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
       /* What the user typed for the model, not what a results file put in the entries. */
+      g_autofree char *prompt = self->imported ? NULL : dup_prompt_text (self);
       g_settings_set_string (self->settings, "last-prompt",
-                             self->imported
-                                 ? self->live_prompt
-                                 : gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)));
+                             self->imported ? self->live_prompt : prompt);
       g_settings_set_string (self->settings, "last-targets",
                              self->imported
                                  ? self->live_targets
@@ -2038,7 +2133,7 @@ restore_settings (LlWindow *self)
   g_autofree char *prompt = g_settings_get_string (s, "last-prompt");
   g_autofree char *targets = g_settings_get_string (s, "last-targets");
   gtk_editable_set_text (GTK_EDITABLE (self->target_entry), targets);
-  gtk_editable_set_text (GTK_EDITABLE (self->prompt_entry), prompt);
+  set_prompt_text_quietly (self, prompt);
 }
 
 static GSettings *
@@ -2137,7 +2232,11 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (imported_label);
   BIND (switcher_title);
   BIND (top_k_spin);
-  BIND (prompt_entry);
+  BIND (prompt_box);
+  BIND (prompt_scroll);
+  BIND (prompt_view);
+  BIND (prompt_placeholder);
+  BIND (prompt_count_label);
   BIND (target_entry);
   BIND (model_summary);
   BIND (notice_label);
@@ -2255,10 +2354,9 @@ ll_window_init (LlWindow *self)
                                    self);
   fill_threads_menu (self);
 
-  g_signal_connect_object (self->prompt_entry, "changed", G_CALLBACK (prompt_changed_cb), self,
+  g_signal_connect_object (prompt_buffer (self), "changed", G_CALLBACK (prompt_changed_cb), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->prompt_entry, "activate", G_CALLBACK (run_now), self,
-                           G_CONNECT_SWAPPED);
+  fit_prompt_lines (self);
   g_signal_connect_object (self->target_entry, "changed", G_CALLBACK (target_entry_changed_cb),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->target_dropdown, "notify::selected",
@@ -2273,6 +2371,8 @@ ll_window_init (LlWindow *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->worker, "partial-result", G_CALLBACK (worker_partial_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->worker, "prompt-tokenized",
+                           G_CALLBACK (worker_prompt_tokenized_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (dark_changed_cb), self, G_CONNECT_SWAPPED);
 
@@ -2290,7 +2390,7 @@ ll_window_init (LlWindow *self)
   gtk_paned_set_position (self->paned, MAX (width - 300, 360));
   set_content (self, "empty");
   push_state (self);
-  gtk_widget_grab_focus (GTK_WIDGET (self->prompt_entry));
+  gtk_widget_grab_focus (GTK_WIDGET (self->prompt_view));
 }
 
 LlWindow *
@@ -2454,10 +2554,16 @@ ll_window_get_compare_page (LlWindow *self)
   return self->compare_page;
 }
 
-GtkEditable *
-ll_window_get_prompt_entry (LlWindow *self)
+GtkTextView *
+ll_window_get_prompt_view (LlWindow *self)
 {
-  return GTK_EDITABLE (self->prompt_entry);
+  return self->prompt_view;
+}
+
+const char *
+ll_window_get_prompt_count (LlWindow *self)
+{
+  return gtk_label_get_text (self->prompt_count_label);
 }
 
 GtkEditable *

@@ -1,4 +1,5 @@
-/* ll-window.h: the main window: prompt and target entries, the three views, the top-k panel. */
+/* ll-window.h: the main window: the prompt editor and the target entry, the three views, the
+ * top-k panel. */
 #pragma once
 
 #include <adwaita.h>
@@ -54,7 +55,10 @@ const LensPaintState *ll_window_get_paint_state (LlWindow *self);
 GtkWidget *ll_window_get_view (LlWindow *self, LensView view);
 /* The Compare view (pinned result and difference). */
 LlComparePage *ll_window_get_compare_page (LlWindow *self);
-GtkEditable *ll_window_get_prompt_entry (LlWindow *self);
+GtkTextView *ll_window_get_prompt_view (LlWindow *self);
+/* The prompt's token count as shown beside it: "37 / 1024 tokens", or for a results file
+ * "37 tokens"; "" while unknown. */
+const char *ll_window_get_prompt_count (LlWindow *self);
 GtkEditable *ll_window_get_target_entry (LlWindow *self);
 /* "empty", "loading", "error" or "result". */
 const char *ll_window_get_content_state (LlWindow *self);

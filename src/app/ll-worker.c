@@ -79,6 +79,7 @@ enum
   SIGNAL_MODEL_CHANGED,
   SIGNAL_PROGRESS,
   SIGNAL_PARTIAL_RESULT,
+  SIGNAL_PROMPT_TOKENIZED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -154,6 +155,12 @@ ll_worker_class_init (LlWorkerClass *klass)
   signals[SIGNAL_PARTIAL_RESULT]
       = g_signal_new ("partial-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  /* (n_tokens, max_tokens) of the current run's prompt as soon as it is tokenized, on the main
+   * thread, before its result or its error (a prompt over max_tokens fails); n_tokens is -1 when
+   * the text cannot be tokenized. Never for a superseded run. */
+  signals[SIGNAL_PROMPT_TOKENIZED]
+      = g_signal_new ("prompt-tokenized", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 }
 
 typedef void (*WorkFunc) (GTask *task, LlWorker *self);
@@ -430,40 +437,51 @@ run_data_free (RunData *d)
   g_free (d);
 }
 
+/* A signal with two ints ("progress", "prompt-tokenized") on its way from the pool thread. */
 typedef struct
 {
   LlWorker *self;
   guint generation;
-  int done, total;
-} ProgressData;
+  guint signal;
+  int values[2];
+} RunSignal;
 
 static void
-progress_data_free (ProgressData *p)
+run_signal_free (RunSignal *p)
 {
   g_object_unref (p->self);
   g_free (p);
 }
 
 static gboolean
-progress_main_cb (gpointer user_data)
+run_signal_main_cb (gpointer user_data)
 {
-  ProgressData *p = user_data;
+  RunSignal *p = user_data;
   if (p->generation == p->self->run_generation)
-    g_signal_emit (p->self, signals[SIGNAL_PROGRESS], 0, p->done, p->total);
+    g_signal_emit (p->self, signals[p->signal], 0, p->values[0], p->values[1]);
   return G_SOURCE_REMOVE;
+}
+
+/* Pool thread: emits `signal` on the main thread, where it is dropped if the run is stale by
+ * then. Sources of one priority run in the order they were attached, so these arrive before the
+ * run's result. */
+static void
+emit_on_main (RunData *d, guint signal, int value0, int value1)
+{
+  RunSignal *p = g_new0 (RunSignal, 1);
+  p->self = g_object_ref (d->self);
+  p->generation = d->generation;
+  p->signal = signal;
+  p->values[0] = value0;
+  p->values[1] = value1;
+  g_main_context_invoke_full (d->self->main_context, G_PRIORITY_DEFAULT, run_signal_main_cb, p,
+                              (GDestroyNotify) run_signal_free);
 }
 
 static void
 run_progress_cb (int done, int total, gpointer user_data)
 {
-  RunData *d = user_data;
-  ProgressData *p = g_new0 (ProgressData, 1);
-  p->self = g_object_ref (d->self);
-  p->generation = d->generation;
-  p->done = done;
-  p->total = total;
-  g_main_context_invoke_full (d->self->main_context, G_PRIORITY_DEFAULT, progress_main_cb, p,
-                              (GDestroyNotify) progress_data_free);
+  emit_on_main (user_data, SIGNAL_PROGRESS, done, total);
 }
 
 static gboolean
@@ -537,6 +555,21 @@ run_cancel_cb (gpointer user_data)
 {
   RunData *d = user_data;
   return g_cancellable_is_cancelled (d->cancellable);
+}
+
+/* The one limit on a prompt's length in the app: the model's context (prompts are refused
+ * above it, and the window shows it next to the prompt's count). */
+static int
+max_prompt_tokens (LensModel *model)
+{
+  return lens_model_config (model)->n_positions;
+}
+
+int
+ll_worker_get_max_prompt_tokens (LlWorker *self)
+{
+  g_return_val_if_fail (LL_IS_WORKER (self), 0);
+  return self->model != NULL ? max_prompt_tokens (self->model) : 0;
 }
 
 /* Keyed by model, rows and token ids, not top-k: a cached result with more tokens per cell serves
@@ -633,25 +666,29 @@ run_thread (GTask *task, LlWorker *self)
   /* With the special tokens the tokenizer adds (Llama's BOS is the first column); an empty
    * prompt stays empty. */
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  int max_tokens = max_prompt_tokens (d->model);
   if (d->prompt[0] != '\0'
       && !lens_tokenizer_encode_with_special (lens_model_tokenizer (d->model), d->prompt, -1, ids,
                                               &error))
     {
+      emit_on_main (d, SIGNAL_PROMPT_TOKENIZED, -1, max_tokens);
       g_task_return_error (task, error);
       return;
     }
+  /* the count is shown while the lens computes, and also for a prompt refused below */
+  emit_on_main (d, SIGNAL_PROMPT_TOKENIZED, (int) ids->len, max_tokens);
 
-  const LensConfig *config = lens_model_config (d->model);
   if (ids->len == 0)
     {
       g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT, _ ("The prompt is empty"));
       return;
     }
-  if (ids->len > (guint) config->n_positions)
+  if (ids->len > (guint) max_tokens)
     {
       g_task_return_new_error (task, LENS_ERROR, LENS_ERROR_INPUT,
-                               _ ("The prompt is %u tokens long; this model reads at most %d"),
-                               ids->len, config->n_positions);
+                               _ ("The prompt is %u tokens long, %u more than the %d this model "
+                                  "reads"),
+                               ids->len, ids->len - (guint) max_tokens, max_tokens);
       return;
     }
 

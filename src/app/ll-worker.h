@@ -32,7 +32,8 @@ gboolean ll_worker_load_model_finish (LlWorker *self, GAsyncResult *result, GErr
 
 /* Tokenizes and runs `prompt` on the current model with `top_k` entries per cell. Cancels the
  * previous run; a superseded run finishes with G_IO_ERROR_CANCELLED. Errors: LENS_ERROR_INPUT for
- * an empty or too long prompt (the message says how long), engine errors otherwise. */
+ * an empty or too long prompt (the message says how long), engine errors otherwise. The prompt's
+ * token count is signalled ("prompt-tokenized") as soon as it is known. */
 void ll_worker_run_async (LlWorker *self, const char *prompt, int top_k, GCancellable *cancellable,
                           GAsyncReadyCallback callback, gpointer user_data);
 /* `from_cache` (may be NULL) tells whether the result came from the cache. */
@@ -47,6 +48,10 @@ void ll_worker_compare_kl_async (LlWorker *self, LensResult *pinned, LensResult 
                                  GCancellable *cancellable, GAsyncReadyCallback callback,
                                  gpointer user_data);
 float *ll_worker_compare_kl_finish (LlWorker *self, GAsyncResult *result, GError **error);
+
+/* The most tokens a prompt may have on the current model (its context length; runs of longer
+ * prompts fail), or 0 without a model. */
+int ll_worker_get_max_prompt_tokens (LlWorker *self);
 
 /* Cancels the running request, if any (it finishes with G_IO_ERROR_CANCELLED). */
 void ll_worker_cancel (LlWorker *self);

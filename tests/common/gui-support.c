@@ -47,6 +47,21 @@ gui_thread_cpu_us (void)
   return (gint64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+char *
+gui_text_view_get_text (GtkTextView *view)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (view);
+  GtkTextIter start, end;
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+void
+gui_text_view_set_text (GtkTextView *view, const char *text)
+{
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (view), text, -1);
+}
+
 GdkTexture *
 gui_render_widget (GtkWidget *widget)
 {

@@ -53,6 +53,11 @@ gboolean gui_tooltip_visible (gpointer window);
  * main loop runs), or NULL after 5 s. Free with g_free. */
 char *gui_read_clipboard (GtkWidget *widget);
 
+/* All the text of a text view (the prompt editor). Free with g_free. */
+char *gui_text_view_get_text (GtkTextView *view);
+/* Replaces a text view's text in one change, as pasting over a selection of all of it does. */
+void gui_text_view_set_text (GtkTextView *view, const char *text);
+
 /* Removes a file or a folder with everything in it (symlinks are not followed). */
 void gui_rm_rf (const char *path);
 

@@ -63,7 +63,7 @@ script (void)
   Seen seen = {g_ptr_array_new_with_free_func ((GDestroyNotify) lens_result_unref)};
   gulong handler
       = g_signal_connect (window, "result-changed", G_CALLBACK (result_changed_cb), &seen);
-  gtk_editable_set_text (ll_window_get_prompt_entry (window), PROMPT);
+  gui_text_view_set_text (ll_window_get_prompt_view (window), PROMPT);
   CHECK (gui_wait_until (complete_result_for, PROMPT, 60000), "no complete result");
   gui_spin_ms (300); /* anything late would show up now */
   g_signal_handler_disconnect (window, handler);

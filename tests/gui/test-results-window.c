@@ -174,6 +174,34 @@ save_screenshot (const char *name)
 /* ---- checks ---- */
 
 /* Every cell of the heatmap is on screen with the colour of its top-1 probability. */
+/* Pixels of the prompt's text as dark as text in the normal colour; a read-only prompt is dimmed
+ * and has none. */
+static int
+count_dark_prompt_pixels (void)
+{
+  g_autoptr (GdkTexture) texture
+      = gui_render_widget (GTK_WIDGET (ll_window_get_prompt_view (window)));
+  if (texture == NULL)
+    return -1;
+  int tw = gdk_texture_get_width (texture), th = gdk_texture_get_height (texture);
+  gsize stride = (gsize) tw * 4;
+  g_autofree guchar *data = g_malloc (stride * (gsize) th);
+  gdk_texture_download (texture, data, stride);
+  int dark = 0;
+  for (int y = 0; y < th; y++)
+    for (int x = 0; x < tw; x++)
+      {
+        int pr, pg, pb;
+        gui_pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
+        /* the widget alone is drawn on nothing: seen on white (the colours are premultiplied),
+         * the text is dark where it is opaque enough */
+        int white = 255 - data[(gsize) y * stride + (gsize) x * 4 + 3];
+        if (MAX (pr, MAX (pg, pb)) + white < 90)
+          dark++;
+      }
+  return dark;
+}
+
 static void
 check_heatmap_cells (int want_rows, int want_cols)
 {
@@ -402,11 +430,16 @@ script (void)
       = g_build_filename (SOURCE_ROOT, "tests", "data", "results", "v2-small.json", NULL);
   g_autofree char *own
       = g_build_filename (SOURCE_ROOT, "tests", "data", "results", "own-small.json", NULL);
-  GtkWidget *prompt = GTK_WIDGET (ll_window_get_prompt_entry (window));
+  GtkTextView *prompt_view = ll_window_get_prompt_view (window);
+  GtkWidget *prompt = GTK_WIDGET (prompt_view);
   GtkEditable *targets = ll_window_get_target_entry (window);
 
   CHECK (gui_wait_until (model_idle, NULL, 120000), "the model did not load");
-  CHECK (gtk_widget_get_sensitive (prompt), "prompt entry insensitive with a model");
+  CHECK (gtk_widget_is_sensitive (prompt) && gtk_text_view_get_editable (prompt_view),
+         "prompt not editable with a model");
+  gui_text_view_set_text (prompt_view, "The cat sat");
+  CHECK (gui_wait_until (live_result_for, (gpointer) "The cat sat", 60000), "no live result");
+  int live_dark = count_dark_prompt_pixels ();
 
   /* 0. A bad file given on the command line fails while the model loads: the model finishing
    * afterwards must not hide that error (it used to clear every error). */
@@ -441,12 +474,24 @@ script (void)
   CHECK (strstr (summary, "meta-llama/Llama-3.1-70B") != NULL && strstr (summary, "80 layers")
              && strstr (summary, "v2-small.json") != NULL,
          "summary “%s”", summary);
-  CHECK (!gtk_widget_get_sensitive (prompt), "prompt entry editable without a model");
+  /* The file's prompt can be read (and scrolled, selected, copied), not edited. */
+  CHECK (!gtk_text_view_get_editable (prompt_view), "prompt editable without a model");
+  CHECK (gtk_root_get_focus (GTK_ROOT (window)) != prompt,
+         "the focus stayed in the prompt, which takes no input now");
   const char *tip = gtk_widget_get_tooltip_text (prompt);
   CHECK (tip != NULL && strstr (tip, "results file") != NULL, "prompt tooltip “%s”", tip);
-  CHECK (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "<|begin_of_text|>The capital")
-             == 0,
-         "prompt shows “%s”", gtk_editable_get_text (GTK_EDITABLE (prompt)));
+  {
+    g_autofree char *shown = gui_text_view_get_text (prompt_view);
+    CHECK (g_strcmp0 (shown, "<|begin_of_text|>The capital") == 0, "prompt shows “%s”", shown);
+    /* the file's count, without a limit: the model that made it is not here */
+    CHECK (g_strcmp0 (ll_window_get_prompt_count (window), "3 tokens") == 0, "count “%s”",
+           ll_window_get_prompt_count (window));
+    /* and its text is dimmed */
+    int file_dark = count_dark_prompt_pixels ();
+    g_print ("# dark pixels in the prompt: %d live, %d from the file\n", live_dark, file_dark);
+    CHECK (live_dark > 50 && file_dark == 0, "dark pixels in the prompt: %d live, %d read-only",
+           live_dark, file_dark);
+  }
   ll_window_set_visible_view (window, "heatmap");
   gui_spin_ms (400);
   check_heatmap_cells (3, 3);
@@ -556,8 +601,10 @@ script (void)
   open_ok (own, 10000);
   CHECK (g_strcmp0 (gtk_editable_get_text (targets), "Paris") == 0, "target entry “%s”",
          gtk_editable_get_text (targets));
-  CHECK (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "The Eiffel") == 0,
-         "prompt “%s”", gtk_editable_get_text (GTK_EDITABLE (prompt)));
+  {
+    g_autofree char *shown = gui_text_view_get_text (prompt_view);
+    CHECK (g_strcmp0 (shown, "The Eiffel") == 0, "prompt “%s”", shown);
+  }
   g_autofree char *own_v2 = g_build_filename (test.tmp_dir, "own-v2.json", NULL);
   gboolean exported_own = ll_window_export_logitlenskit (window, own_v2, &error);
   g_print ("# export of an imported own-format file: %s\n",
@@ -738,8 +785,8 @@ script (void)
                                   g_variant_new_string (lens_model_path (model)));
   CHECK (gui_wait_until (live_and_idle, NULL, 120000),
          "still showing the file after choosing the model");
-  CHECK (gtk_widget_get_sensitive (prompt), "prompt entry still insensitive");
-  gtk_editable_set_text (GTK_EDITABLE (prompt), "The cat");
+  CHECK (gtk_text_view_get_editable (prompt_view), "prompt still not editable");
+  gui_text_view_set_text (prompt_view, "The cat");
   CHECK (gui_wait_until (live_result_for, (gpointer) "The cat", 60000)
              && !ll_window_get_imported (window),
          "no live result after going back");
@@ -750,9 +797,18 @@ script (void)
   g_action_group_activate_action (G_ACTION_GROUP (window), "back-to-model", NULL);
   gui_wait_until (live_result_for, (gpointer) "The cat", 60000);
   r = ll_window_get_result (window);
-  CHECK (!ll_window_get_imported (window) && gtk_widget_get_sensitive (prompt)
-             && g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (prompt)), "The cat") == 0,
-         "back to model did not restore the prompt");
+  {
+    g_autofree char *shown = gui_text_view_get_text (prompt_view);
+    CHECK (!ll_window_get_imported (window) && gtk_text_view_get_editable (prompt_view)
+               && g_strcmp0 (shown, "The cat") == 0,
+           "back to model did not restore the prompt: “%s”", shown);
+    /* the live count again, with the model's limit */
+    int max_tokens = ll_worker_get_max_prompt_tokens (ll_window_get_worker (window));
+    g_autofree char *count
+        = g_strdup_printf ("%'d / %'d tokens", r != NULL ? r->n_tokens : -1, max_tokens);
+    CHECK (g_strcmp0 (ll_window_get_prompt_count (window), count) == 0, "count “%s”, expected “%s”",
+           ll_window_get_prompt_count (window), count);
+  }
   CHECK (r != NULL && r->model != NULL && g_strcmp0 (r->prompt, "The cat") == 0,
          "no live result after Back to Model");
 

@@ -158,7 +158,8 @@ press_key (KeySym keysym)
 }
 
 /* Types ASCII text into `widget` with real key events (the pointer is moved over the widget, as
- * the X server sends keys to the window under the pointer without a window manager). */
+ * the X server sends keys to the window under the pointer without a window manager); "\n" is
+ * the Return key. */
 static void
 type_text (GtkWidget *widget, const char *text, int ms_per_char)
 {
@@ -167,7 +168,7 @@ type_text (GtkWidget *widget, const char *text, int ms_per_char)
   gui_spin_ms (100);
   for (const char *p = text; *p != '\0'; p++)
     {
-      press_key (*p == ' ' ? XK_space : (KeySym) (unsigned char) *p);
+      press_key (*p == ' ' ? XK_space : *p == '\n' ? XK_Return : (KeySym) (unsigned char) *p);
       gui_spin_ms (ms_per_char);
     }
 }
@@ -180,6 +181,96 @@ count_tokens (const char *text)
   if (!lens_tokenizer_encode (lens_model_tokenizer (model), text, -1, ids, NULL))
     return -1;
   return (int) ids->len;
+}
+
+/* What the count beside the prompt says for n tokens (the app groups digits as the locale
+ * does). */
+static char *
+expected_count (int n_tokens, int max_tokens)
+{
+  if (n_tokens > max_tokens)
+    return g_strdup_printf ("%'d / %'d tokens, %'d over the limit", n_tokens, max_tokens,
+                            n_tokens - max_tokens);
+  return g_strdup_printf ("%'d / %'d tokens", n_tokens, max_tokens);
+}
+
+/* The prompt editor's frame: the text view's scroller, in the box that draws the frame. */
+static GtkWidget *
+prompt_frame (void)
+{
+  return gtk_widget_get_ancestor (GTK_WIDGET (ll_window_get_prompt_view (window)), GTK_TYPE_BOX);
+}
+
+/* Pixels of the prompt editor that are clearly red (the error colour of its text and count over
+ * the limit; the usual text is grey, the focus ring blue). */
+static int
+count_red_prompt_pixels (void)
+{
+  g_autoptr (GdkTexture) texture = gui_render_widget (prompt_frame ());
+  if (texture == NULL)
+    return -1;
+  int tw = gdk_texture_get_width (texture), th = gdk_texture_get_height (texture);
+  gsize stride = (gsize) tw * 4;
+  g_autofree guchar *data = g_malloc (stride * (gsize) th);
+  gdk_texture_download (texture, data, stride);
+  int red = 0;
+  for (int y = 0; y < th; y++)
+    for (int x = 0; x < tw; x++)
+      {
+        int pr, pg, pb;
+        gui_pixel_rgb (data, stride, x, y, &pr, &pg, &pb);
+        if (pr - MAX (pg, pb) > 60)
+          red++;
+      }
+  return red;
+}
+
+/* The prompt editor: Return starts a new line, which reaches the tokenizer as a token of its
+ * own; the count beside the prompt follows; Tab moves on to the targets instead of typing a tab. */
+static void
+check_prompt_editor (void)
+{
+  GtkTextView *prompt = ll_window_get_prompt_view (window);
+  GtkWidget *targets = GTK_WIDGET (ll_window_get_target_entry (window));
+  LensModel *model = ll_worker_get_model (ll_window_get_worker (window));
+  const LensConfig *config = lens_model_config (model);
+  const char *two_lines = "The Eiffel Tower\nis in the city of";
+
+  gui_text_view_set_text (prompt, "The Eiffel Tower");
+  CHECK (gui_wait_until (idle_result_for, "The Eiffel Tower", 60000), "no result");
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (prompt);
+  GtkTextIter end;
+  gtk_text_buffer_get_end_iter (buffer, &end);
+  gtk_text_buffer_place_cursor (buffer, &end);
+  type_text (GTK_WIDGET (prompt), "\nis in the city of", 20);
+  g_autofree char *typed = gui_text_view_get_text (prompt);
+  CHECK (g_strcmp0 (typed, two_lines) == 0, "typed “%s”", typed);
+  CHECK (gui_wait_until (idle_result_for, (gpointer) two_lines, 60000),
+         "no result for the two-line prompt");
+  LensResult *r = ll_window_get_result (window);
+  g_autoptr (GArray) newline = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  CHECK (lens_tokenizer_encode (lens_model_tokenizer (model), "\n", -1, newline, NULL)
+             && newline->len == 1,
+         "the tokenizer has no one token for a newline");
+  gboolean has_newline = FALSE;
+  for (int t = 0; r != NULL && newline->len == 1 && t < r->n_tokens; t++)
+    has_newline |= r->token_ids[t] == g_array_index (newline, int32_t, 0);
+  CHECK (r != NULL && has_newline && r->n_tokens == count_tokens (two_lines),
+         "the newline did not reach the model: %d tokens, %d expected",
+         r != NULL ? r->n_tokens : -1, count_tokens (two_lines));
+  g_autofree char *count = expected_count (r != NULL ? r->n_tokens : -1, config->n_positions);
+  CHECK (g_strcmp0 (ll_window_get_prompt_count (window), count) == 0, "count “%s”, expected “%s”",
+         ll_window_get_prompt_count (window), count);
+  CHECK (count_red_prompt_pixels () == 0, "%d red pixels in the prompt within the limit",
+         count_red_prompt_pixels ());
+
+  press_key (XK_Tab);
+  gui_spin_ms (200);
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (window));
+  CHECK (focus != NULL && (focus == targets || gtk_widget_is_ancestor (focus, targets)),
+         "Tab moved the focus to %s", focus != NULL ? G_OBJECT_TYPE_NAME (focus) : "nothing");
+  g_autofree char *after_tab = gui_text_view_get_text (prompt);
+  CHECK (g_strcmp0 (after_tab, two_lines) == 0, "Tab changed the prompt to “%s”", after_tab);
 }
 
 static void
@@ -408,7 +499,7 @@ adjustment_at (gpointer data)
 static void
 script (void)
 {
-  GtkEditable *prompt = ll_window_get_prompt_entry (window);
+  GtkTextView *prompt = ll_window_get_prompt_view (window);
   GtkEditable *targets = ll_window_get_target_entry (window);
   LlWorker *worker = ll_window_get_worker (window);
 
@@ -418,6 +509,16 @@ script (void)
   if (ll_worker_get_model (worker) == NULL)
     return;
   const LensConfig *config = lens_model_config (ll_worker_get_model (worker));
+  /* The window starts in the prompt, which shows how long it may be. */
+  CHECK (gtk_root_get_focus (GTK_ROOT (window)) == GTK_WIDGET (prompt), "focus at start on %s",
+         gtk_root_get_focus (GTK_ROOT (window)) != NULL
+             ? G_OBJECT_TYPE_NAME (gtk_root_get_focus (GTK_ROOT (window)))
+             : "nothing");
+  {
+    g_autofree char *count = expected_count (0, config->n_positions);
+    CHECK (g_strcmp0 (ll_window_get_prompt_count (window), count) == 0,
+           "count at start “%s”, expected “%s”", ll_window_get_prompt_count (window), count);
+  }
   g_print ("# model %s: %d layers, width %d\n", lens_model_name (ll_worker_get_model (worker)),
            config->n_layer, config->n_embd);
 
@@ -440,7 +541,7 @@ script (void)
   }
 
   /* Empty prompt: an empty state, not an error. */
-  gtk_editable_set_text (prompt, "");
+  gui_text_view_set_text (prompt, "");
   CHECK (gui_wait_until (content_is, "empty", 2000), "state %s",
          ll_window_get_content_state (window));
   CHECK (ll_window_get_error_message (window) == NULL, "error shown for an empty prompt");
@@ -510,8 +611,13 @@ script (void)
   CHECK (runs >= 1 && runs * 4 <= strlen (SEED_PROMPT), "%u runs for one typed prompt", runs);
 
   LensResult *r = ll_window_get_result (window);
-  CHECK (g_strcmp0 (gtk_editable_get_text (prompt), SEED_PROMPT) == 0, "typed “%s”",
-         gtk_editable_get_text (prompt));
+  {
+    g_autofree char *typed = gui_text_view_get_text (prompt);
+    CHECK (g_strcmp0 (typed, SEED_PROMPT) == 0, "typed “%s”", typed);
+    g_autofree char *count = expected_count (r->n_tokens, config->n_positions);
+    CHECK (g_strcmp0 (ll_window_get_prompt_count (window), count) == 0, "count “%s”, expected “%s”",
+           ll_window_get_prompt_count (window), count);
+  }
   CHECK (r->n_tokens == count_tokens (SEED_PROMPT), "%d tokens", r->n_tokens);
   gui_spin_ms (200); /* let the views draw */
   check_heatmap_pixels ();
@@ -636,10 +742,10 @@ script (void)
   }
 
   /* Back to an earlier prompt: served from the cache, no rerun. */
-  gtk_editable_set_text (prompt, "The Eiffel Tower");
+  gui_text_view_set_text (prompt, "The Eiffel Tower");
   CHECK (gui_wait_until (idle_result_for, "The Eiffel Tower", 60000), "no result");
   forward = ll_worker_get_n_forward (worker);
-  gtk_editable_set_text (prompt, SEED_PROMPT);
+  gui_text_view_set_text (prompt, SEED_PROMPT);
   CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   CHECK (ll_worker_get_n_forward (worker) == forward, "an earlier prompt was run again");
 
@@ -652,7 +758,7 @@ script (void)
     LlComparePage *page = ll_window_get_compare_page (window);
     CHECK (ll_compare_page_get_pinned (page) == pinned, "the result was not pinned");
     const char *other = "The Colosseum is in the city of";
-    gtk_editable_set_text (prompt, other);
+    gui_text_view_set_text (prompt, other);
     CHECK (gui_wait_until (idle_result_for, (gpointer) other, 60000), "no result");
     LensResult *cur = ll_window_get_result (window);
     const LensPaintState *ws = ll_window_get_paint_state (window);
@@ -698,18 +804,44 @@ script (void)
     CHECK (!ll_window_export_view (window, LENS_VIEW_DIFF, svg, 1, &error), "exported unpinned");
     g_clear_error (&error);
     ll_window_set_visible_view (window, "heatmap");
-    gtk_editable_set_text (prompt, SEED_PROMPT);
+    gui_text_view_set_text (prompt, SEED_PROMPT);
     CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   }
 
-  /* A long prompt scrolls; the target heatmap keeps the top-token heatmap's place. */
+  check_prompt_editor ();
+  gui_text_view_set_text (prompt, SEED_PROMPT);
+  CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+
+  /* A long prompt, pasted over the whole of the short one: the editor grows from one line to
+   * its limit and then scrolls, and the heatmap scrolls too; the target heatmap keeps the
+   * top-token heatmap's place. */
   {
+    GtkScrolledWindow *prompt_scroll = GTK_SCROLLED_WINDOW (
+        gtk_widget_get_ancestor (GTK_WIDGET (prompt), GTK_TYPE_SCROLLED_WINDOW));
+    int one_line_height = gtk_widget_get_height (GTK_WIDGET (prompt_scroll));
     GString *long_prompt = g_string_new (NULL);
     while (count_tokens (long_prompt->str) < config->n_positions - 8)
       g_string_append (long_prompt, " and the city of");
-    gtk_editable_set_text (prompt, long_prompt->str);
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (prompt)), long_prompt->str);
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer (prompt);
+    GtkTextIter start, end;
+    gtk_text_buffer_get_bounds (buffer, &start, &end);
+    gtk_text_buffer_select_range (buffer, &start, &end);
+    g_signal_emit_by_name (prompt, "paste-clipboard");
     CHECK (gui_wait_until (idle_result_for, long_prompt->str, 60000), "no long result");
     g_string_free (long_prompt, TRUE);
+    gui_spin_ms (300); /* the text view lays its lines out when idle */
+    int long_height = gtk_widget_get_height (GTK_WIDGET (prompt_scroll));
+    int max_height = gtk_scrolled_window_get_max_content_height (prompt_scroll);
+    GtkAdjustment *pv = gtk_scrolled_window_get_vadjustment (prompt_scroll);
+    g_print ("# prompt editor: %d px for one line, %d px (at most %d) for the long prompt, whose "
+             "text is %.0f px\n",
+             one_line_height, long_height, max_height, gtk_adjustment_get_upper (pv));
+    CHECK (long_height > 3 * one_line_height && long_height <= max_height
+               && gtk_adjustment_get_upper (pv) > gtk_adjustment_get_page_size (pv) + 20,
+           "the prompt editor is %d px for one line, %d px (at most %d) for a long prompt of "
+           "%.0f px",
+           one_line_height, long_height, max_height, gtk_adjustment_get_upper (pv));
     ll_window_set_visible_view (window, "heatmap");
     gui_spin_ms (300);
     GtkAdjustment *hh
@@ -741,25 +873,39 @@ script (void)
   GString *longer = g_string_new (NULL);
   while (count_tokens (longer->str) <= config->n_positions)
     g_string_append (longer, " and the city of");
-  gtk_editable_set_text (prompt, longer->str);
-  g_string_free (longer, TRUE);
+  gui_text_view_set_text (prompt, longer->str);
   CHECK (gui_wait_until (content_is, "error", 10000), "state %s",
          ll_window_get_content_state (window));
+  /* ... beside the prompt too, by how much, in the error colour */
+  {
+    g_autofree char *count = expected_count (count_tokens (longer->str), config->n_positions);
+    CHECK (g_strcmp0 (ll_window_get_prompt_count (window), count) == 0, "count “%s”, expected “%s”",
+           ll_window_get_prompt_count (window), count);
+    gui_spin_ms (300); /* the colours' transition */
+    int red = count_red_prompt_pixels ();
+    g_print ("# over the limit: “%s”, %d red pixels in the prompt editor\n",
+             ll_window_get_prompt_count (window), red);
+    CHECK (red > 100, "%d red pixels in the prompt over the limit", red);
+  }
+  g_string_free (longer, TRUE);
   /* ... and no panel keeps showing the previous prompt's numbers (the side panel did) */
   GtkWidget *side = ll_window_get_view (window, LENS_VIEW_TOPK);
   CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) == NULL,
          "the Top Tokens panel still shows a result after a too long prompt");
-  gtk_editable_set_text (prompt, SEED_PROMPT);
+  gui_text_view_set_text (prompt, SEED_PROMPT);
   CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
+  gui_spin_ms (300);
+  CHECK (count_red_prompt_pixels () == 0, "the prompt stays red within the limit (%d pixels)",
+         count_red_prompt_pixels ());
   CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) != NULL, "no result in the side panel");
-  gtk_editable_set_text (prompt, "");
+  gui_text_view_set_text (prompt, "");
   CHECK (gui_wait_until (content_is, "empty", 2000), "state %s",
          ll_window_get_content_state (window));
   CHECK (ll_chart_view_get_result (LL_CHART_VIEW (side)) == NULL,
          "the Top Tokens panel still shows a result after clearing the prompt");
 
   /* A broken model folder: the engine's message, and the previous model stays usable. */
-  gtk_editable_set_text (prompt, SEED_PROMPT);
+  gui_text_view_set_text (prompt, SEED_PROMPT);
   CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   LensModel *before = ll_worker_get_model (worker);
   g_autofree char *broken = g_build_filename (test.tmp_dir, "broken-model", NULL);

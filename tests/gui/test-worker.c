@@ -340,6 +340,89 @@ test_progressive (void)
   outcome_clear (&b);
 }
 
+typedef struct
+{
+  const Outcome *run; /* the run being counted */
+  int n_signals;
+  int n_tokens, max_tokens;
+  gboolean before_result;
+} Tokenized;
+
+static void
+tokenized_cb (LlWorker *w, int n_tokens, int max_tokens, gpointer data)
+{
+  Tokenized *t = data;
+  t->n_signals++;
+  t->n_tokens = n_tokens;
+  t->max_tokens = max_tokens;
+  t->before_result = !t->run->done;
+}
+
+/* The prompt's token count reaches the main thread before the run's result, also from the cache
+ * and for a prompt over the limit (which the message says by how much); never for a superseded
+ * run. */
+static void
+test_prompt_tokenized (void)
+{
+  g_autoptr (LlWorker) empty = ll_worker_new ();
+  g_assert_cmpint (ll_worker_get_max_prompt_tokens (empty), ==, 0);
+
+  g_autoptr (LlWorker) w = loaded_worker ();
+  int n_positions = lens_model_config (ll_worker_get_model (w))->n_positions;
+  g_assert_cmpint (ll_worker_get_max_prompt_tokens (w), ==, n_positions);
+  Outcome o = {0};
+  Tokenized t = {.run = &o};
+  g_signal_connect (w, "prompt-tokenized", G_CALLBACK (tokenized_cb), &t);
+
+  const char *prompt = "The cat sat\non the mat";
+  ll_worker_run_async (w, prompt, 5, NULL, run_cb, &o);
+  wait_for (&o);
+  g_assert_no_error (o.error);
+  g_assert_cmpint (t.n_signals, ==, 1);
+  g_assert_true (t.before_result);
+  g_assert_cmpint (t.n_tokens, ==, o.result->n_tokens);
+  g_assert_cmpint (t.max_tokens, ==, n_positions);
+  int n_tokens = o.result->n_tokens;
+  outcome_clear (&o);
+
+  ll_worker_run_async (w, prompt, 5, NULL, run_cb, &o);
+  wait_for (&o);
+  g_assert_true (o.from_cache);
+  g_assert_cmpint (t.n_signals, ==, 2);
+  g_assert_true (t.before_result);
+  g_assert_cmpint (t.n_tokens, ==, n_tokens);
+  outcome_clear (&o);
+
+  GString *longer = g_string_new (NULL);
+  for (int i = 0; i < n_positions + 3; i++)
+    g_string_append (longer, " the");
+  ll_worker_run_async (w, longer->str, 5, NULL, run_cb, &o);
+  g_string_free (longer, TRUE);
+  wait_for (&o);
+  g_assert_error (o.error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_cmpint (t.n_signals, ==, 3);
+  g_assert_true (t.before_result);
+  g_assert_cmpint (t.n_tokens, ==, n_positions + 3);
+  g_assert_cmpint (t.max_tokens, ==, n_positions);
+  g_autofree char *by
+      = g_strdup_printf ("is %d tokens long, 3 more than the %d", n_positions + 3, n_positions);
+  g_assert_nonnull (strstr (o.error->message, by));
+  outcome_clear (&o);
+  wait_idle (w);
+
+  Outcome superseded = {0};
+  ll_worker_run_async (w, "A prompt nobody waits for", 5, NULL, run_cb, &superseded);
+  ll_worker_run_async (w, "Two", 5, NULL, run_cb, &o);
+  wait_for (&superseded);
+  wait_for (&o);
+  g_assert_no_error (o.error);
+  g_assert_cmpint (t.n_signals, ==, 4);
+  g_assert_cmpint (t.n_tokens, ==, o.result->n_tokens);
+  outcome_clear (&superseded);
+  outcome_clear (&o);
+  wait_idle (w);
+}
+
 static void
 test_cancel_and_errors (void)
 {
@@ -415,5 +498,6 @@ main (int argc, char **argv)
   g_test_add_func ("/worker/newer-cancels-older", test_newer_cancels_older);
   g_test_add_func ("/worker/cancel-and-errors", test_cancel_and_errors);
   g_test_add_func ("/worker/progressive", test_progressive);
+  g_test_add_func ("/worker/prompt-tokenized", test_prompt_tokenized);
   return g_test_run ();
 }
