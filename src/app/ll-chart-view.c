@@ -27,7 +27,8 @@ struct _LlChartView
 
   GtkScrolledWindow *scroller; /* nearest scrolled window ancestor (not owned), or NULL */
   gulong hadj_handler, vadj_handler;
-  GtkAdjustment *hadj, *vadj; /* owned refs while connected */
+  gulong hadj_size_handler, vadj_size_handler; /* "changed": the visible area was resized */
+  GtkAdjustment *hadj, *vadj;                  /* owned refs while connected */
 
   /* The figure without the hover outline, kept between frames: moving the pointer only repaints
    * the hovered cell on top of it. */
@@ -197,9 +198,15 @@ static void
 disconnect_adjustments (LlChartView *self)
 {
   if (self->hadj != NULL)
-    g_clear_signal_handler (&self->hadj_handler, self->hadj);
+    {
+      g_clear_signal_handler (&self->hadj_handler, self->hadj);
+      g_clear_signal_handler (&self->hadj_size_handler, self->hadj);
+    }
   if (self->vadj != NULL)
-    g_clear_signal_handler (&self->vadj_handler, self->vadj);
+    {
+      g_clear_signal_handler (&self->vadj_handler, self->vadj);
+      g_clear_signal_handler (&self->vadj_size_handler, self->vadj);
+    }
   g_clear_object (&self->hadj);
   g_clear_object (&self->vadj);
 }
@@ -227,6 +234,13 @@ connect_adjustments (LlChartView *self)
       = g_signal_connect (self->hadj, "value-changed", G_CALLBACK (adjustment_changed_cb), self);
   self->vadj_handler
       = g_signal_connect (self->vadj, "value-changed", G_CALLBACK (adjustment_changed_cb), self);
+  /* A smaller or larger scrolled window (a banner shown, the pane moved) leaves this widget's
+   * own size as it is, so GTK does not redraw it; but the frozen labels sit at the visible
+   * area's bottom edge, and were left where the old edge was, cut off by the new one. */
+  self->hadj_size_handler
+      = g_signal_connect (self->hadj, "changed", G_CALLBACK (adjustment_changed_cb), self);
+  self->vadj_size_handler
+      = g_signal_connect (self->vadj, "changed", G_CALLBACK (adjustment_changed_cb), self);
 }
 
 /* Past this size a figure is painted only where it is visible: GL renderers rasterize a cairo

@@ -77,8 +77,22 @@ struct _LlWindow
 
   GSettings *settings; /* NULL when the schema is not installed */
   LlWorker *worker;
-  LensResult *result;
+  LensResult *result; /* what the views show: full_result, or the Range of it */
+  LensResult *full_result;
+  LensResult *pinned_full; /* the pinned result as given; the compare page gets its Range */
   LensPaintState state;
+
+  /* The Range popover's choice, in block numbers and the prompt's positions (inclusive);
+   * has_* FALSE = all. A new result shows the part of it inside these. */
+  GtkMenuButton *range_button;
+  GtkPopover *range_popover;
+  GtkEditable *range_layers_entry;
+  GtkEditable *range_positions_entry;
+  GtkLabel *range_error_label;
+  GtkButton *range_apply_button;
+  GtkButton *range_reset_button;
+  gboolean has_layer_range, has_position_range;
+  int range_layer_first, range_layer_last, range_pos_first, range_pos_last;
 
   /* Targets of the current result: labels, ids and (R, T) probabilities. */
   GArray *targets;         /* of LensTarget */
@@ -86,6 +100,7 @@ struct _LlWindow
   GPtrArray *target_texts; /* (char *) each target as parsed from the entry, for JSON */
   GtkStringList *target_names;
   char *notice;
+  char *export_notice; /* what the last figure export left out, or "" */
 
   guint debounce_id;
   guint progress_delay_id;
@@ -554,7 +569,7 @@ update_targets (LlWindow *self)
                             _ ("The model produced NaN or infinity at %zu of %zu cells, first at "
                                "layer %s, position %d: its weights may be corrupt."),
                             n_bad, (size_t) r->n_rows * r->n_tokens, r->row_labels[bad_row],
-                            bad_pos);
+                            r->first_pos + bad_pos);
   for (int i = 0; r != NULL && texts[i] != NULL; i++)
     {
       size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
@@ -626,17 +641,65 @@ target_dropdown_selected_cb (LlWindow *self)
 
 /* ---- results ---- */
 
-static void
-set_result (LlWindow *self, LensResult *result)
+/* The part of `r` inside the chosen Range: the rows of blocks first..last (an "L.attn" row with
+ * its block; the embeddings row only when the range starts at the first block) and the positions
+ * first..last that r has; all of it when no range is chosen or none of it is inside. */
+static LensResult *
+range_of_result (LlWindow *self, LensResult *r)
 {
+  if (r == NULL || (!self->has_layer_range && !self->has_position_range))
+    return r != NULL ? lens_result_ref (r) : NULL;
+  int row0 = 0, n_rows = r->n_rows;
+  if (self->has_layer_range)
+    {
+      int lowest = G_MAXINT;
+      for (int row = 0; row < r->n_rows; row++)
+        if (r->row_layers[row] >= 0)
+          lowest = MIN (lowest, r->row_layers[row]);
+      int first = -1, last = -1;
+      for (int row = 0; row < r->n_rows; row++)
+        {
+          int layer = r->row_layers[row];
+          gboolean inside = layer == LENS_ROW_EMBEDDINGS ? self->range_layer_first <= lowest
+                                                         : layer >= self->range_layer_first
+                                                               && layer <= self->range_layer_last;
+          if (inside && first < 0)
+            first = row;
+          if (inside)
+            last = row;
+        }
+      if (first >= 0) /* rows are in block order, so those inside follow each other */
+        row0 = first, n_rows = last - first + 1;
+    }
+  int pos0 = 0, n_pos = r->n_tokens;
+  if (self->has_position_range)
+    {
+      int lo = MAX (self->range_pos_first, r->first_pos);
+      int hi = MIN (self->range_pos_last, r->first_pos + r->n_tokens - 1);
+      if (lo <= hi)
+        pos0 = lo - r->first_pos, n_pos = hi - lo + 1;
+    }
+  if (row0 == 0 && n_rows == r->n_rows && pos0 == 0 && n_pos == r->n_tokens)
+    return lens_result_ref (r);
+  LensResult *part = lens_result_slice (r, row0, n_rows, pos0, n_pos, NULL);
+  return part != NULL ? part : lens_result_ref (r);
+}
+
+static void
+set_result (LlWindow *self, LensResult *full)
+{
+  if (full != NULL)
+    lens_result_ref (full);
+  g_clear_pointer (&self->full_result, lens_result_unref);
+  self->full_result = full;
+  LensResult *result = range_of_result (self, full);
+
   gboolean same_shape = self->result != NULL && result != NULL
                         && self->result->n_rows == result->n_rows
                         && self->result->n_tokens == result->n_tokens;
 
-  if (result != NULL)
-    lens_result_ref (result);
   g_clear_pointer (&self->result, lens_result_unref);
-  self->result = result;
+  self->result = result; /* the reference range_of_result returned */
 
   /* A selection survives a new result of the same shape (e.g. a changed top-k); otherwise the
    * views fall back to the last position, which is what typing at the end wants. */
@@ -661,6 +724,112 @@ set_result (LlWindow *self, LensResult *result)
   ll_compare_page_set_current (self->compare_page, self->result, &self->state);
   set_stale (self, FALSE);
   g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
+}
+
+/* ---- range ---- */
+
+/* The compare page compares cells by index: it gets the same Range of the pinned result as of
+ * the current one, so that both start at the same layer and position. */
+static void
+pin_range (LlWindow *self)
+{
+  if (self->pinned_full == NULL)
+    return;
+  g_autoptr (LensResult) part = range_of_result (self, self->pinned_full);
+  ll_compare_page_pin (self->compare_page, part);
+}
+
+static void
+range_apply_clicked_cb (LlWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+  if (!ll_window_set_range (self, gtk_editable_get_text (self->range_layers_entry),
+                            gtk_editable_get_text (self->range_positions_entry), &error))
+    {
+      gtk_label_set_text (self->range_error_label, error->message);
+      gtk_widget_set_visible (GTK_WIDGET (self->range_error_label), TRUE);
+      return;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->range_error_label), FALSE);
+  gtk_popover_popdown (self->range_popover);
+}
+
+static void
+range_reset_clicked_cb (LlWindow *self)
+{
+  gtk_editable_set_text (self->range_layers_entry, "");
+  gtk_editable_set_text (self->range_positions_entry, "");
+  range_apply_clicked_cb (self);
+}
+
+/* A spec of the Range popover: empty for all, else one range inside lo..hi. */
+static gboolean
+parse_range_entry (const char *spec, const char *what, int lo, int hi, const char *of,
+                   gboolean *has, int *first, int *last, GError **error)
+{
+  g_autofree char *trimmed = g_strstrip (g_strdup (spec != NULL ? spec : ""));
+  *has = trimmed[0] != '\0';
+  return !*has || lens_range_parse (trimmed, what, lo, hi, of, first, last, error);
+}
+
+gboolean
+ll_window_set_range (LlWindow *self, const char *layers, const char *positions, GError **error)
+{
+  g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
+  const LensResult *r = self->full_result;
+  /* Bounds from what is shown (none yet: the form only, and a later result shows what it has of
+   * the range); the messages are the CLI's (--layers, --positions). */
+  int layer_lo = 1, layer_hi = 0, pos_lo = 1, pos_hi = 0;
+  g_autofree char *layers_of = NULL, *positions_of = NULL;
+  if (r != NULL)
+    {
+      layer_lo = G_MAXINT, layer_hi = -1;
+      for (int row = 0; row < r->n_rows; row++)
+        if (r->row_layers[row] >= 0)
+          {
+            layer_lo = MIN (layer_lo, r->row_layers[row]);
+            layer_hi = MAX (layer_hi, r->row_layers[row]);
+          }
+      if (layer_lo == 0 && layer_hi + 1 == r->model_info.n_layer)
+        layers_of = g_strdup_printf ("the model has %d blocks", r->model_info.n_layer);
+      pos_lo = r->first_pos;
+      pos_hi = r->first_pos + r->n_tokens - 1;
+      if (r->first_pos == 0 && r->next_after_last < 0)
+        positions_of = g_strdup_printf ("the prompt has %d tokens", r->n_tokens);
+    }
+  gboolean has_layers, has_positions;
+  int layer_first = 0, layer_last = 0, pos_first = 0, pos_last = 0;
+  /* Translators: the Range popover's fields, as its error messages name them */
+  if (!parse_range_entry (layers, _ ("Layers"), layer_lo, layer_hi, layers_of, &has_layers,
+                          &layer_first, &layer_last, error)
+      || !parse_range_entry (positions, _ ("Positions"), pos_lo, pos_hi, positions_of,
+                             &has_positions, &pos_first, &pos_last, error))
+    return FALSE;
+  if ((has_layers && r == NULL) || (has_positions && r == NULL))
+    {
+      g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT,
+                           _ ("There is no result yet to choose a range of"));
+      return FALSE;
+    }
+  self->has_layer_range = has_layers;
+  self->range_layer_first = layer_first;
+  self->range_layer_last = layer_last;
+  self->has_position_range = has_positions;
+  self->range_pos_first = pos_first;
+  self->range_pos_last = pos_last;
+  if (has_layers || has_positions)
+    gtk_widget_add_css_class (GTK_WIDGET (self->range_button), "accent");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->range_button), "accent");
+  gtk_editable_set_text (self->range_layers_entry, layers != NULL ? layers : "");
+  gtk_editable_set_text (self->range_positions_entry, positions != NULL ? positions : "");
+  if (self->full_result != NULL)
+    {
+      g_autoptr (LensResult) full = lens_result_ref (self->full_result);
+      set_result (self, full);
+    }
+  pin_range (self);
+  return TRUE;
 }
 
 static gboolean
@@ -733,8 +902,8 @@ worker_partial_cb (LlWindow *self, LensResult *partial)
                                       "computing, %d of %d positions ready", partial->n_tokens),
                          partial->n_ready, partial->n_tokens);
   gtk_label_set_text (self->status_label, status);
-  gboolean new_shape = self->result == NULL || self->result->n_tokens != partial->n_tokens
-                       || self->result->n_rows != partial->n_rows;
+  gboolean new_shape = self->full_result == NULL || self->full_result->n_tokens != partial->n_tokens
+                       || self->full_result->n_rows != partial->n_rows;
   set_content (self, "result");
   set_result (self, partial);
   if (new_shape)
@@ -1140,7 +1309,7 @@ export_chooser_response_cb (GtkNativeDialog *dialog, int response, gpointer user
           g_autofree char *message = g_strdup_printf (_ ("Could not export: %s"), error->message);
           show_error (self, message);
         }
-      else
+      else if (self->export_notice[0] == '\0') /* a cut export said so already */
         {
           g_autofree char *base = g_filename_display_basename (path);
           g_autofree char *text = g_strdup_printf (_ ("Exported “%s”"), base);
@@ -1701,7 +1870,9 @@ pin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data
                                                   "ready"));
       return;
     }
-  ll_compare_page_pin (self->compare_page, self->result);
+  g_clear_pointer (&self->pinned_full, lens_result_unref);
+  self->pinned_full = lens_result_ref (self->full_result);
+  pin_range (self);
   adw_view_stack_set_visible_child_name (self->view_stack, "diff");
   show_toast (self, _ ("Pinned: change the prompt or open a results file to compare"));
 }
@@ -1710,6 +1881,7 @@ static void
 unpin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   LlWindow *self = user_data;
+  g_clear_pointer (&self->pinned_full, lens_result_unref);
   ll_compare_page_pin (self->compare_page, NULL);
 }
 
@@ -2006,11 +2178,14 @@ ll_window_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->worker);
   g_clear_pointer (&self->result, lens_result_unref);
+  g_clear_pointer (&self->full_result, lens_result_unref);
+  g_clear_pointer (&self->pinned_full, lens_result_unref);
   g_clear_pointer (&self->targets, g_array_unref);
   g_clear_pointer (&self->target_mem, g_ptr_array_unref);
   g_clear_pointer (&self->target_texts, g_ptr_array_unref);
   g_clear_object (&self->target_names);
   g_free (self->notice);
+  g_free (self->export_notice);
   g_free (self->loading_dir);
   g_free (self->imported_path);
   g_clear_pointer (&self->file_targets, g_ptr_array_unref);
@@ -2085,6 +2260,13 @@ ll_window_class_init (LlWindowClass *klass)
   BIND (top_k_adjustment);
   BIND (model_menu);
   BIND (threads_menu);
+  BIND (range_button);
+  BIND (range_popover);
+  BIND (range_layers_entry);
+  BIND (range_positions_entry);
+  BIND (range_error_label);
+  BIND (range_apply_button);
+  BIND (range_reset_button);
 #undef BIND
 }
 
@@ -2126,6 +2308,7 @@ ll_window_init (LlWindow *self)
   self->target_texts = g_ptr_array_new_with_free_func (g_free);
   self->target_names = gtk_string_list_new (NULL);
   self->notice = g_strdup ("");
+  self->export_notice = g_strdup ("");
   self->live_prompt = g_strdup ("");
   self->live_targets = g_strdup ("");
   gtk_drop_down_set_model (self->target_dropdown, G_LIST_MODEL (self->target_names));
@@ -2158,6 +2341,14 @@ ll_window_init (LlWindow *self)
     }
   follow_heatmap_scroll (self, self->heatmap_scroll);
   follow_heatmap_scroll (self, self->target_scroll);
+  g_signal_connect_swapped (self->range_apply_button, "clicked",
+                            G_CALLBACK (range_apply_clicked_cb), self);
+  g_signal_connect_swapped (self->range_reset_button, "clicked",
+                            G_CALLBACK (range_reset_clicked_cb), self);
+  g_signal_connect_swapped (self->range_layers_entry, "activate",
+                            G_CALLBACK (range_apply_clicked_cb), self);
+  g_signal_connect_swapped (self->range_positions_entry, "activate",
+                            G_CALLBACK (range_apply_clicked_cb), self);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
@@ -2229,7 +2420,27 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
   state.transparent_background = false;
   if (view == LENS_VIEW_DIFF && !ll_compare_page_fill_state (self->compare_page, &state, error))
     return FALSE;
-  return lens_export_view (path, view, self->result, &state, scale, error);
+  if (!lens_export_view (path, view, self->result, &state, scale, error))
+    return FALSE;
+
+  /* A heatmap of a long prompt holds its last positions only: say which, where the user looks. */
+  const LensResult *r = self->result;
+  int first, count;
+  g_free (self->export_notice);
+  if (lens_export_positions (view, r, &first, &count))
+    {
+      g_autofree char *base = g_filename_display_basename (path);
+      self->export_notice = g_strdup_printf (
+          /* Translators: file name, the positions exported, all positions, the limit */
+          _ ("Exported “%s” with positions %d–%d of %d–%d: a figure holds at most %d "
+             "positions; choose others with Range"),
+          base, r->first_pos + first, r->first_pos + first + count - 1, r->first_pos,
+          r->first_pos + r->n_tokens - 1, LENS_EXPORT_MAX_POSITIONS);
+      show_toast (self, self->export_notice);
+    }
+  else
+    self->export_notice = g_strdup ("");
+  return TRUE;
 }
 
 /* The targets as the JSON writers take them: each with all of its token ids (the first is
@@ -2379,6 +2590,26 @@ const char *
 ll_window_get_notice (LlWindow *self)
 {
   return self->notice;
+}
+
+const char *
+ll_window_get_export_notice (LlWindow *self)
+{
+  return self->export_notice;
+}
+
+GtkEditable *
+ll_window_get_range_entry (LlWindow *self, gboolean positions)
+{
+  return positions ? self->range_positions_entry : self->range_layers_entry;
+}
+
+const char *
+ll_window_get_range_error (LlWindow *self)
+{
+  return gtk_widget_get_visible (GTK_WIDGET (self->range_error_label))
+             ? gtk_label_get_text (self->range_error_label)
+             : NULL;
 }
 
 void

@@ -66,6 +66,17 @@ const char *ll_window_get_content_state (LlWindow *self);
 const char *ll_window_get_error_message (LlWindow *self);
 /* Notices about targets (e.g. which token of a multi-token target is tracked), or "". */
 const char *ll_window_get_notice (LlWindow *self);
+/* What the last ll_window_export_view left out (a heatmap of a long prompt keeps its last
+ * LENS_EXPORT_MAX_POSITIONS positions; also shown as a toast), or "". */
+const char *ll_window_get_export_notice (LlWindow *self);
+/* The Range popover: blocks and positions (each "" for all, "N" or "A-B", in the prompt's
+ * numbering) that every view and export shows, kept for new results; an invalid range is an
+ * error with the CLI's message, and changes nothing. */
+gboolean ll_window_set_range (LlWindow *self, const char *layers, const char *positions,
+                              GError **error);
+/* Its entries (positions TRUE: the positions' one), and its error message or NULL. */
+GtkEditable *ll_window_get_range_entry (LlWindow *self, gboolean positions);
+const char *ll_window_get_range_error (LlWindow *self);
 void ll_window_set_visible_view (LlWindow *self, const char *name);
 /* The model menu, rebuilt (demo model, HF cache, recent folders) by this call as when it opens. */
 GMenuModel *ll_window_get_model_menu (LlWindow *self);

@@ -33,6 +33,7 @@ typedef struct
   char **targets;
   int top_k;
   char *layers;
+  char *positions;
   gboolean embeddings;
   gboolean metrics;
   gboolean sublayers;
@@ -172,6 +173,27 @@ parse_layers (const char *spec, const char *what, int L, gboolean embeddings, GE
   return g_steal_pointer (&rows);
 }
 
+/* --positions "A-B" or "N": one range of positions, in the prompt's numbering, with --layers'
+ * messages. Without `r` only the form is checked (before the model runs); with it the range must
+ * lie inside r's positions, and *first, *count index them. */
+static gboolean
+parse_positions (const char *spec, const LensResult *r, int *first, int *count, GError **error)
+{
+  if (r == NULL)
+    return lens_range_parse (spec, "--positions", 1, 0, NULL, NULL, NULL, error);
+  /* a range already (an opened --positions document) counts in its prompt's numbers */
+  gboolean range = r->first_pos > 0 || r->next_after_last >= 0;
+  g_autofree char *of = range ? g_strdup ("the positions of the prompt this result holds")
+                              : g_strdup_printf ("the prompt has %d tokens", r->n_tokens);
+  int a, b;
+  if (!lens_range_parse (spec, "--positions", r->first_pos, r->first_pos + r->n_tokens - 1, of, &a,
+                         &b, error))
+    return FALSE;
+  *first = a - r->first_pos;
+  *count = b - a + 1;
+  return TRUE;
+}
+
 static char *
 read_prompt (const CliOptions *o, GError **error)
 {
@@ -281,7 +303,13 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       g_string_append_c (out, '\n');
     }
 
-  g_string_append_printf (out, "Tokens (%d):", r->n_tokens);
+  /* a range of the prompt (--positions) says which positions it holds */
+  gboolean range = r->first_pos > 0 || r->next_after_last >= 0;
+  if (range)
+    g_string_append_printf (out, "Tokens (%d, positions %d-%d):", r->n_tokens, r->first_pos,
+                            r->first_pos + r->n_tokens - 1);
+  else
+    g_string_append_printf (out, "Tokens (%d):", r->n_tokens);
   for (int t = 0; t < r->n_tokens; t++)
     {
       g_string_append_c (out, ' ');
@@ -289,7 +317,11 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       if (r->token_ids[t] >= 0)
         g_string_append_printf (out, "=%d", r->token_ids[t]);
     }
-  g_string_append (out, "\n\nTop-1 per layer at the last position (");
+  if (range)
+    g_string_append_printf (out, "\n\nTop-1 per layer at position %d, the last of the range (",
+                            r->first_pos + last);
+  else
+    g_string_append (out, "\n\nTop-1 per layer at the last position (");
   append_quoted (out, r->token_texts[last]);
   g_string_append (out, "):\n");
   for (int row = 0; row < r->n_rows; row++)
@@ -312,7 +344,10 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
     }
 
   int k5 = MIN (5, r->top_k);
-  g_string_append_printf (out, "\nTop-%d per layer at the last position:\n", k5);
+  if (range)
+    g_string_append_printf (out, "\nTop-%d per layer at position %d:\n", k5, r->first_pos + last);
+  else
+    g_string_append_printf (out, "\nTop-%d per layer at the last position:\n", k5);
   for (int row = 0; row < r->n_rows; row++)
     {
       size_t cell = lens_result_cell_index (r, row, last);
@@ -336,7 +371,11 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       append_quoted (out, targets[i].text);
       if (targets[i].ids != NULL && targets[i].ids->len > 0)
         g_string_append_printf (out, " (token id %d)", g_array_index (targets[i].ids, int32_t, 0));
-      g_string_append (out, " probability per layer at the last position:\n");
+      if (range)
+        g_string_append_printf (out, " probability per layer at position %d:\n",
+                                r->first_pos + last);
+      else
+        g_string_append (out, " probability per layer at the last position:\n");
       for (int row = 0; row < r->n_rows; row++)
         {
           g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
@@ -490,7 +529,16 @@ export_figure (const CliOptions *o, const LensResult *r, const LensResult *pinne
       state.diff_kind = diff_kind;
       state.diff_pinned = pinned->prompt;
     }
-  return lens_export_view (o->export_path, view, r, &state, 1.0, error);
+  if (!lens_export_view (o->export_path, view, r, &state, 1.0, error))
+    return FALSE;
+  int first, count;
+  if (lens_export_positions (view, r, &first, &count))
+    fprintf (stderr,
+             "logit-lens-cli: warning: %s shows positions %d-%d of %d-%d (a figure holds at most "
+             "%d positions); choose others with --positions A-B\n",
+             o->export_path, r->first_pos + first, r->first_pos + first + count - 1, r->first_pos,
+             r->first_pos + r->n_tokens - 1, LENS_EXPORT_MAX_POSITIONS);
+  return TRUE;
 }
 
 static gboolean
@@ -724,6 +772,8 @@ run (const CliOptions *o, GString *out, GError **error)
                         "--export FILE too");
   if (o->scale != NULL && !lens_axis_from_string (o->scale, &axis))
     return fail (error, "--scale: \"%s\" is not one of auto, linear, log", o->scale);
+  if (o->positions != NULL && !parse_positions (o->positions, NULL, NULL, NULL, error))
+    return FALSE;
 
   g_autoptr (LensResult) r = NULL;
   g_autoptr (LensResult) pinned = NULL; /* --view diff: the other side */
@@ -748,6 +798,42 @@ run (const CliOptions *o, GString *out, GError **error)
         return FALSE;
     }
   warn_nonfinite (r);
+  if (o->positions != NULL)
+    {
+      /* Everything below (summary, document, figure, targets) is about the range only. */
+      int first, count;
+      if (!parse_positions (o->positions, r, &first, &count, error))
+        return FALSE;
+      LensResult *range = lens_result_slice (r, 0, r->n_rows, first, count, error);
+      if (range == NULL)
+        return FALSE;
+      /* --view diff compares cells by index: the pinned side gets what it has of the range */
+      if (pinned != NULL)
+        {
+          int lo = MAX (range->first_pos, pinned->first_pos);
+          int hi = MIN (range->first_pos + count - 1, pinned->first_pos + pinned->n_tokens - 1);
+          if (lo != range->first_pos || lo > hi)
+            {
+              lens_result_unref (range);
+              return fail (error,
+                           "--positions: \"%s\" starts outside the pinned result's "
+                           "positions %d-%d",
+                           o->positions, pinned->first_pos,
+                           pinned->first_pos + pinned->n_tokens - 1);
+            }
+          LensResult *pinned_range = lens_result_slice (pinned, 0, pinned->n_rows,
+                                                        lo - pinned->first_pos, hi - lo + 1, error);
+          if (pinned_range == NULL)
+            {
+              lens_result_unref (range);
+              return FALSE;
+            }
+          lens_result_unref (pinned);
+          pinned = pinned_range;
+        }
+      lens_result_unref (r);
+      r = range;
+    }
   if (o->color_by != NULL && color_by != LENS_COLOR_TOP_PROB && color_by != LENS_COLOR_ENTROPY
       && !lens_result_has_metrics (r))
     return fail (error,
@@ -945,11 +1031,11 @@ serve (const CliOptions *o, GError **error)
   if (o->json || o->export_path != NULL || o->view != NULL || o->scale != NULL
       || o->color_by != NULL || o->line_metric != NULL || o->line_targets_only
       || o->compare_prompt != NULL || o->compare_open != NULL || o->diff != NULL || o->tokenize
-      || o->perplexity_file != NULL || o->open_path != NULL)
+      || o->perplexity_file != NULL || o->open_path != NULL || o->positions != NULL)
     return fail (error, "--serve answers every request with its --json document; it takes no "
                         "--json, --export, --view, --scale, --color-by, --line-metric, "
                         "--line-targets-only, --compare-prompt, --compare-open, --diff, "
-                        "--tokenize, --perplexity or --open");
+                        "--tokenize, --perplexity, --open or --positions");
   if (o->top_k < 1)
     return fail (error, "--top-k must be at least 1");
   g_autoptr (LensModel) model = load_model (o, error);
@@ -992,6 +1078,7 @@ run_ndif_script (const CliOptions *o, GString *out, GError **error)
                       : o->perplexity_file != NULL      ? "--perplexity"
                       : o->tokenize                     ? "--tokenize"
                       : o->layers != NULL               ? "--layers"
+                      : o->positions != NULL            ? "--positions"
                       : o->embeddings                   ? "--embeddings"
                       : o->metrics                      ? "--metrics"
                       : o->sublayers                    ? "--sublayers"
@@ -1042,6 +1129,10 @@ main (int argc, char **argv)
       {"top-k", 'k', 0, G_OPTION_ARG_INT, &o.top_k, "Tokens kept per cell (default 10)", "K"},
       {"layers", 'l', 0, G_OPTION_ARG_STRING, &o.layers,
        "Blocks to show, e.g. 0,5,11 or 0-11:2 (the last is always kept)", "SPEC"},
+      {"positions", 0, 0, G_OPTION_ARG_STRING, &o.positions,
+       "Positions to show, print and export, e.g. 200-244 or 7 (numbered as in the prompt, from "
+       "0)",
+       "RANGE"},
       {"embeddings", 'e', 0, G_OPTION_ARG_NONE, &o.embeddings, "Add the embedding row", NULL},
       {"metrics", 0, 0, G_OPTION_ARG_NONE, &o.metrics,
        "Per cell: KL divergence from the model's own prediction (kl_final) and the probability, "
@@ -1153,6 +1244,7 @@ main (int argc, char **argv)
   g_free (o.prompt_file);
   g_strfreev (o.targets);
   g_free (o.layers);
+  g_free (o.positions);
   g_free (o.export_path);
   g_free (o.view);
   g_free (o.scale);

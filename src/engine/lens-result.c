@@ -37,6 +37,7 @@ lens_result_new_empty (int n_rows, int n_tokens, int top_k)
   LensResult *r = g_new0 (LensResult, 1);
   r->ref_count = 1;
   r->n_tokens = n_tokens;
+  r->next_after_last = -1;
   r->token_ids = g_new (int32_t, n_tokens);
   r->token_texts = g_new0 (char *, n_tokens + 1);
   for (int t = 0; t < n_tokens; t++)
@@ -183,9 +184,9 @@ lens_result_has_metrics (const LensResult *r)
 int32_t
 lens_result_next_id (const LensResult *r, int pos)
 {
-  if (pos < 0 || pos + 1 >= r->n_tokens)
+  if (pos < 0 || pos >= r->n_tokens)
     return -1;
-  return r->token_ids[pos + 1];
+  return pos + 1 < r->n_tokens ? r->token_ids[pos + 1] : r->next_after_last;
 }
 
 float
@@ -264,7 +265,8 @@ lens_result_describe_nonfinite (const LensResult *r)
     return NULL;
   return g_strdup_printf ("The model produced NaN or infinity at %zu of %zu cells, first at layer "
                           "%s, position %d: its weights may be corrupt",
-                          n, (size_t) r->n_rows * r->n_tokens, r->row_labels[row], pos);
+                          n, (size_t) r->n_rows * r->n_tokens, r->row_labels[row],
+                          r->first_pos + pos);
 }
 
 static gboolean
@@ -440,9 +442,222 @@ lens_result_target_probs_for_text (const LensResult *r, const char *text, float 
     *n_ids = 1;
   if (!found)
     {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                   "\"%s\" was not tracked in this results file", text);
+      /* a range of the file may leave out the positions that tracked it */
+      if (r->first_pos > 0 || r->next_after_last >= 0)
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                     "\"%s\" was not tracked at positions %d-%d of this results file", text,
+                     r->first_pos, r->first_pos + r->n_tokens - 1);
+      else
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                     "\"%s\" was not tracked in this results file", text);
       return FALSE;
     }
+  return TRUE;
+}
+
+/* Is [first, first + n) a non-empty range inside [0, size)? Written so that no sum can overflow
+ * whatever the caller passes. */
+static gboolean
+range_inside (int first, int n, int size)
+{
+  return first >= 0 && n >= 1 && first < size && n <= size - first;
+}
+
+void
+lens_result_slice_cells (const LensResult *r, int first_row, int n_rows, int first_pos, int n_pos,
+                         const float *cells, float *out)
+{
+  g_return_if_fail (range_inside (first_row, n_rows, r->n_rows)
+                    && range_inside (first_pos, n_pos, r->n_tokens));
+  for (int row = 0; row < n_rows; row++)
+    memcpy (out + (size_t) row * (size_t) n_pos,
+            cells + lens_result_cell_index (r, first_row + row, first_pos),
+            sizeof (float) * (size_t) n_pos);
+}
+
+/* The range of an (R, T, per_cell) array of `r` into a new (n_rows, n_pos, per_cell) array. */
+static void *
+slice_blocks (const LensResult *r, const void *cells, size_t elem_size, size_t per_cell,
+              int first_row, int n_rows, int first_pos, int n_pos)
+{
+  if (cells == NULL)
+    return NULL;
+  size_t block = elem_size * per_cell; /* bytes of one cell */
+  size_t run = block * (size_t) n_pos; /* bytes of one row of the range */
+  guint8 *out = g_malloc (run * (size_t) n_rows);
+  for (int row = 0; row < n_rows; row++)
+    memcpy (out + run * (size_t) row,
+            (const guint8 *) cells + block * lens_result_cell_index (r, first_row + row, first_pos),
+            run);
+  return out;
+}
+
+/* A file's tracked tokens at one position: token -> float[R], keeping the range's rows. */
+static GHashTable *
+slice_tracked (GHashTable *tracked, int first_row, int n_rows)
+{
+  GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init (&iter, tracked);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (out, g_strdup (key),
+                         g_memdup2 ((const float *) value + first_row, sizeof (float) * n_rows));
+  return out;
+}
+
+LensResult *
+lens_result_slice (const LensResult *r, int first_row, int n_rows, int first_pos, int n_pos,
+                   GError **error)
+{
+  g_return_val_if_fail (r != NULL, NULL);
+  if (!range_inside (first_row, n_rows, r->n_rows))
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "%d rows from row %d are not inside the result's %d rows", n_rows, first_row,
+                   r->n_rows);
+      return NULL;
+    }
+  if (!range_inside (first_pos, n_pos, r->n_tokens))
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   /* 64 bits: the caller's position may be anything */
+                   "%d positions from position %" G_GINT64_FORMAT
+                   " are not inside the result's positions %d-%d",
+                   n_pos, (gint64) r->first_pos + first_pos, r->first_pos,
+                   r->first_pos + r->n_tokens - 1);
+      return NULL;
+    }
+
+  LensResult *s = g_new0 (LensResult, 1);
+  s->ref_count = 1;
+  s->prompt = g_strdup (r->prompt);
+  s->model_info = r->model_info;
+  s->model_info.name = g_strdup (r->model_info.name);
+  s->model_info.path = g_strdup (r->model_info.path);
+  s->model_info.architecture = g_strdup (r->model_info.architecture);
+  s->model_info.dtype = g_strdup (r->model_info.dtype);
+
+  s->n_tokens = n_pos;
+  s->first_pos = r->first_pos + first_pos;
+  int after = first_pos + n_pos; /* <= r->n_tokens: checked above */
+  s->next_after_last = after < r->n_tokens ? r->token_ids[after] : r->next_after_last;
+  s->token_ids = g_memdup2 (r->token_ids + first_pos, sizeof (int32_t) * (size_t) n_pos);
+  s->token_texts = g_new0 (char *, (size_t) n_pos + 1);
+  for (int t = 0; t < n_pos; t++)
+    s->token_texts[t] = g_strdup (r->token_texts[first_pos + t]);
+
+  s->n_rows = n_rows;
+  s->row_layers = g_memdup2 (r->row_layers + first_row, sizeof (int) * (size_t) n_rows);
+  s->row_kinds = g_memdup2 (r->row_kinds + first_row, sizeof (LensRowKind) * (size_t) n_rows);
+  s->row_labels = g_new0 (char *, (size_t) n_rows + 1);
+  for (int row = 0; row < n_rows; row++)
+    s->row_labels[row] = g_strdup (r->row_labels[first_row + row]);
+
+  s->top_k = r->top_k;
+  s->top_ids = slice_blocks (r, r->top_ids, sizeof (int32_t), (size_t) r->top_k, first_row, n_rows,
+                             first_pos, n_pos);
+  s->top_probs = slice_blocks (r, r->top_probs, sizeof (float), (size_t) r->top_k, first_row,
+                               n_rows, first_pos, n_pos);
+  s->entropy = slice_blocks (r, r->entropy, sizeof (float), 1, first_row, n_rows, first_pos, n_pos);
+  s->log_z = slice_blocks (r, r->log_z, sizeof (float), 1, first_row, n_rows, first_pos, n_pos);
+  s->kl_final
+      = slice_blocks (r, r->kl_final, sizeof (float), 1, first_row, n_rows, first_pos, n_pos);
+  s->next_logprob
+      = slice_blocks (r, r->next_logprob, sizeof (float), 1, first_row, n_rows, first_pos, n_pos);
+  s->next_rank
+      = slice_blocks (r, r->next_rank, sizeof (int32_t), 1, first_row, n_rows, first_pos, n_pos);
+
+  if (r->model != NULL)
+    s->model = lens_model_ref (r->model);
+  s->d_model = r->d_model;
+  s->norm_resid = slice_blocks (r, r->norm_resid, sizeof (float), (size_t) r->d_model, first_row,
+                                n_rows, first_pos, n_pos);
+
+  /* Imported ids index the file's token table, which the range shares. */
+  s->n_vocab_texts = r->n_vocab_texts;
+  if (r->vocab_texts != NULL)
+    {
+      s->vocab_texts = g_new0 (char *, (size_t) MAX (r->n_vocab_texts, 1));
+      for (int i = 0; i < r->n_vocab_texts; i++)
+        s->vocab_texts[i] = g_strdup (r->vocab_texts[i]);
+    }
+  if (r->tracked != NULL)
+    {
+      s->tracked = g_new0 (GHashTable *, (size_t) n_pos);
+      for (int t = 0; t < n_pos; t++)
+        if (r->tracked[first_pos + t] != NULL)
+          s->tracked[t] = slice_tracked (r->tracked[first_pos + t], first_row, n_rows);
+    }
+
+  if (r->ready != NULL)
+    {
+      s->ready = g_memdup2 (r->ready + first_pos, (size_t) n_pos);
+      for (int t = 0; t < n_pos; t++)
+        s->n_ready += s->ready[t] != 0;
+    }
+  return s;
+}
+
+gboolean
+lens_range_parse (const char *spec, const char *what, int lo, int hi, const char *of, int *first,
+                  int *last, GError **error)
+{
+  g_autofree char *part = g_strstrip (g_strdup (spec != NULL ? spec : ""));
+  if (*part == '\0')
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "%s is empty: give one number N or a range A-B", what);
+      return FALSE;
+    }
+  char *end;
+  gint64 a = g_ascii_strtoll (part, &end, 10), b = a;
+  if (end == part)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is not a number or range", what,
+                   part);
+      return FALSE;
+    }
+  if (*end == '-')
+    {
+      char *start = end + 1;
+      b = g_ascii_strtoll (start, &end, 10);
+      if (end == start)
+        {
+          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" has no end after '-'", what,
+                       part);
+          return FALSE;
+        }
+    }
+  if (*end != '\0')
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "%s: unexpected \"%s\" in \"%s\" (one number N or range A-B)", what, end, part);
+      return FALSE;
+    }
+  if (a > b)
+    {
+      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
+                   "%s: \"%s\" is a reversed range (did you mean %" G_GINT64_FORMAT
+                   "-%" G_GINT64_FORMAT "?)",
+                   what, part, b, a);
+      return FALSE;
+    }
+  if (lo > hi)
+    return TRUE;
+  if (a < lo || b > hi)
+    {
+      if (of != NULL)
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is outside %d-%d (%s)", what,
+                     part, lo, hi, of);
+      else
+        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "%s: \"%s\" is outside %d-%d", what, part,
+                     lo, hi);
+      return FALSE;
+    }
+  if (first != NULL)
+    *first = (int) a;
+  if (last != NULL)
+    *last = (int) b;
   return TRUE;
 }

@@ -51,6 +51,12 @@ typedef struct LensResult
 
   int n_tokens;       /* T */
   int32_t *token_ids; /* (T) input ids; -1 where unknown (imported) */
+  /* A range of a longer prompt (lens_result_slice) keeps the prompt's own numbering: position t
+   * here is position first_pos + t of the prompt; 0 for a whole result. */
+  int first_pos;
+  /* The id of the token that follows the last position in the prompt (its `next` metrics are
+   * about it), -1 when none: a range that ends before the prompt does still has one. */
+  int32_t next_after_last;
   char **token_texts; /* (T) display text of each input token */
 
   int n_rows;             /* R */
@@ -185,10 +191,31 @@ lens_result_cell_index (const LensResult *r, int row, int pos)
   return (size_t) row * (size_t) r->n_tokens + (size_t) pos;
 }
 
+/* A new result holding rows first_row .. first_row + n_rows - 1 and positions
+ * first_pos .. first_pos + n_pos - 1 of `r`: every per-cell array (top-k, entropy, log_z,
+ * metrics, the normalised residuals that target queries need, a file's tracked tokens, a partial
+ * result's ready mask), the tokens, row layers, labels and kinds. It keeps the model and the
+ * prompt's numbering (first_pos, next_after_last), so a figure of it labels positions and target
+ * queries on it give the same values as on `r`. A range outside `r` is an error. */
+LensResult *lens_result_slice (const LensResult *r, int first_row, int n_rows, int first_pos,
+                               int n_pos, GError **error);
+/* Copies the cells of that range from an (R, T) array of `r` (e.g. a target's probabilities)
+ * into `out` (n_rows, n_pos); the range must be inside `r`. */
+void lens_result_slice_cells (const LensResult *r, int first_row, int n_rows, int first_pos,
+                              int n_pos, const float *cells, float *out);
+
+/* "A-B" or "N": one inclusive range of whole numbers, as the CLI's --positions and the window's
+ * Range take positions and layers. `what` names the field in messages ("--positions"); the
+ * range must lie inside lo..hi, which `of` explains ("the prompt has 11 tokens"; may be NULL);
+ * with lo > hi only the form is checked (e.g. before a run says what the bounds are). */
+gboolean lens_range_parse (const char *spec, const char *what, int lo, int hi, const char *of,
+                           int *first, int *last, GError **error);
+
 /* Whether the result has kl_final / next metrics. */
 gboolean lens_result_has_metrics (const LensResult *r);
-/* The token that follows position `pos` (the one its `next` metrics are about), or -1 at the last
- * position or where unknown. */
+/* The token that follows position `pos` (the one its `next` metrics are about), or -1 where
+ * unknown or none follows (the last position of the prompt; a range's last position has
+ * next_after_last). */
 int32_t lens_result_next_id (const LensResult *r, int pos);
 /* Per-cell metrics, NAN (rank: 0) when the result has none or the cell has no next token. */
 float lens_result_kl_final (const LensResult *r, int row, int pos);

@@ -631,6 +631,7 @@ j_opt_string (JReader *j, char **out, const char *path)
 typedef struct
 {
   const char *format, *version, *model, *prompt, *tokens, *layers, *cells, *targets;
+  const char *first_pos; /* "first_position" */
   const char *meta, *input, *tracked, *topk, *entropy;
 } Members;
 
@@ -645,7 +646,7 @@ static const struct
     {"cells", offsetof (Members, cells)},     {"targets", offsetof (Members, targets)},
     {"meta", offsetof (Members, meta)},       {"input", offsetof (Members, input)},
     {"tracked", offsetof (Members, tracked)}, {"topk", offsetof (Members, topk)},
-    {"entropy", offsetof (Members, entropy)},
+    {"entropy", offsetof (Members, entropy)}, {"first_position", offsetof (Members, first_pos)},
 };
 
 /* Token strings -> ids of a table local to the result (logitlenskit files have no ids). */
@@ -2082,6 +2083,19 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   T = (int) texts->len;
   if (!check_cells_budget (j, R, T))
     goto out;
+  /* a range of a longer prompt (--positions): the prompt's number of its first token */
+  long first_pos = 0;
+  if (m->first_pos != NULL)
+    {
+      j->p = m->first_pos;
+      double raw = 0;
+      ValStatus st = j_int (j, 0, G_MAXINT - T, &first_pos, &raw);
+      if (st != VAL_OK)
+        {
+          j_int_error (j, st, raw, 0, G_MAXINT - T, "first_position");
+          goto out;
+        }
+    }
 
   v.vocab_size = info.vocab_size;
   if (v.vocab_size > 0)
@@ -2160,6 +2174,7 @@ parse_own (JReader *j, const Members *m, GPtrArray *target_names)
   if (r == NULL)
     goto out;
   fill_rows_and_tokens (r, rows, kinds, texts);
+  r->first_pos = (int) first_pos;
   memcpy (r->token_ids, ids->data, (size_t) T * sizeof (int32_t));
   memcpy (r->entropy, entropy, (size_t) R * T * sizeof (float));
   memcpy (r->log_z, log_z, (size_t) R * T * sizeof (float));
@@ -2418,7 +2433,9 @@ append_cell_metrics (GString *o, const LensResult *r, int row, int t, const char
   json_float (o, lens_result_kl_final (r, row, t));
   g_string_append (o, comma);
   json_key (o, "next", pretty);
-  int32_t id = lens_result_next_id (r, t);
+  /* every "next" is about a token of the document: the last position of a range (whose next
+   * token was left out) is null too */
+  int32_t id = t + 1 < r->n_tokens ? lens_result_next_id (r, t) : -1;
   int rank = lens_result_next_rank (r, row, t);
   float xent = lens_result_next_cross_entropy (r, row, t);
   if (id < 0 || rank < 1 || isnan (xent))
@@ -2616,7 +2633,10 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
         }
       g_string_append_printf (o, "]}%s%s", i + 1 < n_targets ? "," : "", nl);
     }
-  g_string_append_printf (o, "%s]%s}%s", n_targets > 0 ? in1 : "", nl, pretty ? "\n" : "");
+  /* Added later, so last: positions keep the prompt's numbers in a range of it. */
+  g_string_append_printf (o, "%s],%s%s", n_targets > 0 ? in1 : "", nl, in1);
+  json_key (o, "first_position", pretty);
+  g_string_append_printf (o, "%d%s}%s", r->first_pos, nl, pretty ? "\n" : "");
   return g_string_free (o, FALSE);
 }
 

@@ -35,7 +35,7 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
   g_string_append (out, "<b>");
   append_escaped (out, layer);
   g_string_append (out, "</b> · ");
-  g_autofree char *position = g_strdup_printf (_ ("position %d"), pos);
+  g_autofree char *position = g_strdup_printf (_ ("position %d"), r->first_pos + pos);
   append_escaped (out, position);
   g_string_append (out, " ");
   append_token (out, r->token_texts[pos]);

@@ -115,6 +115,65 @@ surface_ok (cairo_surface_t *surface, const char *path, GError **error)
 }
 
 gboolean
+lens_export_positions (LensView view, const LensResult *r, int *first, int *count)
+{
+  int T = r != NULL ? r->n_tokens : 0;
+  gboolean cut
+      = (view == LENS_VIEW_HEATMAP || view == LENS_VIEW_TARGET) && T > LENS_EXPORT_MAX_POSITIONS;
+  *count = cut ? LENS_EXPORT_MAX_POSITIONS : T;
+  *first = T - *count;
+  return cut;
+}
+
+/* The part of `r` a cut export shows: the result and each target's probabilities sliced, the
+ * selection moved with the columns (off the figure when it was left out). */
+typedef struct
+{
+  LensResult *result;
+  LensTarget *targets;
+  float **probs;
+  int n_targets;
+} CutFigure;
+
+static void
+cut_figure_clear (CutFigure *cut)
+{
+  g_clear_pointer (&cut->result, lens_result_unref);
+  for (int i = 0; i < cut->n_targets; i++)
+    g_free (cut->probs[i]);
+  g_clear_pointer (&cut->probs, g_free);
+  g_clear_pointer (&cut->targets, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CutFigure, cut_figure_clear)
+
+static gboolean
+cut_figure (const LensResult *r, LensPaintState *state, int first, int count, CutFigure *cut,
+            GError **error)
+{
+  *cut = (CutFigure){0};
+  cut->result = lens_result_slice (r, 0, r->n_rows, first, count, error);
+  if (cut->result == NULL)
+    return FALSE;
+  cut->n_targets = state->targets != NULL ? MAX (state->n_targets, 0) : 0;
+  cut->targets = g_new0 (LensTarget, MAX (cut->n_targets, 1));
+  cut->probs = g_new0 (float *, MAX (cut->n_targets, 1));
+  for (int i = 0; i < cut->n_targets; i++)
+    {
+      cut->targets[i] = state->targets[i];
+      if (state->targets[i].probs == NULL)
+        continue;
+      cut->probs[i] = g_new (float, (size_t) r->n_rows *(size_t) count);
+      lens_result_slice_cells (r, 0, r->n_rows, first, count, state->targets[i].probs,
+                               cut->probs[i]);
+      cut->targets[i].probs = cut->probs[i];
+    }
+  state->targets = cut->targets;
+  state->sel_pos = state->sel_pos >= first ? state->sel_pos - first : -1;
+  return TRUE;
+}
+
+gboolean
 lens_export_view (const char *path, LensView view, const LensResult *r, const LensPaintState *state,
                   double scale, GError **error)
 {
@@ -142,6 +201,16 @@ lens_export_view (const char *path, LensView view, const LensResult *r, const Le
   file_state.transparent_background = false;
   file_state.hover_row = file_state.hover_pos = -1;
   file_state.show_marks = state->export_marks;
+
+  /* A figure that fits a page: a heatmap of a long prompt keeps its last positions. */
+  int first, count;
+  g_auto (CutFigure) cut = {0};
+  if (lens_export_positions (view, r, &first, &count))
+    {
+      if (!cut_figure (r, &file_state, first, count, &cut, error))
+        return FALSE;
+      r = cut.result;
+    }
 
   double width, height;
   lens_view_natural_size (view, r, &file_state, &width, &height);

@@ -38,6 +38,7 @@ static const double bar_ticks[] = {0.0, 0.25, 0.5, 0.75, 1.0};
 typedef struct
 {
   int n_rows, n_cols;
+  int first_pos;       /* the prompt's number of the first column (a range of a prompt) */
   double widest_label; /* input tokens (column labels), up to COL_LABEL_MAX + 1 */
   double widest_cell;  /* sampled top-1 texts, up to CELL_W_MAX - 2 * CELL_TEXT_PAD */
   double row_w;        /* widest row label */
@@ -97,7 +98,7 @@ static guint64
 measures_key (const LensResult *r)
 {
   guint64 h = 0xcbf29ce484222325ULL;
-  int dims[3] = {r->n_rows, r->n_tokens, r->top_k};
+  int dims[4] = {r->n_rows, r->n_tokens, r->top_k, r->first_pos};
   h = fnv1a (h, dims, sizeof dims);
   for (int t = 0; t < r->n_tokens; t++)
     h = fnv1a_str (h, r->token_texts[t]);
@@ -138,6 +139,7 @@ measure_texts (const LensResult *r, Measures *m)
   *m = (Measures){0};
   m->n_rows = r != NULL ? r->n_rows : 0;
   m->n_cols = r != NULL ? r->n_tokens : 0;
+  m->first_pos = r != NULL ? r->first_pos : 0;
   if (r != NULL)
     {
       WidestText labels
@@ -232,7 +234,8 @@ place_geometry (const Measures *m, double cell_w, double cell_h, Geometry *g, do
   g->col_label_h = g->rotate_labels
                        ? ceil (MIN (m->widest_label, COL_LABEL_MAX) * sin (G_PI / 4.0) + 18.0)
                        : 22.0;
-  g->pos_numbers = m->n_cols >= POS_NUMBERS_MIN_COLS;
+  /* a range of a prompt always has them: its columns do not start at 0 */
+  g->pos_numbers = m->n_cols >= POS_NUMBERS_MIN_COLS || m->first_pos > 0;
   if (g->pos_numbers)
     g->col_label_h += POS_NUMBERS_H;
   g->row_label_w = ceil (MAX (m->row_w, 16.0) + 8.0);
@@ -431,6 +434,7 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
         int row, pos;
         lens_line_cell (r, state, &row, &pos);
         g_autofree char *shown = lens_token_display (r->token_texts[pos]);
+        pos += r->first_pos; /* the prompt's number, in a range too */
         switch (state->line_metric)
           {
           case LENS_COLOR_NEXT_PROB:
@@ -469,7 +473,8 @@ lens_view_title (LensView view, const LensResult *r, const LensPaintState *state
         g_autofree char *layer = lens_row_title (r, row);
         g_autofree char *shown = lens_token_display (r->token_texts[pos]);
         /* Translators: "Top 10 · Layer 5 · position 3 “␣Paris”" */
-        return g_strdup_printf (_ ("Top %d · %s · position %d “%s”"), r->top_k, layer, pos, shown);
+        return g_strdup_printf (_ ("Top %d · %s · position %d “%s”"), r->top_k, layer,
+                                r->first_pos + pos, shown);
       }
     }
 }
@@ -795,7 +800,7 @@ paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
     {
       /* every 1, 2, 5, 10, 20, 50, ... positions, as far apart as the widest number needs */
       char widest[16];
-      g_snprintf (widest, sizeof widest, "%d", r->n_tokens - 1);
+      g_snprintf (widest, sizeof widest, "%d", r->first_pos + r->n_tokens - 1);
       double number_w;
       lens_measure_text (widest, LENS_FONT_LABEL - 2.0, FALSE, &number_w, NULL);
       int step = 1;
@@ -805,10 +810,14 @@ paint_col_labels (cairo_t *cr, const LensResult *r, const LensPaintState *state,
       LensTextStyle number_style = {
           .size = LENS_FONT_LABEL - 2.0, .halign = LENS_ALIGN_CENTER, .valign = LENS_ALIGN_START};
       lens_set_rgb (cr, theme->muted);
-      for (int t = t0 - t0 % step; t < t1; t += step)
+      /* on the prompt's multiples of the step, wherever the range starts */
+      int first = t0 - (r->first_pos + t0) % step;
+      if (first < 0)
+        first += step;
+      for (int t = first; t < t1; t += step)
         {
           char number[16];
-          g_snprintf (number, sizeof number, "%d", t);
+          g_snprintf (number, sizeof number, "%d", r->first_pos + t);
           lens_draw_text (cr, number, l->grid_x + (t + 0.5) * l->cell_w, label_y, &number_style);
         }
       label_y += POS_NUMBERS_H;

@@ -161,9 +161,24 @@ void lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
 void lens_color_scale_rgb (LensColorScale scale, double p, double *red, double *green,
                            double *blue);
 
+/* The most positions a heatmap figure (top-token or target) holds when exported. At the narrowest
+ * natural column (48 px) 64 positions make a figure about 3,300 px wide, the width of an A4 or
+ * Letter page in landscape at 300 dpi; the widest columns (96 px) make it about 6,400 px, a PNG
+ * cairo can still write at scale 4 and a PDF page well inside the 14,400 pt a side that PDF
+ * viewers are built for (PDF 1.7, annex C). Before this limit a 245-token prompt made a 19,263 px
+ * PNG and a 1,000-position results file an 86,153 pt PDF page and a 48 MB SVG. */
+#define LENS_EXPORT_MAX_POSITIONS 64
+
+/* The positions an export of `view` shows, as indices into r's positions: all of them, or for a
+ * heatmap of more than LENS_EXPORT_MAX_POSITIONS the last LENS_EXPORT_MAX_POSITIONS (those
+ * nearest the model's prediction). Returns TRUE when the export is cut, so that callers can say
+ * which positions were left out and how to choose others. */
+gboolean lens_export_positions (LensView view, const LensResult *r, int *first, int *count);
+
 /* Writes a view to `path`; format from the extension (.svg, .png, .pdf). `scale` multiplies the
  * pixel size of PNGs (1 or 2). The selection still chooses what the line plot and the top-k bars
- * show, but it is marked (and hover never is) only with state->export_marks. */
+ * show, but it is marked (and hover never is) only with state->export_marks. A heatmap of a long
+ * prompt is cut to lens_export_positions (with its targets' probabilities). */
 gboolean lens_export_view (const char *path, LensView view, const LensResult *r,
                            const LensPaintState *state, double scale, GError **error);
 

@@ -19,6 +19,8 @@
 #include "lens-paint.h"
 #include "lens-results-io.h"
 #include "ll-application.h"
+#include "ll-compare-page.h"
+#include "ll-chart-view.h"
 #include "ll-window.h"
 #include "gui-support.h"
 
@@ -120,6 +122,42 @@ open_finished_cb (LlWindow *win, gboolean ok, GapMeter *m)
 }
 
 /* ---- screenshots ---- */
+
+/* Is a label with `text` in it shown under `w` (a toast, a banner)? */
+static gboolean
+find_label_containing (GtkWidget *w, const char *text)
+{
+  if (GTK_IS_LABEL (w) && gtk_widget_get_mapped (w)
+      && strstr (gtk_label_get_text (GTK_LABEL (w)), text) != NULL)
+    return TRUE;
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    if (find_label_containing (c, text))
+      return TRUE;
+  return FALSE;
+}
+
+/* The button labelled `label` under `w`, or NULL. */
+static GtkButton *
+find_button (GtkWidget *w, const char *label)
+{
+  if (GTK_IS_BUTTON (w) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (w)), label) == 0)
+    return GTK_BUTTON (w);
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    {
+      GtkButton *found = find_button (c, label);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+label_shown (gpointer text)
+{
+  return find_label_containing (GTK_WIDGET (window), text);
+}
 
 static void
 save_screenshot (const char *name)
@@ -658,6 +696,87 @@ script (void)
   save_screenshot ("gui-results-large.png");
   g_string_set_size (big, 0);
 
+  /* Its heatmap exported: a figure of the last LENS_EXPORT_MAX_POSITIONS positions, not an
+   * 86,000 px strip, and the window says which positions it holds; the line plot is whole. */
+  g_autofree char *big_png = g_build_filename (test.tmp_dir, "big-heatmap.png", NULL);
+  CHECK (ll_window_export_view (window, LENS_VIEW_HEATMAP, big_png, 1, &error), "%s",
+         error ? error->message : "");
+  g_clear_error (&error);
+  g_autoptr (GdkTexture) big_figure = gdk_texture_new_from_filename (big_png, &error);
+  CHECK (big_figure != NULL
+             && gdk_texture_get_width (big_figure) < LENS_EXPORT_MAX_POSITIONS * 96 + 400,
+         "exported heatmap %d px wide", big_figure ? gdk_texture_get_width (big_figure) : -1);
+  g_clear_error (&error);
+  g_autofree char *want_notice
+      = g_strdup_printf ("positions %d–%d of 0–%d", BIG_T - 64, BIG_T - 1, BIG_T - 1);
+  CHECK (strstr (ll_window_get_export_notice (window), want_notice) != NULL,
+         "export notice “%s”, expected it to name %s", ll_window_get_export_notice (window),
+         want_notice);
+  CHECK (gui_wait_until (label_shown, want_notice, 5000),
+         "no message in the window names the exported positions");
+  g_autofree char *big_line = g_build_filename (test.tmp_dir, "big-line.svg", NULL);
+  CHECK (ll_window_export_view (window, LENS_VIEW_LINE, big_line, 1, &error), "%s",
+         error ? error->message : "");
+  g_clear_error (&error);
+  CHECK (ll_window_get_export_notice (window)[0] == '\0', "line plot export notice “%s”",
+         ll_window_get_export_notice (window));
+
+  /* The Range popover: an invalid range is refused with the CLI's message and changes nothing;
+   * layers 10-20 and positions 200-244 reach every view (numbered as in the prompt) and the
+   * export; Show All goes back to everything. */
+  GtkEditable *range_layers = ll_window_get_range_entry (window, FALSE);
+  GtkEditable *range_positions = ll_window_get_range_entry (window, TRUE);
+  gtk_editable_set_text (range_layers, "10-20");
+  gtk_editable_set_text (range_positions, "300-200");
+  g_signal_emit_by_name (range_positions, "activate");
+  CHECK (g_strcmp0 (ll_window_get_range_error (window),
+                    "Positions: \"300-200\" is a reversed range (did you mean 200-300?)")
+             == 0,
+         "range error “%s”", ll_window_get_range_error (window));
+  CHECK (ll_window_get_result (window) == r, "an invalid range changed the result");
+  gtk_editable_set_text (range_positions, "1000");
+  g_signal_emit_by_name (range_layers, "activate");
+  CHECK (g_strcmp0 (ll_window_get_range_error (window),
+                    "Positions: \"1000\" is outside 0-999 (the prompt has 1000 tokens)")
+             == 0,
+         "range error “%s”", ll_window_get_range_error (window));
+  gtk_editable_set_text (range_positions, " 200-244");
+  g_signal_emit_by_name (range_positions, "activate");
+  CHECK (ll_window_get_range_error (window) == NULL, "range error “%s”",
+         ll_window_get_range_error (window));
+  LensResult *part = ll_window_get_result (window);
+  CHECK (part != NULL && part->n_rows == 11 && part->n_tokens == 45 && part->first_pos == 200
+             && g_strcmp0 (part->row_labels[0], "10") == 0
+             && g_strcmp0 (part->token_texts[0], r->token_texts[200]) == 0,
+         "range shows %d x %d from position %d", part ? part->n_rows : -1,
+         part ? part->n_tokens : -1, part ? part->first_pos : -1);
+  for (LensView v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
+    CHECK (ll_chart_view_get_result (LL_CHART_VIEW (ll_window_get_view (window, v))) == part,
+           "view %d does not show the range", v);
+  gui_spin_ms (300);
+  check_heatmap_cells (11, 45);
+  save_screenshot ("gui-results-range.png");
+  g_autofree char *range_png = g_build_filename (test.tmp_dir, "range-heatmap.png", NULL);
+  CHECK (ll_window_export_view (window, LENS_VIEW_HEATMAP, range_png, 1, &error), "%s",
+         error ? error->message : "");
+  g_clear_error (&error);
+  g_autoptr (GdkTexture) range_figure = gdk_texture_new_from_filename (range_png, &error);
+  g_clear_error (&error);
+  CHECK (range_figure != NULL && ll_window_get_export_notice (window)[0] == '\0'
+             && gdk_texture_get_width (range_figure) < 45 * 96 + 400
+             && gdk_texture_get_height (range_figure) < 11 * 26 + 400,
+         "range export %d x %d, notice “%s”",
+         range_figure ? gdk_texture_get_width (range_figure) : -1,
+         range_figure ? gdk_texture_get_height (range_figure) : -1,
+         ll_window_get_export_notice (window));
+  GtkButton *show_all
+      = find_button (gtk_widget_get_parent (GTK_WIDGET (range_layers)), "Show _All");
+  CHECK (show_all != NULL, "no Show All button next to the range entries");
+  if (show_all != NULL)
+    g_signal_emit_by_name (show_all, "clicked");
+  CHECK (ll_window_get_result (window) == r && r->n_tokens == BIG_T,
+         "Show All did not show the whole file");
+
   /* 7. Choosing the model from the model menu goes back to live runs. */
   open_ok (v2, 10000);
   save_screenshot ("gui-screenshot-results.png");
@@ -692,6 +811,52 @@ script (void)
   }
   CHECK (r != NULL && r->model != NULL && g_strcmp0 (r->prompt, "The cat") == 0,
          "no live result after Back to Model");
+
+  /* 9. A range of a live result: its targets are the model's probabilities at those cells (from
+   * the range's own residuals), as in the whole prompt. */
+  if (r == NULL || r->n_tokens < 2)
+    return;
+  gtk_editable_set_text (ll_window_get_target_entry (window), "cat");
+  const LensPaintState *ps = ll_window_get_paint_state (window);
+  CHECK (ps->n_targets == 1, "%d targets for “cat”", ps->n_targets);
+  if (ps->n_targets != 1)
+    return;
+  int whole_rows = r->n_rows, whole_tokens = r->n_tokens;
+  g_autofree float *whole_probs
+      = g_memdup2 (ps->targets[0].probs, sizeof (float) * (size_t) whole_rows * whole_tokens);
+  g_autoptr (GError) range_error = NULL;
+  g_autofree char *last = g_strdup_printf ("%d", whole_tokens - 1);
+  CHECK (ll_window_set_range (window, "", last, &range_error), "%s",
+         range_error ? range_error->message : "");
+  LensResult *tail = ll_window_get_result (window);
+  ps = ll_window_get_paint_state (window);
+  CHECK (tail != NULL && tail->n_tokens == 1 && tail->first_pos == whole_tokens - 1
+             && tail->n_rows == whole_rows && ps->n_targets == 1,
+         "live range %d x %d from %d, %d targets", tail ? tail->n_rows : -1,
+         tail ? tail->n_tokens : -1, tail ? tail->first_pos : -1, ps->n_targets);
+  int same = 0;
+  for (int row = 0; tail != NULL && ps->n_targets == 1 && row < whole_rows; row++)
+    {
+      float want = whole_probs[(size_t) row * whole_tokens + whole_tokens - 1];
+      same += fabsf (ps->targets[0].probs[row] - want) <= 1e-6f * fmaxf (1.0f, want);
+    }
+  CHECK (same == whole_rows, "%d of %d rows of the live range's target agree with the whole", same,
+         whole_rows);
+  /* A pinned result is compared over the same range: both sides start at its first position. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "pin-result", NULL);
+  LlComparePage *compare = ll_window_get_compare_page (window);
+  LensResult *pinned = ll_compare_page_get_pinned (compare);
+  CHECK (pinned != NULL && pinned->n_tokens == 1 && pinned->first_pos == whole_tokens - 1,
+         "pinned under a range: %d positions from %d", pinned ? pinned->n_tokens : -1,
+         pinned ? pinned->first_pos : -1);
+  CHECK (ll_window_set_range (window, "", "", &range_error), "%s",
+         range_error ? range_error->message : "");
+  CHECK (ll_window_get_result (window)->n_tokens == whole_tokens, "Show All after a live range");
+  pinned = ll_compare_page_get_pinned (compare);
+  CHECK (pinned != NULL && pinned->n_tokens == whole_tokens && pinned->first_pos == 0,
+         "pinned after Show All: %d positions from %d", pinned ? pinned->n_tokens : -1,
+         pinned ? pinned->first_pos : -1);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "unpin-result", NULL);
 }
 
 static gboolean

@@ -455,6 +455,70 @@ main (int argc, char **argv)
   CHECK (gtk_adjustment_get_value (hadj) <= bl.grid_x, "Ctrl+Home scrolls back (%g)",
          gtk_adjustment_get_value (hadj));
 
+  /* The scrolled window shrinks (a banner appears above it, as the window's "Opened from results
+   * file" one does) while the figure keeps its size: the token labels frozen at the visible
+   * area's bottom edge move up with that edge instead of staying under it, cut off. */
+  GtkWidget *window2 = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window2), 700, 460);
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *banner = gtk_label_new ("banner");
+  gtk_widget_set_size_request (banner, -1, 80);
+  gtk_widget_set_visible (banner, FALSE);
+  GtkWidget *scroller2 = gtk_scrolled_window_new ();
+  gtk_widget_set_vexpand (scroller2, TRUE);
+  gtk_box_append (GTK_BOX (box), banner);
+  gtk_box_append (GTK_BOX (box), scroller2);
+  gtk_window_set_child (GTK_WINDOW (window2), box);
+  GtkWidget *tall = ll_chart_view_new (LENS_VIEW_HEATMAP);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller2), tall);
+  g_autoptr (LensResult) tall_result = make_result (40, 60, 2);
+  ll_chart_view_set_result (LL_CHART_VIEW (tall), tall_result);
+  gtk_window_present (GTK_WINDOW (window2));
+  wait_allocated (tall);
+  settle (window2);
+  int port_h0 = gtk_widget_get_height (scroller2);
+  gtk_widget_set_visible (banner, TRUE);
+  settle (window2);
+  int port_w = gtk_widget_get_width (scroller2), port_h1 = gtk_widget_get_height (scroller2);
+  CHECK (port_h1 <= port_h0 - 80, "the banner shrinks the scrolled window (%d, was %d)", port_h1,
+         port_h0);
+  LensHeatmapLayout tl;
+  lens_paint_state_init (&state);
+  lens_heatmap_layout_for_size (tall_result, &state, gtk_widget_get_width (tall),
+                                gtk_widget_get_height (tall), &tl);
+  cairo_rectangle_t port = {0, 0, port_w, port_h1}, frozen_rows, frozen_cols;
+  lens_heatmap_frozen_bands (&tl, &port, &frozen_rows, &frozen_cols);
+  CHECK (frozen_cols.height > 0 && frozen_cols.y + frozen_cols.height <= port_h1 + 0.5,
+         "token labels frozen at the new bottom edge (%g + %g, port %d)", frozen_cols.y,
+         frozen_cols.height, port_h1);
+  p = download (tall);
+  int band_paper = 0, band_cells = 0, band_total = 0;
+  for (int y = (int) ceil (frozen_cols.y); y < (int) (frozen_cols.y + frozen_cols.height); y++)
+    for (int x = (int) tl.grid_x; x < MIN (port_w, (int) (tl.grid_x + tl.n_cols * tl.cell_w)); x++)
+      {
+        int hr, hp;
+        px (&p, x, y, &r, &g, &b, &a);
+        band_total++;
+        band_paper += r == 0xff && g == 0xff && b == 0xff && a == 0xff;
+        double er, eg, eb;
+        /* this pixel has its cell's colour: the cell shows through where the labels should be */
+        if (lens_heatmap_hit (&tl, x, y, &hr, &hp))
+          {
+            lens_color_scale_rgb (
+                LENS_SCALE_RDYLBU,
+                tall_result->top_probs[lens_result_cell_index (tall_result, hr, hp) * 2], &er, &eg,
+                &eb);
+            band_cells += a == 255 && abs (r - (int) lround (er * 255)) <= 1
+                          && abs (g - (int) lround (eg * 255)) <= 1
+                          && abs (b - (int) lround (eb * 255)) <= 1;
+          }
+      }
+  CHECK (band_paper > band_total / 2 && band_cells == 0,
+         "the frozen token labels at the new bottom edge: %d paper, %d cell pixels of %d",
+         band_paper, band_cells, band_total);
+  g_free (p.data);
+  gtk_window_destroy (GTK_WINDOW (window2));
+
   gtk_window_destroy (GTK_WINDOW (window));
   gui_spin_ms (50);
   if (failures > 0)

@@ -1726,20 +1726,164 @@ test_export (void)
   g_assert_false (g_file_test (bad_scale, G_FILE_TEST_EXISTS));
 }
 
-/* A PNG too large for cairo is refused with advice, not a crash or a blank file. */
+/* A PNG too large for cairo is refused with advice, not a crash or a blank file: positions are
+ * cut to a page, so it takes rows beyond cairo's 32,767 pixels. */
 static void
 test_export_huge (void)
 {
-  g_autoptr (LensResult) r = make_result (2, 1024, 1);
+  g_autoptr (LensResult) r = make_result (1300, 2, 1);
   g_autoptr (GError) error = NULL;
   g_autofree char *path = output_path ("huge.png");
-  g_assert_false (lens_export_view (path, LENS_VIEW_HEATMAP, r, NULL, 2.0, &error));
+  g_assert_false (lens_export_view (path, LENS_VIEW_HEATMAP, r, NULL, 1.0, &error));
   g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
   g_assert_nonnull (strstr (error->message, "SVG or PDF"));
   g_clear_error (&error);
   g_autofree char *svg = output_path ("huge.svg");
   g_assert_true (lens_export_view (svg, LENS_VIEW_HEATMAP, r, NULL, 1.0, &error));
   g_assert_no_error (error);
+}
+
+/* A heatmap of a long prompt is exported as its last LENS_EXPORT_MAX_POSITIONS positions (with
+ * the target's probabilities cut the same way): the PNG is exactly the figure of that range,
+ * numbered as in the prompt, not a 245-column strip. Line plots are not cut. */
+static void
+test_export_cut (void)
+{
+  const int R = 3, T = 245;
+  g_autoptr (LensResult) r = make_result (R, T, 2);
+  int first = -1, count = -1;
+  g_assert_true (lens_export_positions (LENS_VIEW_HEATMAP, r, &first, &count));
+  g_assert_cmpint (first, ==, T - LENS_EXPORT_MAX_POSITIONS);
+  g_assert_cmpint (count, ==, LENS_EXPORT_MAX_POSITIONS);
+  g_assert_false (lens_export_positions (LENS_VIEW_LINE, r, &first, &count));
+  g_assert_cmpint (count, ==, T);
+  g_autoptr (LensResult) small = make_result (R, LENS_EXPORT_MAX_POSITIONS, 2);
+  g_assert_false (lens_export_positions (LENS_VIEW_TARGET, small, &first, &count));
+  g_assert_cmpint (first, ==, 0);
+
+  /* a target whose probability is the position's number, so a wrong cut shows */
+  g_autofree float *probs = g_new (float, (size_t) R *T);
+  for (int row = 0; row < R; row++)
+    for (int t = 0; t < T; t++)
+      probs[lens_result_cell_index (r, row, t)] = (float) t / (float) T;
+  LensTarget target = {.label = " Paris", .id = -1, .probs = probs};
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.targets = &target;
+  state.n_targets = 1;
+  state.prob_axis = LENS_AXIS_LINEAR;
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) tail = lens_result_slice (r, 0, R, T - LENS_EXPORT_MAX_POSITIONS,
+                                                   LENS_EXPORT_MAX_POSITIONS, &error);
+  g_assert_no_error (error);
+  g_autofree float *tail_probs = g_new (float, (size_t) R *LENS_EXPORT_MAX_POSITIONS);
+  lens_result_slice_cells (r, 0, R, T - LENS_EXPORT_MAX_POSITIONS, LENS_EXPORT_MAX_POSITIONS, probs,
+                           tail_probs);
+  LensTarget tail_target = target;
+  tail_target.probs = tail_probs;
+  LensPaintState tail_state = state;
+  tail_state.targets = &tail_target;
+
+  for (LensView view = LENS_VIEW_HEATMAP; view <= LENS_VIEW_TARGET; view++)
+    {
+      g_autofree char *name = g_strdup_printf ("export-cut-%d.png", view);
+      g_autofree char *path = output_path (name);
+      g_assert_true (lens_export_view (path, view, r, &state, 1.0, &error));
+      g_assert_no_error (error);
+      cairo_surface_t *got = cairo_image_surface_create_from_png (path);
+      g_assert_cmpint (cairo_surface_status (got), ==, CAIRO_STATUS_SUCCESS);
+      double whole_w, whole_h;
+      lens_view_natural_size (view, r, &state, &whole_w, &whole_h);
+      g_assert_cmpint (cairo_image_surface_get_width (got), <, whole_w / 3);
+      cairo_surface_t *want = render (view, tail, &tail_state, NULL);
+      g_assert_true (same_pixels (got, want));
+      cairo_surface_destroy (got);
+      cairo_surface_destroy (want);
+    }
+  /* the line plot of the whole prompt is its usual size */
+  g_autofree char *line = output_path ("export-cut-line.png");
+  g_assert_true (lens_export_view (line, LENS_VIEW_LINE, r, &state, 1.0, &error));
+  g_assert_no_error (error);
+}
+
+/* A range of a prompt is numbered as in the prompt: the position numbers are drawn even for a
+ * few columns, and they are the prompt's (different pixels for a range from 200 than from 300
+ * over the same cells). */
+static void
+test_range_numbers (void)
+{
+  g_autoptr (LensResult) r = make_result (2, 400, 2);
+  g_autoptr (LensResult) whole = make_result (2, 8, 2);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) a = lens_result_slice (r, 0, 2, 200, 8, &error);
+  g_autoptr (LensResult) b = lens_result_slice (r, 0, 2, 300, 8, &error);
+  g_assert_no_error (error);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout la, lw;
+  lens_heatmap_layout (a, &state, &la);
+  lens_heatmap_layout (whole, &state, &lw);
+  g_assert_cmpfloat (la.labels_h, >=, lw.labels_h + 16.0 - 0.5);
+
+  cairo_surface_t *sa = render (LENS_VIEW_HEATMAP, a, &state, "range-200.png");
+  cairo_surface_t *sb = render (LENS_VIEW_HEATMAP, b, &state, NULL);
+  /* the numbers' band under the grid: ink in both, and not the same ink */
+  int y0 = (int) (la.grid_y + la.n_rows * la.cell_h + 6), differ = 0, ink = 0;
+  for (int y = y0; y < y0 + 12; y++)
+    for (int x = (int) la.grid_x; x < (int) (la.grid_x + la.n_cols * la.cell_w); x++)
+      {
+        ink += !px_near (pixel (sa, x, y), hex_px (0xffffff), 40);
+        differ += !px_near (pixel (sa, x, y), pixel (sb, x, y), 0);
+      }
+  g_assert_cmpint (ink, >, 20);
+  g_assert_cmpint (differ, >, 20);
+  /* tooltips name the prompt's position */
+  g_autofree char *tip = lens_describe_cell (a, &state, 0, 3);
+  g_assert_nonnull (strstr (tip, "position 203"));
+  cairo_surface_destroy (sa);
+  cairo_surface_destroy (sb);
+}
+
+/* The colour bar of a wide figure (80 layers x 1,000 positions, as a results file from NDIF),
+ * painted where the window shows it: scrolled to the right end, the cairo origin is far to the left
+ * of the surface, as the chart view paints a large figure. The strip has the scale's colours from
+ * top (1) to bottom (0), and the position numbers and token labels under the last columns are
+ * inside the figure's height. */
+static void
+test_wide_color_bar (void)
+{
+  g_autoptr (LensResult) r = make_result (80, 1000, 1);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.shrink_to_fit = true;
+  LensHeatmapLayout l;
+  lens_heatmap_layout_for_size (r, &state, 900, 600, &l);
+  double grid_x1 = l.grid_x + l.n_cols * l.cell_w;
+  g_assert_cmpfloat (l.width, >, 10000);
+  /* the last 300 pixels of the figure */
+  const int view_w = 300, view_h = (int) ceil (l.height);
+  double x0 = l.width - view_w;
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, view_w, view_h);
+  cairo_t *cr = cairo_create (s);
+  cairo_translate (cr, -x0, 0);
+  cairo_rectangle (cr, x0, 0, view_w, view_h);
+  cairo_clip (cr);
+  lens_paint_view (cr, LENS_VIEW_HEATMAP, r, &state, l.width, l.height);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "wide-color-bar.png", NULL);
+  cairo_surface_write_to_png (s, path);
+
+  /* the strip: 20 px right of the grid, 16 wide, from 24 px under the grid's top */
+  int bar_x = (int) (grid_x1 + 20 + 8 - x0);
+  double bar_top = l.grid_y + 24, bar_h = 480; /* the grid is taller than the bar's maximum */
+  for (double f = 0.1; f < 1.0; f += 0.4)
+    assert_px (pixel (s, bar_x, (int) (bar_top + bar_h * (1.0 - f))),
+               scale_px (LENS_SCALE_RDYLBU, f), 6);
+  cairo_surface_destroy (s);
 }
 
 /* ---- robustness -------------------------------------------------------------------------- */
@@ -1881,6 +2025,9 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/describe", test_describe);
   g_test_add_func ("/paint/export", test_export);
   g_test_add_func ("/paint/export/huge", test_export_huge);
+  g_test_add_func ("/paint/export/cut", test_export_cut);
+  g_test_add_func ("/paint/heatmap/wide-color-bar", test_wide_color_bar);
+  g_test_add_func ("/paint/heatmap/range-numbers", test_range_numbers);
   g_test_add_func ("/paint/empty-and-hostile", test_empty_and_hostile);
   g_test_add_func ("/paint/gallery", test_gallery);
   return g_test_run ();

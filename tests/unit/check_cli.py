@@ -7,6 +7,9 @@
   it names), so the examples cannot go stale.
 - Option mistakes are refused before the model runs, with a message that says what is wrong:
   an empty --layers, a reversed range, a range beyond the model, --view without --export.
+- --positions restricts the summary, --json (positions keep the prompt's numbers: first_position)
+  and --export to a range, with --layers' messages; a heatmap of more than 64 positions is
+  exported as its last 64 with a warning that names them and --positions.
 - --export writes the figure and prints nothing else (--json adds the document); --scale
   reaches the figure.
 - Probabilities in the text summary are written as the app writes them: percentages from 0.1%,
@@ -90,6 +93,13 @@ def check_refusals(cli, model):
         (["--layers", " "], "--layers is empty"),
         (["--layers", "5-0"], 'reversed range (did you mean 0-5?)'),
         (["--layers", "0-11:2"], '"0-11:2" is outside 0-5 (the model has 6 blocks)'),
+        (["--positions", ""], "--positions is empty"),
+        (["--positions", "5-2"], '--positions: "5-2" is a reversed range (did you mean 2-5?)'),
+        (["--positions", "3-"], '--positions: "3-" has no end after \'-\''),
+        (["--positions", "1,4"], '--positions: unexpected ",4" in "1,4"'),
+        (["--positions", "x"], '--positions: "x" is not a number or range'),
+        (["--positions", "40"], '--positions: "40" is outside 0-10 (the prompt has 11 tokens)'),
+        (["--positions", "-1-3"], '--positions: "-1-3" is outside 0-10'),
         (["--view", "line"], "--view chooses the figure --export writes"),
         (["--view", "pie", "--export", "x.svg"], '"pie" is not one of'),
         (["--scale", "log"], "--scale sets the probability scale of the figure --export writes"),
@@ -217,6 +227,96 @@ def check_numbers(cli, model):
         fail(f"--metrics summary: KL lines {kl_lines}")
 
 
+def png_size(path):
+    data = open(path, "rb").read(24)
+    return struct.unpack(">II", data[16:24])
+
+
+def check_positions(cli, model):
+    base = ["--model", model, "--prompt", "The Eiffel Tower is in the city of", "--target",
+            " Paris", "--metrics"]
+    whole = json.loads(run(cli, base + ["--json"]).stdout)
+    proc = run(cli, base + ["--json", "--positions", "2-5"])
+    if proc.returncode != 0:
+        fail(f"--positions 2-5 --json: {proc.stderr.strip()}")
+        return
+    part = json.loads(proc.stdout)
+    if whole["first_position"] != 0 or part["first_position"] != 2:
+        fail(f"first_position: whole {whole['first_position']}, range {part['first_position']}")
+    if part["tokens"] != whole["tokens"][2:6] or part["layers"] != whole["layers"]:
+        fail(f"--positions 2-5: tokens {part['tokens']} are not the prompt's 2-5")
+    for row, (cells, want) in enumerate(zip(part["cells"], whole["cells"])):
+        for t, cell in enumerate(cells):
+            expect = dict(want[2 + t])
+            if t == 3:
+                # the document's last position: its next token is not in the document
+                if cell["next"] is not None:
+                    fail("--positions: the range's last position has a next token in --json")
+                cell = {key: value for key, value in cell.items() if key != "next"}
+                expect.pop("next")
+            if cell != expect:
+                fail(f"--positions 2-5: cell [{row}][{t}] differs from the whole's [{row}][{2 + t}]")
+        if part["targets"][0]["prob"][row] != whole["targets"][0]["prob"][row][2:6]:
+            fail(f"--positions 2-5: target probabilities of row {row} are not the whole's")
+
+    # --view diff compares cells by index: the pinned side is cut to the same range
+    with tempfile.TemporaryDirectory() as scratch:
+        diff_args = ["--model", model, "--prompt", "The Eiffel Tower is in the city of",
+                     "--view", "diff", "--diff", "kl", "--export", os.path.join(scratch, "d.svg")]
+        diff_proc = run(cli, diff_args + ["--compare-prompt", "The Eiffel Tower is in the city of",
+                                     "--positions", "3-6"])
+        if diff_proc.returncode != 0:
+            fail(f"--view diff --positions: {diff_proc.stderr.strip()!r}")
+        diff_proc = run(cli, diff_args + ["--compare-prompt", "The Eiffel", "--positions", "8-9"])
+        if diff_proc.returncode == 0 or "starts outside the pinned result's positions" not in diff_proc.stderr:
+            fail(f"--view diff --positions past the pinned prompt: {diff_proc.stderr.strip()!r}")
+
+    summary = run(cli, base + ["--positions", "7"]).stdout
+    if "Tokens (1, positions 7-7):" not in summary or "at position 7, the last of the range" \
+            not in summary:
+        fail(f"--positions 7: the summary does not name the range: {summary[:400]!r}")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        saved = os.path.join(scratch, "range.json")
+        open(saved, "w", encoding="utf-8").write(proc.stdout)
+        again = run(cli, ["--open", saved, "--json"])
+        if again.returncode != 0 or json.loads(again.stdout)["first_position"] != 2:
+            fail(f"--open of a range: {again.returncode} {again.stderr.strip()!r}")
+        inner = run(cli, ["--open", saved, "--positions", "4-5", "--json"])
+        if inner.returncode != 0 or json.loads(inner.stdout)["tokens"] != whole["tokens"][4:6]:
+            fail(f"--open of a range --positions 4-5: {inner.stderr.strip()!r}")
+        outside = run(cli, ["--open", saved, "--positions", "0-3"])
+        if outside.returncode == 0 or '"0-3" is outside 2-5' not in outside.stderr:
+            fail(f"--open of a range --positions 0-3: {outside.stderr.strip()!r}")
+
+        # a long prompt: the heatmap export keeps its last 64 positions and says so
+        long_prompt = ["--model", model, "--prompt", "The Eiffel Tower is in the city of Paris. "
+                       * 10]
+        n = len(json.loads(run(cli, long_prompt + ["--json", "--top-k", "1"]).stdout)["tokens"])
+        if n <= 64:
+            fail(f"the long prompt has only {n} tokens")
+            return
+        cut = os.path.join(scratch, "cut.png")
+        proc = run(cli, long_prompt + ["--export", cut])
+        warning = (f"cut.png shows positions {n - 64}-{n - 1} of 0-{n - 1} (a figure holds at "
+                   "most 64 positions); choose others with --positions A-B")
+        if proc.returncode != 0 or warning not in proc.stderr:
+            fail(f"export of {n} positions: expected the warning {warning!r}, got "
+                 f"{proc.stderr.strip()!r}")
+        chosen = os.path.join(scratch, "chosen.png")
+        proc = run(cli, long_prompt + ["--export", chosen, "--positions", f"{n - 64}-{n - 1}"])
+        if proc.returncode != 0 or proc.stderr:
+            fail(f"--positions {n - 64}-{n - 1} --export: {proc.stderr.strip()!r}")
+        elif open(cut, "rb").read() != open(chosen, "rb").read():
+            fail("the cut export is not the figure of the positions it names")
+        first = os.path.join(scratch, "first.png")
+        run(cli, long_prompt + ["--export", first, "--positions", "0-9"])
+        (cut_w, cut_h), (first_w, _) = png_size(cut), png_size(first)
+        # 64 columns of 48 to 96 px and the margins; 10 columns fewer than half of that
+        if not 64 * 48 < cut_w < 64 * 96 + 400 or not first_w < cut_w / 4 or cut_h > 1000:
+            fail(f"exported sizes: cut {cut_w} x {cut_h}, positions 0-9 {first_w} wide")
+
+
 def nan_checkpoint(model, folder):
     """The demo model with one NaN in block 2's MLP output bias: every cell from layer 2 on."""
     shutil.copytree(model, folder)
@@ -323,6 +423,7 @@ def main():
     check_refusals(cli, model)
     check_export_output(cli, model)
     check_numbers(cli, model)
+    check_positions(cli, model)
     check_nonfinite(cli, model)
     check_perplexity_json(cli, model)
     print(f"{failures} failures")

@@ -304,6 +304,179 @@ test_bad_requests (void)
   g_assert_cmpint (one->n_tokens, ==, 1);
 }
 
+/* A range of a result: every cell equals the same cell of the whole, the prompt's numbering and
+ * the token after the range are kept, target queries on the range give the whole's values, and
+ * ranges outside the result (including ones whose ends overflow) are refused. */
+static void
+test_slice (void)
+{
+  g_autoptr (LensModel) m = load ();
+  g_autoptr (GError) error = NULL;
+  const int layers[] = {LENS_ROW_EMBEDDINGS, 0, 1, 2};
+  LensRunOptions opts = {.layers = layers, .n_layers = 4, .top_k = 5, .metrics = TRUE};
+  g_autoptr (LensResult) r = lens_run_prompt (m, "the theory of the thing", &opts, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r->n_tokens, >=, 8);
+  int T = r->n_tokens, K = r->top_k;
+  const int row0 = 1, n_rows = 2, pos0 = 3, n_pos = 4;
+
+  g_autoptr (LensResult) s = lens_result_slice (r, row0, n_rows, pos0, n_pos, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s->n_rows, ==, n_rows);
+  g_assert_cmpint (s->n_tokens, ==, n_pos);
+  g_assert_cmpint (s->first_pos, ==, pos0);
+  g_assert_cmpint (s->top_k, ==, K);
+  g_assert_cmpstr (s->prompt, ==, r->prompt);
+  g_assert_cmpint (s->model_info.n_layer, ==, L);
+  for (int row = 0; row < n_rows; row++)
+    {
+      g_assert_cmpstr (s->row_labels[row], ==, r->row_labels[row0 + row]);
+      g_assert_cmpint (s->row_layers[row], ==, r->row_layers[row0 + row]);
+      g_assert_cmpint (s->row_kinds[row], ==, r->row_kinds[row0 + row]);
+    }
+  g_assert_null (s->row_labels[n_rows]);
+  for (int t = 0; t < n_pos; t++)
+    {
+      g_assert_cmpint (s->token_ids[t], ==, r->token_ids[pos0 + t]);
+      g_assert_cmpstr (s->token_texts[t], ==, r->token_texts[pos0 + t]);
+      /* the next token of the range's last position is the one after the range */
+      g_assert_cmpint (lens_result_next_id (s, t), ==, lens_result_next_id (r, pos0 + t));
+      g_assert_cmpint (lens_result_next_id (s, t), >=, 0);
+    }
+  g_assert_null (s->token_texts[n_pos]);
+  g_assert_cmpint (lens_result_next_id (r, T - 1), ==, -1);
+
+  size_t cells = (size_t) r->n_rows * T;
+  g_autofree float *whole = g_new (float, cells);
+  g_autofree float *part = g_new (float, (size_t) n_rows *n_pos);
+  g_autofree float *cut = g_new (float, (size_t) n_rows *n_pos);
+  int32_t target = r->top_ids[lens_result_cell_index (r, 3, T - 1) * K];
+  g_assert_true (lens_result_target_probs (r, target, whole, &error));
+  g_assert_true (lens_result_target_probs (s, target, part, &error));
+  g_assert_no_error (error);
+  lens_result_slice_cells (r, row0, n_rows, pos0, n_pos, whole, cut);
+  for (int row = 0; row < n_rows; row++)
+    for (int t = 0; t < n_pos; t++)
+      {
+        size_t a = lens_result_cell_index (r, row0 + row, pos0 + t);
+        size_t b = lens_result_cell_index (s, row, t);
+        g_assert_cmpmem (s->top_ids + b * K, K * sizeof (int32_t), r->top_ids + a * K,
+                         K * sizeof (int32_t));
+        g_assert_cmpmem (s->top_probs + b * K, K * sizeof (float), r->top_probs + a * K,
+                         K * sizeof (float));
+        g_assert_cmpfloat (s->entropy[b], ==, r->entropy[a]);
+        g_assert_cmpfloat (s->log_z[b], ==, r->log_z[a]);
+        g_assert_cmpfloat (s->kl_final[b], ==, r->kl_final[a]);
+        g_assert_cmpfloat (s->next_logprob[b], ==, r->next_logprob[a]);
+        g_assert_cmpint (s->next_rank[b], ==, r->next_rank[a]);
+        g_assert_cmpint (s->next_rank[b], >=, 1);
+        g_assert_cmpfloat (cut[b], ==, whole[a]);
+        /* computed on the range's own residuals */
+        g_assert_cmpfloat (fabs (part[b] - whole[a]), <=, 1e-6 * fmax (1.0, whole[a]));
+        int rank_s = 0, rank_r = 0;
+        g_assert_true (lens_result_target_rank (s, row, t, target, NULL, &rank_s, &error));
+        g_assert_true (
+            lens_result_target_rank (r, row0 + row, pos0 + t, target, NULL, &rank_r, &error));
+        g_assert_cmpint (rank_s, ==, rank_r);
+      }
+
+  /* A range of a range counts positions in the prompt; one ending with the prompt has no token
+   * after it. */
+  g_autoptr (LensResult) tail = lens_result_slice (s, 1, 1, 1, n_pos - 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (tail->first_pos, ==, pos0 + 1);
+  g_assert_cmpstr (tail->row_labels[0], ==, r->row_labels[row0 + 1]);
+  g_autoptr (LensResult) end = lens_result_slice (r, 0, r->n_rows, T - 2, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lens_result_next_id (end, 1), ==, -1);
+  g_assert_cmpint (lens_result_next_id (end, 0), ==, r->token_ids[T - 1]);
+
+  const int bad[][4] = {
+      {-1, 1, 0, 1},       {0, 0, 0, 1},        {0, 5, 0, 1},        {4, 1, 0, 1},
+      {0, 1, -1, 1},       {0, 1, 0, 0},        {0, 1, T - 1, 2},    {0, 1, T, 1},
+      {0, 1, 1, G_MAXINT}, {1, G_MAXINT, 0, 1}, {G_MAXINT, 1, 0, 1}, {0, 1, G_MAXINT, G_MAXINT},
+      {0, 1, G_MININT, 4},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      LensResult *none = lens_result_slice (r, bad[i][0], bad[i][1], bad[i][2], bad[i][3], &error);
+      g_assert_null (none);
+      g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+      g_assert_true (strstr (error->message, "not inside") != NULL);
+      g_clear_error (&error);
+    }
+}
+
+/* A file's tracked tokens (no model) are cut to the range's rows and positions. */
+static void
+test_slice_tracked (void)
+{
+  g_autoptr (LensResult) r = lens_result_new_empty (3, 4, 1);
+  r->tracked = g_new0 (GHashTable *, 4);
+  for (int t = 0; t < 4; t++)
+    {
+      r->tracked[t] = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      float *probs = g_new (float, 3);
+      for (int row = 0; row < 3; row++)
+        probs[row] = (float) (10 * row + t) / 100.0f;
+      g_hash_table_insert (r->tracked[t], g_strdup (" Paris"), probs);
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LensResult) s = lens_result_slice (r, 1, 2, 2, 2, &error);
+  g_assert_no_error (error);
+  float probs[9];
+  g_assert_true (lens_result_target_probs_for_text (s, " Paris", probs, NULL, NULL, &error));
+  g_assert_no_error (error);
+  for (int row = 0; row < 2; row++)
+    for (int t = 0; t < 2; t++)
+      g_assert_cmpfloat (probs[row * 2 + t], ==, (float) (10 * (row + 1) + t + 2) / 100.0f);
+
+  /* a token the file tracked only outside the range: the message says where it looked */
+  g_hash_table_insert (r->tracked[0], g_strdup (" Rome"), g_new0 (float, 3));
+  g_autoptr (LensResult) tail = lens_result_slice (r, 0, 3, 1, 3, &error);
+  g_assert_no_error (error);
+  g_assert_false (lens_result_target_probs_for_text (tail, " Rome", probs, NULL, NULL, &error));
+  g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+  g_assert_cmpstr (error->message, ==,
+                   "\" Rome\" was not tracked at positions 1-3 of this results file");
+}
+
+/* One range "A-B" or number "N" inside bounds, with the CLI's messages; lo > hi checks the form. */
+static void
+test_range_parse (void)
+{
+  g_autoptr (GError) error = NULL;
+  int a = -1, b = -1;
+  g_assert_true (lens_range_parse (" 200-244 ", "--positions", 0, 244, NULL, &a, &b, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (a, ==, 200);
+  g_assert_cmpint (b, ==, 244);
+  g_assert_true (lens_range_parse ("7", "Layers", 0, 79, NULL, &a, &b, &error));
+  g_assert_cmpint (a, ==, 7);
+  g_assert_cmpint (b, ==, 7);
+  g_assert_true (lens_range_parse ("99999-999999", "x", 1, 0, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  const char *bad[][2] = {
+      {"", "--positions is empty: give one number N or a range A-B"},
+      {"5-2", "--positions: \"5-2\" is a reversed range (did you mean 2-5?)"},
+      {"3-", "--positions: \"3-\" has no end after '-'"},
+      {"a", "--positions: \"a\" is not a number or range"},
+      {"1,4", "--positions: unexpected \",4\" in \"1,4\" (one number N or range A-B)"},
+      {"245", "--positions: \"245\" is outside 0-244 (the prompt has 245 tokens)"},
+      {"-1-3", "--positions: \"-1-3\" is outside 0-244 (the prompt has 245 tokens)"},
+      {"0-99999999999999999999", "--positions: \"0-99999999999999999999\" is outside 0-244 (the "
+                                 "prompt has 245 tokens)"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (lens_range_parse (bad[i][0], "--positions", 0, 244,
+                                        "the prompt has 245 tokens", &a, &b, &error));
+      g_assert_error (error, LENS_ERROR, LENS_ERROR_INPUT);
+      g_assert_cmpstr (error->message, ==, bad[i][1]);
+      g_clear_error (&error);
+    }
+}
+
 /* The bundled demo model: loads, and its lens' last row is its own next-token distribution. */
 /* A result with fewer tokens per cell shares everything else with the one it came from and
  * outlives it; views of views work; asking for as many or more returns the result itself. */
@@ -615,6 +788,9 @@ main (int argc, char **argv)
   g_test_add_func ("/lens/cancel-and-progress", test_cancel_and_progress);
   g_test_add_func ("/lens/bad-requests", test_bad_requests);
   g_test_add_func ("/lens/with-top-k", test_with_top_k);
+  g_test_add_func ("/lens/slice", test_slice);
+  g_test_add_func ("/lens/slice-tracked", test_slice_tracked);
+  g_test_add_func ("/lens/range-parse", test_range_parse);
   g_test_add_func ("/lens/demo-model", test_demo_model);
   g_test_add_func ("/lens/run-cache", test_run_cache);
   g_test_add_func ("/lens/progressive", test_progressive);

@@ -863,6 +863,16 @@ static const Bad bad_cases[] = {
      "3, \"text\": \"c\", \"prob\": 0.5}], \"next\": {\"id\": 2, \"prob\": 0.5, \"rank\": 1}}, "
      "{\"top\": [{\"id\": 3, \"text\": \"c\", \"prob\": 0.5}]}]]}",
      "cells[0][0].next.id is 2, but the next token (tokens[1]) has no id"},
+/* a range of a prompt (--positions): the number of its first position, so that its last
+ * is a position too */
+#define OWN1(first)                                                                                \
+  "{\"format\": \"logit-lens-results\", \"tokens\": [{\"id\": 1, \"text\": \"a\"}], "              \
+  "\"layers\": [0], \"cells\": [[{\"top\": [{\"id\": 3, \"text\": \"c\", \"prob\": 0.5}]}]], "     \
+  "\"first_position\": " first "}"
+    {OWN1 ("-1"), "first_position is -1, expected an integer from 0 to 2147483646"},
+    {OWN1 ("2147483647"), "first_position is 2147483647, expected an integer from 0 to 2147483646"},
+    {OWN1 ("\"200\""), "first_position is a string, expected an integer"},
+    {OWN1 ("2.5"), "first_position is 2.5, expected an integer from 0 to 2147483646"},
 };
 
 static void
