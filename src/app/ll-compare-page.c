@@ -27,12 +27,15 @@ struct _LlComparePage
   LensResult *pinned;
   LensResult *current;
   LensPaintState state; /* the window's, with the difference filled in */
-  char *active_label;   /* the active target's text when the difference was computed */
+  char *active_text;    /* the active target (as given) when the difference was computed */
+  int32_t active_id;
   LensDiffKind diff_kind;
   float *diff;   /* (R, T) of current, or NULL */
   char *problem; /* why there is no difference, or NULL */
   GCancellable *kl_cancellable;
-  gboolean kl_pending;
+  gboolean kl_pending; /* a KL request is running */
+  gboolean kl_wanted;  /* KL is due but waits until the page is shown: each one is a second
+                          lens head over every cell, which should not delay the runs of typing */
 };
 
 G_DEFINE_FINAL_TYPE (LlComparePage, ll_compare_page, GTK_TYPE_WIDGET)
@@ -51,7 +54,19 @@ update_views (LlComparePage *self)
 {
   gtk_stack_set_visible_child_name (self->stack, self->pinned != NULL ? "compare" : "empty");
   if (self->pinned == NULL)
-    return;
+    {
+      /* Let go of everything: the window's target arrays are freed with its next result, and
+       * the results hold their residuals and model. */
+      LensPaintState empty = self->state;
+      empty.targets = NULL;
+      empty.n_targets = 0;
+      empty.diff_values = NULL;
+      ll_chart_view_set_state (self->pinned_view, &empty);
+      ll_chart_view_set_result (self->pinned_view, NULL);
+      ll_chart_view_set_state (self->diff_view, &empty);
+      ll_chart_view_set_result (self->diff_view, NULL);
+      return;
+    }
 
   /* The pinned heatmap shows its own cells: the window's targets index the current result. */
   LensPaintState pinned_state = self->state;
@@ -65,6 +80,10 @@ update_views (LlComparePage *self)
   diff_state.diff_values = self->diff;
   diff_state.diff_kind = self->diff_kind;
   diff_state.diff_pinned = self->pinned->prompt;
+  diff_state.diff_message = self->problem != NULL ? self->problem
+                            : self->kl_pending || self->kl_wanted
+                                ? _ ("Computing the KL divergence…")
+                                : NULL;
   ll_chart_view_set_state (self->diff_view, &diff_state);
   ll_chart_view_set_result (self->diff_view, self->current);
 
@@ -73,7 +92,7 @@ update_views (LlComparePage *self)
   g_autofree char *status = NULL;
   if (self->problem != NULL)
     status = g_strdup (self->problem);
-  else if (self->kl_pending)
+  else if (self->kl_pending || self->kl_wanted)
     status = g_strdup (_ ("Computing the KL divergence…"));
   else if (self->current != NULL)
     {
@@ -115,13 +134,29 @@ kl_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_object_unref (self);
 }
 
-static const char *
-active_label (const LensPaintState *state)
+static const LensTarget *
+active_target (const LensPaintState *state)
 {
   if (state->targets == NULL || state->active_target < 0
       || state->active_target >= state->n_targets)
     return NULL;
-  return state->targets[state->active_target].label;
+  return &state->targets[state->active_target];
+}
+
+static const char *
+target_text (const LensTarget *t)
+{
+  return t == NULL ? NULL : t->text != NULL ? t->text : t->label;
+}
+
+static void
+start_kl (LlComparePage *self)
+{
+  self->kl_wanted = FALSE;
+  self->kl_pending = TRUE;
+  self->kl_cancellable = g_cancellable_new ();
+  ll_worker_compare_kl_async (self->worker, self->pinned, self->current, self->kl_cancellable,
+                              kl_done_cb, g_object_ref (self));
 }
 
 /* Computes the difference for the current inputs (or starts computing it). */
@@ -132,10 +167,13 @@ recompute (LlComparePage *self)
     g_cancellable_cancel (self->kl_cancellable);
   g_clear_object (&self->kl_cancellable);
   self->kl_pending = FALSE;
+  self->kl_wanted = FALSE;
   g_clear_pointer (&self->diff, g_free);
   set_problem (self, NULL);
-  g_free (self->active_label);
-  self->active_label = g_strdup (active_label (&self->state));
+  const LensTarget *t = active_target (&self->state);
+  g_free (self->active_text);
+  self->active_text = g_strdup (target_text (t));
+  self->active_id = t != NULL ? t->id : -1;
 
   g_autoptr (GError) error = NULL;
   if (self->pinned == NULL || self->current == NULL)
@@ -146,9 +184,6 @@ recompute (LlComparePage *self)
     set_problem (self, error->message);
   else if (self->diff_kind == LENS_DIFF_TARGET)
     {
-      const LensTarget *t = self->state.targets != NULL && self->active_label != NULL
-                                ? &self->state.targets[self->state.active_target]
-                                : NULL;
       if (t == NULL || t->probs == NULL)
         set_problem (self, _ ("Add a target token to compare its probability"));
       else
@@ -159,8 +194,8 @@ recompute (LlComparePage *self)
           gboolean by_id = t->id >= 0 && lens_result_has_model (self->pinned)
                            && self->pinned->model == self->current->model;
           if (!(by_id ? lens_result_target_probs (self->pinned, t->id, pinned_probs, &error)
-                      : lens_result_target_probs_for_text (self->pinned, t->label, pinned_probs,
-                                                           NULL, NULL, &error)))
+                      : lens_result_target_probs_for_text (self->pinned, target_text (t),
+                                                           pinned_probs, NULL, NULL, &error)))
             set_problem (self, error->message);
           else
             {
@@ -170,13 +205,10 @@ recompute (LlComparePage *self)
             }
         }
     }
-  else if (self->worker != NULL)
-    {
-      self->kl_pending = TRUE;
-      self->kl_cancellable = g_cancellable_new ();
-      ll_worker_compare_kl_async (self->worker, self->pinned, self->current, self->kl_cancellable,
-                                  kl_done_cb, g_object_ref (self));
-    }
+  else if (self->worker != NULL && gtk_widget_get_mapped (GTK_WIDGET (self)))
+    start_kl (self);
+  else
+    self->kl_wanted = TRUE;
   update_views (self);
 }
 
@@ -210,25 +242,21 @@ void
 ll_compare_page_set_current (LlComparePage *self, LensResult *current, const LensPaintState *state)
 {
   g_return_if_fail (LL_IS_COMPARE_PAGE (self));
+  /* The previous state's targets may be freed by now (the window rebuilds them): compare with
+   * what the page kept, never through the old pointers. The same target of the same result has
+   * the same probabilities. */
   gboolean same_result = current == self->current;
-  gboolean same_target = g_strcmp0 (active_label (state), self->active_label) == 0;
-  /* the targets' probability arrays are the window's and change with its result */
-  const float *old_probs
-      = self->state.targets != NULL && self->state.active_target < self->state.n_targets
-            ? self->state.targets[self->state.active_target].probs
-            : NULL;
+  const LensTarget *t = active_target (state);
+  gboolean same_target = g_strcmp0 (target_text (t), self->active_text) == 0
+                         && (t != NULL ? t->id : -1) == self->active_id;
   self->state = *state;
-  const float *new_probs = state->targets != NULL && state->active_target < state->n_targets
-                               ? state->targets[state->active_target].probs
-                               : NULL;
   if (!same_result)
     {
       g_clear_pointer (&self->current, lens_result_unref);
       if (current != NULL)
         self->current = lens_result_ref (current);
     }
-  gboolean target_changed
-      = self->diff_kind == LENS_DIFF_TARGET && (!same_target || old_probs != new_probs);
+  gboolean target_changed = self->diff_kind == LENS_DIFF_TARGET && !same_target;
   if (!same_result || target_changed)
     recompute (self);
   else
@@ -330,8 +358,21 @@ ll_compare_page_finalize (GObject *object)
   g_clear_pointer (&self->current, lens_result_unref);
   g_free (self->diff);
   g_free (self->problem);
-  g_free (self->active_label);
+  g_free (self->active_text);
   G_OBJECT_CLASS (ll_compare_page_parent_class)->finalize (object);
+}
+
+/* A KL that waited for the page to be shown starts now. */
+static void
+ll_compare_page_map (GtkWidget *widget)
+{
+  LlComparePage *self = LL_COMPARE_PAGE (widget);
+  GTK_WIDGET_CLASS (ll_compare_page_parent_class)->map (widget);
+  if (self->kl_wanted && self->worker != NULL && self->pinned != NULL && self->current != NULL)
+    {
+      start_kl (self);
+      update_views (self);
+    }
 }
 
 static void
@@ -343,6 +384,7 @@ ll_compare_page_class_init (LlComparePageClass *klass)
   object_class->set_property = ll_compare_page_set_property;
   object_class->dispose = ll_compare_page_dispose;
   object_class->finalize = ll_compare_page_finalize;
+  widget_class->map = ll_compare_page_map;
 
   properties[PROP_DIFF_KIND] = g_param_spec_string ("diff-kind", NULL, NULL, "target",
                                                     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);

@@ -595,11 +595,12 @@ update_targets (LlWindow *self)
                                   texts[i], n_ids, shown);
         }
       char *label = g_strdup (shown);
+      char *text = g_strdup (texts[i]);
       g_ptr_array_add (self->target_mem, label);
       g_ptr_array_add (self->target_mem, probs);
-      LensTarget t = {.label = label, .id = first_id, .probs = probs};
+      g_ptr_array_add (self->target_texts, text);
+      LensTarget t = {.label = label, .text = text, .id = first_id, .probs = probs};
       g_array_append_val (self->targets, t);
-      g_ptr_array_add (self->target_texts, g_strdup (texts[i]));
       g_autofree char *name = g_strdup_printf ("“%s”", label);
       g_strv_builder_add (names, name);
     }

@@ -491,7 +491,9 @@ export_figure (const CliOptions *o, const LensResult *r, const LensResult *pinne
     lens_color_by_from_string (o->line_metric, &line_metric); /* checked before the run */
   /* the line plot draws the top-1 tokens or a metric without targets */
   gboolean line_needs_targets = line_metric == LENS_COLOR_TOP_PROB && o->line_targets_only;
-  LensDiffKind diff_kind = targets->len > 0 ? LENS_DIFF_TARGET : LENS_DIFF_KL;
+  /* a saved pinned result has no distributions for KL: its default is the target too */
+  LensDiffKind diff_kind
+      = targets->len > 0 || o->compare_open != NULL ? LENS_DIFF_TARGET : LENS_DIFF_KL;
   if (o->diff != NULL)
     lens_diff_kind_from_string (o->diff, &diff_kind); /* checked before the run */
   if ((view == LENS_VIEW_TARGET || (view == LENS_VIEW_LINE && line_needs_targets)
@@ -753,6 +755,15 @@ run (const CliOptions *o, GString *out, GError **error)
   LensDiffKind diff_kind;
   if (o->diff != NULL && !lens_diff_kind_from_string (o->diff, &diff_kind))
     return fail (error, "--diff: \"%s\" is not one of target, kl", o->diff);
+  /* what is known before the runs is refused before them */
+  if (o->diff != NULL && diff_kind == LENS_DIFF_KL && o->compare_open != NULL)
+    return fail (error,
+                 "--diff kl needs both results computed here with their model (%s has "
+                 "only its top tokens): use --compare-prompt, or compare a --target",
+                 o->compare_open);
+  if (is_diff && o->targets == NULL && o->open_path == NULL
+      && ((o->diff != NULL && diff_kind == LENS_DIFF_TARGET) || o->compare_open != NULL))
+    return fail (error, "--view diff needs at least one --target");
   if (o->compare_prompt != NULL && o->open_path != NULL)
     return fail (error, "--compare-prompt runs the model; with --open, compare with a saved "
                         "result through --compare-open");
@@ -798,6 +809,8 @@ run (const CliOptions *o, GString *out, GError **error)
         return FALSE;
     }
   warn_nonfinite (r);
+  if (pinned != NULL)
+    warn_nonfinite (pinned);
   if (o->positions != NULL)
     {
       /* Everything below (summary, document, figure, targets) is about the range only. */
@@ -1154,7 +1167,8 @@ main (int argc, char **argv)
        "metrics are computed when needed",
        "VALUE"},
       {"line-metric", 0, 0, G_OPTION_ARG_STRING, &o.line_metric,
-       "What --view line draws across layers at the last position: top (the probability of the "
+       "What --view line draws across layers at the last position (next and rank: the last one "
+       "with a next token): top (the probability of the "
        "targets and of every token that is top-1 at some layer, default), next (the next token's "
        "probability), rank (its rank), kl (KL from the final layer) or entropy",
        "VALUE"},

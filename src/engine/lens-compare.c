@@ -102,8 +102,8 @@ lens_compare_kl (const LensResult *pinned, const LensResult *current, float *out
                    "file has only its top tokens); compare the target probability instead");
       return FALSE;
     }
-  if (pinned->model != current->model
-      && g_strcmp0 (pinned->model_info.path, current->model_info.path) != 0)
+  /* The same loaded model: a folder loaded again may hold other weights or shapes. */
+  if (pinned->model != current->model)
     {
       g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
                    "The pinned result is from %s and this one from %s: KL compares two prompts "
@@ -130,7 +130,9 @@ lens_compare_kl (const LensResult *pinned, const LensResult *current, float *out
     }
 
   /* The aligned cells, CHUNK at a time: both sides' normed residuals gathered, their logits
-   * through the lens head, then KL = sum_v p(v) (log p(v) - log q(v)) in double. */
+   * through the lens head, then KL = sum_v p(v) (log p(v) - log q(v)) in double, with each
+   * side's log-normaliser taken from these same logits (not the run's stored one, which its own
+   * GEMM rounded differently) so that p sums to 1 and identical cells give 0. */
   size_t n_cells = (size_t) R * (size_t) n_pos;
   size_t cell_rows[CHUNK], cell_pos[CHUNK];
   for (size_t first = 0; first < n_cells; first += CHUNK)
@@ -154,15 +156,26 @@ lens_compare_kl (const LensResult *pinned, const LensResult *current, float *out
       if (!lens_head_logits (model, x_p, n, logits_p, error)
           || !lens_head_logits (model, x_c, n, logits_c, error))
         return FALSE;
+#pragma omp parallel for schedule(static)
       for (int i = 0; i < n; i++)
         {
-          size_t cp = lens_result_cell_index (pinned, cell_rows[i], cell_pos[i]);
           size_t cc = lens_result_cell_index (current, cell_rows[i], cell_pos[i]);
           if (!lens_result_pos_ready (pinned, cell_pos[i])
               || !lens_result_pos_ready (current, cell_pos[i]))
             continue;
-          double lz_p = pinned->log_z[cp], lz_c = current->log_z[cc];
           const float *lp = logits_p + (size_t) i * V, *lc = logits_c + (size_t) i * V;
+          double max_p = -INFINITY, max_c = -INFINITY, sum_p = 0.0, sum_c = 0.0;
+          for (int v = 0; v < V; v++)
+            {
+              max_p = MAX (max_p, lp[v]);
+              max_c = MAX (max_c, lc[v]);
+            }
+          for (int v = 0; v < V; v++)
+            {
+              sum_p += exp ((double) lp[v] - max_p);
+              sum_c += exp ((double) lc[v] - max_c);
+            }
+          double lz_p = max_p + log (sum_p), lz_c = max_c + log (sum_c);
           double kl = 0.0;
           for (int v = 0; v < V; v++)
             {
@@ -171,7 +184,8 @@ lens_compare_kl (const LensResult *pinned, const LensResult *current, float *out
               if (p > 0.0)
                 kl += p * (log_p - ((double) lc[v] - lz_c));
             }
-          /* rounding can leave a tiny negative for identical distributions */
+          /* what rounding leaves below zero for identical distributions; a non-finite logit
+           * makes the cell unknown */
           out[cc] = isfinite (kl) ? (float) MAX (kl, 0.0) : NAN;
         }
     }

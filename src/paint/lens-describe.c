@@ -149,5 +149,20 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
             }
         }
     }
+  if (state != NULL && state->diff_values != NULL)
+    {
+      /* the difference view: the cell's value against the pinned result */
+      float d = state->diff_values[cell];
+      g_autofree char *value
+          = isnan (d) ? g_strdup (_ ("no partner cell in the pinned result"))
+            : state->diff_kind == LENS_DIFF_KL
+                ? g_strdup_printf (_ ("KL from the pinned result: %.4g nats"), d)
+                /* Translators: a signed probability difference such as +0.0123 */
+                : g_strdup_printf (_ ("Target probability, this prompt − pinned: %+.4g"), d);
+      g_string_append (out, "\n<b>");
+      append_escaped (out, _ ("Compared"));
+      g_string_append (out, "</b>  ");
+      append_escaped (out, value);
+    }
   return g_string_free (out, FALSE);
 }

@@ -566,7 +566,7 @@ cell_colors_init (CellColors *cc, LensView view, const LensResult *r, const Lens
           static const double ends[] = {1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0};
           cc->diff_max = 1.0;
           for (size_t i = 0; i < G_N_ELEMENTS (ends); i++)
-            if (ends[i] >= max)
+            if (ends[i] >= max * (1.0 - 1e-6)) /* max is widened from float */
               {
                 cc->diff_max = ends[i];
                 break;
@@ -962,7 +962,8 @@ lens_paint_heatmap (cairo_t *cr, LensView view, const LensResult *r, const LensP
                        l->grid_x, l->grid_y, l->n_cols * l->cell_w, l->n_rows * l->cell_h);
   else if (view == LENS_VIEW_DIFF && state->diff_values == NULL)
     lens_draw_message (cr, theme,
-                       state->diff_kind == LENS_DIFF_TARGET && target_probs == NULL
+                       state->diff_message != NULL ? state->diff_message
+                       : state->diff_kind == LENS_DIFF_TARGET && target_probs == NULL
                            ? _ ("Add a target token to compare its probability")
                            : _ ("Pin a result, then change the prompt to compare"),
                        l->grid_x, l->grid_y, l->n_cols * l->cell_w, l->n_rows * l->cell_h);

@@ -102,9 +102,12 @@ metric_values (const LensResult *r, LensColorBy metric, int pos, float *values)
 }
 
 /* What the plot draws at `pos`: the targets then the top-1 tokens (tracked probabilities), or
- * the one line of a metric. Nothing for a position still being computed. */
+ * the one line of a metric. Nothing for a position still being computed. Without `values`, the
+ * labels alone (what the layout needs; hit-testing runs on every pointer move, and a live
+ * result's top-1 tokens cost a pass of the lens head each). */
 static void
-collect_series (const LensResult *r, const LensPaintState *state, int pos, LineSeriesSet *set)
+collect_series (const LensResult *r, const LensPaintState *state, int pos, gboolean values,
+                LineSeriesSet *set)
 {
   *set = (LineSeriesSet){0};
   if (r == NULL || r->n_rows <= 0 || pos < 0 || pos >= r->n_tokens
@@ -114,8 +117,11 @@ collect_series (const LensResult *r, const LensPaintState *state, int pos, LineS
   if (state->line_metric != LENS_COLOR_TOP_PROB)
     {
       set->items = g_new0 (LineSeries, 1);
-      set->items[0].values = g_new (float, R);
-      metric_values (r, state->line_metric, pos, set->items[0].values);
+      if (values)
+        {
+          set->items[0].values = g_new (float, R);
+          metric_values (r, state->line_metric, pos, set->items[0].values);
+        }
       set->n = 1;
       return;
     }
@@ -129,9 +135,12 @@ collect_series (const LensResult *r, const LensPaintState *state, int pos, LineS
         continue;
       LineSeries *s = &set->items[set->n++];
       s->label = lens_token_display (state->targets[i].label);
-      s->values = g_new (float, R);
-      for (int row = 0; row < R; row++)
-        s->values[row] = state->targets[i].probs[lens_result_cell_index (r, row, pos)];
+      if (values)
+        {
+          s->values = g_new (float, R);
+          for (int row = 0; row < R; row++)
+            s->values[row] = state->targets[i].probs[lens_result_cell_index (r, row, pos)];
+        }
       s->color = i; /* the targets keep their colours whatever the position */
     }
   int color = MAX (state->n_targets, 0);
@@ -141,8 +150,11 @@ collect_series (const LensResult *r, const LensPaintState *state, int pos, LineS
         continue;
       LineSeries *s = &set->items[set->n++];
       s->label = lens_token_display (lens_result_token_text (r, top1[i]));
-      s->values = g_new (float, R);
-      lens_result_token_trajectory (r, pos, top1[i], s->values);
+      if (values)
+        {
+          s->values = g_new (float, R);
+          lens_result_token_trajectory (r, pos, top1[i], s->values);
+        }
       s->color = color++;
       s->tracked = TRUE;
     }
@@ -181,7 +193,7 @@ lens_line_natural_size (const LensResult *r, const LensPaintState *state, double
     {
       int row, pos;
       lens_line_cell (r, state, &row, &pos);
-      collect_series (r, state, pos, &set);
+      collect_series (r, state, pos, FALSE, &set);
     }
   double legend = legend_width (&set, state, TRUE);
   series_set_clear (&set);
@@ -333,7 +345,7 @@ lens_line_hit (const LensResult *r, const LensPaintState *state, double width, d
   int sel_row, pos;
   lens_line_cell (r, state, &sel_row, &pos);
   LineSeriesSet set;
-  collect_series (r, state, pos, &set);
+  collect_series (r, state, pos, FALSE, &set);
   LineGeometry g;
   compute_geometry (&set, state, width, height, &g);
   series_set_clear (&set);
@@ -508,7 +520,7 @@ lens_paint_line (cairo_t *cr, const LensResult *r, const LensPaintState *state,
   int row_sel, pos;
   lens_line_cell (r, state, &row_sel, &pos);
   g_auto (LineSeriesSet) set;
-  collect_series (r, state, pos, &set);
+  collect_series (r, state, pos, TRUE, &set);
   LineGeometry g;
   compute_geometry (&set, state, width, height, &g);
 

@@ -73,6 +73,7 @@ typedef struct
   const char *label;  /* display text, e.g. " Paris" */
   int32_t id;         /* tracked token id (live results), or -1 (imported) */
   const float *probs; /* (R, T) probabilities, NAN where unknown; owned by the caller */
+  const char *text;   /* the target as the user gave it (may be several tokens), or NULL: label */
 } LensTarget;
 
 typedef struct
@@ -94,7 +95,9 @@ typedef struct
   const float *diff_values; /* LENS_VIEW_DIFF: (R, T) per cell of this result, NAN where the
                                pinned result has no partner cell; NULL when nothing is pinned */
   LensDiffKind diff_kind;
-  const char *diff_pinned; /* the pinned result's prompt, for the title (may be NULL) */
+  const char *diff_pinned;  /* the pinned result's prompt, for the title (may be NULL) */
+  const char *diff_message; /* why diff_values is NULL while something is pinned (computing, or
+                               the two cannot be compared), or NULL */
   bool show_marks;    /* selection outline, bold selected labels, dashed selected layer, hover */
   bool shrink_to_fit; /* heatmaps painted into a smaller area narrow their cells (down to
                          LENS_CELL_W_COMPACT) instead of keeping the natural size */

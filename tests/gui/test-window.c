@@ -206,7 +206,13 @@ prompt_frame (void)
 static int
 count_red_prompt_pixels (void)
 {
+  /* a frame in the middle of a relayout renders nothing: give it a moment */
   g_autoptr (GdkTexture) texture = gui_render_widget (prompt_frame ());
+  for (int tries = 0; texture == NULL && tries < 20; tries++)
+    {
+      gui_spin_ms (100);
+      texture = gui_render_widget (prompt_frame ());
+    }
   if (texture == NULL)
     return -1;
   int tw = gdk_texture_get_width (texture), th = gdk_texture_get_height (texture);
@@ -760,8 +766,14 @@ script (void)
     const char *other = "The Colosseum is in the city of";
     gui_text_view_set_text (prompt, other);
     CHECK (gui_wait_until (idle_result_for, (gpointer) other, 60000), "no result");
+    /* More targets typed onto the first: the window's target array grows (and may move) under
+     * the page, which must not read the old one (ASan caught that once). */
+    int at = (int) strlen (gtk_editable_get_text (targets));
+    gtk_editable_insert_text (targets, ", London, \" Eiffel Tower\"", -1, &at);
+    gui_spin_ms (300);
     LensResult *cur = ll_window_get_result (window);
     const LensPaintState *ws = ll_window_get_paint_state (window);
+    CHECK (ws->n_targets == 3, "%d targets", ws->n_targets);
     CHECK (ws->n_targets > 0 && ws->targets[0].probs != NULL, "no target to compare");
     LensPaintState st;
     lens_paint_state_init (&st);
@@ -804,6 +816,7 @@ script (void)
     CHECK (!ll_window_export_view (window, LENS_VIEW_DIFF, svg, 1, &error), "exported unpinned");
     g_clear_error (&error);
     ll_window_set_visible_view (window, "heatmap");
+    gtk_editable_set_text (targets, " Paris");
     gui_text_view_set_text (prompt, SEED_PROMPT);
     CHECK (gui_wait_until (idle_result_for, SEED_PROMPT, 60000), "no result");
   }

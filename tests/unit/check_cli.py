@@ -192,7 +192,7 @@ def check_export_output(cli, model):
                  "difference, and KL another figure")
         proc = run(cli, base + ["--view", "diff", "--export", os.path.join(scratch, "d.svg"),
                                 "--compare-open", pinned_json, "--diff", "kl"])
-        if proc.returncode == 0 or "needs both computed here" not in proc.stderr:
+        if proc.returncode == 0 or "--diff kl needs both results computed here" not in proc.stderr:
             fail(f"--compare-open --diff kl: expected a refusal, got {proc.returncode} "
                  f"{proc.stderr.strip()!r}")
 
