@@ -26,7 +26,7 @@ typedef struct
   const char *name; /* prefix of every message */
   GError **error;
   gboolean failed;  /* the first error wins */
-  GString *scratch; /* strings whose value the caller does not keep */
+  GString *scratch; /* required: strings whose value the caller does not keep */
   char *desc;       /* see lens_pull_describe_tmp; the caller frees it */
 } LensJsonPull;
 

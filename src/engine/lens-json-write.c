@@ -112,7 +112,8 @@ lens_json_write_round5 (GString *out, double v)
     }
   char buf[64];
   double x = v * 1e5, f = floor (x);
-  if (v >= 0.0 && v < 1e3 && fabs (x - f - 0.5) > 1e-6)
+  /* below 999.99999 so that the rounded value still has three digits before the point */
+  if (v >= 0.0 && x < 99999999.0 && fabs (x - f - 0.5) > 1e-6)
     {
       /* Digits by hand: this runs for every value of a large export. */
       long n = (long) f + (x - f > 0.5), ip = n / 100000, fp = n % 100000;

@@ -399,8 +399,8 @@ def check_nonfinite(cli, model):
 
 
 def check_perplexity_json(cli, model):
-    """--perplexity prints JSON for any file name and in any locale (it printed octal escapes for
-    a non-ASCII name, and would print a decimal comma under a German locale)."""
+    """--perplexity prints JSON for any file or model folder name and in any locale (it printed
+    octal escapes for a non-ASCII name, and would print a decimal comma under a German locale)."""
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "prüfung \"1\".txt")
         open(path, "w", encoding="utf-8").write("The Eiffel Tower is in the city of Paris. " * 4)
@@ -415,6 +415,25 @@ def check_perplexity_json(cli, model):
                 continue
             if doc["file"] != path or not doc["perplexity"] > 1:
                 fail(f"--perplexity: {doc}")
+
+        # The model's name is its folder's: non-ASCII text, quotes and control characters come
+        # back exactly; a name that is not UTF-8 (json-c copied its bytes, which no JSON reader
+        # accepts) comes back with U+FFFD for the bad byte.
+        for folder, want in [("Modell für \"Tests\"\t1".encode(), "Modell für \"Tests\"\t1"),
+                             (b"bad\xffname", "bad\ufffdname")]:
+            link = os.path.join(scratch.encode(), folder)
+            os.symlink(os.path.abspath(model), link)
+            proc = subprocess.run([cli, "--model", link, "--perplexity", path],
+                                  capture_output=True, timeout=300)
+            try:
+                doc = json.loads(proc.stdout.decode("utf-8"))
+            except ValueError:
+                fail(f"--perplexity with the model folder {folder!r} printed no JSON: "
+                     f"{proc.stdout!r} {proc.stderr.strip()!r}")
+                continue
+            if doc["model"] != want:
+                fail(f"--perplexity with the model folder {folder!r}: model is {doc['model']!r}, "
+                     f"expected {want!r}")
 
 
 def main():
