@@ -27,25 +27,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = 0
-
-
-def fail(message):
-    global failures
-    failures += 1
-    print("FAIL:", message)
-
-
-def run(cli, args, cwd=None, stdin=subprocess.DEVNULL):
-    env = None
-    if "--export" in args:
-        # Under the sanitizers' CI stage: fontconfig (through pango) keeps its caches for the
-        # life of the process, which LeakSanitizer reports. Memory errors are still checked; our
-        # own leaks are by the other CLI runs here and the reference suites.
-        env = dict(os.environ, LSAN_OPTIONS="detect_leaks=0")
-    return subprocess.run([cli] + args, capture_output=True, text=True, timeout=300, cwd=cwd,
-                          stdin=stdin, env=env)
-
+from cli_check import fail, run
+import cli_check
 
 def readme_commands(readme):
     text = open(readme, encoding="utf-8").read()
@@ -445,8 +428,7 @@ def main():
     check_positions(cli, model)
     check_nonfinite(cli, model)
     check_perplexity_json(cli, model)
-    print(f"{failures} failures")
-    sys.exit(1 if failures else 0)
+    cli_check.finish()
 
 
 if __name__ == "__main__":
