@@ -573,21 +573,22 @@ lens_pull_prob_array (LensJsonPull *j, int n, float *out, gboolean allow_null, c
 }
 
 gboolean
-lens_pull_grid_begin (LensJsonPull *j, LensPullGrid *g, const char *at)
+lens_pull_grid_begin (LensJsonPull *j, LensPullGrid *g, const LensPullGridShape *shape, int n_outer,
+                      int n_inner, const char *at)
 {
+  *g = (LensPullGrid){.shape = shape, .n_outer = n_outer, .n_inner = n_inner};
   j->p = at;
   if (lens_pull_peek (j) != '[')
-    return lens_pull_type_error (j, g->outer_kind, "%s", g->name);
+    return lens_pull_type_error (j, shape->outer_kind, "%s", shape->name);
   j->p++;
-  g->n_seen_outer = g->n_seen_inner = 0;
   g->outer = g->inner = -1;
-  g->in_inner = FALSE;
   return TRUE;
 }
 
 gboolean
 lens_pull_grid_next (LensJsonPull *j, LensPullGrid *g)
 {
+  const LensPullGridShape *sh = g->shape;
   for (;;)
     {
       if (g->in_inner)
@@ -595,7 +596,7 @@ lens_pull_grid_next (LensJsonPull *j, LensPullGrid *g)
           if (lens_pull_next (j, ']', &g->n_seen_inner))
             {
               g->inner = g->n_seen_inner - 1;
-              if (g->skip_extra && g->inner >= g->n_inner)
+              if (sh->skip_extra && g->inner >= g->n_inner)
                 {
                   if (!lens_pull_skip (j, 1))
                     return FALSE;
@@ -606,9 +607,9 @@ lens_pull_grid_next (LensJsonPull *j, LensPullGrid *g)
           if (j->failed)
             return FALSE;
           if (g->n_seen_inner != g->n_inner)
-            return lens_pull_fail (j, "%s[%d] has %d %s, %s has %d%s", g->name, g->outer,
-                                   g->n_seen_inner, g->inner_noun, g->inner_of, g->n_inner,
-                                   g->inner_unit);
+            return lens_pull_fail (j, "%s[%d] has %d %s, %s has %d%s", sh->name, g->outer,
+                                   g->n_seen_inner, sh->inner_noun, sh->inner_of, g->n_inner,
+                                   sh->inner_unit);
           g->in_inner = FALSE;
         }
       if (!lens_pull_next (j, ']', &g->n_seen_outer))
@@ -616,12 +617,12 @@ lens_pull_grid_next (LensJsonPull *j, LensPullGrid *g)
           if (j->failed)
             return FALSE;
           if (g->n_seen_outer != g->n_outer)
-            return lens_pull_fail (j, "%s has %d entries, %s has %d", g->name, g->n_seen_outer,
-                                   g->outer_of, g->n_outer);
+            return lens_pull_fail (j, "%s has %d entries, %s has %d", sh->name, g->n_seen_outer,
+                                   sh->outer_of, g->n_outer);
           return FALSE;
         }
       g->outer = g->n_seen_outer - 1;
-      if (g->skip_extra && g->outer >= g->n_outer)
+      if (sh->skip_extra && g->outer >= g->n_outer)
         {
           /* only counted, for the message at the end */
           if (!lens_pull_skip (j, 1))
@@ -629,7 +630,7 @@ lens_pull_grid_next (LensJsonPull *j, LensPullGrid *g)
           continue;
         }
       if (lens_pull_peek (j) != '[')
-        return lens_pull_type_error (j, g->inner_kind, "%s[%d]", g->name, g->outer);
+        return lens_pull_type_error (j, sh->inner_kind, "%s[%d]", sh->name, g->outer);
       j->p++;
       g->n_seen_inner = 0;
       g->in_inner = TRUE;

@@ -121,17 +121,12 @@ gboolean lens_pull_opt_string (LensJsonPull *j, char **out, const char *path);
 gboolean lens_pull_prob_array (LensJsonPull *j, int n, float *out, gboolean allow_null,
                                const char *n_what, const char *path_fmt, ...) G_GNUC_PRINTF (6, 7);
 
-/* A 2-D grid of cells, an array of `n_outer` arrays of `n_inner` values (results files store
+/* A 2-D grid of cells, an array of n_outer arrays of n_inner values (results files store
  * [layer][position] or [position][layer]). Every results reader walks its grids with this, so the
- * shape checks and their messages are written once:
+ * walk, the shape checks and their messages are written once. The shape names the grid in them:
  *   "NAME is KIND, expected OUTER_KIND", "NAME[i] is KIND, expected INNER_KIND",
- *   "NAME[i] has m INNER_NOUN, INNER_OF has n_inner INNER_UNIT", "NAME has n entries, OUTER_OF
- *   has n_outer".
- * Usage:
- *   LensPullGrid g = {.name = "topk", ...};
- *   if (!lens_pull_grid_begin (j, &g, at)) fail;
- *   while (lens_pull_grid_next (j, &g)) { read the cell at g.outer, g.inner; fail on error }
- *   if (j->failed) fail; */
+ *   "NAME[i] has m INNER_NOUN, INNER_OF has n_inner INNER_UNIT",
+ *   "NAME has n entries, OUTER_OF has n_outer". */
 typedef struct
 {
   const char *name;       /* the member, e.g. "topk" */
@@ -141,10 +136,20 @@ typedef struct
   const char *inner_of;   /* what fixes n_inner: "input" */
   const char *inner_unit; /* after n_inner in the message: " tokens" or "" */
   const char *outer_of;   /* what fixes n_outer: "layers" */
-  int n_outer, n_inner;
   /* Elements past n_outer or n_inner are validated and skipped (only counted for the message)
-   * instead of being handed to the caller, who must then check the indices itself. */
+   * instead of being handed to the caller, who must otherwise check the indices itself. */
   gboolean skip_extra;
+} LensPullGridShape;
+
+/* Usage:
+ *   LensPullGrid g;
+ *   if (!lens_pull_grid_begin (j, &g, &shape, n_outer, n_inner, at)) fail;
+ *   while (lens_pull_grid_next (j, &g)) { read the cell at g.outer, g.inner; fail on error }
+ *   if (j->failed) fail; */
+typedef struct
+{
+  const LensPullGridShape *shape;
+  int n_outer, n_inner;
   /* the cell the cursor is at, after lens_pull_grid_next returned TRUE */
   int outer, inner;
   /* private */
@@ -153,7 +158,8 @@ typedef struct
 } LensPullGrid;
 
 /* Moves to `at`, the grid's value, and opens it. */
-gboolean lens_pull_grid_begin (LensJsonPull *j, LensPullGrid *g, const char *at);
+gboolean lens_pull_grid_begin (LensJsonPull *j, LensPullGrid *g, const LensPullGridShape *shape,
+                               int n_outer, int n_inner, const char *at);
 /* TRUE with the cursor at the next cell; FALSE at the end of the grid or on an error (then
  * j->failed is set). */
 gboolean lens_pull_grid_next (LensJsonPull *j, LensPullGrid *g);

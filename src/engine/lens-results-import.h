@@ -69,6 +69,12 @@ void lens_import_fill_rows_and_tokens (LensResult *r, const GArray *rows, const 
 /* "there is no KEY (required in FORMAT)" when `at` is NULL. */
 gboolean lens_import_require (LensJsonPull *j, const char *at, const char *key, const char *format);
 
+/* The [outer][inner] tables of the formats, as their messages name them (lens-results-io.c). */
+extern const LensPullGridShape lens_import_topk_v2_grid;    /* topk[layer][position] */
+extern const LensPullGridShape lens_import_entropy_v2_grid; /* entropy[layer][position] */
+extern const LensPullGridShape lens_import_cells_v1_grid;   /* cells[position][layer] */
+extern const LensPullGridShape lens_import_cells_own_grid;  /* cells[layer][position] */
+
 /* The formats. NULL with j's error set on failure. */
 LensResult *lens_import_own (LensJsonPull *j, const LensResultsMembers *m, GPtrArray *targets);
 LensResult *lens_import_logitlenskit_v1 (LensJsonPull *j, const LensResultsMembers *m);

@@ -40,6 +40,49 @@ static const struct
     {"first_position", offsetof (LensResultsMembers, first_pos)},
 };
 
+/* The grids of the formats side by side, so that their messages stay alike. Entropy rows past
+ * the layers are still read (every value checked); the caller ignores them. */
+const LensPullGridShape lens_import_topk_v2_grid = {
+    .name = "topk",
+    .outer_kind = "an array with one array per layer",
+    .inner_kind = "an array with one list per input token",
+    .inner_noun = "entries",
+    .inner_of = "input",
+    .inner_unit = " tokens",
+    .outer_of = "layers",
+    .skip_extra = TRUE,
+};
+const LensPullGridShape lens_import_entropy_v2_grid = {
+    .name = "entropy",
+    .outer_kind = "an array with one array per layer",
+    .inner_kind = "an array with one number per input token",
+    .inner_noun = "values",
+    .inner_of = "input",
+    .inner_unit = " tokens",
+    .outer_of = "layers",
+    .skip_extra = FALSE,
+};
+const LensPullGridShape lens_import_cells_v1_grid = {
+    .name = "cells",
+    .outer_kind = "an array with one array per input token",
+    .inner_kind = "an array with one cell per layer",
+    .inner_noun = "entries",
+    .inner_of = "layers",
+    .inner_unit = "",
+    .outer_of = "tokens",
+    .skip_extra = TRUE,
+};
+const LensPullGridShape lens_import_cells_own_grid = {
+    .name = "cells",
+    .outer_kind = "an array with one array per layer",
+    .inner_kind = "an array with one cell per token",
+    .inner_noun = "entries",
+    .inner_of = "tokens",
+    .inner_unit = "",
+    .outer_of = "layers",
+    .skip_extra = TRUE,
+};
+
 void
 lens_import_vocab_init (LensImportVocab *v)
 {

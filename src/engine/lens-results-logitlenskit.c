@@ -118,18 +118,8 @@ static gboolean
 parse_entropy_v2 (LensJsonPull *j, const char *at, int R, int T, float *entropy)
 {
   /* rows past R are still read (every value checked), only not stored */
-  LensPullGrid g = {
-      .name = "entropy",
-      .outer_kind = "an array with one array per layer",
-      .inner_kind = "an array with one number per input token",
-      .inner_noun = "values",
-      .inner_of = "input",
-      .inner_unit = " tokens",
-      .outer_of = "layers",
-      .n_outer = R,
-      .n_inner = T,
-  };
-  if (!lens_pull_grid_begin (j, &g, at))
+  LensPullGrid g;
+  if (!lens_pull_grid_begin (j, &g, &lens_import_entropy_v2_grid, R, T, at))
     return FALSE;
   while (lens_pull_grid_next (j, &g))
     {
@@ -186,19 +176,8 @@ lens_import_logitlenskit_v2 (LensJsonPull *j, const LensResultsMembers *m)
   /* topk[layer][position] -> token strings, best first; probabilities from tracked. */
   lens_import_top_init (&b, R, T);
   lens_import_vocab_init (&vocab);
-  LensPullGrid g = {
-      .name = "topk",
-      .outer_kind = "an array with one array per layer",
-      .inner_kind = "an array with one list per input token",
-      .inner_noun = "entries",
-      .inner_of = "input",
-      .inner_unit = " tokens",
-      .outer_of = "layers",
-      .n_outer = R,
-      .n_inner = T,
-      .skip_extra = TRUE,
-  };
-  if (!lens_pull_grid_begin (j, &g, m->topk))
+  LensPullGrid g;
+  if (!lens_pull_grid_begin (j, &g, &lens_import_topk_v2_grid, R, T, m->topk))
     goto out;
   while (lens_pull_grid_next (j, &g))
     {
@@ -397,19 +376,8 @@ lens_import_logitlenskit_v1 (LensJsonPull *j, const LensResultsMembers *m)
   lens_import_vocab_init (&vocab);
 
   /* cells[position][layer] */
-  LensPullGrid g = {
-      .name = "cells",
-      .outer_kind = "an array with one array per input token",
-      .inner_kind = "an array with one cell per layer",
-      .inner_noun = "entries",
-      .inner_of = "layers",
-      .inner_unit = "",
-      .outer_of = "tokens",
-      .n_outer = T,
-      .n_inner = R,
-      .skip_extra = TRUE,
-  };
-  if (!lens_pull_grid_begin (j, &g, m->cells))
+  LensPullGrid g;
+  if (!lens_pull_grid_begin (j, &g, &lens_import_cells_v1_grid, T, R, m->cells))
     goto out;
   while (lens_pull_grid_next (j, &g))
     {

@@ -663,19 +663,8 @@ lens_import_own (LensJsonPull *j, const LensResultsMembers *m, GPtrArray *target
   mx.vocab_size = info.vocab_size;
 
   /* cells[layer][token] */
-  LensPullGrid g = {
-      .name = "cells",
-      .outer_kind = "an array with one array per layer",
-      .inner_kind = "an array with one cell per token",
-      .inner_noun = "entries",
-      .inner_of = "tokens",
-      .inner_unit = "",
-      .outer_of = "layers",
-      .n_outer = R,
-      .n_inner = T,
-      .skip_extra = TRUE,
-  };
-  if (!lens_pull_grid_begin (j, &g, m->cells))
+  LensPullGrid g;
+  if (!lens_pull_grid_begin (j, &g, &lens_import_cells_own_grid, R, T, m->cells))
     goto out;
   while (lens_pull_grid_next (j, &g))
     {

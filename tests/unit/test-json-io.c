@@ -223,7 +223,7 @@ walk_grid (const char *json, int n_outer, int n_inner, gboolean skip_extra)
                     .name = "grid.json",
                     .error = &error,
                     .scratch = scratch};
-  LensPullGrid g = {
+  const LensPullGridShape shape = {
       .name = "cells",
       .outer_kind = "an array with one array per layer",
       .inner_kind = "an array with one cell per token",
@@ -231,12 +231,11 @@ walk_grid (const char *json, int n_outer, int n_inner, gboolean skip_extra)
       .inner_of = "tokens",
       .inner_unit = " tokens",
       .outer_of = "layers",
-      .n_outer = n_outer,
-      .n_inner = n_inner,
       .skip_extra = skip_extra,
   };
+  LensPullGrid g;
   GString *visited = g_string_new (NULL);
-  if (lens_pull_grid_begin (&j, &g, json))
+  if (lens_pull_grid_begin (&j, &g, &shape, n_outer, n_inner, json))
     while (lens_pull_grid_next (&j, &g))
       {
         double v;
