@@ -515,6 +515,26 @@ lens_pull_int_error (LensJsonPull *j, LensPullStatus st, double raw, long lo, lo
   return lens_pull_fail (j, "%s is %s, expected an integer from %ld to %ld", path, num, lo, hi);
 }
 
+gboolean
+lens_pull_string_member (LensJsonPull *j, char **out, const char *path_fmt, ...)
+{
+  if (lens_pull_peek (j) != '"')
+    {
+      if (j->failed)
+        return FALSE;
+      va_list ap;
+      va_start (ap, path_fmt);
+      g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+      va_end (ap);
+      return lens_pull_type_error (j, "a string", "%s", path);
+    }
+  if (!lens_pull_string (j, j->scratch))
+    return FALSE;
+  g_free (*out);
+  *out = g_strdup (j->scratch->str);
+  return TRUE;
+}
+
 /* Reads a string or null (NULL); other kinds are an error naming `path`. */
 gboolean
 lens_pull_opt_string (LensJsonPull *j, char **out, const char *path)

@@ -114,6 +114,10 @@ gboolean lens_pull_prob_error (LensJsonPull *j, LensPullStatus st, double raw, c
 LensPullStatus lens_pull_int (LensJsonPull *j, long lo, long hi, long *out, double *raw);
 gboolean lens_pull_int_error (LensJsonPull *j, LensPullStatus st, double raw, long lo, long hi,
                               const char *path_fmt, ...) G_GNUC_PRINTF (6, 7);
+/* Reads a string into *out, freeing what was there (a key given twice keeps the last); another
+ * kind is "PATH is KIND, expected a string", the path formatted only then. */
+gboolean lens_pull_string_member (LensJsonPull *j, char **out, const char *path_fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 /* Reads a string or null (NULL); other kinds are an error naming `path`. */
 gboolean lens_pull_opt_string (LensJsonPull *j, char **out, const char *path);
 /* Reads an array of `n` probabilities into `out` (NULL: validate only). A wrong count is

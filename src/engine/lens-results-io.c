@@ -19,6 +19,7 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Building an imported result                                                                 */
 
+/* Where the first pass records each top-level member it knows. */
 static const struct
 {
   const char *key;

@@ -292,12 +292,8 @@ parse_v1_object (LensJsonPull *j, int R, V1Entry *e, GArray *entries, const char
         return FALSE;
       if (strcmp (key->str, "token") == 0)
         {
-          if (lens_pull_peek (j) != '"')
-            return lens_pull_type_error (j, "a string", "%s.token", path);
-          if (!lens_pull_string (j, j->scratch))
+          if (!lens_pull_string_member (j, &e->token, "%s.token", path))
             return FALSE;
-          g_free (e->token);
-          e->token = g_strdup (j->scratch->str);
         }
       else if (strcmp (key->str, "prob") == 0)
         {

@@ -143,15 +143,8 @@ parse_own_tokens (LensJsonPull *j, const char *at, GArray *ids, GPtrArray *texts
             }
           else if (strcmp (key->str, "text") == 0)
             {
-              if (lens_pull_peek (j) != '"')
-                {
-                  lens_pull_type_error (j, "a string", "tokens[%d].text", t);
-                  goto fail;
-                }
-              if (!lens_pull_string (j, j->scratch))
+              if (!lens_pull_string_member (j, &text, "tokens[%d].text", t))
                 goto fail;
-              g_free (text);
-              text = g_strdup (j->scratch->str);
             }
           else if (!lens_pull_skip (j, 1))
             goto fail;
@@ -373,12 +366,8 @@ parse_own_cell (LensJsonPull *j, LensTopBuilder *b, OwnVocab *v, int row, int t,
                     }
                   else if (strcmp (key->str, "text") == 0)
                     {
-                      if (lens_pull_peek (j) != '"')
-                        return lens_pull_type_error (j, "a string", "%s.text", epath);
-                      if (!lens_pull_string (j, j->scratch))
+                      if (!lens_pull_string_member (j, &text, "%s.text", epath))
                         return FALSE;
-                      g_free (text);
-                      text = g_strdup (j->scratch->str);
                     }
                   else if (strcmp (key->str, "prob") == 0)
                     {
@@ -489,12 +478,8 @@ parse_own_targets (LensJsonPull *j, const char *at, LensResult *r, GPtrArray *li
             return FALSE;
           if (strcmp (key->str, "text") == 0)
             {
-              if (lens_pull_peek (j) != '"')
-                return lens_pull_type_error (j, "a string", "targets[%d].text", i);
-              if (!lens_pull_string (j, j->scratch))
+              if (!lens_pull_string_member (j, &text, "targets[%d].text", i))
                 return FALSE;
-              g_free (text);
-              text = g_strdup (j->scratch->str);
             }
           else if (strcmp (key->str, "ids") == 0)
             {
