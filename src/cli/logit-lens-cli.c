@@ -13,6 +13,7 @@
 #include "lens-blas.h"
 #include "lens-error.h"
 #include "lens-format.h"
+#include "lens-json-write.h"
 #include "lens-json.h"
 #include "lens-locate.h"
 #include "lens-model.h"
@@ -563,7 +564,11 @@ run_tokenize (const CliOptions *o, GString *out, GError **error)
 
   g_string_append_c (out, '[');
   for (guint i = 0; i < ids->len; i++)
-    g_string_append_printf (out, i ? ", %d" : "%d", g_array_index (ids, int32_t, i));
+    {
+      if (i > 0)
+        g_string_append (out, ", ");
+      lens_json_write_int_or_null (out, g_array_index (ids, int32_t, i), TRUE);
+    }
   g_string_append (out, "]\n");
   return TRUE;
 }
@@ -607,33 +612,26 @@ run_perplexity (const CliOptions *o, GString *out, GError **error)
   if (!lens_model_mean_loss (model, (const int32_t *) ids->data, ids->len, &mean, &n_predicted,
                              error))
     return FALSE;
-  /* json-c escapes what JSON must (g_strescape wrote octal escapes, invalid JSON, for a
-   * non-ASCII name); a file name that is not UTF-8 is shown as the display name. */
+  /* The engine's JSON writer escapes what JSON must (g_strescape wrote octal escapes, invalid
+   * JSON, for a non-ASCII name); a file name that is not UTF-8 is shown as the display name. */
   g_autofree char *file = g_filename_display_name (o->perplexity_file);
-  json_object *doc = json_object_new_object ();
-  json_object_object_add (doc, "file", json_object_new_string (file));
-  json_object_object_add (doc, "model", json_object_new_string (lens_model_name (model)));
-  json_object_object_add (doc, "tokens", json_object_new_int64 (ids->len));
-  json_object_object_add (doc, "predicted", json_object_new_int64 (n_predicted));
+  g_string_append (out, "{ ");
+  lens_json_write_key (out, "file", TRUE);
+  lens_json_write_string (out, file);
+  g_string_append (out, ", ");
+  lens_json_write_key (out, "model", TRUE);
+  lens_json_write_string (out, lens_model_name (model));
+  g_string_append_printf (out, ", \"tokens\": %u, \"predicted\": %ld", ids->len, n_predicted);
   /* six decimals as before, with a decimal point whatever the locale says; null (and a warning)
    * when the model produced NaN or infinity, which JSON cannot write */
-  double values[2] = {mean, exp (mean)};
-  const char *keys[2] = {"mean_loss_nats", "perplexity"};
-  for (int i = 0; i < 2; i++)
-    {
-      char number[G_ASCII_DTOSTR_BUF_SIZE];
-      g_ascii_formatd (number, sizeof number, "%.6f", values[i]);
-      json_object_object_add (doc, keys[i],
-                              isfinite (values[i]) ? json_object_new_double_s (values[i], number)
-                                                   : json_object_new_null ());
-    }
+  g_string_append (out, ", \"mean_loss_nats\": ");
+  lens_json_write_fixed (out, mean, 6);
+  g_string_append (out, ", \"perplexity\": ");
+  lens_json_write_fixed (out, exp (mean), 6);
   if (!isfinite (mean))
     fprintf (stderr, "logit-lens-cli: warning: the model produced NaN or infinity: the loss is "
                      "not a number\n");
-  g_string_append (out, json_object_to_json_string_ext (doc, JSON_C_TO_STRING_SPACED
-                                                                 | JSON_C_TO_STRING_NOSLASHESCAPE));
-  g_string_append_c (out, '\n');
-  json_object_put (doc);
+  g_string_append (out, " }\n");
   return TRUE;
 }
 
@@ -1026,14 +1024,13 @@ serve_one (LensModel *model, LensRunCache *cache, const CliOptions *o, const cha
   if (doc != NULL)
     return doc;
 
-  /* json-c escapes what JSON must; the one-line form has no stray bytes or controls left. */
+  /* the one-line form has no line breaks; the writer escapes the rest */
   g_autofree char *message = lens_error_one_line (error->message);
-  json_object *reply = json_object_new_object ();
-  json_object_object_add (reply, "error", json_object_new_string (message));
-  doc = g_strdup (json_object_to_json_string_ext (reply, JSON_C_TO_STRING_PLAIN
-                                                             | JSON_C_TO_STRING_NOSLASHESCAPE));
-  json_object_put (reply);
-  return doc;
+  GString *reply = g_string_new ("{");
+  lens_json_write_key (reply, "error", FALSE);
+  lens_json_write_string (reply, message);
+  g_string_append_c (reply, '}');
+  return g_string_free (reply, FALSE);
 }
 
 static gboolean

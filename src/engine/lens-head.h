@@ -1,7 +1,7 @@
 /* lens-head.h: the lens head, the one place where a residual becomes next-token logits: the
  * model's final norm, its unembedding, and anything the model applies after it. The live lens
  * (lens-run.c), target and rank queries (lens-result.c), the tracked tokens of results files
- * (lens-results-io.c), the forward pass's own logits and the perplexity all go through here, so
+ * (lens-results-write.c), the forward pass's own logits and the perplexity all go through here, so
  * the last block's row of the lens is exactly the model's prediction. */
 #pragma once
 

@@ -683,3 +683,31 @@ lens_json_type_name (const json_object *obj)
       return "an unknown JSON type";
     }
 }
+
+int
+lens_json_utf8_sequence (const unsigned char *s, const unsigned char *end)
+{
+  unsigned c = s[0], cp, min;
+  int n;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2, cp = c & 0x1F, min = 0x80;
+  else if ((c & 0xF0) == 0xE0)
+    n = 3, cp = c & 0x0F, min = 0x800;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4, cp = c & 0x07, min = 0x10000;
+  else
+    return 0;
+  if (end - s < n)
+    return 0;
+  for (int i = 1; i < n; i++)
+    {
+      if ((s[i] & 0xC0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (s[i] & 0x3F);
+    }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}

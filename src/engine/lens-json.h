@@ -63,6 +63,11 @@ lens_json_simple_escape (char letter)
     }
 }
 
+/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or code points past U+10FFFF;
+ * reads no further than `end`), or 0. Shared by the results pull reader, which checks strings
+ * with it, and the JSON writer, which replaces what it rejects. */
+int lens_json_utf8_sequence (const unsigned char *s, const unsigned char *end);
+
 /* The value of the four hex digits at `p` (the caller has checked that four bytes are there), or
  * -1 when one of them is not a hex digit. For \u escapes. */
 static inline int

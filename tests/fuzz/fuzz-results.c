@@ -1,7 +1,7 @@
 /* libFuzzer harness for results files (our JSON, logitlenskit v1/v2). Whatever is accepted must
  * also be written back both ways, and what is written must read back.
  *
- * lens-results-io.c needs lens-result.c, which needs the rest of the engine (model, tokenizer,
+ * The results readers need lens-result.c, which needs the rest of the engine (model, tokenizer,
  * OpenBLAS), so this harness links every engine source. Seeds: corpus/results/ (copies of
  * tests/data/results/*.json). */
 #include <stdint.h>

@@ -27,25 +27,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = 0
-
-
-def fail(message):
-    global failures
-    failures += 1
-    print("FAIL:", message)
-
-
-def run(cli, args, cwd=None, stdin=subprocess.DEVNULL):
-    env = None
-    if "--export" in args:
-        # Under the sanitizers' CI stage: fontconfig (through pango) keeps its caches for the
-        # life of the process, which LeakSanitizer reports. Memory errors are still checked; our
-        # own leaks are by the other CLI runs here and the reference suites.
-        env = dict(os.environ, LSAN_OPTIONS="detect_leaks=0")
-    return subprocess.run([cli] + args, capture_output=True, text=True, timeout=300, cwd=cwd,
-                          stdin=stdin, env=env)
-
+from cli_check import fail, run
+import cli_check
 
 def readme_commands(readme):
     text = open(readme, encoding="utf-8").read()
@@ -399,8 +382,8 @@ def check_nonfinite(cli, model):
 
 
 def check_perplexity_json(cli, model):
-    """--perplexity prints JSON for any file name and in any locale (it printed octal escapes for
-    a non-ASCII name, and would print a decimal comma under a German locale)."""
+    """--perplexity prints JSON for any file or model folder name and in any locale (it printed
+    octal escapes for a non-ASCII name, and would print a decimal comma under a German locale)."""
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "prüfung \"1\".txt")
         open(path, "w", encoding="utf-8").write("The Eiffel Tower is in the city of Paris. " * 4)
@@ -416,6 +399,25 @@ def check_perplexity_json(cli, model):
             if doc["file"] != path or not doc["perplexity"] > 1:
                 fail(f"--perplexity: {doc}")
 
+        # The model's name is its folder's: non-ASCII text, quotes and control characters come
+        # back exactly; a name that is not UTF-8 (json-c copied its bytes, which no JSON reader
+        # accepts) comes back with U+FFFD for the bad byte.
+        for folder, want in [("Modell für \"Tests\"\t1".encode(), "Modell für \"Tests\"\t1"),
+                             (b"bad\xffname", "bad\ufffdname")]:
+            link = os.path.join(scratch.encode(), folder)
+            os.symlink(os.path.abspath(model), link)
+            proc = subprocess.run([cli, "--model", link, "--perplexity", path],
+                                  capture_output=True, timeout=300)
+            try:
+                doc = json.loads(proc.stdout.decode("utf-8"))
+            except ValueError:
+                fail(f"--perplexity with the model folder {folder!r} printed no JSON: "
+                     f"{proc.stdout!r} {proc.stderr.strip()!r}")
+                continue
+            if doc["model"] != want:
+                fail(f"--perplexity with the model folder {folder!r}: model is {doc['model']!r}, "
+                     f"expected {want!r}")
+
 
 def main():
     cli, model, readme = (os.path.abspath(a) for a in sys.argv[1:4])
@@ -426,8 +428,7 @@ def main():
     check_positions(cli, model)
     check_nonfinite(cli, model)
     check_perplexity_json(cli, model)
-    print(f"{failures} failures")
-    sys.exit(1 if failures else 0)
+    cli_check.finish()
 
 
 if __name__ == "__main__":

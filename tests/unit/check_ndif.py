@@ -22,19 +22,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = 0
-
-
-def fail(message):
-    global failures
-    failures += 1
-    print("FAIL:", message)
-
-
-def run(cli, args):
-    return subprocess.run([cli] + args, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
-
+from cli_check import fail, run
+import cli_check
 
 CONSTANTS = ("MODEL_ID", "PROMPT", "TARGETS", "TOP_K", "OUTPUT")
 
@@ -428,17 +417,14 @@ def main():
                       [" Paris", " \U0001f389"], 3)
         if text is not None:
             check_collect(cli, text, [" Paris", " \U0001f389"])
-        if failures:
+        if cli_check.failures:
             sys.exit(1)
         print("collect() checked with torch")
         return
     check_literals(cli)
     check_refusals(cli)
     check_post_processing(cli)
-    if failures:
-        print("%d failure(s)" % failures)
-        sys.exit(1)
-    print("ok")
+    cli_check.finish()
 
 
 if __name__ == "__main__":

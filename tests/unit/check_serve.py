@@ -18,24 +18,11 @@ import subprocess
 import sys
 import tempfile
 
+from cli_check import fail, run
+import cli_check
+
 # absolute + relative: entropies and log-normalisers reach ~10, summed in float32
 ABS_TOLERANCE, REL_TOLERANCE = 2e-6, 2e-6
-failures = 0
-
-
-def fail(message):
-    global failures
-    failures += 1
-    print("FAIL:", message)
-
-
-def run_cli(cli, args, ok=True):
-    proc = subprocess.run([cli] + args, capture_output=True, text=True, timeout=300)
-    if ok and proc.returncode != 0:
-        raise SystemExit(f"FAIL: {args} exited {proc.returncode}: {proc.stderr.strip()}")
-    return proc
-
-
 def same(a, b, path="$"):
     """First difference between two JSON values (floats within TOLERANCE), or None."""
     if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
@@ -94,7 +81,8 @@ def main():
     def fresh(prompt, flags):
         """--json of the prompt with these flags (None: the server's defaults)."""
         args = defaults if flags is None else ["--model", model] + flags
-        return json.loads(run_cli(cli, args + ["--json", "--prompt", prompt]).stdout)
+        proc = run(cli, args + ["--json", "--prompt", prompt], must_succeed=True)
+        return json.loads(proc.stdout)
 
     base = "The Eiffel Tower is in the city of"
     good = [
@@ -118,7 +106,7 @@ def main():
         ({"prompt": "caf\u00e9 \U0001F600 na\u00efve"}, None),
     ]
     long_prompt = " the" * 5000
-    too_long = run_cli(cli, defaults + ["--json", "--prompt", long_prompt], ok=False)
+    too_long = run(cli, defaults + ["--json", "--prompt", long_prompt])
     bad = [
         ("not json", "request: invalid JSON"),
         ("", "request: the line is empty"),
@@ -161,20 +149,20 @@ def main():
     # options --serve cannot honour, and --threads
     for args, message in [(["--prompt", "x"], "takes no --prompt"),
                           (["--json"], "takes no --json")]:
-        proc = run_cli(cli, ["--model", model, "--serve"] + args, ok=False)
+        proc = run(cli, ["--model", model, "--serve"] + args)
         if proc.returncode == 0 or message not in proc.stderr:
             fail(f"--serve {args}: expected a refusal with {message!r}, got {proc.stderr!r}")
     for value in ["0", "-1", "-3", "100000"]:
-        proc = run_cli(cli, defaults + ["--threads", value, "--json", "--prompt", base], ok=False)
+        proc = run(cli, defaults + ["--threads", value, "--json", "--prompt", base])
         if proc.returncode == 0 or "--threads must be between 1 and" not in proc.stderr:
             fail(f"--threads {value}: expected a refusal, got {proc.returncode} {proc.stderr!r}")
-    one = json.loads(run_cli(cli, defaults + ["--threads", "1", "--json", "--prompt", base]).stdout)
+    one = json.loads(run(cli, defaults + ["--threads", "1", "--json", "--prompt", base],
+                         must_succeed=True).stdout)
     d = same(one, fresh(base, None))
     if d:
         fail(f"--threads 1 differs from the default: {d}")
 
-    print(f"{failures} failures")
-    sys.exit(1 if failures else 0)
+    cli_check.finish()
 
 
 if __name__ == "__main__":
