@@ -358,7 +358,6 @@ big_generate (GString *s)
   GRand *rng = g_rand_new_with_seed (7);
   static int prob[BIG_N][BIG_R]; /* probability * 1e5 */
   int tok[BIG_N];
-  g_autoptr (GString) topk = g_string_new (NULL);
   g_autoptr (GString) tracked = g_string_new (NULL);
   /* topk is [layer][position]; built per position, so keep one string per layer. */
   GString *rows[BIG_R];
