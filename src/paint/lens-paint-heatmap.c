@@ -16,7 +16,7 @@
 #define AXIS_TITLE_H 24.0 /* "Input tokens" */
 #define CELL_H 26.0
 #define CELL_W_MIN 48.0
-#define CELL_W_MAX 96.0   /* natural size: longer top-1 texts are elided */
+#define CELL_W_MAX 96.0                  /* natural size: longer top-1 texts are elided */
 #define CELL_W_FILL LENS_CELL_W_ZOOM_MAX /* cells grow up to this to fill a larger area */
 #define CELL_H_FILL 64.0
 #define CELL_TEXT_PAD 6.0
@@ -284,10 +284,18 @@ compute_geometry (const LensResult *r, const LensPaintState *state, double width
   if (state != NULL && isfinite (state->zoom_cell_w) && state->zoom_cell_w > 0)
     {
       /* Zoomed: the chosen width whatever the area (the widget scrolls); rows grow with columns
-       * wider than natural, so cells keep their shape instead of becoming flat bars. */
+       * wider than natural, so cells keep their shape instead of becoming flat bars, and fill a
+       * taller area as they do unzoomed, so zooming does not squash the rows the pane had. */
       double cell_w = round (CLAMP (state->zoom_cell_w, LENS_CELL_W_COMPACT, LENS_CELL_W_ZOOM_MAX));
       double cell_h = round (CLAMP (CELL_H * cell_w / nat_cell_w, CELL_H, CELL_H_FILL));
       place_geometry (&m, cell_w, cell_h, g, NULL);
+      if (isfinite (height) && height > g->pub.height)
+        {
+          double fixed = g->pub.grid_y + g->col_label_h + AXIS_TITLE_H + PAD;
+          double fill_h = MIN (CELL_H_FILL, floor ((height - fixed) / m.n_rows));
+          if (fill_h > cell_h)
+            place_geometry (&m, cell_w, fill_h, g, NULL);
+        }
       return;
     }
 

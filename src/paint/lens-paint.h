@@ -137,7 +137,8 @@ void lens_heatmap_layout (const LensResult *r, const LensPaintState *state, Lens
  * fill the area; an area smaller than natural gives the natural layout, or with
  * state->shrink_to_fit narrower cells down to LENS_CELL_W_COMPACT. The figure stays at the top
  * left: out->width/height may be less than the area once the cells reach their cap. A zoomed
- * state (zoom_cell_w > 0) gives its cells whatever the area, as lens_heatmap_layout does. */
+ * state (zoom_cell_w > 0) keeps its cell width whatever the area; its rows still grow to fill a
+ * taller area. */
 void lens_heatmap_layout_for_size (const LensResult *r, const LensPaintState *state, double width,
                                    double height, LensHeatmapLayout *out);
 /* Cell under (x, y) in figure coordinates; FALSE outside the grid. */

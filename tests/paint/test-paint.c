@@ -946,11 +946,18 @@ test_heatmap_zoom (void)
   g_assert_cmpfloat (z.cell_w, ==, 30.0);
   g_assert_cmpfloat (z.cell_h, ==, nat.cell_h);
   g_assert_cmpfloat (z.width, <, nat.width);
-  /* any area: a smaller one does not shrink the zoomed cells, a larger one does not grow them */
+  /* any area: a smaller one does not shrink the zoomed cells, a wider one does not widen them;
+   * a taller one makes the rows taller (up to their cap), as unzoomed */
   lens_heatmap_layout_for_size (r, &state, 200, 100, &zs);
   g_assert_cmpmem (&zs, sizeof zs, &z, sizeof z);
-  lens_heatmap_layout_for_size (r, &state, 1e5, 1e5, &zs);
+  lens_heatmap_layout_for_size (r, &state, 1e5, z.height, &zs);
   g_assert_cmpmem (&zs, sizeof zs, &z, sizeof z);
+  lens_heatmap_layout_for_size (r, &state, 1e5, z.height + R * 10.0, &zs);
+  g_assert_cmpfloat (zs.cell_w, ==, 30.0);
+  g_assert_cmpfloat (zs.cell_h, ==, nat.cell_h + 10.0);
+  lens_heatmap_layout_for_size (r, &state, 1e5, 1e5, &zs);
+  g_assert_cmpfloat (zs.cell_w, ==, 30.0);
+  g_assert_cmpfloat (zs.cell_h, ==, 64.0);
 
   /* wider than natural: taller rows too, up to the caps */
   state.zoom_cell_w = nat.cell_w * 1.5;
@@ -970,8 +977,8 @@ test_heatmap_zoom (void)
   lens_heatmap_layout (r, &state, &z);
   g_assert_cmpfloat (z.cell_w, ==, LENS_CELL_W_COMPACT);
   int hr, ht;
-  g_assert_true (lens_heatmap_hit (&z, z.grid_x + 17.5 * z.cell_w, z.grid_y + 2.5 * z.cell_h, &hr,
-                                   &ht));
+  g_assert_true (
+      lens_heatmap_hit (&z, z.grid_x + 17.5 * z.cell_w, z.grid_y + 2.5 * z.cell_h, &hr, &ht));
   g_assert_cmpint (hr, ==, 2);
   g_assert_cmpint (ht, ==, 17);
   for (int pass = 0; pass < 2; pass++)
@@ -979,9 +986,9 @@ test_heatmap_zoom (void)
       /* compact (no text), then 40 px (text) */
       state.zoom_cell_w = pass == 0 ? 3.0 : 40.0;
       lens_heatmap_layout (r, &state, &z);
-      cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state,
-                                   pass == 0 ? "paint-heatmap-zoom-compact.png"
-                                             : "paint-heatmap-zoom-40.png");
+      cairo_surface_t *s
+          = render (LENS_VIEW_HEATMAP, r, &state,
+                    pass == 0 ? "paint-heatmap-zoom-compact.png" : "paint-heatmap-zoom-40.png");
       g_assert_cmpint (cairo_image_surface_get_width (s), ==, (int) ceil (z.width));
       int text_cells = 0;
       for (int row = 0; row < R; row++)
