@@ -884,8 +884,8 @@ ll_chart_view_zoom (LlChartView *self, double factor, double x, double y)
   else if (factor < 1.0)
     cell_w = MIN (cell_w, l.cell_w - 1.0);
   cell_w = CLAMP (cell_w, LENS_CELL_W_COMPACT, LENS_CELL_W_ZOOM_MAX);
-  if (cell_w == l.cell_w && self->state.zoom_cell_w > 0)
-    return; /* at a limit already */
+  if (cell_w == l.cell_w)
+    return; /* at a limit already (fitted compact cells stay fitted) */
 
   graphene_rect_t port = port_area (self);
   if (self->hadj != NULL)

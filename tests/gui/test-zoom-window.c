@@ -327,6 +327,13 @@ run_script (gpointer data)
   double w6 = wait_new_width (view, before);
   CHECK (w6 == LENS_CELL_W_COMPACT && ll_window_get_paint_state (window)->zoom_cell_w == 0,
          "Ctrl+0 fits again (%g px)", w6);
+  /* Fitted compact cells are the narrowest: Ctrl+minus leaves them fitted (following the pane). */
+  press_ctrl_key (XK_minus);
+  gui_spin_ms (400);
+  CHECK (ll_window_get_paint_state (window)->zoom_cell_w == 0
+             && ll_chart_view_get_cell_width (LL_CHART_VIEW (view)) == LENS_CELL_W_COMPACT,
+         "Ctrl+minus at the compact width zoomed to %g",
+         ll_window_get_paint_state (window)->zoom_cell_w);
 
   g_application_quit (g_application_get_default ());
   return G_SOURCE_REMOVE;
