@@ -142,7 +142,7 @@ ll_application_startup (GApplication *app)
   static const struct
   {
     const char *action;
-    const char *accels[3];
+    const char *accels[4];
   } accels[] = {
       {"app.quit", {"<Control>q", NULL}},
       {"win.open-results", {"<Control>o", NULL}},
@@ -157,6 +157,9 @@ ll_application_startup (GApplication *app)
       {"win.pin-result", {"<Control><Shift>p", NULL}},
       {"win.export-view::heatmap:png", {"<Control>e", NULL}},
       {"window.close", {"<Control>w", NULL}},
+      {"win.zoom-in", {"<Control>plus", "<Control>equal", "<Control>KP_Add", NULL}},
+      {"win.zoom-out", {"<Control>minus", "<Control>KP_Subtract", NULL}},
+      {"win.zoom-fit", {"<Control>0", "<Control>KP_0", NULL}},
   };
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (app), accels[i].action,

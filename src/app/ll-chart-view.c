@@ -8,10 +8,15 @@
  * layers) is painted only where it is visible, and redrawn when the scrolled window's
  * adjustments move; smaller ones are painted whole, so the render node is reused while
  * scrolling. While a heatmap is scrolled, its layer and token labels are painted again at the
- * edges of the visible area (frozen, as in a spreadsheet). */
+ * edges of the visible area (frozen, as in a spreadsheet).
+ *
+ * Zoom: Ctrl+scroll (or ll_chart_view_zoom) asks for a new cell width with "zoom-changed"; the
+ * owner puts it into the state it gives every view (LensPaintState.zoom_cell_w), and once this
+ * view has its new size it scrolls so that the cell that was under the pointer still is. */
 #include "config.h"
 
 #include <adwaita.h>
+#include <math.h>
 #include <glib/gi18n-lib.h>
 
 #include "ll-chart-view.h"
@@ -45,6 +50,10 @@ struct _LlChartView
   int want_row, want_pos;    /* cell whose ranks the tooltip waits for */
 
   guint accessible_idle; /* pending update_accessible */
+
+  /* last pointer position over the widget, NAN when outside; in the scrolled window's visible
+   * area (which stays put while the figure scrolls) when there is one */
+  double pointer_x, pointer_y;
 };
 
 G_DEFINE_FINAL_TYPE (LlChartView, ll_chart_view, GTK_TYPE_WIDGET)
@@ -60,6 +69,7 @@ enum
 {
   SIGNAL_CELL_SELECTED,
   SIGNAL_CELL_HOVERED,
+  SIGNAL_ZOOM_CHANGED,
   N_SIGNALS
 };
 
@@ -498,6 +508,8 @@ set_hover (LlChartView *self, int row, int pos)
 static void
 motion_cb (GtkEventControllerMotion *motion, double x, double y, LlChartView *self)
 {
+  self->pointer_x = x - (self->hadj != NULL ? gtk_adjustment_get_value (self->hadj) : 0.0);
+  self->pointer_y = y - (self->vadj != NULL ? gtk_adjustment_get_value (self->vadj) : 0.0);
   int row, pos;
   if (hit (self, x, y, &row, &pos))
     set_hover (self, row, pos);
@@ -508,6 +520,7 @@ motion_cb (GtkEventControllerMotion *motion, double x, double y, LlChartView *se
 static void
 leave_cb (GtkEventControllerMotion *motion, LlChartView *self)
 {
+  self->pointer_x = self->pointer_y = NAN;
   set_hover (self, -1, -1);
 }
 
@@ -590,6 +603,27 @@ key_pressed_cb (GtkEventControllerKey *key, guint keyval, guint keycode, GdkModi
       return FALSE;
     }
   select_cell (self, CLAMP (row, 0, r->n_rows - 1), CLAMP (pos, 0, r->n_tokens - 1));
+  return TRUE;
+}
+
+/* Ctrl+scroll zooms a heatmap at the pointer; any other scroll goes to the scrolled window. */
+static gboolean
+scroll_cb (GtkEventControllerScroll *scroll, double dx, double dy, LlChartView *self)
+{
+  GdkModifierType mods
+      = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (scroll));
+  if ((mods & GDK_CONTROL_MASK) == 0 || !is_heatmap (self) || !has_cells (self) || dy == 0)
+    return FALSE;
+  /* The pointer did not necessarily move since the figure last scrolled under it (a zoom
+   * scrolls too): where it is over the figure now follows from the scroll position. */
+  double x = self->pointer_x, y = self->pointer_y;
+  if (self->hadj != NULL)
+    {
+      x += gtk_adjustment_get_value (self->hadj);
+      y += gtk_adjustment_get_value (self->vadj);
+    }
+  /* a wheel notch (dy = 1) is one step of the keyboard's zoom; touchpads scroll in fractions */
+  ll_chart_view_zoom (self, pow (LL_CHART_VIEW_ZOOM_STEP, -dy), x, y);
   return TRUE;
 }
 
@@ -798,6 +832,92 @@ ll_chart_view_set_result (LlChartView *self, LensResult *result)
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
+double
+ll_chart_view_get_cell_width (LlChartView *self)
+{
+  g_return_val_if_fail (LL_IS_CHART_VIEW (self), 0.0);
+  if (!is_heatmap (self) || !has_cells (self))
+    return 0.0;
+  LensHeatmapLayout l;
+  layout (self, &l);
+  return l.cell_w;
+}
+
+/* The size the scrolled window will give this widget (as measured, or the visible area if that
+ * is larger), laid out: known before the allocation happens. */
+static void
+layout_when_allocated (LlChartView *self, double port_w, double port_h, LensHeatmapLayout *out,
+                       double *width, double *height)
+{
+  LensHeatmapLayout min;
+  lens_heatmap_layout_for_size (self->result, &self->state, 1.0, 0.0, &min); /* the minimum */
+  LensHeatmapLayout nat;
+  lens_heatmap_layout (self->result, &self->state, &nat);
+  *width = MAX (ceil (min.width), port_w);
+  *height = MAX (ceil (nat.height), port_h);
+  lens_heatmap_layout_for_size (self->result, &self->state, *width, *height, out);
+}
+
+/* The new extent first, then the value: whoever follows "changed" (the window keeps both
+ * heatmaps at one place) sees the old value with the new extent, then the new value. */
+static void
+configure_for (GtkAdjustment *adj, double value, double upper)
+{
+  gtk_adjustment_configure (
+      adj, gtk_adjustment_get_value (adj), 0.0, upper, gtk_adjustment_get_step_increment (adj),
+      gtk_adjustment_get_page_increment (adj), gtk_adjustment_get_page_size (adj));
+  gtk_adjustment_set_value (adj, value);
+}
+
+void
+ll_chart_view_zoom (LlChartView *self, double factor, double x, double y)
+{
+  g_return_if_fail (LL_IS_CHART_VIEW (self));
+  if (!is_heatmap (self) || !has_cells (self) || !isfinite (factor) || factor <= 0)
+    return;
+  LensHeatmapLayout l;
+  layout (self, &l);
+  /* Whole pixels, and at least one pixel a step, so small cells still grow. */
+  double cell_w = round (l.cell_w * factor);
+  if (factor > 1.0)
+    cell_w = MAX (cell_w, l.cell_w + 1.0);
+  else if (factor < 1.0)
+    cell_w = MIN (cell_w, l.cell_w - 1.0);
+  cell_w = CLAMP (cell_w, LENS_CELL_W_COMPACT, LENS_CELL_W_ZOOM_MAX);
+  if (cell_w == l.cell_w)
+    return; /* at a limit already (fitted compact cells stay fitted) */
+
+  graphene_rect_t port = port_area (self);
+  if (self->hadj != NULL)
+    port.origin = GRAPHENE_POINT_INIT (gtk_adjustment_get_value (self->hadj),
+                                       gtk_adjustment_get_value (self->vadj));
+  if (!(isfinite (x) && isfinite (y)))
+    {
+      x = port.origin.x + port.size.width / 2.0;
+      y = port.origin.y + port.size.height / 2.0;
+    }
+  /* A point left of or above the grid keeps the grid's first column or row where it is. */
+  double col = MAX (0.0, (x - l.grid_x) / l.cell_w);
+  double row = MAX (0.0, (y - l.grid_y) / l.cell_h);
+  double at_x = l.grid_x + col * l.cell_w - port.origin.x;
+  double at_y = l.grid_y + row * l.cell_h - port.origin.y;
+  g_signal_emit (self, signals[SIGNAL_ZOOM_CHANGED], 0, cell_w);
+  if (self->hadj == NULL || self->state.zoom_cell_w != cell_w)
+    return; /* not scrolled, or the owner did not zoom */
+
+  /* Scroll so that the point stays where it is in the visible area. The scrolled window sets
+   * its adjustments for the new size only while it allocates this widget, and places the
+   * widget by the values they had then: a value set in that moment (or later) moves the figure
+   * a frame late. So the adjustments get the new size and value now, as the scrolled window
+   * will set them. */
+  LensHeatmapLayout nl;
+  double width, height;
+  layout_when_allocated (self, gtk_adjustment_get_page_size (self->hadj),
+                         gtk_adjustment_get_page_size (self->vadj), &nl, &width, &height);
+  configure_for (self->hadj, nl.grid_x + col * nl.cell_w - at_x, width);
+  configure_for (self->vadj, nl.grid_y + row * nl.cell_h - at_y, height);
+}
+
 LensResult *
 ll_chart_view_get_result (LlChartView *self)
 {
@@ -812,12 +932,13 @@ ll_chart_view_set_state (LlChartView *self, const LensPaintState *state)
   g_return_if_fail (state != NULL);
   gboolean selection_changed
       = state->sel_row != self->state.sel_row || state->sel_pos != self->state.sel_pos;
+  gboolean zoom_changed = state->zoom_cell_w != self->state.zoom_cell_w;
   self->state = *state;
   if (selection_changed || state->n_targets > 0)
     queue_accessible (self);
   invalidate (self);
-  /* Only the line plot's size depends on the state (its legend). */
-  if (self->view == LENS_VIEW_LINE)
+  /* The line plot's size depends on the state (its legend), a heatmap's on the zoom. */
+  if (self->view == LENS_VIEW_LINE || (zoom_changed && is_heatmap (self)))
     gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
@@ -896,6 +1017,12 @@ ll_chart_view_class_init (LlChartViewClass *klass)
       = g_signal_new ("cell-hovered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
+  /* (cell width) a heatmap's new cell width asked for by Ctrl+scroll or ll_chart_view_zoom: the
+   * owner sets LensPaintState.zoom_cell_w to it (on every view that shares the zoom). */
+  signals[SIGNAL_ZOOM_CHANGED]
+      = g_signal_new ("zoom-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_DOUBLE);
+
   gtk_widget_class_set_css_name (widget_class, "chartview");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
 }
@@ -907,6 +1034,7 @@ ll_chart_view_init (LlChartView *self)
   lens_paint_state_init (&self->state);
   self->view = LENS_VIEW_HEATMAP;
   self->hover_row = self->hover_pos = -1;
+  self->pointer_x = self->pointer_y = NAN;
 
   gtk_widget_set_focusable (widget, TRUE);
   gtk_widget_set_focus_on_click (widget, TRUE);
@@ -921,6 +1049,11 @@ ll_chart_view_init (LlChartView *self)
   gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_PRIMARY);
   g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
   gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (click));
+
+  GtkEventController *scroll
+      = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (scroll_cb), self);
+  gtk_widget_add_controller (widget, scroll);
 
   GtkEventController *key = gtk_event_controller_key_new ();
   g_signal_connect (key, "key-pressed", G_CALLBACK (key_pressed_cb), self);

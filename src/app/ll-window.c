@@ -1046,6 +1046,65 @@ cell_selected_cb (LlChartView *view, int row, int pos, LlWindow *self)
   push_state (self);
 }
 
+/* ---- zoom: both heatmaps (and the Compare page's) share one cell width ---- */
+
+static void
+zoom_changed_cb (LlChartView *view, double cell_w, LlWindow *self)
+{
+  self->state.zoom_cell_w = cell_w;
+  push_state (self);
+}
+
+/* The heatmap the zoom actions work on: the one shown, else the top-token one (its layout is
+ * the target heatmap's). */
+static LlChartView *
+zoom_view (LlWindow *self)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  return self->views[g_strcmp0 (name, "target") == 0 ? LENS_VIEW_TARGET : LENS_VIEW_HEATMAP];
+}
+
+static void
+zoom_in_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  ll_chart_view_zoom (zoom_view (user_data), LL_CHART_VIEW_ZOOM_STEP, NAN, NAN);
+}
+
+static void
+zoom_out_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  ll_chart_view_zoom (zoom_view (user_data), 1.0 / LL_CHART_VIEW_ZOOM_STEP, NAN, NAN);
+}
+
+/* Back to the automatic cells (the default): as many positions as fit the pane's width down to
+ * the compact cells, grown to fill it when there is room. Says when even those do not fit. */
+static void
+zoom_fit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  LlWindow *self = user_data;
+  self->state.zoom_cell_w = 0.0;
+  push_state (self);
+  GtkWidget *pane = gtk_widget_get_parent (GTK_WIDGET (zoom_view (self)));
+  int pane_w = pane != NULL ? gtk_widget_get_width (pane) : 0;
+  const LensResult *r = self->result;
+  if (r == NULL || r->n_tokens <= 0 || r->n_rows <= 0 || pane_w <= 0)
+    return;
+  LensHeatmapLayout l;
+  lens_heatmap_layout_for_size (r, &self->state, pane_w, 0.0, &l);
+  if (l.width <= pane_w)
+    return;
+  int fit = (int) floor ((pane_w - (l.width - l.n_cols * l.cell_w)) / l.cell_w);
+  g_autofree char *text = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE,
+                   "%d of %d position fits the window at the narrowest cells; scroll for the "
+                   "others, or choose fewer in Range",
+                   "%d of %d positions fit the window at the narrowest cells; scroll for the "
+                   "others, or choose fewer in Range",
+                   r->n_tokens),
+      CLAMP (fit, 0, r->n_tokens), r->n_tokens);
+  show_toast (self, text);
+}
+
 /* ---- model loading ---- */
 
 static void
@@ -2295,6 +2354,9 @@ static const GActionEntry win_entries[] = {
     {"show-view", show_view_activated, "s"},
     {"pin-result", pin_result_activated},
     {"unpin-result", unpin_result_activated},
+    {"zoom-in", zoom_in_activated},
+    {"zoom-out", zoom_out_activated},
+    {"zoom-fit", zoom_fit_activated},
 };
 
 static void
@@ -2339,6 +2401,7 @@ ll_window_init (LlWindow *self)
                                       GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _ (descriptions[v]), -1);
       gtk_scrolled_window_set_child (scrolls[v], GTK_WIDGET (self->views[v]));
       g_signal_connect (self->views[v], "cell-selected", G_CALLBACK (cell_selected_cb), self);
+      g_signal_connect (self->views[v], "zoom-changed", G_CALLBACK (zoom_changed_cb), self);
     }
   follow_heatmap_scroll (self, self->heatmap_scroll);
   follow_heatmap_scroll (self, self->target_scroll);

@@ -201,6 +201,8 @@ lens_export_view (const char *path, LensView view, const LensResult *r, const Le
   file_state.transparent_background = false;
   file_state.hover_row = file_state.hover_pos = -1;
   file_state.show_marks = state->export_marks;
+  /* a figure has its natural cells, however the window is zoomed */
+  file_state.zoom_cell_w = 0.0;
 
   /* A figure that fits a page: a heatmap of a long prompt keeps its last positions. */
   int first, count;

@@ -16,8 +16,8 @@
 #define AXIS_TITLE_H 24.0 /* "Input tokens" */
 #define CELL_H 26.0
 #define CELL_W_MIN 48.0
-#define CELL_W_MAX 96.0   /* natural size: longer top-1 texts are elided */
-#define CELL_W_FILL 160.0 /* cells grow up to this to fill a larger area */
+#define CELL_W_MAX 96.0                  /* natural size: longer top-1 texts are elided */
+#define CELL_W_FILL LENS_CELL_W_ZOOM_MAX /* cells grow up to this to fill a larger area */
 #define CELL_H_FILL 64.0
 #define CELL_TEXT_PAD 6.0
 #define COL_LABEL_MAX 120.0 /* longest rotated column label before eliding */
@@ -280,6 +280,24 @@ compute_geometry (const LensResult *r, const LensPaintState *state, double width
   place_geometry (&m, nat_cell_w, CELL_H, g, &content_w);
   if (m.n_rows <= 0 || m.n_cols <= 0)
     return;
+
+  if (state != NULL && isfinite (state->zoom_cell_w) && state->zoom_cell_w > 0)
+    {
+      /* Zoomed: the chosen width whatever the area (the widget scrolls); rows grow with columns
+       * wider than natural, so cells keep their shape instead of becoming flat bars, and fill a
+       * taller area as they do unzoomed, so zooming does not squash the rows the pane had. */
+      double cell_w = round (CLAMP (state->zoom_cell_w, LENS_CELL_W_COMPACT, LENS_CELL_W_ZOOM_MAX));
+      double cell_h = round (CLAMP (CELL_H * cell_w / nat_cell_w, CELL_H, CELL_H_FILL));
+      place_geometry (&m, cell_w, cell_h, g, NULL);
+      if (isfinite (height) && height > g->pub.height)
+        {
+          double fixed = g->pub.grid_y + g->col_label_h + AXIS_TITLE_H + PAD;
+          double fill_h = MIN (CELL_H_FILL, floor ((height - fixed) / m.n_rows));
+          if (fill_h > cell_h)
+            place_geometry (&m, cell_w, fill_h, g, NULL);
+        }
+      return;
+    }
 
   if (state != NULL && state->shrink_to_fit && isfinite (width) && width > 0 && width < g->pub.width
       && nat_cell_w > LENS_CELL_W_COMPACT)
@@ -1007,9 +1025,10 @@ lens_heatmap_frozen_bands (const LensHeatmapLayout *l, const cairo_rectangle_t *
       && l->grid_x < vx1 && grid_x1 > vx0)
     *cols = (cairo_rectangle_t){vx0, band_top, MIN (vx1, grid_x1) - vx0, l->labels_h};
 
-  /* Layer labels: frozen once scrolled right at all, over the rows that are in view. */
+  /* Layer labels: frozen once scrolled right at all, over the rows that are in view and the
+   * token labels under them (the corner: labels of columns scrolled left would show there). */
   double y0 = MAX (l->grid_y, vy0);
-  double y1 = MIN (grid_y1, cols->height > 0 ? cols->y : vy1);
+  double y1 = MIN (grid_y1 + l->labels_h, cols->height > 0 ? cols->y : vy1);
   if (vx0 > 0.5 && y1 > y0 && grid_x1 > vx0)
     *rows = (cairo_rectangle_t){vx0, y0, MIN (l->labels_w, visible->width), y1 - y0};
 }
@@ -1074,9 +1093,10 @@ lens_paint_heatmap_frozen (cairo_t *cr, LensView view, const LensResult *r,
       cairo_rectangle (cr, rows.x, rows.y, rows.width, rows.height);
       cairo_clip (cr);
       fill_band (cr, &rows, bg);
-      paint_row_labels (cr, r, state, &theme, &g, rows.x + g.pub.labels_w, rows.y,
-                        rows.y + rows.height);
-      paint_layer_title (cr, &theme, rows.x, rows.y + rows.height / 2.0);
+      /* the title in the middle of the rows in view, not of the corner below them */
+      double rows_y1 = MIN (rows.y + rows.height, g.pub.grid_y + g.pub.n_rows * g.pub.cell_h);
+      paint_row_labels (cr, r, state, &theme, &g, rows.x + g.pub.labels_w, rows.y, rows_y1);
+      paint_layer_title (cr, &theme, rows.x, (rows.y + rows_y1) / 2.0);
       cairo_restore (cr);
       double x = floor (rows.x + rows.width) - 0.5;
       cairo_set_source_rgba (cr, edge.r, edge.g, edge.b, 0.35);

@@ -101,6 +101,10 @@ typedef struct
   bool show_marks;    /* selection outline, bold selected labels, dashed selected layer, hover */
   bool shrink_to_fit; /* heatmaps painted into a smaller area narrow their cells (down to
                          LENS_CELL_W_COMPACT) instead of keeping the natural size */
+  double zoom_cell_w; /* heatmap cell width chosen by zooming (clamped to LENS_CELL_W_COMPACT ..
+                         LENS_CELL_W_ZOOM_MAX; taller rows once wider than natural), or 0 for
+                         the automatic width (natural, shrink_to_fit, filling the area); exports
+                         ignore it */
   bool export_marks;  /* lens_export_view keeps the marks only when set: figures are clean */
   bool dark;          /* dark theme colours for text, grid and background */
   bool transparent_background; /* widgets draw over the theme background */
@@ -123,13 +127,18 @@ typedef struct
  * only, and the tooltip says the rest. */
 #define LENS_CELL_W_COMPACT 14.0
 #define LENS_CELL_W_TEXT 26.0
+/* The widest cells zooming in gives (the widest filling an area gives too). */
+#define LENS_CELL_W_ZOOM_MAX 160.0
 
-/* At the natural size (exports, the widget's requested size). */
+/* At the natural size (exports, the widget's requested size); with state->zoom_cell_w at that
+ * cell width. */
 void lens_heatmap_layout (const LensResult *r, const LensPaintState *state, LensHeatmapLayout *out);
 /* Painted into width x height: the cells grow (whole pixels, up to 160 x 64, text size fixed) to
  * fill the area; an area smaller than natural gives the natural layout, or with
  * state->shrink_to_fit narrower cells down to LENS_CELL_W_COMPACT. The figure stays at the top
- * left: out->width/height may be less than the area once the cells reach their cap. */
+ * left: out->width/height may be less than the area once the cells reach their cap. A zoomed
+ * state (zoom_cell_w > 0) keeps its cell width whatever the area; its rows still grow to fill a
+ * taller area. */
 void lens_heatmap_layout_for_size (const LensResult *r, const LensPaintState *state, double width,
                                    double height, LensHeatmapLayout *out);
 /* Cell under (x, y) in figure coordinates; FALSE outside the grid. */
@@ -150,8 +159,11 @@ void lens_paint_view (cairo_t *cr, LensView view, const LensResult *r, const Len
 /* Labels kept in view while a heatmap is scrolled, like a spreadsheet's frozen panes. `visible`
  * is the part of a width x height heatmap that is shown, in figure coordinates. *rows is the band
  * at the visible area's left edge where the layer labels and axis title are drawn over the cells
- * once the figure is scrolled right; *cols the band at its bottom edge for the token labels when
- * they are below the visible area. A band that is not needed is empty (zero width and height). */
+ * once the figure is scrolled right; it reaches down over the token labels under the grid when
+ * they are in view, so the labels of columns scrolled left do not show beside the frozen layer
+ * labels. *cols is the band at the bottom edge for the token labels when they are below the
+ * visible area; the corner where the two meet stays blank. A band that is not needed is empty
+ * (zero width and height). */
 void lens_heatmap_frozen_bands (const LensHeatmapLayout *layout, const cairo_rectangle_t *visible,
                                 cairo_rectangle_t *rows, cairo_rectangle_t *cols);
 /* Paints those bands over an already painted heatmap of the same size: filled with

@@ -808,7 +808,8 @@ test_heatmap_frozen (void)
   lens_heatmap_frozen_bands (&l, &bottom, &rows, &cols);
   g_assert_cmpfloat (cols.width, ==, 0);
   g_assert_cmpfloat (rows.width, ==, l.labels_w);
-  g_assert_cmpfloat (rows.y + rows.height, ==, l.grid_y + R * l.cell_h);
+  /* it reaches over the token labels under the grid: the corner they would slide into */
+  g_assert_cmpfloat (rows.y + rows.height, ==, l.grid_y + R * l.cell_h + l.labels_h);
   /* Scrolled down only: the layer labels scroll with their rows. */
   cairo_rectangle_t down = {0, 100, 500, 300};
   lens_heatmap_frozen_bands (&l, &down, &rows, &cols);
@@ -828,6 +829,231 @@ test_heatmap_frozen (void)
   g_assert_cmpint (pixel (t, 1, 1).a, ==, 0);
   cairo_destroy (cr);
   cairo_surface_destroy (t);
+}
+
+/* Paints the part `vis` of a width x height heatmap as the chart view does (cells, then the
+ * frozen bands on a background nothing else uses: pure green). */
+static cairo_surface_t *
+paint_scrolled (const LensResult *r, const LensPaintState *state, double W, double H,
+                const cairo_rectangle_t *vis, const char *save_as)
+{
+  cairo_surface_t *s
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) vis->width, (int) vis->height);
+  cairo_t *cr = cairo_create (s);
+  cairo_translate (cr, -vis->x, -vis->y);
+  cairo_rectangle (cr, vis->x, vis->y, vis->width, vis->height);
+  cairo_clip (cr);
+  lens_paint_view (cr, LENS_VIEW_HEATMAP, r, state, W, H);
+  double bg[3] = {0.0, 1.0, 0.0};
+  lens_paint_heatmap_frozen (cr, LENS_VIEW_HEATMAP, r, state, W, H, vis, bg);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", save_as, NULL);
+  cairo_surface_write_to_png (s, path);
+  return s;
+}
+
+/* Pixels of figure rectangle [x0, x1) x [y0, y1) of a surface showing `vis` that are not the
+ * pure green background, and how many were looked at. */
+static int
+ink_in (cairo_surface_t *s, const cairo_rectangle_t *vis, double x0, double y0, double x1,
+        double y1, int *looked)
+{
+  int ink = 0;
+  *looked = 0;
+  for (int y = (int) ceil (y0); y < (int) floor (y1); y++)
+    for (int x = (int) ceil (x0); x < (int) floor (x1); x++)
+      {
+        (*looked)++;
+        ink += !px_near (pixel (s, (int) (x - vis->x), (int) (y - vis->y)), hex_px (0x00ff00), 0);
+      }
+  return ink;
+}
+
+/* Issue 15, item 9: scrolled right and down, the token labels of the columns scrolled left must
+ * not show beside (under) the frozen layer labels; with the token labels frozen too, the corner
+ * where the two bands meet is blank. */
+static void
+test_heatmap_frozen_corner (void)
+{
+  const int R = 30, T = 40, K = 2;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  double W = l.width, H = l.height;
+  double grid_y1 = l.grid_y + R * l.cell_h;
+
+  /* Scrolled right and to the bottom: the token labels are in view under the grid. */
+  cairo_rectangle_t vis = {l.grid_x + 10.5 * l.cell_w, H - 400, 500, 400};
+  cairo_rectangle_t rows, cols;
+  lens_heatmap_frozen_bands (&l, &vis, &rows, &cols);
+  g_assert_cmpfloat (cols.width, ==, 0);
+  g_assert_cmpfloat (rows.width, ==, l.labels_w);
+  cairo_surface_t *s = paint_scrolled (r, &state, W, H, &vis, "paint-heatmap-frozen-corner.png");
+  /* The corner (the band's part under the grid, but its 1 px edge line) is all background: the
+   * rotated labels of columns 0 .. 10 (which are long and reach far left) are hidden. */
+  int looked;
+  int ink = ink_in (s, &vis, rows.x, grid_y1 + 1, rows.x + rows.width - 1, grid_y1 + l.labels_h,
+                    &looked);
+  g_assert_cmpint (looked, >, 1000);
+  g_assert_cmpint (ink, ==, 0);
+  /* The token labels of the columns in view are still painted right of the band. */
+  ink = ink_in (s, &vis, rows.x + rows.width + 2, grid_y1 + 2, vis.x + vis.width,
+                grid_y1 + l.labels_h, &looked);
+  g_assert_cmpint (ink, >, 100);
+  /* and the layer labels beside the rows in view */
+  ink = ink_in (s, &vis, rows.x, vis.y, rows.x + rows.width - 1, grid_y1, &looked);
+  g_assert_cmpint (ink, >, 100);
+  cairo_surface_destroy (s);
+
+  /* Scrolled right and up: both bands; the corner at the bottom left is blank, the frozen token
+   * labels start right of the layer band. */
+  cairo_rectangle_t mid = {l.grid_x + 10.5 * l.cell_w, l.grid_y + 8 * l.cell_h, 500, 400};
+  lens_heatmap_frozen_bands (&l, &mid, &rows, &cols);
+  g_assert_cmpfloat (cols.width, >, 0);
+  g_assert_cmpfloat (rows.y + rows.height, ==, cols.y);
+  s = paint_scrolled (r, &state, W, H, &mid, "paint-heatmap-frozen-corner-mid.png");
+  ink = ink_in (s, &mid, cols.x, cols.y + 1, cols.x + rows.width - 1, cols.y + cols.height,
+                &looked);
+  g_assert_cmpint (looked, >, 1000);
+  g_assert_cmpint (ink, ==, 0);
+  ink = ink_in (s, &mid, cols.x + rows.width + 2, cols.y + 2, cols.x + cols.width,
+                cols.y + cols.height, &looked);
+  g_assert_cmpint (ink, >, 100);
+  cairo_surface_destroy (s);
+}
+
+/* Zoom: LensPaintState.zoom_cell_w fixes the cell width whatever the area, clamped to the
+ * compact and the largest width; rows grow with columns wider than natural; cells narrower than
+ * LENS_CELL_W_TEXT are flat colour; exports keep the natural size. */
+static void
+test_heatmap_zoom (void)
+{
+  const int R = 4, T = 30, K = 2;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  state.shrink_to_fit = true;
+  LensHeatmapLayout nat, z, zs;
+  lens_heatmap_layout (r, &state, &nat);
+
+  state.zoom_cell_w = 30.0;
+  lens_heatmap_layout (r, &state, &z);
+  g_assert_cmpfloat (z.cell_w, ==, 30.0);
+  g_assert_cmpfloat (z.cell_h, ==, nat.cell_h);
+  g_assert_cmpfloat (z.width, <, nat.width);
+  /* any area: a smaller one does not shrink the zoomed cells, a wider one does not widen them;
+   * a taller one makes the rows taller (up to their cap), as unzoomed */
+  lens_heatmap_layout_for_size (r, &state, 200, 100, &zs);
+  g_assert_cmpmem (&zs, sizeof zs, &z, sizeof z);
+  lens_heatmap_layout_for_size (r, &state, 1e5, z.height, &zs);
+  g_assert_cmpmem (&zs, sizeof zs, &z, sizeof z);
+  lens_heatmap_layout_for_size (r, &state, 1e5, z.height + R * 10.0, &zs);
+  g_assert_cmpfloat (zs.cell_w, ==, 30.0);
+  g_assert_cmpfloat (zs.cell_h, ==, nat.cell_h + 10.0);
+  lens_heatmap_layout_for_size (r, &state, 1e5, 1e5, &zs);
+  g_assert_cmpfloat (zs.cell_w, ==, 30.0);
+  g_assert_cmpfloat (zs.cell_h, ==, 64.0);
+
+  /* wider than natural: taller rows too, up to the caps */
+  state.zoom_cell_w = nat.cell_w * 1.5;
+  lens_heatmap_layout (r, &state, &z);
+  g_assert_cmpfloat (z.cell_w, ==, round (nat.cell_w * 1.5));
+  g_assert_cmpfloat (z.cell_h, ==, round (nat.cell_h * z.cell_w / nat.cell_w));
+  state.zoom_cell_w = 1000.0;
+  lens_heatmap_layout (r, &state, &z);
+  g_assert_cmpfloat (z.cell_w, ==, LENS_CELL_W_ZOOM_MAX);
+  g_assert_cmpfloat (z.cell_h, ==, MIN (64.0, round (nat.cell_h * z.cell_w / nat.cell_w)));
+  state.zoom_cell_w = INFINITY; /* hostile: the automatic layout */
+  lens_heatmap_layout (r, &state, &z);
+  g_assert_cmpmem (&z, sizeof z, &nat, sizeof nat);
+
+  /* below the compact width: compact, flat colour; hits follow the zoomed cells */
+  state.zoom_cell_w = 3.0;
+  lens_heatmap_layout (r, &state, &z);
+  g_assert_cmpfloat (z.cell_w, ==, LENS_CELL_W_COMPACT);
+  int hr, ht;
+  g_assert_true (
+      lens_heatmap_hit (&z, z.grid_x + 17.5 * z.cell_w, z.grid_y + 2.5 * z.cell_h, &hr, &ht));
+  g_assert_cmpint (hr, ==, 2);
+  g_assert_cmpint (ht, ==, 17);
+  for (int pass = 0; pass < 2; pass++)
+    {
+      /* compact (no text), then 40 px (text) */
+      state.zoom_cell_w = pass == 0 ? 3.0 : 40.0;
+      lens_heatmap_layout (r, &state, &z);
+      cairo_surface_t *s
+          = render (LENS_VIEW_HEATMAP, r, &state,
+                    pass == 0 ? "paint-heatmap-zoom-compact.png" : "paint-heatmap-zoom-40.png");
+      g_assert_cmpint (cairo_image_surface_get_width (s), ==, (int) ceil (z.width));
+      int text_cells = 0;
+      for (int row = 0; row < R; row++)
+        for (int t = 0; t < T; t++)
+          {
+            Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, row, t));
+            int x0 = (int) (z.grid_x + t * z.cell_w), y0 = (int) (z.grid_y + row * z.cell_h);
+            assert_px (pixel (s, x0 + 1, y0 + 1), want, 1);
+            int other = 0;
+            for (int y = y0 + 1; y < y0 + (int) z.cell_h - 2; y++)
+              for (int x = x0 + 1; x < x0 + (int) z.cell_w - 2; x++)
+                other += !px_near (pixel (s, x, y), want, 1);
+            text_cells += other > 10;
+          }
+      if (pass == 0)
+        g_assert_cmpint (text_cells, ==, 0);
+      else /* short texts such as "," have few pixels of ink */
+        g_assert_cmpint (text_cells, >, R * T * 3 / 4);
+      cairo_surface_destroy (s);
+    }
+
+  /* Exports ignore the zoom: the same file size as unzoomed. */
+  const char *dir = g_getenv ("LENS_PAINT_OUTPUT_DIR");
+  g_autofree char *zoomed = g_build_filename (dir != NULL ? dir : ".", "zoom-export.png", NULL);
+  g_autofree char *plain = g_build_filename (dir != NULL ? dir : ".", "zoom-export-0.png", NULL);
+  state.zoom_cell_w = 150.0;
+  g_assert_true (lens_export_view (zoomed, LENS_VIEW_HEATMAP, r, &state, 1.0, NULL));
+  state.zoom_cell_w = 0.0;
+  g_assert_true (lens_export_view (plain, LENS_VIEW_HEATMAP, r, &state, 1.0, NULL));
+  cairo_surface_t *a = cairo_image_surface_create_from_png (zoomed);
+  cairo_surface_t *b = cairo_image_surface_create_from_png (plain);
+  g_assert_cmpint (cairo_surface_status (a), ==, CAIRO_STATUS_SUCCESS);
+  g_assert_cmpint (cairo_image_surface_get_width (a), ==, cairo_image_surface_get_width (b));
+  g_assert_cmpint (cairo_image_surface_get_height (a), ==, cairo_image_surface_get_height (b));
+  cairo_surface_destroy (a);
+  cairo_surface_destroy (b);
+  g_remove (zoomed);
+  g_remove (plain);
+}
+
+/* A 40-character top-1 token does not widen the columns past the natural cap (96 px), and its
+ * text is ellipsized inside its cell: the next cell's left part keeps its own colour. */
+static void
+test_heatmap_long_token (void)
+{
+  const int R = 2, T = 6, K = 2;
+  g_autoptr (LensResult) r = make_result (R, T, K);
+  g_free (r->vocab_texts[0]);
+  r->vocab_texts[0] = g_strdup (" abcdefghijklmnopqrstuvwxyzabcdefghijklmn"); /* 40 + space */
+  for (int t = 0; t < T; t++)
+    r->top_ids[lens_result_cell_index (r, 1, t) * K] = 0;
+  LensPaintState state;
+  lens_paint_state_init (&state);
+  LensHeatmapLayout l;
+  lens_heatmap_layout (r, &state, &l);
+  g_assert_cmpfloat (l.cell_w, <=, 96.0);
+  cairo_surface_t *s = render (LENS_VIEW_HEATMAP, r, &state, "paint-heatmap-long-token.png");
+  for (int t = 1; t < T; t++)
+    {
+      Px want = scale_px (LENS_SCALE_RDYLBU, cell_prob (R, T, 1, t));
+      int x0 = (int) (l.grid_x + t * l.cell_w), yc = (int) (l.grid_y + 1.5 * l.cell_h);
+      for (int x = x0; x < x0 + 3; x++)
+        assert_px (pixel (s, x, yc), want, 1);
+    }
+  cairo_surface_destroy (s);
 }
 
 /* ---- line plot --------------------------------------------------------------------------- */
@@ -2014,6 +2240,9 @@ main (int argc, char **argv)
   g_test_add_func ("/paint/heatmap/pending", test_heatmap_pending);
   g_test_add_func ("/paint/heatmap/fill", test_heatmap_fill);
   g_test_add_func ("/paint/heatmap/frozen", test_heatmap_frozen);
+  g_test_add_func ("/paint/heatmap/frozen-corner", test_heatmap_frozen_corner);
+  g_test_add_func ("/paint/heatmap/zoom", test_heatmap_zoom);
+  g_test_add_func ("/paint/heatmap/long-token", test_heatmap_long_token);
   g_test_add_func ("/paint/line", test_line_plot);
   g_test_add_func ("/paint/line/log-fit", test_line_log_fit);
   g_test_add_func ("/paint/line/top1", test_line_top1);
