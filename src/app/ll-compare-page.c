@@ -306,6 +306,13 @@ ll_compare_page_get_diff_view (LlComparePage *self)
   return GTK_WIDGET (self->diff_view);
 }
 
+GtkWidget *
+ll_compare_page_get_pinned_view (LlComparePage *self)
+{
+  g_return_val_if_fail (LL_IS_COMPARE_PAGE (self), NULL);
+  return GTK_WIDGET (self->pinned_view);
+}
+
 static void
 ll_compare_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {

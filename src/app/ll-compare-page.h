@@ -33,7 +33,8 @@ LensDiffKind ll_compare_page_get_diff_kind (LlComparePage *self);
  * stay owned by the page. FALSE with a message when there is nothing to compare yet. */
 gboolean ll_compare_page_fill_state (LlComparePage *self, LensPaintState *state, GError **error);
 
-/* The difference view (for tests). */
+/* The difference view and the pinned heatmap (the window follows their zoom; tests). */
 GtkWidget *ll_compare_page_get_diff_view (LlComparePage *self);
+GtkWidget *ll_compare_page_get_pinned_view (LlComparePage *self);
 
 G_END_DECLS

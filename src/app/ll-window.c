@@ -2403,6 +2403,11 @@ ll_window_init (LlWindow *self)
       g_signal_connect (self->views[v], "cell-selected", G_CALLBACK (cell_selected_cb), self);
       g_signal_connect (self->views[v], "zoom-changed", G_CALLBACK (zoom_changed_cb), self);
     }
+  /* Ctrl+scroll over the Compare page's heatmaps zooms them all, as over the others */
+  g_signal_connect (ll_compare_page_get_diff_view (self->compare_page), "zoom-changed",
+                    G_CALLBACK (zoom_changed_cb), self);
+  g_signal_connect (ll_compare_page_get_pinned_view (self->compare_page), "zoom-changed",
+                    G_CALLBACK (zoom_changed_cb), self);
   follow_heatmap_scroll (self, self->heatmap_scroll);
   follow_heatmap_scroll (self, self->target_scroll);
   g_signal_connect_swapped (self->range_apply_button, "clicked",

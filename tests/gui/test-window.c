@@ -763,6 +763,15 @@ script (void)
     g_action_group_activate_action (G_ACTION_GROUP (window), "pin-result", NULL);
     LlComparePage *page = ll_window_get_compare_page (window);
     CHECK (ll_compare_page_get_pinned (page) == pinned, "the result was not pinned");
+    /* zooming the Compare page's heatmap zooms the window's (one cell width for all) */
+    gui_spin_ms (200);
+    double zoom_before = ll_window_get_paint_state (window)->zoom_cell_w;
+    ll_chart_view_zoom (LL_CHART_VIEW (ll_compare_page_get_diff_view (page)),
+                        LL_CHART_VIEW_ZOOM_STEP, NAN, NAN);
+    double zoom_after = ll_window_get_paint_state (window)->zoom_cell_w;
+    CHECK (zoom_after > 0 && zoom_after != zoom_before, "Compare zoom: %g -> %g", zoom_before,
+           zoom_after);
+    g_action_group_activate_action (G_ACTION_GROUP (window), "zoom-fit", NULL);
     const char *other = "The Colosseum is in the city of";
     gui_text_view_set_text (prompt, other);
     CHECK (gui_wait_until (idle_result_for, (gpointer) other, 60000), "no result");
