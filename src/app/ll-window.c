@@ -1,5 +1,8 @@
 /* ll-window.c: the main window. Input (prompt, targets) goes to the worker after a short pause;
- * results come back on the main thread and are handed to the chart views with one paint state. */
+ * results come back on the main thread and are handed to the chart views with one paint state.
+ * The view settings and navigation actions are in ll-window-actions.c, the struct in
+ * ll-window-private.h. Still large (about 2,300 lines): the results files, the model menu and the
+ * Range are the next parts to move to their own files (issue 14). */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -15,7 +18,7 @@
 #include "ll-compare-page.h"
 #include "ll-ndif-dialog.h"
 #include "ll-targets.h"
-#include "ll-window.h"
+#include "ll-window-private.h"
 
 /* Typing recomputes after this pause, so a fast typist does not start a run per key. */
 #define DEBOUNCE_MS 150
@@ -25,104 +28,6 @@
 /* Cache hits finish well within this; only real runs show the progress bar. */
 #define PROGRESS_DELAY_MS 120
 #define MAX_RECENT_MODELS 8
-
-struct _LlWindow
-{
-  AdwApplicationWindow parent_instance;
-
-  /* Template children */
-  AdwToastOverlay *toast_overlay;
-  GtkMenuButton *model_button;
-  GtkStack *model_icon_stack;
-  GtkSpinner *model_spinner;
-  GtkLabel *model_button_label;
-  GtkRevealer *error_revealer;
-  GtkLabel *error_label;
-  GtkRevealer *imported_revealer;
-  GtkLabel *imported_label;
-  AdwViewSwitcherTitle *switcher_title;
-  GtkSpinButton *top_k_spin;
-  GtkWidget *prompt_box; /* the entry-like frame around the prompt's text view and count */
-  GtkScrolledWindow *prompt_scroll;
-  GtkTextView *prompt_view;
-  GtkLabel *prompt_placeholder;
-  GtkLabel *prompt_count_label;
-  GtkEntry *target_entry;
-  GtkLabel *model_summary;
-  GtkLabel *notice_label;
-  gboolean error_is_model_load; /* the banner shows a failed model load */
-  GtkLabel *status_label;
-  GtkPaned *paned;
-  GtkStack *content_stack;
-  AdwStatusPage *loading_page;
-  GtkSpinner *loading_spinner;
-  AdwStatusPage *error_page;
-  GtkButton *error_open_button;
-  AdwViewStack *view_stack;
-  GtkScrolledWindow *heatmap_scroll;
-  GtkScrolledWindow *target_scroll;
-  double heatmap_scroll_xy[2]; /* where both heatmaps are scrolled to: they share one layout */
-  GtkScrolledWindow *line_scroll;
-  GtkScrolledWindow *topk_scroll;
-  GtkDropDown *target_dropdown;
-  GtkStack *target_stack;
-  GtkLabel *line_position_label;
-  LlComparePage *compare_page;
-  GtkProgressBar *progress_bar;
-  GtkAdjustment *top_k_adjustment;
-  GMenu *model_menu;
-  GMenu *threads_menu;
-
-  LlChartView *views[4]; /* indexed by LensView */
-
-  GSettings *settings; /* NULL when the schema is not installed */
-  LlWorker *worker;
-  LensResult *result; /* what the views show: full_result, or the Range of it */
-  LensResult *full_result;
-  LensResult *pinned_full; /* the pinned result as given; the compare page gets its Range */
-  LensPaintState state;
-
-  /* The Range popover's choice, in block numbers and the prompt's positions (inclusive);
-   * has_* FALSE = all. A new result shows the part of it inside these. */
-  GtkMenuButton *range_button;
-  GtkPopover *range_popover;
-  GtkEditable *range_layers_entry;
-  GtkEditable *range_positions_entry;
-  GtkLabel *range_error_label;
-  GtkButton *range_apply_button;
-  GtkButton *range_reset_button;
-  gboolean has_layer_range, has_position_range;
-  int range_layer_first, range_layer_last, range_pos_first, range_pos_last;
-
-  /* Targets of the current result: labels, ids and (R, T) probabilities. */
-  GArray *targets;         /* of LensTarget */
-  GPtrArray *target_mem;   /* owns labels and probability arrays */
-  GPtrArray *target_texts; /* (char *) each target as parsed from the entry, for JSON */
-  GtkStringList *target_names;
-  char *notice;
-  char *export_notice; /* what the last figure export left out, or "" */
-
-  guint debounce_id;
-  guint progress_delay_id;
-  /* "changed" handlers on the heatmaps' horizontal adjustments that keep them scrolled to the
-   * right end while a progressive run shows its first positions there (0 when not following) */
-  gulong scroll_end_ids[2];
-  gint64 run_started_us;
-  char *loading_dir;
-  /* A model chosen while a results file is shown: its load returns the window to live mode. */
-  gboolean leave_imported_on_load;
-
-  /* A results file shown instead of live runs (no model needed). */
-  gboolean imported;
-  char *imported_path;
-  GPtrArray *file_targets; /* of LensFileTarget *, from the shown file */
-  char *live_prompt;       /* the entries' text before the file was opened */
-  char *live_targets;
-  GCancellable *open_cancellable; /* the file being opened, or NULL */
-  char *content_before_open;      /* what a failed open goes back to */
-  char *status_before_open;
-  guint open_pulse_id;
-};
 
 G_DEFINE_FINAL_TYPE (LlWindow, ll_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -134,41 +39,11 @@ enum
 };
 static guint signals[N_SIGNALS];
 
-static void run_now (LlWindow *self);
 static void update_targets (LlWindow *self);
 static void prompt_changed_cb (LlWindow *self);
 static void leave_imported (LlWindow *self);
 
 /* ---- small helpers ---- */
-
-static const char *
-scale_to_string (LensColorScale scale)
-{
-  switch (scale)
-    {
-    case LENS_SCALE_BLUES:
-      return "blues";
-    case LENS_SCALE_VIRIDIS:
-      return "viridis";
-    case LENS_SCALE_RDYLBU:
-    default:
-      return "rdylbu";
-    }
-}
-
-static gboolean
-scale_from_string (const char *s, LensColorScale *out)
-{
-  if (g_strcmp0 (s, "rdylbu") == 0)
-    *out = LENS_SCALE_RDYLBU;
-  else if (g_strcmp0 (s, "blues") == 0)
-    *out = LENS_SCALE_BLUES;
-  else if (g_strcmp0 (s, "viridis") == 0)
-    *out = LENS_SCALE_VIRIDIS;
-  else
-    return FALSE;
-  return TRUE;
-}
 
 static const char *
 view_title (LensView view)
@@ -189,8 +64,8 @@ view_title (LensView view)
     }
 }
 
-static void
-show_toast (LlWindow *self, const char *text)
+void
+ll_window_show_toast (LlWindow *self, const char *text)
 {
   AdwToast *toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 4);
@@ -205,8 +80,8 @@ show_error (LlWindow *self, const char *message)
   self->error_is_model_load = FALSE;
 }
 
-static void
-hide_error (LlWindow *self)
+void
+ll_window_hide_error (LlWindow *self)
 {
   gtk_revealer_set_reveal_child (self->error_revealer, FALSE);
 }
@@ -217,7 +92,7 @@ static void
 hide_model_load_error (LlWindow *self)
 {
   if (self->error_is_model_load)
-    hide_error (self);
+    ll_window_hide_error (self);
 }
 
 /* ---- the prompt ---- */
@@ -322,8 +197,8 @@ update_selection_labels (LlWindow *self)
                                "keys to choose another"));
 }
 
-static void
-push_state (LlWindow *self)
+void
+ll_window_push_state (LlWindow *self)
 {
   self->state.targets
       = self->targets->len > 0 ? (const LensTarget *) (void *) self->targets->data : NULL;
@@ -618,7 +493,7 @@ update_targets (LlWindow *self)
     gtk_drop_down_set_selected (self->target_dropdown, (guint) active);
   gtk_widget_set_sensitive (GTK_WIDGET (self->target_dropdown), self->targets->len > 1);
   gtk_stack_set_visible_child_name (self->target_stack, self->targets->len > 0 ? "view" : "none");
-  push_state (self);
+  ll_window_push_state (self);
 }
 
 static void
@@ -637,7 +512,7 @@ target_dropdown_selected_cb (LlWindow *self)
   if ((int) selected == self->state.active_target)
     return;
   self->state.active_target = (int) selected;
-  push_state (self);
+  ll_window_push_state (self);
 }
 
 /* ---- results ---- */
@@ -731,8 +606,8 @@ set_result (LlWindow *self, LensResult *full)
 
 /* The compare page compares cells by index: it gets the same Range of the pinned result as of
  * the current one, so that both start at the same layer and position. */
-static void
-pin_range (LlWindow *self)
+void
+ll_window_pin_range (LlWindow *self)
 {
   if (self->pinned_full == NULL)
     return;
@@ -829,7 +704,7 @@ ll_window_set_range (LlWindow *self, const char *layers, const char *positions, 
       g_autoptr (LensResult) full = lens_result_ref (self->full_result);
       set_result (self, full);
     }
-  pin_range (self);
+  ll_window_pin_range (self);
   return TRUE;
 }
 
@@ -948,8 +823,8 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   set_content (self, "result");
 }
 
-static void
-run_now (LlWindow *self)
+void
+ll_window_run_now (LlWindow *self)
 {
   g_clear_handle_id (&self->debounce_id, g_source_remove);
 
@@ -978,7 +853,7 @@ debounce_cb (gpointer user_data)
 {
   LlWindow *self = user_data;
   self->debounce_id = 0;
-  run_now (self);
+  ll_window_run_now (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1043,66 +918,7 @@ cell_selected_cb (LlChartView *view, int row, int pos, LlWindow *self)
     return;
   self->state.sel_row = row;
   self->state.sel_pos = pos;
-  push_state (self);
-}
-
-/* ---- zoom: both heatmaps (and the Compare page's) share one cell width ---- */
-
-static void
-zoom_changed_cb (LlChartView *view, double cell_w, LlWindow *self)
-{
-  self->state.zoom_cell_w = cell_w;
-  push_state (self);
-}
-
-/* The heatmap the zoom actions work on: the one shown, else the top-token one (its layout is
- * the target heatmap's). */
-static LlChartView *
-zoom_view (LlWindow *self)
-{
-  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
-  return self->views[g_strcmp0 (name, "target") == 0 ? LENS_VIEW_TARGET : LENS_VIEW_HEATMAP];
-}
-
-static void
-zoom_in_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  ll_chart_view_zoom (zoom_view (user_data), LL_CHART_VIEW_ZOOM_STEP, NAN, NAN);
-}
-
-static void
-zoom_out_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  ll_chart_view_zoom (zoom_view (user_data), 1.0 / LL_CHART_VIEW_ZOOM_STEP, NAN, NAN);
-}
-
-/* Back to the automatic cells (the default): as many positions as fit the pane's width down to
- * the compact cells, grown to fill it when there is room. Says when even those do not fit. */
-static void
-zoom_fit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  self->state.zoom_cell_w = 0.0;
-  push_state (self);
-  GtkWidget *pane = gtk_widget_get_parent (GTK_WIDGET (zoom_view (self)));
-  int pane_w = pane != NULL ? gtk_widget_get_width (pane) : 0;
-  const LensResult *r = self->result;
-  if (r == NULL || r->n_tokens <= 0 || r->n_rows <= 0 || pane_w <= 0)
-    return;
-  LensHeatmapLayout l;
-  lens_heatmap_layout_for_size (r, &self->state, pane_w, 0.0, &l);
-  if (l.width <= pane_w)
-    return;
-  int fit = (int) floor ((pane_w - (l.width - l.n_cols * l.cell_w)) / l.cell_w);
-  g_autofree char *text = g_strdup_printf (
-      g_dngettext (GETTEXT_PACKAGE,
-                   "%d of %d position fits the window at the narrowest cells; scroll for the "
-                   "others, or choose fewer in Range",
-                   "%d of %d positions fit the window at the narrowest cells; scroll for the "
-                   "others, or choose fewer in Range",
-                   r->n_tokens),
-      CLAMP (fit, 0, r->n_tokens), r->n_tokens);
-  show_toast (self, text);
+  ll_window_push_state (self);
 }
 
 /* ---- model loading ---- */
@@ -1144,7 +960,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
        * stays (the caches make it cheap), or a partial or older result would stay on screen */
       follow_right_end (self, FALSE);
       if (!self->imported && ll_worker_get_model (self->worker) != NULL)
-        run_now (self);
+        ll_window_run_now (self);
       g_autofree char *message = NULL;
       if (ll_worker_get_model (self->worker) != NULL)
         message = g_strdup_printf (_ ("Could not open the model in “%s”: %s. Still using %s."), dir,
@@ -1190,7 +1006,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   else if (g_strcmp0 (ll_window_get_content_state (self), "loading") == 0
            || g_strcmp0 (ll_window_get_content_state (self), "error") == 0)
     set_content (self, "empty");
-  run_now (self);
+  ll_window_run_now (self);
 }
 
 void
@@ -1306,7 +1122,7 @@ model_popover_visible_cb (LlWindow *self)
     rebuild_model_menu (self);
 }
 
-/* ---- actions ---- */
+/* ---- file and model actions (the view settings are in ll-window-actions.c) ---- */
 
 static void
 open_model_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
@@ -1373,7 +1189,7 @@ export_chooser_response_cb (GtkNativeDialog *dialog, int response, gpointer user
         {
           g_autofree char *base = g_filename_display_basename (path);
           g_autofree char *text = g_strdup_printf (_ ("Exported “%s”"), base);
-          show_toast (self, text);
+          ll_window_show_toast (self, text);
         }
     }
   g_object_unref (dialog);
@@ -1392,12 +1208,12 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
     return;
   if (self->result == NULL)
     {
-      show_toast (self, _ ("Nothing to export yet: type a prompt first"));
+      ll_window_show_toast (self, _ ("Nothing to export yet: type a prompt first"));
       return;
     }
   if (lens_result_is_partial (self->result))
     {
-      show_toast (self, _ ("Still computing: export once every position is ready"));
+      ll_window_show_toast (self, _ ("Still computing: export once every position is ready"));
       return;
     }
 
@@ -1518,7 +1334,7 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
                                _ ("Target tokens the results file tracked, separated by commas"));
 
-  hide_error (self);
+  ll_window_hide_error (self);
   gtk_label_set_text (self->status_label, "");
   set_result (self, result);
   g_autofree char *targets = file_targets_entry_text (result, file_targets);
@@ -1558,7 +1374,7 @@ leave_imported (LlWindow *self)
   gtk_editable_set_text (GTK_EDITABLE (self->target_entry), self->live_targets);
   set_content (self, "empty");
   update_model_labels (self);
-  run_now (self);
+  ll_window_run_now (self);
 }
 
 typedef struct
@@ -1817,7 +1633,7 @@ save_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
           g_autofree char *text = req->kind == SAVE_RESULTS
                                       ? g_strdup_printf (_ ("Saved “%s”"), base)
                                       : g_strdup_printf (_ ("Exported “%s”"), base);
-          show_toast (self, text);
+          ll_window_show_toast (self, text);
         }
     }
   g_object_unref (dialog);
@@ -1830,12 +1646,13 @@ save_dialog (LlWindow *self, SaveKind kind)
 {
   if (self->result == NULL)
     {
-      show_toast (self, _ ("Nothing to save yet: type a prompt or open a results file first"));
+      ll_window_show_toast (self,
+                            _ ("Nothing to save yet: type a prompt or open a results file first"));
       return;
     }
   if (lens_result_is_partial (self->result))
     {
-      show_toast (self, _ ("Still computing: save once every position is ready"));
+      ll_window_show_toast (self, _ ("Still computing: save once every position is ready"));
       return;
     }
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
@@ -1865,185 +1682,6 @@ static void
 export_logitlenskit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   save_dialog (user_data, SAVE_LOGITLENSKIT);
-}
-
-static void
-scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  LensColorScale scale;
-  const char *name = g_action_get_name (G_ACTION (action));
-
-  if (!scale_from_string (g_variant_get_string (value, NULL), &scale))
-    return;
-  g_simple_action_set_state (action, value);
-  if (g_strcmp0 (name, "heatmap-scale") == 0)
-    self->state.heatmap_scale = scale;
-  else
-    self->state.target_scale = scale;
-  if (self->settings != NULL)
-    g_settings_set_string (self->settings, name, scale_to_string (scale));
-  push_state (self);
-}
-
-static void
-probability_scale_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  LensAxis axis;
-  if (!lens_axis_from_string (g_variant_get_string (value, NULL), &axis))
-    return;
-  g_simple_action_set_state (action, value);
-  self->state.prob_axis = axis;
-  if (self->settings != NULL)
-    g_settings_set_string (self->settings, "probability-scale", lens_axis_to_string (axis));
-  push_state (self);
-}
-
-/* "heatmap-color-by" and "line-metric": a LensColorBy each, saved under the action's name. */
-static void
-color_by_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  LensColorBy by;
-  if (!lens_color_by_from_string (g_variant_get_string (value, NULL), &by))
-    return;
-  const char *name = g_action_get_name (G_ACTION (action));
-  g_simple_action_set_state (action, value);
-  if (g_str_equal (name, "line-metric"))
-    self->state.line_metric = by;
-  else
-    self->state.heatmap_color_by = by;
-  if (self->settings != NULL)
-    g_settings_set_string (self->settings, name, lens_color_by_to_string (by));
-  push_state (self);
-}
-
-static void
-pin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  if (self->result == NULL || lens_result_is_partial (self->result))
-    {
-      show_toast (self, self->result == NULL ? _ ("Nothing to pin yet: type a prompt first")
-                                             : _ ("Still computing: pin once every position is "
-                                                  "ready"));
-      return;
-    }
-  g_clear_pointer (&self->pinned_full, lens_result_unref);
-  self->pinned_full = lens_result_ref (self->full_result);
-  pin_range (self);
-  adw_view_stack_set_visible_child_name (self->view_stack, "diff");
-  show_toast (self, _ ("Pinned: change the prompt or open a results file to compare"));
-}
-
-static void
-unpin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  g_clear_pointer (&self->pinned_full, lens_result_unref);
-  ll_compare_page_pin (self->compare_page, NULL);
-}
-
-static void
-line_top1_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  g_simple_action_set_state (action, value);
-  self->state.line_top1 = g_variant_get_boolean (value);
-  if (self->settings != NULL)
-    g_settings_set_boolean (self->settings, "line-track-top1", self->state.line_top1);
-  push_state (self);
-}
-
-static void
-sublayers_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  g_simple_action_set_state (action, value);
-  ll_worker_set_sublayers (self->worker, g_variant_get_boolean (value));
-  if (self->settings != NULL)
-    g_settings_set_boolean (self->settings, "sublayers", g_variant_get_boolean (value));
-  /* other rows: the lens runs again (or comes from the cache) */
-  if (!self->imported)
-    run_now (self);
-}
-
-static void
-export_marks_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  g_simple_action_set_state (action, value);
-  self->state.export_marks = g_variant_get_boolean (value);
-  push_state (self);
-}
-
-static void
-threads_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  int n = CLAMP (g_variant_get_int32 (value), 0, LENS_THREADS_MAX);
-  g_simple_action_set_state (action, g_variant_new_int32 (n));
-  /* the results do not change with it (within float rounding): the next run uses it */
-  ll_worker_set_threads (self->worker, n);
-  if (self->settings != NULL)
-    g_settings_set_int (self->settings, "threads", n);
-}
-
-static void
-append_threads_item (GMenu *menu, int n)
-{
-  g_autofree char *label
-      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d Thread", "%d Threads", n), n);
-  g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
-  g_menu_item_set_action_and_target_value (item, "win.threads", g_variant_new_int32 (n));
-  g_menu_append_item (menu, item);
-}
-
-/* "All Cores (N)", then 1 ... 8 threads, powers of two beyond, and the number of cores. */
-static void
-fill_threads_menu (LlWindow *self)
-{
-  int cores = lens_threads_available ();
-  g_autofree char *all = g_strdup_printf (_ ("_All Cores (%d)"), lens_threads_default ());
-  g_autoptr (GMenuItem) item = g_menu_item_new (all, NULL);
-  g_menu_item_set_action_and_target_value (item, "win.threads", g_variant_new_int32 (0));
-  g_menu_append_item (self->threads_menu, item);
-
-  g_autoptr (GMenu) section = g_menu_new ();
-  for (int n = 1; n <= MIN (cores, 8); n++)
-    append_threads_item (section, n);
-  for (int n = 16; n < cores; n *= 2)
-    append_threads_item (section, n);
-  if (cores > 8)
-    append_threads_item (section, cores);
-  g_menu_append_section (self->threads_menu, NULL, G_MENU_MODEL (section));
-}
-
-static void
-dismiss_error_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  hide_error (user_data);
-}
-
-static void
-focus_prompt_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  gtk_widget_grab_focus (GTK_WIDGET (self->prompt_view));
-}
-
-static void
-focus_targets_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  LlWindow *self = user_data;
-  gtk_widget_grab_focus (GTK_WIDGET (self->target_entry));
-}
-
-static void
-show_view_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  ll_window_set_visible_view (user_data, g_variant_get_string (param, NULL));
 }
 
 /* ---- the two heatmaps scroll together ---- */
@@ -2118,7 +1756,7 @@ static void
 dark_changed_cb (LlWindow *self)
 {
   self->state.dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
-  push_state (self);
+  ll_window_push_state (self);
 }
 
 /* ---- lifecycle ---- */
@@ -2339,24 +1977,6 @@ static const GActionEntry win_entries[] = {
     {"save-results", save_results_activated},
     {"export-logitlenskit", export_logitlenskit_activated},
     {"back-to-model", back_to_model_activated},
-    {"heatmap-scale", NULL, "s", "'rdylbu'", scale_change_state},
-    {"target-scale", NULL, "s", "'blues'", scale_change_state},
-    {"probability-scale", NULL, "s", "'auto'", probability_scale_change_state},
-    {"export-marks", NULL, NULL, "false", export_marks_change_state},
-    {"sublayers", NULL, NULL, "false", sublayers_change_state},
-    {"heatmap-color-by", NULL, "s", "'top'", color_by_change_state},
-    {"line-metric", NULL, "s", "'top'", color_by_change_state},
-    {"line-track-top1", NULL, NULL, "true", line_top1_change_state},
-    {"threads", NULL, "i", "0", threads_change_state},
-    {"dismiss-error", dismiss_error_activated},
-    {"focus-prompt", focus_prompt_activated},
-    {"focus-targets", focus_targets_activated},
-    {"show-view", show_view_activated, "s"},
-    {"pin-result", pin_result_activated},
-    {"unpin-result", unpin_result_activated},
-    {"zoom-in", zoom_in_activated},
-    {"zoom-out", zoom_out_activated},
-    {"zoom-fit", zoom_fit_activated},
 };
 
 static void
@@ -2401,13 +2021,7 @@ ll_window_init (LlWindow *self)
                                       GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _ (descriptions[v]), -1);
       gtk_scrolled_window_set_child (scrolls[v], GTK_WIDGET (self->views[v]));
       g_signal_connect (self->views[v], "cell-selected", G_CALLBACK (cell_selected_cb), self);
-      g_signal_connect (self->views[v], "zoom-changed", G_CALLBACK (zoom_changed_cb), self);
     }
-  /* Ctrl+scroll over the Compare page's heatmaps zooms them all, as over the others */
-  g_signal_connect (ll_compare_page_get_diff_view (self->compare_page), "zoom-changed",
-                    G_CALLBACK (zoom_changed_cb), self);
-  g_signal_connect (ll_compare_page_get_pinned_view (self->compare_page), "zoom-changed",
-                    G_CALLBACK (zoom_changed_cb), self);
   follow_heatmap_scroll (self, self->heatmap_scroll);
   follow_heatmap_scroll (self, self->target_scroll);
   g_signal_connect_swapped (self->range_apply_button, "clicked",
@@ -2421,7 +2035,7 @@ ll_window_init (LlWindow *self)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
-  fill_threads_menu (self);
+  ll_window_actions_init (self);
 
   g_signal_connect_object (prompt_buffer (self), "changed", G_CALLBACK (prompt_changed_cb), self,
                            G_CONNECT_SWAPPED);
@@ -2458,7 +2072,7 @@ ll_window_init (LlWindow *self)
   gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
   gtk_paned_set_position (self->paned, MAX (width - 300, 360));
   set_content (self, "empty");
-  push_state (self);
+  ll_window_push_state (self);
   gtk_widget_grab_focus (GTK_WIDGET (self->prompt_view));
 }
 
@@ -2505,7 +2119,7 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
              "positions; choose others with Range"),
           base, r->first_pos + first, r->first_pos + first + count - 1, r->first_pos,
           r->first_pos + r->n_tokens - 1, LENS_EXPORT_MAX_POSITIONS);
-      show_toast (self, self->export_notice);
+      ll_window_show_toast (self, self->export_notice);
     }
   else
     self->export_notice = g_strdup ("");

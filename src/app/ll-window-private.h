@@ -1,0 +1,123 @@
+/* ll-window-private.h: what the window's files share (ll-window.c: template, lifecycle, prompt,
+ * results and files; ll-window-actions.c: the view settings and navigation actions). */
+#pragma once
+
+#include <adwaita.h>
+
+#include "ll-chart-view.h"
+#include "ll-compare-page.h"
+#include "ll-window.h"
+#include "ll-worker.h"
+
+G_BEGIN_DECLS
+
+struct _LlWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* Template children */
+  AdwToastOverlay *toast_overlay;
+  GtkMenuButton *model_button;
+  GtkStack *model_icon_stack;
+  GtkSpinner *model_spinner;
+  GtkLabel *model_button_label;
+  GtkRevealer *error_revealer;
+  GtkLabel *error_label;
+  GtkRevealer *imported_revealer;
+  GtkLabel *imported_label;
+  AdwViewSwitcherTitle *switcher_title;
+  GtkSpinButton *top_k_spin;
+  GtkWidget *prompt_box; /* the entry-like frame around the prompt's text view and count */
+  GtkScrolledWindow *prompt_scroll;
+  GtkTextView *prompt_view;
+  GtkLabel *prompt_placeholder;
+  GtkLabel *prompt_count_label;
+  GtkEntry *target_entry;
+  GtkLabel *model_summary;
+  GtkLabel *notice_label;
+  gboolean error_is_model_load; /* the banner shows a failed model load */
+  GtkLabel *status_label;
+  GtkPaned *paned;
+  GtkStack *content_stack;
+  AdwStatusPage *loading_page;
+  GtkSpinner *loading_spinner;
+  AdwStatusPage *error_page;
+  GtkButton *error_open_button;
+  AdwViewStack *view_stack;
+  GtkScrolledWindow *heatmap_scroll;
+  GtkScrolledWindow *target_scroll;
+  double heatmap_scroll_xy[2]; /* where both heatmaps are scrolled to: they share one layout */
+  GtkScrolledWindow *line_scroll;
+  GtkScrolledWindow *topk_scroll;
+  GtkDropDown *target_dropdown;
+  GtkStack *target_stack;
+  GtkLabel *line_position_label;
+  LlComparePage *compare_page;
+  GtkProgressBar *progress_bar;
+  GtkAdjustment *top_k_adjustment;
+  GMenu *model_menu;
+  GMenu *threads_menu;
+
+  LlChartView *views[4]; /* indexed by LensView */
+
+  GSettings *settings; /* NULL when the schema is not installed */
+  LlWorker *worker;
+  LensResult *result; /* what the views show: full_result, or the Range of it */
+  LensResult *full_result;
+  LensResult *pinned_full; /* the pinned result as given; the compare page gets its Range */
+  LensPaintState state;
+
+  /* The Range popover's choice, in block numbers and the prompt's positions (inclusive);
+   * has_* FALSE = all. A new result shows the part of it inside these. */
+  GtkMenuButton *range_button;
+  GtkPopover *range_popover;
+  GtkEditable *range_layers_entry;
+  GtkEditable *range_positions_entry;
+  GtkLabel *range_error_label;
+  GtkButton *range_apply_button;
+  GtkButton *range_reset_button;
+  gboolean has_layer_range, has_position_range;
+  int range_layer_first, range_layer_last, range_pos_first, range_pos_last;
+
+  /* Targets of the current result: labels, ids and (R, T) probabilities. */
+  GArray *targets;         /* of LensTarget */
+  GPtrArray *target_mem;   /* owns labels and probability arrays */
+  GPtrArray *target_texts; /* (char *) each target as parsed from the entry, for JSON */
+  GtkStringList *target_names;
+  char *notice;
+  char *export_notice; /* what the last figure export left out, or "" */
+
+  guint debounce_id;
+  guint progress_delay_id;
+  /* "changed" handlers on the heatmaps' horizontal adjustments that keep them scrolled to the
+   * right end while a progressive run shows its first positions there (0 when not following) */
+  gulong scroll_end_ids[2];
+  gint64 run_started_us;
+  char *loading_dir;
+  /* A model chosen while a results file is shown: its load returns the window to live mode. */
+  gboolean leave_imported_on_load;
+
+  /* A results file shown instead of live runs (no model needed). */
+  gboolean imported;
+  char *imported_path;
+  GPtrArray *file_targets; /* of LensFileTarget *, from the shown file */
+  char *live_prompt;       /* the entries' text before the file was opened */
+  char *live_targets;
+  GCancellable *open_cancellable; /* the file being opened, or NULL */
+  char *content_before_open;      /* what a failed open goes back to */
+  char *status_before_open;
+  guint open_pulse_id;
+};
+
+/* ll-window.c */
+void ll_window_push_state (LlWindow *self);
+void ll_window_show_toast (LlWindow *self, const char *text);
+void ll_window_hide_error (LlWindow *self);
+void ll_window_run_now (LlWindow *self);
+void ll_window_pin_range (LlWindow *self);
+
+/* ll-window-actions.c: adds the actions, fills the threads menu and follows the heatmaps' zoom;
+ * called once the views exist. */
+void ll_window_actions_init (LlWindow *self);
+
+G_END_DECLS
