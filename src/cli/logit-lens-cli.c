@@ -68,8 +68,9 @@ typedef struct
   const char *layers;
   const char *what_layers;
   gboolean embeddings;
-  gboolean metrics;   /* kl_final and next in every cell */
-  gboolean sublayers; /* "L.attn" rows */
+  gboolean metrics;      /* kl_final and next in every cell */
+  gboolean sublayers;    /* "L.attn" rows */
+  const char *positions; /* --serve: the positions the answer holds ("A-B" or "N"), or NULL */
 } CliRequest;
 
 /* A target as the CLI tracks it: the text, its ids, and its probabilities (R, T). */
@@ -174,21 +175,23 @@ parse_layers (const char *spec, const char *what, int L, gboolean embeddings, GE
   return g_steal_pointer (&rows);
 }
 
-/* --positions "A-B" or "N": one range of positions, in the prompt's numbering, with --layers'
- * messages. Without `r` only the form is checked (before the model runs); with it the range must
- * lie inside r's positions, and *first, *count index them. */
+/* --positions "A-B" or "N" (or a --serve request's "positions", named `what` in messages): one
+ * range of positions, in the prompt's numbering, with --layers' messages. Without `r` only the
+ * form is checked (before the model runs); with it the range must lie inside r's positions, and
+ * *first, *count index them. */
 static gboolean
-parse_positions (const char *spec, const LensResult *r, int *first, int *count, GError **error)
+parse_positions (const char *spec, const char *what, const LensResult *r, int *first, int *count,
+                 GError **error)
 {
   if (r == NULL)
-    return lens_range_parse (spec, "--positions", 1, 0, NULL, NULL, NULL, error);
+    return lens_range_parse (spec, what, 1, 0, NULL, NULL, NULL, error);
   /* a range already (an opened --positions document) counts in its prompt's numbers */
   gboolean range = r->first_pos > 0 || r->next_after_last >= 0;
   g_autofree char *of = range ? g_strdup ("the positions of the prompt this result holds")
                               : g_strdup_printf ("the prompt has %d tokens", r->n_tokens);
   int a, b;
-  if (!lens_range_parse (spec, "--positions", r->first_pos, r->first_pos + r->n_tokens - 1, of, &a,
-                         &b, error))
+  if (!lens_range_parse (spec, what, r->first_pos, r->first_pos + r->n_tokens - 1, of, &a, &b,
+                         error))
     return FALSE;
   *first = a - r->first_pos;
   *count = b - a + 1;
@@ -781,7 +784,8 @@ run (const CliOptions *o, GString *out, GError **error)
                         "--export FILE too");
   if (o->scale != NULL && !lens_axis_from_string (o->scale, &axis))
     return fail (error, "--scale: \"%s\" is not one of auto, linear, log", o->scale);
-  if (o->positions != NULL && !parse_positions (o->positions, NULL, NULL, NULL, error))
+  if (o->positions != NULL
+      && !parse_positions (o->positions, "--positions", NULL, NULL, NULL, error))
     return FALSE;
 
   g_autoptr (LensResult) r = NULL;
@@ -813,7 +817,7 @@ run (const CliOptions *o, GString *out, GError **error)
     {
       /* Everything below (summary, document, figure, targets) is about the range only. */
       int first, count;
-      if (!parse_positions (o->positions, r, &first, &count, error))
+      if (!parse_positions (o->positions, "--positions", r, &first, &count, error))
         return FALSE;
       LensResult *range = lens_result_slice (r, 0, r->n_rows, first, count, error);
       if (range == NULL)
@@ -904,7 +908,7 @@ run (const CliOptions *o, GString *out, GError **error)
 /* --serve: the model stays loaded; each line of stdin is one request, each gets one line. */
 
 static const char *const request_keys[]
-    = {"prompt", "targets", "top_k", "layers", "embeddings", "metrics", "sublayers"};
+    = {"prompt", "targets", "top_k", "layers", "embeddings", "metrics", "sublayers", "positions"};
 
 /* A string member without NUL characters (json-c keeps "\u0000" inside its strings). */
 static gboolean
@@ -941,12 +945,16 @@ parse_request (const char *line, size_t len, CliRequest *req, json_object **root
         g_autofree char *shown = lens_json_describe (key, -1);
         return fail (error,
                      "request: unknown member %s (known: prompt, targets, top_k, layers, "
-                     "embeddings, metrics, sublayers)",
+                     "embeddings, metrics, sublayers, positions)",
                      shown);
       }
     if (g_str_equal (key, "prompt") && !request_text (value, key, &req->prompt, error))
       return FALSE;
     if (g_str_equal (key, "layers") && !request_text (value, key, &req->layers, error))
+      return FALSE;
+    if (g_str_equal (key, "positions")
+        && (!request_text (value, key, &req->positions, error)
+            || !parse_positions (req->positions, "positions", NULL, NULL, NULL, error)))
       return FALSE;
     if (g_str_equal (key, "embeddings") || g_str_equal (key, "metrics")
         || g_str_equal (key, "sublayers"))
@@ -1017,7 +1025,20 @@ serve_one (LensModel *model, LensRunCache *cache, const CliOptions *o, const cha
            && (r = run_request (model, cache, &req, &error)) != NULL)
     {
       warn_nonfinite (r);
-      if (compute_targets (r, req.targets, tracked, &error))
+      /* only the positions asked for, e.g. the new last one while typing: the document of one
+       * column instead of the whole prompt's */
+      int first, count;
+      LensResult *range = NULL;
+      if (req.positions != NULL
+          && (!parse_positions (req.positions, "positions", r, &first, &count, &error)
+              || (range = lens_result_slice (r, 0, r->n_rows, first, count, &error)) == NULL))
+        g_clear_pointer (&r, lens_result_unref);
+      else if (range != NULL)
+        {
+          lens_result_unref (r);
+          r = range;
+        }
+      if (r != NULL && compute_targets (r, req.targets, tracked, &error))
         doc = result_document (r, tracked, FALSE);
     }
   json_object_put (root);

@@ -12,9 +12,11 @@
  * --append T0 also times what typing one more token costs: lens_run_ids_cached on a T0-token
  * prompt, then, R times, on that prompt plus one new token (a different one each time, so every
  * run computes exactly one position), each followed by lens_result_to_json of the whole result
- * (the document `logit-lens-cli --serve` writes per request; there is no per-column JSON). It
- * reports the median and best of the run, the JSON and both, and splits the run into the forward
- * pass (up to the progress report of the last block) and the rest (final norm, unembedding,
+ * (the document `logit-lens-cli --serve` writes per request by default), and, separately, the
+ * document of the new column alone (lens_result_slice of the last position, then
+ * lens_result_to_json: what a --serve request with "positions" set to it gets). It reports the
+ * median and best of the run, the JSONs and the totals, and splits the run into the forward pass
+ * (up to the progress report of the last block) and the rest (final norm, unembedding,
  * assembling the result).
  *
  * --progressive asks for partial results (LENS_PROGRESSIVE_AUTO, as the app does) and also prints,
@@ -202,7 +204,9 @@ bench_append (LensModel *model, const LensRunOptions *base, int T0, int reps)
   g_autofree double *rest = g_new (double, reps);
   g_autofree double *json = g_new (double, reps);
   g_autofree double *total = g_new (double, reps);
-  size_t json_bytes = 0;
+  g_autofree double *column_json = g_new (double, reps);
+  g_autofree double *column_total = g_new (double, reps);
+  size_t json_bytes = 0, column_bytes = 0;
   for (int r = 0; r < reps; r++)
     {
       /* a new last token each time: the cache holds T0 + 1 ids, of which T0 are shared */
@@ -228,6 +232,18 @@ bench_append (LensModel *model, const LensRunOptions *base, int T0, int reps)
       rest[r] = clock.forward_done > 0 ? s_run - clock.forward_done : NAN;
       json[r] = s_json - s_run;
       total[r] = s_json - s;
+      double s_col = now_s ();
+      g_autoptr (LensResult) column = lens_result_slice (res, 0, res->n_rows, T0, 1, &error);
+      if (!column)
+        {
+          fprintf (stderr, "bench-lens: append T0=%d: %s\n", T0, error->message);
+          g_rand_free (rand);
+          return 1;
+        }
+      g_autofree char *column_doc = lens_result_to_json (column, NULL, 0, FALSE);
+      column_json[r] = now_s () - s_col;
+      column_total[r] = run[r] + column_json[r];
+      column_bytes = strlen (column_doc);
     }
   g_rand_free (rand);
   double best_run = run[0], best_total = total[0];
@@ -238,9 +254,11 @@ bench_append (LensModel *model, const LensRunOptions *base, int T0, int reps)
     }
   printf ("append T0=%d reps %d first_run_s %.6f run_median_s %.6f run_best_s %.6f "
           "forward_median_s %.6f lens_median_s %.6f json_median_s %.6f total_median_s %.6f "
-          "total_best_s %.6f json_bytes %zu\n",
+          "total_best_s %.6f json_bytes %zu column_json_median_s %.6f "
+          "column_total_median_s %.6f column_json_bytes %zu\n",
           T0, reps, t_first, median (run, reps), best_run, median (fwd, reps), median (rest, reps),
-          median (json, reps), median (total, reps), best_total, json_bytes);
+          median (json, reps), median (total, reps), best_total, json_bytes,
+          median (column_json, reps), median (column_total, reps), column_bytes);
   fflush (stdout);
   return 0;
 }

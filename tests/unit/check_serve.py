@@ -104,6 +104,11 @@ def main():
          ["--top-k", "5", "--target", " Paris", "--layers", "0,2", "--embeddings"]),
         ({"prompt": base + " and", "targets": []}, ["--top-k", "5"]),  # no targets at all
         ({"prompt": "caf\u00e9 \U0001F600 na\u00efve"}, None),
+        # only some positions in the answer: the new last one while typing, or a range
+        ({"prompt": base + " Paris", "positions": "11"},
+         ["--top-k", "5", "--target", " Paris", "--positions", "11"]),
+        ({"prompt": base, "metrics": True, "positions": "3-5"},
+         ["--top-k", "5", "--target", " Paris", "--metrics", "--positions", "3-5"]),
     ]
     long_prompt = " the" * 5000
     too_long = run(cli, defaults + ["--json", "--prompt", long_prompt])
@@ -121,6 +126,8 @@ def main():
         ('{"prompt": "x", "metrics": "yes"}', 'request: "metrics" must be true or false'),
         ('{"prompt": "x", "targets": " Paris"}', 'request: "targets" must be an array'),
         ('{"prompt": "x", "layers": "0-9"}', 'layers: "0-9" is outside'),
+        ('{"prompt": "x", "positions": "5-1"}', 'positions: "5-1" is a reversed range'),
+        ('{"prompt": "The Eiffel", "positions": "7"}', 'positions: "7" is outside'),
         ('{"prompt": ""}', "prompt: the prompt is empty"),
         (json.dumps({"prompt": long_prompt}), too_long.stderr.strip().split(": ", 1)[1]),
     ]
