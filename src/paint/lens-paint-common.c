@@ -253,6 +253,29 @@ lens_effective_cell (const LensResult *r, const LensPaintState *state, int *row,
   *pos = sel_pos >= 0 && sel_pos < r->n_tokens ? sel_pos : r->n_tokens - 1;
 }
 
+float
+lens_cell_metric (const LensResult *r, LensColorBy metric, int row, int pos)
+{
+  switch (metric)
+    {
+    case LENS_COLOR_NEXT_PROB:
+      return lens_result_next_prob (r, row, pos);
+    case LENS_COLOR_NEXT_RANK:
+      {
+        int rank = lens_result_next_rank (r, row, pos);
+        return rank > 0 ? (float) rank : NAN;
+      }
+    case LENS_COLOR_KL_FINAL:
+      return lens_result_kl_final (r, row, pos);
+    case LENS_COLOR_ENTROPY:
+      return r->entropy != NULL ? r->entropy[lens_result_cell_index (r, row, pos)] : NAN;
+    case LENS_COLOR_TOP_PROB:
+    default:
+      return r->top_k > 0 ? r->top_probs[lens_result_cell_index (r, row, pos) * (size_t) r->top_k]
+                          : NAN;
+    }
+}
+
 void
 lens_line_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos)
 {

@@ -538,23 +538,7 @@ cell_value (const CellColors *cc, const LensResult *r, int row, int pos, const c
       return p;
     }
   *top = top1_text (r, row, pos, &p);
-  switch (cc->by)
-    {
-    case LENS_COLOR_NEXT_PROB:
-      return lens_result_next_prob (r, row, pos);
-    case LENS_COLOR_NEXT_RANK:
-      {
-        int rank = lens_result_next_rank (r, row, pos);
-        return rank > 0 ? (float) rank : NAN;
-      }
-    case LENS_COLOR_KL_FINAL:
-      return lens_result_kl_final (r, row, pos);
-    case LENS_COLOR_ENTROPY:
-      return r->entropy[lens_result_cell_index (r, row, pos)];
-    case LENS_COLOR_TOP_PROB:
-    default:
-      return p;
-    }
+  return cc->by == LENS_COLOR_TOP_PROB ? p : lens_cell_metric (r, cc->by, row, pos);
 }
 
 static void

@@ -74,31 +74,7 @@ static void
 metric_values (const LensResult *r, LensColorBy metric, int pos, float *values)
 {
   for (int row = 0; row < r->n_rows; row++)
-    {
-      size_t cell = lens_result_cell_index (r, row, pos);
-      switch (metric)
-        {
-        case LENS_COLOR_NEXT_PROB:
-          values[row] = lens_result_next_prob (r, row, pos);
-          break;
-        case LENS_COLOR_NEXT_RANK:
-          {
-            int rank = lens_result_next_rank (r, row, pos);
-            values[row] = rank > 0 ? (float) rank : NAN;
-            break;
-          }
-        case LENS_COLOR_KL_FINAL:
-          values[row] = lens_result_kl_final (r, row, pos);
-          break;
-        case LENS_COLOR_ENTROPY:
-          values[row] = r->entropy != NULL ? r->entropy[cell] : NAN;
-          break;
-        case LENS_COLOR_TOP_PROB:
-        default:
-          values[row] = NAN;
-          break;
-        }
-    }
+    values[row] = lens_cell_metric (r, metric, row, pos);
 }
 
 /* What the plot draws at `pos`: the targets then the top-1 tokens (tracked probabilities), or

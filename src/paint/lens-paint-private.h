@@ -101,6 +101,11 @@ void lens_draw_message (cairo_t *cr, const LensTheme *theme, const char *message
 /* The cell the line plot and top-k panel show: the selection, else the last row / position. */
 void lens_effective_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos);
 
+/* The value of a metric at a cell, NAN where unknown (a rank of 0 is unknown): the next token's
+ * probability or rank, KL from the final layer, or entropy. LENS_COLOR_TOP_PROB is the top-1
+ * token's probability. The heatmap's colours and the line plot's metric lines both read it. */
+float lens_cell_metric (const LensResult *r, LensColorBy metric, int row, int pos);
+
 /* The position the line plot shows: lens_effective_cell's, except that without a selection a
  * next-token metric shows the last position that has a next token. */
 void lens_line_cell (const LensResult *r, const LensPaintState *state, int *row, int *pos);
