@@ -8,6 +8,10 @@
  * hide them). */
 char *openblas_get_config (void);
 char *openblas_get_corename (void);
+void openblas_set_num_threads (int num_threads);
+/* The pthread builds' own way to stop their threads (OpenBLAS calls it before a fork and starts
+ * the threads again on the next call that wants them). Weak: other builds may not have it. */
+int blas_thread_shutdown_ (void) __attribute__ ((weak));
 
 /* Set in the environment of the re-executed program: it says that the kernels were chosen here
  * and keeps a second re-execution from happening. */
@@ -61,19 +65,34 @@ void
 lens_blas_prefer_native_kernels (char **argv)
 {
   if (g_getenv (REEXEC_MARK) != NULL || g_getenv ("OPENBLAS_CORETYPE") != NULL)
-    return;
+    {
+      lens_blas_release_threads ();
+      return;
+    }
   /* The tests pose as a CPU that OpenBLAS does not know: it picks Prescott there. */
   const char *current = g_getenv ("LOGIT_LENS_TEST_OPENBLAS_CORE");
   const char *better = lens_blas_better_core (current != NULL ? current : lens_blas_core_name (),
                                               lens_cpu_features ());
   if (better == NULL)
-    return;
+    {
+      lens_blas_release_threads ();
+      return;
+    }
   g_setenv ("OPENBLAS_CORETYPE", better, TRUE);
   g_setenv (REEXEC_MARK, better, TRUE);
   execv ("/proc/self/exe", argv);
   /* exec failed: carry on with the kernels there are, and say nothing was chosen */
   g_unsetenv ("OPENBLAS_CORETYPE");
   g_unsetenv (REEXEC_MARK);
+  lens_blas_release_threads ();
+}
+
+void
+lens_blas_release_threads (void)
+{
+  openblas_set_num_threads (1);
+  if (blas_thread_shutdown_ != NULL)
+    blas_thread_shutdown_ ();
 }
 
 char *

@@ -34,8 +34,17 @@ const char *lens_blas_better_core (const char *current, LensCpuFeatures cpu);
 /* First thing in main: when OpenBLAS runs a generic fallback although the CPU can do better and
  * OPENBLAS_CORETYPE is not set, sets it and re-executes the program with the same arguments.
  * Returns when there is nothing to do, after one re-execution, or when exec fails (the program
- * then runs on the kernels it has). */
+ * then runs on the kernels it has), having released OpenBLAS's threads (below). */
 void lens_blas_prefer_native_kernels (char **argv);
+
+/* Makes OpenBLAS single-threaded and stops its own threads. The engine runs every BLAS call on
+ * one thread inside its OpenMP team, so OpenBLAS's threads have nothing to do, but a pthread
+ * build starts them when it loads and they spin (sched_yield) for about 2^28 cycles after each
+ * call before they sleep: on a 2-core machine they took a core from the model load and the first
+ * runs (measured: a one-token CLI run 0.14 s -> 0.07 s, T = 16 0.24 s -> 0.18 s once stopped).
+ * lens_blas_prefer_native_kernels calls it when it returns; a later multi-threaded BLAS call
+ * (the benchmark's sgemm peak) starts them again. */
+void lens_blas_release_threads (void);
 
 /* A one-line description for --version and the About window: the OpenBLAS build, the kernels,
  * and whether this program chose them. Free with g_free. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "lens-blas.h"
 #include "lens-convert.h"
 #include "lens-hot.h"
 #include "lens-ops.h"
@@ -46,7 +47,7 @@ lens_blas_use_one_thread (void)
   static gsize done = 0;
   if (g_once_init_enter (&done))
     {
-      openblas_set_num_threads (1);
+      lens_blas_release_threads ();
       g_once_init_leave (&done, 1);
     }
 }

@@ -304,10 +304,9 @@ main (int argc, char **argv)
   /* The peak is OpenBLAS's own threaded sgemm; the engine splits its work over OpenMP threads
    * and calls OpenBLAS single-threaded inside them. Both get the same count. */
   if (threads > 0)
-    {
-      openblas_set_num_threads (threads);
-      omp_set_num_threads (threads);
-    }
+    omp_set_num_threads (threads);
+  /* lens_blas_prefer_native_kernels released OpenBLAS's threads; the peak gets them back */
+  openblas_set_num_threads (omp_get_max_threads ());
 
   printf ("openblas_config %s\n", openblas_get_config ());
   g_autofree char *blas = lens_blas_describe ();
@@ -318,6 +317,7 @@ main (int argc, char **argv)
   int peak_threads = openblas_get_num_threads ();
   double peak = sgemm_peak (peak_n, 3);
   printf ("sgemm_peak_gflops %.2f n=%d\n", peak, peak_n);
+  lens_blas_release_threads (); /* as the programs run: no OpenBLAS threads beside the engine's */
   fflush (stdout);
 
   double t0 = now_s ();
@@ -410,8 +410,9 @@ main (int argc, char **argv)
   openblas_set_num_threads (peak_threads);
   printf ("sgemm_peak_after_gflops %.2f n=%d\n", sgemm_peak (peak_n, 3), peak_n);
   fflush (stdout);
-  /* and back to one for the engine (it sets that only once per process): OpenBLAS's own threads
-   * inside the engine's OpenMP threads would oversubscribe the cores and time them, not us */
-  openblas_set_num_threads (1);
+  /* and back to one for the engine (it sets that only once per process), with OpenBLAS's threads
+   * stopped: inside the engine's OpenMP threads they would oversubscribe the cores, and spinning
+   * after the peak they would take a core from the runs timed next */
+  lens_blas_release_threads ();
   return append > 0 ? bench_append (model, &opt, append, append_reps) : 0;
 }
