@@ -10,6 +10,7 @@
 
 #include "lens-error.h"
 #include "lens-head.h"
+#include "lens-hot.h"
 #include "lens-model-private.h"
 #include "lens-ops.h"
 #include "lens-unembed.h"
@@ -101,7 +102,7 @@ metrics_tile_begin (LensModel *model, MetricsPass *mp, int j, int P, const float
 
 /* Folds one cell's logits row (Vt) of tile [v0, v0 + Vt) into thread j's running terms; w (Vt):
  * the weights of the cell's position. */
-static void
+LENS_HOT static void
 metrics_cell (MetricsPass *mp, size_t cell, int j, int P, const float *row, int Vt, int v0,
               const float *w, double rescale)
 {
