@@ -1,6 +1,6 @@
-/* ll-chart-layer.c: the base class of the chart view's layers, with the defaults every view
- * shares (painting with lens_paint_view, the painters' natural size, the accessible description
- * of the selected cell) and the cell tooltips whose target ranks come from a thread. */
+/* ll-chart-layer.c: the base class of the chart view's layers, with the defaults the views
+ * share (painting with lens_paint_view, the painters' natural size, the accessible description
+ * of the selected cell, a cell's tooltip whose target ranks come from a thread). */
 #include "config.h"
 
 #include <math.h>
@@ -91,6 +91,15 @@ ll_chart_layer_real_describe (LlChartLayer *self, const LlChartFrame *frame)
   if (!pango_parse_markup (markup, -1, 0, NULL, &text, NULL, NULL))
     text = g_strdup ("");
   return text;
+}
+
+static char *
+ll_chart_layer_real_tooltip_markup (LlChartLayer *self, const LlChartFrame *frame,
+                                    const LlChartHit *hit)
+{
+  if (hit->kind != LL_CHART_HIT_CELL)
+    return NULL;
+  return ll_chart_layer_cell_tooltip (self, frame, hit->row, hit->pos);
 }
 
 static void
@@ -192,10 +201,9 @@ char *
 ll_chart_layer_tooltip_markup (LlChartLayer *self, const LlChartFrame *frame, const LlChartHit *hit)
 {
   g_return_val_if_fail (LL_IS_CHART_LAYER (self), NULL);
-  LlChartLayerClass *klass = LL_CHART_LAYER_GET_CLASS (self);
-  if (!ll_chart_frame_has_cells (frame) || klass->tooltip_markup == NULL)
+  if (!ll_chart_frame_has_cells (frame))
     return NULL;
-  return klass->tooltip_markup (self, frame, hit);
+  return LL_CHART_LAYER_GET_CLASS (self)->tooltip_markup (self, frame, hit);
 }
 
 char *
@@ -278,6 +286,7 @@ ll_chart_layer_class_init (LlChartLayerClass *klass)
 
   klass->measure = ll_chart_layer_real_measure;
   klass->paint = ll_chart_layer_real_paint;
+  klass->tooltip_markup = ll_chart_layer_real_tooltip_markup;
   klass->describe = ll_chart_layer_real_describe;
   klass->reset = ll_chart_layer_real_reset;
 

@@ -78,7 +78,7 @@ struct _LlChartLayerClass
                    LlChartHit *hit);
   /* Tooltip markup for a hit (free with g_free), or NULL for no tooltip. It may come first
    * without the parts that take long; the layer emits "tooltip-changed" once they are there.
-   * Default: none. */
+   * Default: a cell hit's ll_chart_layer_cell_tooltip, nothing for items. */
   char *(*tooltip_markup) (LlChartLayer *self, const LlChartFrame *frame, const LlChartHit *hit);
   /* Plain text describing what the view shows for the accessible description. Default: the
    * selected cell (or the last one) without target ranks, which are too slow for every key. */

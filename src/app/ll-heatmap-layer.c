@@ -107,15 +107,6 @@ ll_heatmap_layer_hit (LlChartLayer *layer, const LlChartFrame *frame, double x, 
   return lens_heatmap_hit (&grid, x, y, &hit->row, &hit->pos);
 }
 
-static char *
-ll_heatmap_layer_tooltip_markup (LlChartLayer *layer, const LlChartFrame *frame,
-                                 const LlChartHit *hit)
-{
-  if (hit->kind != LL_CHART_HIT_CELL)
-    return NULL;
-  return ll_chart_layer_cell_tooltip (layer, frame, hit->row, hit->pos);
-}
-
 static void
 ll_heatmap_layer_class_init (LlHeatmapLayerClass *klass)
 {
@@ -127,7 +118,6 @@ ll_heatmap_layer_class_init (LlHeatmapLayerClass *klass)
   layer_class->size_in_port = ll_heatmap_layer_size_in_port;
   layer_class->paint_frozen = ll_heatmap_layer_paint_frozen;
   layer_class->hit = ll_heatmap_layer_hit;
-  layer_class->tooltip_markup = ll_heatmap_layer_tooltip_markup;
 }
 
 static void

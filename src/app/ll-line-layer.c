@@ -41,14 +41,6 @@ ll_line_layer_hit (LlChartLayer *layer, const LlChartFrame *frame, double x, dou
   return TRUE;
 }
 
-static char *
-ll_line_layer_tooltip_markup (LlChartLayer *layer, const LlChartFrame *frame, const LlChartHit *hit)
-{
-  if (hit->kind != LL_CHART_HIT_CELL)
-    return NULL;
-  return ll_chart_layer_cell_tooltip (layer, frame, hit->row, hit->pos);
-}
-
 static void
 ll_line_layer_class_init (LlLineLayerClass *klass)
 {
@@ -56,7 +48,6 @@ ll_line_layer_class_init (LlLineLayerClass *klass)
   layer_class->dup_name = ll_line_layer_dup_name;
   layer_class->state_changes_size = ll_line_layer_state_changes_size;
   layer_class->hit = ll_line_layer_hit;
-  layer_class->tooltip_markup = ll_line_layer_tooltip_markup;
 }
 
 static void
