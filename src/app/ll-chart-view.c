@@ -414,7 +414,7 @@ hit (LlChartView *self, double x, double y, LlChartHit *out)
   frame_of (self, &st, &frame);
   LensHeatmapLayout l;
   cairo_rectangle_t visible, rows, cols;
-  if (ll_chart_layer_get_grid (self->layer, &frame, &l)
+  if (self->scroller != NULL && ll_chart_layer_get_grid (self->layer, &frame, &l)
       && frozen_bands (self, &l, &visible, &rows, &cols)
       && (in_band (&rows, x, y) || in_band (&cols, x, y)))
     return FALSE;
