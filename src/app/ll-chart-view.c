@@ -1,11 +1,17 @@
-/* ll-chart-view.c: a thin widget around the painters.
+/* ll-chart-view.c: the chart container, a thin widget around the painters.
+ *
+ * What is particular to a view lives in its layer (LlChartLayer: ll-heatmap-layer.c,
+ * ll-line-layer.c, ll-topk-layer.c): its size, painting, hit-testing and tooltip text. This widget
+ * owns what every view shares: scrolling, zoom, the frozen label bands, the cached figure, event
+ * controllers, focus and keyboard selection, accessibility and the tooltip. set_view swaps the
+ * layer.
  *
  * The widget asks for the figure's natural size and paints the figure at whatever size it gets:
  * in a GtkScrolledWindow that is the larger of the natural size and the visible area, so a small
  * heatmap's cells grow to fill the pane and a large one keeps its natural cells and scrolls.
- * Figure coordinates are widget coordinates, and hit-testing is lens_heatmap_hit on the event
- * position with the layout for the widget's size. A very large figure (a long prompt, many
- * layers) is painted only where it is visible, and redrawn when the scrolled window's
+ * Figure coordinates are widget coordinates, and the layer hit-tests the event position by
+ * arithmetic on the painters' layout for the widget's size. A very large figure (a long prompt,
+ * many layers) is painted only where it is visible, and redrawn when the scrolled window's
  * adjustments move; smaller ones are painted whole, so the render node is reused while
  * scrolling. While a heatmap is scrolled, its layer and token labels are painted again at the
  * edges of the visible area (frozen, as in a spreadsheet).
@@ -20,12 +26,16 @@
 #include <glib/gi18n-lib.h>
 
 #include "ll-chart-view.h"
+#include "ll-heatmap-layer.h"
+#include "ll-line-layer.h"
+#include "ll-topk-layer.h"
 
 struct _LlChartView
 {
   GtkWidget parent_instance;
 
-  LensView view;
+  LlChartLayer *layer; /* the view's */
+  gulong layer_tooltip_handler;
   LensResult *result;
   LensPaintState state; /* copy of the caller's; hover fields are ours */
   int hover_row, hover_pos;
@@ -39,15 +49,6 @@ struct _LlChartView
    * the hovered cell on top of it. */
   GskRenderNode *base;
   graphene_rect_t base_area;
-
-  /* The last tooltip: GTK asks again on pointer motion. Target ranks cost a pass over the
-   * vocabulary each (about 0.15 s for GPT-2 small here), so the tooltip first shows the cell
-   * without them and a thread computes the full text; one job at a time. */
-  char *tip_markup;
-  int tip_row, tip_pos;
-  gboolean tip_full;         /* tip_markup has the ranks (or there are none to compute) */
-  GCancellable *rank_cancel; /* the running rank job, or NULL */
-  int want_row, want_pos;    /* cell whose ranks the tooltip waits for */
 
   guint accessible_idle; /* pending update_accessible */
 
@@ -77,25 +78,9 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static gboolean
-is_heatmap (LlChartView *self)
-{
-  return self->view == LENS_VIEW_HEATMAP || self->view == LENS_VIEW_TARGET
-         || self->view == LENS_VIEW_DIFF;
-}
-
-static gboolean
 has_cells (LlChartView *self)
 {
   return self->result != NULL && self->result->n_rows > 0 && self->result->n_tokens > 0;
-}
-
-/* The heatmap layout at the widget's size. */
-static void
-layout (LlChartView *self, LensHeatmapLayout *out)
-{
-  lens_heatmap_layout_for_size (self->result, &self->state,
-                                gtk_widget_get_width (GTK_WIDGET (self)),
-                                gtk_widget_get_height (GTK_WIDGET (self)), out);
 }
 
 static gboolean
@@ -117,52 +102,40 @@ paint_state (LlChartView *self, LensPaintState *out)
   out->transparent_background = false;
 }
 
-static char *
-view_name (LensView view)
+/* What the layer is asked about: `st` (filled here) must live as long as the frame. */
+static void
+frame_of (LlChartView *self, LensPaintState *st, LlChartFrame *frame)
 {
-  switch (view)
-    {
-    case LENS_VIEW_HEATMAP:
-      return g_strdup (_ ("Top-token heatmap"));
-    case LENS_VIEW_TARGET:
-      return g_strdup (_ ("Target heatmap"));
-    case LENS_VIEW_LINE:
-      return g_strdup (_ ("Target probability across layers"));
-    case LENS_VIEW_DIFF:
-      return g_strdup (_ ("Difference from the pinned result"));
-    case LENS_VIEW_TOPK:
-    default:
-      return g_strdup (_ ("Top tokens of the selected cell"));
-    }
+  paint_state (self, st);
+  *frame = (LlChartFrame){self->result, st, gtk_widget_get_width (GTK_WIDGET (self)),
+                          gtk_widget_get_height (GTK_WIDGET (self))};
 }
 
-/* The accessible description follows the selected (or default) cell, as plain text. Target
- * ranks are left out: each costs a pass over the vocabulary, too slow for every key press. */
+/* The layer's grid of cells at the widget's size; FALSE for views without one, or without a
+ * result. */
+static gboolean
+grid (LlChartView *self, LensHeatmapLayout *out)
+{
+  LensPaintState st;
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
+  return ll_chart_layer_get_grid (self->layer, &frame, out);
+}
+
+static gboolean
+has_grid (LlChartView *self)
+{
+  return ll_chart_layer_has_grid (self->layer);
+}
+
+/* The accessible description follows the selected (or default) cell, as plain text. */
 static void
 update_accessible (LlChartView *self)
 {
-  g_autofree char *text = NULL;
-  if (!has_cells (self))
-    text = g_strdup (_ ("No result yet"));
-  else
-    {
-      LensPaintState st;
-      paint_state (self, &st);
-      g_autofree LensTarget *targets = NULL;
-      if (st.n_targets > 0 && st.targets != NULL)
-        {
-          targets = g_memdup2 (st.targets, sizeof (LensTarget) * (gsize) st.n_targets);
-          for (int i = 0; i < st.n_targets; i++)
-            targets[i].id = -1;
-          st.targets = targets;
-        }
-      const LensResult *r = self->result;
-      int row = st.sel_row >= 0 && st.sel_row < r->n_rows ? st.sel_row : r->n_rows - 1;
-      int pos = st.sel_pos >= 0 && st.sel_pos < r->n_tokens ? st.sel_pos : r->n_tokens - 1;
-      g_autofree char *markup = lens_describe_cell (r, &st, row, pos);
-      if (!pango_parse_markup (markup, -1, 0, NULL, &text, NULL, NULL))
-        text = g_strdup ("");
-    }
+  LensPaintState st;
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
+  g_autofree char *text = ll_chart_layer_describe (self->layer, &frame);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text,
                                   -1);
 }
@@ -186,19 +159,10 @@ queue_accessible (LlChartView *self)
 }
 
 static void
-cancel_ranks (LlChartView *self)
-{
-  if (self->rank_cancel != NULL)
-    g_cancellable_cancel (self->rank_cancel);
-  g_clear_object (&self->rank_cancel);
-}
-
-static void
 invalidate (LlChartView *self)
 {
   g_clear_pointer (&self->base, gsk_render_node_unref);
-  g_clear_pointer (&self->tip_markup, g_free);
-  cancel_ranks (self);
+  ll_chart_layer_reset (self->layer);
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
@@ -228,7 +192,7 @@ adjustment_changed_cb (GtkAdjustment *adj, LlChartView *self)
 {
   if (is_large (self))
     invalidate (self);
-  else if (is_heatmap (self))
+  else if (has_grid (self))
     gtk_widget_queue_draw (GTK_WIDGET (self)); /* the frozen labels move */
 }
 
@@ -296,13 +260,13 @@ visible_area (LlChartView *self)
   return port_area (self);
 }
 
-/* The frozen label bands of a heatmap for the current scroll position. */
+/* The frozen label bands of a grid `l` for the current scroll position. */
 static gboolean
 frozen_bands (LlChartView *self, const LensHeatmapLayout *l, cairo_rectangle_t *visible,
               cairo_rectangle_t *rows, cairo_rectangle_t *cols)
 {
   *rows = *cols = (cairo_rectangle_t){0};
-  if (self->scroller == NULL || !is_heatmap (self) || !has_cells (self))
+  if (self->scroller == NULL)
     return FALSE;
   graphene_rect_t port = port_area (self);
   *visible = (cairo_rectangle_t){port.origin.x, port.origin.y, port.size.width, port.size.height};
@@ -320,10 +284,9 @@ in_band (const cairo_rectangle_t *band, double x, double y)
 static void
 scroll_cell_into_view (LlChartView *self, int row, int pos)
 {
-  if (self->hadj == NULL || !is_heatmap (self) || !has_cells (self))
-    return;
   LensHeatmapLayout l;
-  layout (self, &l);
+  if (self->hadj == NULL || !grid (self, &l))
+    return;
   /* The widget is the viewport's child at the viewport's origin, scrolled by the values. Room
    * for the frozen labels on the left and below, and a cell of context. */
   double x = l.grid_x + pos * l.cell_w, y = l.grid_y + row * l.cell_h;
@@ -361,16 +324,20 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     return;
 
   LensPaintState st;
-  paint_state (self, &st);
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
   if (self->base == NULL || !graphene_rect_equal (&self->base_area, &area))
     {
       g_clear_pointer (&self->base, gsk_render_node_unref);
+      /* A grid's hovered cell is painted over the base, so the base outlives pointer motion. */
       LensPaintState base_state = st;
-      if (is_heatmap (self))
+      if (has_grid (self))
         base_state.hover_row = base_state.hover_pos = -1;
+      LlChartFrame base_frame = frame;
+      base_frame.state = &base_state;
       GtkSnapshot *base = gtk_snapshot_new ();
       cairo_t *cr = gtk_snapshot_append_cairo (base, &area);
-      lens_paint_view (cr, self->view, self->result, &base_state, w, h);
+      ll_chart_layer_paint (self->layer, cr, &base_frame);
       cairo_destroy (cr);
       self->base = gtk_snapshot_free_to_node (base);
       self->base_area = area;
@@ -378,10 +345,9 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   if (self->base != NULL)
     gtk_snapshot_append_node (snapshot, self->base);
 
-  if (!is_heatmap (self) || !has_cells (self))
-    return;
   LensHeatmapLayout l;
-  layout (self, &l);
+  if (!ll_chart_layer_get_grid (self->layer, &frame, &l))
+    return;
   graphene_rect_t clip;
   if (st.hover_row >= 0 && st.hover_pos >= 0 && st.hover_row < self->result->n_rows
       && st.hover_pos < self->result->n_tokens)
@@ -396,7 +362,7 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
           cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &clip);
           cairo_rectangle (cr, clip.origin.x, clip.origin.y, clip.size.width, clip.size.height);
           cairo_clip (cr);
-          lens_paint_view (cr, self->view, self->result, &st, w, h);
+          ll_chart_layer_paint (self->layer, cr, &frame);
           cairo_destroy (cr);
         }
     }
@@ -415,7 +381,7 @@ ll_chart_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     }
   graphene_rect_round_extents (&bands, &bands);
   cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &bands);
-  lens_paint_heatmap_frozen (cr, self->view, self->result, &st, w, h, &visible, NULL);
+  ll_chart_layer_paint_frozen (self->layer, cr, &frame, &visible);
   cairo_destroy (cr);
 }
 
@@ -430,61 +396,41 @@ ll_chart_view_measure (GtkWidget *widget, GtkOrientation orientation, int for_si
                        int *natural, int *minimum_baseline, int *natural_baseline)
 {
   LlChartView *self = LL_CHART_VIEW (widget);
-  double w, h;
   LensPaintState st;
-  paint_state (self, &st);
-  lens_view_natural_size (self->view, self->result, &st, &w, &h);
-  int nat = (int) ceil (orientation == GTK_ORIENTATION_HORIZONTAL ? w : h);
-  if (is_heatmap (self) && has_cells (self) && orientation == GTK_ORIENTATION_HORIZONTAL)
-    {
-      /* as narrow as the compact cells allow: the pane decides between that and natural */
-      LensHeatmapLayout compact;
-      lens_heatmap_layout_for_size (self->result, &st, 1.0, 0.0, &compact);
-      *minimum = (int) ceil (compact.width);
-      *natural = nat;
-      return;
-    }
-  /* Heatmaps keep their cell size and scroll; the plots shrink down to a readable minimum, but
-   * the top-k bars keep their height (a row per token) and scroll, or top-k 50 loses half. */
-  int min = nat;
-  gboolean bars_height = self->view == LENS_VIEW_TOPK && orientation == GTK_ORIENTATION_VERTICAL;
-  if ((!is_heatmap (self) || !has_cells (self)) && !bars_height)
-    min = MIN (nat, orientation == GTK_ORIENTATION_VERTICAL ? 240
-                    : self->view == LENS_VIEW_TOPK ? 240 /* the side panel gives way first */
-                                                   : 360);
-  *minimum = min;
-  *natural = nat;
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
+  ll_chart_layer_measure (self->layer, &frame, orientation, minimum, natural);
 }
 
 /* ---- hover, tooltips, selection ---- */
 
-/* The cell under (x, y): a heatmap cell, or in the line plot the layer under the pointer at the
- * position the plot shows. */
+/* What is under (x, y): the layer's answer, except that cells under the frozen labels are
+ * hidden. */
 static gboolean
-hit (LlChartView *self, double x, double y, int *row, int *pos)
+hit (LlChartView *self, double x, double y, LlChartHit *out)
 {
-  if (!has_cells (self))
-    return FALSE;
-  if (self->view == LENS_VIEW_LINE)
-    {
-      const LensResult *r = self->result;
-      if (!lens_line_hit (r, &self->state, gtk_widget_get_width (GTK_WIDGET (self)),
-                          gtk_widget_get_height (GTK_WIDGET (self)), x, y, row))
-        return FALSE;
-      *pos = self->state.sel_pos >= 0 && self->state.sel_pos < r->n_tokens ? self->state.sel_pos
-                                                                           : r->n_tokens - 1;
-      return TRUE;
-    }
-  if (!is_heatmap (self))
-    return FALSE;
+  LensPaintState st;
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
   LensHeatmapLayout l;
-  layout (self, &l);
-  /* Cells under the frozen labels are hidden. */
   cairo_rectangle_t visible, rows, cols;
-  if (frozen_bands (self, &l, &visible, &rows, &cols)
+  if (self->scroller != NULL && ll_chart_layer_get_grid (self->layer, &frame, &l)
+      && frozen_bands (self, &l, &visible, &rows, &cols)
       && (in_band (&rows, x, y) || in_band (&cols, x, y)))
     return FALSE;
-  return lens_heatmap_hit (&l, x, y, row, pos);
+  return ll_chart_layer_hit (self->layer, &frame, x, y, out);
+}
+
+/* A cell under (x, y) (not an item such as a top-k bar). */
+static gboolean
+hit_cell (LlChartView *self, double x, double y, int *row, int *pos)
+{
+  LlChartHit h;
+  if (!hit (self, x, y, &h) || h.kind != LL_CHART_HIT_CELL)
+    return FALSE;
+  *row = h.row;
+  *pos = h.pos;
+  return TRUE;
 }
 
 static void
@@ -494,8 +440,8 @@ set_hover (LlChartView *self, int row, int pos)
     return;
   self->hover_row = row;
   self->hover_pos = pos;
-  /* Heatmaps repaint just the hovered cell over their cached base; the line plot repaints. */
-  if (is_heatmap (self))
+  /* Grids repaint just the hovered cell over their cached base; the other views repaint. */
+  if (has_grid (self))
     gtk_widget_queue_draw (GTK_WIDGET (self));
   else
     {
@@ -511,7 +457,7 @@ motion_cb (GtkEventControllerMotion *motion, double x, double y, LlChartView *se
   self->pointer_x = x - (self->hadj != NULL ? gtk_adjustment_get_value (self->hadj) : 0.0);
   self->pointer_y = y - (self->vadj != NULL ? gtk_adjustment_get_value (self->vadj) : 0.0);
   int row, pos;
-  if (hit (self, x, y, &row, &pos))
+  if (hit_cell (self, x, y, &row, &pos))
     set_hover (self, row, pos);
   else
     set_hover (self, -1, -1);
@@ -544,7 +490,7 @@ pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, LlChartVi
 {
   gtk_widget_grab_focus (GTK_WIDGET (self));
   int row, pos;
-  if (hit (self, x, y, &row, &pos))
+  if (hit_cell (self, x, y, &row, &pos))
     select_cell (self, row, pos);
 }
 
@@ -556,10 +502,11 @@ key_pressed_cb (GtkEventControllerKey *key, guint keyval, guint keycode, GdkModi
     return FALSE;
   const LensResult *r = self->result;
   /* Start from the cell the plots show when nothing is selected yet. */
-  int row = self->state.sel_row >= 0 && self->state.sel_row < r->n_rows ? self->state.sel_row
-                                                                        : r->n_rows - 1;
-  int pos = self->state.sel_pos >= 0 && self->state.sel_pos < r->n_tokens ? self->state.sel_pos
-                                                                          : r->n_tokens - 1;
+  LensPaintState st;
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
+  int row, pos;
+  ll_chart_frame_shown_cell (&frame, &row, &pos);
   gboolean ctrl = (modifiers & GDK_CONTROL_MASK) != 0;
   switch (keyval)
     {
@@ -612,7 +559,7 @@ scroll_cb (GtkEventControllerScroll *scroll, double dx, double dy, LlChartView *
 {
   GdkModifierType mods
       = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (scroll));
-  if ((mods & GDK_CONTROL_MASK) == 0 || !is_heatmap (self) || !has_cells (self) || dy == 0)
+  if ((mods & GDK_CONTROL_MASK) == 0 || !has_grid (self) || !has_cells (self) || dy == 0)
     return FALSE;
   /* The pointer did not necessarily move since the figure last scrolled under it (a zoom
    * scrolls too): where it is over the figure now follows from the scroll position. */
@@ -627,160 +574,88 @@ scroll_cb (GtkEventControllerScroll *scroll, double dx, double dy, LlChartView *
   return TRUE;
 }
 
-/* Replaces st->targets by a copy whose ids are -1, so lens_describe_cell gives probabilities
- * only. Returns the copy (free it), or NULL when there was no rank to compute. */
-static LensTarget *
-targets_without_ranks (LensPaintState *st)
-{
-  gboolean any = FALSE;
-  for (int i = 0; st->targets != NULL && i < st->n_targets; i++)
-    any |= st->targets[i].id >= 0;
-  if (!any)
-    return NULL;
-  LensTarget *copy = g_memdup2 (st->targets, sizeof (LensTarget) * (gsize) st->n_targets);
-  for (int i = 0; i < st->n_targets; i++)
-    copy[i].id = -1;
-  st->targets = copy;
-  return copy;
-}
-
-typedef struct
-{
-  LensResult *result;
-  LensPaintState state;
-  LensTarget *targets; /* owned copies: the caller's arrays may go away meanwhile */
-  int row, pos;
-} RankJob;
-
-static void
-rank_job_free (RankJob *job)
-{
-  for (int i = 0; i < job->state.n_targets; i++)
-    {
-      g_free ((char *) job->targets[i].label);
-      g_free ((float *) job->targets[i].probs);
-    }
-  g_free (job->targets);
-  lens_result_unref (job->result);
-  g_free (job);
-}
-
-static void
-rank_job_run (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
-{
-  RankJob *job = data;
-  g_task_return_pointer (task, lens_describe_cell (job->result, &job->state, job->row, job->pos),
-                         g_free);
-}
-
-static void start_rank_job (LlChartView *self, int row, int pos);
-
-static void
-rank_job_done (GObject *source, GAsyncResult *res, gpointer data)
-{
-  LlChartView *self = LL_CHART_VIEW (source);
-  GTask *task = G_TASK (res);
-  RankJob *job = g_task_get_task_data (task);
-  g_autofree char *markup = g_task_propagate_pointer (task, NULL);
-  /* A cancelled job belongs to a result or state that is gone. */
-  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
-    return;
-  g_clear_object (&self->rank_cancel);
-  if (markup == NULL)
-    return;
-
-  if (self->tip_markup != NULL && self->tip_row == job->row && self->tip_pos == job->pos)
-    {
-      g_free (self->tip_markup);
-      self->tip_markup = g_steal_pointer (&markup);
-      self->tip_full = TRUE;
-      gtk_widget_trigger_tooltip_query (GTK_WIDGET (self));
-    }
-  /* The pointer moved on while this ran. */
-  if ((self->want_row != job->row || self->want_pos != job->pos) && self->tip_markup != NULL
-      && !self->tip_full && self->tip_row == self->want_row && self->tip_pos == self->want_pos)
-    start_rank_job (self, self->want_row, self->want_pos);
-}
-
-static void
-start_rank_job (LlChartView *self, int row, int pos)
-{
-  RankJob *job = g_new0 (RankJob, 1);
-  job->result = lens_result_ref (self->result);
-  paint_state (self, &job->state);
-  job->row = row;
-  job->pos = pos;
-  size_t cells = (size_t) self->result->n_rows * (size_t) self->result->n_tokens;
-  job->targets = g_new0 (LensTarget, MAX (job->state.n_targets, 1));
-  for (int i = 0; i < job->state.n_targets; i++)
-    {
-      const LensTarget *t = &self->state.targets[i];
-      job->targets[i].label = g_strdup (t->label);
-      job->targets[i].id = t->id;
-      job->targets[i].probs
-          = t->probs != NULL ? g_memdup2 (t->probs, cells * sizeof (float)) : NULL;
-    }
-  job->state.targets = job->targets;
-
-  self->rank_cancel = g_cancellable_new ();
-  GTask *task = g_task_new (self, self->rank_cancel, rank_job_done, NULL);
-  g_task_set_task_data (task, job, (GDestroyNotify) rank_job_free);
-  g_task_run_in_thread (task, rank_job_run);
-  g_object_unref (task);
-}
-
-static void
-request_ranks (LlChartView *self, int row, int pos)
-{
-  self->want_row = row;
-  self->want_pos = pos;
-  if (self->rank_cancel == NULL)
-    start_rank_job (self, row, pos);
-}
-
 static gboolean
 ll_chart_view_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard_mode,
                              GtkTooltip *tooltip)
 {
   LlChartView *self = LL_CHART_VIEW (widget);
-  if (!(is_heatmap (self) || self->view == LENS_VIEW_LINE) || !has_cells (self))
+  if (!has_cells (self))
     return FALSE;
 
-  int row, pos;
+  LlChartHit at;
   if (keyboard_mode)
     {
-      row = self->state.sel_row;
-      pos = self->state.sel_pos;
-      if (row < 0 || row >= self->result->n_rows || pos < 0 || pos >= self->result->n_tokens)
+      at = (LlChartHit){LL_CHART_HIT_CELL, self->state.sel_row, self->state.sel_pos, -1};
+      if (at.row < 0 || at.row >= self->result->n_rows || at.pos < 0
+          || at.pos >= self->result->n_tokens)
         return FALSE;
     }
-  else if (!hit (self, x, y, &row, &pos))
+  else if (!hit (self, x, y, &at))
     return FALSE;
 
-  if (self->tip_markup == NULL || self->tip_row != row || self->tip_pos != pos)
-    {
-      LensPaintState st;
-      paint_state (self, &st);
-      g_autofree LensTarget *quick = targets_without_ranks (&st);
-      g_free (self->tip_markup);
-      self->tip_markup = lens_describe_cell (self->result, &st, row, pos);
-      self->tip_row = row;
-      self->tip_pos = pos;
-      self->tip_full = quick == NULL;
-    }
-  if (!self->tip_full)
-    request_ranks (self, row, pos);
-  gtk_tooltip_set_markup (tooltip, self->tip_markup);
+  LensPaintState st;
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
+  g_autofree char *markup = ll_chart_layer_tooltip_markup (self->layer, &frame, &at);
+  if (markup == NULL)
+    return FALSE;
+  gtk_tooltip_set_markup (tooltip, markup);
 
-  if (!is_heatmap (self))
-    return TRUE;
-  /* The tooltip belongs to the cell: moving to another cell asks again. */
+  /* A grid's tooltip belongs to the cell: moving to another cell asks again. */
   LensHeatmapLayout l;
-  layout (self, &l);
-  GdkRectangle cell = {(int) (l.grid_x + pos * l.cell_w), (int) (l.grid_y + row * l.cell_h),
+  if (at.kind != LL_CHART_HIT_CELL || !ll_chart_layer_get_grid (self->layer, &frame, &l))
+    return TRUE;
+  GdkRectangle cell = {(int) (l.grid_x + at.pos * l.cell_w), (int) (l.grid_y + at.row * l.cell_h),
                        (int) l.cell_w, (int) l.cell_h};
   gtk_tooltip_set_tip_area (tooltip, &cell);
   return TRUE;
+}
+
+/* ---- layers ---- */
+
+static LlChartLayer *
+layer_for_view (LensView view)
+{
+  switch (view)
+    {
+    case LENS_VIEW_LINE:
+      return ll_line_layer_new ();
+    case LENS_VIEW_TOPK:
+      return ll_topk_layer_new ();
+    case LENS_VIEW_HEATMAP:
+    case LENS_VIEW_TARGET:
+    case LENS_VIEW_DIFF:
+    default:
+      return ll_heatmap_layer_new (view);
+    }
+}
+
+/* The layer's tooltip text got better (target ranks arrived). */
+static void
+layer_tooltip_changed_cb (LlChartLayer *layer, LlChartView *self)
+{
+  gtk_widget_trigger_tooltip_query (GTK_WIDGET (self));
+}
+
+static void
+drop_layer (LlChartView *self)
+{
+  if (self->layer == NULL)
+    return;
+  ll_chart_layer_reset (self->layer);
+  g_clear_signal_handler (&self->layer_tooltip_handler, self->layer);
+  g_clear_object (&self->layer);
+}
+
+static void
+use_layer (LlChartView *self, LensView view)
+{
+  drop_layer (self);
+  self->layer = layer_for_view (view);
+  self->layer_tooltip_handler = g_signal_connect (self->layer, "tooltip-changed",
+                                                  G_CALLBACK (layer_tooltip_changed_cb), self);
+  g_autofree char *name = ll_chart_layer_dup_name (self->layer);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
 }
 
 /* ---- public API ---- */
@@ -796,12 +671,10 @@ ll_chart_view_set_view (LlChartView *self, LensView view)
 {
   g_return_if_fail (LL_IS_CHART_VIEW (self));
   g_return_if_fail (view >= LENS_VIEW_HEATMAP && view <= LENS_VIEW_DIFF);
-  if (self->view == view)
+  if (ll_chart_layer_get_view (self->layer) == view)
     return;
-  self->view = view;
+  use_layer (self, view);
   self->hover_row = self->hover_pos = -1;
-  g_autofree char *name = view_name (view);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
   queue_accessible (self);
   invalidate (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
@@ -812,7 +685,7 @@ LensView
 ll_chart_view_get_view (LlChartView *self)
 {
   g_return_val_if_fail (LL_IS_CHART_VIEW (self), LENS_VIEW_HEATMAP);
-  return self->view;
+  return ll_chart_layer_get_view (self->layer);
 }
 
 void
@@ -836,26 +709,10 @@ double
 ll_chart_view_get_cell_width (LlChartView *self)
 {
   g_return_val_if_fail (LL_IS_CHART_VIEW (self), 0.0);
-  if (!is_heatmap (self) || !has_cells (self))
-    return 0.0;
   LensHeatmapLayout l;
-  layout (self, &l);
+  if (!grid (self, &l))
+    return 0.0;
   return l.cell_w;
-}
-
-/* The size the scrolled window will give this widget (as measured, or the visible area if that
- * is larger), laid out: known before the allocation happens. */
-static void
-layout_when_allocated (LlChartView *self, double port_w, double port_h, LensHeatmapLayout *out,
-                       double *width, double *height)
-{
-  LensHeatmapLayout min;
-  lens_heatmap_layout_for_size (self->result, &self->state, 1.0, 0.0, &min); /* the minimum */
-  LensHeatmapLayout nat;
-  lens_heatmap_layout (self->result, &self->state, &nat);
-  *width = MAX (ceil (min.width), port_w);
-  *height = MAX (ceil (nat.height), port_h);
-  lens_heatmap_layout_for_size (self->result, &self->state, *width, *height, out);
 }
 
 /* The new extent first, then the value: whoever follows "changed" (the window keeps both
@@ -873,10 +730,9 @@ void
 ll_chart_view_zoom (LlChartView *self, double factor, double x, double y)
 {
   g_return_if_fail (LL_IS_CHART_VIEW (self));
-  if (!is_heatmap (self) || !has_cells (self) || !isfinite (factor) || factor <= 0)
-    return;
   LensHeatmapLayout l;
-  layout (self, &l);
+  if (!isfinite (factor) || factor <= 0 || !grid (self, &l))
+    return;
   /* Whole pixels, and at least one pixel a step, so small cells still grow. */
   double cell_w = round (l.cell_w * factor);
   if (factor > 1.0)
@@ -910,10 +766,13 @@ ll_chart_view_zoom (LlChartView *self, double factor, double x, double y)
    * widget by the values they had then: a value set in that moment (or later) moves the figure
    * a frame late. So the adjustments get the new size and value now, as the scrolled window
    * will set them. */
+  LensPaintState st;
+  LlChartFrame frame;
+  frame_of (self, &st, &frame);
   LensHeatmapLayout nl;
   double width, height;
-  layout_when_allocated (self, gtk_adjustment_get_page_size (self->hadj),
-                         gtk_adjustment_get_page_size (self->vadj), &nl, &width, &height);
+  ll_chart_layer_size_in_port (self->layer, &frame, gtk_adjustment_get_page_size (self->hadj),
+                               gtk_adjustment_get_page_size (self->vadj), &width, &height, &nl);
   configure_for (self->hadj, nl.grid_x + col * nl.cell_w - at_x, width);
   configure_for (self->vadj, nl.grid_y + row * nl.cell_h - at_y, height);
 }
@@ -932,13 +791,13 @@ ll_chart_view_set_state (LlChartView *self, const LensPaintState *state)
   g_return_if_fail (state != NULL);
   gboolean selection_changed
       = state->sel_row != self->state.sel_row || state->sel_pos != self->state.sel_pos;
-  gboolean zoom_changed = state->zoom_cell_w != self->state.zoom_cell_w;
+  gboolean size_changed = ll_chart_layer_state_changes_size (self->layer, &self->state, state);
   self->state = *state;
   if (selection_changed || state->n_targets > 0)
     queue_accessible (self);
   invalidate (self);
   /* The line plot's size depends on the state (its legend), a heatmap's on the zoom. */
-  if (self->view == LENS_VIEW_LINE || (zoom_changed && is_heatmap (self)))
+  if (size_changed)
     gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
@@ -951,7 +810,7 @@ ll_chart_view_get_property (GObject *object, guint prop_id, GValue *value, GPara
   switch (prop_id)
     {
     case PROP_VIEW:
-      g_value_set_int (value, self->view);
+      g_value_set_int (value, ll_chart_layer_get_view (self->layer));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -979,10 +838,17 @@ ll_chart_view_dispose (GObject *object)
   disconnect_adjustments (self);
   g_clear_pointer (&self->result, lens_result_unref);
   g_clear_pointer (&self->base, gsk_render_node_unref);
-  g_clear_pointer (&self->tip_markup, g_free);
-  cancel_ranks (self);
+  /* the layer stays until finalize: signals may still ask about the view */
+  ll_chart_layer_reset (self->layer);
   g_clear_handle_id (&self->accessible_idle, g_source_remove);
   G_OBJECT_CLASS (ll_chart_view_parent_class)->dispose (object);
+}
+
+static void
+ll_chart_view_finalize (GObject *object)
+{
+  drop_layer (LL_CHART_VIEW (object));
+  G_OBJECT_CLASS (ll_chart_view_parent_class)->finalize (object);
 }
 
 static void
@@ -994,6 +860,7 @@ ll_chart_view_class_init (LlChartViewClass *klass)
   object_class->get_property = ll_chart_view_get_property;
   object_class->set_property = ll_chart_view_set_property;
   object_class->dispose = ll_chart_view_dispose;
+  object_class->finalize = ll_chart_view_finalize;
 
   widget_class->snapshot = ll_chart_view_snapshot;
   widget_class->measure = ll_chart_view_measure;
@@ -1032,7 +899,7 @@ ll_chart_view_init (LlChartView *self)
 {
   GtkWidget *widget = GTK_WIDGET (self);
   lens_paint_state_init (&self->state);
-  self->view = LENS_VIEW_HEATMAP;
+  use_layer (self, LENS_VIEW_HEATMAP);
   self->hover_row = self->hover_pos = -1;
   self->pointer_x = self->pointer_y = NAN;
 
@@ -1062,7 +929,6 @@ ll_chart_view_init (LlChartView *self)
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (invalidate), self, G_CONNECT_SWAPPED);
 
-  g_autofree char *name = view_name (self->view);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, name,
-                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _ ("No result yet"), -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  _ ("No result yet"), -1);
 }

@@ -22,15 +22,10 @@ append_token (GString *out, const char *raw)
   g_string_append (out, "</tt>");
 }
 
-char *
-lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos)
+/* "<b>Layer 5</b> · position 3 <tt>␣Paris</tt>" */
+static void
+append_cell_title (GString *out, const LensResult *r, int row, int pos)
 {
-  if (r == NULL || row < 0 || row >= r->n_rows || pos < 0 || pos >= r->n_tokens)
-    return g_strdup ("");
-
-  size_t cell = lens_result_cell_index (r, row, pos);
-  GString *out = g_string_new (NULL);
-
   g_autofree char *layer = lens_row_title (r, row);
   g_string_append (out, "<b>");
   append_escaped (out, layer);
@@ -39,6 +34,17 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
   append_escaped (out, position);
   g_string_append (out, " ");
   append_token (out, r->token_texts[pos]);
+}
+
+char *
+lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos)
+{
+  if (r == NULL || row < 0 || row >= r->n_rows || pos < 0 || pos >= r->n_tokens)
+    return g_strdup ("");
+
+  size_t cell = lens_result_cell_index (r, row, pos);
+  GString *out = g_string_new (NULL);
+  append_cell_title (out, r, row, pos);
 
   if (!lens_result_pos_ready (r, pos))
     {
@@ -164,5 +170,38 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
       g_string_append (out, "</b>  ");
       append_escaped (out, value);
     }
+  return g_string_free (out, FALSE);
+}
+
+char *
+lens_describe_topk_item (const LensResult *r, const LensPaintState *state, int rank)
+{
+  if (r == NULL || r->n_rows <= 0 || r->n_tokens <= 0 || rank < 0 || rank >= r->top_k)
+    return g_strdup ("");
+  int row, pos;
+  lens_effective_cell (r, state, &row, &pos);
+  size_t k0 = lens_result_cell_index (r, row, pos) * (size_t) r->top_k;
+  int32_t id = r->top_ids[k0 + rank];
+  float p = r->top_probs[k0 + rank];
+  if (id < 0 || isnan (p))
+    return g_strdup ("");
+
+  GString *out = g_string_new (NULL);
+  append_cell_title (out, r, row, pos);
+  /* the whole token, which the bar's label may have cut */
+  g_string_append_printf (out, "\n%d. ", rank + 1);
+  append_token (out, lens_result_token_text (r, id));
+  g_autofree char *prob = lens_format_prob (p);
+  g_string_append_printf (out, "  %s\n", prob);
+  double together = 0.0;
+  for (int k = 0; k <= rank; k++)
+    if (r->top_ids[k0 + k] >= 0 && isfinite (r->top_probs[k0 + k]))
+      together += r->top_probs[k0 + k];
+  g_autofree char *sum = lens_format_prob (together);
+  /* Translators: the token's id in the vocabulary, then how many tokens from the best one down
+   * to this one and their probabilities' sum */
+  g_autofree char *facts
+      = g_strdup_printf (_ ("Token id %d · top %d together %s"), id, rank + 1, sum);
+  append_escaped (out, facts);
   return g_string_free (out, FALSE);
 }

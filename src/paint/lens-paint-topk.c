@@ -57,6 +57,40 @@ axis_max (double top, int *n_ticks)
   return 1.0;
 }
 
+/* The top of the first bar's row and the rows' height: they share the height down to the axis,
+ * whole pixels, between natural and ROW_H_FILL. */
+static void
+bar_rows (const LensResult *r, double height, double *y0, double *row_h)
+{
+  *y0 = PAD + TITLE_H + SUBTITLE_H;
+  *row_h = ROW_H;
+  double spare = height - (PAD + TITLE_H + SUBTITLE_H + AXIS_H + PAD);
+  if (isfinite (spare) && spare > r->top_k * ROW_H)
+    *row_h = MIN (ROW_H_FILL, floor (spare / r->top_k));
+}
+
+gboolean
+lens_topk_hit (const LensResult *r, const LensPaintState *state, double width, double height,
+               double x, double y, int *rank)
+{
+  if (r == NULL || r->n_rows <= 0 || r->n_tokens <= 0 || r->top_k <= 0)
+    return FALSE;
+  double y0, row_h;
+  bar_rows (r, height, &y0, &row_h);
+  double k = floor ((y - y0) / row_h);
+  /* a row runs from its label on the left to the panel's right padding */
+  if (!(k >= 0.0 && k < r->top_k && x >= PAD && x < width - PAD))
+    return FALSE;
+  int row, pos;
+  lens_effective_cell (r, state, &row, &pos);
+  size_t i = lens_result_cell_index (r, row, pos) * (size_t) r->top_k + (size_t) k;
+  if (r->top_ids[i] < 0 || isnan (r->top_probs[i]))
+    return FALSE; /* no bar there */
+  if (rank != NULL)
+    *rank = (int) k;
+  return TRUE;
+}
+
 void
 lens_topk_natural_size (const LensResult *r, const LensPaintState *state, double *width,
                         double *height)
@@ -94,14 +128,10 @@ lens_paint_topk (cairo_t *cr, const LensResult *r, const LensPaintState *state,
 
   double label_w = label_width (r, row, pos);
   double x0 = PAD + label_w;
-  double y0 = PAD + TITLE_H + SUBTITLE_H;
+  double y0, row_h;
+  bar_rows (r, height, &y0, &row_h);
   double bar_w = MAX (width - x0 - VALUE_W - PAD, 10.0);
-  /* Rows share the height down to the axis, whole pixels, between natural and ROW_H_FILL; bars
-   * stay two thirds of a row. */
-  double row_h = ROW_H;
-  double spare = height - (PAD + TITLE_H + SUBTITLE_H + AXIS_H + PAD);
-  if (isfinite (spare) && spare > r->top_k * ROW_H)
-    row_h = MIN (ROW_H_FILL, floor (spare / r->top_k));
+  /* bars stay two thirds of a row */
   double bar_h = round (BAR_H * row_h / ROW_H);
   double plot_h = r->top_k * row_h;
 

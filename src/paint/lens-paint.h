@@ -147,6 +147,10 @@ gboolean lens_heatmap_hit (const LensHeatmapLayout *layout, double x, double y, 
  * plot area. */
 gboolean lens_line_hit (const LensResult *r, const LensPaintState *state, double width,
                         double height, double x, double y, int *row);
+/* Bar of the top-k view under (x, y) when painted at width x height: *rank is its index into the
+ * shown cell's top-k (0 is the best); FALSE outside the bars' rows or on a row without a token. */
+gboolean lens_topk_hit (const LensResult *r, const LensPaintState *state, double width,
+                        double height, double x, double y, int *rank);
 
 /* Natural size of a view (heatmaps: from the layout; line/top-k: a sensible default). */
 void lens_view_natural_size (LensView view, const LensResult *r, const LensPaintState *state,
@@ -203,5 +207,9 @@ gboolean lens_export_view (const char *path, LensView view, const LensResult *r,
  * with g_free. */
 #define LENS_DESCRIBE_MAX_TOP 10
 char *lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos);
+/* Pango markup describing one bar of the top-k view (rank 0 is the best): the cell it belongs to,
+ * the whole token with its probability, its id and the top ranks' summed probability. Free with
+ * g_free. */
+char *lens_describe_topk_item (const LensResult *r, const LensPaintState *state, int rank);
 
 G_END_DECLS

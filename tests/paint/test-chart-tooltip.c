@@ -1,6 +1,7 @@
 /* test-chart-tooltip.c: the chart view's tooltip with the real X pointer under Xvfb, on a live
  * result (a tiny random GPT-2 written by the test): the tooltip describes the hovered cell, and
- * the target ranks, computed off the main thread, arrive in it. */
+ * the target ranks, computed off the main thread, arrive in it; over a top-k bar it describes the
+ * bar. */
 #include "config.h"
 
 #include <adwaita.h>
@@ -114,6 +115,36 @@ main (int argc, char **argv)
              the_rank, top_rank);
       if (text != NULL)
         g_print ("# tooltip over (%d,%d):\n%s\n", row, pos, text);
+    }
+
+  /* The top-k bars: the tooltip over a bar names its token, rank and id. */
+  gui_warp_pointer_to (window, 2, 2);
+  gui_spin_ms (100);
+  state.sel_row = 1;
+  state.sel_pos = 2;
+  ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
+  ll_chart_view_set_view (LL_CHART_VIEW (view), LENS_VIEW_TOPK);
+  gui_spin_ms (300);
+  int vw = gtk_widget_get_width (view), vh = gtk_widget_get_height (view), bar_y = -1, rank = -1;
+  for (int y = 0; y < vh && rank != 1; y++)
+    if (lens_topk_hit (r, &state, vw, vh, vw / 2.0, y + 0.5, &rank))
+      bar_y = y;
+  CHECK (rank == 1, "a second bar in the %dx%d panel", vw, vh);
+  if (rank == 1)
+    {
+      /* the middle of the second bar's row */
+      int top = bar_y;
+      int row_h = 0, k;
+      while (lens_topk_hit (r, &state, vw, vh, vw / 2.0, top + row_h + 0.5, &k) && k == 1)
+        row_h++;
+      g_assert_true (gui_warp_pointer_to (view, vw / 2.0, top + row_h / 2.0));
+      int32_t id = r->top_ids[lens_result_cell_index (r, 1, 2) * r->top_k + 1];
+      g_autofree char *id_text = g_strdup_printf ("Token id %d", id);
+      const char *needles[] = {"Layer 1 ", "position 2 ", "\n2. ", id_text, NULL};
+      g_autofree char *text = wait_tooltip (window, needles);
+      CHECK (text != NULL, "tooltip over the second bar with its rank and token id %d", id);
+      if (text != NULL)
+        g_print ("# tooltip over the second bar:\n%s\n", text);
     }
 
   gui_warp_pointer_to (window, 2, 2);
