@@ -4,7 +4,8 @@
  * ll-line-layer.c, ll-topk-layer.c): its size, painting, hit-testing and tooltip text. This widget
  * owns what every view shares: scrolling, zoom, the frozen label bands, the cached figure, event
  * controllers, focus and keyboard selection, accessibility and the tooltip. set_view swaps the
- * layer.
+ * layer. (About 930 lines: those concerns share the scroll position, the zoom and the cached
+ * figure, which is why they stay in one file.)
  *
  * The widget asks for the figure's natural size and paints the figure at whatever size it gets:
  * in a GtkScrolledWindow that is the larger of the natural size and the visible area, so a small
