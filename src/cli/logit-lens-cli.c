@@ -73,22 +73,6 @@ typedef struct
   const char *positions; /* --serve: the positions the answer holds ("A-B" or "N"), or NULL */
 } CliRequest;
 
-/* A target as the CLI tracks it: the text, its ids, and its probabilities (R, T). */
-typedef struct
-{
-  char *text;
-  GArray *ids;
-  float *probs;
-} CliTarget;
-
-static void
-cli_target_clear (CliTarget *t)
-{
-  g_free (t->text);
-  g_clear_pointer (&t->ids, g_array_unref);
-  g_free (t->probs);
-}
-
 static gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
@@ -262,7 +246,7 @@ append_prob (GString *out, double p)
 /* The seed notebook's printout: model, tokens, top-1 and top-5 per layer at the last position,
  * each target's probability per layer. */
 static void
-append_text_summary (GString *out, const LensResult *r, const CliTarget *targets, int n_targets)
+append_text_summary (GString *out, const LensResult *r, LensTarget *const *targets, int n_targets)
 {
   const LensModelInfo *mi = &r->model_info;
   int last = r->n_tokens - 1;
@@ -372,9 +356,9 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
   for (int i = 0; i < n_targets; i++)
     {
       g_string_append (out, "\nTarget ");
-      append_quoted (out, targets[i].text);
-      if (targets[i].ids != NULL && targets[i].ids->len > 0)
-        g_string_append_printf (out, " (token id %d)", g_array_index (targets[i].ids, int32_t, 0));
+      append_quoted (out, targets[i]->text);
+      if (targets[i]->n_ids > 0)
+        g_string_append_printf (out, " (token id %d)", targets[i]->ids[0]);
       if (range)
         g_string_append_printf (out, " probability per layer at position %d:\n",
                                 r->first_pos + last);
@@ -383,59 +367,35 @@ append_text_summary (GString *out, const LensResult *r, const CliTarget *targets
       for (int row = 0; row < r->n_rows; row++)
         {
           g_string_append_printf (out, "  layer %-*s", label_w, r->row_labels[row]);
-          append_prob (out, targets[i].probs[lens_result_cell_index (r, row, last)]);
+          append_prob (out, targets[i]->probs[lens_result_cell_index (r, row, last)]);
           g_string_append_c (out, '\n');
         }
     }
 }
 
-/* Tracks each --target: probabilities at every cell (first token when it is several). */
+/* Tracks each --target (LensTarget * appended to `targets`): probabilities at every cell (first
+ * token when it is several). */
 static gboolean
-compute_targets (const LensResult *r, char **texts, GArray *targets, GError **error)
+compute_targets (const LensResult *r, char **texts, GPtrArray *targets, GError **error)
 {
   for (char **p = texts; p != NULL && *p != NULL; p++)
     {
       if (!validate_utf8 (*p, "--target", error))
         return FALSE;
-      CliTarget t
-          = {.text = g_strdup (*p), .probs = g_new (float, ((size_t) r->n_rows * r->n_tokens))};
-      int32_t first_id = -1;
-      int n_ids = 0;
-      g_array_append_val (targets, t);
-      CliTarget *added = &g_array_index (targets, CliTarget, targets->len - 1);
-      if (!lens_result_target_probs_for_text (r, *p, added->probs, &first_id, &n_ids, error))
+      LensTarget *t = lens_target_compute (*p, r, error);
+      if (t == NULL)
         return FALSE;
-      if (lens_result_has_model (r))
+      g_ptr_array_add (targets, t);
+      if (t->n_ids > 1)
         {
-          added->ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-          if (!lens_tokenizer_encode (lens_model_tokenizer (r->model), *p, -1, added->ids, error))
-            return FALSE;
-          if (n_ids > 1)
-            {
-              g_autofree char *display = g_strescape (lens_result_token_text (r, first_id), "");
-              fprintf (stderr,
-                       "logit-lens-cli: warning: target \"%s\" is %d tokens; tracking its first "
-                       "token \"%s\" (id %d)\n",
-                       *p, n_ids, display, first_id);
-            }
+          g_autofree char *display = g_strescape (t->label, "");
+          fprintf (stderr,
+                   "logit-lens-cli: warning: target \"%s\" is %d tokens; tracking its first "
+                   "token \"%s\" (id %d)\n",
+                   *p, t->n_ids, display, t->id);
         }
     }
   return TRUE;
-}
-
-static LensJsonTarget *
-json_targets (GArray *targets)
-{
-  LensJsonTarget *jt = g_new0 (LensJsonTarget, MAX (targets->len, 1));
-  for (guint i = 0; i < targets->len; i++)
-    {
-      CliTarget *t = &g_array_index (targets, CliTarget, i);
-      jt[i].text = t->text;
-      jt[i].ids = t->ids != NULL ? (const int32_t *) t->ids->data : NULL;
-      jt[i].n_ids = t->ids != NULL ? (int) t->ids->len : 0;
-      jt[i].probs = t->probs;
-    }
-  return jt;
 }
 
 static gboolean
@@ -455,7 +415,7 @@ needs_metrics (const char *metric)
 
 /* --view diff: the values of `pinned` against `r`, per cell of r (R, T); NULL on error. */
 static float *
-diff_values (const CliOptions *o, const LensResult *pinned, const LensResult *r, GArray *targets,
+diff_values (const CliOptions *o, const LensResult *pinned, const LensResult *r, GPtrArray *targets,
              LensDiffKind kind, GError **error)
 {
   if (!lens_compare_rows_match (pinned, r, error))
@@ -469,7 +429,7 @@ diff_values (const CliOptions *o, const LensResult *pinned, const LensResult *r,
       return g_steal_pointer (&values);
     }
   /* the first target, as the target heatmap shows it, looked up in the pinned result */
-  const CliTarget *t = &g_array_index (targets, CliTarget, 0);
+  const LensTarget *t = g_ptr_array_index (targets, 0);
   g_autofree float *pinned_probs = g_new (float, (size_t) pinned->n_rows * pinned->n_tokens);
   if (!lens_result_target_probs_for_text (pinned, t->text, pinned_probs, NULL, NULL, error))
     {
@@ -482,8 +442,8 @@ diff_values (const CliOptions *o, const LensResult *pinned, const LensResult *r,
 }
 
 static gboolean
-export_figure (const CliOptions *o, const LensResult *r, const LensResult *pinned, GArray *targets,
-               GError **error)
+export_figure (const CliOptions *o, const LensResult *r, const LensResult *pinned,
+               GPtrArray *targets, GError **error)
 {
   LensView view;
   const char *name = o->view != NULL ? o->view : "heatmap";
@@ -506,18 +466,19 @@ export_figure (const CliOptions *o, const LensResult *r, const LensResult *pinne
     return fail (error, "--view %s%s needs at least one --target", name,
                  view == LENS_VIEW_LINE ? " --line-targets-only" : "");
 
-  g_autofree LensTarget *paint_targets = g_new0 (LensTarget, MAX (targets->len, 1));
+  /* The CLI's figures label a target with its text as given, not its first token's. */
+  g_autoptr (GPtrArray) paint_targets
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
   for (guint i = 0; i < targets->len; i++)
     {
-      CliTarget *t = &g_array_index (targets, CliTarget, i);
-      paint_targets[i].label = t->text;
-      paint_targets[i].id
-          = t->ids != NULL && t->ids->len > 0 ? g_array_index (t->ids, int32_t, 0) : -1;
-      paint_targets[i].probs = t->probs;
+      const LensTarget *t = g_ptr_array_index (targets, i);
+      g_ptr_array_add (paint_targets,
+                       lens_target_new (t->text, t->text, t->n_ids > 0 ? t->ids[0] : -1, t->ids,
+                                        t->n_ids, t->probs, t->n_rows, t->n_tokens));
     }
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = paint_targets;
+  state.targets = (LensTarget *const *) paint_targets->pdata;
   state.n_targets = (int) targets->len;
   if (o->scale != NULL)
     lens_axis_from_string (o->scale, &state.prob_axis); /* checked before the run */
@@ -708,18 +669,15 @@ warn_nonfinite (const LensResult *r)
 
 /* The --json document of a result and its targets, on one line when not `pretty`. */
 static char *
-result_document (LensResult *r, GArray *targets, gboolean pretty)
+result_document (LensResult *r, GPtrArray *targets, gboolean pretty)
 {
-  g_autofree LensJsonTarget *jt = json_targets (targets);
-  return lens_result_to_json (r, jt, (int) targets->len, pretty);
+  return lens_result_to_json (r, (LensTarget *const *) targets->pdata, (int) targets->len, pretty);
 }
 
-static GArray *
+static GPtrArray *
 new_target_array (void)
 {
-  GArray *targets = g_array_new (FALSE, TRUE, sizeof (CliTarget));
-  g_array_set_clear_func (targets, (GDestroyNotify) cli_target_clear);
-  return targets;
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
 }
 
 static gboolean
@@ -861,18 +819,14 @@ run (const CliOptions *o, GString *out, GError **error)
                  "them",
                  o->open_path != NULL ? o->open_path : "the result", o->line_metric);
 
-  g_autoptr (GArray) targets = new_target_array ();
+  g_autoptr (GPtrArray) targets = new_target_array ();
   /* The file's own targets first, with the ids it recorded, as the live run printed them. */
   for (guint i = 0; file_targets != NULL && i < file_targets->len; i++)
     {
-      const LensFileTarget *ft = g_ptr_array_index (file_targets, i);
-      CliTarget t = {.text = g_strdup (ft->text),
-                     .ids = g_array_new (FALSE, FALSE, sizeof (int32_t)),
-                     .probs = g_new (float, ((size_t) r->n_rows * r->n_tokens))};
-      g_array_append_vals (t.ids, ft->ids, ft->n_ids);
-      g_array_append_val (targets, t);
-      if (!lens_result_target_probs_for_text (r, ft->text, t.probs, NULL, NULL, error))
+      LensTarget *t = lens_target_for_result (g_ptr_array_index (file_targets, i), r, error);
+      if (t == NULL)
         return FALSE;
+      g_ptr_array_add (targets, t);
     }
   g_auto (GStrv) extra = NULL;
   if (o->targets != NULL)
@@ -882,7 +836,7 @@ run (const CliOptions *o, GString *out, GError **error)
         {
           gboolean known = FALSE;
           for (guint i = 0; i < targets->len && !known; i++)
-            known = g_str_equal (g_array_index (targets, CliTarget, i).text, *p);
+            known = g_str_equal (((LensTarget *) g_ptr_array_index (targets, i))->text, *p);
           if (!known)
             g_strv_builder_add (b, *p);
         }
@@ -901,7 +855,7 @@ run (const CliOptions *o, GString *out, GError **error)
       g_string_append_c (out, '\n');
     }
   else if (o->export_path == NULL) /* the figure is the output; --json adds the data */
-    append_text_summary (out, r, (const CliTarget *) targets->data, (int) targets->len);
+    append_text_summary (out, r, (LensTarget *const *) targets->pdata, (int) targets->len);
   return TRUE;
 }
 
@@ -1017,7 +971,7 @@ serve_one (LensModel *model, LensRunCache *cache, const CliOptions *o, const cha
   json_object *root = NULL;
   g_auto (GStrv) targets = NULL;
   g_autoptr (LensResult) r = NULL;
-  g_autoptr (GArray) tracked = new_target_array ();
+  g_autoptr (GPtrArray) tracked = new_target_array ();
   char *doc = NULL;
   if (len == 0)
     fail (&error, "request: the line is empty; expected a JSON object");
