@@ -80,7 +80,8 @@ struct _LlWindow
   int range_layer_first, range_layer_last, range_pos_first, range_pos_last;
 
   /* Targets of the current result: labels, ids and (R, T) probabilities. */
-  GPtrArray *targets; /* of LensTarget *: the entry's targets computed on `result` */
+  GPtrArray *targets;       /* of LensTarget *: the entry's targets computed on `result` */
+  LensModel *targets_model; /* the model whose tokenizer gave the targets' ids, or NULL */
   GtkStringList *target_names;
   char *notice;
   char *export_notice; /* what the last figure export left out, or "" */

@@ -407,10 +407,17 @@ set_model_loading (LlWindow *self, gboolean loading)
 
 /* ---- targets ---- */
 
-static void
-clear_targets (LlWindow *self)
+/* The target of `list` (LensTarget *) with this text, or NULL. */
+static const LensTarget *
+find_target (GPtrArray *list, const char *text)
 {
-  g_ptr_array_set_size (self->targets, 0);
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    {
+      const LensTarget *t = g_ptr_array_index (list, i);
+      if (g_strcmp0 (t->text, text) == 0)
+        return t;
+    }
+  return NULL;
 }
 
 static void
@@ -432,7 +439,14 @@ update_targets (LlWindow *self)
   g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
   const LensResult *r = self->result;
 
-  clear_targets (self);
+  /* The views still point into the previous array: it goes once they have the new one. */
+  g_autoptr (GPtrArray) previous = g_steal_pointer (&self->targets);
+  self->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
+  /* A new prompt on the same model keeps the targets' ids: each is tokenized once. */
+  gboolean same_model = r != NULL && r->model != NULL && r->model == self->targets_model;
+  g_clear_pointer (&self->targets_model, lens_model_unref);
+  if (r != NULL && r->model != NULL)
+    self->targets_model = lens_model_ref (r->model);
   int bad_row = 0, bad_pos = 0;
   size_t n_bad = r != NULL ? lens_result_count_nonfinite (r, &bad_row, &bad_pos) : 0;
   if (n_bad > 0)
@@ -445,16 +459,9 @@ update_targets (LlWindow *self)
     {
       g_autoptr (GError) error = NULL;
       /* a shown file's own target keeps the ids the file gave for it */
-      const LensTarget *known = NULL;
-      for (guint j = 0; self->file_targets != NULL && j < self->file_targets->len; j++)
-        {
-          const LensTarget *ft = g_ptr_array_index (self->file_targets, j);
-          if (g_strcmp0 (ft->text, texts[i]) == 0)
-            {
-              known = ft;
-              break;
-            }
-        }
+      const LensTarget *known = find_target (self->file_targets, texts[i]);
+      if (known == NULL && same_model)
+        known = find_target (previous, texts[i]);
       LensTarget *t = known != NULL ? lens_target_for_result (known, r, &error)
                                     : lens_target_compute (texts[i], r, &error);
       if (t == NULL)
@@ -583,8 +590,7 @@ set_result (LlWindow *self, LensResult *full)
   self->state.hover_row = -1;
   self->state.hover_pos = -1;
 
-  /* Views get the new result before the targets that point into it are rebuilt. */
-  clear_targets (self);
+  /* Views get the new result before the targets computed on it (update_targets). */
   self->state.targets = NULL;
   self->state.n_targets = 0;
   for (int v = 0; v < 4; v++)
@@ -1875,6 +1881,7 @@ ll_window_finalize (GObject *object)
   g_clear_pointer (&self->full_result, lens_result_unref);
   g_clear_pointer (&self->pinned_full, lens_result_unref);
   g_clear_pointer (&self->targets, g_ptr_array_unref);
+  g_clear_pointer (&self->targets_model, lens_model_unref);
   g_clear_object (&self->target_names);
   g_free (self->notice);
   g_free (self->export_notice);
