@@ -195,8 +195,8 @@ gboolean lens_export_view (const char *path, LensView view, const LensResult *r,
 
 /* Pango markup describing one cell for tooltips and accessible descriptions: layer, position,
  * input token, the best LENS_DESCRIBE_MAX_TOP top-k tokens with probabilities (and how many more
- * there are), entropy, and each target's probability and rank (rank only for live results). Free
- * with g_free. */
+ * there are), entropy, and each target's probability and rank (rank only for live results and
+ * without state->no_ranks). Free with g_free. */
 #define LENS_DESCRIBE_MAX_TOP 10
 char *lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos);
 
