@@ -31,40 +31,28 @@ enum
 
 static guint signals[N_SIGNALS];
 
-/* Replaces st->targets by a copy whose ids are -1, so lens_describe_cell gives probabilities
- * only. Returns the copy (free it), or NULL when there was no rank to compute. */
-static LensTarget *
-targets_without_ranks (LensPaintState *st)
+/* Would lens_describe_cell compute a rank for some target of st (a pass over the vocabulary)? */
+static gboolean
+targets_have_ranks (const LensPaintState *st)
 {
   gboolean any = FALSE;
   for (int i = 0; st->targets != NULL && i < st->n_targets; i++)
-    any |= st->targets[i].id >= 0;
-  if (!any)
-    return NULL;
-  LensTarget *copy = g_memdup2 (st->targets, sizeof (LensTarget) * (gsize) st->n_targets);
-  for (int i = 0; i < st->n_targets; i++)
-    copy[i].id = -1;
-  st->targets = copy;
-  return copy;
+    any |= st->targets[i]->id >= 0;
+  return any;
 }
 
 typedef struct
 {
   LensResult *result;
   LensPaintState state;
-  LensTarget *targets; /* owned copies: the caller's arrays may go away meanwhile */
+  GPtrArray *targets; /* LensTarget * references: the caller's array may go away meanwhile */
   int row, pos;
 } RankJob;
 
 static void
 rank_job_free (RankJob *job)
 {
-  for (int i = 0; i < job->state.n_targets; i++)
-    {
-      g_free ((char *) job->targets[i].label);
-      g_free ((float *) job->targets[i].probs);
-    }
-  g_free (job->targets);
+  g_ptr_array_unref (job->targets);
   lens_result_unref (job->result);
   g_free (job);
 }
@@ -117,17 +105,10 @@ start_rank_job (LlCellTooltip *self, LensResult *result, const LensPaintState *s
   job->state = *state;
   job->row = row;
   job->pos = pos;
-  size_t cells = (size_t) result->n_rows * (size_t) result->n_tokens;
-  job->targets = g_new0 (LensTarget, MAX (job->state.n_targets, 1));
+  job->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
   for (int i = 0; i < job->state.n_targets; i++)
-    {
-      const LensTarget *t = &state->targets[i];
-      job->targets[i].label = g_strdup (t->label);
-      job->targets[i].id = t->id;
-      job->targets[i].probs
-          = t->probs != NULL ? g_memdup2 (t->probs, cells * sizeof (float)) : NULL;
-    }
-  job->state.targets = job->targets;
+    g_ptr_array_add (job->targets, lens_target_ref (state->targets[i]));
+  job->state.targets = (LensTarget *const *) job->targets->pdata;
 
   self->rank_cancel = g_cancellable_new ();
   GTask *task = g_task_new (self, self->rank_cancel, rank_job_done, NULL);
@@ -166,12 +147,12 @@ ll_cell_tooltip_markup (LlCellTooltip *self, LensResult *result, const LensPaint
   if (self->markup == NULL || self->row != row || self->pos != pos)
     {
       LensPaintState st = *state;
-      g_autofree LensTarget *quick = targets_without_ranks (&st);
+      st.no_ranks = TRUE;
       g_free (self->markup);
       self->markup = lens_describe_cell (result, &st, row, pos);
       self->row = row;
       self->pos = pos;
-      self->full = quick == NULL;
+      self->full = !targets_have_ranks (state);
     }
   if (!self->full)
     request_ranks (self, result, state, row, pos);

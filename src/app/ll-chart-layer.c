@@ -76,14 +76,7 @@ ll_chart_layer_real_describe (LlChartLayer *self, const LlChartFrame *frame)
   if (!ll_chart_frame_has_cells (frame))
     return g_strdup (_ ("No result yet"));
   LensPaintState st = *frame->state;
-  g_autofree LensTarget *targets = NULL;
-  if (st.n_targets > 0 && st.targets != NULL)
-    {
-      targets = g_memdup2 (st.targets, sizeof (LensTarget) * (gsize) st.n_targets);
-      for (int i = 0; i < st.n_targets; i++)
-        targets[i].id = -1;
-      st.targets = targets;
-    }
+  st.no_ranks = TRUE;
   int row, pos;
   ll_chart_frame_shown_cell (frame, &row, &pos);
   g_autofree char *markup = lens_describe_cell (frame->result, &st, row, pos);

@@ -140,13 +140,13 @@ active_target (const LensPaintState *state)
   if (state->targets == NULL || state->active_target < 0
       || state->active_target >= state->n_targets)
     return NULL;
-  return &state->targets[state->active_target];
+  return state->targets[state->active_target];
 }
 
 static const char *
 target_text (const LensTarget *t)
 {
-  return t == NULL ? NULL : t->text != NULL ? t->text : t->label;
+  return t == NULL ? NULL : t->text;
 }
 
 static void

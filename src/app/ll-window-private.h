@@ -80,9 +80,8 @@ struct _LlWindow
   int range_layer_first, range_layer_last, range_pos_first, range_pos_last;
 
   /* Targets of the current result: labels, ids and (R, T) probabilities. */
-  GArray *targets;         /* of LensTarget */
-  GPtrArray *target_mem;   /* owns labels and probability arrays */
-  GPtrArray *target_texts; /* (char *) each target as parsed from the entry, for JSON */
+  GPtrArray *targets;       /* of LensTarget *: the entry's targets computed on `result` */
+  LensModel *targets_model; /* the model whose tokenizer gave the targets' ids, or NULL */
   GtkStringList *target_names;
   char *notice;
   char *export_notice; /* what the last figure export left out, or "" */
@@ -100,7 +99,7 @@ struct _LlWindow
   /* A results file shown instead of live runs (no model needed). */
   gboolean imported;
   char *imported_path;
-  GPtrArray *file_targets; /* of LensFileTarget *, from the shown file */
+  GPtrArray *file_targets; /* of LensTarget *, from the shown file (ids and probabilities) */
   char *live_prompt;       /* the entries' text before the file was opened */
   char *live_targets;
   GCancellable *open_cancellable; /* the file being opened, or NULL */

@@ -17,7 +17,6 @@
 #include "ll-chart-view.h"
 #include "ll-compare-page.h"
 #include "ll-ndif-dialog.h"
-#include "ll-targets.h"
 #include "ll-window-private.h"
 
 /* Typing recomputes after this pause, so a fast typist does not start a run per key. */
@@ -200,8 +199,7 @@ update_selection_labels (LlWindow *self)
 void
 ll_window_push_state (LlWindow *self)
 {
-  self->state.targets
-      = self->targets->len > 0 ? (const LensTarget *) (void *) self->targets->data : NULL;
+  self->state.targets = self->targets->len > 0 ? (LensTarget *const *) self->targets->pdata : NULL;
   self->state.n_targets = (int) self->targets->len;
   if (self->state.active_target >= self->state.n_targets)
     self->state.active_target = 0;
@@ -409,12 +407,17 @@ set_model_loading (LlWindow *self, gboolean loading)
 
 /* ---- targets ---- */
 
-static void
-clear_targets (LlWindow *self)
+/* The target of `list` (LensTarget *) with this text, or NULL. */
+static const LensTarget *
+find_target (GPtrArray *list, const char *text)
 {
-  g_array_set_size (self->targets, 0);
-  g_ptr_array_set_size (self->target_mem, 0);
-  g_ptr_array_set_size (self->target_texts, 0);
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    {
+      const LensTarget *t = g_ptr_array_index (list, i);
+      if (g_strcmp0 (t->text, text) == 0)
+        return t;
+    }
+  return NULL;
 }
 
 static void
@@ -431,12 +434,19 @@ static void
 update_targets (LlWindow *self)
 {
   g_auto (GStrv) texts
-      = ll_targets_parse (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+      = lens_targets_split (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
   g_autoptr (GString) notice = g_string_new (NULL);
   g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
   const LensResult *r = self->result;
 
-  clear_targets (self);
+  /* The views still point into the previous array: it goes once they have the new one. */
+  g_autoptr (GPtrArray) previous = g_steal_pointer (&self->targets);
+  self->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
+  /* A new prompt on the same model keeps the targets' ids: each is tokenized once. */
+  gboolean same_model = r != NULL && r->model != NULL && r->model == self->targets_model;
+  g_clear_pointer (&self->targets_model, lens_model_unref);
+  if (r != NULL && r->model != NULL)
+    self->targets_model = lens_model_ref (r->model);
   int bad_row = 0, bad_pos = 0;
   size_t n_bad = r != NULL ? lens_result_count_nonfinite (r, &bad_row, &bad_pos) : 0;
   if (n_bad > 0)
@@ -447,36 +457,29 @@ update_targets (LlWindow *self)
                             r->first_pos + bad_pos);
   for (int i = 0; r != NULL && texts[i] != NULL; i++)
     {
-      size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
-      float *probs = g_new (float, cells);
-      int32_t first_id = -1;
-      int n_ids = 0;
       g_autoptr (GError) error = NULL;
-
-      if (!lens_result_target_probs_for_text (r, texts[i], probs, &first_id, &n_ids, &error))
+      /* a shown file's own target keeps the ids the file gave for it */
+      const LensTarget *known = find_target (self->file_targets, texts[i]);
+      if (known == NULL && same_model)
+        known = find_target (previous, texts[i]);
+      LensTarget *t = known != NULL ? lens_target_for_result (known, r, &error)
+                                    : lens_target_compute (texts[i], r, &error);
+      if (t == NULL)
         {
-          g_free (probs);
           if (notice->len > 0)
             g_string_append (notice, "  ");
           g_string_append_printf (notice, _ ("Cannot track “%s”: %s."), texts[i], error->message);
           continue;
         }
-      const char *shown = first_id >= 0 ? lens_result_token_text (r, first_id) : texts[i];
-      if (n_ids > 1)
+      if (t->n_ids > 1 && t->id >= 0)
         {
           if (notice->len > 0)
             g_string_append (notice, "  ");
           g_string_append_printf (notice, _ ("“%s” is %d tokens; tracking its first, “%s”."),
-                                  texts[i], n_ids, shown);
+                                  texts[i], t->n_ids, t->label);
         }
-      char *label = g_strdup (shown);
-      char *text = g_strdup (texts[i]);
-      g_ptr_array_add (self->target_mem, label);
-      g_ptr_array_add (self->target_mem, probs);
-      g_ptr_array_add (self->target_texts, text);
-      LensTarget t = {.label = label, .text = text, .id = first_id, .probs = probs};
-      g_array_append_val (self->targets, t);
-      g_autofree char *name = g_strdup_printf ("“%s”", label);
+      g_ptr_array_add (self->targets, t);
+      g_autofree char *name = g_strdup_printf ("“%s”", t->label);
       g_strv_builder_add (names, name);
     }
   set_notice (self, notice->str);
@@ -587,8 +590,7 @@ set_result (LlWindow *self, LensResult *full)
   self->state.hover_row = -1;
   self->state.hover_pos = -1;
 
-  /* Views get the new result before the targets that point into it are rebuilt. */
-  clear_targets (self);
+  /* Views get the new result before the targets computed on it (update_targets). */
   self->state.targets = NULL;
   self->state.n_targets = 0;
   for (int v = 0; v < 4; v++)
@@ -1249,7 +1251,7 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
 static char *
 format_target_for_entry (const char *text)
 {
-  /* The inverse of ll_targets_parse: " Paris" is typed as Paris, anything else in quotes. */
+  /* The inverse of lens_targets_split: " Paris" is typed as Paris, anything else in quotes. */
   if (text[0] == ' ' && text[1] != '\0' && text[1] != ' ' && text[1] != '"'
       && !g_str_has_suffix (text, " "))
     return g_strdup (text + 1);
@@ -1264,7 +1266,7 @@ file_targets_entry_text (const LensResult *r, GPtrArray *file_targets)
   g_autoptr (GString) s = g_string_new (NULL);
   for (guint i = 0; file_targets != NULL && i < file_targets->len; i++)
     {
-      const LensFileTarget *t = g_ptr_array_index (file_targets, i);
+      const LensTarget *t = g_ptr_array_index (file_targets, i);
       if (strchr (t->text, ',') != NULL)
         continue; /* a comma cannot be written in the entry */
       g_autofree char *item = format_target_for_entry (t->text);
@@ -1558,7 +1560,7 @@ run_on_ndif_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
 {
   LlWindow *self = user_data;
   g_auto (GStrv) targets
-      = ll_targets_parse (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+      = lens_targets_split (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
   g_autofree char *prompt = dup_prompt_text (self);
   LlNdifDialog *dialog = ll_ndif_dialog_new (
       GTK_WINDOW (self), prompt, targets, (int) gtk_adjustment_get_value (self->top_k_adjustment),
@@ -1878,9 +1880,8 @@ ll_window_finalize (GObject *object)
   g_clear_pointer (&self->result, lens_result_unref);
   g_clear_pointer (&self->full_result, lens_result_unref);
   g_clear_pointer (&self->pinned_full, lens_result_unref);
-  g_clear_pointer (&self->targets, g_array_unref);
-  g_clear_pointer (&self->target_mem, g_ptr_array_unref);
-  g_clear_pointer (&self->target_texts, g_ptr_array_unref);
+  g_clear_pointer (&self->targets, g_ptr_array_unref);
+  g_clear_pointer (&self->targets_model, lens_model_unref);
   g_clear_object (&self->target_names);
   g_free (self->notice);
   g_free (self->export_notice);
@@ -1986,9 +1987,7 @@ ll_window_init (LlWindow *self)
 
   self->worker = ll_worker_new ();
   ll_compare_page_set_worker (self->compare_page, self->worker);
-  self->targets = g_array_new (FALSE, TRUE, sizeof (LensTarget));
-  self->target_mem = g_ptr_array_new_with_free_func (g_free);
-  self->target_texts = g_ptr_array_new_with_free_func (g_free);
+  self->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
   self->target_names = gtk_string_list_new (NULL);
   self->notice = g_strdup ("");
   self->export_notice = g_strdup ("");
@@ -2126,42 +2125,6 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
   return TRUE;
 }
 
-/* The targets as the JSON writers take them: each with all of its token ids (the first is
- * tracked). Live results tokenize the text; a shown file gives the ids it carried. */
-static LensJsonTarget *
-json_targets (LlWindow *self, GPtrArray *id_arrays)
-{
-  const LensResult *r = self->result;
-  guint n = self->targets->len;
-  LensJsonTarget *targets = g_new0 (LensJsonTarget, MAX (n, 1));
-  for (guint i = 0; i < n; i++)
-    {
-      const LensTarget *t = &g_array_index (self->targets, LensTarget, i);
-      const char *text = g_ptr_array_index (self->target_texts, i);
-      GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-      g_ptr_array_add (id_arrays, ids);
-      if (r->model != NULL)
-        lens_tokenizer_encode (lens_model_tokenizer (r->model), text, -1, ids, NULL);
-      else if (t->id >= 0)
-        g_array_append_val (ids, t->id);
-      else
-        for (guint j = 0; self->file_targets != NULL && j < self->file_targets->len; j++)
-          {
-            const LensFileTarget *ft = g_ptr_array_index (self->file_targets, j);
-            if (g_strcmp0 (ft->text, text) == 0 && ft->n_ids > 0)
-              {
-                g_array_append_vals (ids, ft->ids, (guint) ft->n_ids);
-                break;
-              }
-          }
-      targets[i].text = text;
-      targets[i].ids = ids->len > 0 ? (const int32_t *) (void *) ids->data : NULL;
-      targets[i].n_ids = (int) ids->len;
-      targets[i].probs = t->probs;
-    }
-  return targets;
-}
-
 gboolean
 ll_window_save_results (LlWindow *self, const char *path, GError **error)
 {
@@ -2172,10 +2135,8 @@ ll_window_save_results (LlWindow *self, const char *path, GError **error)
       g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to save"));
       return FALSE;
     }
-  g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  g_autofree LensJsonTarget *targets = json_targets (self, id_arrays);
-  g_autofree char *json
-      = lens_result_to_json (self->result, targets, (int) self->targets->len, TRUE);
+  g_autofree char *json = lens_result_to_json (
+      self->result, (LensTarget *const *) self->targets->pdata, (int) self->targets->len, TRUE);
   return lens_results_write_file (path, json, error);
 }
 
@@ -2195,12 +2156,10 @@ ll_window_export_logitlenskit (LlWindow *self, const char *path, GError **error)
       g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to export"));
       return FALSE;
     }
-  g_autoptr (GPtrArray) id_arrays = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  g_autofree LensJsonTarget *targets = json_targets (self, id_arrays);
   /* A shown file's targets are written where the file tracked them (the engine leaves them out
    * at positions where they are unknown). */
-  g_autofree char *json
-      = lens_result_to_logitlenskit_json (self->result, targets, (int) self->targets->len, error);
+  g_autofree char *json = lens_result_to_logitlenskit_json (
+      self->result, (LensTarget *const *) self->targets->pdata, (int) self->targets->len, error);
   return json != NULL && lens_results_write_file (path, json, error);
 }
 

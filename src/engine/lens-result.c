@@ -396,65 +396,6 @@ lens_result_token_trajectory (const LensResult *r, int pos, int32_t id, float *p
     }
 }
 
-gboolean
-lens_result_target_probs_for_text (const LensResult *r, const char *text, float *probs,
-                                   int32_t *first_id, int *n_ids, GError **error)
-{
-  if (text == NULL || *text == '\0')
-    {
-      g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The target token is empty");
-      return FALSE;
-    }
-
-  if (lens_result_has_model (r))
-    {
-      g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-      if (!lens_tokenizer_encode (lens_model_tokenizer (r->model), text, -1, ids, error))
-        return FALSE;
-      if (ids->len == 0)
-        {
-          g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT, "The target \"%s\" has no tokens",
-                       text);
-          return FALSE;
-        }
-      int32_t id = g_array_index (ids, int32_t, 0);
-      if (first_id != NULL)
-        *first_id = id;
-      if (n_ids != NULL)
-        *n_ids = (int) ids->len;
-      return lens_result_target_probs (r, id, probs, error);
-    }
-
-  /* Imported: only what the file tracked, per position. */
-  gboolean found = FALSE;
-  for (int t = 0; t < r->n_tokens; t++)
-    {
-      const float *row_probs = NULL;
-      if (r->tracked != NULL && r->tracked[t] != NULL)
-        row_probs = g_hash_table_lookup (r->tracked[t], text);
-      found |= row_probs != NULL;
-      for (int row = 0; row < r->n_rows; row++)
-        probs[lens_result_cell_index (r, row, t)] = row_probs != NULL ? row_probs[row] : NAN;
-    }
-  if (first_id != NULL)
-    *first_id = -1;
-  if (n_ids != NULL)
-    *n_ids = 1;
-  if (!found)
-    {
-      /* a range of the file may leave out the positions that tracked it */
-      if (r->first_pos > 0 || r->next_after_last >= 0)
-        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                     "\"%s\" was not tracked at positions %d-%d of this results file", text,
-                     r->first_pos, r->first_pos + r->n_tokens - 1);
-      else
-        g_set_error (error, LENS_ERROR, LENS_ERROR_INPUT,
-                     "\"%s\" was not tracked in this results file", text);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* Is [first, first + n) a non-empty range inside [0, size)? Written so that no sum can overflow
  * whatever the caller passes. */
 static gboolean

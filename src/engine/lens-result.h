@@ -265,7 +265,8 @@ void lens_result_token_trajectory (const LensResult *r, int pos, int32_t id, flo
 
 /* A target given as text: live results tokenize it (the first token is tracked; *n_ids tells
  * whether it was several); imported results look the string up in `tracked`.
- * probs (R, T), NAN where the file did not track it. */
+ * probs (R, T), NAN where the file did not track it. lens_target_compute (lens-target.c) with
+ * the probabilities copied out. */
 gboolean lens_result_target_probs_for_text (const LensResult *r, const char *text, float *probs,
                                             int32_t *first_id, int *n_ids, GError **error);
 

@@ -358,8 +358,7 @@ lens_results_parse_full (const char *data, size_t len, const char *name, GPtrArr
     }
 
   g_autoptr (GString) scratch = g_string_sized_new (64);
-  g_autoptr (GPtrArray) names
-      = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_file_target_free);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
   LensJsonPull j = {
       .base = data, .p = data, .end = data + len, .name = name, .error = error, .scratch = scratch};
   LensResultsMembers m = {0};

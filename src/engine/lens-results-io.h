@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "lens-result.h"
+#include "lens-target.h"
 
 G_BEGIN_DECLS
 
@@ -39,18 +40,11 @@ G_BEGIN_DECLS
 #define LENS_RESULTS_MAX_VOCAB (1 << 22)
 #define LENS_RESULTS_MAX_PARAMS 1e15 /* model.n_params; exact in a double (< 2^53) */
 
-typedef struct
-{
-  const char *text;   /* the target as the user typed it */
-  const int32_t *ids; /* its token ids (the first is tracked); may be NULL when n_ids == 0 */
-  int n_ids;
-  const float *probs; /* (R, T) probability of ids[0] at every cell; NAN where unknown */
-} LensJsonTarget;
-
 /* The CLI's --json document (see the core engine issue) plus "format", "version", a "log_z" per
  * cell and "name" in "model". Unknown values (NAN, unknown ids, unknown model fields) are null.
- * Probabilities and entropies are printed with %.9g. Free with g_free. */
-char *lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_targets,
+ * Probabilities and entropies are printed with %.9g. Each target is written with its text, ids
+ * and probabilities (computed on r). Free with g_free. */
+char *lens_result_to_json (const LensResult *r, LensTarget *const *targets, int n_targets,
                            gboolean pretty);
 
 /* logitlenskit widget JSON version 2, probabilities rounded to 5 decimals like
@@ -60,23 +54,14 @@ char *lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, i
  * tracked there). The embedding row is written as layer -1. Metrics are not written (the format
  * has no place for them); a result with sub-layer rows is an error (it has none for those
  * either). Free with g_free. */
-char *lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *targets,
+char *lens_result_to_logitlenskit_json (const LensResult *r, LensTarget *const *targets,
                                         int n_targets, GError **error);
 
-/* A target carried by a results file (our format's "targets"): its probabilities are in
- * r->tracked under `text`. */
-typedef struct
-{
-  char *text;
-  int32_t *ids; /* the token ids the file gives for it (may be NULL when n_ids == 0) */
-  int n_ids;
-} LensFileTarget;
-
-void lens_file_target_free (LensFileTarget *target);
-
 /* Reads any of the three formats. `name` (e.g. the file's display name) starts error messages.
- * On success, if `targets` is not NULL it receives a new GPtrArray of LensFileTarget * (owning
- * them): the file's targets in order; empty for logitlenskit files. */
+ * On success, if `targets` is not NULL it receives a new GPtrArray of LensTarget * (owning a
+ * reference to each): the file's targets (our format's "targets") in order, with the ids the
+ * file gives (n_ids 0 when none), id -1 and the file's probabilities, which are also in
+ * r->tracked under their text; empty for logitlenskit files. */
 LensResult *lens_results_parse_full (const char *data, size_t len, const char *name,
                                      GPtrArray **targets, GError **error);
 LensResult *lens_results_parse (const char *data, size_t len, const char *name, GError **error);

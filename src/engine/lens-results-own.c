@@ -436,16 +436,6 @@ parse_own_cell (LensJsonPull *j, LensTopBuilder *b, OwnVocab *v, int row, int t,
   return TRUE;
 }
 
-void
-lens_file_target_free (LensFileTarget *target)
-{
-  if (target == NULL)
-    return;
-  g_free (target->text);
-  g_free (target->ids);
-  g_free (target);
-}
-
 /* "targets": [{"text", "ids", "prob": [[per token] per layer]}] -> tracked + the list. */
 static gboolean
 parse_own_targets (LensJsonPull *j, const char *at, LensResult *r, GPtrArray *list)
@@ -549,11 +539,8 @@ parse_own_targets (LensJsonPull *j, const char *at, LensResult *r, GPtrArray *li
             traj[row] = probs[(size_t) row * T + t];
           g_hash_table_insert (r->tracked[t], g_strdup (text), traj);
         }
-      LensFileTarget *ft = g_new0 (LensFileTarget, 1);
-      ft->text = g_steal_pointer (&text);
-      ft->n_ids = (int) ids->len;
-      ft->ids = ft->n_ids > 0 ? (int32_t *) g_array_free (g_steal_pointer (&ids), FALSE) : NULL;
-      g_ptr_array_add (list, ft);
+      g_ptr_array_add (list, lens_target_new (text, text, -1, (const int32_t *) (void *) ids->data,
+                                              (int) ids->len, probs, R, T));
     }
   return !j->failed;
 }

@@ -101,7 +101,7 @@ append_cell_metrics (GString *o, const LensResult *r, int row, int t, const char
 }
 
 char *
-lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_targets,
+lens_result_to_json (const LensResult *r, LensTarget *const *targets, int n_targets,
                      gboolean pretty)
 {
   g_return_val_if_fail (r != NULL, NULL);
@@ -248,7 +248,7 @@ lens_result_to_json (const LensResult *r, const LensJsonTarget *targets, int n_t
   g_string_append_printf (o, "[%s", n_targets > 0 ? nl : "");
   for (int i = 0; i < n_targets; i++)
     {
-      const LensJsonTarget *tg = &targets[i];
+      const LensTarget *tg = targets[i];
       g_string_append_printf (o, "%s{", in2);
       lens_json_write_key (o, "text", pretty);
       lens_json_write_string (o, tg->text);
@@ -339,7 +339,7 @@ live_trajectories (const LensResult *r, int t, Tracked *tl)
 }
 
 char *
-lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *targets, int n_targets,
+lens_result_to_logitlenskit_json (const LensResult *r, LensTarget *const *targets, int n_targets,
                                   GError **error)
 {
   g_return_val_if_fail (r != NULL, NULL);
@@ -451,19 +451,19 @@ lens_result_to_logitlenskit_json (const LensResult *r, const LensJsonTarget *tar
         }
       for (int i = 0; i < n_targets; i++)
         {
-          if (targets[i].text == NULL || g_hash_table_contains (tl.index, targets[i].text))
+          if (targets[i]->text == NULL || g_hash_table_contains (tl.index, targets[i]->text))
             continue;
           /* An imported file may track a target at some positions only; logitlenskit has no
            * way to say "unknown", so the target is left out where nothing is known. */
           gboolean known = FALSE;
           for (int row = 0; row < R && !known; row++)
-            known = !isnan (targets[i].probs[lens_result_cell_index (r, row, t)]);
+            known = !isnan (targets[i]->probs[lens_result_cell_index (r, row, t)]);
           if (!known)
             continue;
-          int at = tracked_list_add (&tl, targets[i].text, -1, R);
+          int at = tracked_list_add (&tl, targets[i]->text, -1, R);
           for (int row = 0; row < R; row++)
             g_array_index (tl.traj, float, ((size_t) at * R + row))
-                = targets[i].probs[lens_result_cell_index (r, row, t)];
+                = targets[i]->probs[lens_result_cell_index (r, row, t)];
         }
 
       g_string_append (o, t > 0 ? ", {" : "{");

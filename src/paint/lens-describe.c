@@ -130,10 +130,10 @@ lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, i
       g_string_append (out, "</b>");
       for (int i = 0; i < state->n_targets; i++)
         {
-          const LensTarget *target = &state->targets[i];
+          const LensTarget *target = state->targets[i];
           float p = target->probs != NULL ? target->probs[cell] : NAN;
           int rank = 0;
-          if (target->id >= 0 && lens_result_has_model (r))
+          if (target->id >= 0 && !state->no_ranks && lens_result_has_model (r))
             {
               float live_p;
               /* A failed rank query (id outside this model's vocabulary) leaves the rank out. */

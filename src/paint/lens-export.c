@@ -130,19 +130,14 @@ lens_export_positions (LensView view, const LensResult *r, int *first, int *coun
 typedef struct
 {
   LensResult *result;
-  LensTarget *targets;
-  float **probs;
-  int n_targets;
+  GPtrArray *targets; /* LensTarget *: the sliced targets */
 } CutFigure;
 
 static void
 cut_figure_clear (CutFigure *cut)
 {
   g_clear_pointer (&cut->result, lens_result_unref);
-  for (int i = 0; i < cut->n_targets; i++)
-    g_free (cut->probs[i]);
-  g_clear_pointer (&cut->probs, g_free);
-  g_clear_pointer (&cut->targets, g_free);
+  g_clear_pointer (&cut->targets, g_ptr_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CutFigure, cut_figure_clear)
@@ -155,20 +150,19 @@ cut_figure (const LensResult *r, LensPaintState *state, int first, int count, Cu
   cut->result = lens_result_slice (r, 0, r->n_rows, first, count, error);
   if (cut->result == NULL)
     return FALSE;
-  cut->n_targets = state->targets != NULL ? MAX (state->n_targets, 0) : 0;
-  cut->targets = g_new0 (LensTarget, MAX (cut->n_targets, 1));
-  cut->probs = g_new0 (float *, MAX (cut->n_targets, 1));
-  for (int i = 0; i < cut->n_targets; i++)
+  int n_targets = state->targets != NULL ? MAX (state->n_targets, 0) : 0;
+  cut->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
+  g_autofree float *probs = g_new (float, (size_t) r->n_rows *(size_t) MAX (count, 1));
+  for (int i = 0; i < n_targets; i++)
     {
-      cut->targets[i] = state->targets[i];
-      if (state->targets[i].probs == NULL)
-        continue;
-      cut->probs[i] = g_new (float, (size_t) r->n_rows *(size_t) count);
-      lens_result_slice_cells (r, 0, r->n_rows, first, count, state->targets[i].probs,
-                               cut->probs[i]);
-      cut->targets[i].probs = cut->probs[i];
+      const LensTarget *t = state->targets[i];
+      if (t->probs != NULL)
+        lens_result_slice_cells (r, 0, r->n_rows, first, count, t->probs, probs);
+      g_ptr_array_add (cut->targets,
+                       lens_target_new (t->text, t->label, t->id, t->ids, t->n_ids,
+                                        t->probs != NULL ? probs : NULL, r->n_rows, count));
     }
-  state->targets = cut->targets;
+  state->targets = (LensTarget *const *) cut->targets->pdata;
   state->sel_pos = state->sel_pos >= first ? state->sel_pos - first : -1;
   return TRUE;
 }

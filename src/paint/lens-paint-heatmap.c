@@ -15,7 +15,7 @@ active_target_probs (const LensPaintState *state, const LensTarget **target)
   if (state == NULL || state->targets == NULL || state->active_target < 0
       || state->active_target >= state->n_targets)
     return NULL;
-  *target = &state->targets[state->active_target];
+  *target = state->targets[state->active_target];
   return (*target)->probs;
 }
 

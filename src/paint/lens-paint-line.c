@@ -60,7 +60,7 @@ is_target (const LensResult *r, const LensPaintState *state, int32_t id)
   const char *text = lens_result_token_text (r, id);
   for (int i = 0; state->targets != NULL && i < state->n_targets; i++)
     {
-      const LensTarget *t = &state->targets[i];
+      const LensTarget *t = state->targets[i];
       if (t->probs == NULL)
         continue;
       if (t->id >= 0 && lens_result_has_model (r) ? t->id == id : g_strcmp0 (t->label, text) == 0)
@@ -107,15 +107,15 @@ collect_series (const LensResult *r, const LensPaintState *state, int pos, gbool
   set->items = g_new0 (LineSeries, MAX (state->n_targets, 0) + n_top1);
   for (int i = 0; state->targets != NULL && i < state->n_targets; i++)
     {
-      if (state->targets[i].probs == NULL)
+      if (state->targets[i]->probs == NULL)
         continue;
       LineSeries *s = &set->items[set->n++];
-      s->label = lens_token_display (state->targets[i].label);
+      s->label = lens_token_display (state->targets[i]->label);
       if (values)
         {
           s->values = g_new (float, R);
           for (int row = 0; row < R; row++)
-            s->values[row] = state->targets[i].probs[lens_result_cell_index (r, row, pos)];
+            s->values[row] = state->targets[i]->probs[lens_result_cell_index (r, row, pos)];
         }
       s->color = i; /* the targets keep their colours whatever the position */
     }

@@ -12,6 +12,7 @@
 
 #include "lens-compare.h"
 #include "lens-result.h"
+#include "lens-target.h"
 
 G_BEGIN_DECLS
 
@@ -70,18 +71,11 @@ const char *lens_axis_to_string (LensAxis axis);
 
 typedef struct
 {
-  const char *label;  /* display text, e.g. " Paris" */
-  int32_t id;         /* tracked token id (live results), or -1 (imported) */
-  const float *probs; /* (R, T) probabilities, NAN where unknown; owned by the caller */
-  const char *text;   /* the target as the user gave it (may be several tokens), or NULL: label */
-} LensTarget;
-
-typedef struct
-{
   int sel_row,
       sel_pos; /* selected cell, -1 for none (line/top-k default: last position, last row) */
-  int hover_row, hover_pos;  /* hovered cell (outlined), -1 for none */
-  const LensTarget *targets; /* n_targets entries */
+  int hover_row, hover_pos;   /* hovered cell (outlined), -1 for none */
+  LensTarget *const *targets; /* n_targets entries, computed on the painted result (their
+                                 probs (R, T) index its cells) */
   int n_targets;
   int active_target;            /* index into targets for the target heatmap */
   LensColorScale heatmap_scale; /* top-token heatmap */
@@ -98,6 +92,8 @@ typedef struct
   const char *diff_pinned;  /* the pinned result's prompt, for the title (may be NULL) */
   const char *diff_message; /* why diff_values is NULL while something is pinned (computing, or
                                the two cannot be compared), or NULL */
+  bool no_ranks;      /* lens_describe_cell leaves the targets' ranks out: each costs a pass over
+                         the vocabulary, too slow for every pointer move */
   bool show_marks;    /* selection outline, bold selected labels, dashed selected layer, hover */
   bool shrink_to_fit; /* heatmaps painted into a smaller area narrow their cells (down to
                          LENS_CELL_W_COMPACT) instead of keeping the natural size */
@@ -203,8 +199,8 @@ gboolean lens_export_view (const char *path, LensView view, const LensResult *r,
 
 /* Pango markup describing one cell for tooltips and accessible descriptions: layer, position,
  * input token, the best LENS_DESCRIBE_MAX_TOP top-k tokens with probabilities (and how many more
- * there are), entropy, and each target's probability and rank (rank only for live results). Free
- * with g_free. */
+ * there are), entropy, and each target's probability and rank (rank only for live results and
+ * without state->no_ranks). Free with g_free. */
 #define LENS_DESCRIBE_MAX_TOP 10
 char *lens_describe_cell (const LensResult *r, const LensPaintState *state, int row, int pos);
 /* Pango markup describing one bar of the top-k view (rank 0 is the best): the cell it belongs to,

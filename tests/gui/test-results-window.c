@@ -500,13 +500,13 @@ script (void)
 
   /* The line plot tracks the token the last layer predicts at the last position, “ of”. */
   const LensPaintState *st = ll_window_get_paint_state (window);
-  CHECK (st->n_targets == 1 && g_strcmp0 (st->targets[0].label, " of") == 0, "targets: %d “%s”",
-         st->n_targets, st->n_targets > 0 ? st->targets[0].label : "");
+  CHECK (st->n_targets == 1 && g_strcmp0 (st->targets[0]->label, " of") == 0, "targets: %d “%s”",
+         st->n_targets, st->n_targets > 0 ? st->targets[0]->label : "");
   CHECK (g_strcmp0 (gtk_editable_get_text (targets), "of") == 0, "target entry “%s”",
          gtk_editable_get_text (targets));
   if (st->n_targets == 1)
     {
-      const float *p = st->targets[0].probs;
+      const float *p = st->targets[0]->probs;
       CHECK (fabsf (p[lens_result_cell_index (r, 0, 2)] - 0.6f) < 1e-6f
                  && fabsf (p[lens_result_cell_index (r, 2, 2)] - 0.8f) < 1e-6f
                  && isnan (p[lens_result_cell_index (r, 0, 0)]),
@@ -574,7 +574,7 @@ script (void)
          gtk_editable_get_text (targets));
   st = ll_window_get_paint_state (window);
   CHECK (st->n_targets == 1
-             && fabsf (st->targets[0].probs[lens_result_cell_index (r, 2, 2)] - 0.8f) < 1e-6f,
+             && fabsf (st->targets[0]->probs[lens_result_cell_index (r, 2, 2)] - 0.8f) < 1e-6f,
          "saved target lost");
   summary = ll_window_get_model_summary (window);
   CHECK (strstr (summary, "meta-llama/Llama-3.1-70B") != NULL && strstr (summary, "saved.json"),
@@ -822,7 +822,7 @@ script (void)
     return;
   int whole_rows = r->n_rows, whole_tokens = r->n_tokens;
   g_autofree float *whole_probs
-      = g_memdup2 (ps->targets[0].probs, sizeof (float) * (size_t) whole_rows * whole_tokens);
+      = g_memdup2 (ps->targets[0]->probs, sizeof (float) * (size_t) whole_rows * whole_tokens);
   g_autoptr (GError) range_error = NULL;
   g_autofree char *last = g_strdup_printf ("%d", whole_tokens - 1);
   CHECK (ll_window_set_range (window, "", last, &range_error), "%s",
@@ -837,7 +837,7 @@ script (void)
   for (int row = 0; tail != NULL && ps->n_targets == 1 && row < whole_rows; row++)
     {
       float want = whole_probs[(size_t) row * whole_tokens + whole_tokens - 1];
-      same += fabsf (ps->targets[0].probs[row] - want) <= 1e-6f * fmaxf (1.0f, want);
+      same += fabsf (ps->targets[0]->probs[row] - want) <= 1e-6f * fmaxf (1.0f, want);
     }
   CHECK (same == whole_rows, "%d of %d rows of the live range's target agree with the whole", same,
          whole_rows);

@@ -1,10 +1,10 @@
-/* test-targets.c: the target entry's parsing rules. */
-#include "ll-targets.h"
+/* test-targets.c: the target entry's parsing rules (lens_targets_split). */
+#include "lens-target.h"
 
 static void
 check (const char *text, const char *const *expected)
 {
-  g_auto (GStrv) got = ll_targets_parse (text);
+  g_auto (GStrv) got = lens_targets_split (text);
   g_assert_true (g_strv_equal ((const char *const *) got, expected));
 }
 

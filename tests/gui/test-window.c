@@ -20,6 +20,7 @@
 #include "lens-format.h"
 #include "lens-locate.h"
 #include "lens-paint.h"
+#include "paint-targets.h"
 #include "lens-results-io.h"
 #include "ll-application.h"
 #include "ll-chart-view.h"
@@ -701,8 +702,8 @@ script (void)
       int32_t id;
       int n_ids;
       CHECK (lens_result_target_probs_for_text (r, " Paris", expect, &id, &n_ids, NULL), "query");
-      CHECK (state->targets[0].id == id, "tracked id %d, expected %d", state->targets[0].id, id);
-      CHECK (memcmp (expect, state->targets[0].probs, cells * sizeof (float)) == 0,
+      CHECK (state->targets[0]->id == id, "tracked id %d, expected %d", state->targets[0]->id, id);
+      CHECK (memcmp (expect, state->targets[0]->probs, cells * sizeof (float)) == 0,
              "target probabilities differ from the engine's");
     }
 
@@ -783,20 +784,20 @@ script (void)
     LensResult *cur = ll_window_get_result (window);
     const LensPaintState *ws = ll_window_get_paint_state (window);
     CHECK (ws->n_targets == 3, "%d targets", ws->n_targets);
-    CHECK (ws->n_targets > 0 && ws->targets[0].probs != NULL, "no target to compare");
+    CHECK (ws->n_targets > 0 && ws->targets[0]->probs != NULL, "no target to compare");
     LensPaintState st;
     lens_paint_state_init (&st);
     g_autoptr (GError) error = NULL;
     CHECK (ll_compare_page_fill_state (page, &st, &error), "no difference: %s",
            error ? error->message : "");
     g_autofree float *pinned_probs = g_new (float, (size_t) pinned->n_rows * pinned->n_tokens);
-    CHECK (lens_result_target_probs (pinned, ws->targets[0].id, pinned_probs, &error), "probs");
+    CHECK (lens_result_target_probs (pinned, ws->targets[0]->id, pinned_probs, &error), "probs");
     for (int row = 0; row < cur->n_rows; row++)
       for (int t = 0; t < MIN (cur->n_tokens, pinned->n_tokens); t++)
         {
           size_t c = lens_result_cell_index (cur, row, t);
           float want
-              = ws->targets[0].probs[c] - pinned_probs[lens_result_cell_index (pinned, row, t)];
+              = ws->targets[0]->probs[c] - pinned_probs[lens_result_cell_index (pinned, row, t)];
           CHECK (st.diff_values[c] == want, "difference at %d,%d: %g, not %g", row, t,
                  st.diff_values[c], want);
         }

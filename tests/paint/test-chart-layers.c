@@ -13,10 +13,13 @@
 #include "ll-heatmap-layer.h"
 #include "ll-line-layer.h"
 #include "ll-topk-layer.h"
+#include "paint-targets.h"
 #include "tiny-gpt2.h"
 
 static LensResult *result;
-static LensTarget targets[2];
+#define N_TARGETS 2
+static GPtrArray *targets_keep;    /* owns the targets */
+static LensTarget *const *targets; /* (N_TARGETS) */
 static float *diff_values;
 
 static void
@@ -24,7 +27,7 @@ base_state (LensPaintState *state)
 {
   lens_paint_state_init (state);
   state->targets = targets;
-  state->n_targets = G_N_ELEMENTS (targets);
+  state->n_targets = N_TARGETS;
 }
 
 /* The markup of lens_describe_cell for (row, pos), with or without the targets' ranks. */
@@ -32,11 +35,7 @@ static char *
 describe (const LensPaintState *state, int row, int pos, gboolean ranks)
 {
   LensPaintState st = *state;
-  LensTarget quick[G_N_ELEMENTS (targets)];
-  memcpy (quick, targets, sizeof targets);
-  for (size_t i = 0; !ranks && i < G_N_ELEMENTS (quick); i++)
-    quick[i].id = -1;
-  st.targets = quick;
+  st.no_ranks = !ranks;
   return lens_describe_cell (result, &st, row, pos);
 }
 
@@ -81,7 +80,7 @@ check_heatmap (LensView view, const LensPaintState *state, double width, double 
   cairo_destroy (cr);
   cairo_surface_flush (surface);
 
-  const float *active = targets[state->active_target].probs;
+  const float *active = targets[state->active_target]->probs;
   for (int row = 0; row < result->n_rows; row++)
     for (int pos = 0; pos < result->n_tokens; pos++)
       {
@@ -308,8 +307,8 @@ main (int argc, char **argv)
       lens_result_target_probs_for_text (result, " the", the_probs, &the_id, &n_ids, &error));
   int32_t top_id = result->top_ids[lens_result_cell_index (result, 1, 2) * result->top_k];
   g_assert_true (lens_result_target_probs (result, top_id, top_probs, &error));
-  targets[0] = (LensTarget){" the", the_id, the_probs};
-  targets[1] = (LensTarget){"top", top_id, top_probs};
+  const TargetSpec specs[N_TARGETS] = {{" the", the_id, the_probs}, {"top", top_id, top_probs}};
+  targets = state_targets (result, specs, N_TARGETS, &targets_keep);
   diff_values = g_new (float, cells);
   for (size_t i = 0; i < cells; i++)
     diff_values[i] = (float) i / (float) cells - 0.5f;
@@ -321,6 +320,7 @@ main (int argc, char **argv)
   int status = g_test_run ();
 
   g_free (diff_values);
+  g_ptr_array_unref (targets_keep);
   lens_result_unref (result);
   const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
   for (size_t i = 0; i < G_N_ELEMENTS (files); i++)

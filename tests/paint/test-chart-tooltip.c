@@ -10,6 +10,7 @@
 
 #include "ll-chart-view.h"
 #include "gui-support.h"
+#include "paint-targets.h"
 #include "tiny-gpt2.h"
 
 static int failures;
@@ -65,10 +66,11 @@ main (int argc, char **argv)
   g_assert_true (lens_result_target_probs_for_text (r, " the", the_probs, &the_id, &n_ids, &error));
   int32_t top_id = r->top_ids[lens_result_cell_index (r, 1, 2) * r->top_k];
   g_assert_true (lens_result_target_probs (r, top_id, top_probs, &error));
-  LensTarget targets[] = {{" the", the_id, the_probs}, {"top", top_id, top_probs}};
+  TargetSpec targets[] = {{" the", the_id, the_probs}, {"top", top_id, top_probs}};
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 2, &kept_targets);
   state.n_targets = 2;
 
   GtkWidget *window = gtk_window_new ();

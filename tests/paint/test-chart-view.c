@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "gui-support.h"
+#include "paint-targets.h"
 #include "ll-chart-view.h"
 
 static int failures;
@@ -318,8 +319,10 @@ main (int argc, char **argv)
   g_autofree float *probs = g_new (float, (R * T));
   for (int i = 0; i < R * T; i++)
     probs[i] = (float) i / (R * T);
-  LensTarget targets[] = {{" Paris", -1, probs}};
-  state.targets = targets, state.n_targets = 1;
+  TargetSpec targets[] = {{" Paris", -1, probs}};
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (result, targets, 1, &kept_targets);
+  state.n_targets = 1;
   ll_chart_view_set_state (LL_CHART_VIEW (view), &state);
   ll_chart_view_set_view (LL_CHART_VIEW (view), LENS_VIEW_TARGET);
   settle (window);

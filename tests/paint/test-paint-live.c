@@ -11,6 +11,7 @@
 
 #include "lens-error.h"
 #include "lens-paint.h"
+#include "paint-targets.h"
 #include "lens-result.h"
 #include "tiny-gpt2.h"
 
@@ -39,11 +40,12 @@ test_live (void)
   size_t cell = lens_result_cell_index (r, row, pos);
   int32_t top_id = r->top_ids[cell * r->top_k];
   g_assert_true (lens_result_target_probs (r, top_id, top_probs, &error));
-  LensTarget targets[]
+  TargetSpec targets[]
       = {{" the", space_id, space_probs}, {lens_result_token_text (r, top_id), top_id, top_probs}};
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 2, &kept_targets);
   state.n_targets = 2;
 
   g_autofree char *m1 = lens_describe_cell (r, &state, row, pos);

@@ -13,6 +13,7 @@
 #include "lens-format.h"
 #include "lens-paint.h"
 #include "lens-result.h"
+#include "paint-targets.h"
 
 /* ---- fixtures ---------------------------------------------------------------------------- */
 
@@ -417,11 +418,12 @@ test_target_heatmap (void)
   for (int i = 0; i < R * T; i++)
     probs[i] = (float) i / (float) (R * T);
   probs[lens_result_cell_index (r, 2, 3)] = NAN;
-  LensTarget targets[] = {{" London", 16, NULL}, {" Paris", 0, probs}};
+  TargetSpec targets[] = {{" London", 16, NULL}, {" Paris", 0, probs}};
 
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 2, &kept_targets);
   state.n_targets = 2;
   state.active_target = 1;
   LensHeatmapLayout l;
@@ -1093,11 +1095,12 @@ test_line_plot (void)
         a[c] = t == T - 1 ? (float) row / (float) (R - 1) : 0.5f;                /* rises 0 -> 1 */
         b[c] = t == T - 1 ? powf (10.0f, -(float) (R - 1 - row) * 0.75f) : 0.5f; /* 10^-5.25 -> 1 */
       }
-  LensTarget targets[] = {{" Paris", 0, a}, {" London", 16, b}};
+  TargetSpec targets[] = {{" Paris", 0, a}, {" London", 16, b}};
   LensPaintState state;
   lens_paint_state_init (&state);
   state.dark = true;
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 2, &kept_targets);
   state.n_targets = 2;
   state.line_top1 = false; /* the targets' lines alone; /paint/line/top1 adds the top-1 tokens */
 
@@ -1272,8 +1275,9 @@ test_line_top1 (void)
     for (int t = 0; t < T; t++)
       probs[lens_result_cell_index (r, row, t)]
           = t == T - 1 && (row == 0 || row == 3) ? traj[row] : NAN;
-  LensTarget target = {" capital", -1, probs};
-  state.targets = &target;
+  TargetSpec target = {" capital", -1, probs};
+  g_autoptr (GPtrArray) kept_target = NULL;
+  state.targets = state_targets (r, &target, 1, &kept_target);
   state.n_targets = 1;
   s = render (LENS_VIEW_LINE, r, &state, "paint-line-top1-target.png");
   find_plot_area (s, &x0, &y0, &x1, &y1);
@@ -1387,8 +1391,9 @@ test_diff_view (void)
   state.diff_values = diff;
   state.diff_kind = LENS_DIFF_TARGET;
   state.diff_pinned = "The pinned prompt";
-  LensTarget target = {" Paris", 0, diff}; /* only its label is used by this view */
-  state.targets = &target;
+  TargetSpec target = {" Paris", 0, diff}; /* only its label is used by this view */
+  g_autoptr (GPtrArray) kept_target = NULL;
+  state.targets = state_targets (r, &target, 1, &kept_target);
   state.n_targets = 1;
   cairo_surface_t *s = render (LENS_VIEW_DIFF, r, &state, "paint-diff-target.png");
   LensHeatmapLayout l;
@@ -1534,10 +1539,11 @@ test_describe (void)
   g_autofree float *probs = g_new (float, (R * T));
   for (int i = 0; i < R * T; i++)
     probs[i] = 1e-7f * (float) (i + 1);
-  LensTarget targets[] = {{" Paris", -1, probs}, {"<i>", -1, NULL}};
+  TargetSpec targets[] = {{" Paris", -1, probs}, {"<i>", -1, NULL}};
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 2, &kept_targets);
   state.n_targets = 2;
 
   /* Cell (2, 5): the input token there is the long one (id 15). */
@@ -1634,11 +1640,12 @@ test_line_log_fit (void)
   g_autoptr (LensResult) r = make_result (R, T, K);
   float probs[] = {0.5f, 4.7e-10f, 0.5f, 3e-9f, 0.5f, 2e-8f, 0.5f, 1e-7f, 0.5f, 2.3e-7f};
   g_assert_cmpint (lens_result_cell_index (r, 1, 1), ==, 3);
-  LensTarget targets[] = {{" Paris", 0, probs}};
+  TargetSpec targets[] = {{" Paris", 0, probs}};
   LensPaintState state;
   lens_paint_state_init (&state);
   state.dark = true;
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 1, &kept_targets);
   state.n_targets = 1;
   state.line_top1 = false; /* the axis fitted to the target alone */
   const Px color = hex_px (0x636efa);
@@ -1667,6 +1674,7 @@ test_line_log_fit (void)
    * largest value and those points are marked on the bottom edge with a triangle. */
   float clipped[] = {0.5f, 0.0f, 0.5f, 1e-30f, 0.5f, 1e-3f, 0.5f, 0.1f, 0.5f, 0.5f};
   targets[0].probs = clipped;
+  state.targets = state_targets (r, targets, 1, &kept_targets);
   state.prob_axis = LENS_AXIS_LOG;
   cairo_surface_t *s = render (LENS_VIEW_LINE, r, &state, "paint-line-log-clipped.png");
   int x0, y0, x1, y1;
@@ -1695,6 +1703,7 @@ test_line_log_fit (void)
       written += !px_near (pixel (s, x, y), hex_px (0x1e1e1e), 8);
   g_assert_cmpint (written, >, 30);
   targets[0].probs = probs;
+  state.targets = state_targets (r, targets, 1, &kept_targets);
   cairo_surface_t *unclipped = render (LENS_VIEW_LINE, r, &state, NULL);
   written = 0;
   for (int y = note_y0; y < note_y1; y++)
@@ -1712,10 +1721,11 @@ test_target_heatmap_log (void)
   const int R = 2, T = 3, K = 3;
   g_autoptr (LensResult) r = make_result (R, T, K);
   float probs[] = {1e-8f, 1e-7f, 1e-6f, 1e-5f, 1e-4f, 1e-3f};
-  LensTarget targets[] = {{" Paris", 0, probs}};
+  TargetSpec targets[] = {{" Paris", 0, probs}};
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 1, &kept_targets);
   state.n_targets = 1;
   LensHeatmapLayout l;
   lens_heatmap_layout (r, &state, &l);
@@ -1771,10 +1781,11 @@ test_export_marks (void)
   float probs[R * T];
   for (int i = 0; i < R * T; i++)
     probs[i] = 0.05f * (float) i;
-  LensTarget targets[] = {{" Paris", 0, probs}};
+  TargetSpec targets[] = {{" Paris", 0, probs}};
   LensPaintState clean, marked;
   lens_paint_state_init (&clean);
-  clean.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  clean.targets = state_targets (r, targets, 1, &kept_targets);
   clean.n_targets = 1;
   /* the line plot and the bars are about the last position either way */
   clean.sel_pos = T - 1;
@@ -1904,10 +1915,11 @@ test_export (void)
     g_test_message ("pdftotext not found: PDF text not checked");
 
   /* The other views export too. */
-  LensTarget targets[] = {{" Paris", 0, NULL}};
+  TargetSpec targets[] = {{" Paris", 0, NULL}};
   g_autofree float *probs = g_new0 (float, (R * T));
   targets[0].probs = probs;
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 1, &kept_targets);
   state.n_targets = 1;
   const LensView views[] = {LENS_VIEW_TARGET, LENS_VIEW_LINE, LENS_VIEW_TOPK};
   for (size_t i = 0; i < G_N_ELEMENTS (views); i++)
@@ -1992,10 +2004,11 @@ test_export_cut (void)
   for (int row = 0; row < R; row++)
     for (int t = 0; t < T; t++)
       probs[lens_result_cell_index (r, row, t)] = (float) t / (float) T;
-  LensTarget target = {.label = " Paris", .id = -1, .probs = probs};
+  TargetSpec target = {.label = " Paris", .id = -1, .probs = probs};
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = &target;
+  g_autoptr (GPtrArray) kept_target = NULL;
+  state.targets = state_targets (r, &target, 1, &kept_target);
   state.n_targets = 1;
   state.prob_axis = LENS_AXIS_LINEAR;
 
@@ -2006,10 +2019,11 @@ test_export_cut (void)
   g_autofree float *tail_probs = g_new (float, (size_t) R *LENS_EXPORT_MAX_POSITIONS);
   lens_result_slice_cells (r, 0, R, T - LENS_EXPORT_MAX_POSITIONS, LENS_EXPORT_MAX_POSITIONS, probs,
                            tail_probs);
-  LensTarget tail_target = target;
+  TargetSpec tail_target = target;
   tail_target.probs = tail_probs;
   LensPaintState tail_state = state;
-  tail_state.targets = &tail_target;
+  g_autoptr (GPtrArray) kept_tail_target = NULL;
+  tail_state.targets = state_targets (tail, &tail_target, 1, &kept_tail_target);
 
   for (LensView view = LENS_VIEW_HEATMAP; view <= LENS_VIEW_TARGET; view++)
     {
@@ -2127,11 +2141,13 @@ test_empty_and_hostile (void)
 
   /* Out-of-range selection, hover and target indices; missing cells; a single cell. */
   g_autoptr (LensResult) r = make_result (1, 1, 1);
-  LensTarget targets[] = {{NULL, -1, NULL}};
+  TargetSpec targets[] = {{NULL, -1, NULL}};
   LensPaintState state;
   lens_paint_state_init (&state);
   state.sel_row = 99, state.sel_pos = -7, state.hover_row = 1, state.hover_pos = 1;
-  state.targets = targets, state.n_targets = 1, state.active_target = -3;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 1, &kept_targets), state.n_targets = 1,
+  state.active_target = -3;
   state.heatmap_scale = (LensColorScale) 42;
   for (int v = LENS_VIEW_HEATMAP; v <= LENS_VIEW_TOPK; v++)
     cairo_surface_destroy (render ((LensView) v, r, &state, NULL));
@@ -2192,10 +2208,11 @@ test_gallery (void)
         london[c] = 0.08f * sinf (x * 3.0f) + 2e-4f;
         berlin[c] = 0.02f * x * x + 3e-6f;
       }
-  LensTarget targets[] = {{" Paris", 0, paris}, {" London", 16, london}, {" Berlin", 17, berlin}};
+  TargetSpec targets[] = {{" Paris", 0, paris}, {" London", 16, london}, {" Berlin", 17, berlin}};
   LensPaintState state;
   lens_paint_state_init (&state);
-  state.targets = targets;
+  g_autoptr (GPtrArray) kept_targets = NULL;
+  state.targets = state_targets (r, targets, 3, &kept_targets);
   state.n_targets = 3;
   state.hover_row = 4, state.hover_pos = 2;
   state.sel_row = 9, state.sel_pos = T - 1;

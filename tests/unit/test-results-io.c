@@ -211,7 +211,7 @@ test_own_small (void)
 
   g_assert_nonnull (targets);
   g_assert_cmpuint (targets->len, ==, 1);
-  const LensFileTarget *ft = g_ptr_array_index (targets, 0);
+  const LensTarget *ft = g_ptr_array_index (targets, 0);
   g_assert_cmpstr (ft->text, ==, " Paris");
   g_assert_cmpint (ft->n_ids, ==, 1);
   g_assert_cmpint (ft->ids[0], ==, 6342);
@@ -354,7 +354,9 @@ test_own_round_trip (void)
   for (int c = 0; c < R * T; c++)
     paris[c] = c == 3 ? NAN : 1.0f / (float) (c + 3);
   int32_t paris_ids[] = {6, 9};
-  LensJsonTarget tg[] = {{" Par is", paris_ids, 2, paris}};
+  g_autoptr (LensTarget) tg_0
+      = lens_target_new (" Par is", NULL, -1, paris_ids, 2, paris, r->n_rows, r->n_tokens);
+  LensTarget *tg[] = {tg_0};
 
   for (int pretty = 0; pretty <= 1; pretty++)
     {
@@ -382,7 +384,7 @@ test_own_round_trip (void)
       g_assert_cmpstr (back->model_info.dtype, ==, "BF16");
       g_assert_cmpstr (lens_result_token_text (back, 7), ==, "\\xe2\\x80");
       g_assert_cmpuint (names->len, ==, 1);
-      const LensFileTarget *ft = g_ptr_array_index (names, 0);
+      const LensTarget *ft = g_ptr_array_index (names, 0);
       g_assert_cmpstr (ft->text, ==, " Par is");
       g_assert_cmpint (ft->n_ids, ==, 2);
       g_assert_cmpint (ft->ids[0], ==, 6);
@@ -400,7 +402,9 @@ test_own_round_trip (void)
       /* Writing the re-read result with the same target gives the same bytes. */
       g_autofree float *paris2 = g_new (float, (R * T));
       g_assert_true (lens_result_target_probs_for_text (back, " Par is", paris2, NULL, NULL, NULL));
-      LensJsonTarget tg2[] = {{" Par is", paris_ids, 2, paris2}};
+      g_autoptr (LensTarget) tg2_0
+          = lens_target_new (" Par is", NULL, -1, paris_ids, 2, paris2, r->n_rows, r->n_tokens);
+      LensTarget *tg2[] = {tg2_0};
       g_autofree char *json2 = lens_result_to_json (back, tg2, 1, pretty);
       g_assert_cmpstr (json2, ==, json);
     }
@@ -416,7 +420,9 @@ test_json_shape (void)
   for (int c = 0; c < R * T; c++)
     probs[c] = 0.5f / (float) (c + 1);
   int32_t ids[] = {6};
-  LensJsonTarget tg[] = {{" tok6", ids, 1, probs}};
+  g_autoptr (LensTarget) tg_0
+      = lens_target_new (" tok6", NULL, -1, ids, 1, probs, r->n_rows, r->n_tokens);
+  LensTarget *tg[] = {tg_0};
   g_autofree char *json = lens_result_to_json (r, tg, 1, FALSE);
 
   json_object *doc = json_tokener_parse (json);
@@ -530,7 +536,11 @@ test_v2_round_trip (void)
   g_autofree float *tp = g_new (float, (R * T));
   for (int c = 0; c < R * T; c++)
     tp[c] = c == 0 ? 0.123455f : 0.0001f * (float) c;
-  LensJsonTarget tg[] = {{" target", NULL, 0, tp}, {" tok3", NULL, 0, tp}};
+  g_autoptr (LensTarget) tg_0
+      = lens_target_new (" target", NULL, -1, NULL, 0, tp, r->n_rows, r->n_tokens);
+  g_autoptr (LensTarget) tg_1
+      = lens_target_new (" tok3", NULL, -1, NULL, 0, tp, r->n_rows, r->n_tokens);
+  LensTarget *tg[] = {tg_0, tg_1};
 
   g_autoptr (GError) error = NULL;
   g_autofree char *json = lens_result_to_logitlenskit_json (r, tg, 2, &error);
@@ -635,7 +645,9 @@ test_v2_export_partial_target (void)
   g_assert_true (lens_result_target_probs_for_text (r, " city", probs, NULL, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (isnan (probs[lens_result_cell_index (r, 0, 0)]));
-  LensJsonTarget tg[] = {{" city", NULL, 0, probs}};
+  g_autoptr (LensTarget) tg_0
+      = lens_target_new (" city", NULL, -1, NULL, 0, probs, r->n_rows, r->n_tokens);
+  LensTarget *tg[] = {tg_0};
   g_autofree char *json = lens_result_to_logitlenskit_json (r, tg, 1, &error);
   g_assert_no_error (error);
   g_assert_null (strstr (json, "null"));
@@ -1275,7 +1287,9 @@ test_live (void)
   int n_ids = 0;
   g_assert_true (lens_result_target_probs_for_text (r, " the", the, &the_id, &n_ids, &error));
   int32_t the_ids[] = {the_id};
-  LensJsonTarget tg[] = {{" the", the_ids, 1, the}};
+  g_autoptr (LensTarget) tg_0
+      = lens_target_new (" the", NULL, -1, the_ids, 1, the, r->n_rows, r->n_tokens);
+  LensTarget *tg[] = {tg_0};
 
   /* Our format: exact. */
   g_autofree char *json = lens_result_to_json (r, tg, 1, TRUE);
@@ -1301,8 +1315,8 @@ test_live (void)
   g_assert_cmpstr (r->model_info.dtype, ==, "F32");
   g_assert_cmpint (r->model_info.n_params, ==, own->model_info.n_params);
   g_assert_cmpuint (names->len, ==, 1);
-  g_assert_cmpstr (((LensFileTarget *) g_ptr_array_index (names, 0))->text, ==, " the");
-  g_assert_cmpint (((LensFileTarget *) g_ptr_array_index (names, 0))->ids[0], ==, the_id);
+  g_assert_cmpstr (((LensTarget *) g_ptr_array_index (names, 0))->text, ==, " the");
+  g_assert_cmpint (((LensTarget *) g_ptr_array_index (names, 0))->ids[0], ==, the_id);
   for (size_t c = 0; c < cells; c++)
     g_assert_cmpfloat (tracked (own, (int) (c % T), " the")[c / T], ==, the[c]);
   for (int row = 0; row < R; row++)
