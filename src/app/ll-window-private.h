@@ -1,5 +1,7 @@
-/* ll-window-private.h: what the window's files share (ll-window.c: template, lifecycle, prompt,
- * results and files; ll-window-actions.c: the view settings and navigation actions). */
+/* ll-window-private.h: what the window's files share (ll-window.c: template, lifecycle, prompt;
+ * ll-window-actions.c: view settings and navigation; ll-window-model.c: model menu and loading;
+ * ll-window-results.c: results files; ll-window-range.c: the Range; ll-window-targets.c: the
+ * target entry). */
 #pragma once
 
 #include <adwaita.h>
@@ -109,14 +111,58 @@ struct _LlWindow
 };
 
 /* ll-window.c */
+const char *ll_window_view_title (LensView view);
 void ll_window_push_state (LlWindow *self);
 void ll_window_show_toast (LlWindow *self, const char *text);
+void ll_window_show_error (LlWindow *self, const char *message);
 void ll_window_hide_error (LlWindow *self);
+void ll_window_emit_open_finished (LlWindow *self, gboolean opened);
+/* The prompt as typed, newlines included (the tokenizer sees them). Free with g_free. */
+char *ll_window_dup_prompt_text (LlWindow *self);
+void ll_window_set_prompt_text_quietly (LlWindow *self, const char *text);
+void ll_window_show_prompt_count (LlWindow *self, int n_tokens, int max_tokens);
+void ll_window_set_content (LlWindow *self, const char *name);
+void ll_window_set_stale (LlWindow *self, gboolean stale);
+void ll_window_set_result (LlWindow *self, LensResult *full);
+void ll_window_follow_right_end (LlWindow *self, gboolean follow);
 void ll_window_run_now (LlWindow *self);
-void ll_window_pin_range (LlWindow *self);
 
 /* ll-window-actions.c: adds the actions, fills the threads menu and follows the heatmaps' zoom;
  * called once the views exist. */
 void ll_window_actions_init (LlWindow *self);
+/* Keeps both heatmaps at one scroll position; called once the views exist. */
+void ll_window_follow_heatmap_scrolls (LlWindow *self);
+
+/* ll-window-model.c: adds the model actions and rebuilds the model menu when it opens. */
+void ll_window_model_init (LlWindow *self);
+/* What the summary line says about a model; unknown values (0, NULL) are left out. */
+typedef struct
+{
+  const char *name;
+  const char *architecture; /* config.json's model_type */
+  int64_t n_params;
+  const char *dtype;  /* "F32", "F16", "BF16" or "mixed" */
+  const char *layers; /* "12 layers", or how many of them a results file shows */
+  int width, n_head, n_kv_head, vocab_size, context_length;
+  double final_softcap; /* the output head's soft-cap, which every row of the lens applies */
+} ModelFacts;
+char *ll_window_model_facts_text (const ModelFacts *f);
+void ll_window_set_model_summary (LlWindow *self, const char *summary);
+void ll_window_update_model_labels (LlWindow *self);
+void ll_window_set_model_loading (LlWindow *self, gboolean loading);
+
+/* ll-window-results.c: adds the file actions (open, save, export, Run on NDIF, back to model). */
+void ll_window_results_init (LlWindow *self);
+void ll_window_update_imported_labels (LlWindow *self);
+void ll_window_leave_imported (LlWindow *self);
+
+/* ll-window-range.c: connects the Range popover. */
+void ll_window_range_init (LlWindow *self);
+LensResult *ll_window_range_of_result (LlWindow *self, LensResult *r);
+void ll_window_pin_range (LlWindow *self);
+
+/* ll-window-targets.c: connects the target entry and the drop-down. */
+void ll_window_targets_init (LlWindow *self);
+void ll_window_update_targets (LlWindow *self);
 
 G_END_DECLS
