@@ -289,51 +289,38 @@ ll_window_leave_imported (LlWindow *self)
   ll_window_run_now (self);
 }
 
+/* One results file being opened: the window's callback gets the file's path and can tell a
+ * superseded open from its own. */
 typedef struct
 {
-  LensResult *result;
-  GPtrArray *targets;
-} OpenedFile;
+  LlWindow *self;
+  GCancellable *cancellable;
+  char *path;
+} OpenRequest;
 
 static void
-opened_file_free (OpenedFile *f)
+open_request_free (OpenRequest *req)
 {
-  g_clear_pointer (&f->result, lens_result_unref);
-  g_clear_pointer (&f->targets, g_ptr_array_unref);
-  g_free (f);
-}
-
-static void
-open_results_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  const char *path = task_data;
-  g_autoptr (GError) error = NULL;
-  OpenedFile *f = g_new0 (OpenedFile, 1);
-
-  /* The parser cannot be interrupted; a cancelled open is dropped when it returns. */
-  f->result = lens_results_load_full (path, &f->targets, &error);
-  if (f->result == NULL)
-    {
-      opened_file_free (f);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  g_task_return_pointer (task, f, (GDestroyNotify) opened_file_free);
+  g_object_unref (req->self);
+  g_object_unref (req->cancellable);
+  g_free (req->path);
+  g_free (req);
 }
 
 static void
 open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  LlWindow *self = LL_WINDOW (source);
-  GTask *task = G_TASK (res);
+  OpenRequest *req = user_data;
+  LlWindow *self = req->self;
   g_autoptr (GError) error = NULL;
-  OpenedFile *f = g_task_propagate_pointer (task, &error);
-  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autoptr (LensResult) result
+      = ll_worker_open_results_finish (LL_WORKER (source), res, &targets, &error);
 
-  if (g_cancellable_is_cancelled (cancellable))
+  if (g_cancellable_is_cancelled (req->cancellable))
     {
       /* A newer open (or the window closing) took over. */
-      g_clear_pointer (&f, opened_file_free);
+      open_request_free (req);
       return;
     }
   g_clear_object (&self->open_cancellable);
@@ -342,7 +329,7 @@ open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autofree char *before = g_steal_pointer (&self->content_before_open);
   g_autofree char *status_before = g_steal_pointer (&self->status_before_open);
 
-  if (f == NULL)
+  if (result == NULL)
     {
       /* What was shown stays; the engine's message says what is wrong and where. */
       if (g_strcmp0 (before, "loading") == 0)
@@ -360,11 +347,12 @@ open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
           = g_strdup_printf (_ ("Could not open the results: %s"), error->message);
       ll_window_show_error (self, message);
       ll_window_emit_open_finished (self, FALSE);
+      open_request_free (req);
       return;
     }
-  enter_imported (self, f->result, f->targets, g_task_get_task_data (task));
-  opened_file_free (f);
+  enter_imported (self, result, targets, req->path);
   ll_window_emit_open_finished (self, TRUE);
+  open_request_free (req);
 }
 
 static gboolean
@@ -411,11 +399,12 @@ ll_window_open_results (LlWindow *self, const char *path)
         self->open_pulse_id = g_timeout_add (100, open_pulse_cb, self);
     }
 
-  GTask *task = g_task_new (self, self->open_cancellable, open_results_done_cb, NULL);
-  g_task_set_source_tag (task, ll_window_open_results);
-  g_task_set_task_data (task, g_strdup (path), g_free);
-  g_task_run_in_thread (task, open_results_thread);
-  g_object_unref (task);
+  OpenRequest *req = g_new0 (OpenRequest, 1);
+  req->self = g_object_ref (self);
+  req->cancellable = g_object_ref (self->open_cancellable);
+  req->path = g_strdup (path);
+  ll_worker_open_results_async (self->worker, path, self->open_cancellable, open_results_done_cb,
+                                req);
 }
 
 gboolean
