@@ -80,7 +80,7 @@ zoom_fit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   ll_window_push_state (self);
   GtkWidget *pane = gtk_widget_get_parent (GTK_WIDGET (zoom_view (self)));
   int pane_w = pane != NULL ? gtk_widget_get_width (pane) : 0;
-  const LensResult *r = self->result;
+  const LensResult *r = ll_session_get_result (self->session);
   if (r == NULL || r->n_tokens <= 0 || r->n_rows <= 0 || pane_w <= 0)
     return;
   LensHeatmapLayout l;
@@ -155,16 +155,16 @@ static void
 pin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   LlWindow *self = user_data;
-  if (self->result == NULL || lens_result_is_partial (self->result))
+  LensResult *result = ll_session_get_result (self->session);
+  if (result == NULL || lens_result_is_partial (result))
     {
-      ll_window_show_toast (self, self->result == NULL
-                                      ? _ ("Nothing to pin yet: type a prompt first")
-                                      : _ ("Still computing: pin once every position is "
-                                           "ready"));
+      ll_window_show_toast (self, result == NULL ? _ ("Nothing to pin yet: type a prompt first")
+                                                 : _ ("Still computing: pin once every position is "
+                                                      "ready"));
       return;
     }
   g_clear_pointer (&self->pinned_full, lens_result_unref);
-  self->pinned_full = lens_result_ref (self->full_result);
+  self->pinned_full = lens_result_ref (ll_session_get_full_result (self->session));
   ll_window_pin_range (self);
   adw_view_stack_set_visible_child_name (self->view_stack, "diff");
   ll_window_show_toast (self, _ ("Pinned: change the prompt or open a results file to compare"));
@@ -198,7 +198,7 @@ sublayers_change_state (GSimpleAction *action, GVariant *value, gpointer user_da
   if (self->settings != NULL)
     g_settings_set_boolean (self->settings, "sublayers", g_variant_get_boolean (value));
   /* other rows: the lens runs again (or comes from the cache) */
-  if (!self->imported)
+  if (!ll_session_is_imported (self->session))
     ll_window_run_now (self);
 }
 

@@ -84,12 +84,12 @@ void
 ll_window_update_model_labels (LlWindow *self)
 {
   LensModel *model = ll_worker_get_model (self->worker);
-  if (self->imported && self->result != NULL)
+  if (ll_session_is_imported (self->session) && ll_session_get_result (self->session) != NULL)
     ll_window_update_imported_labels (self);
   if (model == NULL)
     {
       gtk_label_set_text (self->model_button_label, _ ("No Model"));
-      if (!self->imported)
+      if (!ll_session_is_imported (self->session))
         ll_window_set_model_summary (self, "");
       return;
     }
@@ -102,7 +102,7 @@ ll_window_update_model_labels (LlWindow *self)
       = g_strcmp0 (canon_demo, canon_path) == 0 ? _ ("Demo Model") : lens_model_name (model);
   gtk_label_set_text (self->model_button_label, name);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_button), lens_model_path (model));
-  if (self->imported)
+  if (ll_session_is_imported (self->session))
     return;
   g_autofree char *layers = g_strdup_printf (
       g_dngettext (GETTEXT_PACKAGE, "%d layer", "%d layers", c->n_layer), c->n_layer);
@@ -129,7 +129,8 @@ ll_window_set_model_loading (LlWindow *self, gboolean loading)
   gtk_stack_set_visible_child_name (self->model_icon_stack, loading ? "spinner" : "icon");
   gtk_spinner_set_spinning (self->model_spinner, loading);
   /* the old model's result, under the new model's header soon: not the new model's answer */
-  if (loading && !self->imported && self->result != NULL)
+  if (loading && !ll_session_is_imported (self->session)
+      && ll_session_get_result (self->session) != NULL)
     ll_window_set_stale (self, TRUE);
   if (loading)
     gtk_label_set_text (self->model_button_label, _ ("Loading…"));
@@ -175,7 +176,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       /* starting the load cancelled the run in progress: run the prompt again on the model that
        * stays (the caches make it cheap), or a partial or older result would stay on screen */
       ll_window_follow_right_end (self, FALSE);
-      if (!self->imported && ll_worker_get_model (self->worker) != NULL)
+      if (!ll_session_is_imported (self->session) && ll_worker_get_model (self->worker) != NULL)
         ll_window_run_now (self);
       g_autofree char *message = NULL;
       if (ll_worker_get_model (self->worker) != NULL)
@@ -194,19 +195,19 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
           if (self->open_cancellable != NULL)
             {
               /* Shown if the results file being read fails too. */
-              g_free (self->content_before_open);
-              self->content_before_open = g_strdup ("error");
+              g_free (self->live.content_before_open);
+              self->live.content_before_open = g_strdup ("error");
             }
-          else if (!self->imported)
+          else if (!ll_session_is_imported (self->session))
             ll_window_set_content (self, "error");
         }
       return;
     }
 
   LensModel *model = ll_worker_get_model (self->worker);
-  if (self->imported && self->leave_imported_on_load)
+  if (ll_session_is_imported (self->session) && self->live.leave_imported_on_load)
     ll_window_leave_imported (self);
-  self->leave_imported_on_load = FALSE;
+  self->live.leave_imported_on_load = FALSE;
   ll_window_set_model_loading (self, FALSE);
   hide_model_load_error (self);
   remember_model (self, lens_model_path (model));
@@ -216,8 +217,8 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   if (self->open_cancellable != NULL)
     {
       /* A results file is being read: its loading page stays; a failed open comes back here. */
-      g_free (self->content_before_open);
-      self->content_before_open = g_strdup ("empty");
+      g_free (self->live.content_before_open);
+      self->live.content_before_open = g_strdup ("empty");
     }
   else if (g_strcmp0 (ll_window_get_content_state (self), "loading") == 0
            || g_strcmp0 (ll_window_get_content_state (self), "error") == 0)
@@ -233,9 +234,9 @@ ll_window_open_model (LlWindow *self, const char *dir)
 
   g_free (self->loading_dir);
   self->loading_dir = g_strdup (dir);
-  self->leave_imported_on_load = self->imported;
+  self->live.leave_imported_on_load = ll_session_is_imported (self->session);
   ll_window_set_model_loading (self, TRUE);
-  if (ll_worker_get_model (self->worker) == NULL && !self->imported)
+  if (ll_worker_get_model (self->worker) == NULL && !ll_session_is_imported (self->session))
     {
       adw_status_page_set_title (self->loading_page, _ ("Loading Model…"));
       adw_status_page_set_description (self->loading_page, dir);

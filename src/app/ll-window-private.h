@@ -8,10 +8,23 @@
 
 #include "ll-chart-view.h"
 #include "ll-compare-page.h"
+#include "ll-session.h"
 #include "ll-window.h"
 #include "ll-worker.h"
 
 G_BEGIN_DECLS
+
+/* What the window goes back to from a results file (the session's imported mode) or from a
+ * failed open. */
+typedef struct
+{
+  char *prompt; /* the entries' text before a file was opened */
+  char *targets;
+  /* A model chosen while a results file is shown: its load returns the window to live mode. */
+  gboolean leave_imported_on_load;
+  char *content_before_open; /* what a failed open goes back to (NULL: no open pending) */
+  char *status_before_open;
+} LlLiveState;
 
 struct _LlWindow
 {
@@ -64,13 +77,11 @@ struct _LlWindow
 
   GSettings *settings; /* NULL when the schema is not installed */
   LlWorker *worker;
-  LensResult *result; /* what the views show: full_result, or the Range of it */
-  LensResult *full_result;
+  LlSession *session;      /* the document shown: result, targets, selection, Range, mode */
   LensResult *pinned_full; /* the pinned result as given; the compare page gets its Range */
-  LensPaintState state;
+  LensPaintState state;    /* its selection and targets follow the session (session_changed_cb) */
 
-  /* The Range popover's choice, in block numbers and the prompt's positions (inclusive);
-   * has_* FALSE = all. A new result shows the part of it inside these. */
+  /* The Range popover (the session keeps the Range chosen in it). */
   GtkMenuButton *range_button;
   GtkPopover *range_popover;
   GtkEditable *range_layers_entry;
@@ -78,13 +89,8 @@ struct _LlWindow
   GtkLabel *range_error_label;
   GtkButton *range_apply_button;
   GtkButton *range_reset_button;
-  gboolean has_layer_range, has_position_range;
-  int range_layer_first, range_layer_last, range_pos_first, range_pos_last;
 
-  /* Targets of the current result: labels, ids and (R, T) probabilities. */
-  GPtrArray *targets;       /* of LensTarget *: the entry's targets computed on `result` */
-  LensModel *targets_model; /* the model whose tokenizer gave the targets' ids, or NULL */
-  GtkStringList *target_names;
+  GtkStringList *target_names; /* the drop-down's: the session's targets */
   char *notice;
   char *export_notice; /* what the last figure export left out, or "" */
 
@@ -95,18 +101,8 @@ struct _LlWindow
   gulong scroll_end_ids[2];
   gint64 run_started_us;
   char *loading_dir;
-  /* A model chosen while a results file is shown: its load returns the window to live mode. */
-  gboolean leave_imported_on_load;
-
-  /* A results file shown instead of live runs (no model needed). */
-  gboolean imported;
-  char *imported_path;
-  GPtrArray *file_targets; /* of LensTarget *, from the shown file (ids and probabilities) */
-  char *live_prompt;       /* the entries' text before the file was opened */
-  char *live_targets;
+  LlLiveState live;
   GCancellable *open_cancellable; /* the file being opened, or NULL */
-  char *content_before_open;      /* what a failed open goes back to */
-  char *status_before_open;
   guint open_pulse_id;
 };
 
@@ -158,11 +154,12 @@ void ll_window_leave_imported (LlWindow *self);
 
 /* ll-window-range.c: connects the Range popover. */
 void ll_window_range_init (LlWindow *self);
-LensResult *ll_window_range_of_result (LlWindow *self, LensResult *r);
 void ll_window_pin_range (LlWindow *self);
 
 /* ll-window-targets.c: connects the target entry and the drop-down. */
 void ll_window_targets_init (LlWindow *self);
+GPtrArray *ll_window_compute_targets (LlWindow *self, const LensResult *r);
+void ll_window_show_target_names (LlWindow *self);
 void ll_window_update_targets (LlWindow *self);
 
 G_END_DECLS

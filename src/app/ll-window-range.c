@@ -1,5 +1,5 @@
 /* ll-window-range.c: the window's Range popover: which layers and positions of a result are
- * shown (and pinned, exported and saved), and the part of a result inside them. */
+ * shown (and pinned, exported and saved); the session keeps the Range and slices results. */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -10,47 +10,6 @@
 /* The part of `r` inside the chosen Range: the rows of blocks first..last (an "L.attn" row with
  * its block; the embeddings row only when the range starts at the first block) and the positions
  * first..last that r has; all of it when no range is chosen or none of it is inside. */
-LensResult *
-ll_window_range_of_result (LlWindow *self, LensResult *r)
-{
-  if (r == NULL || (!self->has_layer_range && !self->has_position_range))
-    return r != NULL ? lens_result_ref (r) : NULL;
-  int row0 = 0, n_rows = r->n_rows;
-  if (self->has_layer_range)
-    {
-      int lowest = G_MAXINT;
-      for (int row = 0; row < r->n_rows; row++)
-        if (r->row_layers[row] >= 0)
-          lowest = MIN (lowest, r->row_layers[row]);
-      int first = -1, last = -1;
-      for (int row = 0; row < r->n_rows; row++)
-        {
-          int layer = r->row_layers[row];
-          gboolean inside = layer == LENS_ROW_EMBEDDINGS ? self->range_layer_first <= lowest
-                                                         : layer >= self->range_layer_first
-                                                               && layer <= self->range_layer_last;
-          if (inside && first < 0)
-            first = row;
-          if (inside)
-            last = row;
-        }
-      if (first >= 0) /* rows are in block order, so those inside follow each other */
-        row0 = first, n_rows = last - first + 1;
-    }
-  int pos0 = 0, n_pos = r->n_tokens;
-  if (self->has_position_range)
-    {
-      int lo = MAX (self->range_pos_first, r->first_pos);
-      int hi = MIN (self->range_pos_last, r->first_pos + r->n_tokens - 1);
-      if (lo <= hi)
-        pos0 = lo - r->first_pos, n_pos = hi - lo + 1;
-    }
-  if (row0 == 0 && n_rows == r->n_rows && pos0 == 0 && n_pos == r->n_tokens)
-    return lens_result_ref (r);
-  LensResult *part = lens_result_slice (r, row0, n_rows, pos0, n_pos, NULL);
-  return part != NULL ? part : lens_result_ref (r);
-}
-
 /* ---- range ---- */
 
 /* The compare page compares cells by index: it gets the same Range of the pinned result as of
@@ -60,7 +19,7 @@ ll_window_pin_range (LlWindow *self)
 {
   if (self->pinned_full == NULL)
     return;
-  g_autoptr (LensResult) part = ll_window_range_of_result (self, self->pinned_full);
+  g_autoptr (LensResult) part = ll_session_range_of (self->session, self->pinned_full);
   ll_compare_page_pin (self->compare_page, part);
 }
 
@@ -101,7 +60,7 @@ gboolean
 ll_window_set_range (LlWindow *self, const char *layers, const char *positions, GError **error)
 {
   g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
-  const LensResult *r = self->full_result;
+  const LensResult *r = ll_session_get_full_result (self->session);
   /* Bounds from what is shown (none yet: the form only, and a later result shows what it has of
    * the range); the messages are the CLI's (--layers, --positions). */
   int layer_lo = 1, layer_hi = 0, pos_lo = 1, pos_hi = 0;
@@ -136,21 +95,17 @@ ll_window_set_range (LlWindow *self, const char *layers, const char *positions, 
                            _ ("There is no result yet to choose a range of"));
       return FALSE;
     }
-  self->has_layer_range = has_layers;
-  self->range_layer_first = layer_first;
-  self->range_layer_last = layer_last;
-  self->has_position_range = has_positions;
-  self->range_pos_first = pos_first;
-  self->range_pos_last = pos_last;
+  LlSessionRange range = {has_layers, has_positions, layer_first, layer_last, pos_first, pos_last};
+  ll_session_set_range (self->session, &range);
   if (has_layers || has_positions)
     gtk_widget_add_css_class (GTK_WIDGET (self->range_button), "accent");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->range_button), "accent");
   gtk_editable_set_text (self->range_layers_entry, layers != NULL ? layers : "");
   gtk_editable_set_text (self->range_positions_entry, positions != NULL ? positions : "");
-  if (self->full_result != NULL)
+  if (ll_session_get_full_result (self->session) != NULL)
     {
-      g_autoptr (LensResult) full = lens_result_ref (self->full_result);
+      g_autoptr (LensResult) full = lens_result_ref (ll_session_get_full_result (self->session));
       ll_window_set_result (self, full);
     }
   ll_window_pin_range (self);

@@ -16,8 +16,9 @@
 void
 ll_window_update_imported_labels (LlWindow *self)
 {
-  const LensResult *r = self->result;
-  g_autofree char *base = g_filename_display_basename (self->imported_path);
+  const LensResult *r = ll_session_get_result (self->session);
+  g_autofree char *base
+      = g_filename_display_basename (ll_session_get_imported_path (self->session));
   const char *name = r->model_info.name != NULL && r->model_info.name[0] != '\0'
                          ? r->model_info.name
                          : _ ("Unknown model");
@@ -118,12 +119,12 @@ export_view_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
 
   if (g_strv_length (parts) != 2 || !lens_view_from_string (parts[0], &view))
     return;
-  if (self->result == NULL)
+  if (ll_session_get_result (self->session) == NULL)
     {
       ll_window_show_toast (self, _ ("Nothing to export yet: type a prompt first"));
       return;
     }
-  if (lens_result_is_partial (self->result))
+  if (lens_result_is_partial (ll_session_get_result (self->session)))
     {
       ll_window_show_toast (self, _ ("Still computing: export once every position is ready"));
       return;
@@ -203,21 +204,17 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
 {
   /* a live run cancelled by the opening no longer decides where the heatmaps scroll */
   ll_window_follow_right_end (self, FALSE);
-  if (!self->imported)
+  if (!ll_session_is_imported (self->session))
     {
-      g_free (self->live_prompt);
-      self->live_prompt = ll_window_dup_prompt_text (self);
-      g_free (self->live_targets);
-      self->live_targets = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+      g_free (self->live.prompt);
+      self->live.prompt = ll_window_dup_prompt_text (self);
+      g_free (self->live.targets);
+      self->live.targets = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
     }
-  self->imported = TRUE;
-  self->leave_imported_on_load = FALSE;
+  ll_session_set_imported (self->session, path, file_targets);
+  self->live.leave_imported_on_load = FALSE;
   g_clear_handle_id (&self->debounce_id, g_source_remove);
   ll_worker_cancel (self->worker);
-  g_free (self->imported_path);
-  self->imported_path = g_strdup (path);
-  g_clear_pointer (&self->file_targets, g_ptr_array_unref);
-  self->file_targets = file_targets != NULL ? g_ptr_array_ref (file_targets) : NULL;
 
   /* The prompt shows what the file was computed for, and cannot be edited: there is no model
    * behind the result to run a new one. It can still be scrolled, read and copied. */
@@ -260,11 +257,9 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
 void
 ll_window_leave_imported (LlWindow *self)
 {
-  if (!self->imported)
+  if (!ll_session_is_imported (self->session))
     return;
-  self->imported = FALSE;
-  g_clear_pointer (&self->imported_path, g_free);
-  g_clear_pointer (&self->file_targets, g_ptr_array_unref);
+  ll_session_set_live (self->session);
   gtk_revealer_set_reveal_child (self->imported_revealer, FALSE);
   adw_view_switcher_title_set_subtitle (self->switcher_title, NULL);
   gtk_text_view_set_editable (self->prompt_view, TRUE);
@@ -277,13 +272,13 @@ ll_window_leave_imported (LlWindow *self)
                                _ ("Target tokens, separated by commas. A leading space is added, "
                                   "as words inside a sentence have one; write \"quotes\" for an "
                                   "exact token text."));
-  ll_window_set_prompt_text_quietly (self, self->live_prompt);
+  ll_window_set_prompt_text_quietly (self, self->live.prompt);
   /* the count of the prompt typed for the model comes back with its run */
   ll_window_show_prompt_count (self, -1, 0);
   /* The file's result goes: its targets are not the model's. */
   gtk_label_set_text (self->status_label, "");
   ll_window_set_result (self, NULL);
-  gtk_editable_set_text (GTK_EDITABLE (self->target_entry), self->live_targets);
+  gtk_editable_set_text (GTK_EDITABLE (self->target_entry), self->live.targets);
   ll_window_set_content (self, "empty");
   ll_window_update_model_labels (self);
   ll_window_run_now (self);
@@ -326,8 +321,8 @@ open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_clear_object (&self->open_cancellable);
   g_clear_handle_id (&self->open_pulse_id, g_source_remove);
   gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), FALSE);
-  g_autofree char *before = g_steal_pointer (&self->content_before_open);
-  g_autofree char *status_before = g_steal_pointer (&self->status_before_open);
+  g_autofree char *before = g_steal_pointer (&self->live.content_before_open);
+  g_autofree char *status_before = g_steal_pointer (&self->live.status_before_open);
 
   if (result == NULL)
     {
@@ -341,7 +336,7 @@ open_results_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       if (before != NULL)
         ll_window_set_content (self, before);
       gtk_label_set_text (self->status_label, status_before != NULL ? status_before : "");
-      if (self->imported && self->result != NULL)
+      if (ll_session_is_imported (self->session) && ll_session_get_result (self->session) != NULL)
         ll_window_update_imported_labels (self);
       g_autofree char *message
           = g_strdup_printf (_ ("Could not open the results: %s"), error->message);
@@ -377,10 +372,10 @@ ll_window_open_results (LlWindow *self, const char *path)
   /* The loading state: a status page when nothing is shown, else a pulsing bar over the views
    * (which stay usable until the file has been read). */
   const char *content = ll_window_get_content_state (self);
-  if (self->content_before_open == NULL)
+  if (self->live.content_before_open == NULL)
     {
-      self->content_before_open = g_strdup (content);
-      self->status_before_open = g_strdup (gtk_label_get_text (self->status_label));
+      self->live.content_before_open = g_strdup (content);
+      self->live.status_before_open = g_strdup (gtk_label_get_text (self->status_label));
     }
   g_autofree char *base = g_filename_display_basename (path);
   g_autofree char *status = g_strdup_printf (_ ("Opening “%s”…"), base);
@@ -416,7 +411,7 @@ ll_window_get_opening (LlWindow *self)
 gboolean
 ll_window_get_imported (LlWindow *self)
 {
-  return self->imported;
+  return ll_session_is_imported (self->session);
 }
 
 static void
@@ -539,13 +534,13 @@ save_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
 static void
 save_dialog (LlWindow *self, SaveKind kind)
 {
-  if (self->result == NULL)
+  if (ll_session_get_result (self->session) == NULL)
     {
       ll_window_show_toast (self,
                             _ ("Nothing to save yet: type a prompt or open a results file first"));
       return;
     }
-  if (lens_result_is_partial (self->result))
+  if (lens_result_is_partial (ll_session_get_result (self->session)))
     {
       ll_window_show_toast (self, _ ("Still computing: save once every position is ready"));
       return;
@@ -585,7 +580,7 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
 {
   g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
 
-  if (self->result == NULL)
+  if (ll_session_get_result (self->session) == NULL)
     {
       g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to export"));
       return FALSE;
@@ -598,11 +593,11 @@ ll_window_export_view (LlWindow *self, LensView view, const char *path, double s
   state.transparent_background = false;
   if (view == LENS_VIEW_DIFF && !ll_compare_page_fill_state (self->compare_page, &state, error))
     return FALSE;
-  if (!lens_export_view (path, view, self->result, &state, scale, error))
+  if (!lens_export_view (path, view, ll_session_get_result (self->session), &state, scale, error))
     return FALSE;
 
   /* A heatmap of a long prompt holds its last positions only: say which, where the user looks. */
-  const LensResult *r = self->result;
+  const LensResult *r = ll_session_get_result (self->session);
   int first, count;
   g_free (self->export_notice);
   if (lens_export_positions (view, r, &first, &count))
@@ -626,13 +621,15 @@ ll_window_save_results (LlWindow *self, const char *path, GError **error)
 {
   g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
 
-  if (self->result == NULL)
+  if (ll_session_get_result (self->session) == NULL)
     {
       g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to save"));
       return FALSE;
     }
-  g_autofree char *json = lens_result_to_json (
-      self->result, (LensTarget *const *) self->targets->pdata, (int) self->targets->len, TRUE);
+  GPtrArray *targets = ll_session_get_targets (self->session);
+  g_autofree char *json
+      = lens_result_to_json (ll_session_get_result (self->session),
+                             (LensTarget *const *) targets->pdata, (int) targets->len, TRUE);
   return lens_results_write_file (path, json, error);
 }
 
@@ -647,15 +644,17 @@ ll_window_export_logitlenskit (LlWindow *self, const char *path, GError **error)
 {
   g_return_val_if_fail (LL_IS_WINDOW (self), FALSE);
 
-  if (self->result == NULL)
+  if (ll_session_get_result (self->session) == NULL)
     {
       g_set_error_literal (error, LENS_ERROR, LENS_ERROR_INPUT, _ ("There is no result to export"));
       return FALSE;
     }
   /* A shown file's targets are written where the file tracked them (the engine leaves them out
    * at positions where they are unknown). */
-  g_autofree char *json = lens_result_to_logitlenskit_json (
-      self->result, (LensTarget *const *) self->targets->pdata, (int) self->targets->len, error);
+  GPtrArray *targets = ll_session_get_targets (self->session);
+  g_autofree char *json = lens_result_to_logitlenskit_json (ll_session_get_result (self->session),
+                                                            (LensTarget *const *) targets->pdata,
+                                                            (int) targets->len, error);
   return json != NULL && lens_results_write_file (path, json, error);
 }
 

@@ -31,23 +31,20 @@ set_notice (LlWindow *self, const char *notice)
                                self->notice[0] != '\0' ? self->notice : NULL);
 }
 
-void
-ll_window_update_targets (LlWindow *self)
+/* The target entry's targets computed on `r` (a new array; empty for NULL). A target the shown
+ * file tracked keeps the file's ids, and a new prompt on the same model keeps each target's ids:
+ * each is tokenized once. The notice says what cannot be tracked as asked. */
+GPtrArray *
+ll_window_compute_targets (LlWindow *self, const LensResult *r)
 {
   g_auto (GStrv) texts
       = lens_targets_split (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
   g_autoptr (GString) notice = g_string_new (NULL);
-  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
-  const LensResult *r = self->result;
-
-  /* The views still point into the previous array: it goes once they have the new one. */
-  g_autoptr (GPtrArray) previous = g_steal_pointer (&self->targets);
-  self->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
-  /* A new prompt on the same model keeps the targets' ids: each is tokenized once. */
-  gboolean same_model = r != NULL && r->model != NULL && r->model == self->targets_model;
-  g_clear_pointer (&self->targets_model, lens_model_unref);
-  if (r != NULL && r->model != NULL)
-    self->targets_model = lens_model_ref (r->model);
+  GPtrArray *targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
+  GPtrArray *previous = ll_session_get_targets (self->session);
+  gboolean same_model
+      = r != NULL && r->model != NULL && r->model == ll_session_get_targets_model (self->session);
+  GPtrArray *file_targets = ll_session_get_file_targets (self->session);
   int bad_row = 0, bad_pos = 0;
   size_t n_bad = r != NULL ? lens_result_count_nonfinite (r, &bad_row, &bad_pos) : 0;
   if (n_bad > 0)
@@ -60,7 +57,7 @@ ll_window_update_targets (LlWindow *self)
     {
       g_autoptr (GError) error = NULL;
       /* a shown file's own target keeps the ids the file gave for it */
-      const LensTarget *known = find_target (self->file_targets, texts[i]);
+      const LensTarget *known = find_target (file_targets, texts[i]);
       if (known == NULL && same_model)
         known = find_target (previous, texts[i]);
       LensTarget *t = known != NULL ? lens_target_for_result (known, r, &error)
@@ -79,25 +76,45 @@ ll_window_update_targets (LlWindow *self)
           g_string_append_printf (notice, _ ("“%s” is %d tokens; tracking its first, “%s”."),
                                   texts[i], t->n_ids, t->label);
         }
-      g_ptr_array_add (self->targets, t);
+      g_ptr_array_add (targets, t);
+    }
+  set_notice (self, notice->str);
+  return targets;
+}
+
+/* The drop-down lists the session's targets; it keeps the chosen one when the list only grows or
+ * shrinks at the end. */
+void
+ll_window_show_target_names (LlWindow *self)
+{
+  GPtrArray *targets = ll_session_get_targets (self->session);
+  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+  for (guint i = 0; i < targets->len; i++)
+    {
+      const LensTarget *t = g_ptr_array_index (targets, i);
       g_autofree char *name = g_strdup_printf ("“%s”", t->label);
       g_strv_builder_add (names, name);
     }
-  set_notice (self, notice->str);
-
-  /* The drop-down keeps the chosen target when the list only grows or shrinks at the end. */
   g_auto (GStrv) name_list = g_strv_builder_end (names);
   int active = self->state.active_target;
   guint old_n = g_list_model_get_n_items (G_LIST_MODEL (self->target_names));
   gtk_string_list_splice (self->target_names, 0, old_n, (const char *const *) name_list);
-  if (active < 0 || active >= (int) self->targets->len)
+  if (active < 0 || active >= (int) targets->len)
     active = 0;
   self->state.active_target = active;
-  if (self->targets->len > 0)
+  if (targets->len > 0)
     gtk_drop_down_set_selected (self->target_dropdown, (guint) active);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->target_dropdown), self->targets->len > 1);
-  gtk_stack_set_visible_child_name (self->target_stack, self->targets->len > 0 ? "view" : "none");
-  ll_window_push_state (self);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->target_dropdown), targets->len > 1);
+  gtk_stack_set_visible_child_name (self->target_stack, targets->len > 0 ? "view" : "none");
+}
+
+/* The entry changed: its targets on the shown result. */
+void
+ll_window_update_targets (LlWindow *self)
+{
+  LensResult *r = ll_session_get_result (self->session);
+  g_autoptr (GPtrArray) targets = ll_window_compute_targets (self, r);
+  ll_session_set_targets (self->session, targets, r != NULL ? r->model : NULL);
 }
 
 static void
@@ -111,7 +128,8 @@ static void
 target_dropdown_selected_cb (LlWindow *self)
 {
   guint selected = gtk_drop_down_get_selected (self->target_dropdown);
-  if (selected == GTK_INVALID_LIST_POSITION || selected >= self->targets->len)
+  if (selected == GTK_INVALID_LIST_POSITION
+      || selected >= ll_session_get_targets (self->session)->len)
     return;
   if ((int) selected == self->state.active_target)
     return;

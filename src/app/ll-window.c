@@ -166,7 +166,7 @@ ll_window_set_content (LlWindow *self, const char *name)
 static void
 update_selection_labels (LlWindow *self)
 {
-  const LensResult *r = self->result;
+  const LensResult *r = ll_session_get_result (self->session);
   if (r == NULL || self->state.sel_pos >= 0)
     {
       gtk_label_set_text (self->line_position_label, "");
@@ -184,17 +184,36 @@ update_selection_labels (LlWindow *self)
                                "keys to choose another"));
 }
 
+/* Every view, and the compare page, show the session's result with the window's paint state. */
 void
 ll_window_push_state (LlWindow *self)
 {
-  self->state.targets = self->targets->len > 0 ? (LensTarget *const *) self->targets->pdata : NULL;
-  self->state.n_targets = (int) self->targets->len;
+  GPtrArray *targets = ll_session_get_targets (self->session);
+  LensResult *result = ll_session_get_result (self->session);
+  self->state.targets = targets->len > 0 ? (LensTarget *const *) targets->pdata : NULL;
+  self->state.n_targets = (int) targets->len;
   if (self->state.active_target >= self->state.n_targets)
     self->state.active_target = 0;
   for (int v = 0; v < 4; v++)
-    ll_chart_view_set_state (self->views[v], &self->state);
-  ll_compare_page_set_current (self->compare_page, self->result, &self->state);
+    {
+      /* the state first: it holds the targets computed on the new result */
+      ll_chart_view_set_state (self->views[v], &self->state);
+      ll_chart_view_set_result (self->views[v], result); /* nothing to do for the same result */
+    }
+  ll_compare_page_set_current (self->compare_page, result, &self->state);
   update_selection_labels (self);
+}
+
+/* The one path from the session to the views: a new result, new targets or a new selection. */
+static void
+session_changed_cb (LlWindow *self, guint what)
+{
+  ll_session_get_selection (self->session, &self->state.sel_row, &self->state.sel_pos);
+  if (what & LL_SESSION_CHANGED_RESULT)
+    self->state.hover_row = self->state.hover_pos = -1;
+  if (what & (LL_SESSION_CHANGED_RESULT | LL_SESSION_CHANGED_TARGETS))
+    ll_window_show_target_names (self);
+  ll_window_push_state (self);
 }
 
 /* A shown result that no longer answers what the window says (another model is loading or has
@@ -208,42 +227,14 @@ ll_window_set_stale (LlWindow *self, gboolean stale)
 
 /* ---- results ---- */
 
+/* `full` as given, shown in the Range, with the target entry's targets computed on it; NULL
+ * for none. */
 void
 ll_window_set_result (LlWindow *self, LensResult *full)
 {
-  if (full != NULL)
-    lens_result_ref (full);
-  g_clear_pointer (&self->full_result, lens_result_unref);
-  self->full_result = full;
-  LensResult *result = ll_window_range_of_result (self, full);
-
-  gboolean same_shape = self->result != NULL && result != NULL
-                        && self->result->n_rows == result->n_rows
-                        && self->result->n_tokens == result->n_tokens;
-
-  g_clear_pointer (&self->result, lens_result_unref);
-  self->result = result; /* the reference ll_window_range_of_result returned */
-
-  /* A selection survives a new result of the same shape (e.g. a changed top-k); otherwise the
-   * views fall back to the last position, which is what typing at the end wants. */
-  if (!same_shape)
-    {
-      self->state.sel_row = -1;
-      self->state.sel_pos = -1;
-    }
-  self->state.hover_row = -1;
-  self->state.hover_pos = -1;
-
-  /* Views get the new result before the targets computed on it (ll_window_update_targets). */
-  self->state.targets = NULL;
-  self->state.n_targets = 0;
-  for (int v = 0; v < 4; v++)
-    {
-      ll_chart_view_set_state (self->views[v], &self->state);
-      ll_chart_view_set_result (self->views[v], result);
-    }
-  ll_window_update_targets (self);
-  ll_compare_page_set_current (self->compare_page, self->result, &self->state);
+  g_autoptr (LensResult) shown = ll_session_range_of (self->session, full);
+  g_autoptr (GPtrArray) targets = ll_window_compute_targets (self, shown);
+  ll_session_set_result (self->session, full, shown, targets, shown != NULL ? shown->model : NULL);
   ll_window_set_stale (self, FALSE);
   g_signal_emit (self, signals[SIGNAL_RESULT_CHANGED], 0);
 }
@@ -310,7 +301,7 @@ ll_window_follow_right_end (LlWindow *self, gboolean follow)
 static void
 worker_partial_cb (LlWindow *self, LensResult *partial)
 {
-  if (self->imported)
+  if (ll_session_is_imported (self->session))
     return;
   /* the token count is beside the prompt */
   g_autofree char *status
@@ -318,8 +309,9 @@ worker_partial_cb (LlWindow *self, LensResult *partial)
                                       "computing, %d of %d positions ready", partial->n_tokens),
                          partial->n_ready, partial->n_tokens);
   gtk_label_set_text (self->status_label, status);
-  gboolean new_shape = self->full_result == NULL || self->full_result->n_tokens != partial->n_tokens
-                       || self->full_result->n_rows != partial->n_rows;
+  const LensResult *shown = ll_session_get_full_result (self->session);
+  gboolean new_shape
+      = shown == NULL || shown->n_tokens != partial->n_tokens || shown->n_rows != partial->n_rows;
   ll_window_set_content (self, "result");
   ll_window_set_result (self, partial);
   if (new_shape)
@@ -338,7 +330,7 @@ run_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     ll_window_follow_right_end (self, FALSE);
 
   /* A run that finished after a results file was opened must not replace it. */
-  if (self->imported)
+  if (ll_session_is_imported (self->session))
     return;
   if (result == NULL)
     {
@@ -368,7 +360,7 @@ ll_window_run_now (LlWindow *self)
 {
   g_clear_handle_id (&self->debounce_id, g_source_remove);
 
-  if (ll_worker_get_model (self->worker) == NULL || self->imported)
+  if (ll_worker_get_model (self->worker) == NULL || ll_session_is_imported (self->session))
     return; /* runs when the model has loaded, or when the window is back from a file */
 
   g_autofree char *prompt = ll_window_dup_prompt_text (self);
@@ -435,7 +427,7 @@ fit_prompt_lines (LlWindow *self)
 static void
 worker_prompt_tokenized_cb (LlWindow *self, int n_tokens, int max_tokens)
 {
-  if (!self->imported)
+  if (!ll_session_is_imported (self->session))
     ll_window_show_prompt_count (self, n_tokens, max_tokens);
 }
 
@@ -445,7 +437,7 @@ top_k_changed_cb (LlWindow *self)
   int k = (int) gtk_adjustment_get_value (self->top_k_adjustment);
   if (self->settings != NULL)
     g_settings_set_int (self->settings, "top-k", k);
-  if (!self->imported)
+  if (!ll_session_is_imported (self->session))
     schedule_run (self);
 }
 
@@ -454,11 +446,7 @@ top_k_changed_cb (LlWindow *self)
 static void
 cell_selected_cb (LlChartView *view, int row, int pos, LlWindow *self)
 {
-  if (self->state.sel_row == row && self->state.sel_pos == pos)
-    return;
-  self->state.sel_row = row;
-  self->state.sel_pos = pos;
-  ll_window_push_state (self);
+  ll_session_set_selection (self->session, row, pos);
 }
 
 static void
@@ -484,12 +472,13 @@ ll_window_close_request (GtkWindow *window)
       g_settings_set_int (self->settings, "window-height", height);
       g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
       /* What the user typed for the model, not what a results file put in the entries. */
-      g_autofree char *prompt = self->imported ? NULL : ll_window_dup_prompt_text (self);
+      g_autofree char *prompt
+          = ll_session_is_imported (self->session) ? NULL : ll_window_dup_prompt_text (self);
       g_settings_set_string (self->settings, "last-prompt",
-                             self->imported ? self->live_prompt : prompt);
+                             ll_session_is_imported (self->session) ? self->live.prompt : prompt);
       g_settings_set_string (self->settings, "last-targets",
-                             self->imported
-                                 ? self->live_targets
+                             ll_session_is_imported (self->session)
+                                 ? self->live.targets
                                  : gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
       g_settings_apply (self->settings);
     }
@@ -584,21 +573,16 @@ ll_window_finalize (GObject *object)
 
   g_clear_object (&self->settings);
   g_clear_object (&self->worker);
-  g_clear_pointer (&self->result, lens_result_unref);
-  g_clear_pointer (&self->full_result, lens_result_unref);
+  g_clear_object (&self->session);
   g_clear_pointer (&self->pinned_full, lens_result_unref);
-  g_clear_pointer (&self->targets, g_ptr_array_unref);
-  g_clear_pointer (&self->targets_model, lens_model_unref);
   g_clear_object (&self->target_names);
   g_free (self->notice);
   g_free (self->export_notice);
   g_free (self->loading_dir);
-  g_free (self->imported_path);
-  g_clear_pointer (&self->file_targets, g_ptr_array_unref);
-  g_free (self->live_prompt);
-  g_free (self->live_targets);
-  g_free (self->content_before_open);
-  g_free (self->status_before_open);
+  g_free (self->live.prompt);
+  g_free (self->live.targets);
+  g_free (self->live.content_before_open);
+  g_free (self->live.status_before_open);
 
   G_OBJECT_CLASS (ll_window_parent_class)->finalize (object);
 }
@@ -683,12 +667,14 @@ ll_window_init (LlWindow *self)
 
   self->worker = ll_worker_new ();
   ll_compare_page_set_worker (self->compare_page, self->worker);
-  self->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) lens_target_unref);
+  self->session = ll_session_new ();
+  g_signal_connect_object (self->session, "changed", G_CALLBACK (session_changed_cb), self,
+                           G_CONNECT_SWAPPED);
   self->target_names = gtk_string_list_new (NULL);
   self->notice = g_strdup ("");
   self->export_notice = g_strdup ("");
-  self->live_prompt = g_strdup ("");
-  self->live_targets = g_strdup ("");
+  self->live.prompt = g_strdup ("");
+  self->live.targets = g_strdup ("");
   gtk_drop_down_set_model (self->target_dropdown, G_LIST_MODEL (self->target_names));
 
   lens_paint_state_init (&self->state);
@@ -772,7 +758,7 @@ ll_window_get_worker (LlWindow *self)
 LensResult *
 ll_window_get_result (LlWindow *self)
 {
-  return self->result;
+  return ll_session_get_result (self->session);
 }
 
 const LensPaintState *
