@@ -123,8 +123,8 @@ ll_window_update_model_labels (LlWindow *self)
   ll_window_set_model_summary (self, summary);
 }
 
-void
-ll_window_set_model_loading (LlWindow *self, gboolean loading)
+static void
+set_model_loading (LlWindow *self, gboolean loading)
 {
   gtk_stack_set_visible_child_name (self->model_icon_stack, loading ? "spinner" : "icon");
   gtk_spinner_set_spinning (self->model_spinner, loading);
@@ -171,7 +171,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return; /* a newer load is in flight */
-      ll_window_set_model_loading (self, FALSE);
+      set_model_loading (self, FALSE);
       ll_window_set_stale (self, FALSE); /* the previous model and its result stay */
       /* starting the load cancelled the run in progress: run the prompt again on the model that
        * stays (the caches make it cheap), or a partial or older result would stay on screen */
@@ -208,7 +208,7 @@ load_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   if (ll_session_is_imported (self->session) && self->live.leave_imported_on_load)
     ll_window_leave_imported (self);
   self->live.leave_imported_on_load = FALSE;
-  ll_window_set_model_loading (self, FALSE);
+  set_model_loading (self, FALSE);
   hide_model_load_error (self);
   remember_model (self, lens_model_path (model));
   GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "open-model");
@@ -235,7 +235,7 @@ ll_window_open_model (LlWindow *self, const char *dir)
   g_free (self->loading_dir);
   self->loading_dir = g_strdup (dir);
   self->live.leave_imported_on_load = ll_session_is_imported (self->session);
-  ll_window_set_model_loading (self, TRUE);
+  set_model_loading (self, TRUE);
   if (ll_worker_get_model (self->worker) == NULL && !ll_session_is_imported (self->session))
     {
       adw_status_page_set_title (self->loading_page, _ ("Loading Model…"));

@@ -145,7 +145,6 @@ typedef struct
 char *ll_window_model_facts_text (const ModelFacts *f);
 void ll_window_set_model_summary (LlWindow *self, const char *summary);
 void ll_window_update_model_labels (LlWindow *self);
-void ll_window_set_model_loading (LlWindow *self, gboolean loading);
 
 /* ll-window-results.c: adds the file actions (open, save, export, Run on NDIF, back to model). */
 void ll_window_results_init (LlWindow *self);
@@ -160,6 +159,5 @@ void ll_window_pin_range (LlWindow *self);
 void ll_window_targets_init (LlWindow *self);
 GPtrArray *ll_window_compute_targets (LlWindow *self, const LensResult *r);
 void ll_window_show_target_names (LlWindow *self);
-void ll_window_update_targets (LlWindow *self);
 
 G_END_DECLS

@@ -109,8 +109,8 @@ ll_window_show_target_names (LlWindow *self)
 }
 
 /* The entry changed: its targets on the shown result. */
-void
-ll_window_update_targets (LlWindow *self)
+static void
+update_targets (LlWindow *self)
 {
   LensResult *r = ll_session_get_result (self->session);
   g_autoptr (GPtrArray) targets = ll_window_compute_targets (self, r);
@@ -121,7 +121,7 @@ static void
 target_entry_changed_cb (LlWindow *self)
 {
   /* Cheap: one GEMV over the cached normalised residuals per target, no model run. */
-  ll_window_update_targets (self);
+  update_targets (self);
 }
 
 static void
