@@ -50,8 +50,8 @@ ll_session_class_init (LlSessionClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = ll_session_finalize;
 
-  /* The result, its targets or the selection changed; the argument says which (LlSessionChange
-   * flags). */
+  /* The result, its targets, the selection or the mode changed; the argument says which
+   * (LlSessionChange flags). */
   signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
@@ -94,6 +94,7 @@ ll_session_set_imported (LlSession *self, const char *path, GPtrArray *file_targ
   self->imported_path = g_strdup (path);
   g_clear_pointer (&self->file_targets, g_ptr_array_unref);
   self->file_targets = file_targets != NULL ? g_ptr_array_ref (file_targets) : NULL;
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) LL_SESSION_CHANGED_MODE);
 }
 
 void
@@ -103,6 +104,7 @@ ll_session_set_live (LlSession *self)
   self->mode = LL_SESSION_LIVE;
   g_clear_pointer (&self->imported_path, g_free);
   g_clear_pointer (&self->file_targets, g_ptr_array_unref);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) LL_SESSION_CHANGED_MODE);
 }
 
 const char *

@@ -23,6 +23,7 @@ typedef enum
   LL_SESSION_CHANGED_RESULT = 1 << 0, /* a new result (and with it targets and selection) */
   LL_SESSION_CHANGED_TARGETS = 1 << 1,
   LL_SESSION_CHANGED_SELECTION = 1 << 2,
+  LL_SESSION_CHANGED_MODE = 1 << 3, /* live or imported (also for another file) */
 } LlSessionChange;
 
 /* The Range: blocks and the prompt's positions, inclusive; has_* FALSE = all. */
@@ -40,9 +41,9 @@ LlSession *ll_session_new (void);
 LlSessionMode ll_session_get_mode (LlSession *self);
 gboolean ll_session_is_imported (LlSession *self);
 /* Imported mode: the file at `path` and the targets it tracked (GPtrArray of LensTarget *, may
- * be NULL), whose ids the targets of its result keep. */
+ * be NULL), whose ids the targets of its result keep. Emits "changed" (MODE). */
 void ll_session_set_imported (LlSession *self, const char *path, GPtrArray *file_targets);
-/* Live mode: the file and its targets go. */
+/* Live mode: the file and its targets go. Emits "changed" (MODE). */
 void ll_session_set_live (LlSession *self);
 const char *ll_session_get_imported_path (LlSession *self);
 GPtrArray *ll_session_get_file_targets (LlSession *self);

@@ -150,6 +150,7 @@ void ll_window_update_model_labels (LlWindow *self);
 void ll_window_results_init (LlWindow *self);
 void ll_window_update_imported_labels (LlWindow *self);
 void ll_window_leave_imported (LlWindow *self);
+void ll_window_show_mode (LlWindow *self);
 
 /* ll-window-range.c: connects the Range popover. */
 void ll_window_range_init (LlWindow *self);

@@ -199,31 +199,28 @@ file_targets_entry_text (const LensResult *r, GPtrArray *file_targets)
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
-static void
-enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, const char *path)
+/* The input widgets follow the session's mode. A results file's prompt shows what the file was
+ * computed for, and neither it nor the top-k can be changed: there is no model behind the result
+ * to run a new one. The prompt can still be scrolled, read and copied. */
+void
+ll_window_show_mode (LlWindow *self)
 {
-  /* a live run cancelled by the opening no longer decides where the heatmaps scroll */
-  ll_window_follow_right_end (self, FALSE);
   if (!ll_session_is_imported (self->session))
     {
-      g_free (self->live.prompt);
-      self->live.prompt = ll_window_dup_prompt_text (self);
-      g_free (self->live.targets);
-      self->live.targets = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+      gtk_revealer_set_reveal_child (self->imported_revealer, FALSE);
+      adw_view_switcher_title_set_subtitle (self->switcher_title, NULL);
+      gtk_text_view_set_editable (self->prompt_view, TRUE);
+      gtk_widget_remove_css_class (GTK_WIDGET (self->prompt_view), "read-only");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_view),
+                                   _ ("Prompt: the lens runs as you type"));
+      gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), TRUE);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin), _ ("Tokens kept per cell"));
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
+                                   _ ("Target tokens, separated by commas. A leading space is "
+                                      "added, as words inside a sentence have one; write "
+                                      "\"quotes\" for an exact token text."));
+      return;
     }
-  ll_session_set_imported (self->session, path, file_targets);
-  self->live.leave_imported_on_load = FALSE;
-  g_clear_handle_id (&self->debounce_id, g_source_remove);
-  ll_worker_cancel (self->worker);
-
-  /* The prompt shows what the file was computed for, and cannot be edited: there is no model
-   * behind the result to run a new one. It can still be scrolled, read and copied. */
-  g_autoptr (GString) prompt = g_string_new (result->prompt);
-  if (result->prompt == NULL)
-    for (int t = 0; t < result->n_tokens; t++)
-      g_string_append (prompt, result->token_texts[t]);
-  ll_window_set_prompt_text_quietly (self, prompt->str);
-  ll_window_show_prompt_count (self, result->n_tokens, 0);
   /* Focus leaves the prompt and the top-k before they stop taking input, to the view a keyboard
    * user wants next. */
   GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
@@ -242,6 +239,33 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
                                _ ("Fixed by the results file — open a model to change it"));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
                                _ ("Target tokens the results file tracked, separated by commas"));
+  gtk_revealer_set_reveal_child (self->imported_revealer, TRUE);
+}
+
+static void
+enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, const char *path)
+{
+  /* a live run cancelled by the opening no longer decides where the heatmaps scroll */
+  ll_window_follow_right_end (self, FALSE);
+  if (!ll_session_is_imported (self->session))
+    {
+      g_free (self->live.prompt);
+      self->live.prompt = ll_window_dup_prompt_text (self);
+      g_free (self->live.targets);
+      self->live.targets = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->target_entry)));
+    }
+  ll_session_set_imported (self->session, path, file_targets);
+  self->live.leave_imported_on_load = FALSE;
+  g_clear_handle_id (&self->debounce_id, g_source_remove);
+  ll_worker_cancel (self->worker);
+
+  /* the prompt the file was computed for */
+  g_autoptr (GString) prompt = g_string_new (result->prompt);
+  if (result->prompt == NULL)
+    for (int t = 0; t < result->n_tokens; t++)
+      g_string_append (prompt, result->token_texts[t]);
+  ll_window_set_prompt_text_quietly (self, prompt->str);
+  ll_window_show_prompt_count (self, result->n_tokens, 0);
 
   ll_window_hide_error (self);
   gtk_label_set_text (self->status_label, "");
@@ -250,7 +274,6 @@ enter_imported (LlWindow *self, LensResult *result, GPtrArray *file_targets, con
   /* the file's targets are tracked as the entry changes */
   gtk_editable_set_text (GTK_EDITABLE (self->target_entry), targets);
   ll_window_update_imported_labels (self);
-  gtk_revealer_set_reveal_child (self->imported_revealer, TRUE);
   ll_window_set_content (self, "result");
 }
 
@@ -260,18 +283,6 @@ ll_window_leave_imported (LlWindow *self)
   if (!ll_session_is_imported (self->session))
     return;
   ll_session_set_live (self->session);
-  gtk_revealer_set_reveal_child (self->imported_revealer, FALSE);
-  adw_view_switcher_title_set_subtitle (self->switcher_title, NULL);
-  gtk_text_view_set_editable (self->prompt_view, TRUE);
-  gtk_widget_remove_css_class (GTK_WIDGET (self->prompt_view), "read-only");
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prompt_view),
-                               _ ("Prompt: the lens runs as you type"));
-  gtk_widget_set_sensitive (GTK_WIDGET (self->top_k_spin), TRUE);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->top_k_spin), _ ("Tokens kept per cell"));
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->target_entry),
-                               _ ("Target tokens, separated by commas. A leading space is added, "
-                                  "as words inside a sentence have one; write \"quotes\" for an "
-                                  "exact token text."));
   ll_window_set_prompt_text_quietly (self, self->live.prompt);
   /* the count of the prompt typed for the model comes back with its run */
   ll_window_show_prompt_count (self, -1, 0);

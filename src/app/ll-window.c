@@ -204,10 +204,15 @@ ll_window_push_state (LlWindow *self)
   update_selection_labels (self);
 }
 
-/* The one path from the session to the views: a new result, new targets or a new selection. */
+/* The one path from the session to the views: a new mode, result, targets or selection. */
 static void
 session_changed_cb (LlWindow *self, guint what)
 {
+  if (what & LL_SESSION_CHANGED_MODE)
+    ll_window_show_mode (self);
+  if (!(what
+        & (LL_SESSION_CHANGED_RESULT | LL_SESSION_CHANGED_TARGETS | LL_SESSION_CHANGED_SELECTION)))
+    return;
   ll_session_get_selection (self->session, &self->state.sel_row, &self->state.sel_pos);
   if (what & LL_SESSION_CHANGED_RESULT)
     self->state.hover_row = self->state.hover_pos = -1;
