@@ -95,7 +95,14 @@ ll_window_set_range (LlWindow *self, const char *layers, const char *positions, 
                            _ ("There is no result yet to choose a range of"));
       return FALSE;
     }
-  LlSessionRange range = {has_layers, has_positions, layer_first, layer_last, pos_first, pos_last};
+  LlSessionRange range = {
+      .has_layers = has_layers,
+      .has_positions = has_positions,
+      .layer_first = layer_first,
+      .layer_last = layer_last,
+      .pos_first = pos_first,
+      .pos_last = pos_last,
+  };
   ll_session_set_range (self->session, &range);
   if (has_layers || has_positions)
     gtk_widget_add_css_class (GTK_WIDGET (self->range_button), "accent");
