@@ -1,7 +1,8 @@
 /* ll-window-actions.c: the window's view settings and navigation: colour scales, probability
  * axis, what colours the heatmap and what the line plot shows (saved in GSettings), sub-layer
- * rows, compute threads, pinning for comparison, zoom, and moving between views. The file and
- * model actions stay with the code they drive in ll-window.c. */
+ * rows, compute threads, pinning for comparison, zoom, moving between views and the two heatmaps
+ * scrolling together. The file and model actions are in ll-window-results.c and
+ * ll-window-model.c, with the code they drive. */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -79,7 +80,7 @@ zoom_fit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   ll_window_push_state (self);
   GtkWidget *pane = gtk_widget_get_parent (GTK_WIDGET (zoom_view (self)));
   int pane_w = pane != NULL ? gtk_widget_get_width (pane) : 0;
-  const LensResult *r = self->result;
+  const LensResult *r = ll_session_get_result (self->session);
   if (r == NULL || r->n_tokens <= 0 || r->n_rows <= 0 || pane_w <= 0)
     return;
   LensHeatmapLayout l;
@@ -154,16 +155,16 @@ static void
 pin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   LlWindow *self = user_data;
-  if (self->result == NULL || lens_result_is_partial (self->result))
+  LensResult *result = ll_session_get_result (self->session);
+  if (result == NULL || lens_result_is_partial (result))
     {
-      ll_window_show_toast (self, self->result == NULL
-                                      ? _ ("Nothing to pin yet: type a prompt first")
-                                      : _ ("Still computing: pin once every position is "
-                                           "ready"));
+      ll_window_show_toast (self, result == NULL ? _ ("Nothing to pin yet: type a prompt first")
+                                                 : _ ("Still computing: pin once every position is "
+                                                      "ready"));
       return;
     }
   g_clear_pointer (&self->pinned_full, lens_result_unref);
-  self->pinned_full = lens_result_ref (self->full_result);
+  self->pinned_full = lens_result_ref (ll_session_get_full_result (self->session));
   ll_window_pin_range (self);
   adw_view_stack_set_visible_child_name (self->view_stack, "diff");
   ll_window_show_toast (self, _ ("Pinned: change the prompt or open a results file to compare"));
@@ -197,7 +198,7 @@ sublayers_change_state (GSimpleAction *action, GVariant *value, gpointer user_da
   if (self->settings != NULL)
     g_settings_set_boolean (self->settings, "sublayers", g_variant_get_boolean (value));
   /* other rows: the lens runs again (or comes from the cache) */
-  if (!self->imported)
+  if (!ll_session_is_imported (self->session))
     ll_window_run_now (self);
 }
 
@@ -298,6 +299,84 @@ static const GActionEntry view_entries[] = {
     {"zoom-out", zoom_out_activated},
     {"zoom-fit", zoom_fit_activated},
 };
+
+/* ---- the two heatmaps scroll together ---- */
+
+static GtkAdjustment *
+heatmap_adjustment (GtkScrolledWindow *scroll, int axis)
+{
+  return axis == 0 ? gtk_scrolled_window_get_hadjustment (scroll)
+                   : gtk_scrolled_window_get_vadjustment (scroll);
+}
+
+static gboolean
+heatmap_scroll_visible (LlWindow *self, GtkAdjustment *adj, int *axis)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  GtkScrolledWindow *scroll = g_strcmp0 (name, "heatmap") == 0  ? self->heatmap_scroll
+                              : g_strcmp0 (name, "target") == 0 ? self->target_scroll
+                                                                : NULL;
+  for (int a = 0; scroll != NULL && a < 2; a++)
+    if (heatmap_adjustment (scroll, a) == adj)
+      {
+        *axis = a;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* The shown heatmap scrolled: remember where, for the other one. */
+static void
+heatmap_scrolled_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  int axis;
+  if (heatmap_scroll_visible (self, adj, &axis))
+    self->heatmap_scroll_xy[axis] = gtk_adjustment_get_value (adj);
+}
+
+/* The shown heatmap got its size (after a switch of views, or a new result): scroll it to
+ * where the other one was, so switching views keeps the place. */
+static void
+heatmap_resized_cb (GtkAdjustment *adj, LlWindow *self)
+{
+  int axis;
+  if (heatmap_scroll_visible (self, adj, &axis)
+      && gtk_adjustment_get_value (adj) != self->heatmap_scroll_xy[axis])
+    gtk_adjustment_set_value (adj, self->heatmap_scroll_xy[axis]);
+}
+
+static void
+follow_heatmap_scroll (LlWindow *self, GtkScrolledWindow *scroll)
+{
+  for (int a = 0; a < 2; a++)
+    {
+      GtkAdjustment *adj = heatmap_adjustment (scroll, a);
+      g_signal_connect_object (adj, "value-changed", G_CALLBACK (heatmap_scrolled_cb), self, 0);
+      g_signal_connect_object (adj, "changed", G_CALLBACK (heatmap_resized_cb), self, 0);
+    }
+}
+
+static void
+visible_view_changed_cb (LlWindow *self)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  for (int v = 0; v < 2; v++)
+    for (int a = 0; a < 2; a++)
+      heatmap_resized_cb (
+          heatmap_adjustment (v == 0 ? self->heatmap_scroll : self->target_scroll, a), self);
+  if (self->settings != NULL && name != NULL)
+    g_settings_set_string (self->settings, "current-view", name);
+}
+
+/* Both heatmaps keep one scroll position, and the shown view is remembered. */
+void
+ll_window_follow_heatmap_scrolls (LlWindow *self)
+{
+  follow_heatmap_scroll (self, self->heatmap_scroll);
+  follow_heatmap_scroll (self, self->target_scroll);
+  g_signal_connect_object (self->view_stack, "notify::visible-child-name",
+                           G_CALLBACK (visible_view_changed_cb), self, G_CONNECT_SWAPPED);
+}
 
 void
 ll_window_actions_init (LlWindow *self)

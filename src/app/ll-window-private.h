@@ -1,15 +1,30 @@
-/* ll-window-private.h: what the window's files share (ll-window.c: template, lifecycle, prompt,
- * results and files; ll-window-actions.c: the view settings and navigation actions). */
+/* ll-window-private.h: what the window's files share (ll-window.c: template, lifecycle, prompt;
+ * ll-window-actions.c: view settings and navigation; ll-window-model.c: model menu and loading;
+ * ll-window-results.c: results files; ll-window-range.c: the Range; ll-window-targets.c: the
+ * target entry). */
 #pragma once
 
 #include <adwaita.h>
 
 #include "ll-chart-view.h"
 #include "ll-compare-page.h"
+#include "ll-session.h"
 #include "ll-window.h"
 #include "ll-worker.h"
 
 G_BEGIN_DECLS
+
+/* What the window goes back to from a results file (the session's imported mode) or from a
+ * failed open. */
+typedef struct
+{
+  char *prompt; /* the entries' text before a file was opened */
+  char *targets;
+  /* A model chosen while a results file is shown: its load returns the window to live mode. */
+  gboolean leave_imported_on_load;
+  char *content_before_open; /* what a failed open goes back to (NULL: no open pending) */
+  char *status_before_open;
+} LlLiveState;
 
 struct _LlWindow
 {
@@ -62,13 +77,11 @@ struct _LlWindow
 
   GSettings *settings; /* NULL when the schema is not installed */
   LlWorker *worker;
-  LensResult *result; /* what the views show: full_result, or the Range of it */
-  LensResult *full_result;
+  LlSession *session;      /* the document shown: result, targets, selection, Range, mode */
   LensResult *pinned_full; /* the pinned result as given; the compare page gets its Range */
-  LensPaintState state;
+  LensPaintState state;    /* its selection and targets follow the session (session_changed_cb) */
 
-  /* The Range popover's choice, in block numbers and the prompt's positions (inclusive);
-   * has_* FALSE = all. A new result shows the part of it inside these. */
+  /* The Range popover (the session keeps the Range chosen in it). */
   GtkMenuButton *range_button;
   GtkPopover *range_popover;
   GtkEditable *range_layers_entry;
@@ -76,13 +89,8 @@ struct _LlWindow
   GtkLabel *range_error_label;
   GtkButton *range_apply_button;
   GtkButton *range_reset_button;
-  gboolean has_layer_range, has_position_range;
-  int range_layer_first, range_layer_last, range_pos_first, range_pos_last;
 
-  /* Targets of the current result: labels, ids and (R, T) probabilities. */
-  GPtrArray *targets;       /* of LensTarget *: the entry's targets computed on `result` */
-  LensModel *targets_model; /* the model whose tokenizer gave the targets' ids, or NULL */
-  GtkStringList *target_names;
+  GtkStringList *target_names; /* the drop-down's: the session's targets */
   char *notice;
   char *export_notice; /* what the last figure export left out, or "" */
 
@@ -93,30 +101,64 @@ struct _LlWindow
   gulong scroll_end_ids[2];
   gint64 run_started_us;
   char *loading_dir;
-  /* A model chosen while a results file is shown: its load returns the window to live mode. */
-  gboolean leave_imported_on_load;
-
-  /* A results file shown instead of live runs (no model needed). */
-  gboolean imported;
-  char *imported_path;
-  GPtrArray *file_targets; /* of LensTarget *, from the shown file (ids and probabilities) */
-  char *live_prompt;       /* the entries' text before the file was opened */
-  char *live_targets;
+  LlLiveState live;
   GCancellable *open_cancellable; /* the file being opened, or NULL */
-  char *content_before_open;      /* what a failed open goes back to */
-  char *status_before_open;
   guint open_pulse_id;
 };
 
 /* ll-window.c */
+const char *ll_window_view_title (LensView view);
 void ll_window_push_state (LlWindow *self);
 void ll_window_show_toast (LlWindow *self, const char *text);
+void ll_window_show_error (LlWindow *self, const char *message);
 void ll_window_hide_error (LlWindow *self);
+void ll_window_emit_open_finished (LlWindow *self, gboolean opened);
+/* The prompt as typed, newlines included (the tokenizer sees them). Free with g_free. */
+char *ll_window_dup_prompt_text (LlWindow *self);
+void ll_window_set_prompt_text_quietly (LlWindow *self, const char *text);
+void ll_window_show_prompt_count (LlWindow *self, int n_tokens, int max_tokens);
+void ll_window_set_content (LlWindow *self, const char *name);
+void ll_window_set_stale (LlWindow *self, gboolean stale);
+void ll_window_set_result (LlWindow *self, LensResult *full);
+void ll_window_follow_right_end (LlWindow *self, gboolean follow);
 void ll_window_run_now (LlWindow *self);
-void ll_window_pin_range (LlWindow *self);
 
 /* ll-window-actions.c: adds the actions, fills the threads menu and follows the heatmaps' zoom;
  * called once the views exist. */
 void ll_window_actions_init (LlWindow *self);
+/* Keeps both heatmaps at one scroll position; called once the views exist. */
+void ll_window_follow_heatmap_scrolls (LlWindow *self);
+
+/* ll-window-model.c: adds the model actions and rebuilds the model menu when it opens. */
+void ll_window_model_init (LlWindow *self);
+/* What the summary line says about a model; unknown values (0, NULL) are left out. */
+typedef struct
+{
+  const char *name;
+  const char *architecture; /* config.json's model_type */
+  int64_t n_params;
+  const char *dtype;  /* "F32", "F16", "BF16" or "mixed" */
+  const char *layers; /* "12 layers", or how many of them a results file shows */
+  int width, n_head, n_kv_head, vocab_size, context_length;
+  double final_softcap; /* the output head's soft-cap, which every row of the lens applies */
+} ModelFacts;
+char *ll_window_model_facts_text (const ModelFacts *f);
+void ll_window_set_model_summary (LlWindow *self, const char *summary);
+void ll_window_update_model_labels (LlWindow *self);
+
+/* ll-window-results.c: adds the file actions (open, save, export, Run on NDIF, back to model). */
+void ll_window_results_init (LlWindow *self);
+void ll_window_update_imported_labels (LlWindow *self);
+void ll_window_leave_imported (LlWindow *self);
+void ll_window_show_mode (LlWindow *self);
+
+/* ll-window-range.c: connects the Range popover. */
+void ll_window_range_init (LlWindow *self);
+void ll_window_pin_range (LlWindow *self);
+
+/* ll-window-targets.c: connects the target entry and the drop-down. */
+void ll_window_targets_init (LlWindow *self);
+GPtrArray *ll_window_compute_targets (LlWindow *self, const LensResult *r);
+void ll_window_show_target_names (LlWindow *self);
 
 G_END_DECLS

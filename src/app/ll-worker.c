@@ -1,4 +1,5 @@
-/* ll-worker.c: model loading and lens runs on GTask threads, with an LRU result cache. */
+/* ll-worker.c: model loading, lens runs and results files read on GTask threads, with an LRU
+ * result cache. */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -9,6 +10,7 @@
 
 #include "lens-compare.h"
 #include "lens-error.h"
+#include "lens-results-io.h"
 #include "lens-threads.h"
 #include "ll-worker.h"
 
@@ -887,4 +889,67 @@ ll_worker_compare_kl_finish (LlWorker *self, GAsyncResult *result, GError **erro
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- reading a results file ---- */
+
+typedef struct
+{
+  LensResult *result;
+  GPtrArray *targets;
+} OpenedFile;
+
+static void
+opened_file_free (OpenedFile *f)
+{
+  g_clear_pointer (&f->result, lens_result_unref);
+  g_clear_pointer (&f->targets, g_ptr_array_unref);
+  g_free (f);
+}
+
+static void
+open_results_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  const char *path = task_data;
+  g_autoptr (GError) error = NULL;
+  OpenedFile *f = g_new0 (OpenedFile, 1);
+
+  /* The parser cannot be interrupted; a cancelled open is dropped when it returns. */
+  f->result = lens_results_load_full (path, &f->targets, &error);
+  if (f->result == NULL)
+    {
+      opened_file_free (f);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, f, (GDestroyNotify) opened_file_free);
+}
+
+void
+ll_worker_open_results_async (LlWorker *self, const char *path, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (LL_IS_WORKER (self));
+  g_return_if_fail (path != NULL);
+
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ll_worker_open_results_async);
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  /* Not on the compute thread: a file needs no model, and is shown while one loads or runs. */
+  g_task_run_in_thread (task, open_results_thread);
+}
+
+LensResult *
+ll_worker_open_results_finish (LlWorker *self, GAsyncResult *result, GPtrArray **targets,
+                               GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  OpenedFile *f = g_task_propagate_pointer (G_TASK (result), error);
+  if (f == NULL)
+    return NULL;
+  LensResult *r = g_steal_pointer (&f->result);
+  if (targets != NULL)
+    *targets = g_steal_pointer (&f->targets);
+  opened_file_free (f);
+  return r;
 }

@@ -49,6 +49,16 @@ void ll_worker_compare_kl_async (LlWorker *self, LensResult *pinned, LensResult 
                                  gpointer user_data);
 float *ll_worker_compare_kl_finish (LlWorker *self, GAsyncResult *result, GError **error);
 
+/* Reads a results file (ours or logitlenskit's, lens_results_load_full) on a thread of its own,
+ * not queued behind a model load or run: it needs no model. The parser cannot be interrupted; an
+ * open whose `cancellable` is cancelled finishes with G_IO_ERROR_CANCELLED when it returns. */
+void ll_worker_open_results_async (LlWorker *self, const char *path, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+/* The file's result, and in `targets` (may be NULL) the targets it tracked: a GPtrArray of
+ * LensTarget * (NULL when it has none) to unref. */
+LensResult *ll_worker_open_results_finish (LlWorker *self, GAsyncResult *result,
+                                           GPtrArray **targets, GError **error);
+
 /* The most tokens a prompt may have on the current model (its context length; runs of longer
  * prompts fail), or 0 without a model. */
 int ll_worker_get_max_prompt_tokens (LlWorker *self);
