@@ -1,5 +1,5 @@
-/* ll-worker.c: model loading, lens runs and results files read on GTask threads, with an LRU
- * result cache. */
+/* ll-worker.c: model loading, lens runs, comparisons and results files read on GTask threads; the
+ * finished results go to an LRU cache (ll-result-cache.c). */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -12,22 +12,12 @@
 #include "lens-error.h"
 #include "lens-results-io.h"
 #include "lens-threads.h"
+#include "ll-result-cache.h"
 #include "ll-worker.h"
 
-/* Enough to flip between a dozen prompts of a typical session; bounded by bytes as well since a
- * long prompt on a big model keeps (R, T, C) floats of normalised residuals per result. */
-#define CACHE_MAX_ENTRIES 48
-#define CACHE_MAX_BYTES ((size_t) 768 * 1024 * 1024)
 /* Partial results of a progressive run reach the main thread at most this often (the newest one
  * wins), so a fast series of passes never floods the main loop with repaints. */
 #define PARTIAL_MIN_INTERVAL_US (100 * 1000)
-
-typedef struct
-{
-  char *key;
-  LensResult *result;
-  size_t bytes;
-} CacheEntry;
 
 struct _LlWorker
 {
@@ -47,12 +37,10 @@ struct _LlWorker
   /* The last run's keys, values and cells, for the next prompt that shares its beginning
    * (typing computes only the new positions). The pool thread alone uses it. */
   LensRunCache *run_cache;
-  GMutex cache_lock;
-  GQueue cache; /* of CacheEntry, most recently used first */
-  size_t cache_bytes;
-  guint n_forward;    /* atomic */
-  int threads;        /* atomic: what each job computes with; 0 = every core */
-  gboolean sublayers; /* main thread: what the next runs ask for */
+  LlResultCache *cache; /* finished results, by model, rows and ids */
+  guint n_forward;      /* atomic */
+  int threads;          /* atomic: what each job computes with; 0 = every core */
+  gboolean sublayers;   /* main thread: what the next runs ask for */
 
   /* LensRunOptions.progressive for every run: LOGIT_LENS_PROGRESSIVE=always|never (tests force
    * partial results on small models), else automatic. */
@@ -87,14 +75,6 @@ enum
 static guint signals[N_SIGNALS];
 
 static void
-cache_entry_free (CacheEntry *e)
-{
-  g_free (e->key);
-  lens_result_unref (e->result);
-  g_free (e);
-}
-
-static void
 ll_worker_finalize (GObject *object)
 {
   LlWorker *self = LL_WORKER (object);
@@ -106,8 +86,7 @@ ll_worker_finalize (GObject *object)
   g_clear_object (&self->run_cancellable);
   g_clear_object (&self->load_cancellable);
   g_clear_pointer (&self->model, lens_model_unref);
-  g_queue_clear_full (&self->cache, (GDestroyNotify) cache_entry_free);
-  g_mutex_clear (&self->cache_lock);
+  g_clear_pointer (&self->cache, ll_result_cache_free);
   g_clear_pointer (&self->partial, lens_result_unref);
   g_clear_pointer (&self->partial_source, g_source_unref);
   g_mutex_clear (&self->partial_lock);
@@ -230,8 +209,7 @@ ll_worker_init (LlWorker *self)
   self->main_context = g_main_context_ref_thread_default ();
   self->pool = g_thread_pool_new (pool_func, self, 1, TRUE, NULL);
   self->run_cache = lens_run_cache_new ();
-  g_mutex_init (&self->cache_lock);
-  g_queue_init (&self->cache);
+  self->cache = ll_result_cache_new ();
   g_mutex_init (&self->partial_lock);
   const char *progressive = g_getenv ("LOGIT_LENS_PROGRESSIVE");
   if (g_strcmp0 (progressive, "always") == 0)
@@ -407,10 +385,7 @@ ll_worker_load_model_finish (LlWorker *self, GAsyncResult *result, GError **erro
   g_clear_pointer (&self->model, lens_model_unref);
   self->model = g_steal_pointer (&model);
   /* Keys name the folder, and a folder's files may have changed since it was last loaded. */
-  g_mutex_lock (&self->cache_lock);
-  g_queue_clear_full (&self->cache, (GDestroyNotify) cache_entry_free);
-  self->cache_bytes = 0;
-  g_mutex_unlock (&self->cache_lock);
+  ll_result_cache_clear (self->cache);
 
   g_signal_emit (self, signals[SIGNAL_MODEL_CHANGED], 0);
   return TRUE;
@@ -574,85 +549,6 @@ ll_worker_get_max_prompt_tokens (LlWorker *self)
   return self->model != NULL ? max_prompt_tokens (self->model) : 0;
 }
 
-/* Keyed by model, rows and token ids, not top-k: a cached result with more tokens per cell serves
- * any smaller top-k (lens_result_with_top_k). */
-static char *
-cache_key (LensModel *model, gboolean sublayers, const int32_t *ids, int T)
-{
-  GString *s = g_string_new (lens_model_path (model));
-  g_string_append (s, sublayers ? "\nsublayers\n" : "\n");
-  for (int t = 0; t < T; t++)
-    g_string_append_printf (s, "%" G_GINT32_FORMAT ",", ids[t]);
-  return g_string_free (s, FALSE);
-}
-
-static size_t
-result_bytes (const LensResult *r)
-{
-  size_t cells = (size_t) r->n_rows * (size_t) r->n_tokens;
-  size_t bytes = cells * (size_t) r->top_k * (sizeof (int32_t) + sizeof (float));
-  bytes += cells * 2 * sizeof (float);
-  if (r->norm_resid != NULL)
-    bytes += cells * (size_t) r->d_model * sizeof (float);
-  return bytes;
-}
-
-/* Returns a new reference, or NULL. Moves a hit to the front. */
-static LensResult *
-cache_lookup (LlWorker *self, const char *key)
-{
-  LensResult *found = NULL;
-
-  g_mutex_lock (&self->cache_lock);
-  for (GList *l = self->cache.head; l != NULL; l = l->next)
-    {
-      CacheEntry *e = l->data;
-      if (strcmp (e->key, key) == 0)
-        {
-          g_queue_unlink (&self->cache, l);
-          g_queue_push_head_link (&self->cache, l);
-          found = lens_result_ref (e->result);
-          break;
-        }
-    }
-  g_mutex_unlock (&self->cache_lock);
-  return found;
-}
-
-static void
-cache_insert (LlWorker *self, char *key, LensResult *result)
-{
-  CacheEntry *e = g_new0 (CacheEntry, 1);
-  e->key = key;
-  e->result = lens_result_ref (result);
-  e->bytes = result_bytes (result);
-
-  g_mutex_lock (&self->cache_lock);
-  /* a result for a larger top-k replaces the one it supersedes */
-  for (GList *l = self->cache.head; l != NULL; l = l->next)
-    {
-      CacheEntry *old = l->data;
-      if (strcmp (old->key, e->key) == 0)
-        {
-          self->cache_bytes -= old->bytes;
-          g_queue_delete_link (&self->cache, l);
-          cache_entry_free (old);
-          break;
-        }
-    }
-  g_queue_push_head (&self->cache, e);
-  self->cache_bytes += e->bytes;
-  /* Keep at least the newest entry, however big. */
-  while (self->cache.length > 1
-         && (self->cache.length > CACHE_MAX_ENTRIES || self->cache_bytes > CACHE_MAX_BYTES))
-    {
-      CacheEntry *old = g_queue_pop_tail (&self->cache);
-      self->cache_bytes -= old->bytes;
-      cache_entry_free (old);
-    }
-  g_mutex_unlock (&self->cache_lock);
-}
-
 static void
 run_thread (GTask *task, LlWorker *self)
 {
@@ -696,8 +592,8 @@ run_thread (GTask *task, LlWorker *self)
 
   const int32_t *id_data = (const int32_t *) (void *) ids->data;
   int T = (int) ids->len;
-  char *key = cache_key (d->model, d->sublayers, id_data, T);
-  g_autoptr (LensResult) cached = cache_lookup (self, key);
+  char *key = ll_result_cache_key (d->model, d->sublayers, id_data, T);
+  g_autoptr (LensResult) cached = ll_result_cache_lookup (self->cache, key);
   if (cached != NULL && cached->top_k >= d->top_k)
     {
       d->from_cache = TRUE;
@@ -736,7 +632,7 @@ run_thread (GTask *task, LlWorker *self)
       return;
     }
   g_atomic_int_inc (&self->n_forward);
-  cache_insert (self, key, result);
+  ll_result_cache_insert (self->cache, key, result);
   g_task_return_pointer (task, result, (GDestroyNotify) lens_result_unref);
 }
 
