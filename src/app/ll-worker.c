@@ -441,7 +441,10 @@ run_signal_main_cb (gpointer user_data)
 
 /* Pool thread: emits `signal` on the main thread, where it is dropped if the run is stale by
  * then. Sources of one priority run in the order they were attached, so these arrive before the
- * run's result. */
+ * run's result. Always a source, never g_main_context_invoke: that calls the function at once on
+ * this thread whenever it can acquire the context (the main thread between two iterations), where
+ * the generation check races with the main thread's next request and the handlers would run off
+ * the main thread. */
 static void
 emit_on_main (RunData *d, guint signal, int value0, int value1)
 {
@@ -451,8 +454,12 @@ emit_on_main (RunData *d, guint signal, int value0, int value1)
   p->signal = signal;
   p->values[0] = value0;
   p->values[1] = value1;
-  g_main_context_invoke_full (d->self->main_context, G_PRIORITY_DEFAULT, run_signal_main_cb, p,
-                              (GDestroyNotify) run_signal_free);
+  GSource *source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, run_signal_main_cb, p, (GDestroyNotify) run_signal_free);
+  g_source_set_static_name (source, "[logit-lens] worker signal");
+  g_source_attach (source, d->self->main_context);
+  g_source_unref (source);
 }
 
 static void
