@@ -482,6 +482,46 @@ lens_pull_prob_error (LensJsonPull *j, LensPullStatus st, double raw, const char
   return lens_pull_fail (j, "%s is %s, outside [0, 1]", path, num);
 }
 
+/* A number of nats: see lens-json-pull.h. The three results readers differ only in the flags. */
+LensPullStatus
+lens_pull_nats (LensJsonPull *j, gboolean allow_nan, gboolean non_negative, float max, float *out,
+                double *raw)
+{
+  *out = NAN;
+  *raw = NAN;
+  if (lens_pull_is_null (j) || (allow_nan && lens_pull_is_nan (j)))
+    return LENS_PULL_OK;
+  if (j->failed)
+    return LENS_PULL_SYNTAX;
+  int c = lens_pull_peek (j);
+  if (c != '-' && !(c >= '0' && c <= '9'))
+    return LENS_PULL_TYPE;
+  if (!lens_pull_number (j, raw, NULL))
+    return LENS_PULL_SYNTAX;
+  if (non_negative && *raw < -1e-6)
+    return LENS_PULL_RANGE;
+  /* checked as stored: a float that rounds above the limit would not read back */
+  float f = non_negative && *raw < 0 ? 0.0f : (float) *raw;
+  if (!(f <= max))
+    return LENS_PULL_RANGE;
+  *out = f;
+  return LENS_PULL_OK;
+}
+
+gboolean
+lens_pull_nats_error (LensJsonPull *j, LensPullStatus st, double raw, const char *path_fmt, ...)
+{
+  if (j->failed || st == LENS_PULL_SYNTAX)
+    return FALSE;
+  va_list ap;
+  va_start (ap, path_fmt);
+  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  va_end (ap);
+  if (st == LENS_PULL_TYPE)
+    return lens_pull_fail (j, "%s is %s, expected a number", path, lens_pull_kind (j));
+  return lens_pull_fail (j, raw < 0 ? "%s is negative" : "%s is too large", path);
+}
+
 /* An integer in [lo, hi]. */
 LensPullStatus
 lens_pull_int (LensJsonPull *j, long lo, long hi, long *out, double *raw)
