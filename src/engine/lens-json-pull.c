@@ -99,88 +99,36 @@ lens_pull_string (LensJsonPull *j, GString *out)
   const char *p = j->p + 1, *end = j->end;
   if (out != NULL)
     g_string_truncate (out, 0);
-  for (;;)
+  LensJsonStringEnd se;
+  switch (lens_json_string_decode (
+      p, end, LENS_JSON_STRING_CHECK_UTF8 | LENS_JSON_STRING_NUL_AS_TEXT, out, &se))
     {
-      const char *run = p;
-      while (p < end && (unsigned char) *p >= 0x20 && (unsigned char) *p < 0x80 && *p != '"'
-             && *p != '\\')
-        p++;
-      if (p > run && out != NULL)
-        g_string_append_len (out, run, p - run);
-      if (p >= end)
-        return lens_pull_syntax_at (j, p, "unterminated string");
-      unsigned char c = (unsigned char) *p;
-      if (c == '"')
-        {
-          j->p = p + 1;
-          return TRUE;
-        }
-      if (c < 0x20)
-        return lens_pull_syntax_at (j, p, "control character in a string (it must be escaped)");
-      if (c >= 0x80)
-        {
-          int n = lens_json_utf8_sequence ((const unsigned char *) p, (const unsigned char *) end);
-          if (n == 0 && c >= 0xC2 && c <= 0xF4)
-            {
-              /* A sequence cut by the end of the file is a truncation, not bad UTF-8. */
-              ptrdiff_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2, have = end - p;
-              gboolean prefix = have < need;
-              for (ptrdiff_t i = 1; prefix && i < have; i++)
-                prefix = ((unsigned char) p[i] & 0xC0) == 0x80;
-              if (prefix)
-                return lens_pull_syntax_at (j, end, "a string cut short");
-            }
-          if (n == 0)
-            return lens_pull_syntax_at (j, p, "invalid UTF-8 in a string");
-          if (out != NULL)
-            g_string_append_len (out, p, n);
-          p += n;
-          continue;
-        }
-      /* backslash */
-      if (end - p < 2)
-        return lens_pull_syntax_at (j, end, "unterminated string");
-      const char *esc = p;
-      char simple = lens_json_simple_escape (esc[1]);
-      p += 2;
-      if (simple == 0)
-        switch (esc[1])
-          {
-          case 'u':
-            {
-              if (end - p < 4)
-                return lens_pull_syntax_at (j, end, "unterminated \\u escape");
-              int u = lens_json_hex4 (p);
-              if (u < 0)
-                return lens_pull_syntax_at (j, esc, "invalid \\u escape");
-              p += 4;
-              gunichar cp = (gunichar) u;
-              if (u >= 0xD800 && u <= 0xDBFF)
-                {
-                  int lo
-                      = (end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? lens_json_hex4 (p + 2) : -1;
-                  if (lo < 0xDC00 || lo > 0xDFFF)
-                    return lens_pull_syntax_at (j, esc,
-                                                "unpaired UTF-16 surrogate in a \\u escape");
-                  cp = 0x10000 + (((gunichar) u - 0xD800) << 10) + ((gunichar) lo - 0xDC00);
-                  p += 6;
-                }
-              else if (u >= 0xDC00 && u <= 0xDFFF)
-                return lens_pull_syntax_at (j, esc, "unpaired UTF-16 surrogate in a \\u escape");
-              if (out == NULL)
-                break;
-              if (cp == 0)
-                g_string_append (out, "\\x00");
-              else
-                g_string_append_unichar (out, cp);
-              break;
-            }
-          default:
-            return lens_pull_syntax_at (j, esc, "invalid escape in a string");
-          }
-      if (simple != 0 && out != NULL)
-        g_string_append_c (out, simple);
+    case LENS_JSON_STRING_OK:
+      j->p = se.at;
+      return TRUE;
+    case LENS_JSON_STRING_UNTERMINATED:
+      return lens_pull_syntax_at (j, se.at, "unterminated string");
+    case LENS_JSON_STRING_CONTROL:
+      return lens_pull_syntax_at (j, se.at, "control character in a string (it must be escaped)");
+    case LENS_JSON_STRING_CUT_UTF8:
+      return lens_pull_syntax_at (j, se.at, "a string cut short");
+    case LENS_JSON_STRING_BAD_UTF8:
+      return lens_pull_syntax_at (j, se.at, "invalid UTF-8 in a string");
+    case LENS_JSON_STRING_BAD_ESCAPE:
+      return lens_pull_syntax_at (j, se.at, "invalid escape in a string");
+    case LENS_JSON_STRING_U_TRUNCATED:
+      return lens_pull_syntax_at (j, end, "unterminated \\u escape");
+    case LENS_JSON_STRING_U_BAD_HEX:
+    case LENS_JSON_STRING_NUL: /* not asked for */
+      return lens_pull_syntax_at (j, se.at, "invalid \\u escape");
+    case LENS_JSON_STRING_LONE_LOW:
+    case LENS_JSON_STRING_HIGH_ALONE:
+    case LENS_JSON_STRING_HIGH_THEN_TRUNCATED:
+    case LENS_JSON_STRING_HIGH_THEN_BAD_HEX:
+    case LENS_JSON_STRING_HIGH_THEN_NOT_LOW:
+      return lens_pull_syntax_at (j, se.at, "unpaired UTF-16 surrogate in a \\u escape");
     }
+  g_assert_not_reached ();
 }
 
 /* Reads a number. Short decimals (every probability in these files) take Clinger's fast path: a

@@ -241,61 +241,6 @@ skip_json_space (const char *p, const char *end)
   return p;
 }
 
-/* Decodes the JSON string starting after its opening lens_tok_quote onto `out`; *pp moves past the
- * closing lens_tok_quote. FALSE for anything RFC 8259 forbids and for \u0000, which no token may
- * contain (the general path refuses it too). UTF-8 is checked by the caller on the decoded bytes:
- * escapes only ever produce whole characters, so the decoded text is valid exactly when the raw
- * bytes were. */
-static gboolean
-decode_flat_string (const char **pp, const char *end, GByteArray *out)
-{
-  const char *p = *pp;
-  for (;;)
-    {
-      const char *run = p;
-      while (p < end && *p != '"' && *p != '\\' && (guint8) *p >= 0x20)
-        p++;
-      if (p > run)
-        g_byte_array_append (out, (const guint8 *) run, (guint) (p - run));
-      if (p == end || (guint8) *p < 0x20)
-        return FALSE;
-      if (*p == '"')
-        {
-          *pp = p + 1;
-          return TRUE;
-        }
-      /* a backslash */
-      if (end - p < 2)
-        return FALSE;
-      char simple = lens_json_simple_escape (p[1]);
-      if (simple != 0)
-        {
-          g_byte_array_append (out, (const guint8 *) &simple, 1);
-          p += 2;
-          continue;
-        }
-      if (p[1] != 'u' || end - p < 6)
-        return FALSE;
-      int cp = lens_json_hex4 (p + 2);
-      p += 6;
-      if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
-        return FALSE;
-      if (cp >= 0xD800 && cp <= 0xDBFF)
-        {
-          if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-            return FALSE;
-          int low = lens_json_hex4 (p + 2);
-          if (low < 0xDC00 || low > 0xDFFF)
-            return FALSE;
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          p += 6;
-        }
-      char utf8[6];
-      int n = g_unichar_to_utf8 ((gunichar) cp, utf8);
-      g_byte_array_append (out, (const guint8 *) utf8, (guint) n);
-    }
-}
-
 typedef struct
 {
   int32_t id;
@@ -316,7 +261,7 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
   if (p == end || *p != '{')
     return FALSE;
   p++;
-  g_autoptr (GByteArray) chars = g_byte_array_sized_new ((guint) MIN (len, (size_t) G_MAXUINT / 2));
+  g_autoptr (GString) chars = g_string_sized_new (MIN (len, (size_t) G_MAXUINT / 2));
   g_autoptr (GArray) entries = g_array_sized_new (FALSE, FALSE, sizeof (FlatEntry),
                                                   (guint) MIN (len / 8, (size_t) MAX_IDS));
   for (;;)
@@ -326,13 +271,19 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
         return FALSE;
       p++;
       FlatEntry e = {.off = chars->len};
-      if (!decode_flat_string (&p, end, chars))
+      /* \u0000 is refused: no token may contain it (the general path refuses it too). UTF-8 is
+       * checked on the decoded bytes: escapes only ever produce whole characters, so the decoded
+       * text is valid exactly when the raw bytes were. */
+      LensJsonStringEnd se;
+      if (lens_json_string_decode (p, end, LENS_JSON_STRING_NO_NUL, chars, &se)
+          != LENS_JSON_STRING_OK)
         return FALSE;
+      p = se.at;
       e.len = chars->len - e.off;
       if (e.len == 0 || e.len > G_MAXUINT / 4
-          || !g_utf8_validate_len ((const char *) chars->data + e.off, e.len, NULL))
+          || !g_utf8_validate_len (chars->str + e.off, e.len, NULL))
         return FALSE;
-      g_byte_array_append (chars, (const guint8 *) "", 1);
+      g_string_append_c (chars, '\0');
 
       p = skip_json_space (p, end);
       if (p == end || *p != ':')
@@ -365,7 +316,10 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
     return FALSE;
 
   int n = (int) entries->len;
-  builder_alloc (b, n, g_steal_pointer (&chars));
+  gsize n_chars = chars->len;
+  builder_alloc (
+      b, n,
+      g_byte_array_new_take ((guint8 *) g_string_free (g_steal_pointer (&chars), FALSE), n_chars));
   for (int i = 0; i < n; i++)
     {
       const FlatEntry *e = &g_array_index (entries, FlatEntry, i);
