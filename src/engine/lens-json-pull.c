@@ -377,6 +377,24 @@ lens_pull_type_error (LensJsonPull *j, const char *expected, const char *path_fm
   return lens_pull_fail (j, "%s is %s, expected %s", path, lens_pull_kind (j), expected);
 }
 
+/* The first half of the *_error functions below: nothing to write for a syntax error (or an
+ * earlier error, already reported), "PATH is KIND, <not_number>" for LENS_PULL_TYPE; both give
+ * NULL. Otherwise (out of range) the path, for the caller's message. */
+static char *
+status_error_path (LensJsonPull *j, LensPullStatus st, const char *not_number, const char *path_fmt,
+                   va_list ap)
+{
+  if (j->failed || st == LENS_PULL_SYNTAX)
+    return NULL;
+  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  if (st == LENS_PULL_TYPE)
+    {
+      lens_pull_fail (j, "%s is %s, %s", path, lens_pull_kind (j), not_number);
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}
+
 /* A probability in [0, 1 + PROB_SLACK] (stored clamped to 1); null gives NAN when allowed, and
  * NaN (Python's spelling of a value that could not be computed) always does. */
 LensPullStatus
@@ -417,14 +435,12 @@ lens_pull_prob (LensJsonPull *j, gboolean allow_null, float *out, double *raw)
 gboolean
 lens_pull_prob_error (LensJsonPull *j, LensPullStatus st, double raw, const char *path_fmt, ...)
 {
-  if (j->failed || st == LENS_PULL_SYNTAX)
-    return FALSE;
   va_list ap;
   va_start (ap, path_fmt);
-  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  g_autofree char *path = status_error_path (j, st, "not a probability", path_fmt, ap);
   va_end (ap);
-  if (st == LENS_PULL_TYPE)
-    return lens_pull_fail (j, "%s is %s, not a probability", path, lens_pull_kind (j));
+  if (path == NULL)
+    return FALSE;
   char num[G_ASCII_DTOSTR_BUF_SIZE];
   g_ascii_formatd (num, sizeof num, "%.9g", raw);
   return lens_pull_fail (j, "%s is %s, outside [0, 1]", path, num);
@@ -459,14 +475,12 @@ lens_pull_nats (LensJsonPull *j, gboolean allow_nan, gboolean non_negative, floa
 gboolean
 lens_pull_nats_error (LensJsonPull *j, LensPullStatus st, double raw, const char *path_fmt, ...)
 {
-  if (j->failed || st == LENS_PULL_SYNTAX)
-    return FALSE;
   va_list ap;
   va_start (ap, path_fmt);
-  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  g_autofree char *path = status_error_path (j, st, "expected a number", path_fmt, ap);
   va_end (ap);
-  if (st == LENS_PULL_TYPE)
-    return lens_pull_fail (j, "%s is %s, expected a number", path, lens_pull_kind (j));
+  if (path == NULL)
+    return FALSE;
   return lens_pull_fail (j, raw < 0 ? "%s is negative" : "%s is too large", path);
 }
 
@@ -490,14 +504,12 @@ gboolean
 lens_pull_int_error (LensJsonPull *j, LensPullStatus st, double raw, long lo, long hi,
                      const char *path_fmt, ...)
 {
-  if (j->failed || st == LENS_PULL_SYNTAX)
-    return FALSE;
   va_list ap;
   va_start (ap, path_fmt);
-  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  g_autofree char *path = status_error_path (j, st, "expected an integer", path_fmt, ap);
   va_end (ap);
-  if (st == LENS_PULL_TYPE)
-    return lens_pull_fail (j, "%s is %s, expected an integer", path, lens_pull_kind (j));
+  if (path == NULL)
+    return FALSE;
   char num[G_ASCII_DTOSTR_BUF_SIZE];
   g_ascii_formatd (num, sizeof num, "%.17g", raw);
   return lens_pull_fail (j, "%s is %s, expected an integer from %ld to %ld", path, num, lo, hi);
