@@ -9,7 +9,6 @@ lens_tok_merge_where (const MergeWhere *w)
 }
 
 /* Adds one merge "left right" (as vocab strings, neither containing NUL). */
-/* Adds one merge "left right" (as vocab strings, neither containing NUL). */
 gboolean
 lens_tok_add_merge (LensTokenizer *tok, const char *file, const char *left, size_t llen,
                     const char *right, size_t rlen, int32_t rank, const MergeWhere *where,

@@ -74,11 +74,15 @@ typedef struct
  * quotes and stray bytes escaped) and cut short when long. Free with g_free. */
 char *lens_tok_quote (const char *s, size_t len);
 
+/* "FILE: message" as a LENS_ERROR of `code`. */
 void lens_tok_set_error (GError **error, int code, const char *file, const char *fmt, ...)
     G_GNUC_PRINTF (4, 5);
 
+/* A checked JSON document (lens_json_parse, and no \\u0000 in a string), or NULL and an error
+ * naming `file`. */
 json_object *lens_tok_parse_json (const char *data, size_t len, const char *file, GError **error);
 
+/* json-c's name of the value's type ("object", "string", ...; "null") for messages. */
 const char *lens_tok_json_type_label (json_object *o);
 
 /* ---- lens-tok-vocab.c ---- */
@@ -89,14 +93,20 @@ lens_tok_vocab_text (const VocabStrings *vs, int32_t id)
   return (const char *) vs->chars->data + vs->off[id];
 }
 
+/* Empties the builder, its strings included. */
 void lens_tok_builder_clear (Builder *b);
 
+/* Sets the string of `id` (a copy of the `len` bytes at `s`). */
 void lens_tok_builder_set (Builder *b, int32_t id, const char *s, size_t len);
 
+/* An empty tokenizer whose BPE model looks strings up in its vocabulary. */
 LensTokenizer *lens_tok_tokenizer_alloc (void);
 
+/* The id of vocabulary string `s`, or -1. */
 int32_t lens_tok_str_lookup (const LensTokenizer *tok, const char *s, size_t len);
 
+/* A vocabulary object (string -> id) through json-c, with a precise message for anything wrong;
+ * `where` names it ("vocab.json", "model.vocab"). */
 gboolean lens_tok_read_vocab (Builder *b, json_object *vocab, const char *where, GError **error);
 
 /* vocab.json is one flat object of string -> id with tens of thousands of entries. Building that
@@ -124,6 +134,7 @@ gboolean lens_tok_added_decodes_as_written (const LensTokenizer *tok, const Lens
 
 /* ---- lens-tok-load-gpt2.c ---- */
 
+/* Where a merge is, for messages: "line 12" (merges.txt), "model.merges[3]". */
 char *lens_tok_merge_where (const MergeWhere *w);
 
 /* Adds one merge "left right" (as vocab strings, neither containing NUL). */
@@ -131,14 +142,17 @@ gboolean lens_tok_add_merge (LensTokenizer *tok, const char *file, const char *l
                              const char *right, size_t rlen, int32_t rank, const MergeWhere *where,
                              GError **error);
 
+/* One merge written as a line "left right" (merges.txt, and tokenizer.json's older form). */
 gboolean lens_tok_parse_merge_line (LensTokenizer *tok, const char *file, const char *line,
                                     size_t len, int32_t rank, const MergeWhere *where,
                                     GError **error);
 
+/* Appends added token `t` to the tokenizer's list. */
 void lens_tok_add_added (LensTokenizer *tok, const LensTokAdded *t);
 
 /* ---- lens-tok-load-json.c ---- */
 
+/* tokenizer.json, with tokenizer_config.json's settings when config_json is not NULL. */
 LensTokenizer *lens_tok_new_from_tokenizer_json (const char *json, size_t len,
                                                  const char *config_json, size_t config_len,
                                                  GError **error);

@@ -335,7 +335,6 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
   return TRUE;
 }
 
-/* Turns the builder's strings into the tokenizer's byte table, string index and byte ids. */
 /* Turns the builder's strings into the tokenizer's string index. */
 gboolean
 lens_tok_finish_vocab (LensTokenizer *tok, Builder *b, GError **error)
