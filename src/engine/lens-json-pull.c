@@ -99,88 +99,36 @@ lens_pull_string (LensJsonPull *j, GString *out)
   const char *p = j->p + 1, *end = j->end;
   if (out != NULL)
     g_string_truncate (out, 0);
-  for (;;)
+  LensJsonStringEnd se;
+  switch (lens_json_string_decode (
+      p, end, LENS_JSON_STRING_CHECK_UTF8 | LENS_JSON_STRING_NUL_AS_TEXT, out, &se))
     {
-      const char *run = p;
-      while (p < end && (unsigned char) *p >= 0x20 && (unsigned char) *p < 0x80 && *p != '"'
-             && *p != '\\')
-        p++;
-      if (p > run && out != NULL)
-        g_string_append_len (out, run, p - run);
-      if (p >= end)
-        return lens_pull_syntax_at (j, p, "unterminated string");
-      unsigned char c = (unsigned char) *p;
-      if (c == '"')
-        {
-          j->p = p + 1;
-          return TRUE;
-        }
-      if (c < 0x20)
-        return lens_pull_syntax_at (j, p, "control character in a string (it must be escaped)");
-      if (c >= 0x80)
-        {
-          int n = lens_json_utf8_sequence ((const unsigned char *) p, (const unsigned char *) end);
-          if (n == 0 && c >= 0xC2 && c <= 0xF4)
-            {
-              /* A sequence cut by the end of the file is a truncation, not bad UTF-8. */
-              ptrdiff_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2, have = end - p;
-              gboolean prefix = have < need;
-              for (ptrdiff_t i = 1; prefix && i < have; i++)
-                prefix = ((unsigned char) p[i] & 0xC0) == 0x80;
-              if (prefix)
-                return lens_pull_syntax_at (j, end, "a string cut short");
-            }
-          if (n == 0)
-            return lens_pull_syntax_at (j, p, "invalid UTF-8 in a string");
-          if (out != NULL)
-            g_string_append_len (out, p, n);
-          p += n;
-          continue;
-        }
-      /* backslash */
-      if (end - p < 2)
-        return lens_pull_syntax_at (j, end, "unterminated string");
-      const char *esc = p;
-      char simple = lens_json_simple_escape (esc[1]);
-      p += 2;
-      if (simple == 0)
-        switch (esc[1])
-          {
-          case 'u':
-            {
-              if (end - p < 4)
-                return lens_pull_syntax_at (j, end, "unterminated \\u escape");
-              int u = lens_json_hex4 (p);
-              if (u < 0)
-                return lens_pull_syntax_at (j, esc, "invalid \\u escape");
-              p += 4;
-              gunichar cp = (gunichar) u;
-              if (u >= 0xD800 && u <= 0xDBFF)
-                {
-                  int lo
-                      = (end - p >= 6 && p[0] == '\\' && p[1] == 'u') ? lens_json_hex4 (p + 2) : -1;
-                  if (lo < 0xDC00 || lo > 0xDFFF)
-                    return lens_pull_syntax_at (j, esc,
-                                                "unpaired UTF-16 surrogate in a \\u escape");
-                  cp = 0x10000 + (((gunichar) u - 0xD800) << 10) + ((gunichar) lo - 0xDC00);
-                  p += 6;
-                }
-              else if (u >= 0xDC00 && u <= 0xDFFF)
-                return lens_pull_syntax_at (j, esc, "unpaired UTF-16 surrogate in a \\u escape");
-              if (out == NULL)
-                break;
-              if (cp == 0)
-                g_string_append (out, "\\x00");
-              else
-                g_string_append_unichar (out, cp);
-              break;
-            }
-          default:
-            return lens_pull_syntax_at (j, esc, "invalid escape in a string");
-          }
-      if (simple != 0 && out != NULL)
-        g_string_append_c (out, simple);
+    case LENS_JSON_STRING_OK:
+      j->p = se.at;
+      return TRUE;
+    case LENS_JSON_STRING_UNTERMINATED:
+      return lens_pull_syntax_at (j, se.at, "unterminated string");
+    case LENS_JSON_STRING_CONTROL:
+      return lens_pull_syntax_at (j, se.at, "control character in a string (it must be escaped)");
+    case LENS_JSON_STRING_CUT_UTF8:
+      return lens_pull_syntax_at (j, se.at, "a string cut short");
+    case LENS_JSON_STRING_BAD_UTF8:
+      return lens_pull_syntax_at (j, se.at, "invalid UTF-8 in a string");
+    case LENS_JSON_STRING_BAD_ESCAPE:
+      return lens_pull_syntax_at (j, se.at, "invalid escape in a string");
+    case LENS_JSON_STRING_U_TRUNCATED:
+      return lens_pull_syntax_at (j, end, "unterminated \\u escape");
+    case LENS_JSON_STRING_U_BAD_HEX:
+    case LENS_JSON_STRING_NUL: /* not asked for */
+      return lens_pull_syntax_at (j, se.at, "invalid \\u escape");
+    case LENS_JSON_STRING_LONE_LOW:
+    case LENS_JSON_STRING_HIGH_ALONE:
+    case LENS_JSON_STRING_HIGH_THEN_TRUNCATED:
+    case LENS_JSON_STRING_HIGH_THEN_BAD_HEX:
+    case LENS_JSON_STRING_HIGH_THEN_NOT_LOW:
+      return lens_pull_syntax_at (j, se.at, "unpaired UTF-16 surrogate in a \\u escape");
     }
+  g_assert_not_reached ();
 }
 
 /* Reads a number. Short decimals (every probability in these files) take Clinger's fast path: a
@@ -429,6 +377,24 @@ lens_pull_type_error (LensJsonPull *j, const char *expected, const char *path_fm
   return lens_pull_fail (j, "%s is %s, expected %s", path, lens_pull_kind (j), expected);
 }
 
+/* The first half of the *_error functions below: nothing to write for a syntax error (or an
+ * earlier error, already reported), "PATH is KIND, <not_number>" for LENS_PULL_TYPE; both give
+ * NULL. Otherwise (out of range) the path, for the caller's message. */
+static char *
+status_error_path (LensJsonPull *j, LensPullStatus st, const char *not_number, const char *path_fmt,
+                   va_list ap)
+{
+  if (j->failed || st == LENS_PULL_SYNTAX)
+    return NULL;
+  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  if (st == LENS_PULL_TYPE)
+    {
+      lens_pull_fail (j, "%s is %s, %s", path, lens_pull_kind (j), not_number);
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}
+
 /* A probability in [0, 1 + PROB_SLACK] (stored clamped to 1); null gives NAN when allowed, and
  * NaN (Python's spelling of a value that could not be computed) always does. */
 LensPullStatus
@@ -469,17 +435,53 @@ lens_pull_prob (LensJsonPull *j, gboolean allow_null, float *out, double *raw)
 gboolean
 lens_pull_prob_error (LensJsonPull *j, LensPullStatus st, double raw, const char *path_fmt, ...)
 {
-  if (j->failed || st == LENS_PULL_SYNTAX)
-    return FALSE;
   va_list ap;
   va_start (ap, path_fmt);
-  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  g_autofree char *path = status_error_path (j, st, "not a probability", path_fmt, ap);
   va_end (ap);
-  if (st == LENS_PULL_TYPE)
-    return lens_pull_fail (j, "%s is %s, not a probability", path, lens_pull_kind (j));
+  if (path == NULL)
+    return FALSE;
   char num[G_ASCII_DTOSTR_BUF_SIZE];
   g_ascii_formatd (num, sizeof num, "%.9g", raw);
   return lens_pull_fail (j, "%s is %s, outside [0, 1]", path, num);
+}
+
+/* A number of nats: see lens-json-pull.h. The three results readers differ only in the flags. */
+LensPullStatus
+lens_pull_nats (LensJsonPull *j, gboolean allow_nan, gboolean non_negative, float max, float *out,
+                double *raw)
+{
+  *out = NAN;
+  *raw = NAN;
+  if (lens_pull_is_null (j) || (allow_nan && lens_pull_is_nan (j)))
+    return LENS_PULL_OK;
+  if (j->failed)
+    return LENS_PULL_SYNTAX;
+  int c = lens_pull_peek (j);
+  if (c != '-' && !(c >= '0' && c <= '9'))
+    return LENS_PULL_TYPE;
+  if (!lens_pull_number (j, raw, NULL))
+    return LENS_PULL_SYNTAX;
+  if (non_negative && *raw < -1e-6)
+    return LENS_PULL_RANGE;
+  /* checked as stored: a float that rounds above the limit would not read back */
+  float f = non_negative && *raw < 0 ? 0.0f : (float) *raw;
+  if (!(f <= max))
+    return LENS_PULL_RANGE;
+  *out = f;
+  return LENS_PULL_OK;
+}
+
+gboolean
+lens_pull_nats_error (LensJsonPull *j, LensPullStatus st, double raw, const char *path_fmt, ...)
+{
+  va_list ap;
+  va_start (ap, path_fmt);
+  g_autofree char *path = status_error_path (j, st, "expected a number", path_fmt, ap);
+  va_end (ap);
+  if (path == NULL)
+    return FALSE;
+  return lens_pull_fail (j, raw < 0 ? "%s is negative" : "%s is too large", path);
 }
 
 /* An integer in [lo, hi]. */
@@ -502,14 +504,12 @@ gboolean
 lens_pull_int_error (LensJsonPull *j, LensPullStatus st, double raw, long lo, long hi,
                      const char *path_fmt, ...)
 {
-  if (j->failed || st == LENS_PULL_SYNTAX)
-    return FALSE;
   va_list ap;
   va_start (ap, path_fmt);
-  g_autofree char *path = g_strdup_vprintf (path_fmt, ap);
+  g_autofree char *path = status_error_path (j, st, "expected an integer", path_fmt, ap);
   va_end (ap);
-  if (st == LENS_PULL_TYPE)
-    return lens_pull_fail (j, "%s is %s, expected an integer", path, lens_pull_kind (j));
+  if (path == NULL)
+    return FALSE;
   char num[G_ASCII_DTOSTR_BUF_SIZE];
   g_ascii_formatd (num, sizeof num, "%.17g", raw);
   return lens_pull_fail (j, "%s is %s, expected an integer from %ld to %ld", path, num, lo, hi);

@@ -110,6 +110,15 @@ typedef enum
 LensPullStatus lens_pull_prob (LensJsonPull *j, gboolean allow_null, float *out, double *raw);
 gboolean lens_pull_prob_error (LensJsonPull *j, LensPullStatus st, double raw, const char *path_fmt,
                                ...) G_GNUC_PRINTF (4, 5);
+/* A number of nats (entropy, log Z, KL, cross-entropy), or null giving NAN; NaN (Python's spelling
+ * of a value that could not be computed) gives NAN too when `allow_nan`, else it is LENS_PULL_TYPE.
+ * With `non_negative`, below -1e-6 is LENS_PULL_RANGE (raw < 0) and a rounding hair below 0 is
+ * stored as 0; a value whose float is above `max` (INFINITY: no bound) is LENS_PULL_RANGE too. */
+LensPullStatus lens_pull_nats (LensJsonPull *j, gboolean allow_nan, gboolean non_negative,
+                               float max, float *out, double *raw);
+/* "PATH is KIND, expected a number", "PATH is negative" or "PATH is too large". */
+gboolean lens_pull_nats_error (LensJsonPull *j, LensPullStatus st, double raw, const char *path_fmt,
+                               ...) G_GNUC_PRINTF (4, 5);
 /* An integer in [lo, hi]. */
 LensPullStatus lens_pull_int (LensJsonPull *j, long lo, long hi, long *out, double *raw);
 gboolean lens_pull_int_error (LensJsonPull *j, LensPullStatus st, double raw, long lo, long hi,

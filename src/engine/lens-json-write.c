@@ -5,22 +5,20 @@
 #include "lens-json-write.h"
 #include "lens-json.h"
 
-/* A JSON string; bytes that are not valid UTF-8 (never produced by the tokenizer's display
- * form, but an imported text could be anything) become U+FFFD rather than invalid JSON. */
-void
-lens_json_write_string (GString *out, const char *s)
+/* A quoted string literal, JSON's or (`python`) Python's in pure ASCII: one escaper for both,
+ * since a Python str literal is JSON's with three differences, marked below. */
+static void
+write_string_literal (GString *out, const char *s, gboolean python)
 {
-  if (s == NULL)
-    {
-      g_string_append (out, "null");
-      return;
-    }
   g_string_append_c (out, '"');
+  /* Python: DEL and everything past ASCII are escaped too */
+  const unsigned char plain_below = python ? 0x7f : 0x80;
   const char *p = s;
   for (;;)
     {
       const char *run = p;
-      while ((unsigned char) *p >= 0x20 && (unsigned char) *p < 0x80 && *p != '"' && *p != '\\')
+      while ((unsigned char) *p >= 0x20 && (unsigned char) *p < plain_below && *p != '"'
+             && *p != '\\')
         p++;
       g_string_append_len (out, run, p - run);
       unsigned char c = (unsigned char) *p;
@@ -32,7 +30,7 @@ lens_json_write_string (GString *out, const char *s)
           g_string_append_c (out, (char) c);
           p++;
         }
-      else if (c < 0x20)
+      else if (c < 0x20 || c == 0x7f)
         {
           switch (c)
             {
@@ -46,11 +44,14 @@ lens_json_write_string (GString *out, const char *s)
               g_string_append (out, "\\t");
               break;
             case '\b':
-              g_string_append (out, "\\b");
-              break;
             case '\f':
-              g_string_append (out, "\\f");
-              break;
+              /* Python: \b and \f are written as \u0008 and \u000c, as they always were */
+              if (!python)
+                {
+                  g_string_append (out, c == '\b' ? "\\b" : "\\f");
+                  break;
+                }
+              G_GNUC_FALLTHROUGH;
             default:
               g_string_append_printf (out, "\\u%04x", c);
               break;
@@ -67,6 +68,13 @@ lens_json_write_string (GString *out, const char *s)
               g_string_append (out, "\xEF\xBF\xBD");
               p++;
             }
+          else if (python)
+            {
+              /* Python: \UXXXXXXXX past the BMP, where JSON would need a surrogate pair */
+              gunichar u = g_utf8_get_char (p);
+              g_string_append_printf (out, u < 0x10000 ? "\\u%04x" : "\\U%08x", (unsigned) u);
+              p += n;
+            }
           else
             {
               g_string_append_len (out, p, n);
@@ -75,6 +83,25 @@ lens_json_write_string (GString *out, const char *s)
         }
     }
   g_string_append_c (out, '"');
+}
+
+/* A JSON string; bytes that are not valid UTF-8 (never produced by the tokenizer's display
+ * form, but an imported text could be anything) become U+FFFD rather than invalid JSON. */
+void
+lens_json_write_string (GString *out, const char *s)
+{
+  if (s == NULL)
+    {
+      g_string_append (out, "null");
+      return;
+    }
+  write_string_literal (out, s, FALSE);
+}
+
+void
+lens_json_write_python_str (GString *out, const char *s)
+{
+  write_string_literal (out, s, TRUE);
 }
 
 /* %.9g round-trips a float exactly; NAN/inf (unknown) is null. */

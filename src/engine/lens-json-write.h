@@ -19,6 +19,11 @@ G_BEGIN_DECLS
  * JSON; '/' and DEL need no escape and get none. */
 void lens_json_write_string (GString *out, const char *s);
 
+/* A Python str literal for valid UTF-8 `s`, in pure ASCII: "..." with \\ \" \n \r \t, \uXXXX
+ * and \UXXXXXXXX for every other control or non-ASCII character (for the NDIF script, which
+ * lens-ndif.c writes; the escaper is the JSON writer's). */
+void lens_json_write_python_str (GString *out, const char *s);
+
 /* `key` as a string and the colon after it; a space follows the colon when `pretty`. */
 void lens_json_write_key (GString *out, const char *key, gboolean pretty);
 

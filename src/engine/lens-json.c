@@ -65,108 +65,78 @@ skip_ws (Scanner *sc)
     }
 }
 
-/* Reads the 4 hex digits after "\u" at sc->pos (which points at 'u'). */
-static gboolean
-scan_u4 (Scanner *sc, guint *out, GError **error)
-{
-  if (sc->len - sc->pos < 5)
-    return scan_fail (sc, error, "truncated \\u escape");
-  int v = lens_json_hex4 (sc->s + sc->pos + 1);
-  if (v < 0)
-    return scan_fail (sc, error, "bad hex digit in \\u escape");
-  sc->pos += 5;
-  *out = (guint) v;
-  return TRUE;
-}
-
 /* Scans a string starting at the opening quote. When `key` is non-NULL the string's value is
  * returned in it (keys only, so the duplicate check compares values, not spellings): pointing into
  * the text when there are no escapes, which is nearly always, else decoded into key->buf. */
 static gboolean
 scan_string (Scanner *sc, KeyText *key, GError **error)
 {
-  sc->pos++;            /* opening quote */
-  size_t run = sc->pos; /* start of the plain characters not yet copied to key->buf */
-  for (;;)
+  const char *body = sc->s + sc->pos + 1, *end = sc->s + sc->len;
+  LensJsonStringEnd se;
+  /* UTF-8 was validated beforehand */
+  LensJsonStringStatus st = lens_json_string_decode (body, end, 0, NULL, &se);
+  if (st == LENS_JSON_STRING_OK)
     {
-      /* The common case first: a run of plain characters (UTF-8 was validated beforehand). */
-      while (sc->pos < sc->len)
+      sc->surrogate_pairs |= se.surrogate_pair;
+      if (key != NULL && se.escaped)
         {
-          guchar c = (guchar) sc->s[sc->pos];
-          if (c == '"' || c == '\\' || c < 0x20)
-            break;
-          sc->pos++;
+          if (sc->scratch == NULL)
+            sc->scratch = g_string_sized_new (256);
+          key->buf = sc->scratch;
+          g_string_truncate (key->buf, 0);
+          lens_json_string_decode (body, end, 0, key->buf, &se);
+          key->p = key->buf->str;
+          key->len = key->buf->len;
         }
-      if (sc->pos >= sc->len)
-        return scan_fail (sc, error, "unterminated string");
-      guchar c = (guchar) sc->s[sc->pos];
-      if (c == '"')
+      else if (key != NULL)
         {
-          if (key != NULL && key->buf != NULL)
-            {
-              g_string_append_len (key->buf, sc->s + run, (gssize) (sc->pos - run));
-              key->p = key->buf->str;
-              key->len = key->buf->len;
-            }
-          else if (key != NULL)
-            {
-              key->p = sc->s + run;
-              key->len = sc->pos - run;
-            }
-          sc->pos++;
-          return TRUE;
+          key->p = body;
+          key->len = (size_t) (se.at - 1 - body);
         }
-      if (c < 0x20)
-        return scan_fail (sc, error, "control character in string");
-      /* A backslash. */
-      if (key != NULL)
-        {
-          if (key->buf == NULL)
-            {
-              if (sc->scratch == NULL)
-                sc->scratch = g_string_sized_new (256);
-              key->buf = sc->scratch;
-              g_string_truncate (key->buf, 0);
-            }
-          g_string_append_len (key->buf, sc->s + run, (gssize) (sc->pos - run));
-        }
-      sc->pos++;
-      if (sc->pos >= sc->len)
-        return scan_fail (sc, error, "unterminated string");
-      char e = sc->s[sc->pos];
-      char simple = lens_json_simple_escape (e);
-      if (simple == 0 && e != 'u')
-        return scan_fail (sc, error, "bad escape in string");
-      if (simple)
-        {
-          if (key != NULL)
-            g_string_append_c (key->buf, simple);
-          sc->pos++;
-          run = sc->pos;
-          continue;
-        }
-      guint cp;
-      if (!scan_u4 (sc, &cp, error))
-        return FALSE;
-      if (cp >= 0xDC00 && cp <= 0xDFFF)
-        return scan_fail (sc, error, "lone low surrogate in \\u escape");
-      if (cp >= 0xD800 && cp <= 0xDBFF)
-        {
-          guint lo;
-          if (sc->len - sc->pos < 2 || sc->s[sc->pos] != '\\' || sc->s[sc->pos + 1] != 'u')
-            return scan_fail (sc, error, "lone high surrogate in \\u escape");
-          sc->pos++;
-          if (!scan_u4 (sc, &lo, error))
-            return FALSE;
-          if (lo < 0xDC00 || lo > 0xDFFF)
-            return scan_fail (sc, error, "lone high surrogate in \\u escape");
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          sc->surrogate_pairs = TRUE;
-        }
-      if (key != NULL)
-        g_string_append_unichar (key->buf, cp);
-      run = sc->pos;
+      sc->pos = (size_t) (se.at - sc->s);
+      return TRUE;
     }
+  /* each message names the byte this scanner has always pointed at */
+  size_t esc = (size_t) (se.at - sc->s);
+  switch (st)
+    {
+    case LENS_JSON_STRING_UNTERMINATED:
+      sc->pos = esc;
+      return scan_fail (sc, error, "unterminated string");
+    case LENS_JSON_STRING_CONTROL:
+      sc->pos = esc;
+      return scan_fail (sc, error, "control character in string");
+    case LENS_JSON_STRING_BAD_ESCAPE:
+      sc->pos = esc + 1;
+      return scan_fail (sc, error, "bad escape in string");
+    case LENS_JSON_STRING_U_TRUNCATED:
+      sc->pos = esc + 1;
+      return scan_fail (sc, error, "truncated \\u escape");
+    case LENS_JSON_STRING_U_BAD_HEX:
+      sc->pos = esc + 1;
+      return scan_fail (sc, error, "bad hex digit in \\u escape");
+    case LENS_JSON_STRING_LONE_LOW:
+      sc->pos = esc + 6;
+      return scan_fail (sc, error, "lone low surrogate in \\u escape");
+    case LENS_JSON_STRING_HIGH_ALONE:
+      sc->pos = esc + 6;
+      return scan_fail (sc, error, "lone high surrogate in \\u escape");
+    case LENS_JSON_STRING_HIGH_THEN_TRUNCATED:
+      sc->pos = esc + 7;
+      return scan_fail (sc, error, "truncated \\u escape");
+    case LENS_JSON_STRING_HIGH_THEN_BAD_HEX:
+      sc->pos = esc + 7;
+      return scan_fail (sc, error, "bad hex digit in \\u escape");
+    case LENS_JSON_STRING_HIGH_THEN_NOT_LOW:
+      sc->pos = esc + 12;
+      return scan_fail (sc, error, "lone high surrogate in \\u escape");
+    case LENS_JSON_STRING_OK:
+    case LENS_JSON_STRING_BAD_UTF8: /* not asked for */
+    case LENS_JSON_STRING_CUT_UTF8:
+    case LENS_JSON_STRING_NUL:
+      break;
+    }
+  g_assert_not_reached ();
 }
 
 static gboolean
@@ -710,4 +680,108 @@ lens_json_utf8_sequence (const unsigned char *s, const unsigned char *end)
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
     return 0;
   return n;
+}
+
+/* See lens-json.h. The fault checks are those RFC 8259 makes; the flags add the callers' own. */
+LensJsonStringStatus
+lens_json_string_decode (const char *p, const char *end, LensJsonStringFlags flags, GString *out,
+                         LensJsonStringEnd *res)
+{
+  /* without CHECK_UTF8 a byte >= 0x80 is part of a plain run */
+  const unsigned plain_below = (flags & LENS_JSON_STRING_CHECK_UTF8) ? 0x80 : 0x100;
+  res->escaped = res->surrogate_pair = FALSE;
+  for (;;)
+    {
+      /* The common case first: a run of plain characters. */
+      const char *run = p;
+      while (p < end && *p != '"' && *p != '\\' && (unsigned char) *p >= 0x20
+             && (unsigned char) *p < plain_below)
+        p++;
+      if (p > run && out != NULL)
+        g_string_append_len (out, run, p - run);
+      res->at = p;
+      if (p >= end)
+        return LENS_JSON_STRING_UNTERMINATED;
+      unsigned char c = (unsigned char) *p;
+      if (c == '"')
+        {
+          res->at = p + 1;
+          return LENS_JSON_STRING_OK;
+        }
+      if (c < 0x20)
+        return LENS_JSON_STRING_CONTROL;
+      if (c >= plain_below)
+        {
+          int n = lens_json_utf8_sequence ((const unsigned char *) p, (const unsigned char *) end);
+          if (n == 0 && c >= 0xC2 && c <= 0xF4)
+            {
+              /* A sequence cut by the end of the text is a truncation, not bad UTF-8. */
+              ptrdiff_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2, have = end - p;
+              gboolean prefix = have < need;
+              for (ptrdiff_t i = 1; prefix && i < have; i++)
+                prefix = ((unsigned char) p[i] & 0xC0) == 0x80;
+              if (prefix)
+                {
+                  res->at = end;
+                  return LENS_JSON_STRING_CUT_UTF8;
+                }
+            }
+          if (n == 0)
+            return LENS_JSON_STRING_BAD_UTF8;
+          if (out != NULL)
+            g_string_append_len (out, p, n);
+          p += n;
+          continue;
+        }
+      /* a backslash */
+      res->escaped = TRUE;
+      if (end - p < 2)
+        {
+          res->at = end;
+          return LENS_JSON_STRING_UNTERMINATED;
+        }
+      char simple = lens_json_simple_escape (p[1]);
+      if (simple != 0)
+        {
+          if (out != NULL)
+            g_string_append_c (out, simple);
+          p += 2;
+          continue;
+        }
+      if (p[1] != 'u')
+        return LENS_JSON_STRING_BAD_ESCAPE;
+      if (end - p < 6)
+        return LENS_JSON_STRING_U_TRUNCATED;
+      int u = lens_json_hex4 (p + 2);
+      if (u < 0)
+        return LENS_JSON_STRING_U_BAD_HEX;
+      if (u == 0 && (flags & LENS_JSON_STRING_NO_NUL))
+        return LENS_JSON_STRING_NUL;
+      if (u >= 0xDC00 && u <= 0xDFFF)
+        return LENS_JSON_STRING_LONE_LOW;
+      gunichar cp = (gunichar) u;
+      if (u >= 0xD800 && u <= 0xDBFF)
+        {
+          const char *lo_at = p + 6;
+          if (end - lo_at < 2 || lo_at[0] != '\\' || lo_at[1] != 'u')
+            return LENS_JSON_STRING_HIGH_ALONE;
+          if (end - lo_at < 6)
+            return LENS_JSON_STRING_HIGH_THEN_TRUNCATED;
+          int lo = lens_json_hex4 (lo_at + 2);
+          if (lo < 0)
+            return LENS_JSON_STRING_HIGH_THEN_BAD_HEX;
+          if (lo < 0xDC00 || lo > 0xDFFF)
+            return LENS_JSON_STRING_HIGH_THEN_NOT_LOW;
+          cp = 0x10000 + (((gunichar) u - 0xD800) << 10) + ((gunichar) lo - 0xDC00);
+          res->surrogate_pair = TRUE;
+          p += 6;
+        }
+      p += 6;
+      if (out == NULL)
+        continue;
+      if (cp == 0 && (flags & LENS_JSON_STRING_NUL_AS_TEXT))
+        g_string_append (out, "\\x00");
+      else
+        g_string_append_unichar (out, cp);
+    }
 }

@@ -84,4 +84,50 @@ lens_json_hex4 (const char *p)
   return v;
 }
 
+/* Decoding a JSON string's body: the one decoder behind the validating scanner (lens-json.c), the
+ * results pull reader (lens-json-pull.c) and the tokenizer's one-pass vocab.json reader. They
+ * differ only in what they need, given as flags, and in how they word an error, so the decoder
+ * names the fault and where it is, and each caller keeps its own message. */
+typedef enum
+{
+  LENS_JSON_STRING_CHECK_UTF8 = 1 << 0,  /* the text is not validated beforehand: check it here */
+  LENS_JSON_STRING_NO_NUL = 1 << 1,      /* \u0000 is a fault (no token may contain it) */
+  LENS_JSON_STRING_NUL_AS_TEXT = 1 << 2, /* \u0000 decodes to the text "\x00", as token displays
+                                          * show raw bytes: U+0000 cannot live in a C string */
+} LensJsonStringFlags;
+
+typedef enum
+{
+  LENS_JSON_STRING_OK,           /* at: past the closing quote */
+  LENS_JSON_STRING_UNTERMINATED, /* at: the end of the text */
+  LENS_JSON_STRING_CONTROL,      /* a raw control character; at: it */
+  LENS_JSON_STRING_BAD_UTF8,     /* at: the sequence (LENS_JSON_STRING_CHECK_UTF8) */
+  LENS_JSON_STRING_CUT_UTF8,     /* a sequence cut by the end of the text; at: the end */
+  LENS_JSON_STRING_BAD_ESCAPE,   /* a backslash and a letter that is no escape; at: the backslash */
+  /* the rest are about a \u escape; at: its backslash */
+  LENS_JSON_STRING_U_TRUNCATED, /* fewer than four characters follow \u */
+  LENS_JSON_STRING_U_BAD_HEX,   /* one of the four is not a hex digit */
+  LENS_JSON_STRING_NUL,         /* \u0000 (LENS_JSON_STRING_NO_NUL) */
+  LENS_JSON_STRING_LONE_LOW,    /* a low surrogate with no high one before it */
+  /* a high surrogate not followed by a \u escape, followed by a truncated one, by one with a bad
+   * hex digit, or by one that is not a low surrogate */
+  LENS_JSON_STRING_HIGH_ALONE,
+  LENS_JSON_STRING_HIGH_THEN_TRUNCATED,
+  LENS_JSON_STRING_HIGH_THEN_BAD_HEX,
+  LENS_JSON_STRING_HIGH_THEN_NOT_LOW,
+} LensJsonStringStatus;
+
+typedef struct
+{
+  const char *at;          /* see LensJsonStringStatus */
+  gboolean escaped;        /* the string has an escape */
+  gboolean surrogate_pair; /* it has an escaped surrogate pair */
+} LensJsonStringEnd;
+
+/* Decodes the string whose body starts at `p` (after the opening quote), reading no further than
+ * `end`, onto `out` (NULL: only checks). */
+LensJsonStringStatus lens_json_string_decode (const char *p, const char *end,
+                                              LensJsonStringFlags flags, GString *out,
+                                              LensJsonStringEnd *res);
+
 G_END_DECLS

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "lens-error.h"
+#include "lens-json-write.h"
 #include "lens-ndif.h"
 
 #define LOGITLENSKIT_COMMIT "e1bdd2810f6957d377f44825186674aa90781b22"
@@ -111,44 +112,6 @@ lens_ndif_default_output (const char *model_id)
   g_auto (GStrv) parts = g_strsplit (model_id, "/", 2);
   g_autofree char *joined = g_strjoinv ("--", parts);
   return g_strdup_printf ("logit-lens-%s.json", joined);
-}
-
-/* A Python str literal for valid UTF-8 `s`, in pure ASCII: "..." with \\ \" \n \r \t, \uXXXX
- * and \UXXXXXXXX for every other control or non-ASCII character. */
-static void
-append_py_str (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-      switch (c)
-        {
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        default:
-          if (c >= 0x20 && c < 0x7f)
-            g_string_append_c (out, (char) c);
-          else if (c < 0x10000)
-            g_string_append_printf (out, "\\u%04x", (unsigned) c);
-          else
-            g_string_append_printf (out, "\\U%08x", (unsigned) c);
-        }
-    }
-  g_string_append_c (out, '"');
 }
 
 static gboolean
@@ -331,18 +294,18 @@ lens_ndif_script (const char *model_id, const char *prompt, char *const *targets
       "\n"
       "MODEL_ID = ",
       model_id, PACKAGE_VERSION);
-  append_py_str (s, model_id);
+  lens_json_write_python_str (s, model_id);
   g_string_append (s, "\nPROMPT = ");
-  append_py_str (s, prompt);
+  lens_json_write_python_str (s, prompt);
   g_string_append (s, "\nTARGETS = [");
   for (char *const *t = targets; t != NULL && *t != NULL; t++)
     {
       if (t != targets)
         g_string_append (s, ", ");
-      append_py_str (s, *t);
+      lens_json_write_python_str (s, *t);
     }
   g_string_append_printf (s, "]\nTOP_K = %d\nOUTPUT = ", top_k);
-  append_py_str (s, output_path);
+  lens_json_write_python_str (s, output_path);
   g_string_append_c (s, '\n');
   g_string_append (s, script_body);
   return g_string_free (s, FALSE);

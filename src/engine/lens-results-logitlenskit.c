@@ -124,20 +124,13 @@ parse_entropy_v2 (LensJsonPull *j, const char *at, int R, int T, float *entropy)
   while (lens_pull_grid_next (j, &g))
     {
       int row = g.outer, t = g.inner;
-      if (lens_pull_is_null (j) || lens_pull_is_nan (j))
-        continue;
-      if (j->failed)
-        return FALSE;
-      int c = lens_pull_peek (j);
-      double v;
-      if (c != '-' && !(c >= '0' && c <= '9'))
-        return lens_pull_type_error (j, "a number", "entropy[%d][%d]", row, t);
-      if (!lens_pull_number (j, &v, NULL))
-        return FALSE;
-      if (v < -1e-6)
-        return lens_pull_fail (j, "entropy[%d][%d] is negative", row, t);
-      if (row < R && t < T)
-        entropy[(size_t) row * T + t] = v < 0 ? 0.0f : (float) v;
+      float v;
+      double raw;
+      LensPullStatus st = lens_pull_nats (j, TRUE, TRUE, INFINITY, &v, &raw);
+      if (st != LENS_PULL_OK)
+        return lens_pull_nats_error (j, st, raw, "entropy[%d][%d]", row, t);
+      if (row < R && t < T && !isnan (v))
+        entropy[(size_t) row * T + t] = v;
     }
   return !j->failed;
 }

@@ -215,29 +215,13 @@ typedef struct
   int vocab_size; /* > 0 when known */
 } OwnMetrics;
 
-/* A non-negative number (nats; a rounding hair below 0 is read as 0) or null (NAN). */
+/* A non-negative number (nats; a rounding hair below 0 is read as 0) up to 1e30, or null (NAN). */
 static gboolean
 read_nats (LensJsonPull *j, float *out, const char *path, const char *key)
 {
-  *out = NAN;
-  if (lens_pull_is_null (j))
-    return TRUE;
-  if (j->failed)
-    return FALSE;
-  int c = lens_pull_peek (j);
-  double x;
-  if (c != '-' && !(c >= '0' && c <= '9'))
-    return lens_pull_type_error (j, "a number", "%s.%s", path, key);
-  if (!lens_pull_number (j, &x, NULL))
-    return FALSE;
-  if (x < -1e-6)
-    return lens_pull_fail (j, "%s.%s is negative", path, key);
-  /* checked as stored: a float that rounds above the limit would not read back */
-  float f = x < 0 ? 0.0f : (float) x;
-  if (!(f <= 1e30f))
-    return lens_pull_fail (j, "%s.%s is too large", path, key);
-  *out = f;
-  return TRUE;
+  double raw;
+  LensPullStatus st = lens_pull_nats (j, FALSE, TRUE, 1e30f, out, &raw);
+  return st == LENS_PULL_OK || lens_pull_nats_error (j, st, raw, "%s.%s", path, key);
 }
 
 /* "next": null, or {"id", "prob", "rank", "cross_entropy"} about the token after position t. */
@@ -399,20 +383,11 @@ parse_own_cell (LensJsonPull *j, LensTopBuilder *b, OwnVocab *v, int row, int t,
         {
           gboolean is_entropy = key->str[0] == 'e';
           float *dst = is_entropy ? entropy : log_z;
-          *dst = NAN;
-          if (lens_pull_is_null (j) || lens_pull_is_nan (j))
-            continue;
-          if (j->failed)
-            return FALSE;
-          int c = lens_pull_peek (j);
-          double x;
-          if (c != '-' && !(c >= '0' && c <= '9'))
-            return lens_pull_type_error (j, "a number", "%s.%s", path, key->str);
-          if (!lens_pull_number (j, &x, NULL))
-            return FALSE;
-          if (is_entropy && x < -1e-6)
-            return lens_pull_fail (j, "%s.entropy is negative", path);
-          *dst = is_entropy && x < 0 ? 0.0f : (float) x;
+          /* log Z has no sign: logits can all be negative */
+          double raw;
+          LensPullStatus st = lens_pull_nats (j, TRUE, is_entropy, INFINITY, dst, &raw);
+          if (st != LENS_PULL_OK)
+            return lens_pull_nats_error (j, st, raw, "%s.%s", path, key->str);
         }
       else if (strcmp (key->str, "kl_final") == 0)
         {
