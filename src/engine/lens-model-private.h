@@ -45,7 +45,7 @@ struct LensModel
   LensConfig config;
   LensWeightStore *store;
   LensTokenizer *tokenizer;
-  char **token_texts; /* (V) display strings */
+  char **token_texts; /* (V) display strings, made on first use (NULL until then; atomic) */
   uint64_t n_params;
   char dtype[16]; /* "F32", "BF16", ... or "mixed" */
 

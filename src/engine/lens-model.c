@@ -423,9 +423,9 @@ lens_model_load (const char *dir, GError **error)
   if (!ok)
     return NULL;
 
+  /* filled as tokens are shown (lens_model_token_text): most never are, and making all of them
+   * at load was 3% of a one-token CLI run */
   m->token_texts = g_new0 (char *, m->config.vocab_size + 1);
-  for (int v = 0; v < m->config.vocab_size; v++)
-    m->token_texts[v] = lens_tokenizer_token_display (m->tokenizer, v);
 
   return g_steal_pointer (&m);
 }
@@ -468,7 +468,9 @@ lens_model_unref (LensModel *m)
   g_free (m->rope_local_inv_freq);
   g_clear_pointer (&m->store, lens_weight_store_free);
   g_clear_pointer (&m->tokenizer, lens_tokenizer_free);
-  g_strfreev (m->token_texts);
+  for (int v = 0; m->token_texts != NULL && v < m->config.vocab_size; v++)
+    g_free (m->token_texts[v]); /* NULL where never shown */
+  g_free (m->token_texts);
   g_free (m->path);
   g_free (m->name);
   g_free (m);
@@ -503,7 +505,16 @@ lens_model_token_text (const LensModel *m, int32_t id)
 {
   if (id < 0 || id >= m->config.vocab_size)
     return "";
-  return m->token_texts[id];
+  char *text = g_atomic_pointer_get (&m->token_texts[id]);
+  if (text != NULL)
+    return text;
+  /* Any thread may be first; the one that loses the race frees its copy and takes the winner's,
+   * so the string returned stays valid as long as the model. */
+  char *made = lens_tokenizer_token_display (m->tokenizer, id);
+  if (g_atomic_pointer_compare_and_exchange (&m->token_texts[id], NULL, made))
+    return made;
+  g_free (made);
+  return g_atomic_pointer_get (&m->token_texts[id]);
 }
 
 uint64_t
