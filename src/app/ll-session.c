@@ -19,6 +19,7 @@ struct _LlSession
   GPtrArray *targets;       /* of LensTarget *: the target entry's targets computed on `result` */
   LensModel *targets_model; /* the model whose tokenizer gave the targets' ids, or NULL */
   int sel_row, sel_pos;     /* -1 -1: none */
+  LensResult *pinned;       /* pinned for comparison, as given (the Range applies when shown) */
 };
 
 G_DEFINE_FINAL_TYPE (LlSession, ll_session, G_TYPE_OBJECT)
@@ -38,6 +39,7 @@ ll_session_finalize (GObject *object)
   g_free (self->imported_path);
   g_clear_pointer (&self->file_targets, g_ptr_array_unref);
   g_clear_pointer (&self->full_result, lens_result_unref);
+  g_clear_pointer (&self->pinned, lens_result_unref);
   g_clear_pointer (&self->result, lens_result_unref);
   g_clear_pointer (&self->targets, g_ptr_array_unref);
   g_clear_pointer (&self->targets_model, lens_model_unref);
@@ -277,4 +279,24 @@ ll_session_set_selection (LlSession *self, int row, int pos)
   self->sel_row = row;
   self->sel_pos = pos;
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) LL_SESSION_CHANGED_SELECTION);
+}
+
+/* ---- the pinned result ---- */
+
+void
+ll_session_pin (LlSession *self, LensResult *full)
+{
+  g_return_if_fail (LL_IS_SESSION (self));
+  if (full != NULL)
+    lens_result_ref (full);
+  g_clear_pointer (&self->pinned, lens_result_unref);
+  self->pinned = full;
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) LL_SESSION_CHANGED_PINNED);
+}
+
+LensResult *
+ll_session_get_pinned (LlSession *self)
+{
+  g_return_val_if_fail (LL_IS_SESSION (self), NULL);
+  return self->pinned;
 }

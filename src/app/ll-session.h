@@ -1,6 +1,7 @@
 /* ll-session.h: the document a window shows. A session owns the current result (as given, and
  * the part of it inside the Range that the views show), the targets computed on it, the selected
- * cell, the Range and the mode (live runs of a model, or a results file). The window changes it
+ * cell, the Range, the mode (live runs of a model, or a results file) and the result pinned for
+ * comparison. The window changes it
  * and follows its "changed" signal, so a new result and its targets reach the views in one go. */
 #pragma once
 
@@ -23,7 +24,8 @@ typedef enum
   LL_SESSION_CHANGED_RESULT = 1 << 0, /* a new result (and with it targets and selection) */
   LL_SESSION_CHANGED_TARGETS = 1 << 1,
   LL_SESSION_CHANGED_SELECTION = 1 << 2,
-  LL_SESSION_CHANGED_MODE = 1 << 3, /* live or imported (also for another file) */
+  LL_SESSION_CHANGED_MODE = 1 << 3,   /* live or imported (also for another file) */
+  LL_SESSION_CHANGED_PINNED = 1 << 4, /* a result pinned for comparison, or none */
 } LlSessionChange;
 
 /* The Range: blocks and the prompt's positions, inclusive; has_* FALSE = all. */
@@ -72,6 +74,12 @@ void ll_session_set_targets (LlSession *self, GPtrArray *targets, LensModel *tar
 GPtrArray *ll_session_get_targets (LlSession *self);
 /* The model whose tokenizer gave the targets' ids, or NULL. */
 LensModel *ll_session_get_targets_model (LlSession *self);
+
+/* Pins `full` (a complete result as given, before any Range) for comparison, or unpins with NULL.
+ * Emits "changed" (PINNED). */
+void ll_session_pin (LlSession *self, LensResult *full);
+/* The pinned result as given, or NULL. */
+LensResult *ll_session_get_pinned (LlSession *self);
 
 /* The selected cell of the shown result, -1 -1 for none (the views show the last position). */
 void ll_session_get_selection (LlSession *self, int *row, int *pos);

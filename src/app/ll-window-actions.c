@@ -163,9 +163,7 @@ pin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data
                                                       "ready"));
       return;
     }
-  g_clear_pointer (&self->pinned_full, lens_result_unref);
-  self->pinned_full = lens_result_ref (ll_session_get_full_result (self->session));
-  ll_window_pin_range (self);
+  ll_session_pin (self->session, ll_session_get_full_result (self->session));
   adw_view_stack_set_visible_child_name (self->view_stack, "diff");
   ll_window_show_toast (self, _ ("Pinned: change the prompt or open a results file to compare"));
 }
@@ -174,8 +172,7 @@ static void
 unpin_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   LlWindow *self = user_data;
-  g_clear_pointer (&self->pinned_full, lens_result_unref);
-  ll_compare_page_pin (self->compare_page, NULL);
+  ll_session_pin (self->session, NULL);
 }
 
 static void

@@ -77,9 +77,8 @@ struct _LlWindow
 
   GSettings *settings; /* NULL when the schema is not installed */
   LlWorker *worker;
-  LlSession *session;      /* the document shown: result, targets, selection, Range, mode */
-  LensResult *pinned_full; /* the pinned result as given; the compare page gets its Range */
-  LensPaintState state;    /* its selection and targets follow the session (session_changed_cb) */
+  LlSession *session;   /* the document shown: result, targets, selection, Range, mode */
+  LensPaintState state; /* its selection and targets follow the session (session_changed_cb) */
 
   /* The Range popover (the session keeps the Range chosen in it). */
   GtkMenuButton *range_button;

@@ -7,9 +7,6 @@
 #include "lens-error.h"
 #include "ll-window-private.h"
 
-/* The part of `r` inside the chosen Range: the rows of blocks first..last (an "L.attn" row with
- * its block; the embeddings row only when the range starts at the first block) and the positions
- * first..last that r has; all of it when no range is chosen or none of it is inside. */
 /* ---- range ---- */
 
 /* The compare page compares cells by index: it gets the same Range of the pinned result as of
@@ -17,9 +14,9 @@
 void
 ll_window_pin_range (LlWindow *self)
 {
-  if (self->pinned_full == NULL)
-    return;
-  g_autoptr (LensResult) part = ll_session_range_of (self->session, self->pinned_full);
+  /* NULL when nothing is pinned: the page goes back to its empty state */
+  g_autoptr (LensResult) part
+      = ll_session_range_of (self->session, ll_session_get_pinned (self->session));
   ll_compare_page_pin (self->compare_page, part);
 }
 

@@ -204,12 +204,15 @@ ll_window_push_state (LlWindow *self)
   update_selection_labels (self);
 }
 
-/* The one path from the session to the views: a new mode, result, targets or selection. */
+/* The one path from the session to the views: a new mode, pinned result, result, targets or
+ * selection. */
 static void
 session_changed_cb (LlWindow *self, guint what)
 {
   if (what & LL_SESSION_CHANGED_MODE)
     ll_window_show_mode (self);
+  if (what & LL_SESSION_CHANGED_PINNED)
+    ll_window_pin_range (self);
   if (!(what
         & (LL_SESSION_CHANGED_RESULT | LL_SESSION_CHANGED_TARGETS | LL_SESSION_CHANGED_SELECTION)))
     return;
@@ -579,7 +582,6 @@ ll_window_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->worker);
   g_clear_object (&self->session);
-  g_clear_pointer (&self->pinned_full, lens_result_unref);
   g_clear_object (&self->target_names);
   g_free (self->notice);
   g_free (self->export_notice);

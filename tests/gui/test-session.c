@@ -1,6 +1,7 @@
 /* LlSession, the document a window shows: one "changed" signal per change with the right flags,
  * the selection kept for a result of the same shape and cleared otherwise, the Range cut, the
- * mode, and targets held by reference until the next result is in place. No display needed. */
+ * mode, the pinned result, and targets held by reference until the next result is in place. No
+ * display needed. */
 #include "config.h"
 
 #include <glib/gstdio.h>
@@ -178,6 +179,28 @@ test_mode (void)
   g_assert_null (ll_session_get_file_targets (session));
 }
 
+static void
+test_pin (void)
+{
+  g_autoptr (LlSession) session = ll_session_new ();
+  Changes c = {0};
+  g_signal_connect (session, "changed", G_CALLBACK (changed_cb), &c);
+  g_assert_null (ll_session_get_pinned (session));
+  g_autoptr (LensResult) r = run ("the theory");
+  ll_session_pin (session, r);
+  g_assert_cmpint (c.n, ==, 1);
+  g_assert_true (c.last == LL_SESSION_CHANGED_PINNED);
+  g_assert_true (ll_session_get_pinned (session) == r);
+  /* a new result leaves the pinned one alone */
+  g_autoptr (LensResult) other = run ("a theory");
+  ll_session_set_result (session, other, other, NULL, NULL);
+  g_assert_true (ll_session_get_pinned (session) == r);
+  ll_session_pin (session, NULL);
+  g_assert_cmpint (c.n, ==, 3);
+  g_assert_true (c.last == LL_SESSION_CHANGED_PINNED);
+  g_assert_null (ll_session_get_pinned (session));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -192,6 +215,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/result-and-selection", test_result_and_selection);
   g_test_add_func ("/session/range", test_range);
   g_test_add_func ("/session/mode", test_mode);
+  g_test_add_func ("/session/pin", test_pin);
   int status = g_test_run ();
 
   lens_model_unref (model);
