@@ -297,11 +297,18 @@ def main():
         else:
             out(f"  whole process T={T:<3} >= {want}x torch compute ..... not measured")
     if append:
+        # The target counts the JSON of the new column (what a --serve request with "positions"
+        # gets); the whole document's is printed beside it.
         a = append["total_median_s"] * 1e3
-        c = (append["run_median_s"] + append["json_median_s"] / (APPEND_T0 + 1)) * 1e3
-        out(f"  one more token at T={APPEND_T0}, with JSON, <= 30 ms .. {verdict(a <= 30)} "
-            f"({a:.1f} ms with the whole document's JSON; {c:.1f} ms with the new column's, "
-            f"estimated)")
+        if "column_total_median_s" in append:
+            c = append["column_total_median_s"] * 1e3
+            how = "measured"
+        else:
+            c = (append["run_median_s"] + append["json_median_s"] / (APPEND_T0 + 1)) * 1e3
+            how = f"estimated as 1/{APPEND_T0 + 1} of the document's"
+        out(f"  one more token at T={APPEND_T0}, with JSON, <= 30 ms .. {verdict(c <= 30)} "
+            f"({c:.1f} ms with the new column's JSON, {how}; {a:.1f} ms with the whole "
+            f"document's)")
     if "serve_mean_ms" in serve:
         m = float(serve["serve_mean_ms"])
         out(f"  serve loop mean <= 40 ms per request ........ {verdict(m <= 40)} ({m:.1f} ms)")
