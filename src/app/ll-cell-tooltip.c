@@ -46,6 +46,8 @@ typedef struct
   LensResult *result;
   LensPaintState state;
   GPtrArray *targets; /* LensTarget * references: the caller's array may go away meanwhile */
+  float *diff_values; /* a copy of the state's (R, T), or NULL: the compare page frees its own
+                         whenever the current result or the KL changes */
   int row, pos;
 } RankJob;
 
@@ -53,6 +55,7 @@ static void
 rank_job_free (RankJob *job)
 {
   g_ptr_array_unref (job->targets);
+  g_free (job->diff_values);
   lens_result_unref (job->result);
   g_free (job);
 }
@@ -109,6 +112,14 @@ start_rank_job (LlCellTooltip *self, LensResult *result, const LensPaintState *s
   for (int i = 0; i < job->state.n_targets; i++)
     g_ptr_array_add (job->targets, lens_target_ref (state->targets[i]));
   job->state.targets = (LensTarget *const *) job->targets->pdata;
+  /* the thread reads the difference after the ranks, which take long enough for the page to
+   * have replaced its values: it gets its own copy, and no strings it does not describe */
+  if (state->diff_values != NULL)
+    job->diff_values = g_memdup2 (state->diff_values, sizeof (float) * (size_t) result->n_rows
+                                                          * (size_t) result->n_tokens);
+  job->state.diff_values = job->diff_values;
+  job->state.diff_pinned = NULL;
+  job->state.diff_message = NULL;
 
   self->rank_cancel = g_cancellable_new ();
   GTask *task = g_task_new (self, self->rank_cancel, rank_job_done, NULL);

@@ -15,8 +15,8 @@ LlCellTooltip *ll_cell_tooltip_new (void);
 
 /* The markup describing cell (row, pos) of `result` (lens_describe_cell). While the targets'
  * ranks are missing from it, a thread computes them (one at a time, for the cell asked for
- * last) and "updated" is emitted once the markup has them: ask again then. The state's targets
- * are copied for the thread. */
+ * last) and "updated" is emitted once the markup has them: ask again then. The thread holds
+ * references to the result and the state's targets and its own copy of the difference values. */
 const char *ll_cell_tooltip_markup (LlCellTooltip *self, LensResult *result,
                                     const LensPaintState *state, int row, int pos);
 

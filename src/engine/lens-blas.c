@@ -1,4 +1,5 @@
 /* lens-blas.c: OpenBLAS kernels (see lens-blas.h). */
+#include <omp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -90,7 +91,12 @@ lens_blas_prefer_native_kernels (char **argv)
 void
 lens_blas_release_threads (void)
 {
+  /* An OpenMP build of OpenBLAS sets the calling thread's OpenMP count with its own; the
+   * engine's default ("every core") is read from that count, so it is put back. */
+  int omp_threads = omp_get_max_threads ();
   openblas_set_num_threads (1);
+  if (omp_get_max_threads () != omp_threads)
+    omp_set_num_threads (omp_threads);
   if (blas_thread_shutdown_ != NULL)
     blas_thread_shutdown_ ();
 }

@@ -43,7 +43,9 @@ void lens_blas_prefer_native_kernels (char **argv);
  * call before they sleep: on a 2-core machine they took a core from the model load and the first
  * runs (measured: a one-token CLI run 0.14 s -> 0.07 s, T = 16 0.24 s -> 0.18 s once stopped).
  * lens_blas_prefer_native_kernels calls it when it returns; a later multi-threaded BLAS call
- * (the benchmark's sgemm peak) starts them again. */
+ * (the benchmark's sgemm peak) starts them again. Not while a BLAS call is running on another
+ * thread: the engine calls it first thing in main and once before its first BLAS call. The
+ * calling thread's OpenMP thread count is kept. */
 void lens_blas_release_threads (void);
 
 /* A one-line description for --version and the About window: the OpenBLAS build, the kernels,

@@ -100,6 +100,7 @@ lens_head_logit_per_row (const LensModel *m, const float *y, int n, int ldy, con
 {
   int C = m->config.n_embd;
   g_autofree float *w = g_new (float, C); /* (C) row ids[i] of W_U */
+  lens_blas_use_one_thread ();
   for (int i = 0; i < n; i++)
     {
       out[i] = NAN;

@@ -20,8 +20,6 @@ typedef struct
   int T;
 } LensMetricsSource;
 
-/* The lens of res's cells (its norm_resid filled), which are positions [a, a + m) of the prompt,
- * with their metrics when the source has them enabled. */
 /* What a run hears while its cells are unembedded: both called on one thread of the team only,
  * after each vocabulary tile. */
 typedef struct
