@@ -2,6 +2,7 @@
  * 3 layers, width 32, 4 heads, context 24, vocabulary 300 (F32, tied), byte-level BPE with the
  * merges "t h", "Ġ t", "th e" and <|endoftext|> = 259. */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "tiny-gpt2.h"
@@ -122,4 +123,16 @@ write_tiny_gpt2 (const char *dir)
   g_assert_true (g_file_set_contents (vocab_path, vocab->str, -1, NULL));
   g_autofree char *merges_path = g_build_filename (dir, "merges.txt", NULL);
   g_assert_true (g_file_set_contents (merges_path, "#version: 0.2\nt h\nĠ t\nth e\n", -1, NULL));
+}
+
+void
+tiny_gpt2_remove (const char *dir)
+{
+  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
+  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, files[i], NULL);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
 }

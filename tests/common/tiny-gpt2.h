@@ -9,3 +9,5 @@
 #define TINY_GPT2_VOCAB 300
 
 void write_tiny_gpt2 (const char *dir);
+/* Removes the files write_tiny_gpt2 wrote, then the (now empty) folder. */
+void tiny_gpt2_remove (const char *dir);

@@ -219,12 +219,6 @@ main (int argc, char **argv)
   int status = g_test_run ();
 
   lens_model_unref (model);
-  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
-  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *path = g_build_filename (dir, files[i], NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
+  tiny_gpt2_remove (dir);
   return status;
 }

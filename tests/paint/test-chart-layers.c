@@ -322,12 +322,6 @@ main (int argc, char **argv)
   g_free (diff_values);
   g_ptr_array_unref (targets_keep);
   lens_result_unref (result);
-  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
-  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *path = g_build_filename (dir, files[i], NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
+  tiny_gpt2_remove (dir);
   return status;
 }

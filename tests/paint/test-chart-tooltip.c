@@ -154,13 +154,7 @@ main (int argc, char **argv)
   gtk_window_destroy (GTK_WINDOW (window));
   gui_spin_ms (50);
 
-  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
-  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *path = g_build_filename (dir, files[i], NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
+  tiny_gpt2_remove (dir);
   if (failures > 0)
     g_printerr ("%d check(s) failed\n", failures);
   else

@@ -112,13 +112,7 @@ main (int argc, char **argv)
   write_tiny_gpt2 (model_dir);
   g_test_add_func ("/paint/live", test_live);
   int status = g_test_run ();
-  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
-  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *path = g_build_filename (model_dir, files[i], NULL);
-      g_unlink (path);
-    }
-  g_rmdir (model_dir);
+  tiny_gpt2_remove (model_dir);
   g_free (model_dir);
   return status;
 }

@@ -796,13 +796,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lens/progressive", test_progressive);
   int status = g_test_run ();
 
-  const char *files[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
-  for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *p = g_build_filename (model_dir, files[i], NULL);
-      g_unlink (p);
-    }
-  g_rmdir (model_dir);
+  tiny_gpt2_remove (model_dir);
   g_free (model_dir);
   return status;
 }

@@ -255,12 +255,6 @@ main (int argc, char **argv)
   int status = g_test_run ();
 
   lens_model_unref (model);
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  for (const char *name; d != NULL && (name = g_dir_read_name (d)) != NULL;)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
+  tiny_gpt2_remove (dir);
   return status;
 }
