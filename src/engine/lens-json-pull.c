@@ -395,6 +395,17 @@ status_error_path (LensJsonPull *j, LensPullStatus st, const char *not_number, c
   return g_steal_pointer (&path);
 }
 
+/* The number at the reader: LENS_PULL_TYPE when something else is there, LENS_PULL_SYNTAX when
+ * it does not parse. The start of every number status reader below. */
+static LensPullStatus
+pull_number_status (LensJsonPull *j, double *raw, gboolean *is_int)
+{
+  int c = lens_pull_peek (j);
+  if (c != '-' && !(c >= '0' && c <= '9'))
+    return LENS_PULL_TYPE;
+  return lens_pull_number (j, raw, is_int) ? LENS_PULL_OK : LENS_PULL_SYNTAX;
+}
+
 /* A probability in [0, 1 + PROB_SLACK] (stored clamped to 1); null gives NAN when allowed, and
  * NaN (Python's spelling of a value that could not be computed) always does. */
 LensPullStatus
@@ -422,10 +433,9 @@ lens_pull_prob (LensJsonPull *j, gboolean allow_null, float *out, double *raw)
       j->p += c == '-';
       return lens_pull_literal (j, "Infinity") ? LENS_PULL_RANGE : LENS_PULL_SYNTAX;
     }
-  if (c != '-' && !(c >= '0' && c <= '9'))
-    return LENS_PULL_TYPE;
-  if (!lens_pull_number (j, raw, NULL))
-    return LENS_PULL_SYNTAX;
+  LensPullStatus st = pull_number_status (j, raw, NULL);
+  if (st != LENS_PULL_OK)
+    return st;
   if (!(*raw >= 0.0 && *raw <= 1.0 + PROB_SLACK))
     return LENS_PULL_RANGE;
   *out = *raw > 1.0 ? 1.0f : (float) *raw;
@@ -457,11 +467,9 @@ lens_pull_nats (LensJsonPull *j, gboolean allow_nan, gboolean non_negative, floa
     return LENS_PULL_OK;
   if (j->failed)
     return LENS_PULL_SYNTAX;
-  int c = lens_pull_peek (j);
-  if (c != '-' && !(c >= '0' && c <= '9'))
-    return LENS_PULL_TYPE;
-  if (!lens_pull_number (j, raw, NULL))
-    return LENS_PULL_SYNTAX;
+  LensPullStatus st = pull_number_status (j, raw, NULL);
+  if (st != LENS_PULL_OK)
+    return st;
   if (non_negative && *raw < -1e-6)
     return LENS_PULL_RANGE;
   /* checked as stored: a float that rounds above the limit would not read back */
@@ -488,12 +496,10 @@ lens_pull_nats_error (LensJsonPull *j, LensPullStatus st, double raw, const char
 LensPullStatus
 lens_pull_int (LensJsonPull *j, long lo, long hi, long *out, double *raw)
 {
-  int c = lens_pull_peek (j);
-  if (c != '-' && !(c >= '0' && c <= '9'))
-    return LENS_PULL_TYPE;
-  gboolean is_int;
-  if (!lens_pull_number (j, raw, &is_int))
-    return LENS_PULL_SYNTAX;
+  gboolean is_int = FALSE;
+  LensPullStatus st = pull_number_status (j, raw, &is_int);
+  if (st != LENS_PULL_OK)
+    return st;
   if (!is_int || *raw < (double) lo || *raw > (double) hi)
     return LENS_PULL_RANGE;
   *out = (long) *raw;
