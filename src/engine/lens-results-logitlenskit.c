@@ -135,6 +135,27 @@ parse_entropy_v2 (LensJsonPull *j, const char *at, int R, int T, float *entropy)
   return !j->failed;
 }
 
+/* Gives r what both versions gathered: the rows, the position tokens, the vocabulary, and (taken)
+ * the tracked trajectories and the model's name. */
+static void
+hand_over (LensResult *r, GArray *rows, GPtrArray *tokens, LensImportVocab *vocab,
+           GHashTable ***tracked, char **model)
+{
+  lens_import_fill_rows_and_tokens (r, rows, NULL, tokens);
+  lens_import_vocab_move_to (vocab, r);
+  r->tracked = g_steal_pointer (tracked);
+  r->model_info.name = g_steal_pointer (model);
+}
+
+/* What both versions free on the way out, with a result or without. */
+static void
+clear_gathered (GHashTable **tracked, int T, LensTopBuilder *b, LensImportVocab *vocab)
+{
+  lens_import_tracked_free (tracked, T);
+  lens_import_top_clear (b);
+  lens_import_vocab_clear (vocab);
+}
+
 LensResult *
 lens_import_logitlenskit_v2 (LensJsonPull *j, const LensResultsMembers *m)
 {
@@ -217,16 +238,10 @@ lens_import_logitlenskit_v2 (LensJsonPull *j, const LensResultsMembers *m)
       g_clear_pointer (&r, lens_result_unref);
       goto out;
     }
-  lens_import_fill_rows_and_tokens (r, rows, NULL, input);
-  lens_import_vocab_move_to (&vocab, r);
-  r->tracked = tracked;
-  tracked = NULL;
-  r->model_info.name = g_steal_pointer (&model);
+  hand_over (r, rows, input, &vocab, &tracked, &model);
 
 out:
-  lens_import_tracked_free (tracked, T);
-  lens_import_top_clear (&b);
-  lens_import_vocab_clear (&vocab);
+  clear_gathered (tracked, T, &b, &vocab);
   return r;
 }
 
@@ -404,15 +419,9 @@ lens_import_logitlenskit_v1 (LensJsonPull *j, const LensResultsMembers *m)
   r = lens_import_top_finish (&b, j);
   if (r == NULL)
     goto out;
-  lens_import_fill_rows_and_tokens (r, rows, NULL, tokens);
-  lens_import_vocab_move_to (&vocab, r);
-  r->tracked = tracked;
-  tracked = NULL;
-  r->model_info.name = g_steal_pointer (&model);
+  hand_over (r, rows, tokens, &vocab, &tracked, &model);
 
 out:
-  lens_import_tracked_free (tracked, T);
-  lens_import_top_clear (&b);
-  lens_import_vocab_clear (&vocab);
+  clear_gathered (tracked, T, &b, &vocab);
   return r;
 }
