@@ -62,29 +62,31 @@ lens_blas_better_core (const char *current, LensCpuFeatures cpu)
   return NULL;
 }
 
-void
-lens_blas_prefer_native_kernels (char **argv)
+/* Re-executes with better kernels when OpenBLAS runs a generic fallback the CPU can beat and
+ * nothing is set; returns when there is nothing to do or exec failed. */
+static void
+reexec_with_native_kernels (char **argv)
 {
   if (g_getenv (REEXEC_MARK) != NULL || g_getenv ("OPENBLAS_CORETYPE") != NULL)
-    {
-      lens_blas_release_threads ();
-      return;
-    }
+    return;
   /* The tests pose as a CPU that OpenBLAS does not know: it picks Prescott there. */
   const char *current = g_getenv ("LOGIT_LENS_TEST_OPENBLAS_CORE");
   const char *better = lens_blas_better_core (current != NULL ? current : lens_blas_core_name (),
                                               lens_cpu_features ());
   if (better == NULL)
-    {
-      lens_blas_release_threads ();
-      return;
-    }
+    return;
   g_setenv ("OPENBLAS_CORETYPE", better, TRUE);
   g_setenv (REEXEC_MARK, better, TRUE);
   execv ("/proc/self/exe", argv);
   /* exec failed: carry on with the kernels there are, and say nothing was chosen */
   g_unsetenv ("OPENBLAS_CORETYPE");
   g_unsetenv (REEXEC_MARK);
+}
+
+void
+lens_blas_prefer_native_kernels (char **argv)
+{
+  reexec_with_native_kernels (argv);
   lens_blas_release_threads ();
 }
 
