@@ -50,11 +50,7 @@ lens_head_tile_logits (const LensModel *m, const float *y, int n, int ldy, const
   int C = m->config.n_embd;
   lens_blas_use_one_thread ();
   /* logits (n, Vt) = y (n, C) . tile (Vt, C)^T */
-  if (n == 1)
-    cblas_sgemv (CblasRowMajor, CblasNoTrans, Vt, C, 1.0f, tile, C, y, 1, 0.0f, logits, 1);
-  else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, Vt, C, 1.0f, y, ldy, tile, C, 0.0f,
-                 logits, ldl);
+  lens_sgemm_one_thread (n, Vt, C, y, ldy, tile, C, TRUE, 0.0f, logits, ldl);
   output_transform (m, logits, n, Vt, ldl);
 }
 

@@ -8,6 +8,7 @@
 
 #include "lens-blas.h"
 #include "lens-convert.h"
+#include "lens-gemm-small.h"
 #include "lens-hot.h"
 #include "lens-ops.h"
 
@@ -60,6 +61,24 @@ split_threads (int n, int min_each)
 }
 
 void
+lens_sgemm_one_thread (int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       gboolean b_transposed, float beta, float *C, int ldc)
+{
+  LensGemmIsa isa = lens_gemm_small_isa ();
+  /* OpenBLAS 0.3.21 runs a one-row sgemm through its packed GEMM path: measured 4x slower
+   * than the GEMV it amounts to (768 x 3072). One-token prompts take this. */
+  if (M == 1 && b_transposed)
+    cblas_sgemv (CblasRowMajor, CblasNoTrans, N, K, 1.0f, B, ldb, A, 1, beta, C, 1);
+  else if (M == 1)
+    cblas_sgemv (CblasRowMajor, CblasTrans, K, N, 1.0f, B, ldb, A, 1, beta, C, 1);
+  else if (lens_gemm_small_wins (isa, M, b_transposed))
+    lens_gemm_small (isa, M, N, K, A, lda, B, ldb, b_transposed, beta, C, ldc);
+  else
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, M, N, K,
+                 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void
 lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                   gboolean b_transposed, float beta, float *C, int ldc)
 {
@@ -71,15 +90,7 @@ lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, 
     int n0 = (int) ((int64_t) N * j / n_threads), n1 = (int) ((int64_t) N * (j + 1) / n_threads);
     /* columns n0..n1 of B: (K, n1 - n0) at B + n0, or rows of B^T at B + n0 * ldb */
     const float *Bj = b_transposed ? B + (size_t) n0 * ldb : B + n0;
-    /* OpenBLAS 0.3.21 runs a one-row sgemm through its packed GEMM path: measured 4x slower
-     * than the GEMV it amounts to (768 x 3072, this machine). One-token prompts take this. */
-    if (M == 1 && b_transposed)
-      cblas_sgemv (CblasRowMajor, CblasNoTrans, n1 - n0, K, 1.0f, Bj, ldb, A, 1, beta, C + n0, 1);
-    else if (M == 1)
-      cblas_sgemv (CblasRowMajor, CblasTrans, K, n1 - n0, 1.0f, Bj, ldb, A, 1, beta, C + n0, 1);
-    else
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, M,
-                   n1 - n0, K, 1.0f, A, lda, Bj, ldb, beta, C + n0, ldc);
+    lens_sgemm_one_thread (M, n1 - n0, K, A, lda, Bj, ldb, b_transposed, beta, C + n0, ldc);
   }
 }
 
@@ -117,22 +128,6 @@ lens_linear_scratch_floats (int IC)
   return MAX ((size_t) LINEAR_TILE_FLOATS, (size_t) IC);
 }
 
-/* out (N, n) += inp (N, IC) . tile, tile (n, IC) used transposed or (IC, n) as it is. */
-static void
-tile_gemm (float *out, int ldo, const float *inp, int N, int IC, const float *tile, int n,
-           gboolean transposed, float beta)
-{
-  /* OpenBLAS 0.3.21 runs a one-row sgemm through its packed GEMM path: measured 4x slower than
-   * the GEMV it amounts to (768 x 3072, this machine). One-token prompts take this. */
-  if (N == 1 && transposed)
-    cblas_sgemv (CblasRowMajor, CblasNoTrans, n, IC, 1.0f, tile, IC, inp, 1, beta, out, 1);
-  else if (N == 1)
-    cblas_sgemv (CblasRowMajor, CblasTrans, IC, n, 1.0f, tile, n, inp, 1, beta, out, 1);
-  else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, transposed ? CblasTrans : CblasNoTrans, N, n, IC,
-                 1.0f, inp, IC, tile, transposed ? IC : n, beta, out, ldo);
-}
-
 void
 lens_linear_forward (float *out, int ldo, const float *inp, int N, const LensMat *w,
                      const float *bias, float *scratch)
@@ -168,7 +163,9 @@ lens_linear_forward (float *out, int ldo, const float *inp, int N, const LensMat
           lens_mat_cols_f32 (w, o, n, tile); /* (IC, n) */
         else
           lens_mat_rows_f32 (w, o, n, tile); /* (n, IC) */
-        tile_gemm (out + o, ldo, inp, N, IC, tile, n, !w->in_out, beta);
+        /* out (N, n) (+)= inp (N, IC) . tile, tile (n, IC) used transposed or (IC, n) */
+        lens_sgemm_one_thread (N, n, IC, inp, IC, tile, w->in_out ? n : IC, !w->in_out, beta,
+                               out + o, ldo);
       }
   }
 }

@@ -64,9 +64,13 @@ void lens_gelu_new_forward (float *x, size_t N);
  * (it sets OpenBLAS's thread count once per process). */
 void lens_blas_use_one_thread (void);
 
-/* C (M, N) = A (M, K) . B (K, N) + beta C, or A . B^T with B (N, K) when b_transposed. The N
- * columns are split over the OpenMP threads, each running a single-threaded OpenBLAS call on its
- * slice. */
+/* C (M, N) = A (M, K) . B (K, N) + beta C, or A . B^T with B (N, K) when b_transposed, on the
+ * calling thread: a GEMV for one row, the unpacked kernel of lens-gemm-small.h for the few rows
+ * where it is faster, OpenBLAS's SGEMM otherwise. */
+void lens_sgemm_one_thread (int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                            gboolean b_transposed, float beta, float *C, int ldc);
+
+/* The same with the N columns split over the OpenMP threads. */
 void lens_sgemm_split (int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                        gboolean b_transposed, float beta, float *C, int ldc);
 
