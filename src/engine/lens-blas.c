@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lens-blas.h"
+#include "lens-gemm-small.h"
 
 /* OpenBLAS's extensions (declared in its cblas.h; repeated so that another cblas.h does not
  * hide them). */
@@ -112,6 +113,9 @@ lens_blas_describe (void)
   const char *how = chosen != NULL ? " (chosen by Logit Lens: OpenBLAS did not know this CPU)"
                     : set != NULL  ? " (OPENBLAS_CORETYPE set in the environment)"
                                    : "";
-  return g_strdup_printf ("%s; kernels: %s%s", config != NULL ? config : "OpenBLAS",
-                          lens_blas_core_name (), how);
+  /* the engine's own GEMM for prompts of a few tokens (lens-gemm-small.h) */
+  LensGemmIsa few = lens_gemm_small_isa ();
+  return g_strdup_printf ("%s; kernels: %s%s; few-row GEMM: %s",
+                          config != NULL ? config : "OpenBLAS", lens_blas_core_name (), how,
+                          few != LENS_GEMM_ISA_NONE ? lens_gemm_isa_name (few) : "OpenBLAS");
 }

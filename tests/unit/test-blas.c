@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lens-blas.h"
+#include "lens-gemm-small.h"
 
 static void
 test_better_core (void)
@@ -37,6 +38,10 @@ test_describe (void)
   g_autofree char *d = lens_blas_describe ();
   g_assert_nonnull (strstr (d, "kernels: "));
   g_assert_nonnull (strstr (d, lens_blas_core_name ()));
+  LensGemmIsa few = lens_gemm_small_isa ();
+  g_autofree char *few_text = g_strdup_printf (
+      "few-row GEMM: %s", few != LENS_GEMM_ISA_NONE ? lens_gemm_isa_name (few) : "OpenBLAS");
+  g_assert_nonnull (strstr (d, few_text));
 }
 
 /* Threads of this process, from /proc/self/task. */
