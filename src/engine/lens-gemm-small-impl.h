@@ -7,6 +7,7 @@
  *   NT_MR       rows of A per register tile when B is (N, K), used transposed
  *   NT_NR       rows of B per register tile when B is (N, K)
  *   GEMM_NAME   the name of the entry point
+ *   lane_sum    float lane_sum (vf): the sum of a vector's lanes, pairwise by halves
  * The tiles are sized so that the accumulators, the B vectors and one A value fit the register
  * file (32 registers with AVX-512, 16 with AVX2).
  *
@@ -39,20 +40,6 @@ static inline __attribute__ ((always_inline)) vf
 splat (float x)
 {
   return x - (vf){}; /* the scalar broadcast to every lane; x - 0 is x, -0 included */
-}
-
-static inline __attribute__ ((always_inline)) float
-lane_sum (vf v)
-{
-  /* pairwise halves: a fixed order, whatever the lane count */
-  float s[VL];
-  memcpy (s, &v, sizeof s);
-  UNROLL
-  for (int w = VL / 2; w >= 1; w /= 2)
-    UNROLL
-  for (int i = 0; i < w; i++)
-    s[i] += s[i + w];
-  return s[0];
 }
 
 /* ---- B (K, N): C[m, n] += sum_k A[m, k] B[k, n] ------------------------------------------ */
