@@ -200,6 +200,38 @@ def main():
             f"{o['gflops']:>9.1f} {o['at_peak']:>9.4f} {peak_ratios[T]:>10.2f}")
     out()
 
+    # 2b. The engine's few-row GEMM kernels against OpenBLAS alone (LENS_GEMM_SMALL=blas turns
+    # them off), the two settings alternated: the forward pass (to the last block's progress
+    # report) and the whole lens.
+    few = info.get("blas", "").rpartition("few-row GEMM: ")[2] or "none"
+    if few != "OpenBLAS" and "LENS_GEMM_SMALL" not in os.environ:
+        few_ts = [T for T in Ts if T <= 64]
+        best = {}
+        for rep in range(args.reps):
+            for name, env in (("kernels", None),
+                              ("blas", dict(os.environ, LENS_GEMM_SMALL="blas"))):
+                p = run([bench, args.model, "--threads", str(threads), "--reps", "1",
+                         "--tokens", ",".join(map(str, few_ts)), "--progressive",
+                         "--peak-n", "64"], env=env)
+                for line in p.stdout.splitlines():
+                    m = re.match(r"progressive T=(\d+) forward_s (\S+) .* one_pass_best_s (\S+)",
+                                 line)
+                    if m:
+                        key = (name, int(m.group(1)))
+                        f, w = float(m.group(2)), float(m.group(3))
+                        old = best.get(key, (f, w))
+                        best[key] = (min(old[0], f), min(old[1], w))
+        out(f"Few-row GEMM ({few}) against OpenBLAS alone (LENS_GEMM_SMALL=blas), best of "
+            f"{args.reps}, alternated ({load()} at end):")
+        out(f"{'T':>5} {'forward':>9} {'OpenBLAS':>9} {'ratio':>6}   {'lens':>8} {'OpenBLAS':>9} "
+            f"{'ratio':>6}")
+        for T in few_ts:
+            k, b = best.get(("kernels", T)), best.get(("blas", T))
+            if k and b:
+                out(f"{T:>5} {k[0] * 1e3:>7.1f}ms {b[0] * 1e3:>7.1f}ms {b[0] / k[0]:>6.2f}   "
+                    f"{k[1]:>7.4f}s {b[1]:>8.4f}s {b[1] / k[1]:>6.2f}")
+        out()
+
     # 3. The CLI: process start -> finished JSON, and peak RSS, warm page cache.
     ck_size = sum(os.path.getsize(os.path.join(args.model, f)) for f in os.listdir(args.model)
                   if f.endswith(".safetensors"))
