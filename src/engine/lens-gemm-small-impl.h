@@ -115,7 +115,9 @@ static void
 nn_edge (int M, int cols, int K, const float *A, int lda, const float *B, int ldb, float beta,
          float *C, int ldc)
 {
-  float b_pad[NN_KC * NN_COLS], c_pad[NN_MR * NN_COLS];
+  /* 65 KiB with AVX-512: on the heap, not on a thread's stack */
+  float *b_pad = g_new (float, NN_KC * NN_COLS + NN_MR * NN_COLS);
+  float *c_pad = b_pad + NN_KC * NN_COLS;
   for (int k0 = 0; k0 < K; k0 += NN_KC)
     {
       int kc = MIN (NN_KC, K - k0);
@@ -140,6 +142,7 @@ nn_edge (int M, int cols, int K, const float *A, int lda, const float *B, int ld
             memcpy (C + (size_t) (m0 + r) * ldc, c_pad + r * NN_COLS, sizeof (float) * cols);
         }
     }
+  g_free (b_pad);
 }
 
 static void
