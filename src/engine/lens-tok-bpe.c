@@ -94,7 +94,11 @@ lens_tok_bpe_alloc_merges (LensTokBpe *m, size_t n)
     cap *= 2;
   g_free (m->merges);
   m->merge_cap = cap;
-  m->merges = g_new0 (LensTokMerge, cap);
+  /* Cleared here, not by calloc: in a fresh process calloc hands out untouched pages, and each
+   * page of the table then faulted twice (mapped to the zero page by the first probe, copied by
+   * the first insert): GPT-2's 2 MB table took 1,000 faults, now 500. */
+  m->merges = g_new (LensTokMerge, cap);
+  memset (m->merges, 0, cap * sizeof *m->merges);
 }
 
 LensTokMerge *
