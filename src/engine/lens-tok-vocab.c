@@ -61,6 +61,7 @@ vocab_index (VocabStrings *vs, int n_ids, int n_unique)
     vs->cap *= 2;
   /* cleared here, not by calloc, so that each page faults once (see lens_tok_bpe_alloc_merges) */
   vs->slots = g_new (int32_t, vs->cap);
+  lens_memory_prefault (vs->slots, vs->cap * sizeof *vs->slots);
   memset (vs->slots, 0, vs->cap * sizeof *vs->slots);
   int repeated = 0;
   for (int32_t id = 0; id < n_ids; id++)
@@ -92,6 +93,8 @@ builder_alloc (Builder *b, int n, GByteArray *chars)
   b->strs.chars = chars;
   b->strs.off = g_new (size_t, n);
   b->strs.len = g_new (size_t, n);
+  lens_memory_prefault (b->strs.off, (size_t) n * sizeof (size_t));
+  lens_memory_prefault (b->strs.len, (size_t) n * sizeof (size_t));
   for (int i = 0; i < n; i++)
     b->strs.off[i] = SIZE_MAX;
 }
@@ -385,6 +388,8 @@ lens_tok_finish_display (LensTokenizer *tok, const LensTokDecoder *decoder)
   g_autoptr (GByteArray) blob = g_byte_array_sized_new (tok->strs.chars->len + 1);
   tok->tok_off = g_new (size_t, tok->n_ids);
   tok->tok_len = g_new (size_t, tok->n_ids);
+  lens_memory_prefault (tok->tok_off, (size_t) tok->n_ids * sizeof (size_t));
+  lens_memory_prefault (tok->tok_len, (size_t) tok->n_ids * sizeof (size_t));
   for (int32_t i = 0; i < tok->n_ids; i++)
     {
       tok->tok_off[i] = blob->len;
