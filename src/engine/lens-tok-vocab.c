@@ -246,10 +246,13 @@ skip_json_space (const char *p, const char *end)
   return p;
 }
 
+/* One entry as read. Offsets and lengths fit 32 bits: longer texts are left to the general path,
+ * and the strings never decode longer than the text. Half the size of size_t fields: this array
+ * is new memory in a fresh process, and each of its pages faulted (300 for GPT-2's 50,257). */
 typedef struct
 {
   int32_t id;
-  size_t off, len;
+  guint32 off, len;
 } FlatEntry;
 
 /* vocab.json is one flat object of string -> id with tens of thousands of entries. Building that
@@ -262,6 +265,8 @@ gboolean
 lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
 {
   const char *p = json, *end = json + len;
+  if (len > G_MAXUINT / 2)
+    return FALSE; /* see FlatEntry */
   p = skip_json_space (p, end);
   if (p == end || *p != '{')
     return FALSE;
@@ -275,7 +280,7 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
       if (p == end || *p != '"' || entries->len >= MAX_IDS)
         return FALSE;
       p++;
-      FlatEntry e = {.off = chars->len};
+      FlatEntry e = {.off = (guint32) chars->len};
       /* \u0000 is refused: no token may contain it (the general path refuses it too). UTF-8 is
        * checked on the decoded bytes: escapes only ever produce whole characters, so the decoded
        * text is valid exactly when the raw bytes were. */
@@ -284,7 +289,7 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
           != LENS_JSON_STRING_OK)
         return FALSE;
       p = se.at;
-      e.len = chars->len - e.off;
+      e.len = (guint32) (chars->len - e.off);
       if (e.len == 0 || e.len > G_MAXUINT / 4
           || !g_utf8_validate_len (chars->str + e.off, e.len, NULL))
         return FALSE;
