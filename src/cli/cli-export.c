@@ -1,7 +1,7 @@
 /* cli-export.c: loading the export module. Linked into the program, cairo and pango (with
- * fontconfig, freetype, harfbuzz, X11 and the rest under them, and GIO for writing the file) were
- * twenty-six of its forty-six libraries, and mapping and relocating them took about 5 ms of every
- * run, a quarter of a one-token run's start-up; only --export uses them. */
+ * fontconfig, freetype, harfbuzz, X11 and the rest under them, and GIO for writing the file) made
+ * it load 46 shared objects instead of 13, and mapping and relocating those took about 5 ms of
+ * every run (`--version` took 8.4 ms, now 3.3); only --export uses them. */
 #include "config.h"
 
 #include <gmodule.h>
