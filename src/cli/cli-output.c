@@ -272,10 +272,11 @@ cli_export_figure (const CliOptions *o, const LensResult *r, const LensResult *p
       state.diff_kind = diff_kind;
       state.diff_pinned = pinned->prompt;
     }
-  if (!lens_export_view (o->export_path, view, r, &state, 1.0, error))
+  const CliExportFuncs *export = cli_export_funcs (error);
+  if (export == NULL || !export->view (o->export_path, view, r, &state, 1.0, error))
     return FALSE;
   int first, count;
-  if (lens_export_positions (view, r, &first, &count))
+  if (export->positions (view, r, &first, &count))
     fprintf (stderr,
              "logit-lens-cli: warning: %s shows positions %d-%d of %d-%d (a figure holds at most "
              "%d positions); choose others with --positions A-B\n",

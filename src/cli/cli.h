@@ -102,6 +102,20 @@ gboolean cli_compute_targets (const LensResult *r, char **texts, GPtrArray *targ
 gboolean cli_export_figure (const CliOptions *o, const LensResult *r, const LensResult *pinned,
                             GPtrArray *targets, GError **error);
 
+/* The painters' export functions. The CLI does not link cairo and pango: it loads them with its
+ * export module (cli-export-module.c) only to write a figure. */
+typedef struct
+{
+  gboolean (*view) (const char *path, LensView view, const LensResult *r,
+                    const LensPaintState *state, double scale, GError **error);
+  gboolean (*positions) (LensView view, const LensResult *r, int *first, int *count);
+} CliExportFuncs;
+
+/* The export module's functions: the module beside the program (a build tree), then
+ * in EXPORT_MODULE_DIR under the prefix the program was installed with (a DESTDIR or a moved
+ * prefix too), then in EXPORT_MODULE_DIR itself. NULL with an error when it cannot be loaded. */
+const CliExportFuncs *cli_export_funcs (GError **error);
+
 /* Says on stderr when the model produced NaN or infinity (the cells are null in --json). */
 void cli_warn_nonfinite (const LensResult *r);
 

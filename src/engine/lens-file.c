@@ -1,6 +1,7 @@
 /* lens-file.c: regular files only, bounded in size, never blocking on open. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ lens_file_read (const char *path, size_t limit, size_t *len, GError **error)
                    "%s: out of memory for %" G_GUINT64_FORMAT " bytes", path, size);
       return NULL;
     }
+  lens_memory_prefault (buf, (size_t) size + 1);
   size_t got = 0;
   while (got < size)
     {
@@ -101,4 +103,26 @@ lens_file_map (const char *path, uint64_t limit, GError **error)
   if (file == NULL)
     g_set_error (error, LENS_ERROR, LENS_ERROR_IO, "%s: cannot map: %s", path, local->message);
   return file;
+}
+
+/* Below this a block is likely in pages the heap has already mapped, and the call costs more
+ * than the faults it saves. */
+#define PREFAULT_MIN ((size_t) 64 << 10)
+
+void
+lens_memory_prefault (void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+  if (len < PREFAULT_MIN)
+    return;
+  /* the whole pages inside the block: madvise takes a page-aligned start */
+  uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t) p + page - 1) & ~(page - 1);
+  uintptr_t end = ((uintptr_t) p + len) & ~(page - 1);
+  if (end > start)
+    madvise ((void *) start, end - start, MADV_POPULATE_WRITE); /* errors: the faults happen */
+#else
+  (void) p;
+  (void) len;
+#endif
 }

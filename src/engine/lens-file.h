@@ -22,4 +22,11 @@ char *lens_file_read (const char *path, size_t limit, size_t *len, GError **erro
 /* Maps such a file read-only. An empty file gives an empty mapping. */
 GMappedFile *lens_file_map (const char *path, uint64_t limit, GError **error);
 
+/* Maps in the pages of a fresh block of `len` bytes at `p` that is about to be written whole,
+ * in one system call (Linux's MADV_POPULATE_WRITE) instead of one page fault per 4 KiB page
+ * written: in a fresh process on this VM a fault took about 2.5 us, and loading GPT-2's
+ * tokenizer wrote 2,500 new pages. Only a hint: contents are unchanged, small blocks and other
+ * systems are left alone. */
+void lens_memory_prefault (void *p, size_t len);
+
 G_END_DECLS

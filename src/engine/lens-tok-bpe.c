@@ -7,6 +7,7 @@
  * when merges are ranked out of the order they could have been learnt in.) The queue is a heap,
  * so a hostile multi-megabyte "word" stays O(n log n). */
 #include "lens-error.h"
+#include "lens-file.h"
 #include "lens-tok-private.h"
 
 #include <string.h>
@@ -94,7 +95,12 @@ lens_tok_bpe_alloc_merges (LensTokBpe *m, size_t n)
     cap *= 2;
   g_free (m->merges);
   m->merge_cap = cap;
-  m->merges = g_new0 (LensTokMerge, cap);
+  /* Cleared here, not by calloc: in a fresh process calloc hands out untouched pages, and each
+   * page of the table then faulted twice (mapped to the zero page by the first probe, copied by
+   * the first insert): GPT-2's 2 MB table took 1,000 faults, now 500. */
+  m->merges = g_new (LensTokMerge, cap);
+  lens_memory_prefault (m->merges, cap * sizeof *m->merges);
+  memset (m->merges, 0, cap * sizeof *m->merges);
 }
 
 LensTokMerge *

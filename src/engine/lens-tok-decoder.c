@@ -163,6 +163,46 @@ replace_all (GByteArray *b, const char *pat, size_t plen, const char *content)
   g_byte_array_append (b, out->data, out->len);
 }
 
+/* The byte that the ByteLevel alphabet character at s[0..left) stands for, with its UTF-8 length
+ * in *width; -1 when it is not an alphabet character or not valid UTF-8. The alphabet lies in
+ * U+0021..U+0143, so only one- and two-byte sequences can be in it; as g_utf8_get_char_validated
+ * would, this refuses overlong forms (C0, C1) and NUL (which no byte maps to). */
+static inline int
+byte_level_char (const guint8 *s, size_t left, size_t *width)
+{
+  guint c;
+  if (s[0] < 0x80)
+    {
+      c = s[0];
+      *width = 1;
+    }
+  else if (s[0] >= 0xC2 && s[0] < 0xE0 && left >= 2 && (s[1] & 0xC0) == 0x80)
+    {
+      c = ((guint) (s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+      *width = 2;
+    }
+  else
+    return -1;
+  return c < G_N_ELEMENTS (lens_tok_cp_to_byte) ? lens_tok_cp_to_byte[c] : -1;
+}
+
+/* Decodes ByteLevel text s[0..len) into dst, which has room for len bytes and may be s itself;
+ * returns the number of bytes, or -1 with dst untouched when a character is not in the alphabet
+ * (tokenizers then keeps the token's own UTF-8: an added token stored in the vocabulary, say).
+ * Checked in a first pass so that decoding in place never has to be undone. */
+static gssize
+byte_level_decode (const guint8 *s, size_t len, guint8 *dst)
+{
+  size_t width;
+  for (size_t i = 0; i < len; i += width)
+    if (byte_level_char (s + i, len - i, &width) < 0)
+      return -1;
+  size_t n = 0;
+  for (size_t i = 0; i < len; i += width)
+    dst[n++] = (guint8) byte_level_char (s + i, len - i, &width);
+  return (gssize) n;
+}
+
 static void
 decode_one (const LensTokDecoder *d, GByteArray *b)
 {
@@ -170,21 +210,9 @@ decode_one (const LensTokDecoder *d, GByteArray *b)
     {
     case DEC_BYTE_LEVEL:
       {
-        /* every character must be in the alphabet; otherwise tokenizers keeps the token's own
-         * UTF-8 (an added token stored in the vocabulary, say) */
-        g_autoptr (GByteArray) out = g_byte_array_sized_new (b->len);
-        const char *s = (const char *) b->data, *end = s + b->len;
-        while (s < end)
-          {
-            gunichar c = g_utf8_get_char_validated (s, end - s);
-            if (c >= 324 || lens_tok_cp_to_byte[c] < 0)
-              return;
-            guint8 byte = (guint8) lens_tok_cp_to_byte[c];
-            g_byte_array_append (out, &byte, 1);
-            s = g_utf8_next_char (s);
-          }
-        g_byte_array_set_size (b, 0);
-        g_byte_array_append (b, out->data, out->len);
+        gssize n = byte_level_decode (b->data, b->len, b->data);
+        if (n >= 0)
+          g_byte_array_set_size (b, (guint) n);
         break;
       }
     case DEC_BYTE_FALLBACK:
@@ -222,6 +250,22 @@ decode_one (const LensTokDecoder *d, GByteArray *b)
 void
 lens_tok_decoder_token (const LensTokDecoder *d, const char *s, size_t len, GByteArray *out)
 {
+  /* ByteLevel alone (GPT-2 and the byte-level BPE models like it) decodes straight into `out`:
+   * every load decodes the whole vocabulary, and the scratch arrays of the general path below
+   * were a third of loading GPT-2's tokenizer */
+  if (d != NULL && d->kind == DEC_BYTE_LEVEL)
+    {
+      guint at = out->len;
+      g_byte_array_set_size (out, (guint) (at + len));
+      gssize n = byte_level_decode ((const guint8 *) s, len, out->data + at);
+      if (n < 0)
+        {
+          memcpy (out->data + at, s, len);
+          n = (gssize) len;
+        }
+      g_byte_array_set_size (out, (guint) (at + (size_t) n));
+      return;
+    }
   g_autoptr (GByteArray) b = g_byte_array_sized_new ((guint) len);
   g_byte_array_append (b, (const guint8 *) s, (guint) len);
   if (d != NULL)

@@ -157,6 +157,20 @@ read_vocab_json (Builder *b, const char *json, size_t len, gboolean allow_flat, 
   return ok;
 }
 
+typedef struct
+{
+  LensTokenizer *tok;
+  const LensTokDecoder *decoder;
+} DisplayJob;
+
+static gpointer
+display_thread (gpointer data)
+{
+  DisplayJob *job = data;
+  lens_tok_finish_display (job->tok, job->decoder);
+  return NULL;
+}
+
 /* GPT-2's files as a tokenizer.json would say them: ByteLevel pre-tokenizer (GPT-2's regex, no
  * prefix space) and decoder, the BPE model, and <|endoftext|> as a special added token. */
 static LensTokenizer *
@@ -168,10 +182,21 @@ new_from_gpt2_data (const char *vocab_json, size_t vocab_len, const char *merges
   gboolean ok = read_vocab_json (&b, vocab_json, vocab_len, allow_flat, error)
                 && lens_tok_finish_vocab (tok, &b, error);
   lens_tok_builder_clear (&b);
-  if (!ok || !read_merges_txt (tok, merges, merges_len, error))
+  if (!ok)
     return NULL;
-  tok->pretok = lens_tok_pretokenizer_new_gpt2 (error);
-  if (tok->pretok == NULL)
+  /* The display bytes need only the vocabulary: another thread makes them while this one reads
+   * the merges. They write different members of `tok` (blob, tok_off and tok_len there; bpe,
+   * pretok and added here) and both only read the vocabulary. */
+  g_autoptr (LensTokDecoder) decoder = lens_tok_decoder_new_byte_level ();
+  DisplayJob job = {tok, decoder};
+  GThread *display = g_thread_try_new ("lens-tok-display", display_thread, &job, NULL);
+  ok = read_merges_txt (tok, merges, merges_len, error)
+       && (tok->pretok = lens_tok_pretokenizer_new_gpt2 (error)) != NULL;
+  if (display != NULL)
+    g_thread_join (display);
+  else
+    lens_tok_finish_display (tok, decoder);
+  if (!ok)
     return NULL;
   int32_t eos = lens_tok_str_lookup (tok, "<|endoftext|>", 13);
   if (eos >= 0)
@@ -180,8 +205,6 @@ new_from_gpt2_data (const char *vocab_json, size_t vocab_len, const char *merges
       lens_tok_add_added (tok, &(LensTokAdded){(char *) "<|endoftext|>", 13, eos, TRUE, FALSE,
                                                FALSE, FALSE, FALSE});
     }
-  g_autoptr (LensTokDecoder) decoder = lens_tok_decoder_new_byte_level ();
-  lens_tok_finish_display (tok, decoder);
   return g_steal_pointer (&tok);
 }
 

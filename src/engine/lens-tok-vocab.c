@@ -59,7 +59,10 @@ vocab_index (VocabStrings *vs, int n_ids, int n_unique)
   vs->cap = 16;
   while (vs->cap < 2 * (size_t) n_ids + 2)
     vs->cap *= 2;
-  vs->slots = g_new0 (int32_t, vs->cap);
+  /* cleared here, not by calloc, so that each page faults once (see lens_tok_bpe_alloc_merges) */
+  vs->slots = g_new (int32_t, vs->cap);
+  lens_memory_prefault (vs->slots, vs->cap * sizeof *vs->slots);
+  memset (vs->slots, 0, vs->cap * sizeof *vs->slots);
   int repeated = 0;
   for (int32_t id = 0; id < n_ids; id++)
     {
@@ -90,6 +93,8 @@ builder_alloc (Builder *b, int n, GByteArray *chars)
   b->strs.chars = chars;
   b->strs.off = g_new (size_t, n);
   b->strs.len = g_new (size_t, n);
+  lens_memory_prefault (b->strs.off, (size_t) n * sizeof (size_t));
+  lens_memory_prefault (b->strs.len, (size_t) n * sizeof (size_t));
   for (int i = 0; i < n; i++)
     b->strs.off[i] = SIZE_MAX;
 }
@@ -241,10 +246,13 @@ skip_json_space (const char *p, const char *end)
   return p;
 }
 
+/* One entry as read. Offsets and lengths fit 32 bits: longer texts are left to the general path,
+ * and the strings never decode longer than the text. Half the size of size_t fields: this array
+ * is new memory in a fresh process, and each of its pages faulted (300 for GPT-2's 50,257). */
 typedef struct
 {
   int32_t id;
-  size_t off, len;
+  guint32 off, len;
 } FlatEntry;
 
 /* vocab.json is one flat object of string -> id with tens of thousands of entries. Building that
@@ -257,6 +265,8 @@ gboolean
 lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
 {
   const char *p = json, *end = json + len;
+  if (len > G_MAXUINT / 2)
+    return FALSE; /* see FlatEntry */
   p = skip_json_space (p, end);
   if (p == end || *p != '{')
     return FALSE;
@@ -270,7 +280,7 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
       if (p == end || *p != '"' || entries->len >= MAX_IDS)
         return FALSE;
       p++;
-      FlatEntry e = {.off = chars->len};
+      FlatEntry e = {.off = (guint32) chars->len};
       /* \u0000 is refused: no token may contain it (the general path refuses it too). UTF-8 is
        * checked on the decoded bytes: escapes only ever produce whole characters, so the decoded
        * text is valid exactly when the raw bytes were. */
@@ -279,7 +289,7 @@ lens_tok_read_vocab_flat (Builder *b, const char *json, size_t len)
           != LENS_JSON_STRING_OK)
         return FALSE;
       p = se.at;
-      e.len = chars->len - e.off;
+      e.len = (guint32) (chars->len - e.off);
       if (e.len == 0 || e.len > G_MAXUINT / 4
           || !g_utf8_validate_len (chars->str + e.off, e.len, NULL))
         return FALSE;
@@ -383,6 +393,8 @@ lens_tok_finish_display (LensTokenizer *tok, const LensTokDecoder *decoder)
   g_autoptr (GByteArray) blob = g_byte_array_sized_new (tok->strs.chars->len + 1);
   tok->tok_off = g_new (size_t, tok->n_ids);
   tok->tok_len = g_new (size_t, tok->n_ids);
+  lens_memory_prefault (tok->tok_off, (size_t) tok->n_ids * sizeof (size_t));
+  lens_memory_prefault (tok->tok_len, (size_t) tok->n_ids * sizeof (size_t));
   for (int32_t i = 0; i < tok->n_ids; i++)
     {
       tok->tok_off[i] = blob->len;

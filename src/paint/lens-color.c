@@ -1,5 +1,4 @@
-/* lens-color.c: colour scales (plotly's RdYlBu_r, Blues, Viridis), the categorical palette and
- * the default paint state. */
+/* lens-color.c: colour scales (plotly's RdYlBu_r, Blues, Viridis) and the categorical palette. */
 #include "config.h"
 
 #include <math.h>
@@ -114,29 +113,6 @@ lens_contrast_text (LensRgb fill)
   double with_white = 1.05 / (l + 0.05);
   double with_dark = (l + 0.05) / (l_dark + 0.05);
   return with_dark >= with_white ? dark : (LensRgb){1.0, 1.0, 1.0};
-}
-
-void
-lens_paint_state_init (LensPaintState *state)
-{
-  *state = (LensPaintState){
-      .sel_row = -1,
-      .sel_pos = -1,
-      .hover_row = -1,
-      .hover_pos = -1,
-      .targets = NULL,
-      .n_targets = 0,
-      .active_target = 0,
-      .heatmap_scale = LENS_SCALE_RDYLBU,
-      .target_scale = LENS_SCALE_BLUES,
-      .prob_axis = LENS_AXIS_AUTO,
-      .line_metric = LENS_COLOR_TOP_PROB,
-      .line_top1 = true,
-      .show_marks = true,
-      .export_marks = false,
-      .dark = false,
-      .transparent_background = false,
-  };
 }
 
 static LensRgb

@@ -6,7 +6,7 @@ usage: check-install.py BUILD_ROOT PREFIX BINDIR DATADIR LOCALEDIR APP_ID GUI(tr
 Checks that the install has the executables, the demo model, the desktop file, metainfo,
 icons, GSettings schema and the German catalogue; that the installed CLI, started from an
 unrelated directory with an empty Hugging Face cache, runs the lens on the *installed* demo
-model; and (with the GUI) that the installed app starts under Xvfb with LANGUAGE=de and shows
+model and writes a figure through its installed export module; and (with the GUI) that the installed app starts under Xvfb with LANGUAGE=de and shows
 its translated window title.
 """
 import gettext
@@ -82,6 +82,20 @@ def main():
                 problems.append('installed CLI printed no cells')
             else:
                 print('installed CLI ran the installed demo model from %s' % home)
+
+        # Figures are written by a module the CLI loads only then (cli-export.c): under the
+        # DESTDIR it must find the installed one.
+        figure = os.path.join(home, 'figure.svg')
+        r = subprocess.run([d(os.path.join(bindir, 'logit-lens-cli')), '--prompt', PROMPT,
+                            '--export', figure], cwd=home, env=env, capture_output=True, text=True,
+                           timeout=300)
+        if r.returncode != 0:
+            problems.append('installed logit-lens-cli --export failed (%d): %s'
+                            % (r.returncode, r.stderr.strip()))
+        elif not os.path.isfile(figure) or b'<svg' not in open(figure, 'rb').read(4096):
+            problems.append('installed logit-lens-cli --export wrote no SVG to %s' % figure)
+        else:
+            print('installed CLI wrote a figure through its installed export module')
 
         if gui:
             check_gui(d, bindir, datadir, localedir, app_id, env, home)
