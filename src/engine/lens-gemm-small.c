@@ -47,17 +47,19 @@ lens_gemm_isa_name (LensGemmIsa isa)
 }
 
 /* Up to these row counts the kernels were faster than OpenBLAS 0.3.21's SGEMM (its Cooperlake
- * kernels) on GPT-2-small shapes, with the weights read from memory, 2 threads, AMD Zen 4
- * (tests/bench has the whole-lens figures):
- *   the 48 matrices of the forward pass as (K, N), AVX-512: 25.1 ms against 40.3 at 16 rows,
- *   39.0 against 53.8 at 32, 64.2 against 77.5 at 64;
- *   the same as (N, K): 32.6 against 37.4 at 16 rows, 41.9 against 73.4 at 32, 73.2 against
- *   80.3 at 64;
- *   the unembedding, (N, K) in tiles of 2,048 ids: 49.5 against 52.6 ms at 104 rows, level at
- *   208, behind from 312.
- * The AVX2 kernels, measured on the same CPU, were ahead up to 16 rows as (K, N) (34.4 against
- * 40.3 ms) and up to 32 to 48 as (N, K); their limits are kept at the low end of that. Past
- * these counts OpenBLAS's packing pays for itself. */
+ * kernels) on GPT-2-small shapes, with the weights read from memory, on 2 threads of an AMD
+ * Zen 4 at load average 1 (tests/bench has the whole-lens figures). The 48 matrices of the
+ * forward pass, in ms, kernel against OpenBLAS:
+ *
+ *   rows                 2            16            64           128           256
+ *   AVX-512, (K, N)   12.5 / 22.1   18.2 / 34.3   53.5 / 70.4  104.2 / 121.8  211.3 / 243.7
+ *   AVX-512, (N, K)   10.8 / 22.1   22.3 / 33.3   62.1 / 71.7  117.7 / 124.8  238.8 / 250.1
+ *   AVX2, (K, N)      13.5 / 22.1   23.8 / 34.3   72.4 / 70.4
+ *   AVX2, (N, K)      12.0 / 22.1   26.7 / 33.3   70.4 / 71.7
+ *
+ * (AVX2 measured on the same CPU; its limits are kept at the low end.) The unembedding, (N, K)
+ * in tiles of 2,048 ids: 42.4 against 45.1 ms at 104 rows, level at 208 and 416, behind at 832;
+ * it runs in chunks of about 200 cells, so past 128 rows (N, K) stays with OpenBLAS. */
 gboolean
 lens_gemm_small_wins (LensGemmIsa isa, int M, gboolean b_transposed)
 {
@@ -66,9 +68,9 @@ lens_gemm_small_wins (LensGemmIsa isa, int M, gboolean b_transposed)
   switch (isa)
     {
     case LENS_GEMM_ISA_AVX512:
-      return M <= 64;
+      return M <= (b_transposed ? 128 : 256);
     case LENS_GEMM_ISA_AVX2:
-      return M <= (b_transposed ? 32 : 16);
+      return M <= 32;
     case LENS_GEMM_ISA_NONE:
     default:
       return FALSE;

@@ -74,7 +74,7 @@ test_kernels (void)
   g_autoptr (GRand) rng = g_rand_new_with_seed (7);
   /* rows across the register tiles (6 and 4 / 3), columns across the 64- and 24-column panels
    * and the 4- and 3-row B tiles, k across the 256-step blocks and the 16 and 8 lanes */
-  const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 13, 16, 25, 64};
+  const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 13, 16, 25, 64, 131};
   const int Ns[] = {1, 2, 3, 5, 17, 47, 64, 65, 130, 200};
   const int Ks[] = {1, 7, 8, 16, 33, 256, 257, 600};
   int n_isas = 0;

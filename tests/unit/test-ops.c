@@ -89,10 +89,10 @@ test_linear (void)
 {
   g_autoptr (GRand) rng = g_rand_new_with_seed (1);
   /* N, IC, OC: one-row (GEMV), odd sizes, several tiles per thread (IC 20000 -> 52 columns a
-   * tile), a split over threads; 2 to 64 rows take the few-row kernels where the CPU has them,
-   * 80 rows OpenBLAS's SGEMM */
+   * tile), a split over threads; 2 to 256 rows take the few-row kernels where the CPU has them,
+   * 300 rows OpenBLAS's SGEMM */
   const int shapes[][3]
-      = {{1, 8, 24}, {1, 300, 7}, {7, 33, 5}, {64, 96, 288}, {3, 20000, 130}, {80, 40, 70}};
+      = {{1, 8, 24}, {1, 300, 7}, {7, 33, 5}, {64, 96, 288}, {3, 20000, 130}, {300, 40, 70}};
   const LensDType dtypes[] = {LENS_DTYPE_F32, LENS_DTYPE_F16, LENS_DTYPE_BF16};
   for (size_t s = 0; s < G_N_ELEMENTS (shapes); s++)
     for (size_t d = 0; d < G_N_ELEMENTS (dtypes); d++)
