@@ -9,4 +9,6 @@
 G_MODULE_EXPORT const CliExportFuncs cli_export_module_funcs = {
     lens_export_view,
     lens_export_positions,
+    PACKAGE_VERSION,
+    sizeof (LensPaintState),
 };

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "lens-error.h"
+#include "lens-paint.h"
 
 #define MODULE_FILE "logit-lens-export." G_MODULE_SUFFIX
 
@@ -44,7 +45,9 @@ cli_export_funcs (GError **error)
       g_autofree char *path = g_build_filename (dirs->pdata[i], MODULE_FILE, NULL);
       if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
         continue;
-      GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+      /* not lazy: a function the program does not export fails here, with its name, rather than
+       * killing the process at its first call */
+      GModule *module = g_module_open (path, G_MODULE_BIND_LOCAL);
       gpointer symbol = NULL;
       if (module == NULL || !g_module_symbol (module, "cli_export_module_funcs", &symbol))
         {
@@ -54,12 +57,27 @@ cli_export_funcs (GError **error)
             g_module_close (module);
           return NULL;
         }
+      const CliExportFuncs *funcs = symbol;
+      if (g_strcmp0 (funcs->version, PACKAGE_VERSION) != 0
+          || funcs->paint_state_size != sizeof (LensPaintState))
+        {
+          /* another build's module calls this program's engine with other layouts */
+          g_set_error (error, LENS_ERROR, LENS_ERROR_IO,
+                       "the export module %s belongs to another build of Logit Lens (version %s, "
+                       "this program %s): reinstall Logit Lens",
+                       path, funcs->version != NULL ? funcs->version : "unknown", PACKAGE_VERSION);
+          g_module_close (module);
+          return NULL;
+        }
       /* a run writes one figure; the module stays until the program exits */
       g_module_make_resident (module);
-      return symbol;
+      return funcs;
     }
+  g_autofree char *looked = NULL;
+  g_ptr_array_add (dirs, NULL);
+  looked = g_strjoinv (", ", (char **) dirs->pdata);
   g_set_error (error, LENS_ERROR, LENS_ERROR_IO,
                "cannot write figures: the export module %s is not installed (looked in %s)",
-               MODULE_FILE, EXPORT_MODULE_DIR);
+               MODULE_FILE, looked);
   return NULL;
 }

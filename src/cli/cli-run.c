@@ -77,6 +77,8 @@ cli_run (const CliOptions *o, GString *out, GError **error)
   if (o->perplexity_file != NULL)
     return cli_run_perplexity (o, out, error);
   /* checked before the model runs: a typo should not cost a run */
+  if (o->export_path != NULL && cli_export_funcs (error) == NULL)
+    return FALSE;
   LensView view;
   if (o->view != NULL && o->export_path == NULL)
     return cli_fail (error, "--view chooses the figure --export writes: give --export FILE too");

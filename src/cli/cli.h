@@ -109,6 +109,9 @@ typedef struct
   gboolean (*view) (const char *path, LensView view, const LensResult *r,
                     const LensPaintState *state, double scale, GError **error);
   gboolean (*positions) (LensView view, const LensResult *r, int *first, int *count);
+  /* what the module was built against: a module of another build is refused */
+  const char *version;
+  size_t paint_state_size;
 } CliExportFuncs;
 
 /* The export module's functions: the module beside the program (a build tree), then

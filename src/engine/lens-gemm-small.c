@@ -81,6 +81,7 @@ void
 lens_gemm_small (LensGemmIsa isa, int M, int N, int K, const float *A, int lda, const float *B,
                  int ldb, gboolean b_transposed, float beta, float *C, int ldc)
 {
+  g_return_if_fail (beta == 0.0f || beta == 1.0f);
   if (M <= 0 || N <= 0)
     return;
   if (K <= 0)

@@ -30,7 +30,8 @@ const char *lens_gemm_isa_name (LensGemmIsa isa);
 gboolean lens_gemm_small_wins (LensGemmIsa isa, int M, gboolean b_transposed);
 
 /* C (M, N) = A (M, K) . B + beta C, row-major with leading dimensions lda, ldb, ldc, where B is
- * (K, N), or (N, K) used transposed when b_transposed; beta is 0 (C is only written) or 1.
+ * (K, N), or (N, K) used transposed when b_transposed; beta is 0 (C is only written) or 1
+ * (no other value).
  * Single-threaded: callers split N over their threads. isa must be one this CPU supports
  * (at most lens_gemm_small_isa ()), not NONE. */
 void lens_gemm_small (LensGemmIsa isa, int M, int N, int K, const float *A, int lda, const float *B,

@@ -71,7 +71,7 @@ lens_sgemm_one_thread (int M, int N, int K, const float *A, int lda, const float
     cblas_sgemv (CblasRowMajor, CblasNoTrans, N, K, 1.0f, B, ldb, A, 1, beta, C, 1);
   else if (M == 1)
     cblas_sgemv (CblasRowMajor, CblasTrans, K, N, 1.0f, B, ldb, A, 1, beta, C, 1);
-  else if (lens_gemm_small_wins (isa, M, b_transposed))
+  else if ((beta == 0.0f || beta == 1.0f) && lens_gemm_small_wins (isa, M, b_transposed))
     lens_gemm_small (isa, M, N, K, A, lda, B, ldb, b_transposed, beta, C, ldc);
   else
     cblas_sgemm (CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, M, N, K,

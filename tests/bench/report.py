@@ -203,8 +203,9 @@ def main():
     # 2b. The engine's few-row GEMM kernels against OpenBLAS alone (LENS_GEMM_SMALL=blas turns
     # them off), the two settings alternated: the forward pass (to the last block's progress
     # report) and the whole lens.
-    few = info.get("blas", "").rpartition("few-row GEMM: ")[2] or "none"
-    if few != "OpenBLAS" and "LENS_GEMM_SMALL" not in os.environ:
+    _, sep, few = info.get("blas", "").partition("few-row GEMM: ")
+    few = few if sep else "none"   # an engine without the kernels does not name any
+    if few not in ("OpenBLAS", "none") and "LENS_GEMM_SMALL" not in os.environ:
         few_ts = [T for T in Ts if T <= 64]
         best = {}
         for rep in range(args.reps):
