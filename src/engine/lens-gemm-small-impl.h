@@ -67,9 +67,11 @@ nn_tile (const int mr, int kc, const float *A, int lda, const float *B, int ldb,
   vf acc[NN_MR][NN_NV];
   UNROLL
   for (int r = 0; r < mr; r++)
-    UNROLL
-  for (int v = 0; v < NN_NV; v++)
-    acc[r][v] = load_c ? load_v (C + (size_t) r * ldc + v * VL) : splat (0.0f);
+    {
+      UNROLL
+      for (int v = 0; v < NN_NV; v++)
+        acc[r][v] = load_c ? load_v (C + (size_t) r * ldc + v * VL) : splat (0.0f);
+    }
   for (int k = 0; k < kc; k++)
     {
       const float *b = B + (size_t) k * ldb;
@@ -94,9 +96,11 @@ nn_tile (const int mr, int kc, const float *A, int lda, const float *B, int ldb,
     }
   UNROLL
   for (int r = 0; r < mr; r++)
-    UNROLL
-  for (int v = 0; v < NN_NV; v++)
-    store_v (C + (size_t) r * ldc + v * VL, acc[r][v]);
+    {
+      UNROLL
+      for (int v = 0; v < NN_NV; v++)
+        store_v (C + (size_t) r * ldc + v * VL, acc[r][v]);
+    }
 }
 
 static void
@@ -131,7 +135,7 @@ nn_edge (int M, int cols, int K, const float *A, int lda, const float *B, int ld
          float *C, int ldc)
 {
   /* 65 KiB with AVX-512: on the heap, not on a thread's stack */
-  float *b_pad = g_new (float, NN_KC *NN_COLS + NN_MR * NN_COLS);
+  float *b_pad = g_new (float, (NN_KC + NN_MR) * NN_COLS);
   float *c_pad = b_pad + NN_KC * NN_COLS;
   for (int k0 = 0; k0 < K; k0 += NN_KC)
     {
@@ -195,9 +199,11 @@ nt_tile (const int mr, const int nr, int K, const float *A, int lda, const float
   vf acc[NT_MR][NT_NR];
   UNROLL
   for (int r = 0; r < mr; r++)
-    UNROLL
-  for (int n = 0; n < nr; n++)
-    acc[r][n] = splat (0.0f);
+    {
+      UNROLL
+      for (int n = 0; n < nr; n++)
+        acc[r][n] = splat (0.0f);
+    }
   int k = 0;
   for (; k + VL <= K; k += VL)
     {
@@ -222,14 +228,16 @@ nt_tile (const int mr, const int nr, int K, const float *A, int lda, const float
     }
   UNROLL
   for (int r = 0; r < mr; r++)
-    UNROLL
-  for (int n = 0; n < nr; n++)
     {
-      float s = lane_sum (acc[r][n]);
-      for (int t = k; t < K; t++)
-        s += A[(size_t) r * lda + t] * B[(size_t) n * ldb + t];
-      float *c = C + (size_t) r * ldc + n;
-      *c = beta != 0.0f ? *c + s : s; /* C is not read when beta is 0: it may hold anything */
+      UNROLL
+      for (int n = 0; n < nr; n++)
+        {
+          float s = lane_sum (acc[r][n]);
+          for (int t = k; t < K; t++)
+            s += A[(size_t) r * lda + t] * B[(size_t) n * ldb + t];
+          float *c = C + (size_t) r * ldc + n;
+          *c = beta != 0.0f ? *c + s : s; /* C is not read when beta is 0: it may hold anything */
+        }
     }
 }
 
